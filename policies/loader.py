@@ -1,0 +1,192 @@
+"""Load, validate and hash policy packs.
+
+A pack is a directory holding ``pack.yaml`` (plus files it references, such as keyword
+libraries). Loading validates everything and fails with one message naming the file, the
+path to the field, the bad value and what was expected. The content hash covers the YAML
+and every referenced file, so an assessment can say exactly which pack graded it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from policies.schema import PolicyPack, cross_check
+from review.errors import InvalidInput, NotFound
+
+PACKS_DIR = Path(__file__).parent / "packs"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class LoadedPack:
+    pack: PolicyPack
+    path: Path  # the pack.yaml file
+    content_hash: str
+    files: tuple[str, ...] = ()
+    content_policy: Any = None  # policies.content_schema.ContentSafetyPolicy, when present
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.pack.id
+
+    @property
+    def version(self) -> str:
+        return self.pack.version
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+def search_dirs() -> list[Path]:
+    """Where packs are looked up by id: ``ETHICS_REVIEW_POLICY_PATH`` (os.pathsep list), then the shipped packs."""
+    extra = [Path(p) for p in os.environ.get("ETHICS_REVIEW_POLICY_PATH", "").split(os.pathsep) if p]
+    return [*extra, PACKS_DIR]
+
+
+def available_packs() -> list[str]:
+    ids: list[str] = []
+    for d in search_dirs():
+        if d.is_dir():
+            ids.extend(sorted(p.parent.name for p in d.glob("*/pack.yaml")))
+    return list(dict.fromkeys(ids))
+
+
+def resolve(ref: str | Path) -> Path:
+    """A pack id, a pack directory or a pack YAML file -> the YAML file path."""
+    p = Path(ref)
+    if p.is_file():
+        return p
+    if p.is_dir() and (p / "pack.yaml").is_file():
+        return p / "pack.yaml"
+    if isinstance(ref, str) and "/" not in ref and not ref.endswith((".yaml", ".yml")):
+        for d in search_dirs():
+            candidate = d / ref / "pack.yaml"
+            if candidate.is_file():
+                return candidate
+        raise NotFound(f"policy pack {ref!r} not found; available: {', '.join(available_packs()) or 'none'}")
+    raise NotFound(f"{ref}: no such policy pack file or directory (expected a pack id, a directory with pack.yaml, or a YAML file)")
+
+
+def load_pack(ref: str | Path) -> LoadedPack:
+    """Load and validate a pack (cached per file path and modification time)."""
+    path = resolve(ref).resolve()
+    st = path.stat()
+    return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path_str: str, _mtime: int, _size: int) -> LoadedPack:
+    path = Path(path_str)
+    data = path.read_bytes()
+    where = _display(path)
+    try:
+        raw = yaml.load(data, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidInput(f"{where}:{at}: malformed YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where}: a policy pack is a YAML mapping with id, version, dimensions, questions, ...; got {type(raw).__name__}")
+    try:
+        pack = PolicyPack.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(_explain(where, exc, raw)) from None
+    problems = cross_check(pack)
+    if problems:
+        p, msg = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InvalidInput(f"{where}: {p}: {msg}{more}")
+
+    files: list[str] = []
+    content_policy = None
+    hasher = hashlib.sha256()
+    hasher.update(b"pack.yaml\0")
+    hasher.update(data)
+    if pack.content_safety is not None:
+        content_policy, files = _load_content_section(path, pack.content_safety)
+        for rel in sorted(files):
+            f = path.parent / rel
+            if not f.is_file():
+                raise InvalidInput(f"{where}: content_safety references {rel!r}, which does not exist beside the pack")
+            hasher.update(rel.encode() + b"\0")
+            hasher.update(f.read_bytes())
+    return LoadedPack(pack=pack, path=path, content_hash=hasher.hexdigest(), files=tuple(sorted(files)), content_policy=content_policy, raw=raw)
+
+
+def _load_content_section(path: Path, section: dict[str, Any] | str) -> tuple[Any, list[str]]:
+    from policies.content_schema import ContentSafetyPolicy  # optional section, loaded on demand
+
+    files: list[str] = []
+    where = _display(path)
+    if isinstance(section, str):
+        files.append(section)
+        sub = path.parent / section
+        where = _display(sub)
+        try:
+            section = yaml.load(sub.read_bytes(), Loader=_Loader)
+        except FileNotFoundError:
+            raise InvalidInput(f"{_display(path)}: content_safety: file {section!r} not found beside the pack") from None
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"{where}: malformed YAML: {exc}") from None
+    try:
+        policy = ContentSafetyPolicy.model_validate(section)
+    except ValidationError as exc:
+        raise InvalidInput(_explain(where, exc, section, prefix="content_safety" if where == _display(path) else "")) from None
+    files.extend(policy.referenced_files())
+    return policy, files
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _explain(where: str, exc: ValidationError, raw: Any, prefix: str = "") -> str:
+    """First pydantic error as 'file: path.to[3].field: value X: problem (expected ...)'."""
+    errors = exc.errors(include_url=False)
+    e = errors[0]
+    loc = _loc(e["loc"], prefix)
+    value = e.get("input")
+    shown = json.dumps(value, default=str, ensure_ascii=False)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    msg = e["msg"]
+    if e["type"] == "missing":
+        text = f"{where}: {loc}: required field is missing"
+    elif e["type"] == "extra_forbidden":
+        text = f"{where}: {loc}: unknown field (check the spelling against the pack schema)"
+    else:
+        text = f"{where}: {loc}: bad value {shown}: {msg}"
+    more = len(errors) - 1
+    return text + (f" (and {more} more problem(s))" if more else "")
+
+
+def _loc(parts: tuple[Any, ...], prefix: str = "") -> str:
+    out = prefix
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p in ("function-after", "function-before") or str(p).startswith(("function-", "tagged-union")):
+            continue
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "(top level)"
+
+
+def pack_snapshot(loaded: LoadedPack) -> dict[str, Any]:
+    """The validated pack as plain data, stored with assessments so grades replay exactly."""
+    return loaded.pack.model_dump(mode="json", by_alias=True)

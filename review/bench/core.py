@@ -1,0 +1,118 @@
+"""Core benchmark: submission latency (validate + grade + persist) and list latency at 100k reviews.
+
+Figures (issue "Review core"): ``submit_p95_ms`` <= 50 and ``list_ms_100k`` <= 200 on SQLite.
+The submissions go through ``review.services.reviews.submit`` exactly as the CLI does
+(one transaction each, audit row included); the bulk rows for the list test are inserted
+with set-based SQL, then the list is timed through ``review.services.queries.list_reviews``.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from review.demo.catalog import PRODUCTS, submission
+from review.demo.seed import seed_people, TEAM_SUBMITTERS
+from review.services import reviews as review_service
+from review.services.queries import ReviewFilter, list_reviews
+from review.store.db import Database, utcnow
+from review.store.models import Product, Review
+
+GATES = ["INITIATION", "DEVELOPMENT", "RELEASE", "MONITORING"]
+STATUSES = ["SUBMITTED", "IN_REVIEW", "CHANGES_REQUESTED", "APPROVED", "REJECTED", "DRAFT"]
+GRADES = ["LOW", "MEDIUM", "HIGH", "UNACCEPTABLE"]
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(q * (len(s) - 1))))
+    return s[k]
+
+
+def bulk_reviews(db: Database, n: int, *, start: int = 0, seed: int = 7) -> None:
+    """Insert ``n`` products with one review each, set-based, in chunks."""
+    rng = random.Random(seed)
+    now = utcnow()
+    teams = list(TEAM_SUBMITTERS)
+    chunk = 10_000
+    with db.engine.begin() as conn:
+        for base in range(start, start + n, chunk):
+            size = min(chunk, start + n - base)
+            prods = []
+            for i in range(base, base + size):
+                team = teams[i % len(teams)]
+                prods.append({"name": f"Bench product {i:07d}", "owner_team": team, "business_line": "Bench",
+                              "description": "", "profile": {"name": f"Bench product {i:07d}"}, "policy_id": "default",
+                              "created_by": TEAM_SUBMITTERS[team], "created_at": now})
+            conn.execute(sa.insert(Product), prods)
+            first_id = conn.execute(sa.select(sa.func.min(Product.id)).where(Product.name == prods[0]["name"])).scalar_one()
+            revs = []
+            for j in range(size):
+                g = rng.choice(GRADES)
+                revs.append({"product_id": first_id + j, "gate": rng.choice(GATES), "status": rng.choice(STATUSES), "grade": g,
+                             "assignee": rng.choice([None, "amara.okafor", "lucas.martin", "priya.nair"]),
+                             "submitted_by": "bench", "policy_id": "default", "policy_version": "1.0.0",
+                             "priority": GRADES.index(g), "due_at": now + timedelta(days=rng.randint(-20, 20)),
+                             "round": 1, "version": 1, "created_at": now, "updated_at": now})
+            conn.execute(sa.insert(Review), revs)
+
+
+def run(*, reviews: int = 100_000, submits: int = 300, url: str | None = None, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+    say = echo or (lambda _t: None)
+    tmp = Path(tempfile.mkdtemp(prefix="ethics-review-bench-"))
+    db = Database(url or f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp)
+    db.upgrade()
+    seed_people(db)
+
+    # -- submit: validate + grade + persist (+ controls + audit), one transaction each
+    docs = [submission(p) for p in PRODUCTS]
+    timings: list[float] = []
+    for i in range(submits):
+        doc = copy.deepcopy(docs[i % len(docs)])
+        doc["product"]["name"] = f"{doc['product']['name']} #{i}"
+        actor = TEAM_SUBMITTERS[doc["product"]["owner_team"]]
+        t0 = time.perf_counter()
+        review_service.submit(db, doc, actor=actor, source="bench")
+        timings.append((time.perf_counter() - t0) * 1000)
+    warm = timings[5:] if len(timings) > 10 else timings
+    say(f"submit: n={len(warm)} p50={statistics.median(warm):.1f} ms p95={_pct(warm, 0.95):.1f} ms max={max(warm):.1f} ms")
+
+    # -- list: bring the database to `reviews` rows, then time page queries
+    t0 = time.perf_counter()
+    bulk_reviews(db, max(0, reviews - submits))
+    say(f"seeded {reviews} reviews in {time.perf_counter() - t0:.1f} s")
+    cases = {
+        "default page (newest first, with total)": dict(f=ReviewFilter()),
+        "gate+status filter": dict(f=ReviewFilter(gate="INITIATION", status="SUBMITTED")),
+        "assignee + overdue": dict(f=ReviewFilter(assignee="amara.okafor", overdue=True)),
+        "sorted by due date": dict(f=ReviewFilter(), sort="due", descending=False),
+        "search by name": dict(f=ReviewFilter(search="0042")),
+        "deep page (offset 50,000)": dict(f=ReviewFilter(), offset=50_000),
+    }
+    figures: dict[str, float] = {}
+    for label, kw in cases.items():
+        f = kw.pop("f")
+        runs = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            page = list_reviews(db, f, limit=50, **kw)
+            runs.append((time.perf_counter() - t0) * 1000)
+        figures[label] = statistics.median(runs)
+        say(f"list {label}: median {figures[label]:.1f} ms (total {page.total})")
+    db.dispose()
+    return {
+        "submit_p50_ms": round(statistics.median(warm), 2),
+        "submit_p95_ms": round(_pct(warm, 0.95), 2),
+        "list_ms_100k": round(figures["default page (newest first, with total)"], 2),
+        "list_worst_ms_100k": round(max(figures.values()), 2),
+        "reviews": reviews,
+        "backend": "sqlite" if db.is_sqlite else db.engine.dialect.name,
+    }

@@ -1,0 +1,419 @@
+"""Core review commands: init, users, submit, list, show, assign, decide, evidence, verify, advance, ..."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from review.cli import output
+from review.cli.output import grade_text, status_text, when
+from review.errors import InvalidInput
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("init", help="create or upgrade the database schema")
+    p.add_argument("--admin", metavar="USER", help="create this first admin user when there are no users")
+    p.add_argument("--team", default="ethics-office", help="team of the first admin (default: ethics-office)")
+    p.set_defaults(func=cmd_init)
+
+    users = sub.add_parser("user", help="people and roles").add_subparsers(dest="user_cmd", required=True, metavar="ACTION")
+    p = users.add_parser("add", help="add a person (admin)")
+    p.add_argument("username")
+    p.add_argument("--team", required=True)
+    p.add_argument("--role", "--roles", dest="roles", required=True, help="comma-separated: submitter, reviewer, chair, admin")
+    p.add_argument("--name", default="", help="display name")
+    p.set_defaults(func=cmd_user_add)
+    p = users.add_parser("list", help="list people")
+    p.set_defaults(func=cmd_user_list)
+
+    p = sub.add_parser("submit", help="submit PRODUCT.yaml for initiation review, or a review id to submit its current gate")
+    p.add_argument("target", metavar="PRODUCT.yaml|REVIEW")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("list", help="list reviews")
+    p.add_argument("--gate")
+    p.add_argument("--status")
+    p.add_argument("--grade")
+    p.add_argument("--assignee")
+    p.add_argument("--mine", action="store_true", help="assigned to the acting user")
+    p.add_argument("--team", help="owner team")
+    p.add_argument("--overdue", action="store_true", help="past the committee SLA")
+    p.add_argument("--search", help="product name contains")
+    p.add_argument("--sort", default="id", help="id, product, gate, status, grade, assignee, due, updated, created")
+    p.add_argument("--asc", action="store_true", help="ascending order")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="show one review in full")
+    p.add_argument("review")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("assign", help="assign a reviewer (SUBMITTED -> IN_REVIEW)")
+    p.add_argument("review")
+    p.add_argument("assignee", nargs="?", help="default: the acting user")
+    p.set_defaults(func=cmd_assign)
+
+    p = sub.add_parser("decide", help="approve, request changes or reject, with a rationale")
+    p.add_argument("review")
+    p.add_argument("decision", metavar="approve|request-changes|reject")
+    p.add_argument("--rationale", "-m", required=True)
+    p.add_argument("--expected-version", type=int, default=None, help="refuse if the review changed since this version")
+    p.set_defaults(func=cmd_decide)
+
+    ev = sub.add_parser("evidence", help="evidence for controls").add_subparsers(dest="evidence_cmd", required=True, metavar="ACTION")
+    p = ev.add_parser("add", help="attach a file as evidence for a control")
+    p.add_argument("review")
+    p.add_argument("control")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_evidence_add)
+
+    p = sub.add_parser("verify", help="verify a control's evidence: pass or fail")
+    p.add_argument("review")
+    p.add_argument("control")
+    p.add_argument("verdict", metavar="pass|fail")
+    p.add_argument("--rationale", "-m", default="")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("waive", help="waive a control (chair), with a rationale")
+    p.add_argument("review")
+    p.add_argument("control")
+    p.add_argument("--rationale", "-m", required=True)
+    p.set_defaults(func=cmd_waive)
+
+    p = sub.add_parser("advance", help="move an approved review to the next gate")
+    p.add_argument("review")
+    p.set_defaults(func=cmd_advance)
+
+    for name, help_text in (("suspend", "suspend a product (chair/admin)"), ("resume", "resume a suspended product"),
+                            ("withdraw", "withdraw a product"), ("reopen", "reopen a released product at a gate")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("review")
+        p.add_argument("--rationale", "-m", required=True)
+        if name == "reopen":
+            p.add_argument("--to", dest="to_gate", required=True, metavar="GATE", help="INITIATION, DEVELOPMENT or RELEASE")
+        p.set_defaults(func=cmd_standing, standing=name)
+
+    p = sub.add_parser("override-grade", help="override a review's grade (chair), with a rationale")
+    p.add_argument("review")
+    p.add_argument("grade", metavar="LOW|MEDIUM|HIGH|UNACCEPTABLE")
+    p.add_argument("--rationale", "-m", required=True)
+    p.set_defaults(func=cmd_override)
+
+    p = sub.add_parser("residual", help="compute the residual grade (credit for verified controls only)")
+    p.add_argument("review")
+    p.set_defaults(func=cmd_residual)
+
+    conflict = sub.add_parser("conflict", help="conflict-of-interest declarations").add_subparsers(dest="conflict_cmd", required=True, metavar="ACTION")
+    p = conflict.add_parser("declare", help="declare a conflict of interest on a product (you are recused)")
+    p.add_argument("product")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_conflict)
+
+    p = sub.add_parser("replay", help="recompute a review's grade from its stored answers and pack")
+    p.add_argument("review")
+    p.set_defaults(func=cmd_replay)
+
+    al = sub.add_parser("audit-log", help="the tamper-evident audit log").add_subparsers(dest="audit_log_cmd", required=True, metavar="ACTION")
+    p = al.add_parser("verify", help="verify the hash chain; non-zero exit if any row was edited, deleted or reordered")
+    p.set_defaults(func=cmd_audit_verify)
+    p = al.add_parser("show", help="show audit rows")
+    p.add_argument("--review", default=None)
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_audit_show)
+
+
+# ---- handlers ---------------------------------------------------------------------------
+def cmd_init(ctx: Any) -> int:
+    from review.services import users
+    from review.store.migrate import current_revisions
+
+    db = ctx.db
+    head = db.upgrade()
+    created = None
+    if ctx.args.admin:
+        existing = users.list_users(db)
+        if not existing:
+            created = users.add_user(db, ctx.args.admin, team=ctx.args.team, roles="admin", actor=None)
+    if ctx.json:
+        output.emit_json({"database": _safe_url(db.url), "revision": sorted(current_revisions(db)), "admin_created": created.username if created else None})
+    else:
+        output.say(f"database ready at {_safe_url(db.url)} (schema {head})")
+        if created:
+            output.say(f"created admin user {created.username} ({created.team})")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_user_add(ctx: Any) -> int:
+    from review.services import users
+
+    u = users.add_user(ctx.db, ctx.args.username, team=ctx.args.team, roles=ctx.args.roles, display_name=ctx.args.name, actor=ctx.actor_or_none)
+    if ctx.json:
+        output.emit_json(u.model_dump(mode="json"))
+    else:
+        output.say(f"added {u.username} ({u.team}; {u.roles})")
+    return 0
+
+
+def cmd_user_list(ctx: Any) -> int:
+    from review.services import users
+
+    rows = users.list_users(ctx.db)
+    if ctx.json:
+        output.emit_json([u.model_dump(mode="json") for u in rows])
+    else:
+        output.table("People", ["user", "name", "team", "roles"], [(u.username, u.display_name, u.team, u.roles) for u in rows])
+    return 0
+
+
+def read_yaml(path: str) -> Any:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    try:
+        return yaml.load(p.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        raise InvalidInput(f"{path}:{at} malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def cmd_submit(ctx: Any) -> int:
+    from review.services import reviews
+
+    target = ctx.args.target
+    if target.endswith((".yaml", ".yml")) or Path(target).exists():
+        review = reviews.submit(ctx.db, read_yaml(target), actor=ctx.actor, source=target)
+        verb = "submitted"
+    else:
+        review = reviews.submit_gate(ctx.db, target, actor=ctx.actor)
+        verb = f"submitted {review.gate} gate of"
+    if ctx.json:
+        output.emit_json(review.model_dump(mode="json"))
+    else:
+        output.console().print(f"{verb} review {review.id}: {review.gate}/{review.status}, grade ", grade_text(review.grade), f", due {when(review.due_at)}")
+    return 0
+
+
+def cmd_list(ctx: Any) -> int:
+    from review.services.queries import ReviewFilter, list_reviews
+
+    a = ctx.args
+    assignee = ctx.actor if a.mine else a.assignee
+    f = ReviewFilter(gate=a.gate, status=a.status, grade=a.grade, assignee=assignee, overdue=a.overdue, search=a.search, team=a.team)
+    page = list_reviews(ctx.db, f, sort=a.sort, descending=not a.asc, limit=a.limit, offset=a.offset)
+    if ctx.json:
+        output.emit_json({"total": page.total, "offset": page.offset, "limit": page.limit, "reviews": [r.to_json() for r in page.rows]})
+        return 0
+    rows = [
+        (r.id, r.product, r.owner_team, r.gate, status_text(r.status), grade_text(r.grade), r.assignee or "-",
+         output.Text(when(r.due_at), style="bold red" if r.overdue else ""))
+        for r in page.rows
+    ]
+    shown = f"{page.offset + 1}-{page.offset + len(page.rows)}" if page.rows else "0"
+    output.table(None, ["id", "product", "team", "gate", "status", "grade", "assignee", "due"], rows, caption=f"{shown} of {page.total} reviews")
+    return 0
+
+
+def cmd_show(ctx: Any) -> int:
+    from review.services.queries import show_review
+
+    d = show_review(ctx.db, ctx.args.review)
+    if ctx.json:
+        output.emit_json(d.to_json())
+        return 0
+    r, p = d.review, d.product
+    c = output.console()
+    c.print(f"[bold]Review {r['id']}[/bold]  {p['name']}  ({p['owner_team']}, {p['business_line']})")
+    c.print(f"  gate {r['gate']}  status ", status_text(r["status"]), "  grade ", grade_text(r["grade"]),
+            f"  assignee {r['assignee'] or '-'}  due {when(r['due_at'])}  pack {r['policy_id']}@{r['policy_version']}  version {r['version']}")
+    c.print(f"  users: {', '.join(p['intended_users'])}; data: {', '.join(p['data_categories'])}; capabilities: {', '.join(p['capabilities']) or '-'}; regions: {', '.join(p['deployment_regions'])}")
+    if d.assessments:
+        a = d.assessments[-1]
+        output.table(f"Assessment ({a['kind']}, pack {a['pack_id']}@{a['pack_version']} #{a['pack_hash'][:12]})", ["dimension", "score", "level"],
+                     [(k, a["dimension_scores"][k], grade_text(a["dimension_levels"][k])) for k in a["dimension_scores"]],
+                     caption=f"triggers fired: {', '.join(a['triggers_fired']) or 'none'}; base {a['base_grade']} -> grade {a['grade']}")
+    if d.controls:
+        output.table("Controls", ["control", "title", "dimension", "verified at", "status", "evidence"],
+                     [(cv.control_id, cv.title, cv.dimension, cv.verify_gate, status_text(cv.status),
+                       ", ".join(f"{e['filename']} ({e['sha256'][:10]})" for e in cv.evidence) or "-") for cv in d.controls])
+    if d.decisions:
+        output.table("Decisions", ["when", "gate", "decision", "by", "rationale"],
+                     [(when(x["created_at"]), x["gate"], x["action"], x["actor"], x["rationale"]) for x in d.decisions])
+    if d.trail:
+        output.table("Audit trail", ["#", "when", "actor", "action"], [(t["id"], when(t["at"]), t["actor"], t["action"]) for t in d.trail])
+    return 0
+
+
+def cmd_assign(ctx: Any) -> int:
+    from review.services import reviews
+
+    actor = ctx.actor
+    r = reviews.assign(ctx.db, ctx.args.review, ctx.args.assignee or actor, actor=actor)
+    _report(ctx, r, f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}")
+    return 0
+
+
+def cmd_decide(ctx: Any) -> int:
+    from review.services import reviews
+
+    out = reviews.decide(ctx.db, ctx.args.review, ctx.args.decision, actor=ctx.actor, rationale=ctx.args.rationale,
+                         expected_version=ctx.args.expected_version)
+    if ctx.json:
+        output.emit_json({"review": out.review.model_dump(mode="json"), "applied": out.applied, "message": out.message})
+    else:
+        output.say(out.message)
+    return 0
+
+
+def cmd_evidence_add(ctx: Any) -> int:
+    from review.services import controls
+
+    ev = controls.add_evidence(ctx.db, ctx.args.review, ctx.args.control, ctx.args.file, actor=ctx.actor)
+    if ctx.json:
+        output.emit_json(ev.model_dump(mode="json"))
+    else:
+        output.say(f"evidence {ev.filename} ({ev.size} bytes, sha256 {ev.sha256[:16]}...) attached to {ev.control_id} on review {ev.review_id}")
+    return 0
+
+
+def cmd_verify(ctx: Any) -> int:
+    from review.services import controls
+
+    req = controls.verify(ctx.db, ctx.args.review, ctx.args.control, ctx.args.verdict, actor=ctx.actor, rationale=ctx.args.rationale)
+    if ctx.json:
+        output.emit_json(req.model_dump(mode="json"))
+    else:
+        output.say(f"control {req.control_id} on review {req.review_id}: {req.status}")
+    return 0
+
+
+def cmd_waive(ctx: Any) -> int:
+    from review.services import controls
+
+    req = controls.waive(ctx.db, ctx.args.review, ctx.args.control, actor=ctx.actor, rationale=ctx.args.rationale)
+    if ctx.json:
+        output.emit_json(req.model_dump(mode="json"))
+    else:
+        output.say(f"control {req.control_id} on review {req.review_id}: WAIVED")
+    return 0
+
+
+def cmd_advance(ctx: Any) -> int:
+    from review.services import reviews
+
+    r = reviews.advance(ctx.db, ctx.args.review, actor=ctx.actor)
+    _report(ctx, r, f"review {r.id} advanced to {r.gate}/{r.status}")
+    return 0
+
+
+def cmd_standing(ctx: Any) -> int:
+    from review.services import reviews
+
+    r = reviews.change_standing(ctx.db, ctx.args.review, ctx.args.standing, actor=ctx.actor, rationale=ctx.args.rationale,
+                                to_gate=getattr(ctx.args, "to_gate", None))
+    _report(ctx, r, f"review {r.id}: {ctx.args.standing} recorded; now {r.gate}/{r.status}")
+    return 0
+
+
+def cmd_override(ctx: Any) -> int:
+    from review.services import reviews
+
+    r = reviews.override_grade(ctx.db, ctx.args.review, ctx.args.grade, actor=ctx.actor, rationale=ctx.args.rationale)
+    _report(ctx, r, f"review {r.id}: grade overridden to {r.grade}")
+    return 0
+
+
+def cmd_residual(ctx: Any) -> int:
+    from review.services import reviews
+
+    res = reviews.compute_residual(ctx.db, ctx.args.review, actor=ctx.actor_or_none or "system")
+    if ctx.json:
+        output.emit_json(res.to_json())
+    else:
+        output.console().print("residual grade ", grade_text(res.grade.value), f" (mitigation credit: {res.mitigation or 'none'})")
+    return 0
+
+
+def cmd_conflict(ctx: Any) -> int:
+    from review.services import users
+
+    d = users.declare_conflict(ctx.db, ctx.args.product, actor=ctx.actor, reason=ctx.args.reason)
+    if ctx.json:
+        output.emit_json(d.model_dump(mode="json"))
+    else:
+        output.say(f"{d.username} declared a conflict of interest on product {ctx.args.product}: recused from its reviews")
+    return 0
+
+
+def cmd_replay(ctx: Any) -> int:
+    from review.services.replay import replay
+
+    rep = replay(ctx.db, ctx.args.review)
+    if ctx.json:
+        output.emit_json(rep.to_json())
+    else:
+        verdict = "[green]matches[/green]" if rep.matches else "[red]DOES NOT MATCH[/red]"
+        output.say(f"review {rep.review_id}: stored {rep.stored_grade} with {rep.pack} #{rep.pack_hash[:12]}; replayed {rep.replayed_grade}: {verdict}")
+        if rep.current_grade is not None or rep.current_matches is False:
+            same = "same pack" if rep.current_pack_hash == rep.pack_hash else f"pack changed to #{rep.current_pack_hash[:12]}"
+            output.say(f"  with the current pack {rep.current_pack} ({same}): {rep.current_grade or 'cannot grade'}")
+        output.say(f"  {rep.detail}")
+    return 0 if rep.matches else 1
+
+
+def cmd_audit_verify(ctx: Any) -> int:
+    from review.services.audit import verify_chain
+
+    rep = verify_chain(ctx.db)
+    if ctx.json:
+        output.emit_json({"rows": rep.rows, "ok": rep.ok, "problems": [p.__dict__ for p in rep.problems]})
+    elif rep.ok:
+        output.say(f"audit log intact: {rep.rows} rows, hash chain verified")
+    else:
+        for p in rep.problems:
+            output.err(f"audit log row {p.row_id}: {p.kind}: {p.detail}")
+        output.err(f"audit log verification FAILED: {len(rep.problems)} problem(s) in {rep.rows} rows")
+    return 0 if rep.ok else 9
+
+
+def cmd_audit_show(ctx: Any) -> int:
+    from sqlmodel import select
+
+    from review.services.common import parse_review_id
+    from review.store.models import AuditLog
+
+    with ctx.db.reading() as s:
+        q = select(AuditLog).order_by(AuditLog.id.desc()).limit(ctx.args.limit)
+        if ctx.args.review:
+            q = q.where(AuditLog.entity == "review", AuditLog.entity_id == str(parse_review_id(ctx.args.review)))
+        rows = list(reversed(s.exec(q).all()))
+    if ctx.json:
+        output.emit_json([r.model_dump(mode="json") for r in rows])
+    else:
+        output.table("Audit log", ["#", "when", "actor", "action", "entity", "after"],
+                     [(r.id, when(r.at), r.actor, r.action, f"{r.entity} {r.entity_id}", _short(r.after)) for r in rows])
+    return 0
+
+
+def _short(v: Any) -> str:
+    import json
+
+    text = json.dumps(v, ensure_ascii=False, default=str) if v is not None else "-"
+    return text if len(text) < 90 else text[:87] + "..."
+
+
+def _report(ctx: Any, review: Any, message: str) -> None:
+    if ctx.json:
+        output.emit_json(review.model_dump(mode="json"))
+    else:
+        output.say(message)

@@ -1,0 +1,9 @@
+"""CLI commands: post-release follow-ups, feedback, serve (flows work)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add this module's subcommands to the root parser (none yet)."""

@@ -1,0 +1,107 @@
+"""Policy-pack commands: list, validate, show, lint."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from review.cli import output
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    pol = sub.add_parser("policy", help="policy packs").add_subparsers(dest="policy_cmd", required=True, metavar="ACTION")
+    p = pol.add_parser("list", help="list installed packs")
+    p.set_defaults(func=cmd_list)
+    p = pol.add_parser("validate", help="validate a pack (directory, pack.yaml or id)")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_validate)
+    p = pol.add_parser("show", help="show a pack: dimensions, questions, triggers, controls")
+    p.add_argument("pack", nargs="?", default="default")
+    p.add_argument("--questions", action="store_true", help="list every question with its options")
+    p.set_defaults(func=cmd_show)
+    p = pol.add_parser("lint", help="check a pack's keyword library against its stated minimums (e.g. TC260-003)")
+    p.add_argument("pack", nargs="?", default="default")
+    p.set_defaults(func=cmd_lint)
+
+
+def cmd_list(ctx: Any) -> int:
+    from policies.loader import available_packs, load_pack
+
+    rows = []
+    for pid in available_packs():
+        lp = load_pack(pid)
+        rows.append({"id": lp.id, "version": lp.version, "title": lp.pack.title, "hash": lp.content_hash, "path": str(lp.path)})
+    if ctx.json:
+        output.emit_json(rows)
+    else:
+        output.table("Policy packs", ["id", "version", "title", "hash"], [(r["id"], r["version"], r["title"], r["hash"][:12]) for r in rows])
+    return 0
+
+
+def cmd_validate(ctx: Any) -> int:
+    from policies.loader import load_pack
+
+    lp = load_pack(ctx.args.path)
+    summary = {"id": lp.id, "version": lp.version, "hash": lp.content_hash, "dimensions": len(lp.pack.dimensions),
+               "questions": len(lp.pack.questions), "triggers": len(lp.pack.triggers), "controls": len(lp.pack.controls),
+               "content_safety": lp.content_policy is not None, "files": list(lp.files)}
+    if ctx.json:
+        output.emit_json({"valid": True, **summary})
+    else:
+        output.say(f"{lp.path}: valid pack {lp.id} {lp.version} (#{lp.content_hash[:12]}): {summary['dimensions']} dimensions, "
+                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls"
+                   + (", content-safety section" if lp.content_policy is not None else ""))
+    return 0
+
+
+def cmd_show(ctx: Any) -> int:
+    from policies.loader import load_pack
+
+    lp = load_pack(ctx.args.pack)
+    pk = lp.pack
+    if ctx.json:
+        output.emit_json({"hash": lp.content_hash, **pk.model_dump(mode="json", by_alias=True, exclude={"content_safety"})})
+        return 0
+    c = output.console()
+    c.print(f"[bold]{pk.title}[/bold]  {pk.id} {pk.version}  #{lp.content_hash[:12]}")
+    if pk.framework:
+        c.print(f"framework: {pk.framework}")
+    principles = {p.id: p.title for p in pk.principles}
+    output.table("Dimensions", ["id", "title", "principle", "medium", "high", "unacceptable"],
+                 [(d.id, d.title, principles[d.principle], d.thresholds.medium, d.thresholds.high, d.thresholds.unacceptable or "-") for d in pk.dimensions])
+    if ctx.args.questions:
+        for q in pk.questions:
+            cond = " (conditional)" if q.when else ""
+            c.print(f"[bold]{q.id}[/bold] [{q.kind}]{cond}: {q.text}")
+            for o in q.options:
+                scores = ", ".join(f"{k}+{v}" for k, v in o.scores.items())
+                c.print(f"    {o.id}: {o.label}" + (f"  [dim]{scores}[/dim]" if scores else ""))
+    else:
+        c.print(f"{len(pk.questions)} questions ({sum(1 for q in pk.questions if q.when)} conditional); --questions lists them")
+    output.table("Hard triggers", ["id", "title", "effect"], [(t.id, t.title, f"fix {t.fix.value}" if t.fix else f"floor {t.floor.value}") for t in pk.triggers])
+    output.table("Controls", ["id", "title", "dimension", "required from", "verified at"],
+                 [(x.id, x.title, x.dimension, x.required_from.value, x.verified_at) for x in pk.controls])
+    output.table("Follow-ups", ["grade", "every (days)", "visits", "committee SLA (days)"],
+                 [(g.value, cad.every_days, cad.visits, pk.review_sla_days.get(g, "-")) for g, cad in pk.followups.cadence.items()])
+    return 0
+
+
+def cmd_lint(ctx: Any) -> int:
+    from policies.loader import load_pack
+    from review.errors import InvalidInput
+
+    lp = load_pack(ctx.args.pack)
+    if lp.content_policy is None:
+        raise InvalidInput(f"pack {lp.id} has no content_safety section; nothing to lint")
+    from policies.content_schema import lint_library, load_content_library
+
+    library = load_content_library(lp.content_policy, lp.directory)
+    issues = lint_library(lp.content_policy, library)
+    if ctx.json:
+        output.emit_json({"pack": lp.id, "version": lp.version, "ok": not issues, "issues": [getattr(i, "__dict__", str(i)) for i in issues]})
+    else:
+        if not issues:
+            output.say(f"pack {lp.id} {lp.version}: keyword library meets its stated minimums")
+        for i in issues:
+            output.say(f"short: {getattr(i, 'message', i)}", style="yellow")
+    return 0 if not issues else 10

@@ -1,0 +1,9 @@
+"""CLI commands: the terminal UI and its web server (TUI work)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add this module's subcommands to the root parser (none yet)."""

@@ -1,0 +1,1 @@
+"""The demo: a dozen realistic products walked through the review gates."""

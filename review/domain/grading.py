@@ -1,0 +1,213 @@
+"""Risk grading: questionnaire answers + product profile -> dimension levels -> grade.
+
+Rules (from the mission brief, encoded by the pack):
+
+* each answer adds points to one or more dimensions; a dimension's level comes from its
+  thresholds;
+* the overall grade is the **highest** dimension level (non-compensatory: a critical
+  privacy risk is never averaged away by low scores elsewhere);
+* hard triggers then floor the grade (``floor``) or fix it (``fix``);
+* the residual grade (re-verification gate) subtracts the mitigation credit of VERIFIED
+  controls only, and hard triggers still apply.
+
+Pure functions: no database, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from policies.schema import Condition, Control, Dimension, PolicyPack, Question
+from review.domain.grades import Grade
+from review.domain.product import ProductProfile
+from review.errors import InvalidInput
+
+Answers = Mapping[str, Sequence[str]]
+
+
+# ---- conditions ------------------------------------------------------------------------
+def holds(cond: Condition, profile: ProductProfile, answers: Answers) -> bool:
+    """Evaluate a pack condition against a profile and (normalized) answers."""
+    if cond.answer is not None:
+        given = answers.get(cond.answer, ())
+        return any(v in given for v in cond.any_of or ())
+    if cond.profile is not None:
+        values = set(profile.facet(cond.profile))
+        return any(v in values for v in cond.any_of or ())
+    if cond.all is not None:
+        return all(holds(c, profile, answers) for c in cond.all)
+    if cond.any is not None:
+        return any(holds(c, profile, answers) for c in cond.any)
+    assert cond.not_ is not None
+    return not holds(cond.not_, profile, answers)
+
+
+def applicable_questions(pack: PolicyPack, profile: ProductProfile, answers: Answers) -> list[Question]:
+    """The questions this product must answer, in pack order (conditions look backwards only)."""
+    return [q for q in pack.questions if q.when is None or holds(q.when, profile, answers)]
+
+
+# ---- answers ---------------------------------------------------------------------------
+def normalize_answers(pack: PolicyPack, profile: ProductProfile, raw: Mapping[str, object]) -> dict[str, list[str]]:
+    """Validate raw answers (``{question: option | [options]}``) against the pack.
+
+    Raises ``InvalidInput`` naming ``answers.<question>`` and the fix for: an unknown
+    question, an invalid choice, several choices on a single-choice question, a missing
+    answer to an applicable question, an answer to a question that does not apply.
+    """
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"answers: expected a mapping of question id -> option id, got {type(raw).__name__}")
+    out: dict[str, list[str]] = {}
+    for qid, value in raw.items():
+        q = pack.question(str(qid))
+        if q is None:
+            hint = _closest(str(qid), [x.id for x in pack.questions])
+            raise InvalidInput(f"answers.{qid}: unknown question in pack {pack.id} {pack.version}{hint}")
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise InvalidInput(f"answers.{qid}: empty answer; choose one of: {_opts(q)}")
+        if q.kind == "single" and len(values) != 1:
+            raise InvalidInput(f"answers.{qid}: single-choice question, got {len(values)} answers; choose one of: {_opts(q)}")
+        ids = {o.id for o in q.options}
+        clean: list[str] = []
+        for v in values:
+            if not isinstance(v, (str, int, bool)) or isinstance(v, bool):
+                raise InvalidInput(f"answers.{qid}: invalid choice {v!r}; choose from: {_opts(q)}")
+            sv = str(v)
+            if sv not in ids:
+                raise InvalidInput(f"answers.{qid}: invalid choice {sv!r}; choose from: {_opts(q)}")
+            if sv not in clean:
+                clean.append(sv)
+        out[q.id] = clean
+    asked = applicable_questions(pack, profile, out)
+    asked_ids = {q.id for q in asked}
+    for qid in out:
+        if qid not in asked_ids:
+            raise InvalidInput(f"answers.{qid}: this question does not apply to this product (its condition is not met); remove the answer")
+    for q in asked:
+        if q.id not in out:
+            raise InvalidInput(f"answers.{q.id}: missing answer to {q.text!r}; choose {'one' if q.kind == 'single' else 'one or more'} of: {_opts(q)}")
+    return {q.id: out[q.id] for q in asked}
+
+
+def _opts(q: Question) -> str:
+    return ", ".join(o.id for o in q.options)
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(word, list(candidates), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+# ---- grading ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GradeResult:
+    dimension_scores: dict[str, int]
+    dimension_levels: dict[str, Grade]
+    #: Highest dimension level, before hard triggers.
+    base_grade: Grade
+    grade: Grade
+    triggers_fired: tuple[str, ...] = ()
+    mitigation: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "dimension_scores": self.dimension_scores,
+            "dimension_levels": {k: v.value for k, v in self.dimension_levels.items()},
+            "base_grade": self.base_grade.value,
+            "grade": self.grade.value,
+            "triggers_fired": list(self.triggers_fired),
+            "mitigation": self.mitigation,
+        }
+
+
+def level_for(dim: Dimension, score: int) -> Grade:
+    t = dim.thresholds
+    if t.unacceptable is not None and score >= t.unacceptable:
+        return Grade.UNACCEPTABLE
+    if score >= t.high:
+        return Grade.HIGH
+    if score >= t.medium:
+        return Grade.MEDIUM
+    return Grade.LOW
+
+
+def grade(
+    pack: PolicyPack,
+    profile: ProductProfile,
+    answers: Answers,
+    mitigation: Mapping[str, int] | None = None,
+) -> GradeResult:
+    """Grade normalized answers. ``mitigation`` takes points off dimensions (residual grade)."""
+    scores = {d.id: 0 for d in pack.dimensions}
+    for q in applicable_questions(pack, profile, answers):
+        chosen = set(answers.get(q.id, ()))
+        for o in q.options:
+            if o.id in chosen:
+                for dim, pts in o.scores.items():
+                    scores[dim] += pts
+    credit = {k: v for k, v in (mitigation or {}).items() if v}
+    for dim, pts in credit.items():
+        if dim in scores:
+            scores[dim] = max(0, scores[dim] - pts)
+    levels = {d.id: level_for(d, scores[d.id]) for d in pack.dimensions}
+    base = max(levels.values(), default=Grade.LOW)
+    final = base
+    fired: list[str] = []
+    fixes: list[Grade] = []
+    for t in pack.triggers:
+        if holds(t.when, profile, answers):
+            fired.append(t.id)
+            if t.floor is not None and t.floor > final:
+                final = t.floor
+            if t.fix is not None:
+                fixes.append(t.fix)
+    if fixes:
+        # A fixed grade wins over scores and floors; several fixes: the strictest.
+        final = max(fixes)
+    return GradeResult(scores, levels, base, final, tuple(fired), dict(credit))
+
+
+def required_controls(pack: PolicyPack, profile: ProductProfile, answers: Answers, result: GradeResult) -> list[Control]:
+    """Controls this product must put in place: by dimension level, conditions and triggers."""
+    out: list[Control] = []
+    fired = set(result.triggers_fired)
+    for c in pack.controls:
+        by_level = result.dimension_levels.get(c.dimension, Grade.LOW) >= c.required_from
+        by_trigger = bool(fired.intersection(c.triggers))
+        if not (by_level or by_trigger):
+            continue
+        if c.when is not None and not holds(c.when, profile, answers):
+            continue
+        out.append(c)
+    return out
+
+
+def mitigation_credit(pack: PolicyPack, verified_control_ids: Iterable[str]) -> dict[str, int]:
+    """Mitigation points per dimension from controls that were VERIFIED (only those count)."""
+    credit: dict[str, int] = {}
+    for cid in verified_control_ids:
+        c = pack.control(cid)
+        if c is not None and c.mitigation:
+            credit[c.dimension] = credit.get(c.dimension, 0) + c.mitigation
+    return credit
+
+
+def residual_grade(pack: PolicyPack, profile: ProductProfile, answers: Answers, verified_control_ids: Iterable[str]) -> GradeResult:
+    return grade(pack, profile, answers, mitigation_credit(pack, verified_control_ids))
+
+
+def sla_days(pack: PolicyPack, g: Grade) -> int:
+    return pack.review_sla_days.get(g, min(pack.review_sla_days.values()))
+
+
+def quorum_for(pack: PolicyPack, gate: str, g: Grade) -> tuple[int, bool]:
+    """(approvals needed, chair required) for a decision at ``gate`` on a ``g``-graded product."""
+    need, chair = 1, False
+    for q in pack.quorum:
+        if q.gate == gate and g >= q.min_grade:
+            need, chair = max(need, q.approvals), chair or q.require_chair
+    return need, chair

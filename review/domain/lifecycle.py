@@ -1,0 +1,159 @@
+"""The review-case lifecycle: gates, statuses and the one transition table.
+
+A review case sits at a *gate* (INITIATION -> DEVELOPMENT -> RELEASE -> MONITORING, or
+SUSPENDED / WITHDRAWN) with a *status* inside it. ``TRANSITIONS`` below is the only source
+of truth for which moves exist; everything else (services, CLI, TUI, flows) asks
+``allowed_actions`` / ``apply_action`` and never re-implements a rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from review.errors import IllegalTransition, InvalidInput
+
+
+class Gate(StrEnum):
+    INITIATION = "INITIATION"
+    DEVELOPMENT = "DEVELOPMENT"
+    RELEASE = "RELEASE"
+    MONITORING = "MONITORING"
+    SUSPENDED = "SUSPENDED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class Status(StrEnum):
+    DRAFT = "DRAFT"
+    SUBMITTED = "SUBMITTED"
+    IN_REVIEW = "IN_REVIEW"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    START_REVIEW = "start-review"
+    APPROVE = "approve"
+    REQUEST_CHANGES = "request-changes"
+    REJECT = "reject"
+    ADVANCE = "advance"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    WITHDRAW = "withdraw"
+    REOPEN = "reopen"
+
+
+#: The gates a product team submits to, in order.
+REVIEW_GATES: tuple[Gate, ...] = (Gate.INITIATION, Gate.DEVELOPMENT, Gate.RELEASE)
+#: Gates from which a product can be suspended or withdrawn ("the later gates").
+LATER_GATES: tuple[Gate, ...] = (Gate.DEVELOPMENT, Gate.RELEASE, Gate.MONITORING)
+#: Statuses in which a decision can be taken.
+DECIDING = Status.IN_REVIEW
+
+State = tuple[Gate, Status]
+
+
+def _build_table() -> dict[tuple[Gate, Status, Action], tuple[State, ...]]:
+    """Build the transition table.
+
+    Each key (gate, status, action) maps to the target states the move may reach. Most
+    moves have exactly one target; ``reopen`` and ``resume`` have several and the caller
+    names the gate (the gate to reopen at; the gate the case was suspended from).
+    """
+    t: dict[tuple[Gate, Status, Action], tuple[State, ...]] = {}
+    next_gate = {
+        Gate.INITIATION: (Gate.DEVELOPMENT, Status.DRAFT),
+        Gate.DEVELOPMENT: (Gate.RELEASE, Status.DRAFT),
+        # Release approval puts the product on the market: it is monitored from then on.
+        Gate.RELEASE: (Gate.MONITORING, Status.APPROVED),
+    }
+    for g in REVIEW_GATES:
+        t[(g, Status.DRAFT, Action.SUBMIT)] = ((g, Status.SUBMITTED),)
+        t[(g, Status.CHANGES_REQUESTED, Action.SUBMIT)] = ((g, Status.SUBMITTED),)
+        t[(g, Status.SUBMITTED, Action.START_REVIEW)] = ((g, Status.IN_REVIEW),)
+        t[(g, Status.IN_REVIEW, Action.APPROVE)] = ((g, Status.APPROVED),)
+        t[(g, Status.IN_REVIEW, Action.REQUEST_CHANGES)] = ((g, Status.CHANGES_REQUESTED),)
+        t[(g, Status.IN_REVIEW, Action.REJECT)] = ((g, Status.REJECTED),)
+        t[(g, Status.APPROVED, Action.ADVANCE)] = (next_gate[g],)
+    # A triggered risk in monitoring reopens the case at an earlier gate, already submitted.
+    t[(Gate.MONITORING, Status.APPROVED, Action.REOPEN)] = tuple(
+        (g, Status.SUBMITTED) for g in REVIEW_GATES
+    )
+    for g in LATER_GATES:
+        for s in Status:
+            if s is Status.REJECTED:
+                t[(g, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
+                continue
+            t[(g, s, Action.SUSPEND)] = ((Gate.SUSPENDED, s),)
+            t[(g, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
+    for s in Status:
+        if s is Status.REJECTED:
+            continue
+        t[(Gate.SUSPENDED, s, Action.RESUME)] = tuple((g, s) for g in LATER_GATES)
+        t[(Gate.SUSPENDED, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
+    return t
+
+
+TRANSITIONS: dict[tuple[Gate, Status, Action], tuple[State, ...]] = _build_table()
+
+
+def allowed_actions(gate: Gate, status: Status) -> list[Action]:
+    """The moves the table allows from (gate, status), in a stable order."""
+    return [a for a in Action if (gate, status, a) in TRANSITIONS]
+
+
+def parse_action(value: str) -> Action:
+    try:
+        return Action(value.strip().lower().replace("_", "-"))
+    except ValueError:
+        raise InvalidInput(
+            f"unknown action {value!r}; expected one of: {', '.join(a.value for a in Action)}"
+        ) from None
+
+
+def apply_action(gate: Gate, status: Status, action: Action, *, to_gate: Gate | None = None) -> State:
+    """Return the state after ``action``, or raise ``IllegalTransition``.
+
+    ``to_gate`` picks the target where a move has several (reopen, resume); it must be
+    one of the targets the table lists.
+    """
+    targets = TRANSITIONS.get((gate, status, action))
+    if not targets:
+        allowed = ", ".join(a.value for a in allowed_actions(gate, status)) or "none (final state)"
+        raise IllegalTransition(
+            f"cannot {action.value} a review at {gate.value}/{status.value}; allowed: {allowed}"
+        )
+    if len(targets) == 1 and to_gate is None:
+        return targets[0]
+    if to_gate is None:
+        options = ", ".join(g.value for g, _ in targets)
+        raise IllegalTransition(f"{action.value} from {gate.value}/{status.value} needs a target gate: {options}")
+    for target in targets:
+        if target[0] == to_gate:
+            return target
+    options = ", ".join(g.value for g, _ in targets)
+    raise IllegalTransition(
+        f"cannot {action.value} from {gate.value}/{status.value} to {to_gate.value}; allowed targets: {options}"
+    )
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """A review case's position; ``suspended_from`` is kept while SUSPENDED."""
+
+    gate: Gate
+    status: Status
+    suspended_from: Gate | None = None
+
+    def apply(self, action: Action, *, to_gate: Gate | None = None) -> "CaseState":
+        if action is Action.RESUME and to_gate is None:
+            to_gate = self.suspended_from
+        gate, status = apply_action(self.gate, self.status, action, to_gate=to_gate)
+        suspended_from = self.gate if gate is Gate.SUSPENDED else None
+        return CaseState(gate, status, suspended_from)
+
+    @property
+    def is_final(self) -> bool:
+        return not allowed_actions(self.gate, self.status)

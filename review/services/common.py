@@ -1,0 +1,105 @@
+"""Helpers shared by the use cases: the acting user, loading a review, the optimistic lock."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from review.domain.duties import Actor, ProductContext, parse_roles
+from review.domain.lifecycle import CaseState, Gate, Status
+from review.errors import Conflict, InvalidInput, NotFound
+from review.store.db import utcnow
+from review.store.models import ConflictDeclaration, Product, Review, User
+
+ACTOR_ENV = "ETHICS_REVIEW_USER"
+
+
+def acting_username(explicit: str | None) -> str:
+    name = explicit or os.environ.get(ACTOR_ENV)
+    if not name:
+        raise InvalidInput(f"who is acting? pass --as USER or set {ACTOR_ENV}")
+    return name
+
+
+def load_actor(session: Session, username: str) -> Actor:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        raise NotFound(f"unknown user {username!r}; an admin adds people with: ethics-review user add {username} --team TEAM --role reviewer")
+    conflicts = session.exec(
+        select(Product.name).join(ConflictDeclaration, ConflictDeclaration.product_id == Product.id).where(ConflictDeclaration.username == username)
+    ).all()
+    return Actor(username=user.username, team=user.team, roles=parse_roles(user.roles), conflicts=frozenset(conflicts))
+
+
+def parse_review_id(value: Any) -> int:
+    text = str(value).strip().lstrip("#")
+    if text.upper().startswith("R-"):
+        text = text[2:]
+    try:
+        rid = int(text)
+    except ValueError:
+        raise InvalidInput(f"review id {value!r} is not a number (e.g. 12 or R-12)") from None
+    if rid <= 0:
+        raise InvalidInput(f"review id {value!r} must be positive")
+    return rid
+
+
+def get_review(session: Session, review_id: Any, *, for_update: bool = False) -> tuple[Review, Product]:
+    rid = parse_review_id(review_id)
+    review = session.get(Review, rid)
+    if review is None:
+        raise NotFound(f"review {rid} does not exist; `ethics-review list` shows the reviews")
+    product = session.get(Product, review.product_id)
+    assert product is not None
+    return review, product
+
+
+def product_context(product: Product, review: Review) -> ProductContext:
+    return ProductContext(name=product.name, owner_team=product.owner_team, submitted_by=review.submitted_by)
+
+
+def case_state(review: Review) -> CaseState:
+    return CaseState(Gate(review.gate), Status(review.status), Gate(review.suspended_from) if review.suspended_from else None)
+
+
+def review_snapshot(review: Review) -> dict[str, Any]:
+    """What the audit log records as before/after for a review."""
+    return {
+        "gate": review.gate,
+        "status": review.status,
+        "grade": review.grade,
+        "assignee": review.assignee,
+        "suspended_from": review.suspended_from,
+        "round": review.round,
+        "version": review.version,
+    }
+
+
+def save_review(session: Session, review: Review, seen_version: int, **changes: Any) -> Review:
+    """Compare-and-set: apply ``changes`` only if nobody changed the review since ``seen_version``.
+
+    Raises ``Conflict`` when another decision got there first; the caller's transaction
+    then rolls back, so nothing of the losing use case is kept.
+    """
+    changes["updated_at"] = utcnow()
+    changes["version"] = seen_version + 1
+    result = session.execute(
+        sa.update(Review).where(Review.id == review.id, Review.version == seen_version).values(**changes)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        current = session.get(Review, review.id)
+        now = f" (it is now {current.gate}/{current.status}, version {current.version})" if current else ""
+        raise Conflict(
+            f"review {review.id} was changed by someone else since you loaded it (version {seen_version}){now}; "
+            "reload it and decide again"
+        )
+    for k, v in changes.items():
+        setattr(review, k, v)
+    # Keep the identity map in step without a second SELECT.
+    session.expire(review)
+    session.refresh(review)
+    return review

@@ -1,0 +1,121 @@
+"""Control use cases: attach evidence, verify (pass/fail), waive with a rationale."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from review.domain.duties import Duty, require
+from review.domain.lifecycle import Gate
+from review.errors import InvalidInput, NotFound
+from review.services import audit
+from review.services.common import get_review, load_actor, product_context
+from review.store.db import Database, utcnow
+from review.store.models import ControlRequirement, Evidence
+
+MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
+
+
+def _requirement(s: Session, review_id: int, control_id: str) -> ControlRequirement:
+    row = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review_id, ControlRequirement.control_id == control_id.upper())).first()
+    if row is None:
+        ids = s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review_id)).all()
+        raise NotFound(f"control {control_id!r} is not required on review {review_id}; required: {', '.join(sorted(ids)) or 'none'}")
+    return row
+
+
+def _snap(c: ControlRequirement) -> dict[str, Any]:
+    return {"control": c.control_id, "status": c.status, "rationale": c.rationale}
+
+
+def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
+    """Copy a file into the content-addressed evidence store; returns (sha256, size, stored path)."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file (evidence must be a readable file)")
+    size = path.stat().st_size
+    if size > MAX_EVIDENCE_BYTES:
+        raise InvalidInput(f"{path}: {size} bytes is over the {MAX_EVIDENCE_BYTES // (1024 * 1024)} MiB evidence limit; attach a summary or a link file")
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    dest = db.evidence_dir / digest[:2] / digest
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent)
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, dest)  # atomic: a blob is either whole or absent
+    return digest, size, dest
+
+
+def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path, *, actor: str) -> Evidence:
+    path = Path(file)
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.ADD_EVIDENCE, product_context(product, review))
+        if review.gate == Gate.WITHDRAWN.value:
+            raise InvalidInput(f"review {review.id} is withdrawn; no more evidence is taken")
+        req = _requirement(s, review.id, control_id)
+        if req.status in ("VERIFIED", "WAIVED"):
+            raise InvalidInput(f"control {req.control_id} on review {review.id} is already {req.status}; no new evidence needed")
+        digest, size, _ = store_blob(db, path)
+        before = _snap(req)
+        ev = Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=path.name, size=size,
+                      uploaded_by=who.username, uploaded_at=utcnow())
+        s.add(ev)
+        req.status, req.updated_by, req.updated_at = "EVIDENCE_SUBMITTED", who.username, utcnow()
+        s.add(req)
+        s.flush()
+        audit.record(s, actor=who.username, action="evidence-add", entity="review", entity_id=review.id, before=before,
+                     after={**_snap(req), "sha256": digest, "file": path.name, "size": size})
+        return ev
+
+
+def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor: str, rationale: str = "") -> ControlRequirement:
+    v = verdict.strip().lower()
+    if v not in ("pass", "fail"):
+        raise InvalidInput(f"verdict {verdict!r} is not 'pass' or 'fail'")
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.VERIFY, product_context(product, review))
+        req = _requirement(s, review.id, control_id)
+        if req.status == "REQUIRED":
+            raise InvalidInput(f"control {req.control_id} on review {review.id} has no evidence yet; the product team adds it with: ethics-review evidence add {review.id} {req.control_id} FILE")
+        if req.status == "WAIVED":
+            raise InvalidInput(f"control {req.control_id} on review {review.id} was waived; nothing to verify")
+        if v == "fail" and len(rationale.strip()) < 3:
+            raise InvalidInput("--rationale: a failed verification needs a rationale the product team can act on")
+        before = _snap(req)
+        req.status = "VERIFIED" if v == "pass" else "REJECTED"
+        req.rationale = rationale.strip() or None
+        req.updated_by, req.updated_at = who.username, utcnow()
+        s.add(req)
+        s.flush()
+        audit.record(s, actor=who.username, action=f"verify:{v}", entity="review", entity_id=review.id, before=before, after=_snap(req))
+        return req
+
+
+def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rationale: str) -> ControlRequirement:
+    if len((rationale or "").strip()) < 10:
+        raise InvalidInput("--rationale: a waiver needs a rationale of at least a sentence (why the control does not apply or what replaces it)")
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.WAIVE, product_context(product, review))
+        req = _requirement(s, review.id, control_id)
+        before = _snap(req)
+        req.status, req.rationale, req.updated_by, req.updated_at = "WAIVED", rationale.strip(), who.username, utcnow()
+        s.add(req)
+        s.flush()
+        audit.record(s, actor=who.username, action="waive", entity="review", entity_id=review.id, before=before, after=_snap(req))
+        return req

@@ -1,0 +1,240 @@
+"""Read side: the review list (paged, filtered, sorted) and one review in full.
+
+These return plain dataclasses (no sessions escape), so the CLI, TUI and flows can use
+them from any thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from review.domain.grades import Grade
+from review.domain.lifecycle import Gate, Status
+from review.errors import InvalidInput
+from review.services import audit
+from review.services.common import get_review
+from review.store.db import Database, utcnow
+from review.store.models import Assessment, ControlRequirement, Decision, Evidence, Product, Review
+
+SORTABLE = {
+    "id": Review.id,
+    "product": Product.name,
+    "gate": Review.gate,
+    "status": Review.status,
+    "grade": Review.priority,  # priority is the grade's rank
+    "assignee": Review.assignee,
+    "due": Review.due_at,
+    "updated": Review.updated_at,
+    "created": Review.created_at,
+}
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    product: str
+    owner_team: str
+    gate: str
+    status: str
+    grade: str | None
+    assignee: str | None
+    due_at: datetime | None
+    updated_at: datetime
+    version: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_at is not None and self.due_at < utcnow() and self.status in ("SUBMITTED", "IN_REVIEW")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["due_at"] = self.due_at.isoformat() if self.due_at else None
+        d["updated_at"] = self.updated_at.isoformat()
+        d["overdue"] = self.overdue
+        return d
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[ReviewRow]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    gate: str | None = None
+    status: str | None = None
+    grade: str | None = None
+    assignee: str | None = None
+    overdue: bool = False
+    search: str | None = None
+    team: str | None = None
+
+    def validated(self) -> "ReviewFilter":
+        def check(value: str | None, enum: Any, name: str) -> str | None:
+            if value is None:
+                return None
+            v = value.upper().replace("-", "_")
+            if v not in {e.value for e in enum}:
+                raise InvalidInput(f"--{name} {value!r} is not one of: {', '.join(e.value for e in enum)}")
+            return v
+
+        return ReviewFilter(check(self.gate, Gate, "gate"), check(self.status, Status, "status"), check(self.grade, Grade, "grade"),
+                            self.assignee, self.overdue, self.search, self.team)
+
+
+def _where(f: ReviewFilter) -> list[Any]:
+    conds: list[Any] = []
+    if f.gate:
+        conds.append(Review.gate == f.gate)
+    if f.status:
+        conds.append(Review.status == f.status)
+    if f.grade:
+        conds.append(Review.grade == f.grade)
+    if f.assignee:
+        conds.append(Review.assignee == f.assignee)
+    if f.team:
+        conds.append(Product.owner_team == f.team)
+    if f.overdue:
+        conds.append(Review.due_at < utcnow())
+        conds.append(Review.status.in_(["SUBMITTED", "IN_REVIEW"]))
+    if f.search:
+        conds.append(Product.name.ilike(f"%{f.search}%"))
+    return conds
+
+
+def list_reviews(
+    db: Database,
+    f: ReviewFilter | None = None,
+    *,
+    sort: str = "id",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+    with_total: bool = True,
+) -> Page:
+    f = (f or ReviewFilter()).validated()
+    if sort not in SORTABLE:
+        raise InvalidInput(f"--sort {sort!r} is not one of: {', '.join(SORTABLE)}")
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput(f"--limit {limit} must be between 1 and 10000")
+    col = SORTABLE[sort]
+    order = [col.desc() if descending else col.asc()]
+    if sort != "id":
+        order.append(Review.id.desc() if descending else Review.id.asc())
+    conds = _where(f)
+    stmt = (
+        select(Review.id, Product.name, Product.owner_team, Review.gate, Review.status, Review.grade, Review.assignee,
+               Review.due_at, Review.updated_at, Review.version)
+        .join(Product, Product.id == Review.product_id)
+        .where(*conds)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+    )
+    with db.reading() as s:
+        rows = [ReviewRow(*r) for r in s.exec(stmt).all()]
+        total = -1
+        if with_total:
+            count = sa.select(sa.func.count()).select_from(Review)
+            if f.team or f.search:
+                count = count.join(Product, Product.id == Review.product_id)
+            total = s.exec(count.where(*conds)).one()[0] if conds else s.exec(count).one()[0]
+    return Page(rows, total, offset, limit)
+
+
+@dataclass
+class ControlView:
+    control_id: str
+    title: str
+    dimension: str
+    required_from: str
+    verify_gate: str
+    status: str
+    evidence_expected: str
+    rationale: str | None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ReviewDetail:
+    review: dict[str, Any]
+    product: dict[str, Any]
+    assessments: list[dict[str, Any]]
+    controls: list[ControlView]
+    decisions: list[dict[str, Any]]
+    trail: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def show_review(db: Database, review_id: Any) -> ReviewDetail:
+    with db.reading() as s:
+        review, product = get_review(s, review_id)
+        assessments = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(Assessment.id)).all()
+        controls = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id).order_by(ControlRequirement.control_id)).all()
+        evidence = s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(Evidence.id)).all()
+        decisions = s.exec(select(Decision).where(Decision.review_id == review.id).order_by(Decision.id)).all()
+        trail = audit.trail(s, "review", review.id)
+        by_control: dict[str, list[dict[str, Any]]] = {}
+        for e in evidence:
+            by_control.setdefault(e.control_id, []).append(
+                {"sha256": e.sha256, "filename": e.filename, "size": e.size, "uploaded_by": e.uploaded_by, "uploaded_at": e.uploaded_at}
+            )
+        return ReviewDetail(
+            review=review.model_dump(),
+            product={**product.profile, "id": product.id, "created_at": product.created_at},
+            assessments=[a.model_dump() for a in assessments],
+            controls=[ControlView(c.control_id, c.title, c.dimension, c.required_from, c.verify_gate, c.status,
+                                  c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls],
+            decisions=[d.model_dump() for d in decisions],
+            trail=[t.model_dump(exclude={"prev_hash"}) for t in trail],
+        )
+
+
+def grade_distribution(db: Database) -> dict[str, int]:
+    with db.reading() as s:
+        rows = s.exec(select(Review.grade, sa.func.count()).group_by(Review.grade)).all()
+    return {g or "UNGRADED": n for g, n in rows}
+
+
+def gate_funnel(db: Database) -> dict[str, dict[str, int]]:
+    with db.reading() as s:
+        rows = s.exec(select(Review.gate, Review.status, sa.func.count()).group_by(Review.gate, Review.status)).all()
+    out: dict[str, dict[str, int]] = {}
+    for gate, status, n in rows:
+        out.setdefault(gate, {})[status] = n
+    return out
+
+
+def open_controls(db: Database, limit: int = 1000) -> list[dict[str, Any]]:
+    with db.reading() as s:
+        rows = s.exec(
+            select(ControlRequirement.review_id, Product.name, ControlRequirement.control_id, ControlRequirement.title,
+                   ControlRequirement.status, ControlRequirement.verify_gate)
+            .join(Review, Review.id == ControlRequirement.review_id)
+            .join(Product, Product.id == Review.product_id)
+            .where(ControlRequirement.status.in_(["REQUIRED", "EVIDENCE_SUBMITTED", "REJECTED"]))
+            .where(Review.gate.notin_(["WITHDRAWN"]), Review.status != "REJECTED")
+            .order_by(ControlRequirement.review_id, ControlRequirement.control_id)
+            .limit(limit)
+        ).all()
+    return [dict(zip(("review_id", "product", "control_id", "title", "status", "verify_gate"), r)) for r in rows]

@@ -1,0 +1,86 @@
+"""Replay: recompute a stored grade from its stored answers and pack, and say if it still matches.
+
+Two comparisons: with the exact pack snapshot that graded it (must match unless the
+grading code changed) and with the pack of the same id as installed now (a pack change
+preview: would today's pack grade it differently?).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import select
+
+from policies.loader import load_pack
+from policies.schema import PolicyPack
+from review.domain import grading
+from review.domain.product import ProductProfile
+from review.errors import NotFound, ReviewError
+from review.services.common import get_review
+from review.store.db import Database
+from review.store.models import Assessment, PolicySnapshot
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    review_id: int
+    assessment_id: int
+    stored_grade: str
+    pack: str
+    pack_hash: str
+    replayed_grade: str
+    matches: bool
+    current_pack: str
+    current_pack_hash: str
+    current_grade: str | None
+    current_matches: bool | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def replay(db: Database, review_id: Any) -> ReplayReport:
+    with db.reading() as s:
+        review, product = get_review(s, review_id)
+        a = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation").order_by(Assessment.id.desc())).first()
+        if a is None:
+            raise NotFound(f"review {review.id} has no initiation assessment to replay")
+        snap = s.get(PolicySnapshot, a.pack_hash)
+        if snap is None:
+            raise NotFound(f"review {review.id}: the pack snapshot {a.pack_hash[:12]} that graded it is missing")
+        profile = ProductProfile.model_validate(product.profile)
+    stored_pack = PolicyPack.model_validate(snap.body)
+    again = grading.grade(stored_pack, profile, a.answers)
+    diffs = _differences(a, again)
+    matches = not diffs
+    current_grade = current_matches = None
+    try:
+        cur = load_pack(a.pack_id)
+        cur_hash = cur.content_hash
+        cur_label = f"{cur.id}@{cur.version}"
+        try:
+            answers = grading.normalize_answers(cur.pack, profile, a.answers)
+            current_grade = grading.grade(cur.pack, profile, answers).grade.value
+            current_matches = current_grade == a.grade
+        except ReviewError as exc:
+            current_grade, current_matches = None, False
+            diffs.append(f"current pack cannot grade the stored answers: {exc.message}")
+    except ReviewError:
+        cur_hash, cur_label = "", "(not installed)"
+    detail = "; ".join(diffs) if diffs else "recomputed scores, levels, triggers and grade match the stored assessment"
+    return ReplayReport(review.id, a.id, a.grade, f"{a.pack_id}@{a.pack_version}", a.pack_hash, again.grade.value, matches,
+                        cur_label, cur_hash, current_grade, current_matches, detail)
+
+
+def _differences(a: Assessment, r: grading.GradeResult) -> list[str]:
+    out = []
+    if r.grade.value != a.grade:
+        out.append(f"grade {a.grade} -> {r.grade.value}")
+    if r.dimension_scores != a.dimension_scores:
+        changed = {k: (a.dimension_scores.get(k), v) for k, v in r.dimension_scores.items() if a.dimension_scores.get(k) != v}
+        out.append(f"dimension scores changed: {changed}")
+    if list(r.triggers_fired) != list(a.triggers_fired):
+        out.append(f"triggers {a.triggers_fired} -> {list(r.triggers_fired)}")
+    return out

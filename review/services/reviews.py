@@ -1,0 +1,444 @@
+"""Review use cases: submit, assign, decide, advance, suspend/resume/withdraw, override grade.
+
+Each public function is one use case and one transaction: it validates everything first,
+asks the domain (state machine, grading, duties) and writes the change, its decision and
+its audit rows together, or raises a ``ReviewError`` and leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+from sqlmodel import Session, select
+
+from policies.loader import LoadedPack, load_pack, pack_snapshot
+from review.domain import grading
+from review.domain.duties import Duty, Role, blockers, require
+from review.domain.grades import Grade
+from review.domain.lifecycle import Action, CaseState, Gate, Status
+from review.domain.product import ProductProfile
+from review.errors import GateBlocked, InvalidInput, NotFound
+from review.services import audit
+from review.services.common import (
+    case_state,
+    get_review,
+    load_actor,
+    product_context,
+    review_snapshot,
+    save_review,
+)
+from review.store.db import Database, utcnow
+from review.store.models import (
+    Assessment,
+    ControlRequirement,
+    Decision,
+    PolicySnapshot,
+    Product,
+    Review,
+)
+
+MET = frozenset({"VERIFIED", "WAIVED"})
+
+
+# ---- submission --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Submission:
+    """A validated submission: profile + normalized answers + the pack that grades them."""
+
+    profile: ProductProfile
+    answers: dict[str, list[str]]
+    pack: LoadedPack
+    result: grading.GradeResult
+    controls: list[Any] = field(default_factory=list)
+
+
+def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:
+    """Validate a submission document (``{product: {...}, answers: {...}}``) without touching the database.
+
+    Every problem raises ``InvalidInput`` naming ``source``, the field and the fix.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidInput(f"{source}: expected a mapping with 'product' and 'answers', got {type(doc).__name__}")
+    unknown = set(doc) - {"product", "answers"}
+    if unknown:
+        raise InvalidInput(f"{source}: unknown top-level field(s) {sorted(unknown)}; expected 'product' and 'answers'")
+    if "product" not in doc:
+        raise InvalidInput(f"{source}: missing 'product' (the product profile: name, owner_team, business_line, ...)")
+    if "answers" not in doc:
+        raise InvalidInput(f"{source}: missing 'answers' (the initiation questionnaire; `ethics-review policy show` lists the questions)")
+    try:
+        profile = ProductProfile.model_validate(doc["product"])
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        loc = "product" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+        if e["type"] == "missing":
+            raise InvalidInput(f"{source}: {loc}: required field is missing") from None
+        if e["type"] == "extra_forbidden":
+            raise InvalidInput(f"{source}: {loc}: unknown field") from None
+        raise InvalidInput(f"{source}: {loc}: bad value {e.get('input')!r}: {e['msg']}") from None
+    pack = load_pack(profile.policy)
+    try:
+        answers = grading.normalize_answers(pack.pack, profile, doc["answers"] or {})
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}: {exc.message}") from None
+    result = grading.grade(pack.pack, profile, answers)
+    controls = grading.required_controls(pack.pack, profile, answers, result)
+    return Submission(profile, answers, pack, result, controls)
+
+
+def submit(db: Database, doc: Any, *, actor: str, source: str = "submission") -> Review:
+    """Submit a product for its initiation review (or resubmit after changes were requested)."""
+    sub = prepare_submission(doc, source=source)
+    with db.transaction() as s:
+        who = load_actor(s, actor)
+        require(who, Duty.SUBMIT)
+        if not who.has(Role.ADMIN) and who.team != sub.profile.owner_team:
+            raise InvalidInput(f"{source}: product.owner_team: {sub.profile.owner_team!r} is not your team ({who.team}); submit products of your own team")
+        product = s.exec(select(Product).where(Product.name == sub.profile.name)).first()
+        if product is None:
+            return _create(s, sub, who.username)
+        return _resubmit(s, sub, product, who.username, source)
+
+
+def _create(s: Session, sub: Submission, actor: str) -> Review:
+    now = utcnow()
+    p = sub.profile
+    product = Product(
+        name=p.name, owner_team=p.owner_team, business_line=p.business_line, description=p.description,
+        profile=p.model_dump(mode="json"), policy_id=sub.pack.id, created_by=actor, created_at=now,
+    )
+    s.add(product)
+    s.flush()
+    g = sub.result.grade
+    review = Review(
+        product_id=product.id, gate=Gate.INITIATION.value, status=Status.SUBMITTED.value, grade=g.value,
+        submitted_by=actor, policy_id=sub.pack.id, policy_version=sub.pack.version,
+        priority=g.rank, due_at=now + timedelta(days=grading.sla_days(sub.pack.pack, g)),
+        created_at=now, updated_at=now,
+    )
+    s.add(review)
+    s.flush()
+    _store_assessment(s, review, sub, actor, kind="initiation")
+    _sync_controls(s, review, sub.controls, actor)
+    audit.record(s, actor=actor, action="submit", entity="review", entity_id=review.id, before=None,
+                 after={**review_snapshot(review), "product": p.name, "triggers": list(sub.result.triggers_fired)},
+                 policy_version=_pv(sub.pack))
+    return review
+
+
+def _resubmit(s: Session, sub: Submission, product: Product, actor: str, source: str) -> Review:
+    review = s.exec(select(Review).where(Review.product_id == product.id).order_by(Review.id.desc())).first()
+    assert review is not None
+    state = case_state(review)
+    if state.gate is not Gate.INITIATION or state.status not in (Status.DRAFT, Status.CHANGES_REQUESTED):
+        raise InvalidInput(
+            f"{source}: product.name: {product.name!r} already has review {review.id} at {review.gate}/{review.status}; "
+            "a product is resubmitted only while its initiation review is DRAFT or CHANGES_REQUESTED"
+        )
+    if product.owner_team != sub.profile.owner_team:
+        raise InvalidInput(f"{source}: product.owner_team: {sub.profile.owner_team!r} differs from the registered owner {product.owner_team!r}")
+    new = state.apply(Action.SUBMIT)
+    before = review_snapshot(review)
+    product.profile = sub.profile.model_dump(mode="json")
+    product.business_line, product.description = sub.profile.business_line, sub.profile.description
+    s.add(product)
+    g = sub.result.grade
+    save_review(s, review, review.version, gate=new.gate.value, status=new.status.value, grade=g.value,
+                policy_id=sub.pack.id, policy_version=sub.pack.version, priority=g.rank, round=review.round + 1,
+                due_at=utcnow() + timedelta(days=grading.sla_days(sub.pack.pack, g)))
+    _store_assessment(s, review, sub, actor, kind="initiation")
+    _sync_controls(s, review, sub.controls, actor)
+    audit.record(s, actor=actor, action="resubmit", entity="review", entity_id=review.id, before=before,
+                 after=review_snapshot(review), policy_version=_pv(sub.pack))
+    return review
+
+
+def _pv(pack: LoadedPack) -> str:
+    return f"{pack.id}@{pack.version}#{pack.content_hash[:12]}"
+
+
+def _store_assessment(s: Session, review: Review, sub: Submission, actor: str, *, kind: str) -> Assessment:
+    if s.get(PolicySnapshot, sub.pack.content_hash) is None:
+        s.add(PolicySnapshot(content_hash=sub.pack.content_hash, pack_id=sub.pack.id, version=sub.pack.version,
+                             body=pack_snapshot(sub.pack), created_at=utcnow()))
+    r = sub.result
+    a = Assessment(
+        review_id=review.id, gate=review.gate, kind=kind, pack_id=sub.pack.id, pack_version=sub.pack.version,
+        pack_hash=sub.pack.content_hash, answers=sub.answers, dimension_scores=r.dimension_scores,
+        dimension_levels={k: v.value for k, v in r.dimension_levels.items()}, base_grade=r.base_grade.value,
+        grade=r.grade.value, triggers_fired=list(r.triggers_fired), mitigation=r.mitigation,
+        created_by=actor, created_at=utcnow(),
+    )
+    s.add(a)
+    return a
+
+
+def _sync_controls(s: Session, review: Review, controls: list[Any], actor: str) -> None:
+    """Make the review's REQUIRED controls match the grading (keep verdicts already given)."""
+    existing = {c.control_id: c for c in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id)).all()}
+    wanted = {c.id for c in controls}
+    now = utcnow()
+    for c in controls:
+        if c.id in existing:
+            continue
+        s.add(ControlRequirement(
+            review_id=review.id, control_id=c.id, title=c.title, dimension=c.dimension,
+            required_from=c.required_from.value, verify_gate=c.verified_at, evidence_expected=c.evidence,
+            status="REQUIRED", updated_by=actor, updated_at=now,
+        ))
+    for cid, row in existing.items():
+        if cid not in wanted and row.status in ("REQUIRED",):
+            s.delete(row)
+
+
+# ---- committee actions -----------------------------------------------------------------------
+def assign(db: Database, review_id: Any, assignee: str, *, actor: str) -> Review:
+    """Assign a reviewer; a SUBMITTED review moves to IN_REVIEW."""
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.ASSIGN)
+        target = load_actor(s, assignee)
+        reasons = blockers(target, Duty.DECIDE, product_context(product, review))
+        if reasons:
+            raise InvalidInput(f"cannot assign review {review.id} to {assignee}: " + "; ".join(reasons))
+        if not who.has(Role.CHAIR) and not who.has(Role.ADMIN) and assignee != who.username:
+            raise InvalidInput(f"reviewers assign reviews to themselves only; ask the chair to assign {assignee}")
+        state = case_state(review)
+        before = review_snapshot(review)
+        changes: dict[str, Any] = {"assignee": assignee}
+        if state.status is Status.SUBMITTED and state.gate in (Gate.INITIATION, Gate.DEVELOPMENT, Gate.RELEASE):
+            new = state.apply(Action.START_REVIEW)
+            changes.update(gate=new.gate.value, status=new.status.value)
+        elif state.is_final or state.gate in (Gate.WITHDRAWN,):
+            raise InvalidInput(f"review {review.id} is {review.gate}/{review.status}: nothing to assign")
+        save_review(s, review, review.version, **changes)
+        audit.record(s, actor=actor, action="assign", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
+        return review
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    review: Review
+    decision: Decision
+    applied: bool
+    message: str
+
+
+def decide(
+    db: Database,
+    review_id: Any,
+    action: str,
+    *,
+    actor: str,
+    rationale: str,
+    expected_version: int | None = None,
+) -> DecisionOutcome:
+    """Record a committee decision (approve / request-changes / reject) with its rationale.
+
+    Approval moves the case only when the pack's quorum is met (e.g. HIGH at RELEASE needs
+    two distinct approvers, one the chair); until then it is recorded and counted.
+    ``expected_version``: the review version the decider saw (TUI); a mismatch is a Conflict.
+    """
+    act = _decision_action(action)
+    rationale = (rationale or "").strip()
+    if len(rationale) < 3:
+        raise InvalidInput("--rationale: a decision needs a rationale (a sentence the audit trail can show)")
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        seen = review.version if expected_version is None else expected_version
+        if expected_version is not None and expected_version != review.version:
+            from review.errors import Conflict
+
+            raise Conflict(f"review {review.id} changed since you opened it (you saw version {expected_version}, it is now {review.version}: {review.gate}/{review.status}); reload and decide again")
+        who = load_actor(s, actor)
+        require(who, Duty.DECIDE, product_context(product, review))
+        state = case_state(review)
+        new = state.apply(act)  # raises IllegalTransition with the allowed moves
+        pack = load_pack(review.policy_id)
+        grade = Grade(review.grade) if review.grade else Grade.LOW
+        before = review_snapshot(review)
+        decision = Decision(
+            review_id=review.id, gate=review.gate, action=act.value, rationale=rationale, actor=who.username,
+            actor_roles=",".join(sorted(r.value for r in who.roles)), grade=review.grade,
+            pack_version=pack.version, round=review.round, created_at=utcnow(),
+        )
+        applied, message = True, f"review {review.id}: {act.value} recorded; now {new.gate.value}/{new.status.value}"
+        if act is Action.APPROVE:
+            if grade is Grade.UNACCEPTABLE:
+                raise GateBlocked(f"review {review.id} is graded UNACCEPTABLE: it cannot be approved; reject it, request changes, or have the chair override the grade with a rationale")
+            if state.gate is Gate.DEVELOPMENT:
+                gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT",))
+                if gaps:
+                    raise GateBlocked(f"review {review.id}: cannot approve the development gate while required controls are unmet: {_list_gaps(gaps)}")
+            need, chair = grading.quorum_for(pack.pack, state.gate.value, grade)
+            prior = s.exec(select(Decision).where(Decision.review_id == review.id, Decision.gate == review.gate,
+                                                  Decision.round == review.round, Decision.action == Action.APPROVE.value)).all()
+            if any(d.actor == who.username for d in prior):
+                raise InvalidInput(f"{who.username} already approved review {review.id} in this round; a quorum needs distinct reviewers")
+            approvers = {d.actor for d in prior} | {who.username}
+            has_chair = who.has(Role.CHAIR) or any("chair" in d.actor_roles.split(",") for d in prior)
+            if len(approvers) < need or (chair and not has_chair):
+                applied = False
+                missing = []
+                if len(approvers) < need:
+                    missing.append(f"{need - len(approvers)} more approval(s) from distinct reviewers")
+                if chair and not has_chair:
+                    missing.append("the chair's approval")
+                message = f"review {review.id}: approval {len(approvers)} of {need} recorded for a {grade.value} product at {state.gate.value}; still needs {' and '.join(missing)}"
+        if applied:
+            save_review(s, review, seen, gate=new.gate.value, status=new.status.value)
+        else:
+            save_review(s, review, seen)  # still bump the version: the quorum state changed
+        s.add(decision)
+        s.flush()
+        audit.record(s, actor=who.username, action=f"decide:{act.value}", entity="review", entity_id=review.id,
+                     before=before, after={**review_snapshot(review), "rationale": rationale, "applied": applied},
+                     policy_version=f"{pack.id}@{pack.version}")
+        return DecisionOutcome(review, decision, applied, message)
+
+
+def _decision_action(action: str) -> Action:
+    value = action.strip().lower().replace("_", "-")
+    aliases = {"approve": Action.APPROVE, "request-changes": Action.REQUEST_CHANGES, "changes": Action.REQUEST_CHANGES, "reject": Action.REJECT}
+    if value not in aliases:
+        raise InvalidInput(f"decision {action!r} is not one of: approve, request-changes, reject")
+    return aliases[value]
+
+
+def unmet_controls(s: Session, review_id: int, *, gates: tuple[str, ...] = ("DEVELOPMENT", "RELEASE")) -> list[ControlRequirement]:
+    rows = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review_id)).all()
+    return [c for c in rows if c.verify_gate in gates and c.status not in MET]
+
+
+def _list_gaps(gaps: list[ControlRequirement]) -> str:
+    return ", ".join(f"{c.control_id} ({c.status.lower().replace('_', ' ')})" for c in gaps)
+
+
+def submit_gate(db: Database, review_id: Any, *, actor: str) -> Review:
+    """The product team submits the current gate (DEVELOPMENT / RELEASE) for review."""
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.ADD_EVIDENCE, product_context(product, review))
+        state = case_state(review)
+        new = state.apply(Action.SUBMIT)
+        before = review_snapshot(review)
+        pack = load_pack(review.policy_id)
+        g = Grade(review.grade) if review.grade else Grade.LOW
+        save_review(s, review, review.version, status=new.status.value, round=review.round + 1,
+                    due_at=utcnow() + timedelta(days=grading.sla_days(pack.pack, g)))
+        audit.record(s, actor=who.username, action="submit-gate", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
+        return review
+
+
+def advance(db: Database, review_id: Any, *, actor: str) -> Review:
+    """Move an APPROVED review to the next gate; refused while controls of this gate are unmet."""
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.ADVANCE)
+        if who.has(Role.SUBMITTER) and not (who.has(Role.CHAIR) or who.has(Role.ADMIN)) and who.team != product.owner_team:
+            raise InvalidInput(f"{who.username} is not in {product.owner_team}, the team that owns {product.name}")
+        state = case_state(review)
+        new = state.apply(Action.ADVANCE)
+        if state.gate in (Gate.DEVELOPMENT, Gate.RELEASE):
+            gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT",) if state.gate is Gate.DEVELOPMENT else ("DEVELOPMENT", "RELEASE"))
+            if gaps:
+                raise GateBlocked(f"review {review.id}: cannot advance from {state.gate.value} while required controls are unmet: {_list_gaps(gaps)}")
+        before = review_snapshot(review)
+        save_review(s, review, review.version, gate=new.gate.value, status=new.status.value, assignee=None)
+        audit.record(s, actor=who.username, action="advance", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
+        return review
+
+
+def change_standing(db: Database, review_id: Any, action: str, *, actor: str, rationale: str, to_gate: str | None = None) -> Review:
+    """Suspend, resume, withdraw or reopen a review (chair or admin; rationale required)."""
+    act = {"suspend": Action.SUSPEND, "resume": Action.RESUME, "withdraw": Action.WITHDRAW, "reopen": Action.REOPEN}.get(action)
+    if act is None:
+        raise InvalidInput(f"{action!r} is not one of: suspend, resume, withdraw, reopen")
+    rationale = (rationale or "").strip()
+    if len(rationale) < 3:
+        raise InvalidInput(f"--rationale: {action} needs a rationale")
+    with db.transaction() as s:
+        review, _product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.SUSPEND)
+        return apply_standing(s, review, act, actor=who.username, rationale=rationale, to_gate=to_gate)
+
+
+def apply_standing(s: Session, review: Review, act: Action, *, actor: str, rationale: str, to_gate: str | None = None) -> Review:
+    """The state change of suspend/resume/withdraw/reopen inside the caller's transaction."""
+    target = None
+    if to_gate:
+        try:
+            target = Gate(to_gate.upper())
+        except ValueError:
+            raise InvalidInput(f"--to {to_gate!r} is not a gate; gates: {', '.join(g.value for g in Gate)}") from None
+    state = case_state(review)
+    new: CaseState = state.apply(act, to_gate=target)
+    before = review_snapshot(review)
+    changes: dict[str, Any] = {"gate": new.gate.value, "status": new.status.value, "suspended_from": new.suspended_from.value if new.suspended_from else None}
+    if act is Action.REOPEN:
+        changes["round"] = review.round + 1
+        changes["assignee"] = None
+    save_review(s, review, review.version, **changes)
+    audit.record(s, actor=actor, action=act.value, entity="review", entity_id=review.id, before=before,
+                 after={**review_snapshot(review), "rationale": rationale})
+    return review
+
+
+def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, rationale: str) -> Review:
+    """The chair overrides the computed grade; rationale required, logged, stored as an assessment."""
+    try:
+        g = Grade(new_grade.upper())
+    except ValueError:
+        raise InvalidInput(f"grade {new_grade!r} is not one of: {', '.join(x.value for x in Grade)}") from None
+    rationale = (rationale or "").strip()
+    if len(rationale) < 3:
+        raise InvalidInput("--rationale: a grade override needs a rationale")
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        who = load_actor(s, actor)
+        require(who, Duty.OVERRIDE_GRADE, product_context(product, review))
+        last = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(Assessment.id.desc())).first()
+        if last is None:
+            raise NotFound(f"review {review.id} has no assessment to override")
+        before = review_snapshot(review)
+        s.add(Assessment(
+            review_id=review.id, gate=review.gate, kind="override", pack_id=last.pack_id, pack_version=last.pack_version,
+            pack_hash=last.pack_hash, answers=last.answers, dimension_scores=last.dimension_scores,
+            dimension_levels=last.dimension_levels, base_grade=last.base_grade, grade=g.value,
+            triggers_fired=last.triggers_fired, mitigation=last.mitigation, rationale=rationale,
+            created_by=who.username, created_at=utcnow(),
+        ))
+        save_review(s, review, review.version, grade=g.value, priority=g.rank)
+        audit.record(s, actor=who.username, action="override-grade", entity="review", entity_id=review.id, before=before,
+                     after={**review_snapshot(review), "rationale": rationale, "computed_grade": last.grade})
+        return review
+
+
+def compute_residual(db: Database, review_id: Any, *, actor: str = "system") -> grading.GradeResult:
+    """Residual grade: initiation answers regraded with credit for VERIFIED controls only."""
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        initial = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation").order_by(Assessment.id.desc())).first()
+        if initial is None:
+            raise NotFound(f"review {review.id} has no initiation assessment")
+        pack = load_pack(initial.pack_id)
+        profile = ProductProfile.model_validate(product.profile)
+        verified = s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id, ControlRequirement.status == "VERIFIED")).all()
+        result = grading.residual_grade(pack.pack, profile, initial.answers, verified)
+        s.add(Assessment(
+            review_id=review.id, gate=review.gate, kind="residual", pack_id=pack.id, pack_version=pack.version,
+            pack_hash=pack.content_hash, answers=initial.answers, dimension_scores=result.dimension_scores,
+            dimension_levels={k: v.value for k, v in result.dimension_levels.items()}, base_grade=result.base_grade.value,
+            grade=result.grade.value, triggers_fired=list(result.triggers_fired), mitigation=result.mitigation,
+            created_by=actor, created_at=utcnow(),
+        ))
+        audit.record(s, actor=actor, action="residual-grade", entity="review", entity_id=review.id, before={"grade": review.grade},
+                     after={"residual_grade": result.grade.value, "verified_controls": sorted(verified)}, policy_version=f"{pack.id}@{pack.version}")
+        return result

@@ -1,0 +1,129 @@
+"""The database handle: engine, one-transaction-per-use-case sessions, migrations.
+
+``ETHICS_REVIEW_DATABASE_URL`` chooses the database; by default a SQLite file under
+``ETHICS_REVIEW_HOME`` (``~/.ethics-review``). Evidence files live beside it, content-addressed.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session
+
+from review.errors import ReviewError
+
+
+def utcnow() -> datetime:
+    """Aware UTC now (SQLModel's UTCDateTime stores and returns UTC on both backends)."""
+    return datetime.now(timezone.utc)
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("ETHICS_REVIEW_HOME") or Path.home() / ".ethics-review")
+
+
+def default_url() -> str:
+    url = os.environ.get("ETHICS_REVIEW_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{home_dir() / 'ethics-review.db'}"
+
+
+class Database:
+    """One per process and URL. ``transaction()`` is the unit of work of a use case."""
+
+    def __init__(self, url: str | None = None, *, data_dir: Path | None = None, echo: bool = False) -> None:
+        self.url = url or default_url()
+        self.data_dir = Path(data_dir) if data_dir else home_dir()
+        self._echo = echo
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        """The engine for use cases that write (SQLite: BEGIN IMMEDIATE)."""
+        return self._make_engine(immediate=True)
+
+    @cached_property
+    def read_engine(self) -> sa.Engine:
+        """The engine for queries (SQLite: deferred BEGIN, never takes the write lock)."""
+        if not self.is_sqlite:
+            return self.engine
+        return self._make_engine(immediate=False)
+
+    def _make_engine(self, *, immediate: bool) -> sa.Engine:
+        if not self.is_sqlite:
+            return sa.create_engine(self.url, echo=self._echo, pool_pre_ping=True)
+        path = self.url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(self.url, echo=self._echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            # Let SQLAlchemy issue BEGIN itself (pysqlite's own handling defers it and
+            # breaks transactional DDL and BEGIN IMMEDIATE).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            # IMMEDIATE for writers: take the write lock up front, so two writers queue
+            # instead of one failing half-way with "database is locked" on lock upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (SQLite: no write lock). Closing it ends the transaction
+        without expiring loaded objects, so results stay usable after the block."""
+        with Session(self.read_engine, expire_on_commit=False) as session:
+            yield session
+
+    # ---- schema --------------------------------------------------------------------
+    def upgrade(self) -> str:
+        """Run Alembic migrations to head; returns the head revision(s)."""
+        from review.store.migrate import upgrade
+
+        return upgrade(self)
+
+    def dispose(self) -> None:
+        for name in ("engine", "read_engine"):
+            if name in self.__dict__:
+                self.__dict__.pop(name).dispose()
+
+
+class NotInitialised(ReviewError):
+    exit_code = 8

@@ -1,0 +1,1 @@
+"""Tables for AIGC content-safety audits (filled in by the content-audit work)."""

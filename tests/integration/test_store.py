@@ -1,0 +1,246 @@
+"""Store and services on SQLite and PostgreSQL: persistence, gates, locking, audit chain, replay."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from review.demo.catalog import PRODUCTS, TEAM_SUBMITTERS, submission
+from review.demo.seed import CHAIR
+from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, NotFound
+from review.services import controls, reviews, users
+from review.services.audit import verify_chain
+from review.services.queries import ReviewFilter, list_reviews, show_review
+from review.services.replay import replay
+from review.store.db import Database
+from review.store.models import Assessment, AuditLog, ControlRequirement, Decision, Evidence, Review
+
+
+def doc(name: str) -> dict[str, Any]:
+    return submission(copy.deepcopy(next(p for p in PRODUCTS if p["product"]["name"] == name)))
+
+
+def submit(db: Database, name: str) -> int:
+    d = doc(name)
+    return reviews.submit(db, d, actor=TEAM_SUBMITTERS[d["product"]["owner_team"]]).id
+
+
+def counts(db: Database) -> dict[str, int]:
+    with db.reading() as s:
+        return {m.__name__: s.exec(sa.select(sa.func.count()).select_from(m)).one()[0]
+                for m in (Review, Assessment, ControlRequirement, Decision, Evidence, AuditLog)}
+
+
+def test_submit_persists_review_assessment_controls_and_audit(people: Database) -> None:
+    rid = submit(people, "Medical LLM assistant")
+    d = show_review(people, rid)
+    assert (d.review["gate"], d.review["status"], d.review["grade"]) == ("INITIATION", "SUBMITTED", "HIGH")
+    a = d.assessments[0]
+    assert a["pack_id"] == "default" and len(a["pack_hash"]) == 64 and a["answers"]["domain"] == ["healthcare"]
+    assert {c.control_id for c in d.controls} >= {"PRV-01", "SAF-02", "CS-01"}
+    assert all(c.status == "REQUIRED" for c in d.controls)
+    assert [t["action"] for t in d.trail] == ["submit"]
+
+
+def walk_to_development(db: Database, rid: int, reviewer: str = "amara.okafor") -> None:
+    reviews.assign(db, rid, reviewer, actor=CHAIR)
+    reviews.decide(db, rid, "approve", actor=reviewer, rationale="initiation ok")
+    reviews.advance(db, rid, actor=CHAIR)
+
+
+def test_development_gate_refuses_unmet_controls_and_lists_them(people: Database, tmp_path: Path) -> None:
+    rid = submit(people, "Remote-sensing platform")
+    walk_to_development(people, rid)
+    reviews.submit_gate(people, rid, actor="geo.lead")
+    reviews.assign(people, rid, "priya.nair", actor=CHAIR)
+    with pytest.raises(GateBlocked, match=r"unmet: HCT-01 \(required\)"):
+        reviews.decide(people, rid, "approve", actor="priya.nair", rationale="too early")
+    f = tmp_path / "raci.md"
+    f.write_text("owner: Jane")
+    controls.add_evidence(people, rid, "HCT-01", f, actor="geo.lead")
+    with pytest.raises(GateBlocked, match=r"HCT-01 \(evidence submitted\)"):
+        reviews.decide(people, rid, "approve", actor="priya.nair", rationale="still early")
+    controls.verify(people, rid, "HCT-01", "pass", actor="priya.nair")
+    out = reviews.decide(people, rid, "approve", actor="priya.nair", rationale="verified")
+    assert out.applied and out.review.status == "APPROVED"
+    assert reviews.advance(people, rid, actor="geo.lead").gate == "RELEASE"
+
+
+def test_release_of_high_product_needs_two_distinct_approvers_one_the_chair(people: Database, tmp_path: Path) -> None:
+    rid = submit(people, "Warehouse picking robot")
+    walk_to_development(people, rid)
+    for c in show_review(people, rid).controls:
+        f = tmp_path / f"{c.control_id}.md"
+        f.write_text(c.title)
+        controls.add_evidence(people, rid, c.control_id, f, actor="logistics.lead")
+        controls.verify(people, rid, c.control_id, "pass", actor="lucas.martin")
+    reviews.submit_gate(people, rid, actor="logistics.lead")
+    reviews.assign(people, rid, "lucas.martin", actor=CHAIR)
+    reviews.decide(people, rid, "approve", actor="lucas.martin", rationale="dev ok")
+    reviews.advance(people, rid, actor="logistics.lead")
+    reviews.submit_gate(people, rid, actor="logistics.lead")
+    reviews.assign(people, rid, "lucas.martin", actor=CHAIR)
+    first = reviews.decide(people, rid, "approve", actor="lucas.martin", rationale="release ok")
+    assert not first.applied and "still needs 1 more approval(s) from distinct reviewers and the chair's approval" in first.message
+    with pytest.raises(InvalidInput, match="already approved"):
+        reviews.decide(people, rid, "approve", actor="lucas.martin", rationale="again")
+    second_reviewer = reviews.decide(people, rid, "approve", actor="priya.nair", rationale="me too")
+    assert not second_reviewer.applied and "the chair's approval" in second_reviewer.message
+    chair = reviews.decide(people, rid, "approve", actor=CHAIR, rationale="chair approves")
+    assert chair.applied and chair.review.status == "APPROVED"
+    assert reviews.advance(people, rid, actor="logistics.lead").gate == "MONITORING"
+
+
+def test_segregation_of_duties_and_recusal_are_enforced(people: Database) -> None:
+    rid = submit(people, "City video analytics")
+    users.declare_conflict(people, "City video analytics", actor="lucas.martin", reason="ex-vendor")
+    with pytest.raises(InvalidInput, match="recused"):
+        reviews.assign(people, rid, "lucas.martin", actor=CHAIR)
+    reviews.assign(people, rid, "amara.okafor", actor=CHAIR)
+    with pytest.raises(Forbidden, match="recused"):
+        reviews.decide(people, rid, "approve", actor="lucas.martin", rationale="x" * 5)
+    with pytest.raises(Forbidden, match="lacks the role"):
+        reviews.decide(people, rid, "approve", actor="city.lead", rationale="own product")
+
+
+def test_unacceptable_cannot_be_approved(people: Database) -> None:
+    rid = submit(people, "Elderly companion app")
+    reviews.assign(people, rid, "amara.okafor", actor=CHAIR)
+    with pytest.raises(GateBlocked, match="UNACCEPTABLE"):
+        reviews.decide(people, rid, "approve", actor="amara.okafor", rationale="looks fine")
+
+
+def test_refused_use_cases_change_nothing(people: Database) -> None:
+    rid = submit(people, "Code assistant")
+    before = counts(people)
+    version = show_review(people, rid).review["version"]
+    for call, exc in [
+        (lambda: reviews.decide(people, rid, "approve", actor="amara.okafor", rationale="not in review yet"), IllegalTransition),
+        (lambda: reviews.decide(people, 999, "approve", actor="amara.okafor", rationale="no such"), NotFound),
+        (lambda: reviews.advance(people, rid, actor="dev.lead"), IllegalTransition),
+        (lambda: reviews.assign(people, rid, "dev.lead", actor=CHAIR), InvalidInput),
+        (lambda: controls.verify(people, rid, "CS-01", "pass", actor="amara.okafor"), InvalidInput),
+        (lambda: reviews.submit(people, {"product": {}, "answers": {}}, actor="dev.lead"), InvalidInput),
+    ]:
+        with pytest.raises(exc):
+            call()
+    assert counts(people) == before
+    assert show_review(people, rid).review["version"] == version
+
+
+def test_optimistic_lock_stale_version_is_a_conflict(people: Database) -> None:
+    rid = submit(people, "Code assistant")
+    reviews.assign(people, rid, "amara.okafor", actor=CHAIR)
+    seen = show_review(people, rid).review["version"]
+    reviews.decide(people, rid, "request-changes", actor="amara.okafor", rationale="add detail", expected_version=seen)
+    with pytest.raises(Conflict, match="changed since you opened it"):
+        reviews.decide(people, rid, "approve", actor="priya.nair", rationale="fine", expected_version=seen)
+    with people.reading() as s:
+        assert [d.action for d in s.exec(select(Decision).where(Decision.review_id == rid)).all()] == ["request-changes"]
+
+
+def test_evidence_is_content_addressed(people: Database, tmp_path: Path) -> None:
+    rid = submit(people, "Code assistant")
+    f = tmp_path / "filter-report.md"
+    f.write_bytes(b"keyword + classifier filtering, 99.1% recall")
+    ev = controls.add_evidence(people, rid, "CS-01", f, actor="dev.lead")
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert ev.sha256 == digest
+    stored = people.evidence_dir / digest[:2] / digest
+    assert stored.read_bytes() == f.read_bytes()
+    with pytest.raises(InvalidInput, match="no such file"):
+        controls.add_evidence(people, rid, "CS-01", tmp_path / "missing.pdf", actor="dev.lead")
+    with pytest.raises(NotFound, match="control 'XX-9' is not required on review"):
+        controls.add_evidence(people, rid, "XX-9", f, actor="dev.lead")
+    with pytest.raises(Forbidden, match="not in dev-tools"):
+        controls.add_evidence(people, rid, "CS-01", f, actor="geo.lead")
+
+
+def test_replay_matches_and_detects_a_tampered_assessment(people: Database) -> None:
+    rid = submit(people, "SME credit scoring")
+    rep = replay(people, rid)
+    assert rep.matches and rep.replayed_grade == rep.stored_grade == "HIGH" and rep.current_matches
+    with people.engine.begin() as conn:
+        conn.execute(sa.update(Assessment).where(Assessment.review_id == rid).values(grade="LOW"))
+    rep = replay(people, rid)
+    assert not rep.matches and "grade LOW -> HIGH" in rep.detail
+
+
+def test_grade_override_is_logged_with_rationale(people: Database) -> None:
+    rid = submit(people, "Text-to-image for games")
+    with pytest.raises(Forbidden):
+        reviews.override_grade(people, rid, "HIGH", actor="amara.okafor", rationale="reviewers cannot")
+    r = reviews.override_grade(people, rid, "HIGH", actor=CHAIR, rationale="public outputs planned")
+    assert r.grade == "HIGH"
+    d = show_review(people, rid)
+    assert d.assessments[-1]["kind"] == "override" and d.assessments[-1]["rationale"] == "public outputs planned"
+    assert d.trail[-1]["action"] == "override-grade"
+
+
+def test_list_filters_and_sorts(people: Database) -> None:
+    ids = [submit(people, p["product"]["name"]) for p in PRODUCTS[:6]]
+    page = list_reviews(people, ReviewFilter(grade="HIGH"))
+    assert page.total == sum(1 for r in page.rows) and all(r.grade == "HIGH" for r in page.rows)
+    assert [r.id for r in list_reviews(people, sort="id", descending=False).rows] == ids
+    reviews.assign(people, ids[0], "priya.nair", actor=CHAIR)
+    mine = list_reviews(people, ReviewFilter(assignee="priya.nair", status="in-review"))
+    assert [r.id for r in mine.rows] == [ids[0]]
+    with pytest.raises(InvalidInput, match="--grade 'SEVERE' is not one of"):
+        list_reviews(people, ReviewFilter(grade="SEVERE"))
+
+
+# ---- audit log --------------------------------------------------------------------------------
+def _audit_world(db: Database) -> None:
+    rid = submit(db, "Code assistant")
+    reviews.assign(db, rid, "amara.okafor", actor=CHAIR)
+    reviews.decide(db, rid, "approve", actor="amara.okafor", rationale="looks fine")
+
+
+def test_audit_chain_intact(people: Database) -> None:
+    _audit_world(people)
+    rep = verify_chain(people)
+    assert rep.ok and rep.rows > 10
+
+
+def test_audit_chain_detects_an_edited_row(people: Database) -> None:
+    _audit_world(people)
+    with people.engine.begin() as conn:
+        conn.execute(sa.update(AuditLog).where(AuditLog.id == 5).values(actor="mallory"))
+    rep = verify_chain(people)
+    assert not rep.ok and [(p.row_id, p.kind) for p in rep.problems] == [(5, "edited")]
+
+
+def test_audit_chain_detects_a_deleted_row(people: Database) -> None:
+    _audit_world(people)
+    with people.engine.begin() as conn:
+        conn.execute(sa.delete(AuditLog).where(AuditLog.id == 4))
+    rep = verify_chain(people)
+    assert (4, "deleted") in [(p.row_id, p.kind) for p in rep.problems]
+
+
+def test_audit_chain_detects_rows_deleted_at_the_end(people: Database) -> None:
+    _audit_world(people)
+    with people.reading() as s:
+        last = s.exec(sa.select(sa.func.max(AuditLog.id))).one()[0]
+    with people.engine.begin() as conn:
+        conn.execute(sa.delete(AuditLog).where(AuditLog.id == last))
+    rep = verify_chain(people)
+    assert [(p.row_id, p.kind) for p in rep.problems] == [(last, "deleted")]
+
+
+def test_audit_chain_detects_reordered_rows(people: Database) -> None:
+    _audit_world(people)
+    cols = ["at", "actor", "action", "entity", "entity_id", "before", "after", "policy_version", "prev_hash", "hash"]
+    with people.engine.begin() as conn:
+        r6 = conn.execute(sa.select(*[AuditLog.__table__.c[c] for c in cols]).where(AuditLog.id == 6)).one()._asdict()
+        r7 = conn.execute(sa.select(*[AuditLog.__table__.c[c] for c in cols]).where(AuditLog.id == 7)).one()._asdict()
+        conn.execute(sa.update(AuditLog).where(AuditLog.id == 6).values(**r7))
+        conn.execute(sa.update(AuditLog).where(AuditLog.id == 7).values(**r6))
+    rep = verify_chain(people)
+    assert not rep.ok and {p.row_id for p in rep.problems} >= {6, 7}

@@ -1,0 +1,1 @@
+"""The Textual terminal UI for the ethics committee (it calls review.services)."""
