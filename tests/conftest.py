@@ -120,3 +120,18 @@ def sqlite_people(sqlite_db: Database) -> Database:
 
     seed_people(sqlite_db)
     return sqlite_db
+
+
+# ---- Prefect ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One in-process Prefect server for the whole test session (it takes 6-25 s to start).
+
+    Request it (directly or through a fixture) in every test that runs a flow with the engine.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from review.cli import output
+from review.cli import hooks, output
 from review.cli.output import grade_text, status_text, when
 from review.errors import InvalidInput
 
@@ -197,6 +197,7 @@ def cmd_submit(ctx: Any) -> int:
     else:
         review = reviews.submit_gate(ctx.db, target, actor=ctx.actor)
         verb = f"submitted {review.gate} gate of"
+    hooks.after_submit(ctx, review)
     if ctx.json:
         output.emit_json(review.model_dump(mode="json"))
     else:
@@ -268,6 +269,7 @@ def cmd_decide(ctx: Any) -> int:
 
     out = reviews.decide(ctx.db, ctx.args.review, ctx.args.decision, actor=ctx.actor, rationale=ctx.args.rationale,
                          expected_version=ctx.args.expected_version)
+    hooks.after_decide(ctx, out)
     if ctx.json:
         output.emit_json({"review": out.review.model_dump(mode="json"), "applied": out.applied, "message": out.message})
     else:
@@ -290,6 +292,7 @@ def cmd_verify(ctx: Any) -> int:
     from review.services import controls
 
     req = controls.verify(ctx.db, ctx.args.review, ctx.args.control, ctx.args.verdict, actor=ctx.actor, rationale=ctx.args.rationale)
+    hooks.after_verify(ctx, req)
     if ctx.json:
         output.emit_json(req.model_dump(mode="json"))
     else:
@@ -312,6 +315,7 @@ def cmd_advance(ctx: Any) -> int:
     from review.services import reviews
 
     r = reviews.advance(ctx.db, ctx.args.review, actor=ctx.actor)
+    hooks.after_advance(ctx, r)
     _report(ctx, r, f"review {r.id} advanced to {r.gate}/{r.status}")
     return 0
 

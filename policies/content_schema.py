@@ -1,0 +1,386 @@
+"""Schema of the ``content_safety:`` section of a policy pack, and its library loader.
+
+The section is data: the AIGC risk taxonomy (categories mapped to TC260-003 A.1-A.5,
+Llama Guard S1-S14 and OpenAI moderation names), severity roll-up levels, keyword
+library files, an allow-list, regex rules, the knowledge base of known-bad exemplars,
+the offline classifier, the manual spot-check sampling plan and TC260's stated library
+minimums. Paths are relative to the pack directory.
+
+``load_content_library`` reads the referenced files into a ``ContentLibrary``;
+``lint_library`` says precisely where the library falls short of the stated minimums.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from review.errors import InvalidInput
+
+Strict = ConfigDict(extra="forbid", frozen=True)
+Code = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, max_length=64)
+
+# TC260-003 (2024) Appendix A: 5 classes, 31 risks. Titles are short English glosses.
+TC260_RISKS: dict[str, str] = {
+    "A.1.1": "inciting subversion of state power",
+    "A.1.2": "endangering national security, interests or image",
+    "A.1.3": "inciting separatism, undermining national unity",
+    "A.1.4": "promoting terrorism or extremism",
+    "A.1.5": "promoting ethnic hatred or discrimination",
+    "A.1.6": "promoting violence, obscenity or pornography",
+    "A.1.7": "spreading false harmful information",
+    "A.1.8": "other content prohibited by law",
+    "A.2.1": "discrimination by ethnicity",
+    "A.2.2": "discrimination by belief",
+    "A.2.3": "discrimination by country",
+    "A.2.4": "discrimination by region",
+    "A.2.5": "discrimination by gender",
+    "A.2.6": "discrimination by age",
+    "A.2.7": "discrimination by occupation",
+    "A.2.8": "discrimination by health",
+    "A.2.9": "other discrimination",
+    "A.3.1": "infringing intellectual property",
+    "A.3.2": "violating business ethics",
+    "A.3.3": "leaking trade secrets",
+    "A.3.4": "monopoly or unfair competition",
+    "A.3.5": "other commercial violations",
+    "A.4.1": "endangering physical or mental health",
+    "A.4.2": "infringing portrait rights",
+    "A.4.3": "infringing reputation rights",
+    "A.4.4": "infringing honour rights",
+    "A.4.5": "infringing privacy rights",
+    "A.4.6": "infringing personal information rights",
+    "A.4.7": "infringing other legitimate rights",
+    "A.5.1": "inaccurate content for high-security uses",
+    "A.5.2": "unreliable content for high-security uses",
+}
+LLAMA_GUARD = {f"S{i}" for i in range(1, 15)}
+OPENAI_MODERATION = {
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/intent", "self-harm/instructions", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+}
+
+
+class SeverityLevel(BaseModel):
+    """One roll-up level: severities ``low..high`` (inclusive, 0-7) map to ``name``."""
+
+    model_config = Strict
+    name: Literal["safe", "low", "medium", "high"]
+    low: int = Field(ge=0, le=7)
+    high: int = Field(ge=0, le=7)
+
+
+DEFAULT_LEVELS = (
+    SeverityLevel(name="safe", low=0, high=0),
+    SeverityLevel(name="low", low=1, high=2),
+    SeverityLevel(name="medium", low=3, high=4),
+    SeverityLevel(name="high", low=5, high=7),
+)
+
+
+class ContentCategory(BaseModel):
+    model_config = Strict
+    code: str = Code
+    title: str
+    tc260: list[str] = Field(min_length=1)
+    llama_guard: list[str] = []
+    openai: list[str] = []
+    default_severity: int = Field(default=4, ge=0, le=7)
+    subcodes: dict[str, str] = {}  # subcode -> TC260 risk it maps to (e.g. ethnicity -> A.2.1)
+    keywords: str | None = None  # path of a keyword file, relative to the pack
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> "ContentCategory":
+        for r in [*self.tc260, *self.subcodes.values()]:
+            if r not in TC260_RISKS:
+                raise ValueError(f"unknown TC260-003 risk {r!r} (expected one of A.1.1 .. A.5.2)")
+        for s in self.llama_guard:
+            if s not in LLAMA_GUARD:
+                raise ValueError(f"unknown Llama Guard category {s!r} (expected S1..S14)")
+        for o in self.openai:
+            if o not in OPENAI_MODERATION:
+                raise ValueError(f"unknown OpenAI moderation category {o!r}")
+        return self
+
+
+class RegexRule(BaseModel):
+    model_config = Strict
+    id: str = Code
+    pattern: str
+    category: str = Code
+    subcode: str | None = None
+    severity: int = Field(ge=0, le=7)
+    validator: Literal["none", "cn_id_checksum", "luhn"] = "none"
+    ignore_case: bool = False
+
+    @model_validator(mode="after")
+    def _compiles(self) -> "RegexRule":
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern does not compile: {exc}") from None
+        return self
+
+
+class KnowledgeBaseConfig(BaseModel):
+    model_config = Strict
+    file: str
+    shingle: int = Field(default=5, ge=2, le=12)
+    num_perm: int = Field(default=64, ge=8, le=512)
+    bands: int = Field(default=16, ge=1)
+    threshold: float = Field(default=0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _bands_divide(self) -> "KnowledgeBaseConfig":
+        if self.num_perm % self.bands:
+            raise ValueError(f"bands ({self.bands}) must divide num_perm ({self.num_perm})")
+        return self
+
+
+class ClassifierConfig(BaseModel):
+    model_config = Strict
+    enabled: bool = True
+    weights: str
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    max_chars: int = Field(default=2000, ge=50)
+
+
+class SamplingPlan(BaseModel):
+    """Manual spot-check plan: fixed minimum, or confidence + margin (whichever is larger)."""
+
+    model_config = Strict
+    min_sample: int | None = Field(default=1000, ge=1)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    margin: float | None = Field(default=None, gt=0, lt=1)
+    stratify_by: list[Literal["flagged", "category"]] = ["flagged", "category"]
+    min_per_stratum: int = Field(default=5, ge=0)
+    pass_threshold: float = Field(default=0.90, gt=0, le=1)
+    interval_confidence: float = Field(default=0.95, gt=0, lt=1)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _some_size(self) -> "SamplingPlan":
+        if self.min_sample is None and self.margin is None:
+            raise ValueError("set min_sample, margin, or both")
+        return self
+
+
+class LibraryMinimums(BaseModel):
+    model_config = Strict
+    total: int = Field(default=10_000, ge=0)
+    per_a1_risk: int = Field(default=200, ge=0)
+    per_a2_risk: int = Field(default=100, ge=0)
+
+
+class ContentSafetyPolicy(BaseModel):
+    """The ``content_safety:`` section of a policy pack (all paths relative to the pack)."""
+
+    model_config = Strict
+    severity_levels: list[SeverityLevel] = list(DEFAULT_LEVELS)
+    categories: list[ContentCategory] = Field(min_length=1)
+    allow_list: str | None = None
+    regex_rules: list[RegexRule] = []
+    knowledge_base: KnowledgeBaseConfig | None = None
+    classifier: ClassifierConfig | None = None
+    sampling: SamplingPlan = SamplingPlan()
+    minimums: LibraryMinimums = LibraryMinimums()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ContentSafetyPolicy":
+        covered = sorted(s for lv in self.severity_levels for s in range(lv.low, lv.high + 1))
+        if covered != list(range(8)):
+            raise ValueError("severity_levels must cover 0..7 exactly once each")
+        codes = [c.code for c in self.categories]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise ValueError(f"duplicate category code(s): {', '.join(dupes)}")
+        for i, rule in enumerate(self.regex_rules):
+            if rule.category not in codes:
+                raise ValueError(f"regex_rules[{i}] ({rule.id}): unknown category {rule.category!r}; known: {', '.join(codes)}")
+        return self
+
+    def category(self, code: str) -> ContentCategory:
+        for c in self.categories:
+            if c.code == code:
+                return c
+        raise KeyError(code)
+
+    def level_of(self, severity: int) -> str:
+        for lv in self.severity_levels:
+            if lv.low <= severity <= lv.high:
+                return lv.name
+        raise ValueError(f"severity {severity} outside 0..7")
+
+    def referenced_files(self) -> list[str]:
+        """Every file this section names, relative to the pack dir, sorted and unique."""
+        files = [c.keywords for c in self.categories if c.keywords]
+        if self.allow_list:
+            files.append(self.allow_list)
+        if self.knowledge_base:
+            files.append(self.knowledge_base.file)
+        if self.classifier:
+            files.append(self.classifier.weights)
+        return sorted(set(files))
+
+
+def level_for(severity: int, levels: list[SeverityLevel] | tuple[SeverityLevel, ...] = DEFAULT_LEVELS) -> str:
+    for lv in levels:
+        if lv.low <= severity <= lv.high:
+            return lv.name
+    raise ValueError(f"severity {severity} outside 0..7")
+
+
+# ---------------------------------------------------------------- library
+
+
+@dataclass(frozen=True)
+class Keyword:
+    term: str
+    category: str
+    severity: int
+    subcode: str | None
+    source: str  # "file:line"
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    id: str
+    category: str
+    severity: int
+    text: str
+
+
+@dataclass
+class ContentLibrary:
+    """The files of a content_safety section, read and checked."""
+
+    keywords: list[Keyword] = field(default_factory=list)
+    allow_list: list[str] = field(default_factory=list)
+    exemplars: list[Exemplar] = field(default_factory=list)
+    classifier_weights: dict | None = None
+
+    def terms_by_category(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for k in self.keywords:
+            out.setdefault(k.category, []).append(k.term)
+        return out
+
+
+class ContentLibraryError(InvalidInput):
+    """A bad line in a keyword, allow-list or knowledge-base file (names file and line)."""
+
+
+def _read_lines(path: Path, rel: str):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContentLibraryError(f"{rel}: file not found (paths are relative to the pack directory)") from None
+    except UnicodeDecodeError as exc:
+        raise ContentLibraryError(f"{rel}: not UTF-8 ({exc})") from None
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        yield n, raw.rstrip("\r\n")
+
+
+def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> ContentLibrary:
+    """Read keyword files (``term[<TAB>severity[<TAB>subcode]]``, ``#`` comments), the
+    allow-list (one phrase a line), the knowledge base (JSON lines with id, category,
+    severity, text) and the classifier weights. Raises ``ContentLibraryError`` naming the
+    file and line of the first bad line."""
+    pack_dir = Path(pack_dir)
+    lib = ContentLibrary()
+    codes = {c.code for c in policy.categories}
+    for cat in policy.categories:
+        if not cat.keywords:
+            continue
+        seen: set[str] = set()
+        for n, raw in _read_lines(pack_dir / cat.keywords, cat.keywords):
+            parts = [p.strip() for p in raw.split("\t")]
+            term = parts[0]
+            where = f"{cat.keywords}:{n}"
+            if not term:
+                raise ContentLibraryError(f"{where}: empty term before a tab")
+            if len(parts) > 3:
+                raise ContentLibraryError(f"{where}: expected 'term', 'term<TAB>severity' or 'term<TAB>severity<TAB>subcode', got {len(parts)} tab-separated fields")
+            sev = cat.default_severity
+            if len(parts) >= 2 and parts[1]:
+                if not parts[1].isdigit() or not 0 <= int(parts[1]) <= 7:
+                    raise ContentLibraryError(f"{where}: severity {parts[1]!r} for {term!r} must be an integer 0-7")
+                sev = int(parts[1])
+            sub = parts[2] if len(parts) == 3 and parts[2] else None
+            if sub is not None and sub not in cat.subcodes:
+                raise ContentLibraryError(f"{where}: subcode {sub!r} is not one of {sorted(cat.subcodes)} for category {cat.code}")
+            if term.casefold() in seen:
+                continue
+            seen.add(term.casefold())
+            lib.keywords.append(Keyword(term, cat.code, sev, sub, where))
+    if policy.allow_list:
+        lib.allow_list = [raw.strip() for _, raw in _read_lines(pack_dir / policy.allow_list, policy.allow_list)]
+    if policy.knowledge_base:
+        rel = policy.knowledge_base.file
+        ids: set[str] = set()
+        for n, raw in _read_lines(pack_dir / rel, rel):
+            try:
+                obj = json.loads(raw)
+                ex = Exemplar(str(obj["id"]), str(obj["category"]), int(obj.get("severity", 5)), str(obj["text"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ContentLibraryError(f"{rel}:{n}: expected a JSON object with id, category, severity, text ({exc})") from None
+            if ex.category not in codes:
+                raise ContentLibraryError(f"{rel}:{n}: unknown category {ex.category!r}")
+            if ex.id in ids:
+                raise ContentLibraryError(f"{rel}:{n}: duplicate exemplar id {ex.id!r}")
+            ids.add(ex.id)
+            lib.exemplars.append(ex)
+    if policy.classifier and policy.classifier.enabled:
+        rel = policy.classifier.weights
+        try:
+            lib.classifier_weights = json.loads((pack_dir / rel).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ContentLibraryError(f"{rel}: classifier weights not found; run python -m review.domain.content.train_classifier") from None
+        except ValueError as exc:
+            raise ContentLibraryError(f"{rel}: not valid JSON ({exc})") from None
+    return lib
+
+
+@dataclass(frozen=True)
+class LintIssue:
+    scope: str  # "total" or a TC260 risk code
+    have: int
+    need: int
+    message: str
+
+
+def lint_library(policy: ContentSafetyPolicy, library: ContentLibrary) -> list[LintIssue]:
+    """Check the keyword library against the stated minimums (total, per A.1, per A.2 risk).
+
+    A keyword counts towards every TC260 risk its category maps to; a keyword with a
+    subcode counts towards that subcode's risk (e.g. hate/gender -> A.2.5) instead of the
+    category's A.2 risks."""
+    m = policy.minimums
+    issues: list[LintIssue] = []
+    total = len({(k.term.casefold()) for k in library.keywords})
+    if total < m.total:
+        issues.append(LintIssue("total", total, m.total, f"total: {total} keywords, needs {m.total}"))
+    per_risk: dict[str, set[str]] = {r: set() for r in TC260_RISKS}
+    cats = {c.code: c for c in policy.categories}
+    for k in library.keywords:
+        cat = cats[k.category]
+        risks = set(cat.tc260)
+        if k.subcode:
+            risks = {r for r in risks if not r.startswith("A.2.")} | {cat.subcodes[k.subcode]}
+        for r in risks:
+            per_risk[r].add(k.term.casefold())
+    for risk, title in TC260_RISKS.items():
+        need = m.per_a1_risk if risk.startswith("A.1.") else m.per_a2_risk if risk.startswith("A.2.") else 0
+        have = len(per_risk[risk])
+        if have < need:
+            issues.append(LintIssue(risk, have, need, f"{risk} ({title}): {have} keywords, needs {need}"))
+    return issues

@@ -1,0 +1,115 @@
+"""``ContentFilter``: the compiled content-safety engine for one policy-pack version.
+
+Build once per pack (``from_policy`` caches on the pack content hash), then call
+``scan_many`` on chunks of thousands of records. Findings come back sorted by record order,
+field, start, end, scanner, category, rule, so the same input always yields the same list.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable
+
+from review.domain.content.classifier import NaiveBayes
+from review.domain.content.knowledge import KnowledgeBase
+from review.domain.content.matcher import KeywordSet, Prefilter, Term, pick_engine
+from review.domain.content.normalize import canonical_term, tables
+from review.domain.content.rules import compile_rule
+from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
+                                            KnowledgeBaseScanner, RegexScanner, Scanner)
+from review.domain.content.taxonomy import Finding, Record, metadata_text
+
+_CACHE: dict[tuple, "ContentFilter"] = {}
+_CACHE_LOCK = threading.Lock()
+BATCH = 4096  # records per Hyperscan buffer
+
+
+class ContentFilter:
+    def __init__(self, scanners: list[Scanner], prefilter: Prefilter | None, pack_version: str, pack_hash: str, engine: str):
+        self.scanners = scanners
+        self.prefilter = prefilter
+        self.pack_version = pack_version
+        self.pack_hash = pack_hash
+        self.engine = engine
+
+    @classmethod
+    def from_policy(cls, policy, library, pack_version: str, pack_hash: str, *, engine: str | None = None,
+                    scanners: Iterable[str] | None = None, extra_scanners: Iterable[Scanner] = ()) -> "ContentFilter":
+        """Compile ``policy`` (``ContentSafetyPolicy``) and ``library`` (``ContentLibrary``).
+
+        ``scanners`` limits the built-ins (names: keyword, regex, knowledge_base,
+        classifier_nb); ``engine`` forces ``hyperscan`` or ``ahocorasick``. Cached per
+        (pack_hash, engine, scanners) when no extra scanners are given."""
+        eng = pick_engine(engine)
+        wanted = tuple(sorted(scanners)) if scanners is not None else None
+        extra = tuple(extra_scanners)
+        key = (pack_hash, eng, wanted)
+        if not extra:
+            with _CACHE_LOCK:
+                hit = _CACHE.get(key)
+            if hit is not None:
+                return hit
+        built = cls._build(policy, library, pack_version, pack_hash, eng, wanted, extra)
+        if not extra:
+            with _CACHE_LOCK:
+                _CACHE[key] = built
+        return built
+
+    @classmethod
+    def _build(cls, policy, library, pack_version, pack_hash, eng, wanted, extra):
+        tables()
+        level = policy.level_of
+        use = (lambda n: True) if wanted is None else (lambda n: n in wanted)
+        out: list[Scanner] = []
+        terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity) for k in library.keywords]
+        kws = KeywordSet(terms, library.allow_list)
+        rules = [compile_rule(r) for r in policy.regex_rules]
+        prefilter = None
+        prefiltered: set[str] = set()
+        if eng == "hyperscan":
+            extra_patterns = {f"rule:{r.id}": r.pattern for r in rules} if use("regex") else {}
+            prefilter = Prefilter(terms if use("keyword") else [], extra_patterns)
+            prefiltered = {r.id for r in rules if f"rule:{r.id}" not in prefilter.unsupported}
+        if use("keyword"):
+            out.append(KeywordScanner(kws, pack_version, level))
+        if use("regex") and rules:
+            out.append(RegexScanner(rules, pack_version, level, prefiltered))
+        if use("knowledge_base") and policy.knowledge_base and library.exemplars:
+            kb = policy.knowledge_base
+            out.append(KnowledgeBaseScanner(KnowledgeBase(library.exemplars, kb.shingle, kb.num_perm, kb.bands, kb.threshold), pack_version, level))
+        if use("classifier_nb") and policy.classifier and policy.classifier.enabled and library.classifier_weights:
+            cats = {c.code: c.default_severity for c in policy.categories}
+            out.append(ClassifierScanner(NaiveBayes(library.classifier_weights), pack_version, policy.classifier.threshold,
+                                         lambda c: cats.get(c, 4), level))
+        out.extend(extra)
+        return cls(out, prefilter, pack_version, pack_hash, eng)
+
+    def scan(self, record: Record) -> list[Finding]:
+        return self.scan_many([record])
+
+    def scan_many(self, records: list[Record]) -> list[Finding]:
+        """All findings for a chunk of records, deterministic order."""
+        findings: list[Finding] = []
+        for lo in range(0, len(records), BATCH):
+            chunk = records[lo:lo + BATCH]
+            texts: list[str] = []
+            for r in chunk:
+                texts.append(r.prompt)
+                texts.append(r.output)
+                texts.append(metadata_text(r.metadata) if r.metadata else "")
+            hints = self.prefilter.scan(texts) if self.prefilter is not None else None
+            batch: list[Finding] = []
+            for s in self.scanners:
+                if hasattr(s, "scan_batch"):
+                    batch.extend(s.scan_batch(chunk, texts, hints if _uses_hints(s) else None))
+                else:
+                    for r in chunk:
+                        batch.extend(s.scan(r))
+            order = {r.id: k for k, r in enumerate(chunk)}
+            batch.sort(key=lambda f: (order.get(f.record_id, len(order)), *f.sort_key()))
+            findings.extend(batch)
+        return findings
+
+
+def _uses_hints(scanner) -> bool:
+    return isinstance(scanner, (KeywordScanner, RegexScanner))

@@ -1,0 +1,231 @@
+"""The normalized "match view" of a text, with a lazy map back to the original.
+
+Per character: NFKC, case fold, Unicode confusables (Cyrillic/Greek look-alikes) to Latin,
+Traditional -> Simplified Chinese (single-character table from zhconv), zero-width and bidi
+controls removed, and the letters ``l`` and ``i`` merged (so ``1``/``|``/``!`` can stand for
+either). Then, in context: runs of >= 3 single characters separated by spaces/punctuation
+("k i l l", "k.i.l.l") are joined, and leetspeak digits/symbols are folded only inside a
+token that also contains a letter ("h4ck" -> "hack", while "2024" and "5 apples" stay).
+
+The same function canonicalizes library terms, so a term matches its own evasions.
+Fast path: ASCII text is one C-speed ``str.translate`` with identity offsets; text with only
+one-to-one folds is also one translate; only text with deletions/expansions, spaced runs
+(or a hit) pays for the per-character offset map.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"}
+LEET_TABLE = str.maketrans(LEET)
+TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789@$!|"
+ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# Separators that may be sprinkled between single letters ("k.i.l.l"). Every printable ASCII
+# character except letters, digits and the leet symbols.
+SEP_ASCII = " \t\r\n\"#%&'()*+,-./:;<=>?[\\]^_`{}~"
+
+# Unicode confusables folded to Latin (a practical subset of UTS #39 for Cyrillic/Greek/others).
+HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic lower
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ү": "y", "п": "n", "ь": "b", "г": "r",
+    # Greek lower (after case folding capitals land here)
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ϲ": "c", "ϳ": "j", "μ": "u", "ζ": "z",
+    # Latin look-alikes
+    "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ο": "o", "ß": "ss", "ø": "o", "đ": "d", "ł": "l",
+    "ħ": "h", "ŧ": "t", "ƅ": "b", "ƿ": "p", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ʟ": "l", "ɴ": "n",
+    "ʀ": "r", "ꜱ": "s", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴋ": "k", "ᴍ": "m",
+    "ᴏ": "o", "ᴘ": "p", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
+}
+# Invisible characters removed outright (besides every Unicode "Cf" format character).
+INVISIBLE = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u3164", "\uffa0"}
+
+_RANGES = ((0x80, 0xD800), (0xE000, 0x10000), (0x1D400, 0x1D800), (0x1F100, 0x1F200),
+           (0x2F800, 0x2FA20), (0xE0000, 0xE0080))
+
+
+def _t2s() -> dict[str, str]:
+    import zhconv.zhconv as z  # data only: the zh2Hans conversion table
+
+    z.loaddict()
+    table = z.zhcdicts["zh2Hans"]
+    return {k: v for k, v in table.items() if len(k) == 1 and len(v) == 1 and k != v}
+
+
+def _fold_raw(c: str, t2s: dict[str, str]) -> str:
+    if c in INVISIBLE or unicodedata.category(c) == "Cf":
+        return ""
+    n = unicodedata.normalize("NFKC", c).casefold()
+    n = "".join(HOMOGLYPHS.get(x, x) for x in n)
+    n = "".join(t2s.get(x, x) for x in n)
+    return n.replace("l", "i")
+
+
+@dataclass(frozen=True)
+class FoldTables:
+    one: dict[int, str]  # one-to-one folds (ord -> single char), incl. ASCII case and l->i
+    multi: dict[int, str]  # deletions ('') and expansions (len > 1)
+    full: dict[int, str | None]  # one + multi, for offset-free translate
+    ascii_table: dict[int, str]
+    multi_re: re.Pattern
+    inverse: dict[str, frozenset[str]]  # folded char -> every single char folding to it
+    suspicious: frozenset[str]  # non-ASCII chars whose fold can build or split a Latin term
+    nonascii_sep: frozenset[str]  # non-ASCII chars folding to an ASCII separator
+
+
+@functools.cache
+def tables() -> FoldTables:
+    """Build the fold tables once per process (~0.1 s)."""
+    t2s = _t2s()
+    one: dict[int, str] = {}
+    multi: dict[int, str] = {}
+    for cp in range(0x80):
+        c = chr(cp)
+        f = c.lower().replace("l", "i")
+        if f != c:
+            one[cp] = f
+    cps = [cp for lo, hi in _RANGES for cp in range(lo, hi)]
+    cps += [ord(k) for k in t2s if ord(k) >= 0x10000]
+    for cp in cps:
+        c = chr(cp)
+        f = _fold_raw(c, t2s)
+        if f == c:
+            continue
+        (one if len(f) == 1 else multi)[cp] = f
+    inverse: dict[str, set[str]] = {}
+    for cp, f in one.items():
+        inverse.setdefault(f, set()).add(chr(cp))
+    tokenish = set(TOKEN_CHARS)
+    # Non-ASCII characters the raw-text prefilter cannot see through: everything that folds
+    # to something else (homoglyphs, full width, Traditional, deletions, expansions), except
+    # characters folding to an ASCII separator (CJK punctuation), which cannot build a term.
+    # Non-ASCII characters folding one-to-one into another non-ASCII character (Traditional
+    # -> Simplified, compatibility ideographs) are not suspicious: the prefilter spells
+    # each such term character as an alternation of its variants instead.
+    suspicious = {chr(cp) for cp, f in multi.items()} | {
+        chr(cp) for cp, f in one.items() if cp >= 0x80 and f.isascii() and (f in tokenish or f not in SEP_ASCII)
+    }
+    nonascii_sep = {chr(cp) for cp, f in one.items() if cp >= 0x80 and f in SEP_ASCII}
+    multi_re = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(multi)) + "]")
+    full: dict[int, str | None] = {**one, **{cp: (f or None) for cp, f in multi.items()}}
+    return FoldTables(
+        one=one, multi=multi, full=full,
+        ascii_table={cp: f for cp, f in one.items() if cp < 0x80},
+        multi_re=multi_re,
+        inverse={k: frozenset(v) for k, v in inverse.items()},
+        suspicious=frozenset(suspicious), nonascii_sep=frozenset(nonascii_sep),
+    )
+
+
+_TOK = "[a-z0-9@$!|]"
+_SEP = "[" + re.escape(SEP_ASCII) + "]"
+SPACED_RE = re.compile(rf"(?<!{_TOK}){_TOK}(?:{_SEP}{{1,3}}{_TOK}(?!{_TOK})){{2,}}")
+_SEP_RE = re.compile(_SEP)
+_L = "[013457@$!|]+"
+# Leetspeak is folded where it sits inside a word of letters: between two letters, opening
+# a word followed by >= 2 letters, or closing a word after >= 2 letters.
+_LW = "[a-z013457@$!|]"
+LEET_RE = re.compile(rf"(?<=[a-z]){_L}(?=[a-z])|(?<![a-z0-9]){_L}(?=[a-z]{_LW})|(?<={_LW}[a-z]){_L}(?![a-z0-9])")
+
+
+def _leet_run(m: re.Match) -> str:
+    return m.group().translate(LEET_TABLE)
+
+
+@dataclass(frozen=True)
+class MatchView:
+    """Folded text plus, when lengths changed, where each folded char came from."""
+
+    text: str
+    starts: tuple[int, ...] | None = None  # None: identity map
+    ends: tuple[int, ...] | None = None
+    joints: frozenset[int] = frozenset()  # view indices right after a removed separator
+
+    def span(self, i: int, j: int) -> tuple[int, int]:
+        """Original ``[start, end)`` for folded ``[i, j)``."""
+        if self.starts is None:
+            return i, j
+        return self.starts[i], self.ends[j - 1]
+
+
+def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
+                spaced: bool = True, leet: bool = True, joints: set[int] | None = None):
+    """Join spaced-out single letters, then fold leetspeak inside letter words.
+    ``spaced``/``leet`` False skips a step the prefilter has proved a no-op."""
+    if spaced and SPACED_RE.search(text):
+        leet = True
+        if starts is None:
+            starts = list(range(len(text)))
+            ends = list(range(1, len(text) + 1))
+        keep: list[int] = []
+        pos = 0
+        for m in SPACED_RE.finditer(text):
+            keep.extend(range(pos, m.start()))
+            for k, ch in enumerate(m.group()):
+                if not _SEP_RE.match(ch):
+                    if k and joints is not None:
+                        joints.add(len(keep))
+                    keep.append(m.start() + k)
+            pos = m.end()
+        keep.extend(range(pos, len(text)))
+        text = "".join(text[k] for k in keep)
+        starts = [starts[k] for k in keep]
+        ends = [ends[k] for k in keep]
+    if leet:
+        text = LEET_RE.sub(_leet_run, text)
+    return text, starts, ends
+
+
+def match_view(text: str, hints: frozenset[str] | set[str] | None = None) -> MatchView:
+    """The folded view of ``text`` with an offset map (identity when lengths are unchanged).
+
+    ``hints`` (from the Hyperscan prefilter: ``sus``, ``spaced``, ``leet``) lets the view
+    skip checks the prefilter has already proved unnecessary; the result is the same."""
+    t = tables()
+    sus = hints is None or "sus" in hints
+    if text.isascii():
+        folded, starts, ends = text.translate(t.ascii_table), None, None
+    elif not sus or t.multi_re.search(text) is None:
+        folded, starts, ends = text.translate(t.one), None, None
+    else:
+        out: list[str] = []
+        starts, ends = [], []
+        one, multi = t.one, t.multi
+        for k, ch in enumerate(text):
+            cp = ord(ch)
+            f = multi.get(cp)
+            if f is None:
+                out.append(one.get(cp, ch))
+                starts.append(k)
+                ends.append(k + 1)
+            else:
+                for x in f:
+                    out.append(x)
+                    starts.append(k)
+                    ends.append(k + 1)
+        folded = "".join(out)
+    joints: set[int] = set()
+    if hints is None or sus:
+        folded, starts, ends = _contextual(folded, starts, ends, joints=joints)
+    else:
+        folded, starts, ends = _contextual(folded, starts, ends, "spaced" in hints, "leet" in hints, joints)
+    return MatchView(folded, None if starts is None else tuple(starts), None if ends is None else tuple(ends),
+                     frozenset(joints))
+
+
+def fold_text(text: str) -> str:
+    """The folded view without offsets (C-speed translate; for shingles and features)."""
+    t = tables()
+    folded = text.translate(t.ascii_table) if text.isascii() else text.translate(t.full)
+    return _contextual(folded, None, None)[0]
+
+
+def canonical_term(term: str) -> str:
+    """A library term in match-view form (the same folds as the text)."""
+    return fold_text(term.strip())

@@ -1,0 +1,174 @@
+"""Scanner plug-ins: a ``Scanner`` protocol, a registry (entry points group
+``ethics_review.scanners`` plus explicit registration) and the built-in scanners.
+
+A scanner may also offer ``scan_batch(records, texts, hints)`` for the engine's fast path:
+``texts`` is the flat list ``[r0.prompt, r0.output, r0.metadata_text, r1.prompt, ...]`` and
+``hints`` the Hyperscan prefilter result (text index -> tags) or ``None`` (no prefilter:
+look at every text)."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Callable, Protocol, runtime_checkable
+
+from review.domain.content.classifier import SAFE, NaiveBayes
+from review.domain.content.knowledge import KnowledgeBase
+from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet
+from review.domain.content.rules import CompiledRule
+from review.domain.content.taxonomy import FIELDS, Finding, Record, level_of
+
+ENTRY_POINT_GROUP = "ethics_review.scanners"
+
+
+@runtime_checkable
+class Scanner(Protocol):
+    name: str
+    version: str
+
+    def scan(self, record: Record) -> list[Finding]: ...
+
+
+_REGISTRY: dict[str, Callable[..., Scanner]] = {}
+
+
+def register_scanner(name: str, factory: Callable[..., Scanner]) -> None:
+    """Register a scanner factory under ``name`` (explicit registration wins over entry points)."""
+    _REGISTRY[name] = factory
+
+
+def available_scanners() -> dict[str, Callable[..., Scanner]]:
+    """Explicitly registered scanners plus those published under the entry-point group."""
+    found: dict[str, Callable[..., Scanner]] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = ep.load()
+    found.update(_REGISTRY)
+    return found
+
+
+def _texts_of(record: Record) -> list[str]:
+    return [record.prompt, record.output, record.field_text("metadata")]
+
+
+class _Base:
+    name = "base"
+    version = "1"
+
+    def __init__(self, pack_version: str, level: Callable[[int], str] = level_of):
+        self.pack_version = pack_version
+        self.level = level
+
+    def scan(self, record: Record) -> list[Finding]:
+        return self.scan_batch([record], _texts_of(record), None)
+
+    def scan_batch(self, records, texts, hints) -> list[Finding]:
+        out: list[Finding] = []
+        idxs = range(len(texts)) if hints is None else sorted(i for i, tags in hints.items() if self.wants(tags))
+        for i in idxs:
+            text = texts[i]
+            if text:
+                out.extend(self.scan_text(records[i // 3].id, FIELDS[i % 3], text))
+        return out
+
+    def wants(self, tags: set[str]) -> bool:
+        return True
+
+    def scan_text(self, record_id: str, field: str, text: str) -> list[Finding]:
+        raise NotImplementedError
+
+    def _finding(self, record_id, field, category, subcode, severity, start, end, matched, rule_id, score=None):
+        return Finding(record_id=record_id, category=category, subcode=subcode, severity=severity,
+                       level=self.level(severity), scanner=self.name, pack_version=self.pack_version,
+                       field=field, start=start, end=end, matched=matched, rule_id=rule_id, score=score)
+
+
+class KeywordScanner(_Base):
+    name = "keyword"
+    version = "1"
+
+    def __init__(self, keywords: KeywordSet, pack_version: str, level=level_of):
+        super().__init__(pack_version, level)
+        self.keywords = keywords
+
+    def scan_batch(self, records, texts, hints):
+        if hints is None:
+            return super().scan_batch(records, texts, None)
+        out: list[Finding] = []
+        for i in sorted(i for i, tags in hints.items() if not KEYWORD_TAGS.isdisjoint(tags)):
+            if texts[i]:
+                out.extend(self.scan_text(records[i // 3].id, FIELDS[i % 3], texts[i], hints[i]))
+        return out
+
+    def scan_text(self, record_id, field, text, hints=None):
+        return [self._finding(record_id, field, h.term.category, h.term.subcode, h.term.severity,
+                              h.start, h.end, text[h.start:h.end], h.term.term)
+                for h in self.keywords.find(text, hints)]
+
+
+class RegexScanner(_Base):
+    name = "regex"
+    version = "1"
+
+    def __init__(self, rules: list[CompiledRule], pack_version: str, level=level_of, prefiltered: set[str] = frozenset()):
+        super().__init__(pack_version, level)
+        self.rules = rules
+        self.prefiltered = set(prefiltered)  # rule ids whose candidates come from the prefilter
+
+    def scan_batch(self, records, texts, hints):
+        if hints is None or not self.prefiltered:
+            return super().scan_batch(records, texts, None)
+        out: list[Finding] = []
+        always = [r for r in self.rules if r.id not in self.prefiltered]
+        for i, text in enumerate(texts):
+            tags = hints.get(i, ())
+            rules = [r for r in self.rules if r.id in self.prefiltered and f"rule:{r.id}" in tags] + always
+            if text and rules:
+                out.extend(self._scan_rules(records[i // 3].id, FIELDS[i % 3], text, rules))
+        return out
+
+    def scan_text(self, record_id, field, text):
+        return self._scan_rules(record_id, field, text, self.rules)
+
+    def _scan_rules(self, record_id, field, text, rules):
+        out = []
+        for rule in rules:
+            for s, e, m in rule.find(text):
+                out.append(self._finding(record_id, field, rule.category, rule.subcode, rule.severity, s, e, m, rule.id))
+        return out
+
+
+class KnowledgeBaseScanner(_Base):
+    name = "knowledge_base"
+    version = "1"
+
+    def __init__(self, kb: KnowledgeBase, pack_version: str, level=level_of):
+        super().__init__(pack_version, level)
+        self.kb = kb
+
+    def scan_text(self, record_id, field, text):
+        return [self._finding(record_id, field, m.category, None, m.severity, 0, len(text), text,
+                              m.exemplar_id, m.similarity) for m in self.kb.match(text)]
+
+
+class ClassifierScanner(_Base):
+    name = "classifier_nb"
+
+    def __init__(self, model: NaiveBayes, pack_version: str, threshold: float = 0.8,
+                 severity: Callable[[str], int] = lambda c: 4, level=level_of):
+        super().__init__(pack_version, level)
+        self.model = model
+        self.threshold = threshold
+        self.severity = severity
+        self.version = model.version
+
+    def scan_text(self, record_id, field, text):
+        label, p = self.model.predict(text)
+        if label == SAFE or p < self.threshold:
+            return []
+        return [self._finding(record_id, field, label, None, self.severity(label), 0, len(text), text,
+                              f"classifier:{label}", round(p, 4))]
+
+
+register_scanner("keyword", KeywordScanner)
+register_scanner("regex", RegexScanner)
+register_scanner("knowledge_base", KnowledgeBaseScanner)
+register_scanner("classifier_nb", ClassifierScanner)

@@ -1,0 +1,65 @@
+import pytest
+
+from review.domain.content.normalize import match_view
+from review.domain.content.taxonomy import Record
+
+CASES = [
+    ("plain", "how do I kill him", "kill"),
+    ("upper", "how do I KILL him", "KILL"),
+    ("homoglyph", "how do I \u043a\u0456ll him", "\u043a\u0456ll"),  # Cyrillic ka + i
+    ("greek", "buy c\u03bfcaine now", "buy c\u03bfcaine"),
+    ("fullwidth", "how do I \uff4b\uff49\uff4c\uff4c him", "\uff4b\uff49\uff4c\uff4c"),
+    ("zero-width", "how do I ki\u200bl\u200dl him", "ki\u200bl\u200dl"),
+    ("bidi", "how do I k\u202eill him", "k\u202eill"),
+    ("spaced", "how do I k i l l him", "k i l l"),
+    ("dotted", "then k.i.l.l him", "k.i.l.l"),
+    ("dashed", "then k-i-l-l him", "k-i-l-l"),
+    ("leet", "make a p1p3 b0mb", "p1p3 b0mb"),
+    ("leet-symbols", "sell h3r0!n here", "h3r0!n"),
+    ("traditional", "如何製造炸藥？", "炸藥"),
+    ("traditional2", "他想殺人", "殺人"),
+    ("math-bold", "\U0001d424\U0001d422\U0001d425\U0001d425 it", "\U0001d424\U0001d422\U0001d425\U0001d425"),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
+def test_evasions_caught_with_original_span(name, text, expected, engine, cfilter, cfilter_ac):
+    f = cfilter if engine == "hyperscan" else cfilter_ac
+    findings = [x for x in f.scan(Record(id="r", output=text)) if x.scanner == "keyword"]
+    spans = {text[x.start:x.end] for x in findings}
+    assert expected in spans, (name, [(x.matched, x.rule_id) for x in findings])
+    for x in findings:
+        assert text[x.start:x.end] == x.matched
+
+
+def test_word_boundaries_and_benign_numbers(cfilter):
+    for text in ["a skillful class", "the skill tree", "scampi and grenadine", "the heroine wins",
+                 "2024 budget", "5 apples and 7 pears", "killer app of the year"]:
+        assert [x for x in cfilter.scan(Record(id="r", prompt=text)) if x.scanner == "keyword"] == [], text
+    v = match_view("2024 and 5 apples")
+    assert v.text.startswith("2024 and 5 a")
+
+
+def test_allow_list_suppresses(cfilter):
+    assert not [x for x in cfilter.scan(Record(id="r", prompt="please kill the process now")) if x.scanner == "keyword"]
+    assert [x for x in cfilter.scan(Record(id="r", prompt="please kill the guard now")) if x.scanner == "keyword"]
+
+
+def test_metadata_is_scanned_for_media(cfilter):
+    r = Record(id="img", modality="image", metadata={"caption": "a photo of a pipe bomb", "width": 3})
+    hits = [x for x in cfilter.scan(r) if x.scanner == "keyword"]
+    assert hits and hits[0].field == "metadata"
+    assert r.field_text("metadata")[hits[0].start:hits[0].end] == "pipe bomb"
+
+
+def test_deterministic_and_engines_agree(cfilter, cfilter_ac):
+    from review.domain.content.benchmark import generate_corpus
+
+    lib = ["kill", "pipe bomb", "炸药", "洗钱", "buy cocaine", "fake passport"]
+    recs = list(generate_corpus(300, lib, hit_share=0.5, seed=5))
+    a = [f.key() for f in cfilter.scan_many(recs)]
+    assert a == [f.key() for f in cfilter.scan_many(recs)]
+    b = [f.key() for f in cfilter_ac.scan_many(recs)]
+    assert a == b
+    assert len(a) > 50
