@@ -25,6 +25,9 @@ def console() -> Console:
     global _console
     if _console is None:
         _console = Console(highlight=False, soft_wrap=False)
+        if not _console.is_terminal:
+            # Piped or captured: do not squeeze tables into 80 columns.
+            _console = Console(highlight=False, soft_wrap=False, width=160)
     return _console
 
 

@@ -7,6 +7,7 @@ demo data stays short while every submission is complete and valid.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from policies.loader import load_pack
@@ -178,7 +179,7 @@ def submission(item: dict[str, Any]) -> dict[str, Any]:
                 answers[q.id] = [q.options[0].id] if q.kind == "multiple" else q.options[0].id
     normalized = {k: v if isinstance(v, list) else [v] for k, v in answers.items()}
     asked = {q.id for q in applicable_questions(pack, profile, normalized)}
-    return {"product": item["product"], "answers": {k: v for k, v in answers.items() if k in asked}}
+    return copy.deepcopy({"product": item["product"], "answers": {k: v for k, v in answers.items() if k in asked}})
 
 
 TEAM_SUBMITTERS = {p["product"]["owner_team"]: f"{p['product']['owner_team'].split('-')[0]}.lead" for p in PRODUCTS}
