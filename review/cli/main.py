@@ -33,7 +33,7 @@ class Ctx:
     json: bool
 
     @property
-    def db(self):  # noqa: ANN201 - lazy: `policy validate` must not need a database
+    def db(self):
         if not hasattr(self, "_db"):
             from review.store.db import Database
 
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - last line of defence: explain, do not dump
+    except Exception as exc:
         friendly = _database_hint(exc)
         if friendly:
             output.err(friendly)

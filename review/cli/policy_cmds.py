@@ -19,6 +19,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("pack", nargs="?", default="default")
     p.add_argument("--questions", action="store_true", help="list every question with its options")
     p.set_defaults(func=cmd_show)
+    p = pol.add_parser("preview", help="which reviews would change grade under a candidate pack (same id)?")
+    p.add_argument("path", help="candidate pack: directory, pack.yaml or id")
+    p.add_argument("--status", help="only reviews in this status, e.g. APPROVED")
+    p.set_defaults(func=cmd_preview)
     p = pol.add_parser("lint", help="check a pack's keyword library against its stated minimums (e.g. TC260-003)")
     p.add_argument("pack", nargs="?", default="default")
     p.set_defaults(func=cmd_lint)
@@ -83,6 +87,20 @@ def cmd_show(ctx: Any) -> int:
                  [(x.id, x.title, x.dimension, x.required_from.value, x.verified_at) for x in pk.controls])
     output.table("Follow-ups", ["grade", "every (days)", "visits", "committee SLA (days)"],
                  [(g.value, cad.every_days, cad.visits, pk.review_sla_days.get(g, "-")) for g, cad in pk.followups.cadence.items()])
+    return 0
+
+
+def cmd_preview(ctx: Any) -> int:
+    from review.services.replay import preview_pack
+
+    examined, changes = preview_pack(ctx.db, ctx.args.path, status=ctx.args.status)
+    if ctx.json:
+        output.emit_json({"examined": examined, "changes": [c.to_json() for c in changes]})
+        return 0
+    output.table(f"Grade changes under {ctx.args.path} ({len(changes)} of {examined} reviews)",
+                 ["review", "product", "gate", "status", "stored", "candidate", "detail"],
+                 [(c.review_id, c.product, c.gate, c.status, output.grade_text(c.stored_grade),
+                   output.grade_text(c.candidate_grade), c.detail) for c in changes])
     return 0
 
 

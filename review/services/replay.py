@@ -84,3 +84,61 @@ def _differences(a: Assessment, r: grading.GradeResult) -> list[str]:
     if list(r.triggers_fired) != list(a.triggers_fired):
         out.append(f"triggers {a.triggers_fired} -> {list(r.triggers_fired)}")
     return out
+
+
+@dataclass(frozen=True)
+class PreviewChange:
+    review_id: int
+    product: str
+    gate: str
+    status: str
+    stored_grade: str
+    candidate_grade: str | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def preview_pack(db: Database, candidate_ref: str, *, status: str | None = None, batch: int = 2000) -> tuple[int, list[PreviewChange]]:
+    """Regrade every review graded by the candidate pack's id with the candidate pack.
+
+    Returns (reviews examined, the ones whose grade would change or that the candidate pack
+    can no longer grade). ``status``: only reviews in that status (e.g. APPROVED).
+    """
+    from review.store.models import Product, Review
+
+    cand = load_pack(candidate_ref)
+    changes: list[PreviewChange] = []
+    examined = 0
+    last = 0
+    while True:
+        with db.reading() as s:
+            q = (select(Review, Product, Assessment)
+                 .join(Product, Product.id == Review.product_id)
+                 .join(Assessment, (Assessment.review_id == Review.id) & (Assessment.kind == "initiation"))
+                 .where(Assessment.pack_id == cand.id, Review.id > last)
+                 .order_by(Review.id, Assessment.id.desc()))
+            if status:
+                q = q.where(Review.status == status.upper())
+            rows = s.exec(q.limit(batch)).all()
+        if not rows:
+            break
+        seen: set[int] = set()
+        for review, product, a in rows:
+            last = max(last, review.id)
+            if review.id in seen:
+                continue  # older assessment of the same review (resubmission)
+            seen.add(review.id)
+            examined += 1
+            profile = ProductProfile.model_validate(product.profile)
+            current = review.grade or a.grade
+            try:
+                answers = grading.normalize_answers(cand.pack, profile, a.answers)
+                g = grading.grade(cand.pack, profile, answers).grade.value
+            except ReviewError as exc:
+                changes.append(PreviewChange(review.id, product.name, review.gate, review.status, current, None, f"cannot grade: {exc.message}"))
+                continue
+            if g != a.grade:
+                changes.append(PreviewChange(review.id, product.name, review.gate, review.status, a.grade, g, f"{a.grade} -> {g}"))
+    return examined, changes

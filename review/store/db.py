@@ -73,7 +73,7 @@ class Database:
         engine = sa.create_engine(self.url, echo=self._echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _pragmas(dbapi_conn, _record):
             # Let SQLAlchemy issue BEGIN itself (pysqlite's own handling defers it and
             # breaks transactional DDL and BEGIN IMMEDIATE).
             dbapi_conn.isolation_level = None
@@ -85,7 +85,7 @@ class Database:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # noqa: ANN001
+        def _begin(conn):
             # IMMEDIATE for writers: take the write lock up front, so two writers queue
             # instead of one failing half-way with "database is locked" on lock upgrade.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -14,7 +14,7 @@ from review.store.models import Decision, Review
 from tests.integration.test_store import submit
 
 
-def test_two_connections_race_on_one_review(pg_db) -> None:  # noqa: ANN001
+def test_two_connections_race_on_one_review(pg_db) -> None:
     from review.demo.seed import seed_people
 
     seed_people(pg_db)
@@ -51,7 +51,7 @@ def test_two_connections_race_on_one_review(pg_db) -> None:  # noqa: ANN001
         assert (r.status, r.version) == ("APPROVED", seen + 1)
 
 
-def test_concurrent_decisions_exactly_one_applies(pg_db) -> None:  # noqa: ANN001
+def test_concurrent_decisions_exactly_one_applies(pg_db) -> None:
     from review.demo.seed import seed_people
 
     seed_people(pg_db)

@@ -244,3 +244,24 @@ def test_audit_chain_detects_reordered_rows(people: Database) -> None:
         conn.execute(sa.update(AuditLog).where(AuditLog.id == 7).values(**r6))
     rep = verify_chain(people)
     assert not rep.ok and {p.row_id for p in rep.problems} >= {6, 7}
+
+
+def test_policy_preview_lists_reviews_whose_grade_would_change(people: Database, tmp_path: Path) -> None:
+    import yaml
+
+    from policies.loader import load_pack
+    from review.services.replay import preview_pack
+
+    ids = {n: submit(people, n) for n in ("Remote-sensing platform", "Code assistant", "Customer-service copilot")}
+    raw = yaml.safe_load(Path(load_pack("default").path).read_text())
+    raw.pop("content_safety")
+    # Candidate: make the human-control dimension MEDIUM from 1 point (every product names an owner -> 0 points),
+    # and any generative product floor MEDIUM.
+    raw["triggers"].append({"id": "generative_floor", "title": "generative", "floor": "MEDIUM",
+                            "when": {"profile": "capabilities", "any_of": ["generative_content"]}})
+    d = tmp_path / "candidate"
+    d.mkdir()
+    (d / "pack.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    examined, changes = preview_pack(people, str(d))
+    assert examined == 3
+    assert {c.review_id: c.candidate_grade for c in changes} == {ids["Code assistant"]: "MEDIUM", ids["Customer-service copilot"]: "MEDIUM"}
