@@ -243,6 +243,17 @@ def cmd_show(ctx: Any) -> int:
         output.table(f"Assessment ({a['kind']}, pack {a['pack_id']}@{a['pack_version']} #{a['pack_hash'][:12]})", ["dimension", "score", "level"],
                      [(k, a["dimension_scores"][k], grade_text(a["dimension_levels"][k])) for k in a["dimension_scores"]],
                      caption=f"triggers fired: {', '.join(a['triggers_fired']) or 'none'}; base {a['base_grade']} -> grade {a['grade']}")
+    if d.assessments and d.assessments[0]["answers"]:
+        from policies.loader import load_pack
+
+        try:
+            pack = load_pack(d.assessments[0]["pack_id"]).pack
+            text = {q.id: q.text for q in pack.questions}
+            labels = {(q.id, o.id): o.label for q in pack.questions for o in q.options}
+        except Exception:  # noqa: BLE001 - the pack may be gone; show raw ids
+            text, labels = {}, {}
+        output.table("Questionnaire answers", ["question", "answer"],
+                     [(text.get(q, q), ", ".join(labels.get((q, v), v) for v in vals)) for q, vals in d.assessments[0]["answers"].items()])
     if d.controls:
         output.table("Controls", ["control", "title", "dimension", "verified at", "status", "evidence"],
                      [(cv.control_id, cv.title, cv.dimension, cv.verify_gate, status_text(cv.status),
