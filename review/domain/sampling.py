@@ -152,3 +152,12 @@ def cohens_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     if pe >= 1.0:
         return 1.0 if po >= 1.0 else 0.0
     return (po - pe) / (1 - pe)
+
+
+def draw_positions(sizes: Mapping[Hashable, int], total: int, *, seed: int, min_per_stratum: int = 0) -> Sample:
+    """Like ``draw`` for populations too big to list: each stratum is ``range(size)`` (the
+    caller maps position ``k`` to its k-th member in a fixed order, e.g. input order).
+    Memory is O(sample), not O(population); same seed and sizes -> same positions."""
+    alloc = allocate(sizes, total, min_per_stratum)
+    ids = {k: sorted(random.Random(_stratum_seed(seed, k)).sample(range(max(0, int(sizes[k]))), n)) for k, n in alloc.items()}
+    return Sample(seed, alloc, ids)

@@ -8,11 +8,11 @@ field, start, end, scanner, category, rule, so the same input always yields the 
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from review.domain.content.classifier import NaiveBayes
 from review.domain.content.knowledge import KnowledgeBase
-from review.domain.content.matcher import KeywordSet, Prefilter, Term, pick_engine
+from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine
 from review.domain.content.normalize import canonical_term, tables
 from review.domain.content.rules import compile_rule
 from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
@@ -92,23 +92,79 @@ class ContentFilter:
         findings: list[Finding] = []
         for lo in range(0, len(records), BATCH):
             chunk = records[lo:lo + BATCH]
-            texts: list[str] = []
-            for r in chunk:
-                texts.append(r.prompt)
-                texts.append(r.output)
-                texts.append(metadata_text(r.metadata) if r.metadata else "")
+            texts = _texts(chunk)
             hints = self.prefilter.scan(texts) if self.prefilter is not None else None
-            batch: list[Finding] = []
-            for s in self.scanners:
-                if hasattr(s, "scan_batch"):
-                    batch.extend(s.scan_batch(chunk, texts, hints if _uses_hints(s) else None))
-                else:
-                    for r in chunk:
-                        batch.extend(s.scan(r))
-            order = {r.id: k for k, r in enumerate(chunk)}
-            batch.sort(key=lambda f: (order.get(f.record_id, len(order)), *f.sort_key()))
-            findings.extend(batch)
+            findings.extend(self._scan_batch(chunk, texts, hints))
         return findings
+
+    # ---- raw-buffer fast path (audit input: JSONL lines scanned as bytes, one Hyperscan scan)
+    @property
+    def hinted_only(self) -> bool:
+        """True when every scanner is driven by the prefilter (keyword, prefiltered regex):
+        then a record whose raw bytes draw no prefilter tag cannot have a finding."""
+        if self.prefilter is None:
+            return False
+        for s in self.scanners:
+            if isinstance(s, KeywordScanner):
+                continue
+            if isinstance(s, RegexScanner) and all(r.id in s.prefiltered for r in s.rules):
+                continue
+            return False
+        return True
+
+    @property
+    def all_tags(self) -> frozenset[str]:
+        """Every prefilter tag: hints that make each hinted scanner look at a text in full."""
+        tags = set(KEYWORD_TAGS)
+        if self.prefilter is not None:
+            tags.update(self.prefilter.tags)
+        return frozenset(tags)
+
+    def prefilter_segments(self, buf: bytes, starts: Sequence[int]) -> dict[int, set[str]]:
+        """Prefilter tags per segment of a raw UTF-8 buffer, in ONE Hyperscan scan:
+        segment ``k`` is ``buf[starts[k]:starts[k+1]]`` (e.g. one JSONL line each)."""
+        if self.prefilter is None:
+            raise RuntimeError("prefilter_segments needs the hyperscan engine")
+        return self.prefilter.scan_segments(buf, starts)
+
+    def scan_hinted(self, records: list[Record], force_full: Sequence[bool] = ()) -> list[Finding]:
+        """``scan_many`` for the candidates of a raw-buffer prefilter: the same findings,
+        and records with ``force_full[k]`` (their decoded text differs from the scanned
+        bytes: JSON escapes, metadata) get every hinted scanner on every field."""
+        if self.prefilter is None:
+            return self.scan_many(records)
+        full = self.all_tags
+        findings: list[Finding] = []
+        for lo in range(0, len(records), BATCH):
+            chunk = records[lo:lo + BATCH]
+            texts = _texts(chunk)
+            hints = self.prefilter.scan(texts)
+            for k, forced in enumerate(force_full[lo:lo + BATCH]):
+                if forced:
+                    hints[3 * k] = hints[3 * k + 1] = hints[3 * k + 2] = set(full)
+            findings.extend(self._scan_batch(chunk, texts, hints))
+        return findings
+
+    def _scan_batch(self, chunk: list[Record], texts: list[str], hints) -> list[Finding]:
+        batch: list[Finding] = []
+        for s in self.scanners:
+            if hasattr(s, "scan_batch"):
+                batch.extend(s.scan_batch(chunk, texts, hints if _uses_hints(s) else None))
+            else:
+                for r in chunk:
+                    batch.extend(s.scan(r))
+        order = {r.id: k for k, r in enumerate(chunk)}
+        batch.sort(key=lambda f: (order.get(f.record_id, len(order)), *f.sort_key()))
+        return batch
+
+
+def _texts(chunk: list[Record]) -> list[str]:
+    texts: list[str] = []
+    for r in chunk:
+        texts.append(r.prompt)
+        texts.append(r.output)
+        texts.append(metadata_text(r.metadata) if r.metadata else "")
+    return texts
 
 
 def _uses_hints(scanner) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -279,3 +280,26 @@ class Prefilter:
             out.setdefault(idx, set()).add(tags[pid])
         return out
 
+    def scan_segments(self, buf: bytes, starts) -> dict[int, set[str]]:
+        """Tags per segment of ``buf`` (segment ``k`` starts at ``starts[k]``; sorted),
+        one scan for the whole buffer; a match belongs to the segment holding its last byte."""
+        out: dict[int, set[str]] = {}
+        if not buf or not len(starts):
+            return out
+        tags = self.tags
+        ends: list[tuple[int, int]] = []
+        append = ends.append
+
+        def on_match(pid, start, end, flags, ctx):
+            append((end, pid))
+
+        with self._lock:
+            self._db.scan(buf, match_event_handler=on_match)
+        for end, pid in ends:
+            k = bisect_right(starts, max(end - 1, 0)) - 1
+            if k >= 0:
+                s = out.get(k)
+                if s is None:
+                    out[k] = s = set()
+                s.add(tags[pid])
+        return out

@@ -1,0 +1,327 @@
+"""Audit input: JSONL or CSV files of records, read in chunks, never whole.
+
+* ``plan_chunks(path, fmt, lines_per_chunk)`` streams the file once and yields chunk
+  descriptors (byte range + first line number), so a task gets a few integers, not records.
+* ``read_chunk`` yields ``(line, Record | BadRecord)`` for one descriptor; a bad record
+  names the file, line, field, value and the fix, and is skipped (never silently).
+* ``scan_chunk`` is the per-chunk work of an audit: read, validate, filter. For JSONL
+  with a hint-driven filter (keyword + prefiltered regex, Hyperscan) the raw chunk bytes
+  are prefiltered in ONE scan and only lines with a tag (or an escape, or metadata) are
+  decoded into ``Record`` objects and verified; the findings equal ``scan_many``'s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from itertools import accumulate
+from pathlib import Path
+from typing import Any, Iterator
+
+from review.domain.content.taxonomy import Finding, Record
+
+try:  # a dependency of prefect; the stdlib is the fallback
+    import orjson as _orjson
+
+    _loads = _orjson.loads
+    _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, ValueError)
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+    _JSONError = (ValueError,)
+
+FORMATS = ("jsonl", "csv")
+MODALITIES = ("text", "image", "audio", "video")
+MAX_ID = 128
+CSV_COLUMNS = ("id", "product", "prompt", "output", "modality", "metadata")
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    seq: int
+    byte_start: int
+    byte_end: int
+    line_start: int  # 1-based line number of the chunk's first line
+    lines: int
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    line: int
+    field: str
+    value: str
+    message: str  # one line: file:line: what is wrong; the fix
+
+
+@dataclass
+class ChunkResult:
+    seq: int
+    records: int = 0  # valid records
+    bad: list[BadRecord] = field(default_factory=list)
+    findings: list[tuple[int, Finding]] = field(default_factory=list)  # (line, finding)
+    flagged_lines: int = 0
+
+
+def detect_format(path: str | Path, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    return "csv" if suffix == ".csv" else "jsonl"
+
+
+def csv_header(path: str | Path) -> list[str]:
+    with open(path, "r", encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise ValueError(f"{path}:1: empty CSV file; the first line must be a header with columns {', '.join(CSV_COLUMNS)}")
+    cols = [h.strip().lower() for h in header]
+    unknown = [c for c in cols if c not in CSV_COLUMNS]
+    if unknown or "id" not in cols:
+        raise ValueError(f"{path}:1: header {','.join(header)!r}: columns must be among {', '.join(CSV_COLUMNS)} and include id")
+    return cols
+
+
+def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int) -> Iterator[ChunkSpec]:
+    """Chunk descriptors for the whole file, streaming (constant memory)."""
+    if lines_per_chunk < 1:
+        raise ValueError("lines_per_chunk must be >= 1")
+    with open(path, "rb") as f:
+        seq, start, pos, line_start, n = 0, 0, 0, 1, 0
+        if fmt == "csv":
+            head = f.readline()
+            pos = start = len(head)
+            line_start = 2
+            line_end = 1
+            for line_end, pos in _csv_rows(f, pos):
+                n += 1
+                if n == lines_per_chunk:
+                    yield ChunkSpec(seq, start, pos, line_start, line_end - line_start + 1)
+                    seq, start, line_start, n = seq + 1, pos, line_end + 1, 0
+            if n:
+                yield ChunkSpec(seq, start, pos, line_start, line_end - line_start + 1)
+            return
+        for raw in f:
+            pos += len(raw)
+            n += 1
+            if n == lines_per_chunk:
+                yield ChunkSpec(seq, start, pos, line_start, n)
+                seq, start, line_start, n = seq + 1, pos, line_start + n, 0
+        if n:
+            yield ChunkSpec(seq, start, pos, line_start, n)
+
+
+def _csv_rows(f, pos: int) -> Iterator[tuple[int, int]]:
+    """(last physical line number, byte offset after the record) per CSV record."""
+    state = {"pos": pos, "line": 1}
+
+    def lines():
+        for raw in f:
+            state["pos"] += len(raw)
+            state["line"] += 1
+            yield raw.decode("utf-8", "replace")
+
+    for _ in csv.reader(lines()):
+        yield state["line"], state["pos"]
+
+
+def _read(path, spec: ChunkSpec) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(spec.byte_start)
+        return f.read(spec.byte_end - spec.byte_start)
+
+
+def _bad(path, line: int, fld: str, value: Any, what: str, fix: str) -> BadRecord:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return BadRecord(line, fld, shown, f"{path}:{line}: field {fld!r}: value {shown} {what}; {fix}")
+
+
+def validate(obj: Any, path, line: int, product: str | None) -> Record | BadRecord:
+    """A ``Record`` from a decoded object, or the first problem with it."""
+    if not isinstance(obj, dict):
+        return _bad(path, line, "(record)", obj, "is not a JSON object", "write one object per line")
+    rid = obj.get("id")
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        rid = str(rid)
+    if not isinstance(rid, str) or not rid.strip():
+        return _bad(path, line, "id", rid, "is missing or empty", "give every record a non-empty id")
+    if len(rid) > MAX_ID:
+        return _bad(path, line, "id", rid, f"is longer than {MAX_ID} characters", "shorten the id")
+    prod = obj.get("product") or ""
+    if not isinstance(prod, str):
+        return _bad(path, line, "product", prod, "is not a string", "give the product name as text")
+    if product and prod and prod != product:
+        return _bad(path, line, "product", prod, f"does not match the audited product {product!r}",
+                    "split the file per product or fix the record")
+    for name in ("prompt", "output"):
+        v = obj.get(name, "")
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            return _bad(path, line, name, v, "is not a string", f"give {name} as text")
+    modality = obj.get("modality") or "text"
+    if modality not in MODALITIES:
+        return _bad(path, line, "modality", modality, f"is not one of {', '.join(MODALITIES)}", "fix the modality or omit it (text)")
+    meta = obj.get("metadata") or {}
+    if not isinstance(meta, dict):
+        return _bad(path, line, "metadata", meta, "is not an object", "give metadata as a JSON object (e.g. {\"caption\": \"...\"})")
+    return Record(id=rid, product=prod or (product or ""), prompt=obj.get("prompt") or "", output=obj.get("output") or "",
+                  modality=modality, metadata=meta)
+
+
+def _decode(raw: bytes, path, line: int) -> Any:
+    try:
+        return _loads(raw)
+    except _JSONError as exc:
+        return _bad(path, line, "(line)", raw[:40].decode("utf-8", "replace"), f"is not valid JSON ({str(exc).splitlines()[0]})",
+                    "write one JSON object per line")
+
+
+def read_chunk(path, fmt: str, spec: ChunkSpec, product: str | None = None, columns: list[str] | None = None
+               ) -> Iterator[tuple[int, Record | BadRecord]]:
+    """Every non-blank record of one chunk, validated, with its line number."""
+    data = _read(path, spec)
+    if fmt == "csv":
+        yield from _read_csv(data, path, spec, product, columns or list(CSV_COLUMNS))
+        return
+    for i, raw in enumerate(data.split(b"\n")):
+        if not raw.strip():
+            continue
+        line = spec.line_start + i
+        obj = _decode(raw, path, line)
+        yield line, obj if isinstance(obj, BadRecord) else validate(obj, path, line, product)
+
+
+def _read_csv(data: bytes, path, spec, product, columns) -> Iterator[tuple[int, Record | BadRecord]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield spec.line_start, _bad(path, spec.line_start, "(file)", str(exc), "is not UTF-8", "save the CSV as UTF-8")
+        return
+    reader = csv.reader(io.StringIO(text, newline=""))
+    prev = 0
+    for row in reader:
+        line = spec.line_start + prev
+        prev = reader.line_num
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) != len(columns):
+            yield line, _bad(path, line, "(row)", ",".join(row)[:40], f"has {len(row)} columns, the header has {len(columns)}",
+                             "quote fields that contain commas or newlines")
+            continue
+        obj: dict[str, Any] = dict(zip(columns, row))
+        if obj.get("metadata"):
+            try:
+                obj["metadata"] = json.loads(obj["metadata"])
+            except ValueError:
+                yield line, _bad(path, line, "metadata", obj["metadata"], "is not JSON", "give metadata as a JSON object")
+                continue
+        yield line, validate(obj, path, line, product)
+
+
+def scan_chunk(filt, path, fmt: str, spec: ChunkSpec, product: str | None = None, columns: list[str] | None = None) -> ChunkResult:
+    """Read, validate and filter one chunk. Findings are ``(line, Finding)`` in line order."""
+    if fmt == "jsonl" and filt.hinted_only:
+        return _scan_jsonl_fast(filt, path, spec, product)
+    res = ChunkResult(spec.seq)
+    records: list[Record] = []
+    lines: dict[str, int] = {}
+    for line, item in read_chunk(path, fmt, spec, product, columns):
+        if isinstance(item, BadRecord):
+            res.bad.append(item)
+        elif item.id in lines:
+            res.bad.append(_dup(path, line, item.id, lines[item.id]))
+        else:
+            lines[item.id] = line
+            records.append(item)
+    return _finish(res, filt.scan_many(records), lines, len(records))
+
+
+def _dup(path, line: int, rid: str, first: int) -> BadRecord:
+    return _bad(path, line, "id", rid, f"repeats the id of line {first}", "give every record a unique id")
+
+
+def _finish(res: ChunkResult, findings: list[Finding], lines: dict[str, int], n: int) -> ChunkResult:
+    res.records = n
+    res.findings = [(lines[f.record_id], f) for f in findings]
+    res.flagged_lines = len({line for line, _ in res.findings})
+    return res
+
+
+def _scan_jsonl_fast(filt, path, spec: ChunkSpec, product) -> ChunkResult:
+    data = _read(path, spec)
+    raws = data.split(b"\n")
+    starts = [0, *accumulate(len(r) + 1 for r in raws)][:-1]
+    tags = filt.prefilter_segments(data, starts)
+    res = ChunkResult(spec.seq)
+    lines: dict[str, int] = {}
+    cands: list[Record] = []
+    forced: list[bool] = []
+    n = 0
+    for i, raw in enumerate(raws):
+        if not raw or raw.isspace():
+            continue
+        line = spec.line_start + i
+        obj = _decode(raw, path, line)
+        rec = obj if isinstance(obj, BadRecord) else _quick(obj, path, line, product)
+        if isinstance(rec, BadRecord):
+            res.bad.append(rec)
+            continue
+        rid = rec if isinstance(rec, str) else rec.id
+        if rid in lines:
+            res.bad.append(_dup(path, line, rid, lines[rid]))
+            continue
+        lines[rid] = line
+        n += 1
+        t = tags.get(i)
+        escaped = b"\\" in raw  # the decoded text differs from the scanned bytes: look at everything
+        if t or escaped or not isinstance(rec, str):
+            if isinstance(rec, str):
+                rec = validate(obj, path, line, product)
+            cands.append(rec)
+            forced.append(escaped or bool(rec.metadata))
+    return _finish(res, filt.scan_hinted(cands, forced), lines, n)
+
+
+def _quick(obj: Any, path, line: int, product) -> str | Record | BadRecord:
+    """The id of a plain text record (the common case, no ``Record`` built), else the full
+    validation result (a ``Record`` with metadata, or a ``BadRecord``)."""
+    if type(obj) is dict:
+        rid, p, o = obj.get("id"), obj.get("prompt", ""), obj.get("output", "")
+        prod = obj.get("product")
+        if (type(rid) is str and rid.strip() and len(rid) <= MAX_ID and type(p) is str and type(o) is str
+                and not obj.get("metadata") and obj.get("modality", "text") in MODALITIES
+                and (prod is None or prod == "" or (type(prod) is str and (not product or prod == product)))):
+            return rid
+    return validate(obj, path, line, product)
+
+
+def member_lines(path, fmt: str, spec: ChunkSpec, bad_lines: set[int], columns: list[str] | None = None) -> list[int]:
+    """Line numbers of the valid records of a chunk, in order, knowing its bad lines
+    (JSONL: no parsing, just the non-blank lines that were not bad)."""
+    if fmt == "csv":
+        return [line for line, item in read_chunk(path, fmt, spec, None, columns) if isinstance(item, Record) and line not in bad_lines]
+    data = _read(path, spec)
+    return [spec.line_start + i for i, raw in enumerate(data.split(b"\n"))
+            if raw and not raw.isspace() and spec.line_start + i not in bad_lines]
+
+
+def records_at(path, fmt: str, spec: ChunkSpec, lines: set[int], product: str | None = None,
+               columns: list[str] | None = None) -> dict[int, Record]:
+    """The records on the given lines of a chunk (only those lines are decoded for JSONL)."""
+    if fmt == "csv":
+        return {line: item for line, item in read_chunk(path, fmt, spec, product, columns) if line in lines and isinstance(item, Record)}
+    data = _read(path, spec)
+    out: dict[int, Record] = {}
+    for i, raw in enumerate(data.split(b"\n")):
+        line = spec.line_start + i
+        if line in lines:
+            obj = _decode(raw, path, line)
+            rec = obj if isinstance(obj, BadRecord) else validate(obj, path, line, product)
+            if isinstance(rec, Record):
+                out[line] = rec
+    return out

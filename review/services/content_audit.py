@@ -1,0 +1,417 @@
+"""Use cases of AIGC content-safety audits: start a run, scan its chunks (idempotent,
+resumable), draw the spot-check sample, label items, the verdict. One transaction each.
+
+A run is planned up front (chunk descriptors: byte range + first line of the input file);
+``process_chunk`` scans one chunk outside any transaction, then writes its findings and
+bad records with INSERT ... ON CONFLICT DO NOTHING and marks the chunk done, in ONE
+transaction: a killed run resumes at the first chunk not done, with no duplicate and no
+missing finding. ``finish_run`` draws the stratified sample (seed stored on the run).
+The TUI labelling screen calls ``list_runs``, ``get_run``, ``sample_items``,
+``label_item`` and ``verdict``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from bisect import bisect_left
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from policies.loader import load_pack
+from review.domain import sampling
+from review.domain.content import records_io as rio
+from review.domain.duties import Duty, ProductContext, require
+from review.errors import Conflict, Forbidden, InvalidInput, NotFound
+from review.services import audit
+from review.services.common import load_actor
+from review.store.db import Database, utcnow
+from review.store.models import Product
+from review.store.models_content import (AuditChunk, AuditRun, BadInputRecord, ContentFinding, SpotCheckItem,
+                                         SpotCheckLabel)
+
+DEFAULT_CHUNK_LINES = 10_000
+VERDICTS = ("pass", "violation")
+_FILTERS: dict[str, Any] = {}
+
+
+# ---- runs ------------------------------------------------------------------------------------
+def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt: str | None = None,
+              chunk_lines: int = DEFAULT_CHUNK_LINES, double_review: bool = False, engine: str = "inline",
+              pack: str | None = None, seed: int | None = None) -> AuditRun:
+    """Plan a run over ``source`` (streaming: only chunk boundaries are kept)."""
+    path = Path(source)
+    if not path.is_file():
+        raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
+    try:
+        fmt = rio.detect_format(path, fmt)
+        columns = rio.csv_header(path) if fmt == "csv" else None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if chunk_lines < 1:
+        raise InvalidInput(f"--chunk {chunk_lines}: must be at least 1 (e.g. {DEFAULT_CHUNK_LINES})")
+    with db.reading() as s:
+        prod = _product(s, product)
+        load_actor(s, actor)
+    ref = pack or prod.policy_id
+    lp, _ = _pack_filter(ref)
+    plan = lp.content_policy.sampling
+    with db.transaction() as s:
+        run = AuditRun(product_id=prod.id, source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
+                       pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
+                       seed=seed if seed is not None else (plan.seed if plan.seed is not None else secrets.randbits(31)),
+                       double_review=double_review, started_by=actor, created_at=utcnow(),
+                       settings={"pack_ref": str(ref), "chunk_lines": chunk_lines, "columns": columns, "product": prod.name,
+                                 "sampling": plan.model_dump(mode="json")})
+        s.add(run)
+        s.flush()
+        n = 0
+        batch: list[dict] = []
+        for spec in rio.plan_chunks(path, fmt, chunk_lines):
+            batch.append({"run_id": run.id, "seq": spec.seq, "byte_start": spec.byte_start, "byte_end": spec.byte_end,
+                          "line_start": spec.line_start, "lines": spec.lines, "done": False, "records": 0, "bad": 0,
+                          "flagged": 0, "findings": 0})
+            n += 1
+            if len(batch) >= 1000:
+                s.execute(sa.insert(AuditChunk.__table__), batch)
+                batch = []
+        if batch:
+            s.execute(sa.insert(AuditChunk.__table__), batch)
+        run.chunks_total = n
+        audit.record(s, actor=actor, action="content_audit.start", entity="audit_run", entity_id=run.id,
+                     after={"source": run.source, "product": prod.name, "chunks": n, "seed": run.seed, "pack_hash": lp.content_hash},
+                     policy_version=f"{lp.id}@{lp.version}")
+        s.add(run)
+    return run
+
+
+def _product(s: Session, name: str) -> Product:
+    prod = s.exec(select(Product).where(Product.name == name)).first()
+    if prod is None:
+        raise NotFound(f"unknown product {name!r}; products are registered with `ethics-review submit PRODUCT.yaml`")
+    return prod
+
+
+def _pack_filter(ref: str):
+    """(LoadedPack, ContentFilter) for a pack reference, compiled once per content hash."""
+    from policies.content_schema import load_content_library
+    from review.domain.content.engine import ContentFilter
+
+    lp = load_pack(ref)
+    if lp.content_policy is None:
+        raise InvalidInput(f"pack {lp.id} has no content_safety section; an audit needs one (see policies/packs/default/content)")
+    filt = _FILTERS.get(lp.content_hash)
+    if filt is None:
+        lib = load_content_library(lp.content_policy, lp.directory)
+        filt = _FILTERS[lp.content_hash] = ContentFilter.from_policy(lp.content_policy, lib, lp.version, lp.content_hash)
+    return lp, filt
+
+
+def run_filter(run: AuditRun):
+    lp, filt = _pack_filter(run.settings["pack_ref"])
+    if lp.content_hash != run.pack_hash:
+        raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
+                       "start a new run to audit with the new pack")
+    return filt
+
+
+def get_run_row(db: Database, run_id: Any) -> AuditRun:
+    with db.reading() as s:
+        return _run(s, run_id)
+
+
+def _run(s: Session, run_id: Any) -> AuditRun:
+    try:
+        rid = int(str(run_id).lstrip("#"))
+    except ValueError:
+        raise InvalidInput(f"run id {run_id!r} is not a number; `ethics-review audit list` shows the runs") from None
+    run = s.get(AuditRun, rid)
+    if run is None:
+        raise NotFound(f"audit run {rid} does not exist; `ethics-review audit list` shows the runs")
+    return run
+
+
+def chunk_descriptors(db: Database, run_id: int, *, pending_only: bool = True) -> list[dict]:
+    """Small descriptors (file path, byte range, first line) of the chunks still to scan."""
+    with db.reading() as s:
+        run = _run(s, run_id)
+        q = select(AuditChunk).where(AuditChunk.run_id == run.id)
+        if pending_only:
+            q = q.where(AuditChunk.done == sa.false())
+        chunks = s.exec(q.order_by(AuditChunk.seq)).all()
+    return [{"run_id": run.id, "seq": c.seq, "path": run.source, "fmt": run.fmt, "byte_start": c.byte_start,
+             "byte_end": c.byte_end, "line_start": c.line_start, "lines": c.lines} for c in chunks]
+
+
+def scan_descriptor(desc: dict, filt, product: str, columns: list[str] | None) -> rio.ChunkResult:
+    """The pure, CPU-bound part of a chunk (no database): read, validate, filter."""
+    spec = rio.ChunkSpec(desc["seq"], desc["byte_start"], desc["byte_end"], desc["line_start"], desc["lines"])
+    if not os.path.exists(desc["path"]):
+        raise InvalidInput(f"{desc['path']}: the run's input file is gone; restore it to resume run {desc['run_id']}")
+    return rio.scan_chunk(filt, desc["path"], desc["fmt"], spec, product, columns)
+
+
+def process_chunk(db: Database, desc: dict) -> dict:
+    """Scan one chunk and persist it (skips a chunk already done). Returns its counts."""
+    run = get_run_row(db, desc["run_id"])
+    with db.reading() as s:
+        chunk = s.get(AuditChunk, (run.id, desc["seq"]))
+        if chunk is None:
+            raise NotFound(f"run {run.id} has no chunk {desc['seq']}")
+        if chunk.done:
+            return {"seq": chunk.seq, "skipped": True, "records": chunk.records, "findings": chunk.findings, "bad": chunk.bad}
+    result = scan_descriptor(desc, run_filter(run), run.settings["product"], run.settings.get("columns"))
+    return persist_chunk(db, run.id, result)
+
+
+def _insert_ignore(s: Session, table: sa.Table, rows: list[dict]) -> None:
+    if not rows:
+        return
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    s.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
+    """Write one chunk's findings and bad records and mark it done, in one transaction."""
+    rows = [{"run_id": run_id, "record_id": f.record_id, "line": line, "field": f.field, "scanner": f.scanner,
+             "span_start": f.start, "span_end": f.end, "category": f.category, "subcode": f.subcode, "severity": f.severity,
+             "level": f.level, "matched": f.matched, "rule_id": f.rule_id, "score": f.score} for line, f in res.findings]
+    bad = [{"run_id": run_id, "line": b.line, "field": b.field, "value": b.value, "message": b.message} for b in res.bad]
+    with db.transaction() as s:
+        _insert_ignore(s, ContentFinding.__table__, rows)
+        _insert_ignore(s, BadInputRecord.__table__, bad)
+        s.execute(sa.update(AuditChunk).where(AuditChunk.run_id == run_id, AuditChunk.seq == res.seq).values(
+            done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow()))
+    return {"seq": res.seq, "skipped": False, "records": res.records, "findings": len(rows), "bad": len(bad)}
+
+
+def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | None = None, actor: str | None = None,
+               stop_after: int | None = None) -> AuditRun:
+    """Scan every pending chunk in this process (no Prefect), then draw the sample.
+    ``stop_after``: scan that many chunks and return (simulates an interruption)."""
+    for k, desc in enumerate(chunk_descriptors(db, run_id)):
+        if stop_after is not None and k >= stop_after:
+            return get_run_row(db, run_id)
+        out = process_chunk(db, desc)
+        if progress:
+            progress(out)
+    return finish_run(db, run_id, actor=actor)
+
+
+# ---- sample ----------------------------------------------------------------------------------
+def _primary_categories(s: Session, run_id: int) -> tuple[dict[int, str], dict[int, set[str]]]:
+    """line -> category of the record's most severe finding (ties: alphabetical), and
+    line -> every category found."""
+    best: dict[int, tuple[int, str]] = {}
+    cats: dict[int, set[str]] = {}
+    for line, cat, sev in s.execute(sa.select(ContentFinding.line, ContentFinding.category, ContentFinding.severity)
+                                    .where(ContentFinding.run_id == run_id)):
+        cats.setdefault(line, set()).add(cat)
+        cur = best.get(line)
+        if cur is None or (-sev, cat) < (-cur[0], cur[1]):
+            best[line] = (sev, cat)
+    return {line: cat for line, (sev, cat) in best.items()}, cats
+
+
+def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditRun:
+    """Totals, then the stratified spot-check sample (seeded; idempotent: done once)."""
+    with db.reading() as s:
+        run = _run(s, run_id)
+        if run.status == "SCANNED":
+            return run
+        chunks = s.exec(select(AuditChunk).where(AuditChunk.run_id == run.id).order_by(AuditChunk.seq)).all()
+        pending = [c.seq for c in chunks if not c.done]
+        if pending:
+            raise Conflict(f"run {run.id} has {len(pending)} chunk(s) not scanned yet; `ethics-review audit resume {run.id}` finishes them")
+        primary, cats = _primary_categories(s, run.id)
+        bad_lines = set(s.execute(sa.select(BadInputRecord.line).where(BadInputRecord.run_id == run.id)).scalars())
+    plan = sampling_plan(run)
+    by = set(plan["stratify_by"])
+    records = sum(c.records for c in chunks)
+    explicit: dict[str, list[int]] = {}
+    if by:
+        for line in sorted(primary):
+            key = f"flagged:{primary[line]}" if "category" in by else "flagged"
+            explicit.setdefault(key, []).append(line)
+    implicit = "clean" if by else "all"
+    sizes: dict[str, int] = {k: len(v) for k, v in explicit.items()}
+    sizes[implicit] = records - (len(primary) if by else 0)
+    total = sampling.sample_size(records, min_sample=plan["min_sample"], confidence=plan["confidence"], margin=plan["margin"])
+    drawn = sampling.draw_positions(sizes, total, seed=run.seed, min_per_stratum=plan["min_per_stratum"])
+    wanted: dict[int, str] = {}
+    for stratum, positions in drawn.ids.items():
+        if stratum != implicit:
+            wanted.update({explicit[stratum][p]: stratum for p in positions})
+    flagged_lines = set(primary) if by else set()
+    wanted.update(_implicit_lines(run, chunks, drawn.ids.get(implicit, []), bad_lines, flagged_lines, implicit))
+    items = _load_items(run, chunks, wanted, cats)
+    with db.transaction() as s:
+        run = _run(s, run_id)
+        if run.status == "SCANNED":
+            return run
+        _insert_ignore(s, SpotCheckItem.__table__, items)
+        run.status, run.finished_at = "SCANNED", utcnow()
+        run.records, run.bad_records, run.flagged_records = records, sum(c.bad for c in chunks), len(primary)
+        run.findings, run.sample_size = sum(c.findings for c in chunks), len(items)
+        run.settings = {**run.settings, "allocation": drawn.allocation}
+        s.add(run)
+        audit.record(s, actor=actor or run.started_by, action="content_audit.scanned", entity="audit_run", entity_id=run.id,
+                     after={"records": records, "bad": run.bad_records, "flagged": len(primary), "findings": run.findings,
+                            "sample": len(items), "seed": run.seed}, policy_version=f"{run.pack_id}@{run.pack_version}")
+    return run
+
+
+def sampling_plan(run: AuditRun) -> dict:
+    return run.settings["sampling"]
+
+
+def _spec(c: AuditChunk) -> rio.ChunkSpec:
+    return rio.ChunkSpec(c.seq, c.byte_start, c.byte_end, c.line_start, c.lines)
+
+
+def _implicit_lines(run, chunks, positions: list[int], bad: set[int], flagged: set[int], stratum: str) -> dict[int, str]:
+    """Map positions in the implicit stratum (input order) to line numbers, reading only
+    the chunks that hold a drawn position."""
+    out: dict[int, str] = {}
+    pos = iter(positions)
+    nxt = next(pos, None)
+    base = 0
+    order = sorted(flagged)
+    for c in chunks:
+        if nxt is None:
+            break
+        span = range(c.line_start, c.line_start + c.lines)
+        members = c.records - (bisect_left(order, span.stop) - bisect_left(order, span.start))
+        if nxt >= base + members:
+            base += members
+            continue
+        skip = {x for x in bad | flagged if x in span}
+        lines = rio.member_lines(run.source, run.fmt, _spec(c), skip, run.settings.get("columns"))
+        while nxt is not None and nxt < base + len(lines):
+            out[lines[nxt - base]] = stratum
+            nxt = next(pos, None)
+        base += len(lines)
+    return out
+
+
+def _load_items(run: AuditRun, chunks, wanted: dict[int, str], cats: dict[int, set[str]]) -> list[dict]:
+    items: list[dict] = []
+    for c in chunks:
+        lines = {x for x in wanted if c.line_start <= x < c.line_start + c.lines}
+        if not lines:
+            continue
+        recs = rio.records_at(run.source, run.fmt, _spec(c), lines, run.settings["product"], run.settings.get("columns"))
+        for line, r in recs.items():
+            items.append({"run_id": run.id, "stratum": wanted[line], "record_id": r.id, "line": line, "flagged": line in cats,
+                          "categories": ",".join(sorted(cats.get(line, ())))[:400], "prompt": r.prompt, "output": r.output, "modality": r.modality, "meta": r.metadata})
+    # A blind order: shuffled by a seeded hash, so flagged items do not come first.
+    items.sort(key=lambda it: hashlib.sha256(f"{run.seed}|{it['record_id']}".encode()).digest())
+    for k, it in enumerate(items, 1):
+        it["seq"] = k
+    return items
+
+
+# ---- reading ---------------------------------------------------------------------------------
+@dataclass
+class RunDetail:
+    run: AuditRun
+    product: str
+    chunks_done: int
+    by_category: list[tuple[str, int, int, int]]  # category, severity, findings, records
+    bad: list[BadInputRecord]
+
+
+def list_runs(db: Database, *, product: str | None = None, limit: int = 50) -> list[tuple[AuditRun, str]]:
+    with db.reading() as s:
+        q = select(AuditRun, Product.name).join(Product, Product.id == AuditRun.product_id)
+        if product:
+            q = q.where(Product.name == product)
+        return [(r, n) for r, n in s.exec(q.order_by(AuditRun.id.desc()).limit(limit)).all()]
+
+
+def get_run(db: Database, run_id: Any, *, bad_limit: int = 50) -> RunDetail:
+    with db.reading() as s:
+        run = _run(s, run_id)
+        prod = s.get(Product, run.product_id)
+        done = s.execute(sa.select(sa.func.count()).select_from(AuditChunk).where(AuditChunk.run_id == run.id, AuditChunk.done == sa.true())).scalar_one()
+        f = ContentFinding
+        rows = s.execute(sa.select(f.category, f.severity, sa.func.count(), sa.func.count(sa.distinct(f.line)))
+                         .where(f.run_id == run.id).group_by(f.category, f.severity).order_by(f.category, f.severity)).all()
+        bad = s.exec(select(BadInputRecord).where(BadInputRecord.run_id == run.id).order_by(BadInputRecord.line).limit(bad_limit)).all()
+    return RunDetail(run, prod.name if prod else "?", done, [tuple(r) for r in rows], list(bad))
+
+
+@dataclass(frozen=True)
+class Span:
+    field: str
+    start: int
+    end: int
+    category: str
+    severity: int
+    scanner: str
+    matched: str
+
+
+@dataclass
+class ItemView:
+    seq: int
+    record_id: str
+    line: int
+    flagged: bool
+    categories: list[str]
+    prompt: str
+    output: str
+    modality: str
+    metadata: dict
+    spans: list[Span]
+    my_label: SpotCheckLabel | None = None
+    other_labels: list[SpotCheckLabel] = field(default_factory=list)  # empty when blind
+    stratum: str | None = None  # hidden when blind
+
+
+def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True, unlabelled_only: bool = False,
+                 offset: int = 0, limit: int | None = None) -> list[ItemView]:
+    """The run's spot-check items for ``reviewer``: prompt/output, the filter's spans, the
+    reviewer's own label; blind hides other reviewers' labels and the stratum."""
+    with db.reading() as s:
+        run = _run(s, run_id)
+        load_actor(s, reviewer)
+        q = select(SpotCheckItem).where(SpotCheckItem.run_id == run.id).order_by(SpotCheckItem.seq).offset(offset)
+        items = s.exec(q.limit(limit) if limit else q).all()
+        seqs = [i.seq for i in items]
+        labels: dict[int, list[SpotCheckLabel]] = {}
+        if seqs:
+            for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id, SpotCheckLabel.seq.in_(seqs))).all():
+                labels.setdefault(lab.seq, []).append(lab)
+        spans: dict[str, list[Span]] = {}
+        ids = [i.record_id for i in items if i.flagged]
+        for k in range(0, len(ids), 500):
+            for f in s.exec(select(ContentFinding).where(ContentFinding.run_id == run.id, ContentFinding.record_id.in_(ids[k:k + 500]))
+                            .order_by(ContentFinding.field, ContentFinding.span_start)).all():
+                spans.setdefault(f.record_id, []).append(Span(f.field, f.span_start, f.span_end, f.category, f.severity, f.scanner, f.matched))
+    out = []
+    for it in items:
+        mine = next((lab for lab in labels.get(it.seq, []) if lab.reviewer == reviewer), None)
+        if unlabelled_only and mine is not None:
+            continue
+        others = [] if blind else [lab for lab in labels.get(it.seq, []) if lab.reviewer != reviewer]
+        out.append(ItemView(it.seq, it.record_id, it.line, it.flagged, [c for c in it.categories.split(",") if c], it.prompt, it.output,
+                            it.modality, it.meta, spans.get(it.record_id, []), mine, others, None if blind else it.stratum))
+    return out
+
+
+# ---- labelling and verdict live in content_report (kept importable from here) ----------------
+def __getattr__(name: str):
+    if name in ("label_item", "label_items", "verdict", "VerdictView"):
+        from review.services import content_report
+
+        return getattr(content_report, name)
+    raise AttributeError(name)

@@ -1,0 +1,379 @@
+"""Spot-check labelling, the verdict, missed-violation keyword suggestions and the audit
+report (Markdown + HTML). One transaction per use case; ``label_items`` is all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from sqlmodel import Session, select
+
+from review.domain import sampling
+from review.domain.duties import Duty, ProductContext, require
+from review.errors import Conflict, Forbidden, InvalidInput, NotFound
+from review.services import audit
+from review.services.common import load_actor
+from review.services.content_audit import VERDICTS, _pack_filter, _run, get_run, sampling_plan
+from review.store.db import Database, utcnow
+from review.store.models import Product
+from review.store.models_content import AuditRun, SpotCheckItem, SpotCheckLabel
+
+
+# ---- labelling -------------------------------------------------------------------------------
+def label_item(db: Database, run_id: Any, seq: Any, reviewer: str, verdict: str, *, category: str | None = None,
+               severity: int | None = None, note: str = "", second: bool = False) -> SpotCheckLabel:
+    """Record ``reviewer``'s label on item ``seq``: ``pass``, or ``violation`` with a category
+    (and severity, default the category's). ``second``: a blind second review (kappa)."""
+    return label_items(db, run_id, reviewer, [{"item": seq, "verdict": verdict, "category": category, "severity": severity,
+                                               "note": note, "second": second}])[0]
+
+
+def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict], *, where: Callable[[int], str] | None = None
+                ) -> list[SpotCheckLabel]:
+    """Several labels in ONE transaction (all or nothing). ``where(k)`` names the k-th input
+    (e.g. ``labels.csv:4``) in error messages."""
+    out: list[SpotCheckLabel] = []
+    with db.transaction() as s:
+        run = _run(s, run_id)
+        if run.status != "SCANNED":
+            raise Conflict(f"run {run.id} is {run.status}: its sample is drawn when every chunk is scanned (`ethics-review audit resume {run.id}`)")
+        prod = s.get(Product, run.product_id)
+        who = load_actor(s, reviewer)
+        require(who, Duty.LABEL, ProductContext(prod.name, prod.owner_team))
+        lp, _ = _pack_filter(run.settings["pack_ref"])
+        for k, lab in enumerate(labels):
+            at = f"{where(k)}: " if where else ""
+            out.append(_label(s, run, lp.content_policy, reviewer, lab, at))
+    return out
+
+
+def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str) -> SpotCheckLabel:
+    try:
+        seq = int(str(lab.get("item")).lstrip("#"))
+    except ValueError:
+        raise InvalidInput(f"{at}item {lab.get('item')!r} is not a number; `ethics-review audit show {run.id} --items` lists them") from None
+    item = s.get(SpotCheckItem, (run.id, seq))
+    if item is None:
+        raise NotFound(f"{at}run {run.id} has no spot-check item {seq} (items are 1..{run.sample_size})")
+    verdict = str(lab.get("verdict") or "").strip().lower()
+    if verdict not in VERDICTS:
+        raise InvalidInput(f"{at}verdict {lab.get('verdict')!r} for item {seq}: expected pass or violation")
+    category, severity = lab.get("category") or None, lab.get("severity")
+    if verdict == "pass":
+        if category:
+            raise InvalidInput(f"{at}item {seq}: a pass takes no --category ({category!r}); label it violation, or drop the category")
+        severity = None
+    else:
+        codes = [c.code for c in policy.categories]
+        if not category or category not in codes:
+            raise InvalidInput(f"{at}item {seq}: violation needs --category, one of {', '.join(codes)} (got {category!r})")
+        if severity in (None, ""):
+            severity = policy.category(category).default_severity
+        try:
+            severity = int(severity)
+        except (TypeError, ValueError):
+            severity = -1
+        if not 0 <= severity <= 7:
+            raise InvalidInput(f"{at}item {seq}: --severity {lab.get('severity')!r} must be an integer 0-7")
+    existing = s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id, SpotCheckLabel.seq == seq)).all()
+    mine = next((x for x in existing if x.reviewer == reviewer), None)
+    others = [x for x in existing if x.reviewer != reviewer]
+    second = bool(lab.get("second"))
+    if second and mine is not None and mine.round == 1:
+        raise Forbidden(f"{at}item {seq}: you gave its first review; a second review must come from a different reviewer")
+    if mine is not None:
+        rnd = mine.round
+    elif second or (others and run.double_review):
+        if any(x.round == 2 for x in others):
+            raise Conflict(f"{at}item {seq} already has its second review (by {next(x.reviewer for x in others if x.round == 2)})")
+        rnd = 2
+    elif any(x.round == 1 for x in others):
+        first = next(x.reviewer for x in others if x.round == 1)
+        raise Conflict(f"{at}item {seq} is already labelled by {first}; pass --second for a blind second review")
+    else:
+        rnd = 1
+    if rnd == 2 and any(x.round == 1 and x.reviewer == reviewer for x in existing):
+        raise Forbidden(f"{at}item {seq}: a second review must come from a different reviewer")
+    before = None if mine is None else {"verdict": mine.verdict, "category": mine.category, "severity": mine.severity}
+    row = mine or SpotCheckLabel(run_id=run.id, seq=seq, reviewer=reviewer, round=rnd, verdict=verdict, labelled_at=utcnow())
+    row.verdict, row.category, row.severity = verdict, category if verdict == "violation" else None, severity
+    row.note, row.labelled_at = str(lab.get("note") or ""), utcnow()
+    s.add(row)
+    audit.record(s, actor=reviewer, action="content_audit.label", entity="audit_run", entity_id=f"{run.id}#{seq}", before=before,
+                 after={"verdict": verdict, "category": row.category, "severity": severity, "round": rnd},
+                 policy_version=f"{run.pack_id}@{run.pack_version}")
+    s.flush()
+    return row
+
+
+@dataclass
+class VerdictView:
+    run_id: int
+    items: int
+    labelled: int
+    passes: int
+    violations: int
+    rate: float
+    lower: float
+    upper: float
+    threshold: float
+    confidence: float
+    passed: bool
+    lower_clears: bool
+    complete: bool
+    kappa: float | None
+    pairs: int
+    disagreements: int
+    missed: int  # violations on items the filter did not flag
+    violations_by_category: dict[str, int]
+
+
+def verdict(db: Database, run_id: Any) -> VerdictView:
+    """Pass rate of the first-round labels against the plan's threshold, Wilson interval,
+    Cohen's kappa over items with a blind second review."""
+    with db.reading() as s:
+        run = _run(s, run_id)
+        items = {i.seq: i.flagged for i in s.exec(select(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).all()}
+        labels = s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id)).all()
+    plan = sampling_plan(run)
+    first: dict[int, SpotCheckLabel] = {}
+    second: dict[int, SpotCheckLabel] = {}
+    for lab in labels:
+        (first if lab.round == 1 else second)[lab.seq] = lab
+    primary = {seq: first.get(seq) or second.get(seq) for seq in set(first) | set(second)}
+    passes = sum(1 for x in primary.values() if x.verdict == "pass")
+    n = len(primary)
+    v = sampling.pass_verdict(passes, n, plan["pass_threshold"], plan["interval_confidence"])
+    both = sorted(set(first) & set(second))
+    kappa = sampling.cohens_kappa([first[k].verdict for k in both], [second[k].verdict for k in both]) if both else None
+    by_cat: dict[str, int] = {}
+    for x in primary.values():
+        if x.verdict == "violation":
+            by_cat[x.category or "?"] = by_cat.get(x.category or "?", 0) + 1
+    return VerdictView(run.id, len(items), n, passes, n - passes, v.rate, v.lower, v.upper, v.threshold, plan["interval_confidence"],
+                       v.passed, v.lower_clears, n == len(items) and n > 0, kappa, len(both),
+                       sum(1 for k in both if first[k].verdict != second[k].verdict),
+                       sum(1 for k, x in primary.items() if x.verdict == "violation" and not items.get(k, False)), by_cat)
+
+
+# ---- batch labels from a file ----------------------------------------------------------------
+def read_label_file(path: str | Path) -> tuple[list[dict], list[str]]:
+    """Labels from CSV (header: item,verdict[,category,severity,note,second]) or JSONL
+    (one object per line with the same keys). Returns (labels, 'file:line' of each)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"{path}: no such file; give a CSV or JSONL of labels (item, verdict, category, severity, note)")
+    labels: list[dict] = []
+    where: list[str] = []
+    if p.suffix.lower() == ".csv":
+        with p.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not {"item", "verdict"} <= {h.strip() for h in reader.fieldnames}:
+                raise InvalidInput(f"{path}:1: header must include item and verdict (optional: category, severity, note, second)")
+            for row in reader:
+                labels.append({k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k})
+                where.append(f"{path}:{reader.line_num}")
+    else:
+        for n, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError as exc:
+                raise InvalidInput(f"{path}:{n}: not valid JSON ({exc}); write one object per line") from None
+            if not isinstance(obj, dict):
+                raise InvalidInput(f"{path}:{n}: expected an object with item and verdict")
+            labels.append(obj)
+            where.append(f"{path}:{n}")
+    for lab in labels:
+        lab["second"] = str(lab.get("second", "")).strip().lower() in ("1", "true", "yes", "y")
+    return labels, where
+
+
+# ---- missed violations -> candidate keywords -------------------------------------------------
+_WORD = re.compile(r"[a-z][a-z'-]{2,}")
+_CJK = re.compile(r"[\u4e00-\u9fff]{2,}")
+_STOP = frozenset("the and for with that this from you your are was were have has had not but can will how what when where who "
+                  "why which into about there their them they then than our out all any his her its also just like more some such "
+                  "very would could should been being over only other after before these those here me my we us it is to of in on".split())
+
+
+def _grams(text: str) -> set[str]:
+    low = text.lower()
+    words = [w for w in _WORD.findall(low) if w not in _STOP]
+    out = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    for run in _CJK.findall(text):
+        for n in (2, 3, 4):
+            out.update(run[i:i + n] for i in range(len(run) - n + 1))
+    return out
+
+
+def suggest_keywords(db: Database, run_id: Any, *, limit: int = 20) -> list[dict]:
+    """n-grams from violations the filter missed (unflagged items labelled violation) that
+    are not library terms, ranked by how many missed items hold them minus how often they
+    occur in passed items (scaled)."""
+    from review.domain.content.normalize import canonical_term
+    from review.domain.content.scanners import KeywordScanner
+
+    with db.reading() as s:
+        run = _run(s, run_id)
+        items = {i.seq: i for i in s.exec(select(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).all()}
+        labels = _primary_labels(s, run.id)
+    _, filt = _pack_filter(run.settings["pack_ref"])
+    library = set()
+    for sc in filt.scanners:
+        if isinstance(sc, KeywordScanner):
+            library = set(sc.keywords.canons)
+    missed = [items[k] for k, lab in labels.items() if lab.verdict == "violation" and not items[k].flagged]
+    passed = [items[k] for k, lab in labels.items() if lab.verdict == "pass"]
+    if not missed:
+        return []
+    m_df: Counter = Counter()
+    first: dict[str, int] = {}
+    for it in missed:
+        for g in _grams(f"{it.prompt}\n{it.output}"):
+            m_df[g] += 1
+            first.setdefault(g, it.seq)
+    p_df: Counter = Counter()
+    for it in passed:
+        p_df.update(g for g in _grams(f"{it.prompt}\n{it.output}") if g in m_df)
+    scale = len(missed) / max(1, len(passed))
+    out = []
+    for g, c in m_df.items():
+        if canonical_term(g) in library:
+            continue
+        score = c - p_df[g] * scale
+        if score > 0:
+            out.append({"term": g, "missed": c, "passed": p_df[g], "score": round(score, 3), "example_item": first[g]})
+    out.sort(key=lambda d: (-d["score"], -len(d["term"]), d["term"]))
+    return out[:limit]
+
+
+def _primary_labels(s: Session, run_id: int) -> dict[int, SpotCheckLabel]:
+    out: dict[int, SpotCheckLabel] = {}
+    for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run_id).order_by(SpotCheckLabel.round)).all():
+        out.setdefault(lab.seq, lab)
+    return out
+
+
+# ---- report ----------------------------------------------------------------------------------
+def report_data(db: Database, run_id: Any, *, examples: int = 10) -> dict:
+    from review.services.content_audit import sample_items
+
+    d = get_run(db, run_id, bad_limit=20)
+    v = verdict(db, d.run.id)
+    items = [i for i in sample_items(db, d.run.id, d.run.started_by, blind=False) if i.spans][:examples]
+    return {"detail": d, "verdict": v, "examples": items, "suggestions": suggest_keywords(db, d.run.id)}
+
+
+def verdict_word(v: VerdictView) -> str:
+    if not v.labelled:
+        return "NOT LABELLED"
+    word = "PASS" if v.passed else "FAIL"
+    return word if v.complete else f"{word} (provisional: {v.labelled} of {v.items} items labelled)"
+
+
+def write_report(db: Database, run_id: Any, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``audit-<run>.md`` and ``audit-<run>.html`` into ``out_dir``."""
+    data = report_data(db, run_id)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = data["detail"].run
+    md, htm = out / f"audit-{run.id}.md", out / f"audit-{run.id}.html"
+    md.write_text(_markdown(data), encoding="utf-8")
+    htm.write_text(_html(data), encoding="utf-8")
+    return md, htm
+
+
+def _summary_rows(d, v) -> list[tuple[str, str]]:
+    r = d.run
+    kappa = "-" if v.kappa is None else f"{v.kappa:.3f} over {v.pairs} double-reviewed items ({v.disagreements} disagreements)"
+    return [("Product", d.product), ("Input", f"{r.source} ({r.fmt}, {r.source_bytes:,} bytes)"),
+            ("Policy pack", f"{r.pack_id} {r.pack_version} #{r.pack_hash[:12]}"), ("Status", r.status),
+            ("Records", f"{r.records:,} valid, {r.bad_records:,} bad (skipped)"), ("Flagged records", f"{r.flagged_records:,}"),
+            ("Findings", f"{r.findings:,}"), ("Sample", f"{r.sample_size:,} items, seed {r.seed}"),
+            ("Labelled", f"{v.labelled} of {v.items}"),
+            ("Pass rate", f"{v.rate:.1%} ({v.passes}/{v.labelled}); {v.confidence:.0%} Wilson interval {v.lower:.1%} - {v.upper:.1%}"),
+            ("Threshold", f"{v.threshold:.0%} (lower bound {'clears' if v.lower_clears else 'does not clear'} it)"),
+            ("Verdict", verdict_word(v)), ("Cohen's kappa", kappa), ("Violations the filter missed", str(v.missed))]
+
+
+def _snippet(text: str, spans: list, width: int = 60, mark=("**", "**"), esc=lambda x: x) -> str:
+    if not spans:
+        return esc(text[:2 * width])
+    lo = max(0, spans[0].start - width)
+    hi = min(len(text), max(sp.end for sp in spans) + width)
+    out, pos = [], lo
+    for sp in sorted(spans, key=lambda x: (x.start, x.end)):
+        if sp.start < pos or sp.end > hi:
+            continue
+        out += [esc(text[pos:sp.start]), mark[0], esc(text[sp.start:sp.end]), mark[1]]
+        pos = sp.end
+    out.append(esc(text[pos:hi]))
+    return ("..." if lo else "") + "".join(out).replace("\n", " ") + ("..." if hi < len(text) else "")
+
+
+def _examples(items, mark, esc) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for it in items:
+        for fld in ("prompt", "output", "metadata"):
+            spans = [sp for sp in it.spans if sp.field == fld]
+            if not spans:
+                continue
+            text = {"prompt": it.prompt, "output": it.output}.get(fld) or "\n".join(f"{k}: {v}" for k, v in sorted(it.metadata.items())
+                                                                                        if isinstance(v, str) and v)
+            cats = ", ".join(sorted({f"{sp.category} (sev {sp.severity})" for sp in spans}))
+            rows.append((f"{it.record_id} (item {it.seq})", fld, cats, _snippet(text, spans, mark=mark, esc=esc)))
+    return rows
+
+
+def _markdown(data: dict) -> str:
+    d, v = data["detail"], data["verdict"]
+    lines = [f"# Content-safety audit run {d.run.id}: {d.product}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {val} |" for k, val in _summary_rows(d, v)]
+    lines += ["", "## Findings by category and severity", "", "| category | severity | findings | records |", "|---|---:|---:|---:|"]
+    lines += [f"| {c} | {s} | {n:,} | {r:,} |" for c, s, n, r in d.by_category] or ["| (none) | | | |"]
+    if v.violations_by_category:
+        lines += ["", "## Violations found by reviewers", ""] + [f"- {c}: {n}" for c, n in sorted(v.violations_by_category.items())]
+    lines += ["", "## Examples (matched spans in bold)", ""]
+    ex = _examples(data["examples"], ("**", "**"), lambda x: x.replace("|", "\\|"))
+    lines += ["| record | field | categories | text |", "|---|---|---|---|"] + [f"| {a} | {b} | {c} | {t} |" for a, b, c, t in ex] if ex else ["(no flagged item in the sample)"]
+    lines += ["", "## Candidate keywords from missed violations", ""]
+    sug = data["suggestions"]
+    lines += ["| term | missed items | passed items | score |", "|---|---:|---:|---:|"] + [
+        f"| {s['term']} | {s['missed']} | {s['passed']} | {s['score']} |" for s in sug] if sug else ["(none: no violation the filter missed)"]
+    lines += ["", f"## Bad input records ({d.run.bad_records:,}, skipped)", ""] + [f"- {b.message}" for b in d.bad]
+    return "\n".join(lines) + "\n"
+
+
+def _html(data: dict) -> str:
+    d, v = data["detail"], data["verdict"]
+    e = html.escape
+
+    def table(head, rows):
+        return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Audit run {d.run.id}</title>",
+             "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{border:1px solid #ccc;padding:.3em .6em}"
+             "table{border-collapse:collapse;margin:1em 0}mark{background:#ffd54f}.fail{color:#b00}.pass{color:#070}</style></head><body>",
+             f"<h1>Content-safety audit run {d.run.id}: {e(d.product)}</h1>",
+             table(["", ""], [(e(k), e(val)) for k, val in _summary_rows(d, v)]),
+             f"<p class='{'pass' if v.passed else 'fail'}'><b>Verdict: {e(verdict_word(v))}</b></p>",
+             "<h2>Findings by category and severity</h2>",
+             table(["category", "severity", "findings", "records"], [(e(c), s, f"{n:,}", f"{r:,}") for c, s, n, r in d.by_category]),
+             "<h2>Examples</h2>",
+             table(["record", "field", "categories", "text"], [(e(a), e(b), e(c), t) for a, b, c, t in
+                                                               _examples(data["examples"], ("<mark>", "</mark>"), e)]),
+             "<h2>Candidate keywords from missed violations</h2>",
+             table(["term", "missed items", "passed items", "score"], [(e(s["term"]), s["missed"], s["passed"], s["score"])
+                                                                      for s in data["suggestions"]]),
+             f"<h2>Bad input records ({d.run.bad_records:,}, skipped)</h2><ul>" + "".join(f"<li>{e(b.message)}</li>" for b in d.bad) + "</ul>",
+             "</body></html>"]
+    return "\n".join(parts)

@@ -1,0 +1,92 @@
+"""CLI end to end (in-process) for audit run / label / report / list / show / resume, bad input,
+and the Prefect flow under the session harness."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from review.cli.main import main
+from review.services import content_audit as ca
+from tests.content_audit.conftest import PRODUCT, finding_rows, write_corpus
+
+
+def cli(db, capsys, *args, user="amara.okafor"):
+    code = main(["--database", db.url, "--as", user, *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_run_label_report(sqlite_audit_db, tmp_path, capsys):
+    db = sqlite_audit_db
+    path = write_corpus(tmp_path / "in.jsonl", 120, bad={4: '{"id": 7, "output": 5}'})
+    code, out, err = cli(db, capsys, "audit", "run", str(path), "--product", PRODUCT, "--chunk", "50", "--seed", "1")
+    assert code == 0, err
+    assert "run 1 SCANNED: 120 records" in out and "1 bad record(s) skipped" in out
+    assert f"{path}:4: field 'output': value 5 is not a string" in out
+    code, out, _ = cli(db, capsys, "--json", "audit", "show", "1", "--items")
+    shown = json.loads(out)
+    assert shown["run"]["records"] == 120 and len(shown["items"]) == 120
+    first = shown["items"][0]["item"]
+    assert cli(db, capsys, "audit", "label", "1", str(first), "pass")[0] == 0
+    labels = tmp_path / "labels.csv"
+    rows = ["item,verdict,category,severity"] + [f"{i['item']},{'violation' if i['flagged'] else 'pass'},{'weapons' if i['flagged'] else ''},"
+                                                 for i in shown["items"][1:]]
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = cli(db, capsys, "audit", "label", "1", "--file", str(labels))
+    assert code == 0, err
+    assert "recorded 119 label(s)" in out
+    code, out, err = cli(db, capsys, "audit", "report", "1", "--out", str(tmp_path / "rep"))
+    assert code == 0, err
+    md = (tmp_path / "rep" / "audit-1.md").read_text(encoding="utf-8")
+    v = ca.verdict(db, 1)
+    assert v.labelled == 120 and f"| Labelled | 120 of 120 |" in md
+    assert (tmp_path / "rep" / "audit-1.html").exists()
+    code, out, _ = cli(db, capsys, "audit", "list")
+    assert code == 0 and PRODUCT in out and "SCANNED" in out
+
+
+def test_cli_bad_input_is_one_line_and_changes_nothing(sqlite_audit_db, tmp_path, capsys):
+    db = sqlite_audit_db
+    code, _, err = cli(db, capsys, "audit", "run", str(tmp_path / "missing.jsonl"), "--product", PRODUCT)
+    assert code == 2 and err.startswith("ethics-review: error: ") and "no such file" in err and err.count("\n") == 1
+    bad_csv = tmp_path / "in.csv"
+    bad_csv.write_text("id,answer\n1,hi\n", encoding="utf-8")
+    code, _, err = cli(db, capsys, "audit", "run", str(bad_csv), "--product", PRODUCT)
+    assert code == 2 and f"{bad_csv}:1: header" in err
+    code, _, err = cli(db, capsys, "audit", "label", "99", "1", "pass")
+    assert code == 3 and "audit run 99 does not exist" in err
+    with db.reading() as s:
+        assert s.execute(sa.text("select count(*) from audit_run")).scalar_one() == 0
+        assert s.execute(sa.text("select count(*) from spot_check_label")).scalar_one() == 0
+
+
+def test_cli_csv_input_and_resume(sqlite_audit_db, tmp_path, capsys):
+    db = sqlite_audit_db
+    path = tmp_path / "in.csv"
+    path.write_text('id,prompt,output,metadata\n1,hi,"a pipe bomb,\nin two lines",\n2,hi,fine,"{""caption"": ""cat""}"\n'
+                    '3,hi,x,{bad\n4,hi,where to get a fake passport,\n', encoding="utf-8")
+    run = ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", chunk_lines=2)
+    ca.run_inline(db, run.id, stop_after=1)
+    code, out, err = cli(db, capsys, "audit", "resume", str(run.id))
+    assert code == 0, err
+    assert "1 of 2 chunk(s) left" in out and "3 records" in out
+    assert f"{path}:5: field 'metadata'" in out  # the record starting on physical line 5 (line 2-3 is one record)
+    found = {r[0] for r in finding_rows(db, run.id)}
+    assert {"1", "4"} <= found and "3" not in found  # (the NB classifier also flags the 2-word caption of record 2)
+
+
+def test_flow_under_prefect_harness(prefect_harness, sqlite_audit_db, tmp_path):
+    from flows.content_audit import aigc_content_audit
+
+    db = sqlite_audit_db
+    path = write_corpus(tmp_path / "in.jsonl", 300, bad={2: "nope"})
+    inline = ca.run_inline(db, ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", chunk_lines=100, seed=5).id)
+    run = ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", chunk_lines=100, seed=5, engine="prefect")
+    ca.run_inline(db, run.id, stop_after=1)  # partly done before the flow: the flow resumes it
+    summary = aigc_content_audit(run_id=run.id, database_url=db.url)
+    assert summary["status"] == "SCANNED" and summary["bad_records"] == 1 and summary["records"] == 300
+    assert finding_rows(db, run.id) == finding_rows(db, inline.id)
+    again = aigc_content_audit(run_id=run.id, database_url=db.url)  # idempotent re-run
+    assert again == summary and finding_rows(db, run.id) == finding_rows(db, inline.id)

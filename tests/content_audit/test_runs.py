@@ -1,0 +1,122 @@
+"""Audit runs on SQLite and PostgreSQL: findings, resume, idempotency, bad records, sampling."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from review.services import content_audit as ca
+from review.store.models_content import AuditChunk, BadInputRecord, ContentFinding, SpotCheckItem
+from tests.content_audit.conftest import PRODUCT, finding_rows, write_corpus
+
+REVIEWER = "amara.okafor"
+
+
+def _run(db, path, **kw):
+    run = ca.start_run(db, path, product=PRODUCT, actor=REVIEWER, chunk_lines=kw.pop("chunk_lines", 100), seed=kw.pop("seed", 42), **kw)
+    return run
+
+
+def test_inline_run_findings_bad_records_and_sample(audit_db, tmp_path):
+    path = write_corpus(tmp_path / "in.jsonl", 400, bad={5: "{not json", 17: '{"id": "x", "modality": "pdf"}',
+                                                      30: '{"prompt": "no id"}', 31: "   "})
+    run = _run(audit_db, path)
+    assert run.chunks_total == 5  # 404 lines / 100
+    done = ca.run_inline(audit_db, run.id)
+    assert done.status == "SCANNED"
+    assert done.records == 400 and done.bad_records == 3
+    d = ca.get_run(audit_db, run.id)
+    lines = [b.line for b in d.bad]
+    assert lines == [5, 17, 30]
+    assert d.bad[0].message.startswith(f"{path}:5: field '(line)'") and "not valid JSON" in d.bad[0].message
+    assert "modality" in d.bad[1].message and "'pdf'" in d.bad[1].message
+    rows = finding_rows(audit_db, run.id)
+    flagged = {r[0] for r in rows}
+    # every harmful record (every 10th) is found; benign ones are not
+    assert {f"r{k:05d}" for k in range(0, 400, 10)} <= flagged
+    assert all(int(r[1:]) % 10 == 0 or int(r[1:]) % 97 == 5 or int(r[1:]) % 89 == 7 for r in flagged), sorted(flagged)[:20]
+    assert done.flagged_records == len(flagged)
+    assert done.findings == len(rows)
+    # sample: population 400 < min_sample 1000, so everything valid is sampled, stratified
+    assert done.sample_size == 400
+    with audit_db.reading() as s:
+        items = s.exec(sa.select(SpotCheckItem.stratum, SpotCheckItem.record_id, SpotCheckItem.flagged)
+                       .where(SpotCheckItem.run_id == run.id)).all()
+    assert {r for _, r, f in items if f} == flagged
+    assert all(st.startswith("flagged:") == f for st, _, f in items)
+    assert any(st == "clean" for st, _, _ in items)
+
+
+def test_resume_after_interruption_equals_clean_run(audit_db, tmp_path):
+    path = write_corpus(tmp_path / "in.jsonl", 450)
+    clean = ca.run_inline(audit_db, _run(audit_db, path).id)
+    interrupted = _run(audit_db, path)
+    part = ca.run_inline(audit_db, interrupted.id, stop_after=2)
+    assert part.status == "RUNNING"
+    assert len(ca.chunk_descriptors(audit_db, interrupted.id)) == 3
+    # a crash in the middle of chunk 2: some of its findings were written, the chunk not marked done
+    pending = ca.chunk_descriptors(audit_db, interrupted.id)[0]
+    res = ca.scan_descriptor(pending, ca.run_filter(ca.get_run_row(audit_db, interrupted.id)), PRODUCT, None)
+    res.findings = res.findings[: len(res.findings) // 2]
+    ca.persist_chunk(audit_db, interrupted.id, res)
+    with audit_db.transaction() as s:
+        s.execute(sa.update(AuditChunk).where(AuditChunk.run_id == interrupted.id, AuditChunk.seq == pending["seq"]).values(done=False))
+    resumed = ca.run_inline(audit_db, interrupted.id)
+    assert resumed.status == "SCANNED"
+    assert finding_rows(audit_db, interrupted.id) == finding_rows(audit_db, clean.id) != []
+    assert resumed.findings == clean.findings and resumed.records == clean.records
+    # same seed, same data -> the same sample
+    with audit_db.reading() as s:
+        a = s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == clean.id).order_by(SpotCheckItem.seq)).all()
+        b = s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == interrupted.id).order_by(SpotCheckItem.seq)).all()
+    assert a == b
+
+
+def test_running_twice_writes_the_same_rows(audit_db, tmp_path):
+    path = write_corpus(tmp_path / "in.jsonl", 300, bad={3: "[1, 2]"})
+    run = _run(audit_db, path)
+    ca.run_inline(audit_db, run.id)
+    first = finding_rows(audit_db, run.id)
+    # force every chunk to be scanned again: insert-or-ignore keeps exactly one row per key
+    with audit_db.transaction() as s:
+        s.execute(sa.update(AuditChunk).where(AuditChunk.run_id == run.id).values(done=False))
+    for desc in ca.chunk_descriptors(audit_db, run.id):
+        ca.process_chunk(audit_db, desc)
+    again = ca.run_inline(audit_db, run.id)  # already SCANNED: the sample is not drawn twice
+    assert finding_rows(audit_db, run.id) == first
+    with audit_db.reading() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(ContentFinding).where(ContentFinding.run_id == run.id)).scalar_one() == len(first)
+        assert s.execute(sa.select(sa.func.count()).select_from(BadInputRecord).where(BadInputRecord.run_id == run.id)).scalar_one() == 1
+        assert s.execute(sa.select(sa.func.count()).select_from(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).scalar_one() == again.sample_size
+
+
+def test_stratified_sample_is_seeded_and_sized_by_the_plan(sqlite_audit_db, tmp_path):
+    db = sqlite_audit_db
+    path = write_corpus(tmp_path / "in.jsonl", 2500, every=20)
+    a = ca.run_inline(db, _run(db, path, chunk_lines=1000, seed=7).id)
+    b = ca.run_inline(db, _run(db, path, chunk_lines=700, seed=7).id)
+    c = ca.run_inline(db, _run(db, path, chunk_lines=1000, seed=8).id)
+    assert a.sample_size == b.sample_size == c.sample_size == 1000  # the pack's min_sample
+    alloc = a.settings["allocation"]
+    assert alloc["clean"] > 800 and all(v >= 5 for k, v in alloc.items() if k.startswith("flagged:"))
+    assert sum(alloc.values()) == 1000
+
+    def ids(run):
+        with db.reading() as s:
+            return sorted(s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == run.id)).all())
+    assert ids(a) == ids(b)  # chunking does not change the sample
+    assert ids(a) != ids(c)  # the seed does
+
+
+def test_unknown_product_and_missing_file_leave_no_run(audit_db, tmp_path):
+    import pytest
+
+    from review.errors import InvalidInput, NotFound
+    from review.store.models_content import AuditRun
+
+    with pytest.raises(InvalidInput, match="no such file"):
+        ca.start_run(audit_db, tmp_path / "nope.jsonl", product=PRODUCT, actor=REVIEWER)
+    path = write_corpus(tmp_path / "in.jsonl", 10)
+    with pytest.raises(NotFound, match="unknown product"):
+        ca.start_run(audit_db, path, product="nope", actor=REVIEWER)
+    with audit_db.reading() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(AuditRun)).scalar_one() == 0
