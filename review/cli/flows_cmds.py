@@ -1,9 +1,189 @@
-"""CLI commands: post-release follow-ups, feedback, serve (flows work)."""
+"""CLI commands: post-release follow-ups, the external feedback channel, and ``serve`` (Prefect deployments)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from typing import Any
+
+from review.cli import output
+from review.errors import InvalidInput
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add this module's subcommands to the root parser (none yet)."""
+    """Add ``followup``, ``feedback`` and ``serve`` to the root parser."""
+    fu = sub.add_parser("followup", help="post-release follow-up checks").add_subparsers(dest="followup_cmd", required=True, metavar="ACTION")
+    p = fu.add_parser("list", help="follow-up checks, newest due first")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--due", action="store_const", const="due", dest="which", help="open, or scheduled and due")
+    g.add_argument("--overdue", action="store_const", const="overdue", dest="which", help="open past the escalation delay")
+    g.add_argument("--triggered", action="store_const", const="triggered", dest="which", help="a visit reported a risk")
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(func=cmd_followup_list, which=None)
+    p = fu.add_parser("show", help="one check: visits, questionnaire, answers")
+    p.add_argument("check")
+    p.set_defaults(func=cmd_followup_show)
+    p = fu.add_parser("record", help="record one visit's answers (YAML/JSON: answers q1..qN yes|no, finding, controls, notes)")
+    p.add_argument("check")
+    p.add_argument("--customer", required=True, help="the visited customer, as listed by `followup show`")
+    p.add_argument("--answers", required=True, metavar="FILE")
+    p.set_defaults(func=cmd_followup_record)
+    p = fu.add_parser("scan", help="run the follow-up scan now, in this process (open due checks, escalate overdue)")
+    p.add_argument("--now", default=None, metavar="ISO-TIME", help="pretend it is this time (UTC), e.g. 2026-03-01T02:00")
+    p.set_defaults(func=cmd_followup_scan)
+
+    fb = sub.add_parser("feedback", help="the open feedback channel").add_subparsers(dest="feedback_cmd", required=True, metavar="ACTION")
+    p = fb.add_parser("submit", help="raise an ethics concern about a product (no account needed)")
+    p.add_argument("--product", required=True, help="product name or id")
+    p.add_argument("--message", "-m", required=True)
+    p.add_argument("--contact", default=None, help="how to reach you (optional)")
+    p.set_defaults(func=cmd_feedback_submit)
+    p = fb.add_parser("triage", help="mark feedback credible (opens an ad-hoc follow-up) or not-credible (reviewer/chair)")
+    p.add_argument("feedback")
+    p.add_argument("verdict", metavar="credible|not-credible")
+    p.add_argument("--rationale", "-m", required=True)
+    p.set_defaults(func=cmd_feedback_triage)
+    p = fb.add_parser("list", help="feedback, newest first")
+    p.add_argument("--status", default=None, help="new, credible, not-credible")
+    p.set_defaults(func=cmd_feedback_list)
+
+    p = sub.add_parser("serve", help="serve the Prefect deployments (gate flows on demand, follow-up scan nightly, escalation hourly)")
+    p.add_argument("--list", action="store_true", dest="list_only", help="print the deployments and schedules, do not serve")
+    p.add_argument("--limit", type=int, default=None, help="maximum concurrent flow runs")
+    p.set_defaults(func=cmd_serve)
+
+
+def _parse_now(text: str | None) -> Any:
+    if not text:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--now {text!r} is not an ISO time; use e.g. 2026-03-01T02:00 (UTC)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def cmd_followup_list(ctx: Any) -> int:
+    from review.services.followups import list_checks
+
+    rows = list_checks(ctx.db, which=ctx.args.which, limit=ctx.args.limit)
+    if ctx.json:
+        output.emit_json(rows)
+        return 0
+    output.table(None, ["check", "review", "product", "#", "kind", "grade", "status", "due", "visits", "flags"],
+                 [(r["id"], r["review_id"], r["product"], r["sequence"], r["kind"], output.grade_text(r["grade"]), output.status_text(r["status"]),
+                   r["due_at"][:10], f"{r['visits_recorded']}/{r['visits']}",
+                   " ".join(x for x, on in (("OVERDUE", r["overdue"]), ("escalated", r["escalated"]), (r["finding"] or "", r["finding"] not in (None, "none"))) if on) or "-")
+                  for r in rows], caption=f"{len(rows)} check(s)")
+    return 0
+
+
+def cmd_followup_show(ctx: Any) -> int:
+    from review.services.followups import show_check
+
+    d = show_check(ctx.db, ctx.args.check)
+    if ctx.json:
+        output.emit_json(d)
+        return 0
+    output.say(f"[bold]Follow-up check {d['id']}[/bold]  {d['product']} (review {d['review_id']}, #{d['sequence']}, {d['kind']}, {d['grade']})")
+    output.say(f"  status {d['status']}  due {d['due_at'][:10]}  escalated {d['escalated_at'] or '-'}  finding {d['finding'] or '-'}")
+    if d["visits"]:
+        output.say("  questionnaire (answer q1..qN yes|no in the answers file):")
+        for i, q in enumerate(d["visits"][0]["questionnaire"], 1):
+            output.say(f"    q{i}: {q}")
+    output.table("Visits", ["customer", "status", "finding", "by", "notes"],
+                 [(v["customer"], v["status"], v["finding"] or "-", v["recorded_by"] or "-", v["notes"] or "-") for v in d["visits"]])
+    if d["content_reaudit"]:
+        output.say(f"  content re-audit requested: {d['content_reaudit']['status']} ({d['content_reaudit']['reason']})")
+    return 0
+
+
+def cmd_followup_record(ctx: Any) -> int:
+    from review.cli.core import read_yaml
+    from review.services.followups import record_visit
+    from review.services.notifications import deliver_pending
+
+    doc = read_yaml(ctx.args.answers)
+    out = record_visit(ctx.db, ctx.args.check, ctx.args.customer, doc, actor=ctx.actor, source=ctx.args.answers)
+    deliver_pending(ctx.db)
+    if ctx.json:
+        output.emit_json({"check": out.check_id, "status": out.check_status, "finding": out.finding, "reopened_at": out.reopened_at,
+                          "next_check_due": out.next_check_due, "message": out.message})
+    else:
+        output.say(out.message)
+    return 0
+
+
+def cmd_followup_scan(ctx: Any) -> int:
+    from review.services.followups import scan
+    from review.services.notifications import deliver_pending
+
+    res = scan(ctx.db, now=_parse_now(ctx.args.now))
+    deliver_pending(ctx.db)
+    if ctx.json:
+        output.emit_json(res.to_json())
+    else:
+        output.say(f"follow-up scan: {res.opened} check(s) opened with {res.visits} visit(s), {res.reaudits} content re-audit request(s), "
+                   f"{res.cancelled} cancelled, {res.escalated} escalated to the chair")
+    return 0
+
+
+def cmd_feedback_submit(ctx: Any) -> int:
+    from review.services.feedback import submit_feedback
+    from review.services.notifications import deliver_pending
+
+    fb = submit_feedback(ctx.db, ctx.args.product, ctx.args.message, contact=ctx.args.contact)
+    deliver_pending(ctx.db)
+    if ctx.json:
+        output.emit_json(fb.model_dump(mode="json"))
+    else:
+        output.say(f"feedback {fb.id} recorded; the ethics committee will triage it. Thank you.")
+    return 0
+
+
+def cmd_feedback_triage(ctx: Any) -> int:
+    from review.services.feedback import triage
+    from review.services.notifications import deliver_pending
+
+    out = triage(ctx.db, ctx.args.feedback, ctx.args.verdict, actor=ctx.actor, rationale=ctx.args.rationale)
+    deliver_pending(ctx.db)
+    if ctx.json:
+        output.emit_json({"feedback": out.feedback.model_dump(mode="json"), "check": out.check_id, "message": out.message})
+    else:
+        output.say(out.message)
+    return 0
+
+
+def cmd_feedback_list(ctx: Any) -> int:
+    from review.services.feedback import list_feedback
+
+    rows = list_feedback(ctx.db, status=ctx.args.status)
+    if ctx.json:
+        output.emit_json(rows)
+        return 0
+    output.table(None, ["id", "product", "status", "received", "message", "check"],
+                 [(r["id"], r["product"], r["status"], r["created_at"][:16], r["message"][:80], r["check_id"] or "-") for r in rows])
+    return 0
+
+
+def cmd_serve(ctx: Any) -> int:
+    if ctx.args.database:
+        os.environ["ETHICS_REVIEW_DATABASE_URL"] = ctx.args.database  # the flow runs use the same app database
+    from flows.serve import build_deployments, serve_all
+
+    deployments = build_deployments()
+    rows = [(f"{d.flow_name}/{d.name}", ", ".join(s.schedule.cron for s in d.schedules) or "on demand", ", ".join(d.tags)) for d in deployments]
+    if ctx.args.list_only:
+        if ctx.json:
+            output.emit_json([{"deployment": a, "schedule": b, "tags": c} for a, b, c in rows])
+        else:
+            output.table("Deployments", ["deployment", "schedule (cron, UTC)", "tags"], rows)
+        return 0
+    if not os.environ.get("PREFECT_API_URL"):
+        raise InvalidInput("PREFECT_API_URL is not set: start `prefect server start` in another terminal, then "
+                           "`export PREFECT_API_URL=http://127.0.0.1:4200/api` and run `ethics-review serve` again")
+    output.table("Serving", ["deployment", "schedule (cron, UTC)", "tags"], rows)
+    serve_all(limit=ctx.args.limit)
+    return 0

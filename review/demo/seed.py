@@ -1,7 +1,10 @@
-"""Seed a fresh database with the demo products and walk several through the gates.
+"""Seed a fresh database with the demo products and walk several through the gates and a follow-up round.
 
 Everything goes through the service layer, as a person at the CLI or in the TUI would,
-so the demo exercises the same rules (duties, quorum, unmet controls) as real use.
+so the demo exercises the same rules (duties, quorum, unmet controls) as real use. The
+automatic step of each gate runs through ``step(gate, review_id)``: by default the
+in-process step logic of ``review.services.gates`` (fast), or the Prefect flows when the
+caller passes a runner that uses the engine (``ethics-review demo --prefect``).
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from datetime import timedelta
+from typing import Any, Callable
 
 from review.demo.catalog import PRODUCTS, TEAM_SUBMITTERS, submission
 from review.errors import ReviewError
-from review.services import controls, reviews, users
+from review.services import controls, feedback, followups, gates, reviews, users
 from review.services.queries import show_review
-from review.store.db import Database
+from review.store.db import Database, utcnow
 
 CHAIR = "wei.chen"
 REVIEWERS = ("amara.okafor", "lucas.martin", "priya.nair")
@@ -42,9 +46,32 @@ def seed_people(db: Database) -> None:
         users.add_user(db, submitter, team=team, roles="submitter", display_name=f"{team} lead", actor=ADMIN)
 
 
-def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | None = None) -> dict[str, int]:
+#: Runs one gate's automatic step; returns something with a ``message`` (StepResult) or a dict with one.
+StepRunner = Callable[[str, int], Any]
+#: Runs the follow-up scan at a given time; returns a dict of counts.
+ScanRunner = Callable[[Any], dict[str, Any]]
+
+
+def in_process_step(db: Database) -> StepRunner:
+    """The gate steps through the services, in this process (what the CLI does without a Prefect server)."""
+    table = {"initiation": gates.initiation_step, "development": gates.development_step, "release": gates.release_step}
+    return lambda gate, rid: table[gate](db, rid)
+
+
+def in_process_scan(db: Database) -> ScanRunner:
+    return lambda now: followups.scan(db, now=now).to_json()
+
+
+def _msg(result: Any) -> str:
+    return result["message"] if isinstance(result, dict) else result.message
+
+
+def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | None = None,
+             step: StepRunner | None = None, scan: ScanRunner | None = None) -> dict[str, int]:
     """Build the demo world in ``db`` (already migrated, empty). Returns product name -> review id."""
     log = log or DemoLog()
+    step = step or in_process_step(db)
+    scan = scan or in_process_scan(db)
     seed_people(db)
     log(f"people: admin, chair {CHAIR}, reviewers {', '.join(REVIEWERS)}, {len(TEAM_SUBMITTERS)} product-team submitters")
     ids: dict[str, int] = {}
@@ -52,7 +79,7 @@ def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | N
         name = item["product"]["name"]
         r = reviews.submit(db, submission(item), actor=TEAM_SUBMITTERS[item["product"]["owner_team"]], source=f"demo:{name}")
         ids[name] = r.id
-        log(f"submitted {name!r}: review {r.id}, grade {r.grade}")
+        log(f"submitted {name!r}: review {r.id}, grade {r.grade}; {_msg(step('initiation', r.id))}")
 
     users.declare_conflict(db, "City video analytics", actor="lucas.martin", reason="Former employee of the camera vendor")
     log("lucas.martin declared a conflict of interest on City video analytics (recused)")
@@ -98,9 +125,9 @@ def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | N
     through_gate(name, "priya.nair", "Controls verified against initiation requirements")
     reviews.advance(db, ids[name], actor=TEAM_SUBMITTERS["geo-insight"])
     reviews.submit_gate(db, ids[name], actor=TEAM_SUBMITTERS["geo-insight"])
+    log(f"  {_msg(step('development', ids[name]))}")
     through_gate(name, "amara.okafor", "Release approved")
-    reviews.advance(db, ids[name], actor=TEAM_SUBMITTERS["geo-insight"])
-    log(f"  {name} is released and monitored")
+    log(f"  release gate: {_msg(step('release', ids[name]))}")
 
     # 2. Medical LLM (HIGH): development re-verification, then release needs chair + reviewer.
     name = "Medical LLM assistant"
@@ -115,6 +142,7 @@ def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | N
     except ReviewError as exc:
         log(f"  refused as expected: {exc.message}")
     verify_all(name, "amara.okafor", ("DEVELOPMENT",))
+    log(f"  development re-verification: {_msg(step('development', ids[name]))}")
     out = reviews.decide(db, ids[name], "approve", actor="amara.okafor", rationale="All development controls verified; residual risk acceptable")
     log(f"  {out.message}")
     residual = reviews.compute_residual(db, ids[name], actor="amara.okafor")
@@ -123,9 +151,11 @@ def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | N
     evidence_for(name, ("RELEASE",))
     verify_all(name, "priya.nair", ("RELEASE",))
     reviews.submit_gate(db, ids[name], actor=TEAM_SUBMITTERS["health-ai"])
-    through_gate(name, "priya.nair", "Release checks complete", second=CHAIR)
-    reviews.advance(db, ids[name], actor=CHAIR)
-    log(f"  {name} released")
+    reviews.assign(db, ids[name], "priya.nair", actor=CHAIR)
+    log(f"  {reviews.decide(db, ids[name], 'approve', actor='priya.nair', rationale='Release checks complete').message}")
+    log(f"  release gate: {_msg(step('release', ids[name]))}")
+    log(f"  {reviews.decide(db, ids[name], 'approve', actor=CHAIR, rationale='Release checks complete (chair)').message}")
+    log(f"  release gate: {_msg(step('release', ids[name]))}")
 
     # 3. Board-game robot: a control fails verification and goes back to the team.
     name = "Board-game robot for children"
@@ -134,6 +164,7 @@ def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | N
     reviews.advance(db, ids[name], actor=TEAM_SUBMITTERS["edu-robotics"])
     evidence_for(name, ("DEVELOPMENT",))
     verify_all(name, "lucas.martin", ("DEVELOPMENT",), fail="HR-02")
+    log(f"  {_msg(step('development', ids[name]))}")
 
     # 4. Warehouse robot: approved, advanced, then suspended after an incident report.
     name = "Warehouse picking robot"
@@ -157,7 +188,32 @@ def run_demo(db: Database, *, log: DemoLog | None = None, evidence_dir: Path | N
     reviews.advance(db, ids["Code assistant"], actor=TEAM_SUBMITTERS["dev-tools"])
     reviews.override_grade(db, ids["CV screening assistant"], "HIGH", actor=CHAIR,
                            rationale="Confirmed HIGH: employment decisions are high-risk under EU AI Act Annex III")
+    followup_round(db, ids, log=log, scan=scan)
     return ids
+
+
+def followup_round(db: Database, ids: dict[str, int], *, log: DemoLog, scan: ScanRunner) -> None:
+    """A year later: the nightly scan opens the due checks; one visit reports a risk and reopens a review."""
+    later = utcnow() + timedelta(days=366)
+    counts = scan(later)
+    log(f"follow-up scan (clock set to {later:%Y-%m-%d}): {counts['opened']} check(s) opened, {counts['visits']} visits planned, "
+        f"{counts['reaudits']} content re-audit request(s), {counts['escalated']} escalated to the chair")
+    clean = {"answers": {"q1": "no", "q2": "no", "q3": "yes"}, "finding": "none"}
+    for name, visitor in (("Remote-sensing platform", "priya.nair"), ("Medical LLM assistant", "lucas.martin")):
+        check = next(c for c in followups.list_checks(db, which="due", now=later) if c["review_id"] == ids[name])
+        for i, v in enumerate(followups.show_check(db, check["id"])["visits"]):
+            doc = clean
+            if name == "Medical LLM assistant" and i == 0:
+                doc = {"answers": {"q1": "yes", "q2": "yes", "q3": "yes"}, "finding": "new_risk",
+                       "notes": "Draft discharge summaries invented a medication dose; a nurse caught it before use"}
+            out = followups.record_visit(db, check["id"], v["customer"], doc, actor=visitor, now=later)
+            if out.check_status != "OPEN":
+                log(f"  {name}: {out.message}")
+                break
+    fb = feedback.submit_feedback(db, "Remote-sensing platform", "Parcel maps show where individual smallholders live and work",
+                                  contact="ngo@example.org", now=later)
+    out = feedback.triage(db, fb.id, "credible", actor="amara.okafor", rationale="Plausible re-identification of smallholders", now=later)
+    log(f"external feedback {fb.id}: {out.message}")
 
 
 def _team(product_name: str) -> str:

@@ -1,0 +1,43 @@
+"""``ethics-review serve``: register and serve the deployments with Prefect's ``serve()``.
+
+* ``followup-scan/nightly``: cron ``$ETHICS_REVIEW_FOLLOWUP_CRON`` (default ``0 2 * * *``)
+* ``followup-escalation/hourly``: cron ``$ETHICS_REVIEW_ESCALATION_CRON`` (default ``0 * * * *``)
+* ``initiation-review/on-demand``, ``development-verification/on-demand``,
+  ``release-gate/on-demand``: no schedule; the CLI starts them with ``run_deployment``.
+
+Schedules fire only while ``prefect server start`` runs and this process serves them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+
+from flows import gates
+from flows.followups import followup_escalation, post_release_followups
+from flows.settings import escalation_cron, followup_cron, schedule_timezone
+
+
+def build_deployments(*, followup: str | None = None, escalation: str | None = None) -> list[Any]:
+    """The deployments to serve (RunnerDeployment objects; nothing is sent to the server here)."""
+    tz = schedule_timezone()
+    common = {"entrypoint_type": EntrypointType.MODULE_PATH}
+    out = [
+        post_release_followups.to_deployment(name="nightly", schedule=Cron(followup or followup_cron(), timezone=tz),
+                                             tags=["ethics-review", "followups"], description="Open due follow-up checks; escalate overdue ones.", **common),
+        followup_escalation.to_deployment(name="hourly", schedule=Cron(escalation or escalation_cron(), timezone=tz),
+                                          tags=["ethics-review", "followups"], description="Escalate overdue follow-up checks to the chair.", **common),
+    ]
+    for gate, fl in gates.GATE_FLOWS.items():
+        out.append(fl.to_deployment(name=gates.DEPLOYMENT, tags=["ethics-review", f"gate:{gate}"],
+                                    description=f"The {gate} gate's automatic step, started by the CLI / TUI.", **common))
+    return out
+
+
+def serve_all(*, limit: int | None = None) -> None:
+    """Serve every deployment until interrupted (needs PREFECT_API_URL pointing at a running server)."""
+    from prefect import serve
+
+    serve(*build_deployments(), limit=limit)

@@ -1,0 +1,138 @@
+"""The open feedback channel: anyone raises an ethics concern about a product; the committee triages it.
+
+``submit_feedback`` needs no account (the audit trail records the actor as ``public``).
+``triage`` (reviewer or chair, not of the product's team, not recused) marks a concern
+credible or not credible with a rationale; a credible one opens an ad-hoc follow-up check
+on the product's current review (visits planned at once, due now), so the product's users
+are asked whether the risk was triggered. Errors: unknown product or feedback id
+(``NotFound``), an empty or over-long message, a second triage (``InvalidInput``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+
+from review.domain.duties import Duty, require
+from review.domain.lifecycle import Gate
+from review.errors import InvalidInput, NotFound
+from review.services import audit
+from review.services.common import load_actor, product_context
+from review.services.followups import cadence_for, sample_customers, schedule_next
+from review.services.notifications import notify
+from review.store.db import Database, utcnow
+from review.store.models import Product, Review
+from review.store.models_followup import Feedback, FollowupCheck, FollowupVisit
+
+MAX_MESSAGE = 5000
+
+
+def _product(s: Any, ref: str) -> Product:
+    ref = (ref or "").strip()
+    q = select(Product).where(Product.id == int(ref)) if ref.isdigit() else select(Product).where(Product.name == ref)
+    p = s.exec(q).first()
+    if p is None:
+        raise NotFound(f"--product {ref!r}: no such product (give its exact name or id; `ethics-review list` shows them)")
+    return p
+
+
+def submit_feedback(db: Database, product: str, message: str, *, contact: str | None = None, now: datetime | None = None) -> Feedback:
+    """Record a concern from anyone and notify the committee."""
+    now = now or utcnow()
+    message = (message or "").strip()
+    if len(message) < 10:
+        raise InvalidInput("--message: describe the concern in at least a sentence (what happened, where, when)")
+    if len(message) > MAX_MESSAGE:
+        raise InvalidInput(f"--message: {len(message)} characters is over the {MAX_MESSAGE} limit; summarise and attach details by contact")
+    contact = (contact or "").strip() or None
+    if contact and len(contact) > 200:
+        raise InvalidInput("--contact: over 200 characters; give an e-mail address or a phone number")
+    with db.transaction() as s:
+        p = _product(s, product)
+        fb = Feedback(product_id=p.id, message=message, contact=contact, status="NEW", created_at=now)
+        s.add(fb)
+        s.flush()
+        notify(s, kind="feedback", recipient="committee", now=now, dedupe_key=f"feedback:{fb.id}",
+               subject=f"new external feedback {fb.id} on {p.name}: triage it", body=message[:500])
+        audit.record(s, actor="public", action="feedback-submit", entity="feedback", entity_id=fb.id, before=None,
+                     after={"product": p.name, "contact_given": contact is not None, "length": len(message)})
+        return fb
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    feedback: Feedback
+    check_id: int | None
+    message: str
+
+
+def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rationale: str, now: datetime | None = None) -> TriageOutcome:
+    """Mark feedback credible / not-credible; a credible one opens an ad-hoc follow-up check (one transaction)."""
+    now = now or utcnow()
+    v = (verdict or "").strip().lower().replace("_", "-")
+    if v not in ("credible", "not-credible"):
+        raise InvalidInput(f"verdict {verdict!r} is not 'credible' or 'not-credible'")
+    rationale = (rationale or "").strip()
+    if len(rationale) < 3:
+        raise InvalidInput("--rationale: a triage needs a rationale the audit trail can show")
+    try:
+        fid = int(str(feedback_id).strip())
+    except ValueError:
+        raise InvalidInput(f"feedback id {feedback_id!r} is not a number") from None
+    with db.transaction() as s:
+        fb = s.get(Feedback, fid)
+        if fb is None:
+            raise NotFound(f"feedback {fid} does not exist; `ethics-review feedback list` shows them")
+        if fb.status != "NEW":
+            raise InvalidInput(f"feedback {fid} was already triaged {fb.status.lower().replace('_', '-')} by {fb.triaged_by}")
+        p = s.get(Product, fb.product_id)
+        review = s.exec(select(Review).where(Review.product_id == p.id).order_by(Review.id.desc())).first()
+        who = load_actor(s, actor)
+        require(who, Duty.TRIAGE, product_context(p, review) if review else None)
+        if review is not None:
+            require(who, Duty.LABEL, product_context(p, review))  # judging duty: segregation of duties and recusal apply
+        fb.status, fb.rationale, fb.triaged_by, fb.triaged_at = ("CREDIBLE" if v == "credible" else "NOT_CREDIBLE"), rationale, who.username, now
+        check_id = None
+        msg = f"feedback {fid} on {p.name}: {v}"
+        if v == "credible":
+            if review is None or review.gate == Gate.WITHDRAWN.value:
+                msg += "; the product has no active review, so no follow-up check was opened"
+            else:
+                check = _open_adhoc(s, review, p, fb.id, now)
+                check_id = fb.check_id = check.id
+                msg += f"; ad-hoc follow-up check {check.id} opened (`ethics-review followup show {check.id}`)"
+            notify(s, kind="feedback-credible", recipient="committee", review_id=review.id if review else None, now=now,
+                   dedupe_key=f"feedback-credible:{fid}", subject=f"credible concern about {p.name} (feedback {fid})", body=fb.message[:500])
+        s.add(fb)
+        s.flush()
+        audit.record(s, actor=who.username, action=f"feedback-triage:{v}", entity="feedback", entity_id=fid, before={"status": "NEW"},
+                     after={"status": fb.status, "rationale": rationale, "check": check_id})
+        return TriageOutcome(fb, check_id, msg)
+
+
+def _open_adhoc(s: Any, review: Review, product: Product, feedback_id: int, now: datetime) -> FollowupCheck:
+    """An OPEN ad-hoc check with its visits planned now (the review's scheduled check, if any, stays as it is)."""
+    check = schedule_next(s, review, now=now, kind="adhoc", feedback_id=feedback_id)
+    _every, k, _days, questions = cadence_for(review.policy_id, review.grade)
+    check.status, check.opened_at = "OPEN", now
+    s.add(check)
+    for c in sample_customers(check.id, (product.profile or {}).get("customers") or [], k):
+        s.add(FollowupVisit(check_id=check.id, customer=c[:200], questionnaire=questions, status="PENDING"))
+    s.flush()
+    return check
+
+
+def list_feedback(db: Database, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; ``status``: new, credible, not-credible."""
+    with db.reading() as s:
+        q = select(Feedback, Product.name).join(Product, Product.id == Feedback.product_id).order_by(Feedback.id.desc()).limit(limit)
+        if status:
+            st = status.strip().upper().replace("-", "_")
+            if st not in ("NEW", "CREDIBLE", "NOT_CREDIBLE"):
+                raise InvalidInput(f"--status {status!r} is not one of: new, credible, not-credible")
+            q = q.where(Feedback.status == st)
+        return [{**f.model_dump(mode="json"), "product": name} for f, name in s.exec(q).all()]
+

@@ -1,0 +1,389 @@
+"""Post-release follow-ups: schedule by the pack's cadence, open due checks, escalate overdue ones, record visits.
+
+A released product (review at MONITORING) has one active ``followup_check``. The nightly
+scan opens the checks that are due: it samples the customers to visit from the product
+profile's ``customers`` (seeded by the check id, so a re-run picks the same people), gives
+each visit the pack's questionnaire, and for generative products records a content
+re-audit request. The scan is set-based and works on id ranges (``due_ranges`` +
+``open_due``), so a flow can hand each range to one task. A check still open
+``overdue_escalation_days`` after it fell due is escalated to the chair, once.
+
+Recording a visit (``record_visit``) with a finding reopens the review at the gate the
+finding points to (``new_risk`` -> INITIATION, ``failed_control`` -> DEVELOPMENT, whose
+controls are marked REJECTED) and notifies the committee; a check whose visits all come
+back clean completes and schedules the next one. ``now=`` injects the clock everywhere.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from policies.loader import load_pack
+from review.domain.duties import Duty, require
+from review.domain.grades import Grade
+from review.domain.lifecycle import Action, Gate
+from review.errors import InvalidInput, NotFound
+from review.services import audit
+from review.services.common import load_actor, product_context
+from review.services.notifications import notify, notify_many
+from review.store.db import Database, utcnow
+from review.store.models import ControlRequirement, Product, Review
+from review.store.models_followup import FollowupCheck, FollowupVisit, ReauditRequest
+
+FINDINGS = {"none": None, "new_risk": Gate.INITIATION, "failed_control": Gate.DEVELOPMENT}
+SYSTEM = "system:followups"
+_BATCH = 900  # ids per IN (...) list: under every backend's bound-parameter limit
+
+
+def cadence_for(policy_id: str, grade: str | None) -> tuple[int, int, int, list[str]]:
+    """(every_days, visits, overdue_escalation_days, questionnaire) for a product graded ``grade`` under its pack."""
+    f = load_pack(policy_id).pack.followups
+    g = Grade(grade) if grade else Grade.LOW
+    c = f.cadence.get(g) or f.cadence.get(Grade.HIGH) or max(f.cadence.values(), key=lambda x: x.visits)
+    return c.every_days, c.visits, f.overdue_escalation_days, list(f.questionnaire)
+
+
+def schedule_next(s: Session, review: Review, *, now: datetime, kind: str = "cadence", feedback_id: int | None = None) -> FollowupCheck:
+    """Add the review's next check in the caller's transaction (cadence: due after ``every_days``; adhoc: due now)."""
+    every, _visits, _days, _q = cadence_for(review.policy_id, review.grade)
+    seq = s.exec(select(sa.func.max(FollowupCheck.sequence)).where(FollowupCheck.review_id == review.id)).one() or 0
+    check = FollowupCheck(review_id=review.id, product_id=review.product_id, sequence=seq + 1, kind=kind,
+                          grade=review.grade or "LOW", status="SCHEDULED", due_at=now if kind == "adhoc" else now + timedelta(days=every),
+                          feedback_id=feedback_id, created_at=now)
+    s.add(check)
+    s.flush()
+    return check
+
+
+def active_check(s: Session, review_id: int) -> FollowupCheck | None:
+    return s.exec(select(FollowupCheck).where(FollowupCheck.review_id == review_id, FollowupCheck.status.in_(("SCHEDULED", "OPEN")))
+                  .order_by(FollowupCheck.id)).first()
+
+
+def sample_customers(check_id: int, customers: list[str], k: int) -> list[str]:
+    """The customers to visit: ``k`` of the profile's list, seeded by the check id (same check, same people)."""
+    people = sorted({c.strip() for c in customers if c and c.strip()})
+    if not people:
+        return ["regular users (the product profile lists no customers; pick users from the usage records)"]
+    return random.Random(f"followup-{check_id}").sample(people, min(k, len(people)))
+
+
+# ---- the scan --------------------------------------------------------------------------------
+@dataclass
+class ScanResult:
+    opened: int = 0
+    visits: int = 0
+    reaudits: int = 0
+    cancelled: int = 0
+    escalated: int = 0
+    check_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: "ScanResult") -> "ScanResult":
+        for k in ("opened", "visits", "reaudits", "cancelled", "escalated"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.check_ids.extend(other.check_ids)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {"opened": self.opened, "visits": self.visits, "reaudits": self.reaudits, "cancelled": self.cancelled,
+                "escalated": self.escalated}
+
+
+def due_ranges(db: Database, *, now: datetime | None = None, chunk: int = 25_000) -> list[tuple[int, int]]:
+    """Id ranges (inclusive) covering the SCHEDULED checks due at ``now``, ``chunk`` ids each (for one task each)."""
+    now = now or utcnow()
+    with db.reading() as s:
+        lo, hi = s.execute(sa.select(sa.func.min(FollowupCheck.id), sa.func.max(FollowupCheck.id))
+                           .where(FollowupCheck.status == "SCHEDULED", FollowupCheck.due_at <= now)).one()
+    if lo is None:
+        return []
+    return [(a, min(a + chunk - 1, hi)) for a in range(lo, hi + 1, chunk)]
+
+
+def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> ScanResult:
+    """Open every SCHEDULED check with ``lo <= id <= hi`` due at ``now``: plan its visits, request re-audits. One transaction."""
+    now = now or utcnow()
+    out = ScanResult()
+    with db.transaction() as s:
+        q = (sa.select(FollowupCheck.id, FollowupCheck.review_id, FollowupCheck.product_id, FollowupCheck.grade, FollowupCheck.sequence,
+                       Review.gate, Review.policy_id, Product.name, Product.owner_team, Product.profile)
+             .join(Review, Review.id == FollowupCheck.review_id).join(Product, Product.id == FollowupCheck.product_id)
+             .where(FollowupCheck.status == "SCHEDULED", FollowupCheck.due_at <= now, FollowupCheck.id.between(lo, hi)))
+        if s.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update(of=FollowupCheck, skip_locked=True)
+        rows = s.execute(q).all()
+        opened: list[int] = []
+        cancelled: list[int] = []
+        visits: list[dict[str, Any]] = []
+        reaudits: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        plans: dict[tuple[str, str], tuple[int, int, int, list[str]]] = {}
+        for r in rows:
+            if r.gate == Gate.SUSPENDED.value:
+                continue  # paused with the product; opened once it is resumed
+            if r.gate != Gate.MONITORING.value:
+                cancelled.append(r.id)  # reopened or withdrawn: this schedule no longer applies
+                continue
+            plan = plans.get((r.policy_id, r.grade))
+            if plan is None:
+                plan = plans[(r.policy_id, r.grade)] = cadence_for(r.policy_id, r.grade)
+            _every, k, _days, questions = plan
+            profile = r.profile or {}
+            chosen = sample_customers(r.id, profile.get("customers") or [], k)
+            visits.extend({"check_id": r.id, "customer": c[:200], "questionnaire": questions, "status": "PENDING", "answers": None,
+                           "finding": None, "notes": None, "recorded_by": None, "recorded_at": None} for c in chosen)
+            if "generative_content" in (profile.get("capabilities") or []):
+                reaudits.append({"review_id": r.review_id, "product_id": r.product_id, "check_id": r.id, "status": "PENDING",
+                                 "reason": f"follow-up check {r.id} (#{r.sequence}) of {r.name}: re-run the AIGC content audit", "created_at": now})
+            notes.append({"kind": "followup-opened", "recipient": f"team:{r.owner_team}", "review_id": r.review_id,
+                          "subject": f"follow-up check {r.id} opened for {r.name}: visit {len(chosen)} customer(s)",
+                          "body": "; ".join(chosen), "dedupe_key": f"followup-opened:{r.id}"})
+            opened.append(r.id)
+        for batch in _batches(opened):
+            s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(status="OPEN", opened_at=now))
+        for batch in _batches(cancelled):
+            s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(status="CANCELLED", closed_at=now))
+        if visits:
+            s.execute(sa.insert(FollowupVisit), visits)
+        if reaudits:
+            s.execute(sa.insert(ReauditRequest), reaudits)
+        notify_many(s, notes, now=now)
+        if opened or cancelled:
+            audit.record(s, actor=SYSTEM, action="followup-open", entity="followup-scan", entity_id=f"{lo}-{hi}",
+                         after={"opened": opened, "cancelled": cancelled, "visits": len(visits), "reaudits": len(reaudits)})
+        out.opened, out.visits, out.reaudits, out.cancelled, out.check_ids = len(opened), len(visits), len(reaudits), len(cancelled), opened
+    return out
+
+
+def escalate_overdue(db: Database, *, now: datetime | None = None) -> ScanResult:
+    """Escalate to the chair every OPEN check overdue by the pack's ``overdue_escalation_days`` (once per check)."""
+    now = now or utcnow()
+    out = ScanResult()
+    with db.transaction() as s:
+        rows = s.execute(
+            sa.select(FollowupCheck.id, FollowupCheck.review_id, FollowupCheck.due_at, Review.policy_id, Product.name)
+            .join(Review, Review.id == FollowupCheck.review_id).join(Product, Product.id == FollowupCheck.product_id)
+            .where(FollowupCheck.status == "OPEN", FollowupCheck.escalated_at.is_(None), FollowupCheck.due_at <= now - timedelta(days=1))
+        ).all()
+        delay = {p: timedelta(days=cadence_for(p, None)[2]) for p in {r.policy_id for r in rows}}
+        late = [r for r in rows if r.due_at + delay[r.policy_id] <= now]
+        ids = [r.id for r in late]
+        for batch in _batches(ids):
+            s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(escalated_at=now))
+        notify_many(s, ({"kind": "followup-overdue", "recipient": "chair", "review_id": r.review_id,
+                         "subject": f"follow-up check {r.id} of {r.name} is {(now - r.due_at).days} days overdue",
+                         "body": f"due {r.due_at:%Y-%m-%d}; visits still pending: `ethics-review followup show {r.id}`",
+                         "dedupe_key": f"followup-overdue:{r.id}"} for r in late), now=now)
+        if ids:
+            audit.record(s, actor=SYSTEM, action="followup-escalate", entity="followup-scan", entity_id=f"{ids[0]}-{ids[-1]}", after={"escalated": ids})
+        out.escalated, out.check_ids = len(ids), ids
+    return out
+
+
+def scan(db: Database, *, now: datetime | None = None, chunk: int = 25_000) -> ScanResult:
+    """The nightly scan, in-process: open every due check (range by range), then escalate the overdue ones."""
+    now = now or utcnow()
+    total = ScanResult()
+    for lo, hi in due_ranges(db, now=now, chunk=chunk):
+        total.add(open_due(db, lo, hi, now=now))
+    total.escalated = escalate_overdue(db, now=now).escalated
+    return total
+
+
+def _batches(ids: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), _BATCH):
+        yield ids[i:i + _BATCH]
+
+
+# ---- recording a visit -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VisitOutcome:
+    check_id: int
+    check_status: str
+    finding: str
+    reopened_at: str | None
+    next_check_due: datetime | None
+    message: str
+
+
+def parse_answers(doc: Any, questionnaire: list[str], *, source: str, control_ids: set[str]) -> tuple[dict[str, str], str, list[str], str]:
+    """Validate an answers document; returns (answers q1..qN -> yes/no, finding, failed controls, notes).
+
+    Expected shape: ``{answers: {q1: yes, q2: no, ...}, finding: none|new_risk|failed_control,
+    controls: [ID, ...] (with failed_control), notes: text}``. Errors name the file, field, value and fix.
+    """
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"{source}: expected a mapping with 'answers' and 'finding', got {type(doc).__name__}")
+    unknown = sorted(set(doc) - {"answers", "finding", "controls", "notes"})
+    if unknown:
+        raise InvalidInput(f"{source}: unknown field(s) {unknown}; expected answers, finding, controls, notes")
+    raw = doc.get("answers")
+    keys = [f"q{i + 1}" for i in range(len(questionnaire))]
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{source}: answers: expected a mapping {', '.join(k + ': yes|no' for k in keys)} (the questionnaire of `ethics-review followup show CHECK`)")
+    extra = sorted(set(map(str, raw)) - set(keys))
+    if extra:
+        raise InvalidInput(f"{source}: answers.{extra[0]}: not a question of this check; questions are {', '.join(keys)}")
+    answers: dict[str, str] = {}
+    for k, text in zip(keys, questionnaire, strict=True):
+        if k not in raw:
+            raise InvalidInput(f"{source}: answers.{k}: missing; answer yes or no to: {text}")
+        v = raw[k]
+        v = {True: "yes", False: "no"}.get(v, v) if isinstance(v, bool) else str(v).strip().lower()
+        if v not in ("yes", "no"):
+            raise InvalidInput(f"{source}: answers.{k}: bad value {raw[k]!r}; answer yes or no to: {text}")
+        answers[k] = v
+    finding = str(doc.get("finding", "")).strip().lower().replace("-", "_")
+    if finding not in FINDINGS:
+        raise InvalidInput(f"{source}: finding: bad value {doc.get('finding')!r}; use none, new_risk (reopens at INITIATION) or failed_control (reopens at DEVELOPMENT)")
+    controls = doc.get("controls") or []
+    if not isinstance(controls, list):
+        raise InvalidInput(f"{source}: controls: expected a list of control ids, got {controls!r}")
+    controls = [str(c).strip().upper() for c in controls]
+    if finding == "failed_control" and not controls:
+        raise InvalidInput(f"{source}: controls: finding failed_control needs the controls found not working; this review's controls: {', '.join(sorted(control_ids)) or 'none'}")
+    if finding != "failed_control" and controls:
+        raise InvalidInput(f"{source}: controls: only given with finding failed_control (got finding {finding})")
+    for i, c in enumerate(controls):
+        if c not in control_ids:
+            raise InvalidInput(f"{source}: controls[{i}]: {c!r} is not a control of this review; its controls: {', '.join(sorted(control_ids)) or 'none'}")
+    notes = doc.get("notes") or ""
+    if not isinstance(notes, str):
+        raise InvalidInput(f"{source}: notes: expected text, got {type(notes).__name__}")
+    if finding != "none" and len(notes.strip()) < 10:
+        raise InvalidInput(f"{source}: notes: a reported {finding} needs notes (what happened, who, when) for the committee")
+    return answers, finding, controls, notes.strip()
+
+
+def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor: str, source: str = "answers",
+                 now: datetime | None = None) -> VisitOutcome:
+    """Record one visit's answers (reviewer or chair, not of the product's team); reopen or complete the check."""
+    from review.services.reviews import apply_standing
+
+    now = now or utcnow()
+    with db.transaction() as s:
+        check = s.get(FollowupCheck, int(check_id))
+        if check is None:
+            raise NotFound(f"follow-up check {check_id} does not exist; `ethics-review followup list` shows them")
+        review, product = s.get(Review, check.review_id), s.get(Product, check.product_id)
+        who = load_actor(s, actor)
+        require(who, Duty.VERIFY, product_context(product, review))
+        if check.status != "OPEN":
+            raise InvalidInput(f"follow-up check {check.id} is {check.status}: visits are recorded on OPEN checks only")
+        visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == check.id)).all()
+        visit = next((v for v in visits if v.customer == customer), None)
+        if visit is None:
+            raise InvalidInput(f"--customer {customer!r} is not a planned visit of check {check.id}; planned: {', '.join(v.customer for v in visits)}")
+        if visit.status != "PENDING":
+            raise InvalidInput(f"--customer {customer!r}: visit already recorded by {visit.recorded_by} on {visit.recorded_at:%Y-%m-%d}")
+        ctrl_ids = set(s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id)).all())
+        answers, finding, failed, notes = parse_answers(doc, list(visit.questionnaire), source=source, control_ids=ctrl_ids)
+        visit.status, visit.answers, visit.finding, visit.notes = "RECORDED", answers, finding, notes or None
+        visit.recorded_by, visit.recorded_at = who.username, now
+        s.add(visit)
+        reopened, next_due = None, None
+        if finding != "none":
+            check.status, check.finding, check.closed_at = "TRIGGERED", finding, now
+            gate = FINDINGS[finding]
+            for row in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id, ControlRequirement.control_id.in_(failed))).all():
+                row.status, row.rationale, row.updated_by, row.updated_at = "REJECTED", f"follow-up check {check.id}: {notes}", who.username, now
+                s.add(row)
+            if review.gate == Gate.MONITORING.value:
+                apply_standing(s, review, Action.REOPEN, actor=who.username, to_gate=gate.value,
+                               rationale=f"follow-up check {check.id}: {customer} reported {finding.replace('_', ' ')}: {notes}")
+                reopened = gate.value
+            notify(s, kind="followup-triggered", recipient="committee", review_id=review.id, now=now, dedupe_key=f"followup-triggered:{check.id}",
+                   subject=f"{product.name}: {finding.replace('_', ' ')} reported in follow-up check {check.id}"
+                           + (f"; review {review.id} reopened at {reopened}" if reopened else ""),
+                   body=f"{customer}: {notes}" + (f" (controls: {', '.join(failed)})" if failed else ""))
+            message = f"check {check.id}: {finding.replace('_', ' ')} reported by {customer}; " + (
+                f"review {review.id} reopened at {reopened}" if reopened else f"review {review.id} is {review.gate}: not reopened; committee notified")
+        elif all(v.status == "RECORDED" for v in visits):
+            check.status, check.finding, check.closed_at = "COMPLETED", "none", now
+            s.add(check)
+            s.flush()
+            if review.gate == Gate.MONITORING.value and active_check(s, review.id) is None:
+                next_due = schedule_next(s, review, now=now).due_at
+            message = f"check {check.id} completed without triggered risk" + (f"; next follow-up due {next_due:%Y-%m-%d}" if next_due else "")
+        else:
+            left = sum(1 for v in visits if v.status == "PENDING")
+            message = f"visit to {customer} recorded on check {check.id}; {left} visit(s) still pending"
+        s.add(check)
+        s.flush()
+        audit.record(s, actor=who.username, action="followup-visit", entity="followup", entity_id=check.id, before=None,
+                     after={"review": review.id, "customer": customer, "answers": answers, "finding": finding, "controls": failed,
+                            "check_status": check.status, "reopened_at": reopened})
+        return VisitOutcome(check.id, check.status, finding, reopened, next_due, message)
+
+
+# ---- read side ---------------------------------------------------------------------------------
+def list_checks(db: Database, *, which: str | None = None, now: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Checks newest first; ``which``: due (SCHEDULED due or OPEN), overdue (OPEN past the escalation delay), triggered."""
+    now = now or utcnow()
+    with db.reading() as s:
+        q = (sa.select(FollowupCheck, Product.name, Review.policy_id, Review.gate)
+             .join(Product, Product.id == FollowupCheck.product_id).join(Review, Review.id == FollowupCheck.review_id))
+        if which == "due":
+            q = q.where(sa.or_(FollowupCheck.status == "OPEN", sa.and_(FollowupCheck.status == "SCHEDULED", FollowupCheck.due_at <= now)))
+        elif which == "overdue":
+            q = q.where(FollowupCheck.status == "OPEN", FollowupCheck.due_at <= now)
+        elif which == "triggered":
+            q = q.where(FollowupCheck.status == "TRIGGERED")
+        elif which is not None:
+            raise InvalidInput(f"filter {which!r} is not one of: due, overdue, triggered")
+        rows = s.execute(q.order_by(FollowupCheck.due_at.desc(), FollowupCheck.id.desc()).limit(limit)).all()
+        counts = dict(s.execute(sa.select(FollowupVisit.check_id, sa.func.count()).where(
+            FollowupVisit.check_id.in_([r[0].id for r in rows] or [0]), FollowupVisit.status == "RECORDED").group_by(FollowupVisit.check_id)).all())
+        totals = dict(s.execute(sa.select(FollowupVisit.check_id, sa.func.count()).where(
+            FollowupVisit.check_id.in_([r[0].id for r in rows] or [0])).group_by(FollowupVisit.check_id)).all())
+    out = []
+    for c, name, policy_id, gate in rows:
+        days = cadence_for(policy_id, c.grade)[2]
+        overdue = c.status == "OPEN" and c.due_at + timedelta(days=days) <= now
+        if which == "overdue" and not overdue:
+            continue
+        out.append({"id": c.id, "review_id": c.review_id, "product": name, "sequence": c.sequence, "kind": c.kind, "grade": c.grade,
+                    "status": c.status, "due_at": c.due_at.isoformat(), "overdue": overdue, "escalated": c.escalated_at is not None,
+                    "visits_recorded": counts.get(c.id, 0), "visits": totals.get(c.id, 0), "finding": c.finding, "review_gate": gate})
+    return out
+
+
+def show_check(db: Database, check_id: Any) -> dict[str, Any]:
+    """One check with its visits, questionnaire and answers."""
+    try:
+        cid = int(str(check_id).strip())
+    except ValueError:
+        raise InvalidInput(f"check id {check_id!r} is not a number") from None
+    with db.reading() as s:
+        c = s.get(FollowupCheck, cid)
+        if c is None:
+            raise NotFound(f"follow-up check {cid} does not exist; `ethics-review followup list` shows them")
+        product = s.get(Product, c.product_id)
+        visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == cid).order_by(FollowupVisit.id)).all()
+        reaudit = s.exec(select(ReauditRequest).where(ReauditRequest.check_id == cid)).first()
+        return {**c.model_dump(mode="json"), "product": product.name, "visits": [v.model_dump(mode="json") for v in visits],
+                "content_reaudit": reaudit.model_dump(mode="json") if reaudit else None}
+
+
+def pending_reaudits(db: Database, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Content re-audit requests not yet served (for the content-audit flow), oldest first."""
+    with db.reading() as s:
+        q = select(ReauditRequest).where(ReauditRequest.status == "PENDING").order_by(ReauditRequest.id).limit(limit)
+        return [r.model_dump(mode="json") for r in s.exec(q).all()]
+
+
+def complete_reaudit(db: Database, request_id: int, *, actor: str, note: str = "") -> None:
+    """Mark a re-audit request DONE (called by the content-audit work once its audit ran); audited."""
+    with db.transaction() as s:
+        req = s.get(ReauditRequest, int(request_id))
+        if req is None:
+            raise NotFound(f"content re-audit request {request_id} does not exist")
+        req.status = "DONE"
+        s.add(req)
+        audit.record(s, actor=actor, action="content-reaudit-done", entity="review", entity_id=req.review_id, after={"request": req.id, "note": note})

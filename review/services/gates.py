@@ -1,0 +1,242 @@
+"""The automatic step of each gate, idempotent, one transaction each (flows and CLI hooks call these).
+
+* ``initiation_step``: make sure the review is graded (assessment) and its control
+  requirements exist, put it in the committee queue (priority from the grade, due date
+  from the pack's SLA), notify the committee.
+* ``development_step``: the re-verification gate: every control required at initiation,
+  met / missing / rejected / waived, the residual grade (credit for VERIFIED controls
+  only), stored as a ``gate_report`` row per review, gate and round.
+* ``release_step``: once the committee's approval is recorded (quorum is enforced by
+  ``reviews.decide``), release the product (RELEASE -> MONITORING; refused while a
+  control is unmet) and schedule its first follow-up by the pack's cadence. Without the
+  approval it records what is missing and changes nothing else.
+
+A step that runs twice writes nothing twice: reports are upserted by (review, gate,
+round), notifications carry dedupe keys, a follow-up is scheduled only when none is active.
+Errors: ``NotFound`` for an unknown review; ``IllegalTransition`` when the review is not
+at the step's gate; ``GateBlocked`` when an approved release still has unmet controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from policies.loader import load_pack
+from review.domain import grading
+from review.domain.grades import Grade
+from review.domain.lifecycle import Action, Gate, Status
+from review.domain.product import ProductProfile
+from review.errors import GateBlocked, IllegalTransition, NotFound
+from review.services import audit
+from review.services.common import case_state, get_review, review_snapshot, save_review
+from review.services.followups import active_check, schedule_next
+from review.services.notifications import notify
+from review.services.reviews import unmet_controls
+from review.store.db import Database, utcnow
+from review.store.models import Assessment, ControlRequirement, Decision, Review
+from review.store.models_followup import GateReport
+
+SYSTEM = "system:gates"
+#: How each control status reads in a gate report.
+VERDICT = {"VERIFIED": "met", "WAIVED": "waived", "REJECTED": "rejected", "REQUIRED": "missing", "EVIDENCE_SUBMITTED": "missing"}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    review_id: int
+    gate: str
+    outcome: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _expect_gate(review: Review, *gates: Gate) -> None:
+    if review.gate not in {g.value for g in gates}:
+        raise IllegalTransition(f"review {review.id} is at {review.gate}/{review.status}, not at {' or '.join(g.value for g in gates)}")
+
+
+# ---- initiation --------------------------------------------------------------------------------
+def initiation_step(db: Database, review_id: Any, *, now: datetime | None = None) -> StepResult:
+    """Ensure grade + controls exist, queue the review for the committee with priority and SLA due date, notify."""
+    now = now or utcnow()
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        _expect_gate(review, Gate.INITIATION)
+        a = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation")
+                   .order_by(Assessment.id.desc())).first()
+        if a is None:
+            raise NotFound(f"review {review.id} has no initiation assessment; the product team submits it with `ethics-review submit PRODUCT.yaml`")
+        loaded = load_pack(a.pack_id)
+        g = Grade(review.grade or a.grade)
+        added = _ensure_controls(s, review, loaded.pack, ProductProfile.model_validate(product.profile), a)
+        changes: dict[str, Any] = {}
+        if review.priority != g.rank:
+            changes["priority"] = g.rank
+        if review.due_at is None:
+            changes["due_at"] = (review.updated_at or now) + timedelta(days=grading.sla_days(loaded.pack, g))
+        if changes:
+            save_review(s, review, review.version, **changes)
+        due = review.due_at
+        notify(s, kind="review-queued", recipient="committee", review_id=review.id, now=now,
+               dedupe_key=f"queued:{review.id}:{review.gate}:{review.round}",
+               subject=f"{product.name} ({g.value}) is in the committee queue: initiation review {review.id}, due {due:%Y-%m-%d}",
+               body=f"priority {g.rank}; controls required: {_count_controls(s, review.id)}")
+        if added or changes:
+            audit.record(s, actor=SYSTEM, action="queue", entity="review", entity_id=review.id, before=None,
+                         after={**review_snapshot(review), "controls_added": added})
+        return StepResult(review.id, Gate.INITIATION.value, "queued",
+                          f"review {review.id} queued for the committee: grade {g.value}, priority {g.rank}, due {due:%Y-%m-%d}",
+                          {"grade": g.value, "priority": g.rank, "due_at": due.isoformat(), "controls_added": added})
+
+
+def _count_controls(s: Session, review_id: int) -> int:
+    return len(s.exec(select(ControlRequirement.id).where(ControlRequirement.review_id == review_id)).all())
+
+
+def _ensure_controls(s: Session, review: Review, pack: Any, profile: ProductProfile, a: Assessment) -> list[str]:
+    """Add the control requirements the stored assessment calls for and the review lacks (none after a normal submit)."""
+    result = grading.grade(pack, profile, a.answers)
+    have = set(s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id)).all())
+    added = []
+    for c in grading.required_controls(pack, profile, a.answers, result):
+        if c.id not in have:
+            s.add(ControlRequirement(review_id=review.id, control_id=c.id, title=c.title, dimension=c.dimension,
+                                     required_from=c.required_from.value, verify_gate=c.verified_at, evidence_expected=c.evidence,
+                                     status="REQUIRED", updated_by=SYSTEM, updated_at=utcnow()))
+            added.append(c.id)
+    return added
+
+
+# ---- development: re-verification ----------------------------------------------------------------
+def build_report(s: Session, review: Review, product: Any) -> tuple[dict[str, Any], str | None]:
+    """Per control required at initiation: met / missing / rejected / waived; and the residual grade."""
+    rows = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id).order_by(ControlRequirement.control_id)).all()
+    controls = [{"control": c.control_id, "title": c.title, "verify_gate": c.verify_gate, "status": c.status,
+                 "verdict": VERDICT.get(c.status, "missing"), "note": c.rationale} for c in rows]
+    gates = ("DEVELOPMENT",) if review.gate == Gate.DEVELOPMENT.value else ("DEVELOPMENT", "RELEASE")
+    blocking = [c["control"] for c in controls if c["verify_gate"] in gates and c["verdict"] in ("missing", "rejected")]
+    initial = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation")
+                     .order_by(Assessment.id.desc())).first()
+    residual = None
+    if initial is not None:
+        pack = load_pack(initial.pack_id).pack
+        verified = [c.control_id for c in rows if c.status == "VERIFIED"]
+        residual = grading.residual_grade(pack, ProductProfile.model_validate(product.profile), initial.answers, verified).grade.value
+    summary = {v: sum(1 for c in controls if c["verdict"] == v) for v in ("met", "missing", "rejected", "waived")}
+    return {"controls": controls, "summary": summary, "blocking": blocking, "checked_gates": list(gates),
+            "initial_grade": initial.grade if initial else None, "grade": review.grade}, residual
+
+
+def _save_report(s: Session, review: Review, report: dict[str, Any], residual: str | None, passed: bool, now: datetime) -> GateReport:
+    row = s.exec(select(GateReport).where(GateReport.review_id == review.id, GateReport.gate == review.gate,
+                                          GateReport.round == review.round)).first()
+    if row is None:
+        row = GateReport(review_id=review.id, gate=review.gate, round=review.round, passed=passed, residual_grade=residual,
+                         report=report, created_at=now, updated_at=now)
+    else:
+        row.passed, row.residual_grade, row.report, row.updated_at = passed, residual, report, now
+    s.add(row)
+    s.flush()
+    return row
+
+
+def development_step(db: Database, review_id: Any, *, now: datetime | None = None) -> StepResult:
+    """Re-verify the controls against initiation's requirements, compute the residual grade, store the gate report."""
+    now = now or utcnow()
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        _expect_gate(review, Gate.DEVELOPMENT, Gate.RELEASE)
+        report, residual = build_report(s, review, product)
+        passed = not report["blocking"]
+        prior = s.exec(select(GateReport).where(GateReport.review_id == review.id, GateReport.gate == review.gate,
+                                                GateReport.round == review.round)).first()
+        changed = prior is None or prior.report != report or prior.residual_grade != residual
+        row = _save_report(s, review, report, residual, passed, now)
+        if changed:
+            audit.record(s, actor=SYSTEM, action="gate-report", entity="review", entity_id=review.id, before=None,
+                         after={"gate": review.gate, "round": review.round, "passed": passed, "residual_grade": residual,
+                                "summary": report["summary"], "blocking": report["blocking"]})
+        if passed and review.status in (Status.SUBMITTED.value, Status.IN_REVIEW.value):
+            notify(s, kind="controls-verified", recipient="committee", review_id=review.id, now=now,
+                   dedupe_key=f"verified:{review.id}:{review.gate}:{review.round}",
+                   subject=f"{product.name}: every control required at initiation is verified or waived; residual grade {residual}",
+                   body=f"review {review.id} at {review.gate} is ready for a decision")
+        msg = (f"review {review.id} {review.gate} re-verification: " + ", ".join(f"{v} {n}" for v, n in report["summary"].items())
+               + f"; residual grade {residual}" + ("" if passed else f"; unmet: {', '.join(report['blocking'])}"))
+        return StepResult(review.id, review.gate, "passed" if passed else "gaps", msg,
+                          {"report_id": row.id, "residual_grade": residual, **report["summary"], "blocking": report["blocking"]})
+
+
+# ---- release ------------------------------------------------------------------------------------
+def release_step(db: Database, review_id: Any, *, now: datetime | None = None) -> StepResult:
+    """Release an approved product (RELEASE/APPROVED -> MONITORING) and schedule its first follow-up.
+
+    Idempotent: a review already at MONITORING only gets its follow-up scheduled if none is
+    active. Not approved yet (or short of the quorum): records what is missing, outcome
+    ``waiting``. Approved but with unmet controls: ``GateBlocked`` listing them.
+    """
+    now = now or utcnow()
+    with db.transaction() as s:
+        review, product = get_review(s, review_id)
+        _expect_gate(review, Gate.RELEASE, Gate.MONITORING)
+        released_now = False
+        if review.gate == Gate.RELEASE.value:
+            state = case_state(review)
+            report, residual = build_report(s, review, product)
+            if state.status is not Status.APPROVED:
+                missing = _missing_approvals(s, review) if state.status is Status.IN_REVIEW else [f"the review is {state.status.value}"]
+                missing += [f"unmet controls: {', '.join(report['blocking'])}"] if report["blocking"] else []
+                _save_report(s, review, {**report, "waiting_for": missing}, residual, False, now)
+                return StepResult(review.id, review.gate, "waiting",
+                                  f"review {review.id} is not released: still needs {'; '.join(missing)}", {"missing": missing})
+            gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT", "RELEASE"))
+            if gaps:
+                raise GateBlocked(f"review {review.id}: cannot release while required controls are unmet: "
+                                  + ", ".join(f"{c.control_id} ({c.status.lower().replace('_', ' ')})" for c in gaps))
+            _save_report(s, review, report, residual, True, now)
+            new = state.apply(Action.ADVANCE)
+            before = review_snapshot(review)
+            save_review(s, review, review.version, gate=new.gate.value, status=new.status.value, assignee=None)
+            audit.record(s, actor=SYSTEM, action="release", entity="review", entity_id=review.id, before=before,
+                         after={**review_snapshot(review), "residual_grade": residual})
+            released_now = True
+        check = active_check(s, review.id)
+        if check is None:
+            check = schedule_next(s, review, now=now)
+            audit.record(s, actor=SYSTEM, action="followup-schedule", entity="review", entity_id=review.id, before=None,
+                         after={"check": check.id, "sequence": check.sequence, "due_at": check.due_at.isoformat()})
+        notify(s, kind="released", recipient=f"team:{product.owner_team}", review_id=review.id, now=now,
+               dedupe_key=f"released:{review.id}:{review.round}",
+               subject=f"{product.name} is released and monitored; first follow-up due {check.due_at:%Y-%m-%d}")
+        return StepResult(review.id, Gate.MONITORING.value, "released" if released_now else "monitoring",
+                          f"review {review.id} {'released' if released_now else 'is monitored'}; follow-up check {check.id} due {check.due_at:%Y-%m-%d}",
+                          {"check_id": check.id, "followup_due": check.due_at.isoformat()})
+
+
+def _missing_approvals(s: Session, review: Review) -> list[str]:
+    pack = load_pack(review.policy_id).pack
+    need, chair = grading.quorum_for(pack, review.gate, Grade(review.grade or "LOW"))
+    prior = s.exec(select(Decision).where(Decision.review_id == review.id, Decision.gate == review.gate, Decision.round == review.round,
+                                          Decision.action == Action.APPROVE.value)).all()
+    have = {d.actor for d in prior}
+    out = []
+    if len(have) < need:
+        out.append(f"{need - len(have)} more approval(s) from distinct reviewers ({len(have)} of {need})")
+    if chair and not any("chair" in d.actor_roles.split(",") for d in prior):
+        out.append("the chair's approval")
+    return out or ["the committee's decision"]
+
+
+def gate_reports(db: Database, review_id: Any) -> list[dict[str, Any]]:
+    """The stored gate reports of a review, oldest first."""
+    with db.reading() as s:
+        review, _ = get_review(s, review_id)
+        rows = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(GateReport.id)).all()
+        return [r.model_dump(mode="json") for r in rows]

@@ -1,0 +1,123 @@
+"""Notifications: a row in the ``notification`` table and a log line, then (optionally) a webhook.
+
+``notify`` writes inside the caller's transaction, so a notification exists exactly when
+the state change it announces was committed. ``deliver_pending`` runs *after* the commit:
+it posts pending rows to ``ETHICS_REVIEW_WEBHOOK_URL`` through Apprise (any Apprise URL:
+``json://``, ``slack://``, ``mailto://`` ...) and marks each SENT or FAILED. A failed
+delivery is logged and kept for a retry; it never undoes the state change. Without a
+webhook the rows are marked LOGGED.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from review.store.db import Database, utcnow
+from review.store.models_followup import Notification
+
+WEBHOOK_ENV = "ETHICS_REVIEW_WEBHOOK_URL"
+log = logging.getLogger("ethics_review.notify")
+
+
+def notify(s: Session, *, kind: str, recipient: str, subject: str, body: str = "", review_id: int | None = None,
+           dedupe_key: str | None = None, now: datetime | None = None) -> Notification | None:
+    """Queue a notification in the caller's transaction; returns None when ``dedupe_key`` was already used."""
+    if dedupe_key is not None:
+        found = s.exec(select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
+        if found is not None:
+            return None
+    row = Notification(kind=kind, recipient=recipient, review_id=review_id, subject=subject[:300], body=body,
+                       dedupe_key=dedupe_key, delivery="PENDING", created_at=now or utcnow())
+    s.add(row)
+    log.info("notify %s [%s]%s: %s", recipient, kind, f" review {review_id}" if review_id else "", subject)
+    return row
+
+
+def notify_many(s: Session, rows: Iterable[dict[str, Any]], *, now: datetime | None = None) -> int:
+    """Set-based insert of many notifications (bulk steps); each dict has kind, recipient, subject, body, review_id, dedupe_key."""
+    at = now or utcnow()
+    batch = [{"kind": r["kind"], "recipient": r["recipient"], "review_id": r.get("review_id"), "subject": r["subject"][:300],
+              "body": r.get("body", ""), "dedupe_key": r.get("dedupe_key"), "delivery": "PENDING", "error": None,
+              "created_at": at, "delivered_at": None} for r in rows]
+    if batch:
+        s.execute(sa.insert(Notification), batch)
+        log.info("notify: %d notifications queued (%s)", len(batch), ", ".join(sorted({b["kind"] for b in batch})))
+    return len(batch)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sent: int
+    failed: int
+    logged: int
+
+
+def _apprise_sender(url: str) -> Callable[[str, str], bool]:
+    import apprise
+
+    app = apprise.Apprise()
+    if not app.add(url):
+        raise ValueError(f"{WEBHOOK_ENV}={url!r} is not a URL Apprise understands (e.g. json://host/path, slack://...)")
+    return lambda title, body: bool(app.notify(title=title, body=body or title))
+
+
+def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Callable[[str, str], bool] | None = None,
+                    limit: int = 500) -> Delivery:
+    """Send pending notifications to the webhook (or mark them LOGGED when none is configured).
+
+    Never raises for a delivery problem: the error is logged and stored on the row.
+    ``sender`` replaces Apprise in tests.
+    """
+    url = webhook_url if webhook_url is not None else os.environ.get(WEBHOOK_ENV, "")
+    with db.transaction() as s:
+        if not url and sender is None:
+            n = s.execute(sa.update(Notification).where(Notification.delivery == "PENDING")
+                          .values(delivery="LOGGED", delivered_at=utcnow())).rowcount
+            return Delivery(0, 0, n or 0)
+        rows = s.exec(select(Notification).where(Notification.delivery.in_(("PENDING", "FAILED"))).order_by(Notification.id).limit(limit)).all()
+        pending = [(r.id, f"[ethics-review] {r.subject}", f"to {r.recipient}: {r.body}".strip()) for r in rows]
+    try:
+        send = sender or _apprise_sender(url)
+    except Exception as exc:  # a bad webhook must not break the workflow
+        log.error("notifications not delivered: %s", exc)
+        _mark(db, [(rid, False, str(exc)) for rid, _, _ in pending])
+        return Delivery(0, len(pending), 0)
+    results: list[tuple[int, bool, str | None]] = []
+    for rid, title, body in pending:
+        try:
+            ok = send(title, body)
+            results.append((rid, ok, None if ok else "webhook refused the message"))
+        except Exception as exc:  # a failed delivery is stored, never raised
+            results.append((rid, False, f"{type(exc).__name__}: {exc}"))
+    for rid, ok, err in results:
+        if not ok:
+            log.warning("notification %s not delivered: %s", rid, err)
+    _mark(db, results)
+    sent = sum(1 for _, ok, _ in results if ok)
+    return Delivery(sent, len(results) - sent, 0)
+
+
+def _mark(db: Database, results: list[tuple[int, bool, str | None]]) -> None:
+    now = utcnow()
+    with db.transaction() as s:
+        for rid, ok, err in results:
+            s.execute(sa.update(Notification).where(Notification.id == rid)
+                      .values(delivery="SENT" if ok else "FAILED", error=err, delivered_at=now if ok else None))
+
+
+def list_notifications(db: Database, *, review_id: int | None = None, recipient: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first, as plain dicts."""
+    with db.reading() as s:
+        q = select(Notification).order_by(Notification.id.desc()).limit(limit)
+        if review_id is not None:
+            q = q.where(Notification.review_id == review_id)
+        if recipient is not None:
+            q = q.where(Notification.recipient == recipient)
+        return [n.model_dump(mode="json") for n in s.exec(q).all()]

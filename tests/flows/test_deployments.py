@@ -1,0 +1,54 @@
+"""The served deployments: names, cron schedules from config, tags; and the CLI hook that starts them."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.serve import build_deployments
+
+
+def by_name(deps):
+    return {f"{d.flow_name}/{d.name}": d for d in deps}
+
+
+def test_deployments_and_their_cron_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ETHICS_REVIEW_FOLLOWUP_CRON", raising=False)
+    deps = by_name(build_deployments())
+    assert set(deps) == {"followup-scan/nightly", "followup-escalation/hourly", "initiation-review/on-demand",
+                         "development-verification/on-demand", "release-gate/on-demand"}
+    assert [s.schedule.cron for s in deps["followup-scan/nightly"].schedules] == ["0 2 * * *"]
+    assert [s.schedule.cron for s in deps["followup-escalation/hourly"].schedules] == ["0 * * * *"]
+    assert all(not deps[n].schedules for n in deps if n.endswith("/on-demand"))
+    assert deps["release-gate/on-demand"].entrypoint == "flows.gates.release_gate"
+    assert "gate:release" in deps["release-gate/on-demand"].tags
+
+
+def test_followup_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETHICS_REVIEW_FOLLOWUP_CRON", "30 3 * * 1-5")
+    deps = by_name(build_deployments())
+    assert deps["followup-scan/nightly"].schedules[0].schedule.cron == "30 3 * * 1-5"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cli_hook_starts_the_deployment_without_waiting(sqlite_people, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PREFECT_API_URL set, `submit` creates a flow run of the on-demand deployment and returns at once."""
+    import time
+    from types import SimpleNamespace
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from review.cli import hooks
+    from tests.integration.followup_helpers import submit
+
+    deps = by_name(build_deployments())
+    deps["initiation-review/on-demand"].apply()
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    rid = submit(sqlite_people, "Code assistant")
+    ctx = SimpleNamespace(db=sqlite_people, json=True, args=SimpleNamespace(database=None))
+    t0 = time.perf_counter()
+    hooks.after_submit(ctx, SimpleNamespace(id=rid, gate="INITIATION"))
+    assert time.perf_counter() - t0 < 5
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs() if r.name == f"initiation-review R-{rid}"]
+    assert runs and f"review:R-{rid}" in runs[0].tags and runs[0].parameters == {"review_id": rid}
