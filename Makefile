@@ -27,6 +27,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/ethics-review bench core
+	$(BIN)/ethics-review bench followups --products 100000
+	$(BIN)/ethics-review bench audit --items 1000000
+	$(BIN)/ethics-review bench tui --reviews 100000
 
 lint: $(STAMP)
 	$(BIN)/ruff check review flows policies tui tests

@@ -315,6 +315,7 @@ def cmd_waive(ctx: Any) -> int:
     from review.services import controls
 
     req = controls.waive(ctx.db, ctx.args.review, ctx.args.control, actor=ctx.actor, rationale=ctx.args.rationale)
+    hooks.after_verify(ctx, req)  # a waiver changes the gate report like a verdict does
     if ctx.json:
         output.emit_json(req.model_dump(mode="json"))
     else:
