@@ -1,79 +1,201 @@
-"""Offline content classifier: multinomial naive Bayes over character 2-3-grams of the
-folded match view. Weights are JSON in the pack (trained by ``train_classifier``); no hub
-download, no numpy. Small and honest: it is a backstop for the keyword library, not a
-replacement for a real moderation model."""
+"""Offline content classifier: a multinomial logistic-regression (softmax) model over sparse
+binary features of the folded match view, with an explicit ``safe`` class.
+
+Features (see ``features``): Latin word unigrams and bigrams, CJK character 1-3-grams, and
+Latin character 4-grams inside words (some robustness to inflection and split words). The
+feature vector is scaled by ``1/sqrt(max(n_features, min_norm))``, so a text with only a
+handful of features (a caption, "please answer") carries little total evidence: it cannot
+reach a confident harmful score from one or two n-grams. On top of that, a hard minimum-
+evidence rule: a text with fewer than ``min_evidence`` units (Latin words + CJK chars / 2)
+is always ``safe`` for this scanner (the keyword and regex scanners still see it).
+Probabilities are temperature-calibrated on held-out groups (``eval_classifier``).
+
+Weights are JSON in the pack (trained by ``train_classifier``); no hub download, no numpy.
+It is a backstop for the keyword library, not a replacement for a real moderation model.
+The class keeps its historical name ``NaiveBayes`` (scanners/engine import it by that name).
+"""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+import re
 
 from review.domain.content.normalize import fold_text
 
 SAFE = "safe"
+KIND = "softmax_lr_wordchar_v2"
+
+_LATIN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
-def features(text: str, max_chars: int = 2000) -> Counter:
-    t = " ".join(fold_text(text[:max_chars]).split())
-    grams = Counter(map("".join, zip(t, t[1:])))
-    grams.update(map("".join, zip(t, t[1:], t[2:])))
-    return grams
+def view(text: str, max_chars: int = 2000) -> str:
+    return " ".join(fold_text(text[:max_chars]).split())
+
+
+def features(text: str, max_chars: int = 2000) -> tuple[set[str], float]:
+    """(binary feature set, evidence units) of ``text``."""
+    t = view(text, max_chars)
+    words = _LATIN.findall(t)
+    feats: set[str] = set()
+    add = feats.add
+    prev = "^"
+    for w in words:
+        add("w" + w)
+        add("b" + prev + " " + w)
+        prev = w
+        if len(w) > 4:
+            p = " " + w + " "
+            for i in range(len(p) - 3):
+                add("c" + p[i:i + 4])
+    cjk = 0
+    for run in _CJK.findall(t):
+        cjk += len(run)
+        for i, ch in enumerate(run):
+            add("z" + ch)
+            if i + 1 < len(run):
+                add("z" + run[i:i + 2])
+                if i + 2 < len(run):
+                    add("z" + run[i:i + 3])
+    return feats, len(words) + cjk / 2
 
 
 class NaiveBayes:
+    """Loads the pack's classifier weights (kind ``softmax_lr_wordchar_v2``). Name kept for
+    compatibility; the model is a calibrated softmax regression."""
+
     def __init__(self, weights: dict):
-        if weights.get("kind") != "multinomial_nb_char23":
-            raise ValueError(f"unsupported classifier weights kind {weights.get('kind')!r}")
+        if weights.get("kind") != KIND:
+            raise ValueError(f"unsupported classifier weights kind {weights.get('kind')!r}; "
+                             "retrain with python -m review.domain.content.train_classifier")
         self.classes: list[str] = list(weights["classes"])
-        self.prior: list[float] = list(weights["log_prior"])
-        self.unknown: list[float] = list(weights["log_unknown"])
-        self.table: dict[str, list[float]] = weights["log_likelihood"]
+        if SAFE not in self.classes:
+            raise ValueError("classifier weights need a 'safe' class")
+        self.safe_index = self.classes.index(SAFE)
+        self.bias: list[float] = [float(b) for b in weights["bias"]]
+        scale = float(weights.get("scale", 1.0))
+        self.table: dict[str, list[float]] = {f: [v * scale for v in row] for f, row in weights["weights"].items()}
+        self.temperature = float(weights.get("temperature", 1.0))
+        self.min_norm = float(weights.get("min_norm", 1.0))
+        self.min_evidence = float(weights.get("min_evidence", 0.0))
         self.version: str = str(weights.get("version", "0"))
         self.max_chars = int(weights.get("max_chars", 2000))
 
-    def predict_proba(self, text: str) -> dict[str, float]:
-        grams = features(text, self.max_chars)
+    def logits(self, feats: set[str]) -> list[float]:
         n = len(self.classes)
-        scores = list(self.prior)
+        acc = [0.0] * n
         table = self.table
-        for g, c in grams.items():
-            row = table.get(g)
-            if row is None:
-                continue  # unseen n-grams carry no evidence (vocabulary-restricted NB)
-            for k in range(n):
-                scores[k] += c * row[k]
+        hits = 0
+        for f in feats:
+            row = table.get(f)
+            if row is not None:
+                hits += 1
+                for k in range(n):
+                    acc[k] += row[k]
+        norm = 1.0 / math.sqrt(max(len(feats), self.min_norm))
+        return [b + a * norm for b, a in zip(self.bias, acc)]
+
+    def _proba(self, scores: list[float]) -> list[float]:
+        inv_t = 1.0 / self.temperature
         top = max(scores)
-        exp = [math.exp(s - top) for s in scores]
+        exp = [math.exp((s - top) * inv_t) for s in scores]
         z = sum(exp)
-        return {cls: e / z for cls, e in zip(self.classes, exp)}
+        return [e / z for e in exp]
+
+    def predict_proba(self, text: str) -> dict[str, float]:
+        feats, units = features(text, self.max_chars)
+        p = self._proba(self.logits(feats))
+        if units < self.min_evidence:  # too little text to judge: all mass to safe
+            p = [1.0 if k == self.safe_index else 0.0 for k in range(len(p))]
+        return dict(zip(self.classes, p))
 
     def predict(self, text: str) -> tuple[str, float]:
-        proba = self.predict_proba(text)
-        label = max(self.classes, key=lambda c: (proba[c], c))
-        return label, proba[label]
+        """``(category, P(harmful))`` when the harmful classes together outweigh ``safe``
+        (category = the most probable harmful class), else ``("safe", P(safe))``."""
+        return decide(self.classes, list(self.predict_proba(text).values()))
 
 
-def train(examples: list[tuple[str, str]], alpha: float = 0.5, vocab_size: int = 6000, version: str = "1") -> dict:
-    """Fit multinomial NB; keep the ``vocab_size`` most frequent n-grams."""
+def decide(classes: list[str], p: list[float]) -> tuple[str, float]:
+    s = classes.index(SAFE)
+    p_safe = p[s]
+    if p_safe >= 0.5:
+        return SAFE, p_safe
+    k = max((i for i in range(len(classes)) if i != s), key=lambda i: (p[i], classes[i]))
+    return classes[k], 1.0 - p_safe
+
+
+Classifier = NaiveBayes
+
+
+def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5, l2: float = 1e-4,
+          harm_weight: float = 1.0, min_df: int = 1, min_norm: float = 24.0, min_evidence: float = 3.0, keep: int = 4000,
+          temperature: float = 1.0, version: str = "2", seed: int = 13) -> dict:
+    """Fit softmax regression with AdaGrad + L2 (lazy, sparse). Features seen in fewer than
+    ``min_df`` examples are dropped; the ``keep`` features with the largest weight norm are
+    stored (as integers, ``scale`` 1e-2)."""
+    import random
+
     classes = sorted({label for _, label in examples})
-    doc_counts = Counter(label for _, label in examples)
-    per_class: dict[str, Counter] = {c: Counter() for c in classes}
-    total = Counter()
-    for text, label in examples:
-        f = features(text)
-        per_class[label].update(f)
-        total.update(f)
-    vocab = [g for g, _ in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:vocab_size]]
-    vset = set(vocab)
-    denom = {c: sum(v for g, v in per_class[c].items() if g in vset) + alpha * len(vocab) for c in classes}
-    n_docs = len(examples)
-    table = {g: [round(math.log((per_class[c][g] + alpha) / denom[c]), 4) for c in classes] for g in vocab}
+    if SAFE not in classes:
+        raise ValueError("training set needs 'safe' examples")
+    idx = {c: i for i, c in enumerate(classes)}
+    safe_i = idx[SAFE]
+    n = len(classes)
+    feats = [features(t)[0] for t, _ in examples]
+    df: dict[str, int] = {}
+    for fs in feats:
+        for f in fs:
+            df[f] = df.get(f, 0) + 1
+    data = []
+    for fs, (_, label) in zip(feats, examples):
+        norm = 1.0 / math.sqrt(max(len(fs), min_norm))
+        data.append(([f for f in fs if df[f] >= min_df], norm, idx[label]))
+    W: dict[str, list[float]] = {}
+    G: dict[str, list[float]] = {}
+    b = [0.0] * n
+    gb = [1e-8] * n
+    rnd = random.Random(seed)
+    order = list(range(len(data)))
+    for _ in range(epochs):
+        rnd.shuffle(order)
+        for i in order:
+            fs, x, y = data[i]
+            s = list(b)
+            for f in fs:
+                row = W.get(f)
+                if row is not None:
+                    for k in range(n):
+                        s[k] += row[k] * x
+            top = max(s)
+            e = [math.exp(v - top) for v in s]
+            z = sum(e)
+            g = [v / z for v in e]
+            g[y] -= 1.0
+            if y != safe_i and harm_weight != 1.0:
+                g = [v * harm_weight for v in g]
+            for k in range(n):
+                gb[k] += g[k] * g[k]
+                b[k] -= lr * g[k] / math.sqrt(gb[k])
+            for f in fs:
+                row = W.get(f)
+                if row is None:
+                    row = W[f] = [0.0] * n
+                    G[f] = [1e-8] * n
+                acc = G[f]
+                for k in range(n):
+                    gk = g[k] * x + l2 * row[k]
+                    acc[k] += gk * gk
+                    row[k] -= lr * gk / math.sqrt(acc[k])
+    ranked = sorted(W.items(), key=lambda kv: (-sum(v * v for v in kv[1]), kv[0]))[:keep]
     return {
-        "kind": "multinomial_nb_char23",
+        "kind": KIND,
         "version": version,
         "classes": classes,
-        "log_prior": [round(math.log(doc_counts[c] / n_docs), 4) for c in classes],
-        "log_unknown": [round(math.log(alpha / denom[c]), 4) for c in classes],
-        "log_likelihood": table,
+        "bias": [round(v, 4) for v in b],
+        "scale": 0.01,
+        "weights": {f: [int(round(v * 100)) for v in row] for f, row in sorted(ranked)},
+        "temperature": temperature,
+        "min_norm": min_norm,
+        "min_evidence": min_evidence,
         "max_chars": 2000,
     }
