@@ -29,7 +29,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--double-review", action="store_true", help="every item gets a blind second review (Cohen's kappa)")
     p.add_argument("--pack", default=None, help="policy pack (default: the product's pack)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: the plan's, else random; always recorded)")
+    p.add_argument("--reaudit", metavar="REQUEST", default=None,
+                   help="this run answers a content re-audit request opened by a follow-up (closed when the run completes)")
     p.set_defaults(func=cmd_run)
+    p = aud.add_parser("reaudits", help="content re-audit requests opened by post-release follow-ups, still pending")
+    p.set_defaults(func=cmd_reaudits)
     p = aud.add_parser("resume", help="finish an interrupted run (skips chunks already done)")
     p.add_argument("run")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline")
@@ -91,13 +95,33 @@ def _run_engine(ctx: Any, run_id: int, engine: str) -> Any:
 def cmd_run(ctx: Any) -> int:
     from review.services import content_audit as ca
 
+    from review.services import followups
+
     a = ctx.args
+    if a.reaudit is not None:  # check before anything is written
+        followups.get_pending_reaudit(ctx.db, a.reaudit, product=a.product)
     run = ca.start_run(ctx.db, a.file, product=a.product, actor=ctx.actor, fmt=a.fmt, chunk_lines=a.chunk,
                        double_review=a.double_review, engine=a.engine, pack=a.pack, seed=a.seed)
     if not ctx.json:
         output.say(f"audit run {run.id}: {run.chunks_total} chunk(s) of up to {a.chunk:,} records from {a.file}")
     run = _run_engine(ctx, run.id, a.engine)
+    if a.reaudit is not None:
+        followups.complete_reaudit(ctx.db, int(a.reaudit), actor=ctx.actor, note=f"content audit run {run.id}")
+        if not ctx.json:
+            output.say(f"content re-audit request {a.reaudit} closed by audit run {run.id}")
     return _summary(ctx, run.id)
+
+
+def cmd_reaudits(ctx: Any) -> int:
+    from review.services.followups import pending_reaudits
+
+    rows = pending_reaudits(ctx.db)
+    if ctx.json:
+        output.emit_json(rows)
+    else:
+        output.table(f"Pending content re-audits ({len(rows)})", ["request", "product", "review", "follow-up check", "reason", "opened"],
+                     [(r["id"], r["product"], r["review_id"], r["check_id"], r["reason"], r["created_at"][:16]) for r in rows])
+    return 0
 
 
 def cmd_resume(ctx: Any) -> int:

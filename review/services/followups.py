@@ -374,8 +374,27 @@ def show_check(db: Database, check_id: Any) -> dict[str, Any]:
 def pending_reaudits(db: Database, *, limit: int = 500) -> list[dict[str, Any]]:
     """Content re-audit requests not yet served (for the content-audit flow), oldest first."""
     with db.reading() as s:
-        q = select(ReauditRequest).where(ReauditRequest.status == "PENDING").order_by(ReauditRequest.id).limit(limit)
-        return [r.model_dump(mode="json") for r in s.exec(q).all()]
+        q = (select(ReauditRequest, Product.name).join(Product, Product.id == ReauditRequest.product_id)
+             .where(ReauditRequest.status == "PENDING").order_by(ReauditRequest.id).limit(limit))
+        return [{**r.model_dump(mode="json"), "product": name} for r, name in s.exec(q).all()]
+
+
+def get_pending_reaudit(db: Database, request_id: Any, *, product: str | None = None) -> dict[str, Any]:
+    """A PENDING re-audit request, checked against the product an audit is about to scan."""
+    try:
+        rid = int(str(request_id).strip())
+    except ValueError:
+        raise InvalidInput(f"--reaudit {request_id!r} is not a request number (see `ethics-review audit reaudits`)") from None
+    with db.reading() as s:
+        req = s.get(ReauditRequest, rid)
+        if req is None:
+            raise NotFound(f"content re-audit request {rid} does not exist; `ethics-review audit reaudits` lists the pending ones")
+        name = s.get(Product, req.product_id).name
+    if req.status != "PENDING":
+        raise InvalidInput(f"content re-audit request {rid} is already {req.status}")
+    if product is not None and product != name:
+        raise InvalidInput(f"--reaudit {rid} is for product {name!r}, not {product!r}")
+    return {**req.model_dump(mode="json"), "product": name}
 
 
 def complete_reaudit(db: Database, request_id: int, *, actor: str, note: str = "") -> None:
@@ -384,6 +403,8 @@ def complete_reaudit(db: Database, request_id: int, *, actor: str, note: str = "
         req = s.get(ReauditRequest, int(request_id))
         if req is None:
             raise NotFound(f"content re-audit request {request_id} does not exist")
+        if req.status != "PENDING":
+            raise InvalidInput(f"content re-audit request {request_id} is already {req.status}")
         req.status = "DONE"
         s.add(req)
         audit.record(s, actor=actor, action="content-reaudit-done", entity="review", entity_id=req.review_id, after={"request": req.id, "note": note})
