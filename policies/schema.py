@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from review.domain.grades import Grade
 from review.domain.product import PROFILE_FACETS
@@ -144,11 +144,30 @@ class Cadence(BaseModel):
     visits: int = Field(ge=1, le=1000)
 
 
+class FollowupQuestion(BaseModel):
+    """A yes/no question asked at each post-release visit.
+
+    ``adverse`` is the answer that reports a problem; such an answer must come with a
+    finding, and ``reopen_at`` is the gate a review reopens at when it does.
+    """
+
+    model_config = Strict
+    text: str = Field(min_length=5)
+    adverse: Literal["yes", "no"] = "yes"
+    reopen_at: Literal["INITIATION", "DEVELOPMENT"] = "INITIATION"
+
+
 class FollowUps(BaseModel):
     model_config = Strict
     cadence: dict[Grade, Cadence]
     overdue_escalation_days: int = Field(default=14, ge=1)
-    questionnaire: list[str] = Field(min_length=1)
+    questionnaire: list[FollowupQuestion] = Field(min_length=1)
+
+    @field_validator("questionnaire", mode="before")
+    @classmethod
+    def _plain_strings(cls, v: Any) -> Any:
+        # A plain string is a question whose adverse answer is "yes".
+        return [{"text": x} if isinstance(x, str) else x for x in v] if isinstance(v, list) else v
 
 
 class Quorum(BaseModel):

@@ -90,9 +90,12 @@ def cmd_followup_show(ctx: Any) -> int:
     output.say(f"[bold]Follow-up check {d['id']}[/bold]  {d['product']} (review {d['review_id']}, #{d['sequence']}, {d['kind']}, {d['grade']})")
     output.say(f"  status {d['status']}  due {d['due_at'][:10]}  escalated {d['escalated_at'] or '-'}  finding {d['finding'] or '-'}")
     if d["visits"]:
-        output.say("  questionnaire (answer q1..qN yes|no in the answers file):")
+        from review.services.followups import question_parts
+
+        output.say("  questionnaire (answer q1..qN yes|no in the answers file; the adverse answer needs a finding):")
         for i, q in enumerate(d["visits"][0]["questionnaire"], 1):
-            output.say(f"    q{i}: {q}")
+            text, adverse, reopen_at = question_parts(q)
+            output.say(f"    q{i}: {text}  [adverse: {adverse} -> reopens at {reopen_at}]")
     output.table("Visits", ["customer", "status", "finding", "by", "notes"],
                  [(v["customer"], v["status"], v["finding"] or "-", v["recorded_by"] or "-", v["notes"] or "-") for v in d["visits"]])
     if d["content_reaudit"]:

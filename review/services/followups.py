@@ -41,12 +41,19 @@ SYSTEM = "system:followups"
 _BATCH = 900  # ids per IN (...) list: under every backend's bound-parameter limit
 
 
-def cadence_for(policy_id: str, grade: str | None) -> tuple[int, int, int, list[str]]:
+def cadence_for(policy_id: str, grade: str | None) -> tuple[int, int, int, list[dict[str, str]]]:
     """(every_days, visits, overdue_escalation_days, questionnaire) for a product graded ``grade`` under its pack."""
     f = load_pack(policy_id).pack.followups
     g = Grade(grade) if grade else Grade.LOW
     c = f.cadence.get(g) or f.cadence.get(Grade.HIGH) or max(f.cadence.values(), key=lambda x: x.visits)
-    return c.every_days, c.visits, f.overdue_escalation_days, list(f.questionnaire)
+    return c.every_days, c.visits, f.overdue_escalation_days, [q.model_dump() for q in f.questionnaire]
+
+
+def question_parts(q: Any) -> tuple[str, str, str]:
+    """(text, adverse answer, reopen gate) of a stored visit question (older rows hold plain text)."""
+    if isinstance(q, dict):
+        return str(q.get("text", "")), str(q.get("adverse", "yes")), str(q.get("reopen_at", "INITIATION"))
+    return str(q), "yes", "INITIATION"
 
 
 def schedule_next(s: Session, review: Review, *, now: datetime, kind: str = "cadence", feedback_id: int | None = None) -> FollowupCheck:
@@ -212,26 +219,31 @@ class VisitOutcome:
     message: str
 
 
-def parse_answers(doc: Any, questionnaire: list[str], *, source: str, control_ids: set[str]) -> tuple[dict[str, str], str, list[str], str]:
+def parse_answers(doc: Any, questionnaire: list[Any], *, source: str, control_ids: set[str]) -> tuple[dict[str, str], str, list[str], str]:
     """Validate an answers document; returns (answers q1..qN -> yes/no, finding, failed controls, notes).
 
     Expected shape: ``{answers: {q1: yes, q2: no, ...}, finding: none|new_risk|failed_control,
-    controls: [ID, ...] (with failed_control), notes: text}``. Errors name the file, field, value and fix.
+    controls: [ID, ...] (with failed_control), notes: text}``. ``finding`` may be left out: it
+    is then derived from the adverse answers (none when there are none). A finding of
+    ``none`` next to an adverse answer is refused as a contradiction. Errors name the file,
+    field, value and fix.
     """
     if not isinstance(doc, dict):
-        raise InvalidInput(f"{source}: expected a mapping with 'answers' and 'finding', got {type(doc).__name__}")
+        raise InvalidInput(f"{source}: expected a mapping with 'answers' (and optionally 'finding'), got {type(doc).__name__}")
     unknown = sorted(set(doc) - {"answers", "finding", "controls", "notes"})
     if unknown:
         raise InvalidInput(f"{source}: unknown field(s) {unknown}; expected answers, finding, controls, notes")
     raw = doc.get("answers")
-    keys = [f"q{i + 1}" for i in range(len(questionnaire))]
+    questions = [question_parts(q) for q in questionnaire]
+    keys = [f"q{i + 1}" for i in range(len(questions))]
     if not isinstance(raw, dict):
         raise InvalidInput(f"{source}: answers: expected a mapping {', '.join(k + ': yes|no' for k in keys)} (the questionnaire of `ethics-review followup show CHECK`)")
     extra = sorted(set(map(str, raw)) - set(keys))
     if extra:
         raise InvalidInput(f"{source}: answers.{extra[0]}: not a question of this check; questions are {', '.join(keys)}")
     answers: dict[str, str] = {}
-    for k, text in zip(keys, questionnaire, strict=True):
+    adverse: list[tuple[str, str, str]] = []  # (key, text, reopen gate) of answers that report a problem
+    for k, (text, bad, reopen_at) in zip(keys, questions, strict=True):
         if k not in raw:
             raise InvalidInput(f"{source}: answers.{k}: missing; answer yes or no to: {text}")
         v = raw[k]
@@ -239,13 +251,28 @@ def parse_answers(doc: Any, questionnaire: list[str], *, source: str, control_id
         if v not in ("yes", "no"):
             raise InvalidInput(f"{source}: answers.{k}: bad value {raw[k]!r}; answer yes or no to: {text}")
         answers[k] = v
-    finding = str(doc.get("finding", "")).strip().lower().replace("-", "_")
-    if finding not in FINDINGS:
-        raise InvalidInput(f"{source}: finding: bad value {doc.get('finding')!r}; use none, new_risk (reopens at INITIATION) or failed_control (reopens at DEVELOPMENT)")
+        if v == bad:
+            adverse.append((k, text, reopen_at))
     controls = doc.get("controls") or []
     if not isinstance(controls, list):
         raise InvalidInput(f"{source}: controls: expected a list of control ids, got {controls!r}")
     controls = [str(c).strip().upper() for c in controls]
+    if doc.get("finding") is None:
+        if not adverse:
+            finding = "none"
+        elif any(gate == "INITIATION" for _, _, gate in adverse) or not controls:
+            finding = "new_risk" if any(gate == "INITIATION" for _, _, gate in adverse) else "failed_control"
+        else:
+            finding = "failed_control"
+    else:
+        finding = str(doc.get("finding", "")).strip().lower().replace("-", "_")
+    if finding not in FINDINGS:
+        raise InvalidInput(f"{source}: finding: bad value {doc.get('finding')!r}; use none, new_risk (reopens at INITIATION) or failed_control (reopens at DEVELOPMENT)")
+    if finding == "none" and adverse:
+        k, text, gate = adverse[0]
+        suggestion = "new_risk" if gate == "INITIATION" else "failed_control (with the controls found not working)"
+        raise InvalidInput(f"{source}: answers.{k}: {answers[k]!r} to {text!r} reports a problem, but finding is none; "
+                           f"set finding: {suggestion} and describe it in notes, or correct the answer")
     if finding == "failed_control" and not controls:
         raise InvalidInput(f"{source}: controls: finding failed_control needs the controls found not working; this review's controls: {', '.join(sorted(control_ids)) or 'none'}")
     if finding != "failed_control" and controls:

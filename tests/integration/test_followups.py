@@ -180,6 +180,9 @@ def test_clean_check_completes_and_schedules_next(monitored) -> None:
     ({"answers": {"q1": "no", "q2": "no", "q3": "no"}, "finding": "failed_control", "controls": ["NOPE-1"], "notes": "long enough notes"}, "controls[0]: 'NOPE-1'"),
     ({"answers": {"q1": "yes", "q2": "no", "q3": "yes"}, "finding": "new_risk"}, "notes: a reported new_risk needs notes"),
     ([1, 2], "expected a mapping"),
+    ({"answers": {"q1": "yes", "q2": "no", "q3": "yes"}, "finding": "none"}, "answers.q1: 'yes' to 'Was any ethics risk triggered"),
+    ({"answers": {"q1": "no", "q2": "no", "q3": "no"}, "finding": "none"}, "set finding: failed_control"),
+    ({"answers": {"q1": "no", "q2": "no", "q3": "no"}, "notes": "the owner left the company"}, "controls: finding failed_control needs"),
 ])
 def test_bad_answers_name_file_and_field_and_change_nothing(monitored, doc, needle) -> None:
     db, rid, t0 = monitored
@@ -189,6 +192,25 @@ def test_bad_answers_name_file_and_field_and_change_nothing(monitored, doc, need
     assert exc.value.message.startswith("visit.yaml: ") and needle in exc.value.message
     assert all(v.status == "PENDING" for v in rows(db, FollowupVisit, FollowupVisit.check_id == check.id))
     assert review(db, rid).gate == "MONITORING"
+
+
+def test_finding_is_derived_from_adverse_answers_when_left_out(monitored) -> None:
+    db, rid, t0 = monitored
+    check, customers = _open(db, rid, t0)
+    out = followups.record_visit(db, check.id, customers[0], {"answers": {"q1": "no", "q2": "no", "q3": "yes"}}, actor="amara.okafor")
+    assert out.finding == "none" and out.reopened_at is None
+    doc = {"answers": {"q1": "no", "q2": "yes", "q3": "yes"}, "notes": "A regulator asked about farmer identification"}
+    out = followups.record_visit(db, check.id, customers[1], doc, actor="amara.okafor")
+    assert out.finding == "new_risk" and out.reopened_at == "INITIATION"
+
+
+def test_derived_failed_control_reopens_at_development(monitored) -> None:
+    db, rid, t0 = monitored
+    check, customers = _open(db, rid, t0)
+    ctrl = rows(db, ControlRequirement, ControlRequirement.review_id == rid)[0].control_id
+    doc = {"answers": {"q1": "no", "q2": "no", "q3": "no"}, "controls": [ctrl], "notes": "The accountable owner left; nobody replaced them"}
+    out = followups.record_visit(db, check.id, customers[0], doc, actor="amara.okafor")
+    assert out.finding == "failed_control" and out.reopened_at == "DEVELOPMENT"
 
 
 def test_only_reviewers_outside_the_team_record_visits(monitored) -> None:
