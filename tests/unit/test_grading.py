@@ -51,7 +51,7 @@ def tiny_pack(**overrides: Any) -> PolicyPack:
         "review_sla_days": {"LOW": 10, "MEDIUM": 7, "HIGH": 5, "UNACCEPTABLE": 3},
         "quorum": [{"gate": "RELEASE", "min_grade": "HIGH", "approvals": 2, "require_chair": True}],
         "followups": {"cadence": {"LOW": {"every_days": 365, "visits": 1}, "MEDIUM": {"every_days": 90, "visits": 2},
-                                  "HIGH": {"every_days": 30, "visits": 3}}, "questionnaire": ["q?"]},
+                                  "HIGH": {"every_days": 30, "visits": 3}}, "questionnaire": ["Any ethics risk triggered?"]},
     }
     raw.update(overrides)
     return PolicyPack.model_validate(raw)

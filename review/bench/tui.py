@@ -1,0 +1,108 @@
+"""TUI benchmark: first paint, filter latency and peak memory with N reviews (headless, SQLite).
+
+``ethics-review bench tui --reviews 100000`` prints, last, one JSON object:
+``first_paint_ms`` (app start to the queue's first rows shown), ``filter_ms`` (median of
+keystrokes in the search box to updated rows; ``filter_max_ms`` the worst), ``peak_rss_mb``
+(this process: the app and its workers; the database is seeded in a child process so the
+seeding does not count). Targets: <= 1000, <= 150, <= 500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(bench: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = bench.add_parser("tui", help="TUI first paint, filter latency and peak RSS with N reviews (headless)")
+    p.add_argument("--reviews", type=int, default=100_000)
+    p.add_argument("--query", default="0042", help="typed into the search box, one key at a time")
+    p.set_defaults(func=cmd_bench_tui)
+
+
+def _seed(url: str, data_dir: str, n: int) -> None:
+    from review.bench.core import bulk_reviews
+    from review.demo.seed import seed_people
+    from review.store.db import Database
+
+    db = Database(url, data_dir=Path(data_dir))
+    db.upgrade()
+    seed_people(db)
+    bulk_reviews(db, n)
+    db.dispose()
+
+
+async def _drive(db: Any, query: str) -> dict[str, Any]:
+    from tui.app import EthicsReviewApp
+    from tui.messages import QueuePainted
+
+    painted: list[tuple[float, QueuePainted]] = []
+
+    def hook(message: Any) -> None:
+        if isinstance(message, QueuePainted):
+            painted.append((time.perf_counter(), message))
+
+    async def wait_paint(after: int, timeout: float = 30.0) -> float:
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            if len(painted) > after and painted[-1][1].reason == "page":
+                return painted[-1][0]
+            await asyncio.sleep(0.001)
+        raise TimeoutError(f"the queue did not repaint (focused: {app.focused}; painted: {[m for _, m in painted]})")
+
+    t0 = time.perf_counter()
+    app = EthicsReviewApp(db, "amara.okafor")
+    async with app.run_test(size=(160, 50), message_hook=hook) as pilot:
+        first = await wait_paint(0)
+        rows = painted[-1][1].rows
+        await app.workers.wait_for_complete()
+        await pilot.press("slash")
+        await pilot.pause(0.05)
+        timings = []
+        for ch in query:
+            before = len(painted)
+            t = time.perf_counter()
+            await pilot.press(ch)
+            timings.append((await wait_paint(before) - t) * 1000)
+            await app.workers.wait_for_complete()
+        result_rows = painted[-1][1].rows
+    return {"first_paint_ms": round((first - t0) * 1000, 1), "filter_ms": round(statistics.median(timings), 1),
+            "filter_max_ms": round(max(timings), 1), "first_page_rows": rows, "rows_after_search": result_rows,
+            "keystrokes": len(timings)}
+
+
+def run(*, reviews: int = 100_000, query: str = "0042", echo: Any = print) -> dict[str, Any]:
+    from review.store.db import Database
+
+    tmp = Path(tempfile.mkdtemp(prefix="ethics-review-bench-tui-"))
+    url = f"sqlite:///{tmp / 'bench.db'}"
+    t = time.perf_counter()
+    proc = multiprocessing.get_context("spawn").Process(target=_seed, args=(url, str(tmp), reviews))
+    proc.start()
+    proc.join()
+    if proc.exitcode:
+        raise RuntimeError(f"seeding failed (exit {proc.exitcode})")
+    if echo:
+        echo(f"seeded {reviews:,} reviews in {time.perf_counter() - t:.1f} s (child process)")
+    db = Database(url, data_dir=tmp)
+    out = asyncio.run(_drive(db, query))
+    db.dispose()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["peak_rss_mb"] = round(rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024, 1)
+    out["reviews"] = reviews
+    return out
+
+
+def cmd_bench_tui(ctx: Any) -> int:
+    result = run(reviews=ctx.args.reviews, query=ctx.args.query, echo=None if ctx.json else print)
+    print(json.dumps(result))
+    return 0

@@ -1,0 +1,47 @@
+"""Read models for the committee's screens (TUI): overdue counts and questionnaire labels.
+
+Plain dataclasses/dicts out, no sessions escape; safe to call from worker threads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from review.store.db import Database, utcnow
+from review.store.models import Review
+
+OPEN = ("SUBMITTED", "IN_REVIEW")
+
+
+def overdue_counts(db: Database, *, now: datetime | None = None) -> dict[str, Any]:
+    """Open reviews past their committee SLA: ``{"total", "open", "by_grade": {...}, "by_gate": {...}}``."""
+    now = now or utcnow()
+    with db.reading() as s:
+        late = s.exec(
+            select(Review.grade, Review.gate, sa.func.count())
+            .where(Review.status.in_(OPEN), Review.due_at < now)
+            .group_by(Review.grade, Review.gate)
+        ).all()
+        open_total = s.exec(select(sa.func.count()).select_from(Review).where(Review.status.in_(OPEN))).one()
+    by_grade: dict[str, int] = {}
+    by_gate: dict[str, int] = {}
+    for grade, gate, n in late:
+        by_grade[grade or "UNGRADED"] = by_grade.get(grade or "UNGRADED", 0) + n
+        by_gate[gate] = by_gate.get(gate, 0) + n
+    open_n = open_total[0] if isinstance(open_total, tuple) else open_total
+    return {"total": sum(by_grade.values()), "open": int(open_n), "by_grade": by_grade, "by_gate": by_gate}
+
+
+def questionnaire_labels(pack_id: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Question texts and option labels of a pack, for showing stored answers; empty if the pack is gone."""
+    from policies.loader import load_pack
+
+    try:
+        pack = load_pack(pack_id).pack
+    except Exception:
+        return {}, {}
+    return {q.id: q.text for q in pack.questions}, {(q.id, o.id): o.label for q in pack.questions for o in q.options}

@@ -1,0 +1,94 @@
+"""TUI fixtures: the demo world on SQLite, a frozen clock, and helpers to drive the app with Pilot."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from review.store.db import Database
+
+FIXED_NOW = datetime(2030, 3, 14, 9, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def demo(sqlite_db: Database) -> tuple[Database, dict[str, int]]:
+    """The demo database (13 products, people, decisions, a follow-up round); returns (db, product name -> review id)."""
+    from review.demo.seed import run_demo
+
+    ids = run_demo(sqlite_db)
+    return sqlite_db, ids
+
+
+def freeze_timestamps(db: Database) -> None:
+    """Rewrite every timestamp to a fixed value so rendered dates never depend on the day the test runs.
+
+    Rows get FIXED_NOW - 30 days + id minutes; open reviews' due dates spread around FIXED_NOW
+    (some overdue). The audit hash chain is broken by this, which the TUI does not check.
+    """
+    from sqlmodel import SQLModel
+
+    import review.store.all_models  # noqa: F401
+
+    base = FIXED_NOW - timedelta(days=30)
+    with db.engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            cols = [c for c in table.columns if _is_datetime(c)]
+            if not cols:
+                continue
+            key = table.c.id if "id" in table.c else None
+            rows = conn.execute(sa.select(*(table.primary_key.columns))).all()
+            for i, pk in enumerate(rows):
+                minute = (pk[0] if isinstance(pk[0], int) else i) if key is not None else i
+                values = {c.name: base + timedelta(minutes=int(minute)) for c in cols}
+                if table.name == "review" and "due_at" in values:
+                    values["due_at"] = FIXED_NOW + timedelta(days=(int(pk[0]) % 9) - 4, hours=1)
+                where = sa.and_(*(c == v for c, v in zip(table.primary_key.columns, pk, strict=True)))
+                conn.execute(sa.update(table).where(where).values(**values))
+
+
+def _is_datetime(column: sa.Column) -> bool:
+    t = column.type
+    if isinstance(t, sa.DateTime) or isinstance(getattr(t, "impl", None), sa.DateTime):
+        return True
+    try:
+        return t.python_type is datetime
+    except NotImplementedError:
+        return False
+
+
+@pytest.fixture
+def frozen_demo(demo: tuple[Database, dict[str, int]]) -> tuple[Database, dict[str, int]]:
+    freeze_timestamps(demo[0])
+    return demo
+
+
+async def settle(pilot, rounds: int = 40) -> None:
+    """Wait until no worker is running and the message queues are drained."""
+    app = pilot.app
+    for _ in range(rounds):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            return
+    raise AssertionError("workers did not settle")
+
+
+async def wait_for_queue(pilot, timeout: float = 10.0) -> None:
+    """Wait until the queue screen is mounted, focused and shows its first page."""
+    import asyncio
+
+    from tui.screens.queue import QueueScreen
+
+    app = pilot.app
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        await settle(pilot)
+        screen = app.screen
+        if isinstance(screen, QueueScreen) and screen.generation and not screen.loading and app.focused is screen.table:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("the queue did not paint")

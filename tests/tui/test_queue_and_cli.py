@@ -1,0 +1,101 @@
+"""Queue paging/filters/sort at scale, the dashboard numbers, formatting, and the tui/web commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import io
+
+from rich.console import Console
+
+from review.bench.core import bulk_reviews
+from review.demo.seed import seed_people
+from tests.tui.conftest import settle, wait_for_queue
+from tui.app import EthicsReviewApp
+from tui.format import due_text
+from tui.widgets.dashboard import charts
+from tui.screens.queue import PAGE
+
+
+async def test_queue_pages_lazily_filters_and_sorts(sqlite_db):
+    seed_people(sqlite_db)
+    bulk_reviews(sqlite_db, 1000)
+    app = EthicsReviewApp(sqlite_db, "amara.okafor")
+    async with app.run_test(size=(150, 40)) as pilot:
+        await wait_for_queue(pilot)
+        queue = app.screen
+        assert queue.table.row_count == PAGE  # one page, not the whole table
+        assert "of 1,000 reviews" in str(queue.query_one("#queue-status").render())
+        assert queue.table.current_review_id == 1000  # newest first
+        await pilot.press("G")  # cursor to the last loaded row: the next page is fetched
+        await settle(pilot)
+        assert queue.table.row_count == 2 * PAGE
+        await pilot.press("r")  # reverse the sort: ascending ids
+        await settle(pilot)
+        assert queue.table.current_review_id == 1
+        await pilot.press("m")  # mine: only reviews assigned to amara.okafor
+        await settle(pilot)
+        ids = [int(k.value) for k in queue.table.rows]
+        assert ids and all(queue.table.get_row(str(i))[6] == "amara.okafor" for i in ids[:20])
+        await pilot.press("x", "slash")
+        await settle(pilot)
+        for ch in "0000042":
+            await pilot.press(ch)
+            await settle(pilot)
+        assert [int(k.value) for k in queue.table.rows] == [43]  # "Bench product 0000042" is review 43
+
+
+async def test_dashboard_counts(demo):
+    db, _ids = demo
+    app = EthicsReviewApp(db, "wei.chen", start="dashboard")
+    async with app.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        data = app.screen.data
+        assert data.grades == {"LOW": 3, "MEDIUM": 1, "HIGH": 8, "UNACCEPTABLE": 1}
+        assert sum(sum(v.values()) for v in data.funnel.values()) == 13
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(charts.grade_distribution(data.grades, 30))
+        console.print(charts.gate_funnel(data.funnel, 30))
+        text = console.export_text()
+        assert any(line.split()[:2] == ["high", "8"] and "█" * 30 in line and "62%" in line for line in text.splitlines())
+        assert "initiation" in text and "monitoring" in text
+        assert "Audit pass rates" == app.screen.query_one("#dash-audit").border_title
+
+
+def test_due_text_is_relative_to_the_given_clock():
+    now = datetime(2030, 3, 14, 9, 0, tzinfo=timezone.utc)
+    assert due_text(now + timedelta(days=3), "SUBMITTED", now).plain == "2030-03-17 in 3d"
+    assert due_text(now - timedelta(days=2), "IN_REVIEW", now).plain == "2030-03-12 overdue 2d"
+    assert due_text(now - timedelta(days=2), "APPROVED", now).plain == "2030-03-12"  # closed: no SLA
+
+
+def test_cli_registers_tui_and_web(sqlite_db, monkeypatch):
+    from review.cli import tui_cmds
+    from review.cli.main import Ctx, build_parser
+
+    args = build_parser().parse_args(["--as", "wei.chen", "--database", sqlite_db.url, "web", "--host", "127.0.0.1", "--port", "8123"])
+    assert args.func is tui_cmds.cmd_web and (args.host, args.port) == ("127.0.0.1", 8123)
+    ctx = Ctx(args=args, json=False)
+    command, env = tui_cmds.web_command(ctx)
+    assert command.endswith("-m review.cli.main tui") and "--database" not in command  # no password on a command line
+    assert env == {"ETHICS_REVIEW_USER": "wei.chen", "ETHICS_REVIEW_DATABASE_URL": sqlite_db.url}
+    seed_people(sqlite_db)
+    served = {}
+
+    class FakeServer:
+        def __init__(self, command, **kw):
+            served.update(command=command, **kw)
+
+        def serve(self):
+            served["served"] = True
+
+    monkeypatch.setattr("textual_serve.server.Server", FakeServer)
+    assert tui_cmds.cmd_web(ctx) == 0
+    assert served["served"] and served["host"] == "127.0.0.1" and served["port"] == 8123
+
+
+def test_tui_refuses_unknown_user(sqlite_db):
+    from review.cli.main import main
+
+    seed_people(sqlite_db)
+    assert main(["--as", "nobody", "--database", sqlite_db.url, "tui"]) == 3  # NotFound, before any terminal takeover

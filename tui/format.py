@@ -1,0 +1,100 @@
+"""Pure formatting for the committee screens: grade badges, status words, SLA text, bars.
+
+No Textual here (only Rich ``Text``), so it is unit-testable and shared by every screen.
+Dates are rendered against an explicit ``now`` (the app's clock) so tests can freeze it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from rich.text import Text
+
+GRADE_STYLE = {
+    "LOW": "bold black on green",
+    "MEDIUM": "bold black on yellow",
+    "HIGH": "bold white on dark_orange3",
+    "UNACCEPTABLE": "bold white on red3",
+}
+STATUS_STYLE = {
+    "SUBMITTED": "cyan",
+    "IN_REVIEW": "bold cyan",
+    "CHANGES_REQUESTED": "yellow",
+    "APPROVED": "green",
+    "REJECTED": "red",
+    "DRAFT": "dim",
+}
+CONTROL_STYLE = {"REQUIRED": "yellow", "EVIDENCE_SUBMITTED": "cyan", "VERIFIED": "green", "REJECTED": "red", "WAIVED": "dim"}
+GRADE_ORDER = ("LOW", "MEDIUM", "HIGH", "UNACCEPTABLE")
+GATE_ORDER = ("INITIATION", "DEVELOPMENT", "RELEASE", "MONITORING", "SUSPENDED", "WITHDRAWN")
+OPEN_STATUSES = ("SUBMITTED", "IN_REVIEW")
+
+
+def grade_badge(grade: str | None) -> Text:
+    if not grade:
+        return Text(" UNGRADED ", style="dim reverse")
+    return Text(f" {grade} ", style=GRADE_STYLE.get(grade, "reverse"))
+
+
+def status_text(status: str) -> Text:
+    return Text(status.replace("_", " ").lower(), style=STATUS_STYLE.get(status, ""))
+
+
+def control_status(status: str) -> Text:
+    return Text(status.replace("_", " ").lower(), style=CONTROL_STYLE.get(status, ""))
+
+
+def is_overdue(due_at: datetime | None, status: str, now: datetime) -> bool:
+    return due_at is not None and due_at < now and status in OPEN_STATUSES
+
+
+def due_text(due_at: datetime | None, status: str, now: datetime) -> Text:
+    """Absolute due date plus the distance from ``now`` in whole days (only for open reviews)."""
+    if due_at is None:
+        return Text("-", style="dim")
+    label = f"{due_at:%Y-%m-%d}"
+    if status not in OPEN_STATUSES:
+        return Text(label, style="dim")
+    days = (due_at.date() - now.date()).days
+    if due_at < now:
+        late = max(0, -days)
+        return Text(f"{label} overdue {late}d" if late else f"{label} overdue", style="bold red")
+    if days == 0:
+        return Text(f"{label} today", style="bold yellow")
+    return Text(f"{label} in {days}d", style="yellow" if days <= 2 else "")
+
+
+def when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
+def bar(value: float, maximum: float, width: int, style: str = "", *, char: str = "█") -> Text:
+    """A horizontal bar ``width`` cells long for ``value`` out of ``maximum`` (eighth-block precision)."""
+    if maximum <= 0 or value <= 0:
+        return Text("")
+    cells = max(0.0, min(1.0, value / maximum)) * width
+    full, rest = int(cells), int(round((cells - int(cells)) * 8))
+    partial = " ▏▎▍▌▋▊▉"[rest] if 0 < rest < 8 and char == "█" else ""
+    if rest == 8:
+        full += 1
+    text = char * full + partial
+    if not text:
+        text = "▏"
+    return Text(text, style=style)
+
+
+def stacked_bar(parts: Iterable[tuple[float, str]], maximum: float, width: int) -> Text:
+    """Segments (value, style) side by side, scaled together to ``maximum``; each non-zero part gets >= 1 cell."""
+    out = Text()
+    if maximum <= 0:
+        return out
+    for value, style in parts:
+        if value <= 0:
+            continue
+        out.append("█" * max(1, round(value / maximum * width)), style=style)
+    return out
+
+
+def humanize(action: str) -> str:
+    return action.replace("-", " ").replace("_", " ").capitalize()

@@ -1,0 +1,85 @@
+"""The committee dashboard: grade distribution, gate funnel, overdue reviews, and registered panels.
+
+Audit pass rates are not here yet: the content-audit work adds them as a panel with
+``tui.registry.register_dashboard_panel`` (see the placeholder card).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.message import Message
+from textual.widgets import Footer, Static
+
+from review.services.dashboard import overdue_counts
+from review.services.queries import gate_funnel, grade_distribution
+from tui.registry import dashboard_panels
+from tui.screens.base import CommitteeScreen
+from tui.widgets.dashboard import charts
+from tui.widgets.nav import NavBar
+
+BAR_WIDTH = 36
+
+
+class Card(Static):
+    def __init__(self, title: str, **kwargs: Any) -> None:
+        super().__init__("loading…", **kwargs)
+        self.border_title = title
+
+
+class DashboardScreen(CommitteeScreen):
+    BINDINGS = [Binding("ctrl+r,r", "reload", "Reload")]
+
+    @dataclass
+    class Loaded(Message):
+        grades: dict[str, int]
+        funnel: dict[str, dict[str, int]]
+        overdue: dict[str, Any]
+        extra: dict[str, Any]
+
+    def compose(self) -> ComposeResult:
+        yield NavBar("dashboard", id="nav")
+        with Grid(id="dash-grid"):
+            yield Card("Grade distribution", id="dash-grades", classes="card")
+            yield Card("Gate funnel (reviews by gate and status)", id="dash-funnel", classes="card")
+            yield Card("Overdue against the committee SLA", id="dash-overdue", classes="card")
+            for p in dashboard_panels():
+                yield Card(p.title, id=f"dash-{p.id}", classes="card")
+            if not any(p.id == "audit-pass-rates" for p in dashboard_panels()):
+                yield Card("Audit pass rates", id="dash-audit", classes="card placeholder")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for card in self.query("#dash-audit").results(Card):
+            card.update("Content-audit pass rates will appear here when the audit work lands\n"
+                        "(it registers an 'audit-pass-rates' panel in tui.registry).")
+        self.reload()
+
+    def reload(self) -> None:
+        self._load()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
+    def _load(self) -> None:
+        db = self.app.db
+        extra = {p.id: p.load(db) for p in dashboard_panels()}
+        self.post_message(self.Loaded(grade_distribution(db), gate_funnel(db), overdue_counts(db, now=self.app.now()), extra))
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self.data = event
+        self.query_one("#dash-grades", Card).update(charts.grade_distribution(event.grades, BAR_WIDTH))
+        self.query_one("#dash-funnel", Card).update(charts.gate_funnel(event.funnel, BAR_WIDTH))
+        self.query_one("#dash-overdue", Card).update(charts.overdue(event.overdue, BAR_WIDTH))
+        for p in dashboard_panels():
+            self.query_one(f"#dash-{p.id}", Card).update(p.render(event.extra.get(p.id), BAR_WIDTH))
+
+    def action_reload(self) -> None:
+        self.reload()

@@ -1,0 +1,224 @@
+"""The review queue: filter, search, sort, page lazily through any number of reviews, open one.
+
+Every database read runs in a thread worker; a generation number drops results that a
+newer filter made stale. Pages of ``PAGE`` rows are fetched as the cursor nears the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
+
+from review.services import users as user_service
+from review.services.queries import ReviewFilter, ReviewRow, list_reviews
+from tui import messages
+from tui.screens.base import CommitteeScreen
+from tui.widgets.nav import NavBar
+from tui.widgets.queue import SORT_KEYS, FilterBar, Filters, ReviewTable
+
+PAGE = 200
+PREFETCH = 40  # fetch the next page when the cursor is this close to the last loaded row
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    filters: Filters = field(default_factory=Filters)
+    sort: str = "id"
+    descending: bool = True
+
+    def review_filter(self, actor: str) -> ReviewFilter:
+        f = self.filters
+        return ReviewFilter(gate=f.gate, status=f.status, grade=f.grade, assignee=actor if f.mine else f.assignee,
+                            overdue=f.overdue, search=f.search or None)
+
+
+class QueueScreen(CommitteeScreen):
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("escape", "focus_table", "Table", show=False),
+        Binding("m", "toggle('mine')", "Mine"),
+        Binding("o", "toggle('overdue')", "Overdue"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("r", "reverse_sort", "Reverse"),
+        Binding("x", "clear_filters", "Clear"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    @dataclass
+    class PageLoaded(Message):
+        generation: int
+        offset: int
+        rows: list[ReviewRow]
+
+    @dataclass
+    class TotalCounted(Message):
+        generation: int
+        total: int
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = QueueQuery()
+        self.generation = 0
+        self.loading = False
+        self.exhausted = False
+        self.total: int | None = None
+
+    # ---- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield NavBar("queue", id="nav")
+        yield FilterBar(id="filters")
+        yield ReviewTable(id="queue-table")
+        yield Static("", id="queue-status")
+        yield Footer()
+
+    @property
+    def table(self) -> ReviewTable:
+        return self.query_one(ReviewTable)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
+    AUTO_FOCUS = "#queue-table"
+
+    def on_mount(self) -> None:
+        self.reload()
+        self._load_people()
+
+    # ---- loading --------------------------------------------------------------------
+    def reload(self) -> None:
+        self.generation += 1
+        self.loading, self.exhausted, self.total = True, False, None
+        self._update_status()
+        self._fetch(self.generation, self.query_state, 0)
+        self._count(self.generation, self.query_state)
+
+    @work(thread=True, exclusive=True, group="queue-page", exit_on_error=False)
+    def _fetch(self, generation: int, q: QueueQuery, offset: int) -> None:
+        rows = list_reviews(self.app.db, q.review_filter(self.app.actor), sort=q.sort, descending=q.descending,
+                            limit=PAGE, offset=offset, with_total=False).rows
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PageLoaded(generation, offset, rows))
+
+    @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
+    def _count(self, generation: int, q: QueueQuery) -> None:
+        total = list_reviews(self.app.db, q.review_filter(self.app.actor), sort=q.sort, limit=1, with_total=True).total
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.TotalCounted(generation, total))
+
+    @work(thread=True, exclusive=True, group="queue-people", exit_on_error=False)
+    def _load_people(self) -> None:
+        names = [u.username for u in user_service.list_users(self.app.db) if {"reviewer", "chair"} & set(u.roles.split(","))]
+        self.app.call_from_thread(self.filter_bar.set_people, names)
+
+    @on(PageLoaded)
+    def _page_loaded(self, event: PageLoaded) -> None:
+        if event.generation != self.generation:
+            return
+        table = self.table
+        append = event.offset > 0
+        if append and event.offset != table.row_count:
+            return  # a duplicate request for a page we already have
+        keep = table.current_review_id if not append else None
+        table.show_rows(event.rows, self.app.now(), append=append)
+        if keep is not None and not append:
+            try:
+                table.move_cursor(row=table.get_row_index(str(keep)))
+            except Exception:
+                pass
+        self.loading = False
+        self.exhausted = len(event.rows) < PAGE
+        self._update_status()
+        self.app.post_message(messages.QueuePainted(table.row_count, "more" if append else "page", event.generation))
+
+    @on(TotalCounted)
+    def _total_counted(self, event: TotalCounted) -> None:
+        if event.generation == self.generation:
+            self.total = event.total
+            self._update_status()
+
+    @on(DataTable.RowHighlighted, "#queue-table")
+    def _maybe_more(self, event: DataTable.RowHighlighted) -> None:
+        table = self.table
+        if not self.loading and not self.exhausted and event.cursor_row >= table.row_count - PREFETCH:
+            self.loading = True
+            self._fetch(self.generation, self.query_state, table.row_count)
+
+    def _update_status(self) -> None:
+        q = self.query_state
+        shown = self.table.row_count if self.is_mounted else 0
+        total = "…" if self.total is None else f"{self.total:,}"
+        more = "  loading…" if self.loading else ""
+        direction = "descending" if q.descending else "ascending"
+        active = [f"{k}={v}" for k, v in vars(q.filters).items() if v not in (None, "", False)]
+        self.query_one("#queue-status", Static).update(
+            f" {shown:,} of {total} reviews · sort {q.sort} {direction}"
+            f" · filters: {', '.join(active) if active else 'none'}{more}"
+        )
+
+    # ---- events and actions -----------------------------------------------------------
+    @on(FilterBar.Changed)
+    def _filters_changed(self, event: FilterBar.Changed) -> None:
+        self.query_state = replace(self.query_state, filters=event.filters)
+        self.reload()
+
+    @on(DataTable.RowSelected, "#queue-table")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.post_message(messages.OpenReview(int(event.row_key.value)))
+
+    @on(DataTable.HeaderSelected, "#queue-table")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        descending = not self.query_state.descending if key == self.query_state.sort else key in ("id", "grade", "updated", "created")
+        self.set_sort(key, descending)
+
+    def set_sort(self, sort: str, descending: bool) -> None:
+        self.query_state = replace(self.query_state, sort=sort, descending=descending)
+        self.table.set_columns(sort, descending)
+        self.reload()
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
+
+    def action_toggle(self, name: str) -> None:
+        self.filter_bar.toggle(name)
+
+    def action_cycle_sort(self) -> None:
+        i = SORT_KEYS.index(self.query_state.sort) if self.query_state.sort in SORT_KEYS else 0
+        key = SORT_KEYS[(i + 1) % len(SORT_KEYS)]
+        self.set_sort(key, key in ("id", "grade"))
+
+    def action_reverse_sort(self) -> None:
+        self.set_sort(self.query_state.sort, not self.query_state.descending)
+
+    def action_clear_filters(self) -> None:
+        self.filter_bar.clear()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.table.focus()
+
+    def palette_commands(self) -> list[tuple[str, str, object]]:
+        rid = self.table.current_review_id
+        out: list[tuple[str, str, object]] = [
+            ("Queue: only my reviews", "toggle the 'mine' filter (m)", lambda: self.action_toggle("mine")),
+            ("Queue: only overdue reviews", "toggle the 'overdue' filter (o)", lambda: self.action_toggle("overdue")),
+            ("Queue: clear filters", "reset search and filters (x)", self.action_clear_filters),
+        ]
+        out += [(f"Queue: sort by {k}", "sort the queue by this column", lambda k=k: self.set_sort(k, k in ("id", "grade"))) for k in SORT_KEYS]
+        if rid is not None:
+            out.insert(0, (f"Open review {rid}", "open the highlighted review (enter)", lambda: self.app.post_message(messages.OpenReview(rid))))
+        return out

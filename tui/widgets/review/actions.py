@@ -1,0 +1,64 @@
+"""The workspace's action bar: one button per committee action, disabled WITH the reason.
+
+The keymap is data (``ACTION_KEYS``): the screen builds its bindings from it, so keys and
+buttons never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Static
+
+# action (services.permissions name) -> (key, label)
+ACTION_KEYS: dict[str, tuple[str, str]] = {
+    "assign-to-me": ("a", "Assign to me"),
+    "approve": ("p", "Approve"),
+    "request-changes": ("c", "Request changes"),
+    "reject": ("x", "Reject"),
+    "verify": ("v", "Verify control"),
+    "override-grade": ("g", "Override grade"),
+    "declare-conflict": ("i", "Declare conflict"),
+}
+
+
+class ActionBar(Vertical):
+    @dataclass
+    class Requested(Message):
+        action: str
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="action-buttons"):
+            for action, (key, label) in ACTION_KEYS.items():
+                yield Button(f"{label} ({key})", id=f"act-{action}", disabled=True, compact=True)
+        yield Static("", id="why-not", markup=False)
+
+    def show(self, perms: object | None) -> None:
+        """Enable/disable every button from ``services.permissions.Permissions`` and list the reasons."""
+        lines = Text()
+        for action, (_key, label) in ACTION_KEYS.items():
+            button = self.query_one(f"#act-{action}", Button)
+            state = getattr(perms, "actions", {}).get(action) if perms is not None else None
+            if state is None:
+                button.disabled, button.tooltip = True, "loading…"
+                continue
+            button.disabled = not state.allowed
+            why = "; ".join(state.reasons)
+            button.tooltip = why if not state.allowed else (state.note or None)
+            if not state.allowed:
+                lines.append(f"{label}: ", style="bold")
+                lines.append(f"{why}\n", style="dim")
+            elif state.note:
+                lines.append(f"{label}: ", style="bold")
+                lines.append(f"{state.note}\n", style="cyan")
+        lines.rstrip()
+        self.query_one("#why-not", Static).update(lines)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id and event.button.id.startswith("act-"):
+            self.post_message(self.Requested(event.button.id.removeprefix("act-")))
