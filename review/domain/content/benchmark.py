@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
-from bisect import bisect_right
-from itertools import accumulate
 from typing import Iterable, Iterator
 
 from review.domain.content.taxonomy import Record
@@ -101,7 +98,7 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
     """Throughput in MB/s (MB = 10^6 bytes of UTF-8 prompt+output), one core:
 
     * ``filter_mb_s``: normalize + match + findings with original spans on the raw JSONL
-      bytes of each chunk, as the audit reads them (one Hyperscan scan per chunk buffer,
+      bytes of each chunk, as the audit reads them (one prefilter pass per chunk buffer,
       only lines with a prefilter tag are decoded and verified; serialization is untimed);
     * ``filter_records_mb_s``: the same through ``scan_many`` on ``Record`` objects;
     * ``pyahocorasick``: raw ``Automaton.iter()`` over the same, un-normalized texts;
@@ -174,18 +171,31 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
     }
 
 
-_BACKSLASH = re.compile(rb"\\")
-
-
 def scan_buffer(filt, buf: bytes) -> list:
     """The filter on a buffer of JSONL records (the audit's fast path without input
-    validation): one prefilter scan, then only tagged or escaped lines are decoded."""
+    validation): one prefilter pass over the raw bytes, then only tagged or escaped lines
+    are located (no split of the buffer), decoded and verified."""
+    from review.domain.content.records_io import _loads
     from review.domain.content.taxonomy import Record
 
-    raws = buf.split(b"\n")
-    starts = [0, *accumulate(len(r) + 1 for r in raws)][:-1]
-    tags = filt.prefilter_segments(buf, starts)
-    escaped = {bisect_right(starts, m.start()) - 1 for m in _BACKSLASH.finditer(buf)}
-    idx = sorted(k for k in set(tags) | escaped if raws[k])
-    cands = [Record(**json.loads(raws[k])) for k in idx]
-    return filt.scan_hinted(cands, [k in escaped or bool(c.metadata) for k, c in zip(idx, cands)])
+    tags = filt.prefilter_lines(buf)
+    escaped: set[int] = set()
+    find, rfind = buf.find, buf.rfind
+    i = find(b"\\")
+    while i >= 0:
+        escaped.add(rfind(b"\n", 0, i) + 1)
+        nl = find(b"\n", i)
+        if nl < 0:
+            break
+        i = find(b"\\", nl)
+    cands: list[Record] = []
+    forced: list[bool] = []
+    for lo in sorted(tags.keys() | escaped):
+        nl = find(b"\n", lo)
+        raw = buf[lo:nl] if nl >= 0 else buf[lo:]
+        if not raw:
+            continue
+        rec = Record(**_loads(raw))
+        cands.append(rec)
+        forced.append(lo in escaped or bool(rec.metadata))
+    return filt.scan_hinted(cands, forced)

@@ -97,7 +97,7 @@ class ContentFilter:
             findings.extend(self._scan_batch(chunk, texts, hints))
         return findings
 
-    # ---- raw-buffer fast path (audit input: JSONL lines scanned as bytes, one Hyperscan scan)
+    # ---- raw-buffer fast path (audit input: JSONL lines scanned as bytes, one prefilter pass)
     @property
     def hinted_only(self) -> bool:
         """True when every scanner is driven by the prefilter (keyword, prefiltered regex):
@@ -121,11 +121,18 @@ class ContentFilter:
         return frozenset(tags)
 
     def prefilter_segments(self, buf: bytes, starts: Sequence[int]) -> dict[int, set[str]]:
-        """Prefilter tags per segment of a raw UTF-8 buffer, in ONE Hyperscan scan:
+        """Prefilter tags per segment of a raw UTF-8 buffer, in one pass over the buffer:
         segment ``k`` is ``buf[starts[k]:starts[k+1]]`` (e.g. one JSONL line each)."""
         if self.prefilter is None:
             raise RuntimeError("prefilter_segments needs the hyperscan engine")
         return self.prefilter.scan_segments(buf, starts)
+
+    def prefilter_lines(self, buf: bytes) -> dict[int, set[str]]:
+        """Prefilter tags per line of a raw UTF-8 buffer (JSONL), keyed by the byte offset
+        where the line starts; lines without a tag are absent (the buffer is not split)."""
+        if self.prefilter is None:
+            raise RuntimeError("prefilter_lines needs the hyperscan engine")
+        return self.prefilter.scan_lines(buf)
 
     def scan_hinted(self, records: list[Record], force_full: Sequence[bool] = ()) -> list[Finding]:
         """``scan_many`` for the candidates of a raw-buffer prefilter: the same findings,

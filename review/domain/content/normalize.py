@@ -131,7 +131,9 @@ _L = "[013457@$!|]+"
 # Leetspeak is folded where it sits inside a word of letters: between two letters, opening
 # a word followed by >= 2 letters, or closing a word after >= 2 letters.
 _LW = "[a-z013457@$!|]"
-LEET_RE = re.compile(rf"(?<=[a-z]){_L}(?=[a-z])|(?<![a-z0-9]){_L}(?=[a-z]{_LW})|(?<={_LW}[a-z]){_L}(?![a-z0-9])")
+# The leading lookahead only restates that every alternative starts on a leetspeak
+# character; it lets ``re`` reject other positions in one step (~4x faster, same matches).
+LEET_RE = re.compile(rf"(?=[013457@$!|])(?:(?<=[a-z]){_L}(?=[a-z])|(?<![a-z0-9]){_L}(?=[a-z]{_LW})|(?<={_LW}[a-z]){_L}(?![a-z0-9]))")
 
 
 def _leet_run(m: re.Match) -> str:
@@ -182,6 +184,59 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
     return text, starts, ends
 
 
+_COMMON_FOLD = "，：；？！（）"  # == matcher.COMMON_FOLD (normalize must not import matcher)
+
+
+def _fold_listed(text: str, hints, t: FoldTables):
+    """The per-character fold of ``text`` when the prefilter listed each folding non-ASCII
+    character present ("f:<c>": one-to-one into a lower-case fixed point; "m:<c>": deleted
+    or expanded), with no other case-changing non-ASCII character: C-speed ``replace`` and
+    ``lower`` instead of a per-character ``translate``; offsets only around deletions and
+    expansions. Same result as the general path."""
+    one = t.one
+    multis: list[str] = []
+    folded = text
+    for c in _COMMON_FOLD:  # never listed by the prefilter (see matcher.COMMON_FOLD)
+        if c in folded:
+            folded = folded.replace(c, one[ord(c)])
+    for tag in hints:
+        head = tag[:2]
+        if head == "f:":
+            c = tag[2:]
+            folded = folded.replace(c, one[ord(c)])
+        elif head == "m:":
+            multis.append(tag[2:])
+    if not multis:
+        return folded.lower().replace("l", "i"), None, None
+    at: list[int] = []
+    for c in multis:
+        k = folded.find(c)
+        while k >= 0:
+            at.append(k)
+            k = folded.find(c, k + 1)
+    at.sort()
+    multi = t.multi
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for k in at:
+        if k > pos:
+            out.append(folded[pos:k].lower())
+            starts.extend(range(pos, k))
+            ends.extend(range(pos + 1, k + 1))
+        for x in multi[ord(folded[k])]:
+            out.append(x)
+            starts.append(k)
+            ends.append(k + 1)
+        pos = k + 1
+    if pos < len(folded):
+        out.append(folded[pos:].lower())
+        starts.extend(range(pos, len(folded)))
+        ends.extend(range(pos + 1, len(folded) + 1))
+    return "".join(out).replace("l", "i"), starts, ends
+
+
 def match_view(text: str, hints: frozenset[str] | set[str] | None = None) -> MatchView:
     """The folded view of ``text`` with an offset map (identity when lengths are unchanged).
 
@@ -190,7 +245,9 @@ def match_view(text: str, hints: frozenset[str] | set[str] | None = None) -> Mat
     t = tables()
     sus = hints is None or "sus" in hints
     if text.isascii():
-        folded, starts, ends = text.translate(t.ascii_table), None, None
+        folded, starts, ends = text.lower().replace("l", "i"), None, None  # == translate(ascii_table)
+    elif hints is not None and "fx" in hints and "fold" not in hints:
+        folded, starts, ends = _fold_listed(text, hints, t)
     elif not sus or t.multi_re.search(text) is None:
         folded, starts, ends = text.translate(t.one), None, None
     else:

@@ -6,7 +6,7 @@
   names the file, line, field, value and the fix, and is skipped (never silently).
 * ``scan_chunk`` is the per-chunk work of an audit: read, validate, filter. For JSONL
   with a hint-driven filter (keyword + prefiltered regex, Hyperscan) the raw chunk bytes
-  are prefiltered in ONE scan and only lines with a tag (or an escape, or metadata) are
+  are prefiltered in one pass and only lines with a tag (or an escape, or metadata) are
   decoded into ``Record`` objects and verified; the findings equal ``scan_many``'s.
 """
 

@@ -93,15 +93,19 @@ class KeywordScanner(_Base):
         if hints is None:
             return super().scan_batch(records, texts, None)
         out: list[Finding] = []
-        for i in sorted(i for i, tags in hints.items() if not KEYWORD_TAGS.isdisjoint(tags)):
-            if texts[i]:
-                out.extend(self.scan_text(records[i // 3].id, FIELDS[i % 3], texts[i], hints[i]))
+        idx = [i for i in sorted(i for i, tags in hints.items() if not KEYWORD_TAGS.isdisjoint(tags)) if texts[i]]
+        found = self.keywords.find_many([texts[i] for i in idx], [hints[i] for i in idx])
+        for i, hits in zip(idx, found, strict=True):
+            if hits:
+                out.extend(self._findings(records[i // 3].id, FIELDS[i % 3], texts[i], hits))
         return out
 
-    def scan_text(self, record_id, field, text, hints=None):
+    def _findings(self, record_id, field, text, hits):
         return [self._finding(record_id, field, h.term.category, h.term.subcode, h.term.severity,
-                              h.start, h.end, text[h.start:h.end], h.term.term)
-                for h in self.keywords.find(text, hints)]
+                              h.start, h.end, text[h.start:h.end], h.term.term) for h in hits]
+
+    def scan_text(self, record_id, field, text, hints=None):
+        return self._findings(record_id, field, text, self.keywords.find(text, hints))
 
 
 class RegexScanner(_Base):
