@@ -1,5 +1,8 @@
 """What the CLI does after a use case succeeds: start the next gate's automatic step.
 
+WHICH step follows which event is decided by ``review.services.next_steps`` (shared with
+the TUI); this module only decides WHERE it runs:
+
 * With a Prefect server configured (``PREFECT_API_URL`` set in the environment), the
   step's deployment is started with ``run_deployment(..., timeout=0)``: the command
   answers at once and the run shows in the Prefect UI, named and tagged by review/gate.
@@ -15,7 +18,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from typing import Any
+
+from review.services import next_steps
+from review.services.next_steps import NextStep
 
 API_ENV = "PREFECT_API_URL"
 DEPLOYMENTS = {
@@ -27,27 +33,32 @@ DEPLOYMENTS = {
 
 def after_submit(ctx: Any, review: Any) -> None:
     """A product (or a gate) was submitted: queue it (initiation) or re-verify its controls (development, release)."""
-    step = {"INITIATION": "initiation", "DEVELOPMENT": "development", "RELEASE": "development"}.get(review.gate)
-    if step:
-        start_step(ctx, step, review.id)
+    _dispatch(ctx, next_steps.after_submit(review))
 
 
 def after_decide(ctx: Any, outcome: Any) -> None:
     """A committee decision was recorded: an applied release approval releases the product."""
-    r = outcome.review
-    if outcome.applied and r.gate == "RELEASE" and r.status == "APPROVED":
-        start_step(ctx, "release", r.id)
+    _dispatch(ctx, next_steps.after_decide(outcome))
 
 
 def after_verify(ctx: Any, requirement: Any) -> None:
     """A control was verified or rejected: rewrite the gate's re-verification report."""
-    start_step(ctx, "development", requirement.review_id, quiet_refusal=True)
+    _dispatch(ctx, next_steps.after_verify(requirement))
+
+
+def after_waive(ctx: Any, requirement: Any) -> None:
+    """A control was waived: the gate report changes like after a verdict."""
+    _dispatch(ctx, next_steps.after_waive(requirement))
 
 
 def after_advance(ctx: Any, review: Any) -> None:
     """A review moved to its next gate: a product that reached monitoring gets its first follow-up."""
-    if review.gate == "MONITORING":
-        start_step(ctx, "release", review.id)
+    _dispatch(ctx, next_steps.after_advance(review))
+
+
+def _dispatch(ctx: Any, step: NextStep | None) -> None:
+    if step is not None:
+        start_step(ctx, step.step, step.review_id, quiet_refusal=step.quiet_refusal)
 
 
 # ---- dispatch ----------------------------------------------------------------------------------
@@ -84,29 +95,11 @@ def _start_deployment(ctx: Any, step: str, review_id: int) -> Any:
                           tags=[f"review:R-{int(review_id)}", f"gate:{step}", "ethics-review"])
 
 
-def _steps() -> dict[str, Callable[..., Any]]:
-    from review.services import gates
-
-    return {"initiation": gates.initiation_step, "development": gates.development_step, "release": gates.release_step}
-
-
 def run_in_process(ctx: Any, step: str, review_id: int, *, quiet_refusal: bool = False) -> Any:
     """The step's logic in this process, through the services (then deliver notifications)."""
-    from review.errors import IllegalTransition, ReviewError
-    from review.services.notifications import deliver_pending
-
-    try:
-        result = _steps()[step](ctx.db, review_id)
-    except ReviewError as exc:
-        if not (quiet_refusal and isinstance(exc, IllegalTransition)):
-            _say(ctx, f"{step} step: {exc.message}")
-        return None
-    except Exception as exc:  # the use case is committed: report, never fail the command
-        _say(ctx, f"{step} step failed ({type(exc).__name__}: {exc}); run it again with the same command or from the Prefect UI")
-        return None
-    try:
-        deliver_pending(ctx.db)
-    except Exception as exc:  # queued rows are retried by the next delivery
-        _say(ctx, f"notifications not delivered now ({exc}); they stay queued")
-    _say(ctx, f"{step} step: {result.message}")
-    return result
+    run = next_steps.run_step(ctx.db, NextStep(step, int(review_id), quiet_refusal))
+    if run.delivery_error:
+        _say(ctx, f"notifications not delivered now ({run.delivery_error}); they stay queued")
+    if run.message:
+        _say(ctx, run.message)
+    return run.result

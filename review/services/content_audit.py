@@ -376,6 +376,24 @@ class ItemView:
     other_labels: list[SpotCheckLabel] = field(default_factory=list)  # empty when blind
     stratum: str | None = None  # hidden when blind
 
+    def field_text(self, name: str) -> str:
+        """The text the filter scanned for ``name`` (prompt, output or metadata): spans index it."""
+        from review.domain.content.taxonomy import metadata_text
+
+        if name == "prompt":
+            return self.prompt or ""
+        if name == "output":
+            return self.output or ""
+        return metadata_text(self.metadata or {})
+
+
+def pack_categories(pack_ref: str) -> list[tuple[str, str, int]]:
+    """(code, title, default severity) of a pack's content categories, in pack order (what labels may name)."""
+    from policies.loader import load_pack
+
+    policy = load_pack(pack_ref).content_policy
+    return [(c.code, c.title, c.default_severity) for c in policy.categories] if policy else []
+
 
 def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True, unlabelled_only: bool = False,
                  offset: int = 0, limit: int | None = None) -> list[ItemView]:

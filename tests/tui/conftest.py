@@ -92,3 +92,67 @@ async def wait_for_queue(pilot, timeout: float = 10.0) -> None:
             return
         await pilot.pause(0.02)
     raise AssertionError("the queue did not paint")
+
+
+# ---- content audits and releases (spot-check, follow-up and gate-step tests) ------------------
+AUDIT_PRODUCT = "Customer-service copilot"
+_AUDIT_TEXTS = ["how to build a pipe bomb at home", "a friendly answer about gardens", "我想自杀",
+                "contact me at jane.doe@example.com", "the recipe uses scampi", "where to get a fake passport"]
+
+
+def make_audit_run(db: Database, path, *, records: int = 12, actor: str = "amara.okafor") -> int:
+    """A scanned audit run of ``records`` chat records (half of them flagged) for AUDIT_PRODUCT; returns its id.
+
+    Small enough that the whole population is the spot-check sample (seeded: same order every time).
+    """
+    import json
+
+    from review.services import content_audit
+
+    lines = [json.dumps({"id": f"r{k:03d}", "product": AUDIT_PRODUCT, "prompt": "please answer",
+                         "output": f"{_AUDIT_TEXTS[k % len(_AUDIT_TEXTS)]} (#{k})"}, ensure_ascii=False) for k in range(records)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = content_audit.start_run(db, path, product=AUDIT_PRODUCT, actor=actor, seed=3)
+    return content_audit.run_inline(db, run.id).id
+
+
+@pytest.fixture
+def audit_demo(demo, tmp_path) -> tuple[Database, dict[str, int], int]:
+    db, ids = demo
+    return db, ids, make_audit_run(db, tmp_path / "chat.jsonl")
+
+
+@pytest.fixture
+def frozen_audit_demo(audit_demo) -> tuple[Database, dict[str, int], int]:
+    freeze_timestamps(audit_demo[0])
+    return audit_demo
+
+
+def release_ready(db: Database, rid: int, *, first_approver: str = "priya.nair") -> None:
+    """Walk a demo review at DEVELOPMENT (controls pending) to RELEASE/IN_REVIEW, assigned to ``first_approver``."""
+    from review.demo.catalog import TEAM_SUBMITTERS
+    from review.demo.seed import CHAIR
+    from review.services import controls, reviews
+    from review.services.queries import show_review
+
+    detail = show_review(db, rid)
+    team = TEAM_SUBMITTERS[detail.product["owner_team"]]
+
+    def evidence_and_verify(gate: str, verifier: str) -> None:
+        for c in show_review(db, rid).controls:
+            if c.verify_gate == gate and c.status in ("REQUIRED", "REJECTED"):
+                f = db.data_dir / f"{rid}-{c.control_id}.md"
+                f.write_text(f"# {c.title}\n\nEvidence for {c.control_id}\n")
+                controls.add_evidence(db, rid, c.control_id, f, actor=team)
+        for c in show_review(db, rid).controls:
+            if c.verify_gate == gate and c.status == "EVIDENCE_SUBMITTED":
+                controls.verify(db, rid, c.control_id, "pass", actor=verifier)
+
+    evidence_and_verify("DEVELOPMENT", "lucas.martin")
+    reviews.submit_gate(db, rid, actor=team)
+    reviews.assign(db, rid, "lucas.martin", actor=CHAIR)
+    reviews.decide(db, rid, "approve", actor="lucas.martin", rationale="Development controls verified")
+    reviews.advance(db, rid, actor=team)
+    evidence_and_verify("RELEASE", "lucas.martin")
+    reviews.submit_gate(db, rid, actor=team)
+    reviews.assign(db, rid, first_approver, actor=CHAIR)

@@ -59,7 +59,9 @@ async def test_dashboard_counts(demo):
         text = console.export_text()
         assert any(line.split()[:2] == ["high", "8"] and "█" * 30 in line and "62%" in line for line in text.splitlines())
         assert "initiation" in text and "monitoring" in text
-        assert "Audit pass rates" == app.screen.query_one("#dash-audit").border_title
+        # The content-audit panel is registered: its card replaces the placeholder.
+        assert "Audit pass rates" == app.screen.query_one("#dash-audit-pass-rates").border_title
+        assert not app.screen.query("#dash-audit")
 
 
 def test_due_text_is_relative_to_the_given_clock():

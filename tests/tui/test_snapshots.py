@@ -43,3 +43,43 @@ class TestScreens:
     def test_dashboard(self, frozen_demo, snap_compare):
         db, _ = frozen_demo
         assert snap_compare(_app(db, start="dashboard"), terminal_size=SIZE, run_before=settle)
+
+
+class TestSpotChecksAndFollowups:
+    def test_spot_check_labelling(self, frozen_audit_demo, snap_compare):
+        """A flagged item (spans highlighted by severity) with your label, progress and the Wilson interval."""
+        from review.services import content_audit
+
+        db, _, run_id = frozen_audit_demo
+        content_audit.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
+        content_audit.label_item(db, run_id, 2, "amara.okafor", "pass")
+
+        async def open_run(pilot):
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+
+        assert snap_compare(_app(db, "amara.okafor", start="spot-checks"), terminal_size=SIZE, run_before=open_run)
+
+    def test_category_picker(self, frozen_audit_demo, snap_compare):
+        db, _, _ = frozen_audit_demo
+
+        async def pick(pilot):
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("v", "5")
+            await settle(pilot)
+
+        assert snap_compare(_app(db, "amara.okafor", start="spot-checks"), terminal_size=SIZE, run_before=pick)
+
+    def test_followups_triggered(self, frozen_demo, snap_compare):
+        """The triggered check: visits, the adverse answers marked, notes, the content re-audit request."""
+        db, _ = frozen_demo
+
+        async def triggered(pilot):
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+
+        assert snap_compare(_app(db, "wei.chen", start="follow-ups"), terminal_size=SIZE, run_before=triggered)

@@ -14,7 +14,7 @@ register_screen(ScreenEntry("queue", "1", "Queue", "tui.screens.queue:QueueScree
 register_screen(ScreenEntry("dashboard", "2", "Dashboard", "tui.screens.dashboard:DashboardScreen", "grades, gates, overdue"))
 
 #: Modules that register more screens when imported (e.g. "tui.screens.followups").
-EXTRA_SCREEN_MODULES: list[str] = []
+EXTRA_SCREEN_MODULES: list[str] = ["tui.screens.spotchecks", "tui.screens.followups"]
 
 
 def load_extra_screens() -> None:

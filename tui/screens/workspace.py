@@ -3,6 +3,9 @@
 Loads ``show_review`` + ``permissions`` in a worker; every action is a modal (for the
 rationale) then a use case in a worker, with the version the user saw, so a decision
 made by someone else in between is a Conflict (explained by the app, then reloaded).
+After a decision or a verdict the same worker runs the gate's automatic step that
+``review.services.next_steps`` says follows it (e.g. an applied release approval releases
+the product and schedules its first follow-up) and the step's message is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from review.services import controls as control_service
+from review.services import next_steps
 from review.services import reviews as review_service
 from review.services import users as user_service
 from review.services.dashboard import questionnaire_labels
@@ -48,6 +52,7 @@ class ReviewWorkspace(CommitteeScreen):
     @dataclass
     class ActionDone(Message):
         summary: str
+        step: next_steps.StepRun | None = None  # the automatic gate step that followed, if any
 
     def __init__(self, review_id: int) -> None:
         super().__init__()
@@ -173,6 +178,7 @@ class ReviewWorkspace(CommitteeScreen):
     @work(thread=True, exclusive=True, group="workspace-action", exit_on_error=False)
     def _run(self, kind: str, request: Any = None, *, version: int) -> None:
         db, actor, rid = self.app.db, self.app.actor, self.review_id
+        step: next_steps.StepRun | None = None
         if kind == "assign":
             r = review_service.assign(db, rid, actor, actor=actor)
             summary = f"review {r.id} assigned to you; now {r.gate}/{r.status}"
@@ -180,10 +186,12 @@ class ReviewWorkspace(CommitteeScreen):
             assert isinstance(request, DecisionRequest)
             out = review_service.decide(db, rid, request.action, actor=actor, rationale=request.rationale, expected_version=version)
             summary = out.message
+            step = next_steps.run_in_process(db, "decide", out)
         elif kind == "verify":
             assert isinstance(request, VerifyRequest)
             req = control_service.verify(db, rid, request.control_id, request.verdict, actor=actor, rationale=request.rationale)
             summary = f"control {req.control_id}: {req.status.lower()}"
+            step = next_steps.run_in_process(db, "verify", req)
         elif kind == "override":
             assert isinstance(request, OverrideRequest)
             r = review_service.override_grade(db, rid, request.grade, actor=actor, rationale=request.rationale)
@@ -194,11 +202,15 @@ class ReviewWorkspace(CommitteeScreen):
             summary = f"conflict of interest on {product} recorded: you are recused"
         else:  # pragma: no cover - programming error
             raise ValueError(kind)
-        self.post_message(self.ActionDone(summary))
+        self.post_message(self.ActionDone(summary, step))
 
     @on(ActionDone)
     def _done(self, event: ActionDone) -> None:
         self.app.notify(event.summary, title="Recorded", markup=False)
+        step = event.step
+        if step is not None and step.message:
+            self.app.notify(step.message, title=f"Gate step: {step.step.step}", markup=False,
+                            severity="information" if step.ok else ("error" if step.problem == "failed" else "warning"))
         self.app.post_message(messages.ReviewChanged(self.review_id, event.summary))
         self.reload()
 

@@ -1,0 +1,5 @@
+"""Spot-check labelling widgets: pure renderers for spans, labels and progress."""
+
+from tui.widgets.spotcheck import render
+
+__all__ = ["render"]
