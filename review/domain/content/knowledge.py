@@ -3,8 +3,13 @@
 Character shingles (default 5-grams) of the folded match view, MinHash signatures with
 ``num_perm`` universal hash functions over a CRC32 + BLAKE2 base hash (stable across
 processes, unlike ``hash()``), LSH banding to find candidates, then the estimated Jaccard
-similarity from the signatures. A cheap exact prefilter (shared shingles with any exemplar)
-skips texts that cannot reach the threshold, so clean text costs one set intersection.
+similarity from the signatures.
+
+An exact prefilter runs first, so the MinHash signature (the expensive part: num_perm hash
+functions over every shingle, in Python) is computed only for texts that could match:
+Jaccard(A, B) >= t needs t*|A| <= |B| <= |A|/t (sizes) and |A & B| >= t * max(|A|, |B|)
+(overlap with that exemplar). Both bounds use t * SLACK, so a text whose true similarity is
+a little under the threshold, but whose MinHash estimate could reach it, is still scored.
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ from __future__ import annotations
 import hashlib
 import random
 import zlib
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from review.domain.content.normalize import fold_text
 
 _PRIME = (1 << 61) - 1
+#: The prefilter keeps texts whose exact Jaccard bound reaches SLACK * threshold (MinHash
+#: estimates vary by about 1/sqrt(num_perm) ~ 0.125 at 64 permutations).
+SLACK = 0.75
 _MAX = (1 << 32) - 1
 
 
@@ -66,17 +75,30 @@ class KnowledgeBase:
         self.sigs: list[tuple[int, ...]] = []
         self.sizes: list[int] = []
         self.buckets: dict[tuple, list[int]] = {}
-        self.all_shingles: set[str] = set()
+        self.ex_shingles: list[set[str]] = []
         for i, ex in enumerate(self.exemplars):
             sh = shingles(ex.text, self.k)
-            self.all_shingles |= sh
+            self.ex_shingles.append(sh)
             sig = self.hasher.signature(sh)
             self.sigs.append(sig)
             self.sizes.append(len(sh))
             for band in range(self.bands):
                 key = (band, sig[band * self.rows:(band + 1) * self.rows])
                 self.buckets.setdefault(key, []).append(i)
-        self.min_size = min(self.sizes) if self.sizes else 0
+        # Exemplar indices sorted by shingle-set size, for the size bound (bisect).
+        self.by_size = sorted(range(len(self.sizes)), key=self.sizes.__getitem__)
+        self.sorted_sizes = [self.sizes[i] for i in self.by_size]
+
+    def could_match(self, sh: set[str]) -> bool:
+        """Exact necessary condition for any exemplar to reach SLACK * threshold (no hashing)."""
+        n = len(sh)
+        t = self.threshold * SLACK
+        lo = bisect_left(self.sorted_sizes, t * n)
+        hi = bisect_right(self.sorted_sizes, n / t)
+        for i in self.by_size[lo:hi]:
+            if len(sh & self.ex_shingles[i]) >= t * max(n, self.sizes[i]):
+                return True
+        return False
 
     def match(self, text: str) -> list[KBMatch]:
         """Exemplars whose estimated Jaccard similarity with ``text`` reaches the threshold."""
@@ -85,10 +107,7 @@ class KnowledgeBase:
         sh = shingles(text, self.k)
         if not sh:
             return []
-        shared = len(sh & self.all_shingles)
-        # Jaccard(A, B) <= |A & B| / |A|; no exemplar can reach the threshold without
-        # sharing enough shingles (with some slack for MinHash estimation error).
-        if shared < 0.5 * self.threshold * min(len(sh), max(self.min_size, 1)):
+        if not self.could_match(sh):
             return []
         sig = self.hasher.signature(sh)
         cands: set[int] = set()

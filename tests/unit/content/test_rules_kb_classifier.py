@@ -64,3 +64,24 @@ def test_classifier_loads_and_classifies(library):
     assert model.predict("我想自杀，吃安眠药过量")[0] == "self_harm"
     assert model.predict("Can you help me plan a birthday party for next weekend?")[0] == "safe"
     assert model.predict("今天天气很好，我们去公园散步。")[0] == "safe"
+
+
+def test_kb_prefilter_never_drops_a_near_duplicate(library):
+    """The exact size/overlap prefilter only skips texts MinHash could not have matched."""
+    from review.domain.content.knowledge import SLACK, shingles
+
+    kb = KnowledgeBase(library.exemplars)
+    for ex in library.exemplars:
+        assert kb.match(ex.text)[0].exemplar_id == ex.id  # every exemplar finds itself
+        padded = ex.text + " Thanks."  # a light edit keeps it matchable
+        assert ex.id in [m.exemplar_id for m in kb.match(padded)]
+    # Whatever the prefilter rejects, the signatures agree it is below the threshold.
+    texts = [ex.text[: len(ex.text) // 2] + " and then something else entirely about gardens" for ex in library.exemplars]
+    rejected = 0
+    for t in texts:
+        sh = shingles(t, kb.k)
+        if not kb.could_match(sh):
+            rejected += 1
+            sig = kb.hasher.signature(sh)
+            assert all(sum(x == y for x, y in zip(sig, s)) / len(sig) < kb.threshold for s in kb.sigs), t
+    assert rejected > 0 and 0 < SLACK < 1
