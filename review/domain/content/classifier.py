@@ -75,6 +75,7 @@ class NaiveBayes:
         self.bias: list[float] = [float(b) for b in weights["bias"]]
         scale = float(weights.get("scale", 1.0))
         self.table: dict[str, list[float]] = {f: [v * scale for v in row] for f, row in weights["weights"].items()}
+        self._keys = frozenset(self.table)
         self.temperature = float(weights.get("temperature", 1.0))
         self.min_norm = float(weights.get("min_norm", 1.0))
         self.min_evidence = float(weights.get("min_evidence", 0.0))
@@ -82,16 +83,12 @@ class NaiveBayes:
         self.max_chars = int(weights.get("max_chars", 2000))
 
     def logits(self, feats: set[str]) -> list[float]:
-        n = len(self.classes)
-        acc = [0.0] * n
         table = self.table
-        hits = 0
-        for f in feats:
-            row = table.get(f)
-            if row is not None:
-                hits += 1
-                for k in range(n):
-                    acc[k] += row[k]
+        present = feats & self._keys  # C-speed: only features the model has weights for
+        if present:
+            acc = [math.fsum(col) for col in zip(*[table[f] for f in present])]
+        else:
+            acc = [0.0] * len(self.classes)
         norm = 1.0 / math.sqrt(max(len(feats), self.min_norm))
         return [b + a * norm for b, a in zip(self.bias, acc)]
 
