@@ -29,6 +29,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--double-review", action="store_true", help="every item gets a blind second review (Cohen's kappa)")
     p.add_argument("--pack", default=None, help="policy pack (default: the product's pack)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: the plan's, else random; always recorded)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes scanning chunks with --engine inline (default: one per core)")
     p.add_argument("--reaudit", metavar="REQUEST", default=None,
                    help="this run answers a content re-audit request opened by a follow-up (closed when the run completes)")
     p.set_defaults(func=cmd_run)
@@ -38,6 +40,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("run")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline")
     p.add_argument("--prefect", dest="engine", action="store_const", const="prefect")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes scanning chunks (inline engine)")
     p.set_defaults(func=cmd_resume)
     p = aud.add_parser("list", help="list audit runs")
     p.add_argument("--product", default=None)
@@ -73,7 +76,7 @@ def _run_engine(ctx: Any, run_id: int, engine: str) -> Any:
         return ca.get_run_row(ctx.db, run_id)
     descs = ca.chunk_descriptors(ctx.db, run_id)
     if ctx.json or not descs:
-        return ca.run_inline(ctx.db, run_id, actor=ctx.actor_or_none)
+        return ca.run_inline(ctx.db, run_id, actor=ctx.actor_or_none, workers=_workers(ctx))
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     total_lines = sum(d["lines"] for d in descs)
@@ -89,7 +92,16 @@ def _run_engine(ctx: Any, run_id: int, engine: str) -> Any:
             found += out["findings"]
             prog.update(task, advance=sizes.get(out["seq"], 0), found=found)
 
-        return ca.run_inline(ctx.db, run_id, progress=tick, actor=ctx.actor_or_none)
+        return ca.run_inline(ctx.db, run_id, progress=tick, actor=ctx.actor_or_none, workers=_workers(ctx))
+
+
+def _workers(ctx: Any) -> int:
+    w = getattr(ctx.args, "workers", 1) or 1
+    if w < 1:
+        from review.errors import InvalidInput
+
+        raise InvalidInput(f"--workers {w}: give 1 or more processes")
+    return w
 
 
 def cmd_run(ctx: Any) -> int:

@@ -194,16 +194,54 @@ def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
 
 
 def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | None = None, actor: str | None = None,
-               stop_after: int | None = None) -> AuditRun:
-    """Scan every pending chunk in this process (no Prefect), then draw the sample.
-    ``stop_after``: scan that many chunks and return (simulates an interruption)."""
-    for k, desc in enumerate(chunk_descriptors(db, run_id)):
+               stop_after: int | None = None, workers: int = 1) -> AuditRun:
+    """Scan every pending chunk (no Prefect), then draw the sample.
+
+    ``workers`` > 1 scans chunks in that many processes while this one persists each result
+    as it arrives (one transaction per chunk, idempotent, so an interruption resumes as
+    before). ``stop_after``: scan that many chunks and return (simulates an interruption).
+    """
+    descs = chunk_descriptors(db, run_id)
+    if workers > 1 and len(descs) > 1 and stop_after is None:
+        _scan_in_pool(db, run_id, descs, workers, progress)
+        return finish_run(db, run_id, actor=actor)
+    for k, desc in enumerate(descs):
         if stop_after is not None and k >= stop_after:
             return get_run_row(db, run_id)
         out = process_chunk(db, desc)
         if progress:
             progress(out)
     return finish_run(db, run_id, actor=actor)
+
+
+_POOL_FILTER: dict[str, Any] = {}
+
+
+def _pool_init(pack_ref: str, pack_hash: str) -> None:
+    lp, filt = _pack_filter(pack_ref)
+    if lp.content_hash != pack_hash:
+        raise Conflict(f"pack {lp.id} changed since the run started; start a new run")
+    _POOL_FILTER["filter"] = filt
+
+
+def _pool_scan(desc: dict, product: str, columns: list[str] | None) -> rio.ChunkResult:
+    return scan_descriptor(desc, _POOL_FILTER["filter"], product, columns)
+
+
+def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    run = get_run_row(db, run_id)
+    run_filter(run)  # fail fast (pack changed, no content section) before starting processes
+    ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
+    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx, initializer=_pool_init,
+                             initargs=(run.settings["pack_ref"], run.pack_hash)) as pool:
+        futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns")) for d in descs]
+        for fut in as_completed(futures):
+            out = persist_chunk(db, run_id, fut.result())
+            if progress:
+                progress(out)
 
 
 # ---- sample ----------------------------------------------------------------------------------

@@ -120,3 +120,15 @@ def test_unknown_product_and_missing_file_leave_no_run(audit_db, tmp_path):
         ca.start_run(audit_db, path, product="nope", actor=REVIEWER)
     with audit_db.reading() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(AuditRun)).scalar_one() == 0
+
+
+def test_two_worker_processes_give_the_same_findings_and_sample(audit_db, tmp_path):
+    path = write_corpus(tmp_path / "in.jsonl", 450, bad={7: "{broken"})
+    one = ca.run_inline(audit_db, _run(audit_db, path).id)
+    two = ca.run_inline(audit_db, _run(audit_db, path).id, workers=2)
+    assert two.status == "SCANNED" and (two.records, two.bad_records, two.findings) == (one.records, one.bad_records, one.findings)
+    assert finding_rows(audit_db, two.id) == finding_rows(audit_db, one.id) != []
+    with audit_db.reading() as s:
+        a = s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == one.id).order_by(SpotCheckItem.seq)).all()
+        b = s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == two.id).order_by(SpotCheckItem.seq)).all()
+    assert a == b
