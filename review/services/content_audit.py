@@ -59,7 +59,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
         prod = _product(s, product)
         load_actor(s, actor)
     ref = pack or prod.policy_id
-    lp, _ = _pack_filter(ref)
+    lp = _checked_pack(ref)  # validated (library files included); compiled later, where the scanning happens
     plan = lp.content_policy.sampling
     with db.transaction() as s:
         run = AuditRun(product_id=prod.id, source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
@@ -95,6 +95,18 @@ def _product(s: Session, name: str) -> Product:
     if prod is None:
         raise NotFound(f"unknown product {name!r}; products are registered with `ethics-review submit PRODUCT.yaml`")
     return prod
+
+
+def _checked_pack(ref: str):
+    """Load a pack for an audit and validate its content library files, without compiling the filter."""
+    from policies.content_schema import load_content_library
+
+    lp = load_pack(ref)
+    if lp.content_policy is None:
+        raise InvalidInput(f"pack {lp.id} has no content_safety section; an audit needs one (see policies/packs/default/content)")
+    if lp.content_hash not in _FILTERS:
+        load_content_library(lp.content_policy, lp.directory)  # bad library lines fail here, before any row is written
+    return lp
 
 
 def _pack_filter(ref: str):
@@ -214,18 +226,12 @@ def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | 
     return finish_run(db, run_id, actor=actor)
 
 
-_POOL_FILTER: dict[str, Any] = {}
-
-
-def _pool_init(pack_ref: str, pack_hash: str) -> None:
+def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: str, pack_hash: str) -> rio.ChunkResult:
+    """One chunk in a worker process; the filter is compiled on the worker's first chunk (cached)."""
     lp, filt = _pack_filter(pack_ref)
     if lp.content_hash != pack_hash:
-        raise Conflict(f"pack {lp.id} changed since the run started; start a new run")
-    _POOL_FILTER["filter"] = filt
-
-
-def _pool_scan(desc: dict, product: str, columns: list[str] | None) -> rio.ChunkResult:
-    return scan_descriptor(desc, _POOL_FILTER["filter"], product, columns)
+        raise Conflict(f"pack {lp.id} changed while run was scanning; start a new run")
+    return scan_descriptor(desc, filt, product, columns)
 
 
 def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
@@ -233,11 +239,15 @@ def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, pr
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     run = get_run_row(db, run_id)
-    run_filter(run)  # fail fast (pack changed, no content section) before starting processes
+    # Fail fast without compiling the filter here (each worker compiles its own).
+    lp = _checked_pack(run.settings["pack_ref"])
+    if lp.content_hash != run.pack_hash:
+        raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
+                       "start a new run to audit with the new pack")
     ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
-    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx, initializer=_pool_init,
-                             initargs=(run.settings["pack_ref"], run.pack_hash)) as pool:
-        futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns")) for d in descs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx) as pool:
+        futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"],
+                               run.pack_hash) for d in descs]
         for fut in as_completed(futures):
             out = persist_chunk(db, run_id, fut.result())
             if progress:
