@@ -19,6 +19,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("pack", nargs="?", default="default")
     p.add_argument("--questions", action="store_true", help="list every question with its options")
     p.set_defaults(func=cmd_show)
+    p = pol.add_parser("template", help="print a product file to fill in: profile + every question with its options")
+    p.add_argument("pack", nargs="?", default="default")
+    p.set_defaults(func=cmd_template)
     p = pol.add_parser("preview", help="which reviews would change grade under a candidate pack (same id)?")
     p.add_argument("path", help="candidate pack: directory, pack.yaml or id")
     p.add_argument("--status", help="only reviews in this status, e.g. APPROVED")
@@ -87,6 +90,59 @@ def cmd_show(ctx: Any) -> int:
                  [(x.id, x.title, x.dimension, x.required_from.value, x.verified_at) for x in pk.controls])
     output.table("Follow-ups", ["grade", "every (days)", "visits", "committee SLA (days)"],
                  [(g.value, cad.every_days, cad.visits, pk.review_sla_days.get(g, "-")) for g, cad in pk.followups.cadence.items()])
+    return 0
+
+
+def _condition_text(cond: Any) -> str:
+    if cond is None:
+        return ""
+    if cond.answer is not None:
+        return f"{cond.answer} is {' or '.join(cond.any_of or [])}"
+    if cond.profile is not None:
+        return f"{cond.profile} include {' or '.join(cond.any_of or [])}"
+    if cond.all is not None:
+        return " and ".join(_condition_text(c) for c in cond.all)
+    if cond.any is not None:
+        return " or ".join(_condition_text(c) for c in cond.any)
+    return f"not ({_condition_text(cond.not_)})"
+
+
+def cmd_template(ctx: Any) -> int:
+    """A complete, valid submission skeleton: every question answered with its first option."""
+    import json
+
+    from policies.loader import load_pack
+    from review.domain.product import Capability, DataCategory, UserGroup
+
+    lp = load_pack(ctx.args.pack)
+    q = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731 - YAML-safe scalars
+    lines = [
+        f"# Product submission for pack {lp.id} {lp.version}: `ethics-review submit THIS_FILE`.",
+        "# Every question whose condition holds for the product must be answered; conditional",
+        "# questions that do not apply must be removed (submit says which, by name).",
+        "product:",
+        "  name: My AI product",
+        "  owner_team: my-team                # your team (segregation of duties depends on it)",
+        "  business_line: My business line",
+        "  description: What it does, for whom.",
+        f"  intended_users: [general_public]   # {', '.join(u.value for u in UserGroup)}",
+        "  deployment_regions: [CN]",
+        f"  data_categories: [personal]        # {', '.join(d.value for d in DataCategory)}",
+        f"  capabilities: []                   # {', '.join(c.value for c in Capability)}",
+        "  customers: [Customer A, Customer B] # visited by post-release follow-ups",
+        f"  policy: {lp.id}",
+        "answers:",
+    ]
+    for question in lp.pack.questions:
+        lines.append(f"  # {question.text}" + (" (choose one or more)" if question.kind == "multiple" else ""))
+        if question.when is not None:
+            lines.append(f"  #   only when: {_condition_text(question.when)}")
+        for o in question.options:
+            lines.append(f"  #   {o.id}: {o.label}")
+        first = question.options[0].id
+        value = f"[{q(first)}]" if question.kind == "multiple" else q(first)
+        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}: {value}")
+    print("\n".join(lines))
     return 0
 
 

@@ -219,3 +219,16 @@ def test_installed_entry_point_runs(tmp_path: Path) -> None:
     from review.store.migrate import is_current
 
     assert is_current(db)
+
+
+@pytest.mark.parametrize("pack", ["default", "eu-ai-act"])
+def test_policy_template_submits_as_is(cli: Cli, tmp_path: Path, pack: str) -> None:
+    code, out, err = cli("policy", "template", pack)
+    assert code == 0, err
+    doc = yaml.safe_load(out)
+    doc["product"]["owner_team"] = "dev-tools"
+    doc["product"]["name"] = f"Template product {pack}"
+    f = tmp_path / "template.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    r = cli.ok("submit", str(f), user="dev.lead")
+    assert r["gate"] == "INITIATION" and r["status"] == "SUBMITTED" and r["policy_id"] == pack
