@@ -11,7 +11,40 @@ from textual.widgets import Button, Input, Label
 MIN_RATIONALE = 3
 
 
-class RationaleModal(ModalScreen):
+class ConfirmCancel:
+    """Enter, ctrl+s or the confirm button submit (``result()`` -> value, or None to stay);
+    escape or any other button cancels. Mixed into modal screens."""
+
+    def result(self) -> object | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """Checks before ``result()`` (e.g. a rationale); False keeps the modal open."""
+        return True
+
+    def action_submit(self) -> None:
+        if not self.ready():
+            return
+        value = self.result()
+        if value is not None:
+            self.dismiss(value)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)  # type: ignore[attr-defined]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm":
+            self.action_submit()
+        else:
+            self.dismiss(None)  # type: ignore[attr-defined]
+
+
+class RationaleModal(ConfirmCancel, ModalScreen):
     """Subclasses compose their fields then ``yield from self.rationale_fields()``; ``submit()`` validates."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Confirm", show=True)]
@@ -40,26 +73,5 @@ class RationaleModal(ModalScreen):
             return False
         return True
 
-    def result(self) -> object | None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def action_submit(self) -> None:
-        if not self.check_rationale():
-            return
-        value = self.result()
-        if value is not None:
-            self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "confirm":
-            self.action_submit()
-        else:
-            self.dismiss(None)
+    def ready(self) -> bool:
+        return self.check_rationale()

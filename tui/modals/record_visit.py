@@ -18,14 +18,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tui.modals.rationale import ConfirmCancel
 from tui.widgets.followups.render import derive_finding, finding_text, question_line
-
 
 @dataclass(frozen=True)
 class VisitRequest:
     customer: str
     doc: dict[str, Any]  # what followups.record_visit takes: answers, controls, notes (finding derived)
-
 
 class AnswerRow(Static, can_focus=True):
     """One question: ``y`` / ``n`` answer it (and move to the next), ``space`` toggles."""
@@ -61,8 +60,7 @@ class AnswerRow(Static, can_focus=True):
     def action_toggle(self) -> None:
         self.action_answer("no" if self.answer == "yes" else "yes")
 
-
-class RecordVisitModal(ModalScreen[VisitRequest | None]):
+class RecordVisitModal(ConfirmCancel, ModalScreen[VisitRequest | None]):
     """``check``: ``followups.show_check``; only PENDING visits can be recorded."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Save visit", show=True)]
@@ -149,21 +147,3 @@ class RecordVisitModal(ModalScreen[VisitRequest | None]):
             doc["controls"] = self.controls()
         return VisitRequest(self.customer, doc)
 
-    def action_submit(self) -> None:
-        value = self.result()
-        if value is not None:
-            self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "confirm":
-            self.action_submit()
-        else:
-            self.dismiss(None)
