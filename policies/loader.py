@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ class LoadedPack:
     content_hash: str
     files: tuple[str, ...] = ()
     content_policy: Any = None  # policies.content_schema.ContentSafetyPolicy, when present
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -122,7 +121,7 @@ def _load_cached(path_str: str, _mtime: int, _size: int) -> LoadedPack:
                 raise InvalidInput(f"{where}: content_safety references {rel!r}, which does not exist beside the pack")
             hasher.update(rel.encode() + b"\0")
             hasher.update(f.read_bytes())
-    return LoadedPack(pack=pack, path=path, content_hash=hasher.hexdigest(), files=tuple(sorted(files)), content_policy=content_policy, raw=raw)
+    return LoadedPack(pack=pack, path=path, content_hash=hasher.hexdigest(), files=tuple(sorted(files)), content_policy=content_policy)
 
 
 def _load_content_section(path: Path, section: dict[str, Any] | str) -> tuple[Any, list[str]]:

@@ -26,15 +26,15 @@ os.environ["ETHICS_REVIEW_HOME"] = str(_TMP / "home")
 os.environ.pop("ETHICS_REVIEW_DATABASE_URL", None)
 os.environ.pop("ETHICS_REVIEW_USER", None)
 
-import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import pytest
+import sqlalchemy as sa
 
-from review.store.db import Database  # noqa: E402
+from review.store.db import Database
 
 PG_URL = os.environ.get("ETHICS_REVIEW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def pytest_sessionfinish(session, exitstatus):  # noqa: ANN001
+def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TMP, ignore_errors=True)
 
 

@@ -250,7 +250,7 @@ def cmd_show(ctx: Any) -> int:
             pack = load_pack(d.assessments[0]["pack_id"]).pack
             text = {q.id: q.text for q in pack.questions}
             labels = {(q.id, o.id): o.label for q in pack.questions for o in q.options}
-        except Exception:  # noqa: BLE001 - the pack may be gone; show raw ids
+        except Exception:
             text, labels = {}, {}
         output.table("Questionnaire answers", ["question", "answer"],
                      [(text.get(q, q), ", ".join(labels.get((q, v), v) for v in vals)) for q, vals in d.assessments[0]["answers"].items()])

@@ -115,7 +115,7 @@ def cmd_template(ctx: Any) -> int:
     from review.domain.product import Capability, DataCategory, UserGroup
 
     lp = load_pack(ctx.args.pack)
-    q = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731 - YAML-safe scalars
+    q = lambda v: json.dumps(v, ensure_ascii=False)
     lines = [
         f"# Product submission for pack {lp.id} {lp.version}: `ethics-review submit THIS_FILE`.",
         "# Every question whose condition holds for the product must be answered; conditional",

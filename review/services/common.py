@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from review.domain.duties import Actor, ProductContext, parse_roles
@@ -47,7 +48,7 @@ def parse_review_id(value: Any) -> int:
     return rid
 
 
-def get_review(session: Session, review_id: Any, *, for_update: bool = False) -> tuple[Review, Product]:
+def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:
     rid = parse_review_id(review_id)
     review = session.get(Review, rid)
     if review is None:
@@ -97,9 +98,8 @@ def save_review(session: Session, review: Review, seen_version: int, **changes: 
             f"review {review.id} was changed by someone else since you loaded it (version {seen_version}){now}; "
             "reload it and decide again"
         )
+    # Keep the loaded object in step with the row without a SELECT and without marking it
+    # dirty (a plain setattr would make the next flush issue a second, unchecked UPDATE).
     for k, v in changes.items():
-        setattr(review, k, v)
-    # Keep the identity map in step without a second SELECT.
-    session.expire(review)
-    session.refresh(review)
+        set_committed_value(review, k, v)
     return review

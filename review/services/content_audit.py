@@ -18,7 +18,7 @@ from bisect import bisect_left
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -26,8 +26,7 @@ from sqlmodel import Session, select
 from policies.loader import load_pack
 from review.domain import sampling
 from review.domain.content import records_io as rio
-from review.domain.duties import Duty, ProductContext, require
-from review.errors import Conflict, Forbidden, InvalidInput, NotFound
+from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import load_actor
 from review.store.db import Database, utcnow

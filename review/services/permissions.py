@@ -21,8 +21,6 @@ from review.services.common import case_state, get_review, load_actor, product_c
 from review.store.db import Database
 from review.store.models import ControlRequirement, Decision
 
-ACTIONS = ("assign-to-me", "approve", "request-changes", "reject", "verify", "waive", "override-grade", "declare-conflict",
-           "advance", "submit-gate", "suspend", "resume", "withdraw")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
-from review.errors import ReviewError
 
 
 def utcnow() -> datetime:
@@ -124,6 +123,3 @@ class Database:
             if name in self.__dict__:
                 self.__dict__.pop(name).dispose()
 
-
-class NotInitialised(ReviewError):
-    exit_code = 8

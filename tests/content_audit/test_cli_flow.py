@@ -41,7 +41,7 @@ def test_cli_run_label_report(sqlite_audit_db, tmp_path, capsys):
     assert code == 0, err
     md = (tmp_path / "rep" / "audit-1.md").read_text(encoding="utf-8")
     v = ca.verdict(db, 1)
-    assert v.labelled == 120 and f"| Labelled | 120 of 120 |" in md
+    assert v.labelled == 120 and "| Labelled | 120 of 120 |" in md
     assert (tmp_path / "rep" / "audit-1.html").exists()
     code, out, _ = cli(db, capsys, "audit", "list")
     assert code == 0 and PRODUCT in out and "SCANNED" in out

@@ -54,7 +54,7 @@ def external(model: NaiveBayes, thresholds=THRESHOLDS) -> dict:
     ph = [model.predict(t) for t, _ in OBVIOUS_HARMFUL]
     out = {"benign_n": len(benign), "by_threshold": {}}
     for th in thresholds:
-        fl = lambda lp: lp[0] != SAFE and lp[1] >= th  # noqa: E731
+        fl = lambda lp: lp[0] != SAFE and lp[1] >= th
         out["by_threshold"][str(th)] = {
             "benign_flagged": sum(map(fl, pb)), "benign_fpr": round(sum(map(fl, pb)) / len(pb), 4),
             "captions_flagged": sum(map(fl, pc)),

@@ -95,7 +95,8 @@ def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int) -> Iterator[Ch
             pos = start = len(head)
             line_start = 2
             line_end = 1
-            for line_end, pos in _csv_rows(f, pos):
+            for line_end, row_end in _csv_rows(f, pos):
+                pos = row_end
                 n += 1
                 if n == lines_per_chunk:
                     yield ChunkSpec(seq, start, pos, line_start, line_end - line_start + 1)

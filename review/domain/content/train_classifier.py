@@ -38,7 +38,7 @@ def load_seed(path: Path) -> list[tuple[str, str, str]]:
             obj = json.loads(line)
             out.append((str(obj["text"]), str(obj["label"]), str(obj.get("group") or f"line{n}")))
         except (ValueError, KeyError) as exc:
-            raise SystemExit(f"{path}:{n}: expected JSON with text and label ({exc})")
+            raise SystemExit(f"{path}:{n}: expected JSON with text and label ({exc})") from None
     return out
 
 
