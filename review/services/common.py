@@ -35,17 +35,22 @@ def load_actor(session: Session, username: str) -> Actor:
     return Actor(username=user.username, team=user.team, roles=parse_roles(user.roles), conflicts=frozenset(conflicts))
 
 
-def parse_review_id(value: Any) -> int:
+def parse_id(value: Any, what: str, *, prefix: str = "", hint: str = "") -> int:
+    """A positive record id from user input ("12", "#12", or ``prefix`` + "12"), or InvalidInput naming ``what``."""
     text = str(value).strip().lstrip("#")
-    if text.upper().startswith("R-"):
-        text = text[2:]
+    if prefix and text.upper().startswith(prefix):
+        text = text[len(prefix):]
     try:
-        rid = int(text)
+        n = int(text)
     except ValueError:
-        raise InvalidInput(f"review id {value!r} is not a number (e.g. 12 or R-12)") from None
-    if rid <= 0:
-        raise InvalidInput(f"review id {value!r} must be positive")
-    return rid
+        raise InvalidInput(f"{what} {value!r} is not a number{hint}") from None
+    if n <= 0:
+        raise InvalidInput(f"{what} {value!r} must be positive")
+    return n
+
+
+def parse_review_id(value: Any) -> int:
+    return parse_id(value, "review id", prefix="R-", hint=" (e.g. 12 or R-12)")
 
 
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:

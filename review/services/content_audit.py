@@ -28,7 +28,7 @@ from review.domain import sampling
 from review.domain.content import records_io as rio
 from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
-from review.services.common import load_actor
+from review.services.common import load_actor, parse_id
 from review.store.db import Database, utcnow
 from review.store.models import Product
 from review.store.models_content import (AuditChunk, AuditRun, BadInputRecord, ContentFinding, SpotCheckItem,
@@ -137,10 +137,7 @@ def get_run_row(db: Database, run_id: Any) -> AuditRun:
 
 
 def _run(s: Session, run_id: Any) -> AuditRun:
-    try:
-        rid = int(str(run_id).lstrip("#"))
-    except ValueError:
-        raise InvalidInput(f"run id {run_id!r} is not a number; `ethics-review audit list` shows the runs") from None
+    rid = parse_id(run_id, "run id", hint="; `ethics-review audit list` shows the runs")
     run = s.get(AuditRun, rid)
     if run is None:
         raise NotFound(f"audit run {rid} does not exist; `ethics-review audit list` shows the runs")

@@ -20,7 +20,7 @@ from review.domain.duties import Duty, require
 from review.domain.lifecycle import Gate
 from review.errors import InvalidInput, NotFound
 from review.services import audit
-from review.services.common import load_actor, product_context
+from review.services.common import load_actor, parse_id, product_context
 from review.services.followups import cadence_for, sample_customers, schedule_next
 from review.services.notifications import notify
 from review.store.db import Database, utcnow
@@ -78,10 +78,7 @@ def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rational
     rationale = (rationale or "").strip()
     if len(rationale) < 3:
         raise InvalidInput("--rationale: a triage needs a rationale the audit trail can show")
-    try:
-        fid = int(str(feedback_id).strip())
-    except ValueError:
-        raise InvalidInput(f"feedback id {feedback_id!r} is not a number") from None
+    fid = parse_id(feedback_id, "feedback id")
     with db.transaction() as s:
         fb = s.get(Feedback, fid)
         if fb is None:

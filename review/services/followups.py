@@ -30,7 +30,7 @@ from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate
 from review.errors import InvalidInput, NotFound
 from review.services import audit
-from review.services.common import load_actor, product_context
+from review.services.common import load_actor, parse_id, product_context
 from review.services.notifications import notify, notify_many
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Product, Review
@@ -295,7 +295,7 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
 
     now = now or utcnow()
     with db.transaction() as s:
-        check = s.get(FollowupCheck, int(check_id))
+        check = s.get(FollowupCheck, parse_id(check_id, "check id"))
         if check is None:
             raise NotFound(f"follow-up check {check_id} does not exist; `ethics-review followup list` shows them")
         review, product = s.get(Review, check.review_id), s.get(Product, check.product_id)
@@ -383,10 +383,7 @@ def list_checks(db: Database, *, which: str | None = None, now: datetime | None 
 
 def show_check(db: Database, check_id: Any) -> dict[str, Any]:
     """One check with its visits, questionnaire and answers."""
-    try:
-        cid = int(str(check_id).strip())
-    except ValueError:
-        raise InvalidInput(f"check id {check_id!r} is not a number") from None
+    cid = parse_id(check_id, "check id")
     with db.reading() as s:
         c = s.get(FollowupCheck, cid)
         if c is None:
@@ -408,10 +405,7 @@ def pending_reaudits(db: Database, *, limit: int = 500) -> list[dict[str, Any]]:
 
 def get_pending_reaudit(db: Database, request_id: Any, *, product: str | None = None) -> dict[str, Any]:
     """A PENDING re-audit request, checked against the product an audit is about to scan."""
-    try:
-        rid = int(str(request_id).strip())
-    except ValueError:
-        raise InvalidInput(f"--reaudit {request_id!r} is not a request number (see `ethics-review audit reaudits`)") from None
+    rid = parse_id(request_id, "--reaudit", hint=" (see `ethics-review audit reaudits`)")
     with db.reading() as s:
         req = s.get(ReauditRequest, rid)
         if req is None:
@@ -427,7 +421,7 @@ def get_pending_reaudit(db: Database, request_id: Any, *, product: str | None = 
 def complete_reaudit(db: Database, request_id: int, *, actor: str, note: str = "") -> None:
     """Mark a re-audit request DONE (called by the content-audit work once its audit ran); audited."""
     with db.transaction() as s:
-        req = s.get(ReauditRequest, int(request_id))
+        req = s.get(ReauditRequest, parse_id(request_id, "re-audit request id"))
         if req is None:
             raise NotFound(f"content re-audit request {request_id} does not exist")
         if req.status != "PENDING":

@@ -104,3 +104,13 @@ def test_bench_followups_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "followups", "--products", "3000", "--no-prefect", "--chunk", "1000"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["products"] == 3000 and result["opened"] == result["due"] > 0 and result["followup_scan_s"] < 10
+
+
+def test_non_numeric_ids_are_input_errors_not_crashes(demo: Database, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers: {q1: 'no', q2: 'no', q3: 'yes'}\n")
+    for args, needle in [(("followup", "record", "abc", "--customer", "x", "--answers", str(answers)), "check id 'abc' is not a number"),
+                         (("followup", "show", "abc"), "check id 'abc' is not a number"),
+                         (("feedback", "triage", "abc", "credible", "--rationale", "seen it"), "feedback id 'abc' is not a number")]:
+        code, _, err = cli(demo, capsys, *args, user="priya.nair")
+        assert code == 2 and needle in err, err
