@@ -34,6 +34,16 @@ from review.store.db import Database
 PG_URL = os.environ.get("ETHICS_REVIEW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Commands like `web` and `serve` set variables for the processes they start; called
+    in-process by a test, they must not leak into the tests that follow."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TMP, ignore_errors=True)
 

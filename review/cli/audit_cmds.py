@@ -181,10 +181,11 @@ def cmd_list(ctx: Any) -> int:
 
 def cmd_show(ctx: Any) -> int:
     from review.services import content_audit as ca
+    from review.services import content_report
     from review.services.content_report import verdict_word
 
     d = ca.get_run(ctx.db, ctx.args.run)
-    v = ca.verdict(ctx.db, d.run.id)
+    v = content_report.verdict(ctx.db, d.run.id)
     items = ca.sample_items(ctx.db, d.run.id, ctx.actor, blind=True) if ctx.args.items else []
     if ctx.json:
         output.emit_json({"run": d.run.model_dump(mode="json"), "product": d.product, "chunks_done": d.chunks_done,
@@ -209,7 +210,7 @@ def cmd_show(ctx: Any) -> int:
 
 def cmd_label(ctx: Any) -> int:
     from review.errors import InvalidInput
-    from review.services import content_audit as ca
+    from review.services import content_report
     from review.services.content_report import read_label_file
 
     a = ctx.args
@@ -217,12 +218,12 @@ def cmd_label(ctx: Any) -> int:
         if a.item or a.verdict:
             raise InvalidInput("give either ITEM pass|violation or --file LABELS, not both")
         labels, where = read_label_file(a.file)
-        done = ca.label_items(ctx.db, a.run, ctx.actor, labels, where=lambda k: where[k])
+        done = content_report.label_items(ctx.db, a.run, ctx.actor, labels, where=lambda k: where[k])
         msg = f"recorded {len(done)} label(s) from {a.file}"
     else:
         if not a.item or not a.verdict:
             raise InvalidInput("usage: ethics-review audit label RUN ITEM pass|violation [--category C --severity N] (or --file LABELS)")
-        lab = ca.label_item(ctx.db, a.run, a.item, ctx.actor, a.verdict, category=a.category, severity=a.severity, note=a.note,
+        lab = content_report.label_item(ctx.db, a.run, a.item, ctx.actor, a.verdict, category=a.category, severity=a.severity, note=a.note,
                             second=a.second)
         done = [lab]
         msg = f"item {lab.seq}: {lab.verdict}" + (f" {lab.category} (severity {lab.severity})" if lab.category else "") + \

@@ -471,9 +471,3 @@ def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True
 
 
 # ---- labelling and verdict live in content_report (kept importable from here) ----------------
-def __getattr__(name: str):
-    if name in ("label_item", "label_items", "verdict", "VerdictView"):
-        from review.services import content_report
-
-        return getattr(content_report, name)
-    raise AttributeError(name)

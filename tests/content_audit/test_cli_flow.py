@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from review.cli.main import main
 from review.services import content_audit as ca
+from review.services import content_report as cr
 from tests.content_audit.conftest import PRODUCT, finding_rows, write_corpus
 
 
@@ -40,7 +41,7 @@ def test_cli_run_label_report(sqlite_audit_db, tmp_path, capsys):
     code, out, err = cli(db, capsys, "audit", "report", "1", "--out", str(tmp_path / "rep"))
     assert code == 0, err
     md = (tmp_path / "rep" / "audit-1.md").read_text(encoding="utf-8")
-    v = ca.verdict(db, 1)
+    v = cr.verdict(db, 1)
     assert v.labelled == 120 and "| Labelled | 120 of 120 |" in md
     assert (tmp_path / "rep" / "audit-1.html").exists()
     code, out, _ = cli(db, capsys, "audit", "list")

@@ -34,10 +34,10 @@ def test_label_verdict_and_kappa(scanned):
     missed = {i.seq for i in clean[:3]}
     for i in items:
         if i.flagged or i.seq in missed:
-            ca.label_item(db, run.id, i.seq, A, "violation", category="illegal_cyber", severity=5)
+            cr.label_item(db, run.id, i.seq, A, "violation", category="illegal_cyber", severity=5)
         else:
-            ca.label_item(db, run.id, i.seq, A, "pass")
-    v = ca.verdict(db, run.id)
+            cr.label_item(db, run.id, i.seq, A, "pass")
+    v = cr.verdict(db, run.id)
     passes = len(clean) - 3
     assert (v.labelled, v.passes, v.complete, v.missed) == (60, passes, True, 3)
     lo, hi = wilson_interval(passes, 60, 0.95)
@@ -52,8 +52,8 @@ def test_label_verdict_and_kappa(scanned):
         seconds[seq] = verdict
         blind = ca.sample_items(db, run.id, B, blind=True)
         assert all(not x.other_labels and x.stratum is None for x in blind)
-        ca.label_item(db, run.id, seq, B, verdict, category="weapons" if verdict == "violation" else None, second=True)
-    v2 = ca.verdict(db, run.id)
+        cr.label_item(db, run.id, seq, B, verdict, category="weapons" if verdict == "violation" else None, second=True)
+    v2 = cr.verdict(db, run.id)
     keys = sorted(seconds)
     assert v2.pairs == 10 and v2.disagreements == 2
     assert v2.kappa == pytest.approx(cohens_kappa([firsts[k] for k in keys], [seconds[k] for k in keys]))
@@ -63,23 +63,23 @@ def test_label_verdict_and_kappa(scanned):
 def test_label_rules(scanned, people):
     db, run = scanned
     with pytest.raises(Forbidden, match="lacks the role to label"):
-        ca.label_item(db, run.id, 1, "admin", "pass")
+        cr.label_item(db, run.id, 1, "admin", "pass")
     with pytest.raises(InvalidInput, match="violation needs --category"):
-        ca.label_item(db, run.id, 1, A, "violation")
+        cr.label_item(db, run.id, 1, A, "violation")
     with pytest.raises(InvalidInput, match="severity"):
-        ca.label_item(db, run.id, 1, A, "violation", category="weapons", severity=9)
-    ca.label_item(db, run.id, 1, A, "pass")
+        cr.label_item(db, run.id, 1, A, "violation", category="weapons", severity=9)
+    cr.label_item(db, run.id, 1, A, "pass")
     with pytest.raises(Conflict, match="already labelled by amara.okafor; pass --second"):
-        ca.label_item(db, run.id, 1, B, "pass")
+        cr.label_item(db, run.id, 1, B, "pass")
     with pytest.raises(Forbidden, match="different reviewer"):
-        ca.label_item(db, run.id, 1, A, "pass", second=True)
-    relabel = ca.label_item(db, run.id, 1, A, "violation", category="weapons")  # own label: corrected
+        cr.label_item(db, run.id, 1, A, "pass", second=True)
+    relabel = cr.label_item(db, run.id, 1, A, "violation", category="weapons")  # own label: corrected
     assert (relabel.round, relabel.verdict, relabel.severity) == (1, "violation", 5)
     # all-or-nothing batch: a bad row leaves earlier rows unwritten
     with pytest.raises(InvalidInput, match="labels.csv:3"):
-        ca.label_items(db, run.id, A, [{"item": 2, "verdict": "pass"}, {"item": 3, "verdict": "maybe"}],
+        cr.label_items(db, run.id, A, [{"item": 2, "verdict": "pass"}, {"item": 3, "verdict": "maybe"}],
                        where=lambda k: f"labels.csv:{k + 2}")
-    assert ca.verdict(db, run.id).labelled == 1
+    assert cr.verdict(db, run.id).labelled == 1
 
 
 def test_segregation_product_team_reviewer_cannot_label(audit_db, tmp_path):
@@ -91,7 +91,7 @@ def test_segregation_product_team_reviewer_cannot_label(audit_db, tmp_path):
     path.write_text('{"id": "1", "output": "hello"}\n', encoding="utf-8")
     run = ca.run_inline(audit_db, ca.start_run(audit_db, path, product="own-product", actor="insider").id)
     with pytest.raises(Forbidden, match="segregation of duties"):
-        ca.label_item(audit_db, run.id, 1, "insider", "pass")
+        cr.label_item(audit_db, run.id, 1, "insider", "pass")
 
 
 def test_report_and_keyword_suggestions(scanned, tmp_path):
@@ -101,9 +101,9 @@ def test_report_and_keyword_suggestions(scanned, tmp_path):
     missed = clean[:2]
     for i in items:
         if i in missed:
-            ca.label_item(db, run.id, i.seq, A, "violation", category="misinformation")
+            cr.label_item(db, run.id, i.seq, A, "violation", category="misinformation")
         else:
-            ca.label_item(db, run.id, i.seq, A, "pass" if not i.flagged else "violation",
+            cr.label_item(db, run.id, i.seq, A, "pass" if not i.flagged else "violation",
                           category=None if not i.flagged else "weapons")
     sug = cr.suggest_keywords(db, run.id)
     assert sug and all(s["missed"] >= 1 for s in sug)
@@ -111,7 +111,7 @@ def test_report_and_keyword_suggestions(scanned, tmp_path):
     assert words & set(" ".join(f"{m.prompt} {m.output}".lower() for m in missed).split()) or any("\u4e00" <= ch for w in words for ch in w)
     md, htm = cr.write_report(db, run.id, tmp_path / "out")
     text = md.read_text(encoding="utf-8")
-    v = ca.verdict(db, run.id)
+    v = cr.verdict(db, run.id)
     assert f"# Content-safety audit run {run.id}: {PRODUCT}" in text
     assert f"{v.rate:.1%} ({v.passes}/{v.labelled})" in text and "Wilson interval" in text
     assert ("| Verdict | PASS |" if v.passed else "| Verdict | FAIL |") in text

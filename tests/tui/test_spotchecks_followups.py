@@ -3,7 +3,7 @@ that follows a TUI decision: keys in, database effects out (read back through th
 
 from __future__ import annotations
 
-from review.services import content_audit, followups
+from review.services import content_audit, content_report, followups
 from review.services.queries import show_review
 from tests.tui.conftest import FIXED_NOW, release_ready, settle
 from tui.app import EthicsReviewApp
@@ -62,7 +62,7 @@ async def test_label_pass_then_violation_with_category_and_severity(audit_demo):
         await settle(pilot)
         assert _labels(db, run_id, "amara.okafor")[2] == ("violation", "weapons", 2, 1)
         assert "violation  weapons  severity 2" in _text(screen, "#sc-labels")
-        v = content_audit.verdict(db, run_id)
+        v = content_report.verdict(db, run_id)
         assert (v.labelled, v.passes, v.violations) == (2, 1, 1)
         progress = _text(screen, "#sc-progress")
         assert "labelled 2/12" in progress and f"{v.rate:.1%}" in progress and f"Wilson {v.lower:.1%}-{v.upper:.1%}" in progress
@@ -80,8 +80,8 @@ async def test_label_pass_then_violation_with_category_and_severity(audit_demo):
 
 async def test_second_reviewer_is_blind_to_the_first_label(audit_demo):
     db, _, run_id = audit_demo
-    content_audit.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
-    content_audit.label_item(db, run_id, 2, "amara.okafor", "pass")
+    content_report.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
+    content_report.label_item(db, run_id, 2, "amara.okafor", "pass")
     app = EthicsReviewApp(db, "lucas.martin", start="spot-checks")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_run(pilot)
@@ -97,7 +97,7 @@ async def test_second_reviewer_is_blind_to_the_first_label(audit_demo):
         await pilot.press("y")  # lucas: pass, where amara said violation
         await settle(pilot)
         assert _labels(db, run_id, "lucas.martin") == {1: ("pass", None, None, 2)}
-        v = content_audit.verdict(db, run_id)
+        v = content_report.verdict(db, run_id)
         assert (v.pairs, v.disagreements, v.labelled, v.passes) == (1, 1, 2, 1)  # the verdict counts amara's first round
         # Second review off, blind off: now the first reviewer's label shows.
         await pilot.press("s")
@@ -123,7 +123,7 @@ async def test_labelling_refusal_reaches_the_error_modal(audit_demo):
         await pilot.press("y")
         await settle(pilot)
         assert isinstance(app.screen, ErrorModal)
-    assert content_audit.verdict(db, run_id).labelled == 0
+    assert content_report.verdict(db, run_id).labelled == 0
 
 
 def _row_ids(screen: FollowupsScreen) -> set[int]:
@@ -217,9 +217,9 @@ async def test_release_approval_in_the_tui_releases_the_product(demo):
 
 async def test_dashboard_shows_audit_pass_rates(audit_demo):
     db, _, run_id = audit_demo
-    content_audit.label_item(db, run_id, 1, "amara.okafor", "pass")
-    content_audit.label_item(db, run_id, 2, "amara.okafor", "violation", category="self_harm")
-    v = content_audit.verdict(db, run_id)
+    content_report.label_item(db, run_id, 1, "amara.okafor", "pass")
+    content_report.label_item(db, run_id, 2, "amara.okafor", "violation", category="self_harm")
+    v = content_report.verdict(db, run_id)
     app = EthicsReviewApp(db, "wei.chen", start="dashboard")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 
 from review.errors import Conflict
-from review.services import content_audit
+from review.services import content_audit, content_report
 from tui.format import when
 from tui.modals.category_picker import CategoryChoice, CategoryPickerModal
 from tui.registry import ScreenEntry, register_dashboard_panel, register_screen
@@ -191,7 +191,7 @@ class SpotChecksScreen(CommitteeScreen):
         db = self.app.db
         rows = []
         for run, product in content_audit.list_runs(db, limit=50):
-            v = content_audit.verdict(db, run.id) if run.status == "SCANNED" else None
+            v = content_report.verdict(db, run.id) if run.status == "SCANNED" else None
             rows.append(RunRow(run.id, product, run.status, run.records, run.flagged_records, run.sample_size, run.created_at,
                                str((run.settings or {}).get("pack_ref") or run.pack_id), v))
         self.post_message(self.RunsLoaded(rows))
@@ -237,7 +237,7 @@ class SpotChecksScreen(CommitteeScreen):
     def _load_run(self, run: RunRow, blind: bool, unlabelled_only: bool, first: bool, keep_seq: int | None) -> None:
         db, actor = self.app.db, self.app.actor
         items = content_audit.sample_items(db, run.id, actor, blind=blind, unlabelled_only=unlabelled_only)
-        v = content_audit.verdict(db, run.id)
+        v = content_report.verdict(db, run.id)
         others = None
         if first and not unlabelled_only:
             others = v.labelled > sum(1 for it in items if it.my_label is not None)
@@ -386,7 +386,7 @@ class SpotChecksScreen(CommitteeScreen):
                      blind: bool, advance: bool) -> None:
         db, actor = self.app.db, self.app.actor
         try:
-            label = content_audit.label_item(db, run_id, seq, actor, verdict, category=category, severity=severity, second=second)
+            label = content_report.label_item(db, run_id, seq, actor, verdict, category=category, severity=severity, second=second)
         except Conflict as exc:
             hint = " (press s in this screen for a blind second review)" if "--second" in exc.message else ""
             raise Conflict(exc.message.replace("pass --second", "label it as a second review") + hint) from None
@@ -395,7 +395,7 @@ class SpotChecksScreen(CommitteeScreen):
         summary = f"item {seq}: {label.verdict}" + (f" {label.category} severity {label.severity}" if label.verdict == "violation" else "")
         if label.round == 2:
             summary += " (second review)"
-        self.post_message(self.Labelled(run_id, item, content_audit.verdict(db, run_id), summary, advance))
+        self.post_message(self.Labelled(run_id, item, content_report.verdict(db, run_id), summary, advance))
 
     @on(Labelled)
     def _labelled(self, event: Labelled) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
-from review.services import content_audit
+from review.services import content_audit, content_report
 from tui.registry import DashboardPanel
 from tui.widgets.spotcheck.render import interval_bar, rate_text, verdict_badge
 
@@ -24,13 +24,13 @@ class RunRate:
     run_id: int
     product: str
     status: str
-    verdict: Any | None  # content_audit.VerdictView (None before the sample is drawn)
+    verdict: Any | None  # content_report.VerdictView (None before the sample is drawn)
 
 
 def load(db: Any) -> list[RunRate]:
     out = []
     for run, product in content_audit.list_runs(db, limit=RECENT_RUNS):
-        v = content_audit.verdict(db, run.id) if run.status == "SCANNED" else None
+        v = content_report.verdict(db, run.id) if run.status == "SCANNED" else None
         out.append(RunRate(run.id, product, run.status, v))
     return out
 
