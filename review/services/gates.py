@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from policies.loader import load_pack
@@ -36,6 +37,7 @@ from review.services.common import case_state, get_review, review_snapshot, save
 from review.services.followups import active_check, schedule_next
 from review.services.notifications import notify
 from review.services.reviews import unmet_controls
+from review.services.submissions import add_missing_controls
 from review.store.db import Database, utcnow
 from review.store.models import Assessment, ControlRequirement, Decision, Review
 from review.store.models_followup import GateReport
@@ -97,21 +99,13 @@ def initiation_step(db: Database, review_id: Any, *, now: datetime | None = None
 
 
 def _count_controls(s: Session, review_id: int) -> int:
-    return len(s.exec(select(ControlRequirement.id).where(ControlRequirement.review_id == review_id)).all())
+    return s.exec(select(sa.func.count()).select_from(ControlRequirement).where(ControlRequirement.review_id == review_id)).one()
 
 
 def _ensure_controls(s: Session, review: Review, pack: Any, profile: ProductProfile, a: Assessment) -> list[str]:
     """Add the control requirements the stored assessment calls for and the review lacks (none after a normal submit)."""
     result = grading.grade(pack, profile, a.answers)
-    have = set(s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id)).all())
-    added = []
-    for c in grading.required_controls(pack, profile, a.answers, result):
-        if c.id not in have:
-            s.add(ControlRequirement(review_id=review.id, control_id=c.id, title=c.title, dimension=c.dimension,
-                                     required_from=c.required_from.value, verify_gate=c.verified_at, evidence_expected=c.evidence,
-                                     status="REQUIRED", updated_by=SYSTEM, updated_at=utcnow()))
-            added.append(c.id)
-    return added
+    return add_missing_controls(s, review, grading.required_controls(pack, profile, a.answers, result), SYSTEM)
 
 
 # ---- development: re-verification ----------------------------------------------------------------

@@ -158,11 +158,13 @@ def _store_assessment(s: Session, review: Review, sub: Submission, actor: str, *
     return a
 
 
-def _sync_controls(s: Session, review: Review, controls: list[Any], actor: str) -> None:
-    """Make the review's REQUIRED controls match the grading (keep verdicts already given)."""
-    existing = {c.control_id: c for c in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id)).all()}
-    wanted = {c.id for c in controls}
+def add_missing_controls(s: Session, review: Review, controls: list[Any], actor: str,
+                         existing: dict[str, ControlRequirement] | None = None) -> list[str]:
+    """Add a REQUIRED row for each pack control the review does not have yet; returns their ids."""
+    if existing is None:
+        existing = {c.control_id: c for c in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id)).all()}
     now = utcnow()
+    added = []
     for c in controls:
         if c.id in existing:
             continue
@@ -171,6 +173,15 @@ def _sync_controls(s: Session, review: Review, controls: list[Any], actor: str) 
             required_from=c.required_from.value, verify_gate=c.verified_at, evidence_expected=c.evidence,
             status="REQUIRED", updated_by=actor, updated_at=now,
         ))
+        added.append(c.id)
+    return added
+
+
+def _sync_controls(s: Session, review: Review, controls: list[Any], actor: str) -> None:
+    """Make the review's REQUIRED controls match the grading (keep verdicts already given)."""
+    existing = {c.control_id: c for c in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id)).all()}
+    add_missing_controls(s, review, controls, actor, existing)
+    wanted = {c.id for c in controls}
     for cid, row in existing.items():
-        if cid not in wanted and row.status in ("REQUIRED",):
+        if cid not in wanted and row.status == "REQUIRED":
             s.delete(row)
