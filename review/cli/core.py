@@ -244,14 +244,9 @@ def cmd_show(ctx: Any) -> int:
                      [(k, a["dimension_scores"][k], grade_text(a["dimension_levels"][k])) for k in a["dimension_scores"]],
                      caption=f"triggers fired: {', '.join(a['triggers_fired']) or 'none'}; base {a['base_grade']} -> grade {a['grade']}")
     if d.assessments and d.assessments[0]["answers"]:
-        from policies.loader import load_pack
+        from review.services.dashboard import questionnaire_labels
 
-        try:
-            pack = load_pack(d.assessments[0]["pack_id"]).pack
-            text = {q.id: q.text for q in pack.questions}
-            labels = {(q.id, o.id): o.label for q in pack.questions for o in q.options}
-        except Exception:
-            text, labels = {}, {}
+        text, labels = questionnaire_labels(d.assessments[0]["pack_id"])
         output.table("Questionnaire answers", ["question", "answer"],
                      [(text.get(q, q), ", ".join(labels.get((q, v), v) for v in vals)) for q, vals in d.assessments[0]["answers"].items()])
     if d.controls:

@@ -146,7 +146,7 @@ def list_reviews(
             count = sa.select(sa.func.count()).select_from(Review)
             if f.team or f.search:
                 count = count.join(Product, Product.id == Review.product_id)
-            total = s.exec(count.where(*conds)).one()[0] if conds else s.exec(count).one()[0]
+            total = s.exec(count.where(*conds)).one()[0]
     return Page(rows, total, offset, limit)
 
 

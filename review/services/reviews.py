@@ -21,7 +21,7 @@ from review.domain.duties import Duty, Role, blockers, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
 from review.domain.product import ProductProfile
-from review.errors import GateBlocked, InvalidInput, NotFound
+from review.errors import Conflict, GateBlocked, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import (
     case_state,
@@ -101,8 +101,6 @@ def decide(
         review, product = get_review(s, review_id)
         seen = review.version if expected_version is None else expected_version
         if expected_version is not None and expected_version != review.version:
-            from review.errors import Conflict
-
             raise Conflict(f"review {review.id} changed since you opened it (you saw version {expected_version}, it is now {review.version}: {review.gate}/{review.status}); reload and decide again")
         who = load_actor(s, actor)
         require(who, Duty.DECIDE, product_context(product, review))
