@@ -204,6 +204,40 @@ def sla_days(pack: PolicyPack, g: Grade) -> int:
     return pack.review_sla_days.get(g, min(pack.review_sla_days.values()))
 
 
+@dataclass(frozen=True)
+class QuorumProgress:
+    """Approvals recorded in one round at one gate, against the pack's quorum rule."""
+
+    need: int
+    chair_required: bool
+    approvers: frozenset[str] = frozenset()
+    chair_approved: bool = False
+
+    @property
+    def met(self) -> bool:
+        return len(self.approvers) >= self.need and (self.chair_approved or not self.chair_required)
+
+    def with_approval(self, actor: str, is_chair: bool) -> "QuorumProgress":
+        return QuorumProgress(self.need, self.chair_required, self.approvers | {actor}, self.chair_approved or is_chair)
+
+    def missing(self) -> list[str]:
+        out = []
+        if len(self.approvers) < self.need:
+            out.append(f"{self.need - len(self.approvers)} more approval(s) from distinct reviewers")
+        if self.chair_required and not self.chair_approved:
+            out.append("the chair's approval")
+        return out
+
+
+def quorum_progress(pack: PolicyPack, gate: str, g: Grade, approvals: Iterable[tuple[str, bool]]) -> QuorumProgress:
+    """Progress toward the quorum for ``g`` at ``gate`` given (approver, is chair) pairs."""
+    need, chair = quorum_for(pack, gate, g)
+    q = QuorumProgress(need, chair)
+    for actor, is_chair in approvals:
+        q = q.with_approval(actor, is_chair)
+    return q
+
+
 def quorum_for(pack: PolicyPack, gate: str, g: Grade) -> tuple[int, bool]:
     """(approvals needed, chair required) for a decision at ``gate`` on a ``g``-graded product."""
     need, chair = 1, False

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from bisect import bisect_left
 import secrets
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,8 +31,7 @@ from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.store.db import Database, utcnow
 from review.store.models import Product
-from review.store.models_content import (AuditChunk, AuditRun, BadInputRecord, ContentFinding, SpotCheckItem,
-                                         SpotCheckLabel)
+from review.store.models_content import AuditChunk, AuditRun, BadInputRecord, ContentFinding, SpotCheckItem, SpotCheckLabel
 
 DEFAULT_CHUNK_LINES = 10_000
 VERDICTS = ("pass", "violation")

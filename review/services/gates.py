@@ -36,10 +36,10 @@ from review.services import audit
 from review.services.common import case_state, get_review, review_snapshot, save_review
 from review.services.followups import active_check, schedule_next
 from review.services.notifications import notify
-from review.services.reviews import unmet_controls
+from review.services.reviews import round_approvals, unmet_controls
 from review.services.submissions import add_missing_controls
 from review.store.db import Database, utcnow
-from review.store.models import Assessment, ControlRequirement, Decision, Review
+from review.store.models import Assessment, ControlRequirement, Review
 from review.store.models_followup import GateReport
 
 SYSTEM = "system:gates"
@@ -215,17 +215,8 @@ def release_step(db: Database, review_id: Any, *, now: datetime | None = None) -
 
 
 def _missing_approvals(s: Session, review: Review) -> list[str]:
-    pack = load_pack(review.policy_id).pack
-    need, chair = grading.quorum_for(pack, review.gate, Grade(review.grade or "LOW"))
-    prior = s.exec(select(Decision).where(Decision.review_id == review.id, Decision.gate == review.gate, Decision.round == review.round,
-                                          Decision.action == Action.APPROVE.value)).all()
-    have = {d.actor for d in prior}
-    out = []
-    if len(have) < need:
-        out.append(f"{need - len(have)} more approval(s) from distinct reviewers ({len(have)} of {need})")
-    if chair and not any("chair" in d.actor_roles.split(",") for d in prior):
-        out.append("the chair's approval")
-    return out or ["the committee's decision"]
+    q = grading.quorum_progress(load_pack(review.policy_id).pack, review.gate, Grade(review.grade or "LOW"), round_approvals(s, review))
+    return q.missing() or ["the committee's decision"]
 
 
 def gate_reports(db: Database, review_id: Any) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from review.domain.duties import Duty, Role, blockers
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate, Status, allowed_actions
 from review.services.common import case_state, get_review, load_actor, product_context
+from review.services.reviews import round_approvals
 from review.store.db import Database
-from review.store.models import ControlRequirement, Decision
-
+from review.store.models import ControlRequirement
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,11 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
         state = case_state(review)
         legal = set(allowed_actions(state.gate, state.status))
         grade = Grade(review.grade) if review.grade else Grade.LOW
-        unmet = [c.control_id for c in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id)).all()
-                 if c.verify_gate == "DEVELOPMENT" and c.status not in ("VERIFIED", "WAIVED")]
-        prior = s.exec(select(Decision).where(Decision.review_id == review.id, Decision.gate == review.gate,
-                                              Decision.round == review.round, Decision.action == "approve")).all()
-        pending_verification = [c.control_id for c in s.exec(select(ControlRequirement).where(
-            ControlRequirement.review_id == review.id, ControlRequirement.status == "EVIDENCE_SUBMITTED")).all()]
+        controls = s.exec(select(ControlRequirement.control_id, ControlRequirement.verify_gate, ControlRequirement.status)
+                          .where(ControlRequirement.review_id == review.id)).all()
+        unmet = [cid for cid, gate, status in controls if gate == "DEVELOPMENT" and status not in ("VERIFIED", "WAIVED")]
+        pending_verification = [cid for cid, _gate, status in controls if status == "EVIDENCE_SUBMITTED"]
+        prior = round_approvals(s, review)
     out = Permissions(review.id, review.version, who.username)
     here = f"{state.gate.value}/{state.status.value}"
 
@@ -85,16 +84,15 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
                 r.append("graded UNACCEPTABLE: cannot be approved (reject, request changes, or the chair overrides the grade)")
             if state.gate is Gate.DEVELOPMENT and unmet:
                 r.append(f"required controls unmet: {', '.join(unmet)}")
-            if any(d.actor == who.username for d in prior):
+            if any(actor == who.username for actor, _ in prior):
                 r.append("you already approved in this round; a quorum needs distinct reviewers")
             try:
-                need, chair = grading.quorum_for(load_pack(review.policy_id).pack, state.gate.value, grade)
-            except Exception:
-                need, chair = 1, False
-            if need > 1 or chair:
-                have = len({d.actor for d in prior})
-                note = f"quorum: {have} of {need} approvals" + ("; the chair must approve" if chair else "")
-                if chair and not who.has(Role.CHAIR) and not any("chair" in d.actor_roles.split(",") for d in prior) and have + 1 >= need:
+                q = grading.quorum_progress(load_pack(review.policy_id).pack, state.gate.value, grade, prior)
+            except Exception:  # a missing pack shows up when the decision is taken
+                q = grading.QuorumProgress(1, False)
+            if q.need > 1 or q.chair_required:
+                note = f"quorum: {len(q.approvers)} of {q.need} approvals" + ("; the chair must approve" if q.chair_required else "")
+                if not q.met and q.with_approval(who.username, who.has(Role.CHAIR)).missing() == ["the chair's approval"]:
                     note += " (yours will not complete it without the chair)"
         put(name, r, note)
     r = blockers(who, Duty.VERIFY, ctx)

@@ -31,6 +31,7 @@ from review.services.common import (
     review_snapshot,
     save_review,
 )
+from review.services.submissions import Submission, prepare_submission, submit  # noqa: F401  (re-exported)
 from review.store.db import Database, utcnow
 from review.store.models import (
     Assessment,
@@ -38,8 +39,6 @@ from review.store.models import (
     Decision,
     Review,
 )
-
-from review.services.submissions import Submission, prepare_submission, submit  # noqa: F401  (re-exported)
 
 MET = frozenset({"VERIFIED", "WAIVED"})
 
@@ -122,21 +121,14 @@ def decide(
                 gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT",))
                 if gaps:
                     raise GateBlocked(f"review {review.id}: cannot approve the development gate while required controls are unmet: {_list_gaps(gaps)}")
-            need, chair = grading.quorum_for(pack.pack, state.gate.value, grade)
-            prior = s.exec(select(Decision).where(Decision.review_id == review.id, Decision.gate == review.gate,
-                                                  Decision.round == review.round, Decision.action == Action.APPROVE.value)).all()
-            if any(d.actor == who.username for d in prior):
+            prior = round_approvals(s, review)
+            if any(actor == who.username for actor, _ in prior):
                 raise InvalidInput(f"{who.username} already approved review {review.id} in this round; a quorum needs distinct reviewers")
-            approvers = {d.actor for d in prior} | {who.username}
-            has_chair = who.has(Role.CHAIR) or any("chair" in d.actor_roles.split(",") for d in prior)
-            if len(approvers) < need or (chair and not has_chair):
+            q = grading.quorum_progress(pack.pack, state.gate.value, grade, prior).with_approval(who.username, who.has(Role.CHAIR))
+            if not q.met:
                 applied = False
-                missing = []
-                if len(approvers) < need:
-                    missing.append(f"{need - len(approvers)} more approval(s) from distinct reviewers")
-                if chair and not has_chair:
-                    missing.append("the chair's approval")
-                message = f"review {review.id}: approval {len(approvers)} of {need} recorded for a {grade.value} product at {state.gate.value}; still needs {' and '.join(missing)}"
+                message = (f"review {review.id}: approval {len(q.approvers)} of {q.need} recorded for a {grade.value} product "
+                           f"at {state.gate.value}; still needs {' and '.join(q.missing())}")
         if applied:
             save_review(s, review, seen, gate=new.gate.value, status=new.status.value)
         else:
@@ -147,6 +139,14 @@ def decide(
                      before=before, after={**review_snapshot(review), "rationale": rationale, "applied": applied},
                      policy_version=f"{pack.id}@{pack.version}")
         return DecisionOutcome(review, decision, applied, message)
+
+
+def round_approvals(s: Session, review: Review) -> list[tuple[str, bool]]:
+    """(approver, approved as chair) of the approvals recorded at the review's gate in its current round."""
+    rows = s.exec(select(Decision.actor, Decision.actor_roles).where(
+        Decision.review_id == review.id, Decision.gate == review.gate, Decision.round == review.round,
+        Decision.action == Action.APPROVE.value)).all()
+    return [(actor, Role.CHAIR.value in roles.split(",")) for actor, roles in rows]
 
 
 def _decision_action(action: str) -> Action:

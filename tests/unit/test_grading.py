@@ -192,3 +192,15 @@ def test_default_pack_aigc_questions_only_for_generative_products() -> None:
     assert {"gen_modalities", "content_filtering", "synthetic_labelling"} <= gen
     plain = ProductProfile.model_validate(_demo("Remote-sensing platform")["product"])
     assert not gen & {q.id for q in grading.applicable_questions(pack, plain, {})}
+
+
+def test_quorum_progress_counts_distinct_approvers_and_the_chair() -> None:
+    pack = tiny_pack()
+    q = grading.quorum_progress(pack, "RELEASE", Grade.HIGH, [])
+    assert (q.need, q.chair_required, q.met) == (2, True, False)
+    assert q.missing() == ["2 more approval(s) from distinct reviewers", "the chair's approval"]
+    q = q.with_approval("amara", False).with_approval("amara", False)
+    assert q.missing() == ["1 more approval(s) from distinct reviewers", "the chair's approval"]
+    assert q.with_approval("priya", False).missing() == ["the chair's approval"]
+    assert q.with_approval("wei", True).met
+    assert grading.quorum_progress(pack, "RELEASE", Grade.MEDIUM, [("amara", False)]).met
