@@ -84,18 +84,22 @@ def load_pack(ref: str | Path) -> LoadedPack:
     return _load_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
+def parse_yaml(data: bytes, where: str) -> Any:
+    """YAML text -> data, or InvalidInput naming ``where``, the line and column, and the problem."""
+    try:
+        return yaml.load(data, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        raise InvalidInput(f"{where}:{at} malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
 @lru_cache(maxsize=32)
 def _load_cached(path_str: str, _mtime: int, _size: int) -> LoadedPack:
     path = Path(path_str)
     data = path.read_bytes()
     where = _display(path)
-    try:
-        raw = yaml.load(data, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidInput(f"{where}:{at}: malformed YAML: {problem}") from None
+    raw = parse_yaml(data, where)
     if not isinstance(raw, dict):
         raise InvalidInput(f"{where}: a policy pack is a YAML mapping with id, version, dimensions, questions, ...; got {type(raw).__name__}")
     try:
@@ -134,11 +138,10 @@ def _load_content_section(path: Path, section: dict[str, Any] | str) -> tuple[An
         sub = path.parent / section
         where = _display(sub)
         try:
-            section = yaml.load(sub.read_bytes(), Loader=_Loader)
+            data = sub.read_bytes()
         except FileNotFoundError:
             raise InvalidInput(f"{_display(path)}: content_safety: file {section!r} not found beside the pack") from None
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"{where}: malformed YAML: {exc}") from None
+        section = parse_yaml(data, where)
     try:
         policy = ContentSafetyPolicy.model_validate(section)
     except ValidationError as exc:

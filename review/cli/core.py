@@ -174,17 +174,12 @@ def cmd_user_list(ctx: Any) -> int:
 
 
 def read_yaml(path: str) -> Any:
-    import yaml
+    from policies.loader import parse_yaml
 
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(f"{path}: no such file")
-    try:
-        return yaml.load(p.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        raise InvalidInput(f"{path}:{at} malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
+    return parse_yaml(p.read_bytes(), path)
 
 
 def cmd_submit(ctx: Any) -> int:
