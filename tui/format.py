@@ -11,6 +11,8 @@ from typing import Iterable
 
 from rich.text import Text
 
+from review.domain.lifecycle import AWAITING_COMMITTEE
+
 GRADE_STYLE = {
     "LOW": "bold black on green",
     "MEDIUM": "bold black on yellow",
@@ -28,7 +30,7 @@ STATUS_STYLE = {
 CONTROL_STYLE = {"REQUIRED": "yellow", "EVIDENCE_SUBMITTED": "cyan", "VERIFIED": "green", "REJECTED": "red", "WAIVED": "dim"}
 GRADE_ORDER = ("LOW", "MEDIUM", "HIGH", "UNACCEPTABLE")
 GATE_ORDER = ("INITIATION", "DEVELOPMENT", "RELEASE", "MONITORING", "SUSPENDED", "WITHDRAWN")
-OPEN_STATUSES = ("SUBMITTED", "IN_REVIEW")
+OPEN_STATUSES = tuple(s.value for s in AWAITING_COMMITTEE)
 
 
 def grade_badge(grade: str | None) -> Text:

@@ -51,6 +51,8 @@ REVIEW_GATES: tuple[Gate, ...] = (Gate.INITIATION, Gate.DEVELOPMENT, Gate.RELEAS
 LATER_GATES: tuple[Gate, ...] = (Gate.DEVELOPMENT, Gate.RELEASE, Gate.MONITORING)
 #: Statuses in which a decision can be taken.
 DECIDING = Status.IN_REVIEW
+#: Statuses in which the committee's SLA clock runs (a review past its due date is overdue).
+AWAITING_COMMITTEE: tuple[Status, ...] = (Status.SUBMITTED, Status.IN_REVIEW)
 
 State = tuple[Gate, Status]
 

@@ -11,10 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
+from review.domain.lifecycle import AWAITING_COMMITTEE
 from review.store.db import Database, utcnow
 from review.store.models import Review
 
-OPEN = ("SUBMITTED", "IN_REVIEW")
+OPEN = tuple(s.value for s in AWAITING_COMMITTEE)
 
 
 def overdue_counts(db: Database, *, now: datetime | None = None) -> dict[str, Any]:

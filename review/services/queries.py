@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from review.domain.grades import Grade
-from review.domain.lifecycle import Gate, Status
+from review.domain.lifecycle import AWAITING_COMMITTEE, Gate, Status
 from review.errors import InvalidInput
 from review.services import audit
 from review.services.common import get_review
@@ -49,7 +49,7 @@ class ReviewRow:
 
     @property
     def overdue(self) -> bool:
-        return self.due_at is not None and self.due_at < utcnow() and self.status in ("SUBMITTED", "IN_REVIEW")
+        return self.due_at is not None and self.due_at < utcnow() and self.status in AWAITING_COMMITTEE
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,7 +104,7 @@ def _where(f: ReviewFilter) -> list[Any]:
         conds.append(Product.owner_team == f.team)
     if f.overdue:
         conds.append(Review.due_at < utcnow())
-        conds.append(Review.status.in_(["SUBMITTED", "IN_REVIEW"]))
+        conds.append(Review.status.in_([s.value for s in AWAITING_COMMITTEE]))
     if f.search:
         conds.append(Product.name.ilike(f"%{f.search}%"))
     return conds
