@@ -75,7 +75,7 @@ def test_cli_csv_input_and_resume(sqlite_audit_db, tmp_path, capsys):
     assert "1 of 2 chunk(s) left" in out and "3 records" in out
     assert f"{path}:5: field 'metadata'" in out  # the record starting on physical line 5 (line 2-3 is one record)
     found = {r[0] for r in finding_rows(db, run.id)}
-    assert {"1", "4"} <= found and "3" not in found  # (the NB classifier also flags the 2-word caption of record 2)
+    assert found == {"1", "4"}  # record 2's "caption: cat" is benign; record 3 is a bad record
 
 
 def test_flow_under_prefect_harness(prefect_harness, sqlite_audit_db, tmp_path):
