@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, LEET_RE, SEP_ASCII, _leet_run, canonical_term, match_view,
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, LEET_RE, SEP_ASCII, _leet_run, canonical_term, match_view,
                                              tables)
 
 try:  # optional native engine
@@ -353,9 +353,6 @@ TAG_LEET_LOOSE = "leet~"
 TAG_SPACED_LOOSE = "spaced~"
 LOOSE_TAGS = frozenset({TAG_LEET_LOOSE, TAG_SPACED_LOOSE})
 TAG_FOLD_SCANNED = "fx"
-# Frequent one-to-one folds (full-width CJK punctuation): never reported by the fold
-# literals (that would be a callback per comma); the view always replaces them instead.
-COMMON_FOLD = "，：；？！（）"
 TAG_FOLD = "fold"
 FOLD_PREFIX = "f:"
 MULTI_PREFIX = "m:"  # a present character the view deletes or expands (offsets change)

@@ -184,7 +184,9 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
     return text, starts, ends
 
 
-_COMMON_FOLD = "，：；？！（）"  # == matcher.COMMON_FOLD (normalize must not import matcher)
+#: Frequent one-to-one folds (full-width CJK punctuation) that the view always replaces and
+#: the matcher's fold literals never report (that would be a callback per comma).
+COMMON_FOLD = "，：；？！（）"
 
 
 def _fold_listed(text: str, hints, t: FoldTables):
@@ -196,7 +198,7 @@ def _fold_listed(text: str, hints, t: FoldTables):
     one = t.one
     multis: list[str] = []
     folded = text
-    for c in _COMMON_FOLD:  # never listed by the prefilter (see matcher.COMMON_FOLD)
+    for c in COMMON_FOLD:  # never listed by the prefilter
         if c in folded:
             folded = folded.replace(c, one[ord(c)])
     for tag in hints:
