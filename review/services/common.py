@@ -13,7 +13,7 @@ from review.domain.duties import Actor, ProductContext, parse_roles
 from review.domain.lifecycle import CaseState, Gate, Status
 from review.errors import Conflict, InvalidInput, NotFound
 from review.store.db import utcnow
-from review.store.models import ConflictDeclaration, Product, Review, User
+from review.store.models import Assessment, ConflictDeclaration, Product, Review, User
 
 ACTOR_ENV = "ETHICS_REVIEW_USER"
 
@@ -51,6 +51,12 @@ def parse_id(value: Any, what: str, *, prefix: str = "", hint: str = "") -> int:
 
 def parse_review_id(value: Any) -> int:
     return parse_id(value, "review id", prefix="R-", hint=" (e.g. 12 or R-12)")
+
+
+def initiation_assessment(session: Session, review_id: int) -> Assessment | None:
+    """The review's latest initiation assessment (a resubmission adds a newer one), or None."""
+    return session.exec(select(Assessment).where(Assessment.review_id == review_id, Assessment.kind == "initiation")
+                        .order_by(Assessment.id.desc())).first()
 
 
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:

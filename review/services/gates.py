@@ -33,7 +33,7 @@ from review.domain.lifecycle import Action, Gate, Status
 from review.domain.product import ProductProfile
 from review.errors import GateBlocked, IllegalTransition, NotFound
 from review.services import audit
-from review.services.common import case_state, get_review, review_snapshot, save_review
+from review.services.common import case_state, get_review, initiation_assessment, review_snapshot, save_review
 from review.services.followups import active_check, schedule_next
 from review.services.notifications import notify
 from review.services.reviews import round_approvals, unmet_controls
@@ -71,8 +71,7 @@ def initiation_step(db: Database, review_id: Any, *, now: datetime | None = None
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         _expect_gate(review, Gate.INITIATION)
-        a = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation")
-                   .order_by(Assessment.id.desc())).first()
+        a = initiation_assessment(s, review.id)
         if a is None:
             raise NotFound(f"review {review.id} has no initiation assessment; the product team submits it with `ethics-review submit PRODUCT.yaml`")
         loaded = load_pack(a.pack_id)
@@ -116,8 +115,7 @@ def build_report(s: Session, review: Review, product: Any) -> tuple[dict[str, An
                  "verdict": VERDICT.get(c.status, "missing"), "note": c.rationale} for c in rows]
     gates = ("DEVELOPMENT",) if review.gate == Gate.DEVELOPMENT.value else ("DEVELOPMENT", "RELEASE")
     blocking = [c["control"] for c in controls if c["verify_gate"] in gates and c["verdict"] in ("missing", "rejected")]
-    initial = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation")
-                     .order_by(Assessment.id.desc())).first()
+    initial = initiation_assessment(s, review.id)
     residual = None
     if initial is not None:
         pack = load_pack(initial.pack_id).pack

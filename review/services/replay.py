@@ -17,7 +17,7 @@ from policies.schema import PolicyPack
 from review.domain import grading
 from review.domain.product import ProductProfile
 from review.errors import NotFound, ReviewError
-from review.services.common import get_review
+from review.services.common import get_review, initiation_assessment
 from review.store.db import Database
 from review.store.models import Assessment, PolicySnapshot
 
@@ -44,7 +44,7 @@ class ReplayReport:
 def replay(db: Database, review_id: Any) -> ReplayReport:
     with db.reading() as s:
         review, product = get_review(s, review_id)
-        a = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation").order_by(Assessment.id.desc())).first()
+        a = initiation_assessment(s, review.id)
         if a is None:
             raise NotFound(f"review {review.id} has no initiation assessment to replay")
         snap = s.get(PolicySnapshot, a.pack_hash)

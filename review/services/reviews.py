@@ -26,6 +26,7 @@ from review.services import audit
 from review.services.common import (
     case_state,
     get_review,
+    initiation_assessment,
     load_actor,
     product_context,
     review_snapshot,
@@ -273,7 +274,7 @@ def compute_residual(db: Database, review_id: Any, *, actor: str = "system") -> 
     """Residual grade: initiation answers regraded with credit for VERIFIED controls only."""
     with db.transaction() as s:
         review, product = get_review(s, review_id)
-        initial = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind == "initiation").order_by(Assessment.id.desc())).first()
+        initial = initiation_assessment(s, review.id)
         if initial is None:
             raise NotFound(f"review {review.id} has no initiation assessment")
         pack = load_pack(initial.pack_id)
