@@ -175,7 +175,7 @@ def scan_buffer(filt, buf: bytes) -> list:
     """The filter on a buffer of JSONL records (the audit's fast path without input
     validation): one prefilter pass over the raw bytes, then only tagged or escaped lines
     are located (no split of the buffer), decoded and verified."""
-    from review.domain.content.records_io import _loads
+    from review.domain.content.records_io import _loads, validate
     from review.domain.content.taxonomy import Record
 
     tags = filt.prefilter_lines(buf)
@@ -190,12 +190,15 @@ def scan_buffer(filt, buf: bytes) -> list:
         i = find(b"\\", nl)
     cands: list[Record] = []
     forced: list[bool] = []
+    line_tags: list[set[str]] = []
+    none: set[str] = set()
     for lo in sorted(tags.keys() | escaped):
         nl = find(b"\n", lo)
         raw = buf[lo:nl] if nl >= 0 else buf[lo:]
         if not raw:
             continue
-        rec = Record(**_loads(raw))
+        rec = validate(_loads(raw), "bench", 0, None)
         cands.append(rec)
         forced.append(lo in escaped or bool(rec.metadata))
-    return filt.scan_hinted(cands, forced)
+        line_tags.append(tags.get(lo, none))
+    return filt.scan_hinted(cands, forced, line_tags)

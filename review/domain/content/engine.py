@@ -134,18 +134,30 @@ class ContentFilter:
             raise RuntimeError("prefilter_lines needs the hyperscan engine")
         return self.prefilter.scan_lines(buf)
 
-    def scan_hinted(self, records: list[Record], force_full: Sequence[bool] = ()) -> list[Finding]:
+    def scan_hinted(self, records: list[Record], force_full: Sequence[bool] = (),
+                    line_tags: Sequence[set[str]] | None = None) -> list[Finding]:
         """``scan_many`` for the candidates of a raw-buffer prefilter: the same findings,
         and records with ``force_full[k]`` (their decoded text differs from the scanned
-        bytes: JSON escapes, metadata) get every hinted scanner on every field."""
+        bytes: JSON escapes, metadata) get every hinted scanner on every field.
+
+        ``line_tags[k]``: the raw-buffer tags of record ``k``'s line. With the compiled
+        fold they are used for all of the record's texts (a superset: the view needs no
+        hints), and the candidates are not scanned a second time."""
         if self.prefilter is None:
             return self.scan_many(records)
         full = self.all_tags
+        reuse = line_tags is not None and self.prefilter.native
         findings: list[Finding] = []
         for lo in range(0, len(records), BATCH):
             chunk = records[lo:lo + BATCH]
             texts = _texts(chunk)
-            hints = self.prefilter.scan(texts)
+            if reuse:
+                hints = {}
+                for k, tags in enumerate(line_tags[lo:lo + BATCH]):  # type: ignore[index]
+                    if tags:
+                        hints[3 * k] = hints[3 * k + 1] = hints[3 * k + 2] = tags
+            else:
+                hints = self.prefilter.scan(texts)
             for k, forced in enumerate(force_full[lo:lo + BATCH]):
                 if forced:
                     hints[3 * k] = hints[3 * k + 1] = hints[3 * k + 2] = set(full)

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import ahocorasick_rs
 
 from review.domain.content.normalize import (ALNUM, COMMON_FOLD, LEET_RE, SEP_ASCII, _leet_run, canonical_term, match_view,
-                                             tables)
+                                             native, tables)
 
 try:  # optional native engine
     import hyperscan as _hs
@@ -76,6 +76,43 @@ class Hit(NamedTuple):  # a tuple: cheap to build (thousands per chunk)
     term: Term
 
 
+_ALNUM_BYTES = frozenset(c.encode()[0] for c in ALNUM)
+
+
+class _ByteMatcher:
+    """Every (overlapping) occurrence of a set of byte literals as ``(id, start, end)``:
+    one Hyperscan literal database when importable (the fastest here, cold cache included),
+    else an ahocorasick_rs bytes DFA."""
+
+    def __init__(self, words: list[bytes]):
+        self.lens = [len(w) for w in words]
+        self._db = self._ac = None
+        if not words:
+            return
+        if _hs is not None:
+            self._db = _hs.Database()
+            self._db.compile(expressions=["".join(f"\\x{b:02x}" for b in w).encode("ascii") for w in words],
+                             ids=list(range(len(words))), flags=[0] * len(words))
+            self._lock = threading.Lock()  # one scratch space per database
+        else:
+            self._ac = ahocorasick_rs.BytesAhoCorasick(words, implementation=_AC_DFA)
+
+    def find(self, buf: bytes) -> list[tuple[int, int, int]]:
+        if self._db is not None:
+            out: list[tuple[int, int, int]] = []
+            append, lens = out.append, self.lens
+
+            def on_match(pid, _start, end, _flags, _ctx):
+                append((pid, end - lens[pid], end))
+
+            with self._lock:
+                self._db.scan(buf, match_event_handler=on_match)
+            return out
+        if self._ac is not None:
+            return self._ac.find_matches_as_indexes(buf, overlapping=True)
+        return []
+
+
 class KeywordSet:
     """Canonical keyword matcher over the match view (exact spans, boundaries, allow-list)."""
 
@@ -101,6 +138,9 @@ class KeywordSet:
         self._allow_ac = ahocorasick_rs.AhoCorasick(allow, implementation=_AC_DFA) if allow else None
         # joined-text matching needs terms that cannot span the NUL joint
         self._batchable = self._ac is not None and not any(RECORD_SEP in c for c in self.canons + allow)
+        # the compiled path: terms then allow-list entries as UTF-8 literals (view bytes)
+        self._bytes = (_ByteMatcher([c.encode("utf-8", "surrogatepass") for c in self.canons + allow])
+                       if self._batchable and native() is not None else None)
 
     @staticmethod
     def _bounded(view: str, s: int, e: int, left: bool, right: bool, joints=frozenset()) -> bool:
@@ -117,17 +157,14 @@ class KeywordSet:
         ``hints``: prefilter tags for this text (same result, less work)."""
         if self._ac is None or not text:
             return []
+        if self._bytes is not None:
+            return self._find_native([text])[0]
         view = match_view(text, hints)
         v = view.text
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
             return []
-        allowed: list[tuple[int, int]] = []
-        if self._allow_ac is not None:
-            for pid, s, e in self._allow_ac.find_matches_as_indexes(v, overlapping=True):
-                a = self.allow[pid]
-                if self._bounded(v, s, e, a[0] in ALNUM, a[-1] in ALNUM):
-                    allowed.append((s, e))
+        allowed = self._allowed(v)
         hits: list[Hit] = []
         for pid, s, e in raw:
             if not self._bounded(v, s, e, self.latin_left[pid], self.latin_right[pid], view.joints):
@@ -145,6 +182,8 @@ class KeywordSet:
         a plain per-character fold (prefilter-listed folds only: no suspicious character,
         deletion, leetspeak or spaced run) folded and matched together: one joined string,
         C-speed ``replace``/``lower``, one automaton call. Same hits, same order."""
+        if self._bytes is not None:
+            return self._find_native(texts)
         out: list[list[Hit] | None] = [None] * len(texts)
         plain: list[int] = []
         leet: list[int] = []  # plain but for leetspeak: LEET_RE keeps lengths and stops at the joints
@@ -164,6 +203,61 @@ class KeywordSet:
         if leet:
             self._find_plain(texts, hints, leet, out, leet=True)
         return out  # type: ignore[return-value]
+
+    def _find_native(self, texts: list[str]) -> list[list[Hit]]:
+        """``find`` for many texts with the compiled fold: the views come back as one UTF-8
+        buffer (NUL between texts, which no term holds) with a byte -> original-index map,
+        and one byte-literal scan finds the terms and allow-list entries in all of them.
+        Boundaries are checked on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a
+        letter of a Latin word)."""
+        out: list[list[Hit]] = [[] for _ in texts]
+        buf, starts, omap, joints = native().fold_batch(texts)
+        raw = self._bytes.find(buf)
+        if not raw:
+            return out
+        n_terms = len(self.canons)
+        alnum = _ALNUM_BYTES
+        size = len(buf)
+        jset = set(joints)
+        allowed: list[tuple[int, int]] = []
+        for pid, s, e in raw:
+            if pid >= n_terms:
+                a = self.allow[pid - n_terms]
+                if ((a[0] not in ALNUM or s == 0 or buf[s - 1] not in alnum)
+                        and (a[-1] not in ALNUM or e == size or buf[e] not in alnum)):
+                    allowed.append((s, e))
+        st = memoryview(starts).cast("i")
+        om = memoryview(omap).cast("i")
+        left, right, groups = self.latin_left, self.latin_right, self.groups
+        touched: set[int] = set()
+        for pid, s, e in raw:
+            if pid >= n_terms:
+                continue
+            if left[pid] and s > 0 and buf[s - 1] in alnum and s not in jset:
+                continue
+            if right[pid] and e < size and buf[e] in alnum and e not in jset:
+                continue
+            if allowed and any(a <= s and e <= b for a, b in allowed):
+                continue
+            j = bisect_right(st, s) - 1
+            lst = out[j]
+            os_, oe = om[s], om[e - 1] + 1
+            for t in groups[pid]:
+                lst.append(Hit(os_, oe, t))
+            touched.add(j)
+        for j in touched:
+            out[j].sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
+        return out
+
+    def _allowed(self, v: str) -> list[tuple[int, int]]:
+        """View spans covered by an allow-list entry (whole words for Latin entries)."""
+        allowed: list[tuple[int, int]] = []
+        if self._allow_ac is not None:
+            for pid, s, e in self._allow_ac.find_matches_as_indexes(v, overlapping=True):
+                a = self.allow[pid]
+                if self._bounded(v, s, e, a[0] in ALNUM, a[-1] in ALNUM):
+                    allowed.append((s, e))
+        return allowed
 
     def _find_plain(self, texts, hints, plain: list[int], out: list, leet: bool = False) -> None:
         one = tables().one
@@ -192,12 +286,7 @@ class KeywordSet:
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
             return
-        allowed: list[tuple[int, int]] = []
-        if self._allow_ac is not None:
-            for pid, s, e in self._allow_ac.find_matches_as_indexes(v, overlapping=True):
-                a = self.allow[pid]
-                if self._bounded(v, s, e, a[0] in ALNUM, a[-1] in ALNUM):
-                    allowed.append((s, e))
+        allowed = self._allowed(v)
         touched: set[int] = set()
         for pid, s, e in raw:
             if not self._bounded(v, s, e, self.latin_left[pid], self.latin_right[pid]):
@@ -341,7 +430,7 @@ TAG_KEYWORD = "kw"
 TAG_SUSPICIOUS = "sus"
 TAG_SPACED = "spaced"
 TAG_LEET = "leet"
-KEYWORD_TAGS = frozenset({TAG_KEYWORD, TAG_SUSPICIOUS, TAG_SPACED, TAG_LEET})
+KEYWORD_TAGS = frozenset({TAG_KEYWORD, TAG_SUSPICIOUS, TAG_SPACED, TAG_LEET, "leet~", "spaced~"})
 # Fold tags (``Prefilter.scan`` only, never per raw segment): ``TAG_FOLD_SCANNED`` says the
 # text's non-ASCII folds were looked for; ``"f:" + c`` names a present non-ASCII character
 # the view may fold with ``str.replace`` (one-to-one, into a lower-case non-"l" character);
@@ -456,14 +545,24 @@ class Prefilter:
             main = _DB(exprs, flags, tags)
             self._buffer_dbs.append(main)
             self._text_dbs.append(main)
-        if keyword:
+        # With the compiled fold (``native``) the view needs no hints: the spaced-run flag
+        # comes from ``spaced_hits`` (SIMD, ~4x Hyperscan's DFA) and candidate texts are not
+        # re-scanned for strict tags or fold literals.
+        self._spaced_hits = native().spaced_hits if keyword and native() is not None else None
+        if keyword and self._spaced_hits is None:
             self._buffer_dbs.append(_DB([_spaced_pattern().encode("ascii")], [0], [TAG_SPACED_LOOSE]))
             self._text_dbs.append(_DB([_leet_pattern_strict().encode("ascii"), _spaced_pattern_utf8().encode("ascii")],
                                       [0, _hs.HS_FLAG_UTF8], [TAG_LEET, TAG_SPACED]))
             fold = fold_literals()
             self._text_dbs.append(_DB([_esc_bytes(c).encode("ascii") for c, _ in fold], [0] * len(fold), [t for _, t in fold]))
+        if keyword:
             self.tags += [TAG_SPACED_LOOSE, TAG_LEET, TAG_SPACED]
         self._lock = threading.Lock()  # one scratch space per database: scan one at a time
+
+    @property
+    def native(self) -> bool:
+        """Candidate texts are folded by the compiled view: tags only select texts."""
+        return self._spaced_hits is not None
 
     def _raw(self, buf: bytes, texts: bool = False) -> list[tuple[int, str]]:
         ends: list[tuple[int, str]] = []
@@ -471,6 +570,9 @@ class Prefilter:
         with self._lock:
             for db in (self._text_dbs if texts else self._buffer_dbs):
                 db.scan(buf, append)
+        if self._spaced_hits is not None:
+            # a hit is the run's last token; the byte after it is where Hyperscan's match ends
+            ends.extend((p + 2, TAG_SPACED_LOOSE) for p in self._spaced_hits(buf))
         return ends
 
     def scan(self, texts: list[str]) -> dict[int, set[str]]:
@@ -487,7 +589,8 @@ class Prefilter:
         ends.sort()
         idx = 0
         pos = 0
-        loose = LOOSE_TAGS
+        loose = LOOSE_TAGS if self._spaced_hits is None else frozenset()
+        scanned = {TAG_FOLD_SCANNED} if self._spaced_hits is None else set()
         for end, tag in ends:
             if tag in loose:
                 continue
@@ -498,7 +601,7 @@ class Prefilter:
                 pos = at
             s = out.get(idx)
             if s is None:
-                out[idx] = s = {TAG_FOLD_SCANNED}
+                out[idx] = s = set(scanned)
             s.add(tag)
         return out
 
@@ -546,4 +649,8 @@ class Prefilter:
             for db in self._buffer_dbs:
                 tags = db.tags
                 db.db.scan(buf, match_event_handler=on_match)
+        if self._spaced_hits is not None:
+            tags = [TAG_SPACED_LOOSE]
+            for p in self._spaced_hits(buf):
+                on_match(0, p, p + 2 if p + 1 < size else p + 1, 0, None)
         return out

@@ -262,6 +262,8 @@ def _scan_jsonl_fast(filt, path, spec: ChunkSpec, product) -> ChunkResult:
     lines: dict[str, int] = {}
     cands: list[Record] = []
     forced: list[bool] = []
+    cand_tags: list[set[str]] = []
+    none: set[str] = set()
     n = 0
     for i, raw in enumerate(raws):
         if not raw or raw.isspace():
@@ -285,7 +287,8 @@ def _scan_jsonl_fast(filt, path, spec: ChunkSpec, product) -> ChunkResult:
                 rec = validate(obj, path, line, product)
             cands.append(rec)
             forced.append(escaped or bool(rec.metadata))
-    return _finish(res, filt.scan_hinted(cands, forced), lines, n)
+            cand_tags.append(t or none)
+    return _finish(res, filt.scan_hinted(cands, forced, cand_tags), lines, n)
 
 
 def _quick(obj: Any, path, line: int, product) -> str | Record | BadRecord:

@@ -1,0 +1,543 @@
+/*
+ * Compiled hot paths of the content filter (optional: review.domain.content.native falls
+ * back to the pure-Python reference when this module cannot be built).
+ *
+ *   set_tables(table)  the per-character fold (code point -> folded string, "" deletes),
+ *                      from normalize.tables(); call once per process before fold().
+ *   fold(text)         the match view of text: exactly normalize.match_view(text) (the
+ *                      per-character fold, the spaced-run join, the leetspeak fold), as
+ *                      (view, starts, ends, joints): starts/ends are native int32 arrays
+ *                      (bytes) mapping each view character to its original [start, end),
+ *                      or None for the identity map; joints a tuple of view indices right
+ *                      after a removed separator, or None.
+ *   spaced_hits(buf)   byte offsets in a UTF-8 buffer where a run of three single
+ *                      characters separated only by non-token bytes ends (a superset of
+ *                      the spaced-out evasion on the view), found 64 bytes at a time.
+ *
+ * The regex semantics reproduced here (normalize.SPACED_RE, normalize.LEET_RE) are pinned
+ * by differential tests against the Python reference (tests/unit/content/test_native.py).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* ------------------------------------------------------------------ fold table */
+
+#define NPAGES (0x110000 >> 8)
+static int32_t identity_page[256];
+static int32_t *pages[NPAGES];      /* entry: -1 identity, else index into entries */
+static int32_t *entry_off = NULL;   /* offset into pool */
+static int32_t *entry_len = NULL;   /* folded length (0: deleted) */
+static Py_UCS4 *pool = NULL;
+static int tables_ready = 0;
+static Py_ssize_t max_exp = 1;       /* longest folded string */
+static Py_UCS4 ascii_fold[128];      /* the fold of each ASCII character (all one-to-one) */
+
+static inline int32_t lookup(Py_UCS4 cp) { return pages[cp >> 8][cp & 0xFF]; }
+
+static void free_tables(void) {
+    for (int i = 0; i < NPAGES; i++) {
+        if (pages[i] && pages[i] != identity_page) PyMem_Free(pages[i]);
+        pages[i] = identity_page;
+    }
+    PyMem_Free(entry_off); PyMem_Free(entry_len); PyMem_Free(pool);
+    entry_off = entry_len = NULL; pool = NULL;
+    tables_ready = 0;
+}
+
+static PyObject *set_tables(PyObject *self, PyObject *table) {
+    if (!PyDict_Check(table)) {
+        PyErr_SetString(PyExc_TypeError, "set_tables expects a dict {code point: folded str}");
+        return NULL;
+    }
+    Py_ssize_t n = PyDict_Size(table), pos = 0, total = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(table, &pos, &k, &v)) {
+        if (!PyLong_Check(k) || !PyUnicode_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "set_tables: keys must be int, values str");
+            return NULL;
+        }
+        total += PyUnicode_GET_LENGTH(v);
+    }
+    free_tables();
+    entry_off = PyMem_Malloc(sizeof(int32_t) * (n + 1));
+    entry_len = PyMem_Malloc(sizeof(int32_t) * (n + 1));
+    pool = PyMem_Malloc(sizeof(Py_UCS4) * (total + 1));
+    if (!entry_off || !entry_len || !pool) { free_tables(); return PyErr_NoMemory(); }
+    pos = 0;
+    Py_ssize_t e = 0, at = 0;
+    while (PyDict_Next(table, &pos, &k, &v)) {
+        long cp = PyLong_AsLong(k);
+        if (cp < 0 || cp >= 0x110000) {
+            free_tables();
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "set_tables: code point %ld out of range", cp);
+            return NULL;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(v);
+        int kind = PyUnicode_KIND(v);
+        const void *data = PyUnicode_DATA(v);
+        for (Py_ssize_t i = 0; i < len; i++) pool[at + i] = PyUnicode_READ(kind, data, i);
+        entry_off[e] = (int32_t)at;
+        entry_len[e] = (int32_t)len;
+        int32_t *page = pages[cp >> 8];
+        if (page == identity_page) {
+            page = PyMem_Malloc(sizeof(int32_t) * 256);
+            if (!page) { free_tables(); return PyErr_NoMemory(); }
+            memcpy(page, identity_page, sizeof(identity_page));
+            pages[cp >> 8] = page;
+        }
+        page[cp & 0xFF] = (int32_t)e;
+        at += len;
+        e++;
+    }
+    max_exp = 1;
+    for (Py_ssize_t i = 0; i < e; i++) if (entry_len[i] > max_exp) max_exp = entry_len[i];
+    for (int c = 0; c < 128; c++) {
+        int32_t x = lookup((Py_UCS4)c);
+        if (x >= 0 && entry_len[x] != 1) {
+            free_tables();
+            PyErr_Format(PyExc_ValueError, "set_tables: ASCII %d must fold to exactly one character", c);
+            return NULL;
+        }
+        ascii_fold[c] = x < 0 ? (Py_UCS4)c : pool[entry_off[x]];
+    }
+    tables_ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ view classes */
+
+/* Character classes of the view, by table (every class is ASCII). */
+enum { C_LOWER = 1, C_DIGIT = 2, C_LEET = 4, C_TOK = 8, C_SEP = 16 };
+static unsigned char cls[128];
+
+static void init_classes(void) {
+    for (int c = 0; c < 128; c++) {
+        unsigned char k = 0;
+        if (c >= 'a' && c <= 'z') k |= C_LOWER | C_TOK;
+        if (c >= '0' && c <= '9') k |= C_DIGIT | C_TOK;
+        if (c == '@' || c == '$' || c == '!' || c == '|') k |= C_TOK;
+        if (strchr("013457@$!|", c) && c) k |= C_LEET;
+        /* SEP_ASCII: " \t\r\n\"#%&'()*+,-./:;<=>?[\\]^_`{}~" */
+        if (c && strchr(" \t\r\n\"#%&'()*+,-./:;<=>?[\\]^_`{}~", c)) k |= C_SEP;
+        cls[c] = k;
+    }
+}
+
+static inline unsigned char cl(Py_UCS4 c) { return c < 128 ? cls[c] : 0; }
+static inline int is_lower(Py_UCS4 c) { return cl(c) & C_LOWER; }
+static inline int is_alnum(Py_UCS4 c) { return cl(c) & (C_LOWER | C_DIGIT); }
+/* [013457@$!|] */
+static inline int is_leet(Py_UCS4 c) { return cl(c) & C_LEET; }
+/* [a-z0-9@$!|] */
+static inline int is_tok(Py_UCS4 c) { return cl(c) & C_TOK; }
+/* [a-z013457@$!|] */
+static inline int is_lw(Py_UCS4 c) { return cl(c) & (C_LOWER | C_LEET); }
+static inline int is_sep(Py_UCS4 c) { return cl(c) & C_SEP; }
+static inline Py_UCS4 leet_to(Py_UCS4 c) {
+    switch (c) {
+    case '0': return 'o'; case '1': return 'i'; case '3': return 'e'; case '4': return 'a';
+    case '5': return 's'; case '7': return 't'; case '@': return 'a'; case '$': return 's';
+    case '!': return 'i'; case '|': return 'i';
+    }
+    return c;
+}
+
+/* One SPACED_RE match starting at i, (?<!TOK)TOK(?:SEP{1,3}TOK(?!TOK)){2,}: its end, or -1. */
+static Py_ssize_t spaced_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i) {
+    if (!is_tok(s[i]) || (i > 0 && is_tok(s[i - 1]))) return -1;
+    Py_ssize_t j = i + 1, count = 1;
+    for (;;) {
+        Py_ssize_t k = j, seps = 0;
+        while (k < n && seps < 3 && is_sep(s[k])) { k++; seps++; }
+        if (seps == 0 || k >= n || !is_tok(s[k])) break;
+        if (k + 1 < n && is_tok(s[k + 1])) break;
+        count++;
+        j = k + 1;
+    }
+    return count >= 3 ? j : -1;
+}
+
+/* LEET_RE.sub(_leet_run, src) into dst (same length), with re's left-to-right semantics. */
+static void leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n) {
+    Py_ssize_t p = 0;
+    while (p < n) {
+        if (!is_leet(src[p])) { p++; continue; }
+        Py_ssize_t r = p;
+        while (r < n && is_leet(src[r])) r++;
+        Py_ssize_t end = -1;
+        if (p > 0 && is_lower(src[p - 1]) && r < n && is_lower(src[r])) {
+            end = r;  /* (?<=[a-z])L(?=[a-z]) */
+        } else if ((p == 0 || !is_alnum(src[p - 1])) && r + 1 < n && is_lower(src[r]) && is_lw(src[r + 1])) {
+            end = r;  /* (?<![a-z0-9])L(?=[a-z]LW) */
+        } else if (p >= 2 && is_lw(src[p - 2]) && is_lower(src[p - 1])) {
+            for (Py_ssize_t q = r; q > p; q--) {  /* (?<=LW[a-z])L(?![a-z0-9]), L+ backtracking */
+                if (q == n || !is_alnum(src[q])) { end = q; break; }
+            }
+        }
+        if (end > p) {
+            for (Py_ssize_t q = p; q < end; q++) dst[q] = leet_to(src[q]);
+            p = end;
+        } else {
+            p++;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ fold() */
+
+typedef struct {
+    Py_UCS4 *a, *b;   /* work buffers; the view is out (one of them) */
+    Py_UCS4 *out;
+    int32_t *st;      /* original index of each view character (its end is st + 1) */
+    Py_ssize_t cap;   /* capacity of a, b, st */
+    Py_ssize_t m;     /* view length */
+    int changed;      /* the map is not the identity */
+    Py_ssize_t *jt;   /* joints: view indices right after a removed separator */
+    Py_ssize_t nj, cj;
+} View;
+
+/* One workspace, reused by every call (the GIL serializes them): no allocation per text. */
+static View W;
+
+static int reserve(View *w, Py_ssize_t need) {
+    if (need <= w->cap) return 0;
+    Py_ssize_t c = w->cap ? w->cap : 1024;
+    while (c < need) c *= 2;
+    Py_UCS4 *na = PyMem_Realloc(w->a, sizeof(Py_UCS4) * c);
+    if (na) w->a = na;
+    Py_UCS4 *nb = PyMem_Realloc(w->b, sizeof(Py_UCS4) * c);
+    if (nb) w->b = nb;
+    int32_t *ns = PyMem_Realloc(w->st, sizeof(int32_t) * c);
+    if (ns) w->st = ns;
+    if (!na || !nb || !ns) { PyErr_NoMemory(); return -1; }
+    w->cap = c;
+    return 0;
+}
+
+static int add_joint(View *w, Py_ssize_t at) {
+    if (w->nj == w->cj) {
+        Py_ssize_t c = w->cj ? 2 * w->cj : 16;
+        Py_ssize_t *n = PyMem_Realloc(w->jt, sizeof(Py_ssize_t) * c);
+        if (!n) { PyErr_NoMemory(); return -1; }
+        w->jt = n; w->cj = c;
+    }
+    w->jt[w->nj++] = at;
+    return 0;
+}
+
+/* The match view of text into W.out[0:W.m] (0) or an exception (-1): per-character fold,
+ * spaced-run join, leetspeak fold. W.st is always filled. */
+static int view_of(PyObject *text) {
+    View *w = &W;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "fold expects str");
+        return -1;
+    }
+    if (!tables_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "fold: set_tables() was not called");
+        return -1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (reserve(w, n * max_exp + 1) < 0) return -1;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 *a = w->a;
+    int32_t *st = w->st;
+    Py_ssize_t o = 0;
+    int changed = 0, leet = 0;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *d = data;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = d[i];
+            if (c < 0x80) {
+                c = ascii_fold[c];
+                leet |= is_leet(c);
+                a[o] = c; st[o] = (int32_t)i; o++;
+                continue;
+            }
+            int32_t e = lookup(c);
+            if (e < 0) { a[o] = c; st[o] = (int32_t)i; o++; continue; }
+            if (entry_len[e] != 1) changed = 1;
+            const Py_UCS4 *f = pool + entry_off[e];
+            for (int32_t x = 0; x < entry_len[e]; x++) { leet |= is_leet(f[x]); a[o] = f[x]; st[o] = (int32_t)i; o++; }
+        }
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *d = data;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = d[i];
+            int32_t e = lookup(c);
+            if (e < 0) { leet |= is_leet(c); a[o] = c; st[o] = (int32_t)i; o++; continue; }
+            if (entry_len[e] != 1) changed = 1;
+            const Py_UCS4 *f = pool + entry_off[e];
+            for (int32_t x = 0; x < entry_len[e]; x++) { leet |= is_leet(f[x]); a[o] = f[x]; st[o] = (int32_t)i; o++; }
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            int32_t e = lookup(c);
+            if (e < 0) { leet |= is_leet(c); a[o] = c; st[o] = (int32_t)i; o++; continue; }
+            if (entry_len[e] != 1) changed = 1;
+            const Py_UCS4 *f = pool + entry_off[e];
+            for (int32_t x = 0; x < entry_len[e]; x++) { leet |= is_leet(f[x]); a[o] = f[x]; st[o] = (int32_t)i; o++; }
+        }
+    }
+    Py_ssize_t m = o;
+    w->nj = 0;
+    /* the spaced-run join: keep every character outside the runs and the tokens inside */
+    Py_ssize_t ms = m + 1, me = m + 1;
+    for (Py_ssize_t i = 0; i + 1 < m; i++) {
+        if (!is_sep(a[i + 1]) || !is_tok(a[i])) continue;  /* a run starts with a token and a separator */
+        Py_ssize_t e = spaced_at(a, m, i);
+        if (e >= 0) { ms = i; me = e; break; }
+    }
+    if (ms <= m) {
+        Py_ssize_t wr = 0, i = 0;
+        while (i < m) {
+            if (i < ms) { a[wr] = a[i]; st[wr] = st[i]; wr++; i++; continue; }
+            for (Py_ssize_t k = ms; k < me; k++) {
+                if (is_sep(a[k])) continue;
+                if (k > ms && add_joint(w, wr) < 0) return -1;
+                a[wr] = a[k]; st[wr] = st[k]; wr++;
+            }
+            i = me;
+            ms = me = m + 1;  /* the next run, searched from the end of this one */
+            for (Py_ssize_t q = i; q + 1 < m; q++) {
+                if (!is_sep(a[q + 1]) || !is_tok(a[q])) continue;
+                Py_ssize_t e = spaced_at(a, m, q);
+                if (e >= 0) { ms = q; me = e; break; }
+            }
+        }
+        m = wr;
+        changed = 1;
+        leet = 1;
+    }
+    if (leet) {
+        memcpy(w->b, a, sizeof(Py_UCS4) * m);
+        leet_fold(a, w->b, m);
+        w->out = w->b;
+    } else {
+        w->out = a;
+    }
+    w->m = m;
+    w->changed = changed;
+    return 0;
+}
+
+static PyObject *fold(PyObject *self, PyObject *arg) {
+    if (view_of(arg) < 0) return NULL;
+    View *w = &W;
+    PyObject *result = NULL, *view = NULL, *pst = NULL, *pen = NULL, *pj = NULL;
+    view = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, w->out, w->m);
+    if (!view) goto done;
+    if (w->changed) {
+        pst = PyBytes_FromStringAndSize((const char *)w->st, (Py_ssize_t)sizeof(int32_t) * w->m);
+        pen = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof(int32_t) * w->m);
+        if (!pst || !pen) goto done;
+        int32_t *en = (int32_t *)PyBytes_AS_STRING(pen);
+        for (Py_ssize_t i = 0; i < w->m; i++) en[i] = w->st[i] + 1;
+    } else {
+        pst = Py_NewRef(Py_None);
+        pen = Py_NewRef(Py_None);
+    }
+    if (w->nj) {
+        pj = PyTuple_New(w->nj);
+        if (!pj) goto done;
+        for (Py_ssize_t i = 0; i < w->nj; i++) {
+            PyObject *x = PyLong_FromSsize_t(w->jt[i]);
+            if (!x) goto done;
+            PyTuple_SET_ITEM(pj, i, x);
+        }
+    } else {
+        pj = Py_NewRef(Py_None);
+    }
+    result = PyTuple_Pack(4, view, pst, pen, pj);
+done:
+    Py_XDECREF(view); Py_XDECREF(pst); Py_XDECREF(pen); Py_XDECREF(pj);
+    return result;
+}
+
+/* ------------------------------------------------------------------ fold_batch() */
+
+typedef struct { char *p; Py_ssize_t n, cap; } Bytes;
+
+static int grow(Bytes *b, Py_ssize_t need) {
+    if (b->n + need <= b->cap) return 0;
+    Py_ssize_t c = b->cap ? b->cap : 4096;
+    while (c < b->n + need) c *= 2;
+    char *np = PyMem_Realloc(b->p, c);
+    if (!np) { PyErr_NoMemory(); return -1; }
+    b->p = np; b->cap = c;
+    return 0;
+}
+
+/* fold_batch(texts) -> (buf, starts, omap, joints):
+ *   buf     the views of texts as UTF-8, each followed by one NUL byte;
+ *   starts  int32 byte offset of each view in buf, plus len(buf) (n + 1 entries);
+ *   omap    int32 per byte of buf: the original index (in its own text) of the view
+ *           character owning that byte (-1 for the NULs); a view span [sb, eb) comes from
+ *           [omap[sb], omap[eb - 1] + 1) of the original;
+ *   joints  byte offsets in buf of view characters right after a removed separator. */
+static PyObject *fold_batch(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "fold_batch expects a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    Bytes buf = {0}, map = {0}, tst = {0};
+    PyObject *joints = PyList_New(0), *result = NULL;
+    if (!joints || grow(&tst, sizeof(int32_t) * (nt + 1)) < 0) goto fail;
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        if (view_of(items[t]) < 0) goto fail;
+        View *w = &W;
+        ((int32_t *)tst.p)[t] = (int32_t)buf.n;
+        map.n = (Py_ssize_t)sizeof(int32_t) * buf.n;  /* omap runs parallel to buf */
+        if (grow(&buf, 4 * w->m + 1) < 0 || grow(&map, (Py_ssize_t)sizeof(int32_t) * (4 * w->m + 1)) < 0) goto fail;
+        unsigned char *o = (unsigned char *)buf.p + buf.n;
+        int32_t *om = (int32_t *)map.p + buf.n;
+        Py_ssize_t jn = 0;
+        const Py_UCS4 *v = w->out;
+        const int32_t *vs = w->st;
+        for (Py_ssize_t i = 0; i < w->m; i++) {
+            if (jn < w->nj && w->jt[jn] == i) {
+                PyObject *x = PyLong_FromSsize_t((Py_ssize_t)(o - (unsigned char *)buf.p));
+                if (!x || PyList_Append(joints, x) < 0) { Py_XDECREF(x); goto fail; }
+                Py_DECREF(x);
+                jn++;
+            }
+            Py_UCS4 c = v[i];
+            int32_t src = vs[i];
+            if (c < 0x80) {
+                *o++ = (unsigned char)c; *om++ = src;
+            } else if (c < 0x800) {
+                *o++ = 0xC0 | (c >> 6); *o++ = 0x80 | (c & 0x3F);
+                *om++ = src; *om++ = src;
+            } else if (c < 0x10000) {
+                *o++ = 0xE0 | (c >> 12); *o++ = 0x80 | ((c >> 6) & 0x3F); *o++ = 0x80 | (c & 0x3F);
+                *om++ = src; *om++ = src; *om++ = src;
+            } else {
+                *o++ = 0xF0 | (c >> 18); *o++ = 0x80 | ((c >> 12) & 0x3F); *o++ = 0x80 | ((c >> 6) & 0x3F); *o++ = 0x80 | (c & 0x3F);
+                *om++ = src; *om++ = src; *om++ = src; *om++ = src;
+            }
+        }
+        *o++ = 0; *om++ = -1;
+        buf.n = (Py_ssize_t)(o - (unsigned char *)buf.p);
+    }
+    ((int32_t *)tst.p)[nt] = (int32_t)buf.n;
+    {
+        PyObject *pb = PyBytes_FromStringAndSize(buf.p ? buf.p : "", buf.n);
+        PyObject *ps = PyBytes_FromStringAndSize(tst.p, sizeof(int32_t) * (nt + 1));
+        PyObject *pm = PyBytes_FromStringAndSize(map.p ? map.p : "", sizeof(int32_t) * buf.n);
+        if (pb && ps && pm) result = PyTuple_Pack(4, pb, ps, pm, joints);
+        Py_XDECREF(pb); Py_XDECREF(ps); Py_XDECREF(pm);
+    }
+fail:
+    Py_XDECREF(joints);
+    PyMem_Free(buf.p); PyMem_Free(map.p); PyMem_Free(tst.p);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* ------------------------------------------------------------------ spaced_hits() */
+
+static inline int tok_byte(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '@' || c == '$' || c == '!' || c == '|';
+}
+
+static uint64_t tok_mask64(const unsigned char *p) {
+#if defined(__SSE2__)
+    uint64_t mask = 0;
+    const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
+    const __m128i d1 = _mm_set1_epi8('0' - 1), d2 = _mm_set1_epi8('9' + 1);
+    const __m128i x20 = _mm_set1_epi8(0x20);
+    const __m128i at = _mm_set1_epi8('@'), dol = _mm_set1_epi8('$'), ex = _mm_set1_epi8('!'), bar = _mm_set1_epi8('|');
+    for (int q = 0; q < 4; q++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * q));
+        __m128i lo = _mm_or_si128(v, x20);
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lo, a1), _mm_cmplt_epi8(lo, z1));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, d1), _mm_cmplt_epi8(v, d2));
+        __m128i sym = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, at), _mm_cmpeq_epi8(v, dol)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, ex), _mm_cmpeq_epi8(v, bar)));
+        uint64_t bits = (uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), sym));
+        mask |= bits << (16 * q);
+    }
+    return mask;
+#else
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++) mask |= (uint64_t)tok_byte(p[i]) << i;
+    return mask;
+#endif
+}
+
+static PyObject *spaced_hits(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *buf = view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *out = PyList_New(0);
+    if (!out) { PyBuffer_Release(&view); return NULL; }
+    unsigned char tail[64];
+    Py_ssize_t last_single = -1, last_n = -1, count = 0;
+    uint64_t prev_top = 0;  /* was the byte before this block a token */
+    uint64_t cur = 0;
+    Py_ssize_t base = 0;
+    if (n > 0) {
+        if (n >= 64) cur = tok_mask64(buf);
+        else { memset(tail, 0, 64); memcpy(tail, buf, n); cur = tok_mask64(tail); }
+    }
+    for (base = 0; base < n; base += 64) {
+        uint64_t next = 0;
+        Py_ssize_t nb = base + 64;
+        if (nb < n) {
+            if (nb + 64 <= n) next = tok_mask64(buf + nb);
+            else { memset(tail, 0, 64); memcpy(tail, buf + nb, n - nb); next = tok_mask64(tail); }
+        }
+        uint64_t T = cur;
+        if (T) {
+            uint64_t left = (T << 1) | prev_top;
+            uint64_t right = (T >> 1) | ((next & 1) << 63);
+            uint64_t single = T & ~left & ~right;
+            uint64_t N = T & ~single;
+            uint64_t s = single;
+            while (s) {
+                int bit = __builtin_ctzll(s);
+                Py_ssize_t p = base + bit;
+                uint64_t below = bit ? (N & ((1ULL << bit) - 1)) : 0;
+                Py_ssize_t ln = below ? base + 63 - __builtin_clzll(below) : last_n;
+                count = (ln > last_single) ? 1 : count + 1;
+                last_single = p;
+                if (count >= 3) {
+                    PyObject *v = PyLong_FromSsize_t(p);
+                    if (!v || PyList_Append(out, v) < 0) { Py_XDECREF(v); Py_DECREF(out); PyBuffer_Release(&view); return NULL; }
+                    Py_DECREF(v);
+                }
+                s &= s - 1;
+            }
+            if (N) last_n = base + 63 - __builtin_clzll(N);
+        }
+        prev_top = T >> 63;
+        cur = next;
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"set_tables", set_tables, METH_O, "Install the per-character fold table {code point: folded str}."},
+    {"fold", fold, METH_O, "The match view of a str: (view, starts, ends, joints)."},
+    {"fold_batch", fold_batch, METH_O, "The match views of many str as one UTF-8 buffer: (buf, starts, omap, joints)."},
+    {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    init_classes();
+    for (int i = 0; i < 256; i++) identity_page[i] = -1;
+    for (int i = 0; i < NPAGES; i++) pages[i] = identity_page;
+    return PyModule_Create(&module);
+}
