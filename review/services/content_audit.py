@@ -12,6 +12,8 @@ The TUI labelling screen calls ``list_runs``, ``get_run``, ``sample_items``,
 
 from __future__ import annotations
 
+import gc
+
 import hashlib
 import os
 import secrets
@@ -119,6 +121,10 @@ def _pack_filter(ref: str):
     if filt is None:
         lib = load_content_library(lp.content_policy, lp.directory)
         filt = _FILTERS[lp.content_hash] = ContentFilter.from_policy(lp.content_policy, lib, lp.version, lp.content_hash)
+        # The compiled filter (tens of thousands of terms, tables) lives as long as the
+        # process: keep it out of the cyclic GC's full collections, which otherwise walk
+        # it again and again during a run (measured: 30 ms pauses every few chunks).
+        gc.freeze()
     return lp, filt
 
 

@@ -22,6 +22,7 @@ from review.domain.content.taxonomy import Finding, Record, metadata_text
 _CACHE: dict[tuple, "ContentFilter"] = {}
 _CACHE_LOCK = threading.Lock()
 BATCH = 4096  # records per Hyperscan buffer
+_FIELD_RANK = {"prompt": 0, "output": 1, "metadata": 2}  # Finding.sort_key's field order
 
 
 class ContentFilter:
@@ -173,7 +174,8 @@ class ContentFilter:
                 for r in chunk:
                     batch.extend(s.scan(r))
         order = {r.id: k for k, r in enumerate(chunk)}
-        batch.sort(key=lambda f: (order.get(f.record_id, len(order)), *f.sort_key()))
+        last, rank = len(order), _FIELD_RANK
+        batch.sort(key=lambda f: (order.get(f.record_id, last), rank[f.field], f.start, f.end, f.scanner, f.category, f.rule_id))
         return batch
 
 

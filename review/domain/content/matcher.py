@@ -519,6 +519,13 @@ class Prefilter:
             flags.append(base)
             tags.append(TAG_KEYWORD)
         keyword = bool(spelled)
+        # With the compiled fold (``native``) the view needs no hints: the spaced-run flag
+        # comes from ``spaced_hits`` (one SSE2 pass, ~7 GB/s, instead of a DFA database at
+        # ~1.6 GB/s) and candidate texts are not re-scanned for strict tags or fold
+        # literals. (The two-byte leet literals stay: they cost Hyperscan almost nothing;
+        # moving them to the SSE2 pass was measured slower.)
+        nat = native() if keyword else None
+        self._spaced_hits = nat.spaced_hits if nat is not None else None
         if keyword:
             for lit in suspicious_literals():  # homoglyphs, full width, zero-width, bidi, expansions
                 exprs.append(lit.encode("ascii"))
@@ -545,11 +552,7 @@ class Prefilter:
             main = _DB(exprs, flags, tags)
             self._buffer_dbs.append(main)
             self._text_dbs.append(main)
-        # With the compiled fold (``native``) the view needs no hints: the spaced-run flag
-        # comes from ``spaced_hits`` (SIMD, ~4x Hyperscan's DFA) and candidate texts are not
-        # re-scanned for strict tags or fold literals.
-        self._spaced_hits = native().spaced_hits if keyword and native() is not None else None
-        if keyword and self._spaced_hits is None:
+        if keyword and nat is None:
             self._buffer_dbs.append(_DB([_spaced_pattern().encode("ascii")], [0], [TAG_SPACED_LOOSE]))
             self._text_dbs.append(_DB([_leet_pattern_strict().encode("ascii"), _spaced_pattern_utf8().encode("ascii")],
                                       [0, _hs.HS_FLAG_UTF8], [TAG_LEET, TAG_SPACED]))

@@ -284,7 +284,7 @@ def _scan_jsonl_fast(filt, path, spec: ChunkSpec, product) -> ChunkResult:
         escaped = b"\\" in raw  # the decoded text differs from the scanned bytes: look at everything
         if t or escaped or not isinstance(rec, str):
             if isinstance(rec, str):
-                rec = validate(obj, path, line, product)
+                rec = _plain(obj, rec, product)
             cands.append(rec)
             forced.append(escaped or bool(rec.metadata))
             cand_tags.append(t or none)
@@ -302,6 +302,12 @@ def _quick(obj: Any, path, line: int, product) -> str | Record | BadRecord:
                 and (prod is None or prod == "" or (type(prod) is str and (not product or prod == product)))):
             return rid
     return validate(obj, path, line, product)
+
+
+def _plain(obj: dict, rid: str, product) -> Record:
+    """The ``Record`` of an object ``_quick`` accepted as plain text (its checks stand)."""
+    return Record(rid, obj.get("product") or product or "", obj.get("prompt", ""), obj.get("output", ""),
+                  obj.get("modality", "text"))
 
 
 def member_lines(path, fmt: str, spec: ChunkSpec, bad_lines: set[int], columns: list[str] | None = None) -> list[int]:

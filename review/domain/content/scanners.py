@@ -76,6 +76,8 @@ class _Base:
         raise NotImplementedError
 
     def _finding(self, record_id, field, category, subcode, severity, start, end, matched, rule_id, score=None):
+        if not 0 <= severity <= 7:
+            raise ValueError(f"{self.name}: severity {severity!r} of {category!r} is outside 0-7")
         return Finding(record_id=record_id, category=category, subcode=subcode, severity=severity,
                        level=self.level(severity), scanner=self.name, pack_version=self.pack_version,
                        field=field, start=start, end=end, matched=matched, rule_id=rule_id, score=score)
@@ -88,6 +90,11 @@ class KeywordScanner(_Base):
     def __init__(self, keywords: KeywordSet, pack_version: str, level=level_of):
         super().__init__(pack_version, level)
         self.keywords = keywords
+        for group in keywords.groups:  # checked once here, not per finding
+            for t in group:
+                if not 0 <= t.severity <= 7:
+                    raise ValueError(f"keyword {t.term!r}: severity {t.severity!r} is outside 0-7")
+        self._levels = {sev: level(sev) for sev in range(8)}
 
     def scan_batch(self, records, texts, hints):
         if hints is None:
@@ -101,8 +108,9 @@ class KeywordScanner(_Base):
         return out
 
     def _findings(self, record_id, field, text, hits):
-        return [self._finding(record_id, field, h.term.category, h.term.subcode, h.term.severity,
-                              h.start, h.end, text[h.start:h.end], h.term.term) for h in hits]
+        name, pv, levels = self.name, self.pack_version, self._levels
+        return [Finding(record_id, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
+                        s, e, text[s:e], t.term) for s, e, t in hits]
 
     def scan_text(self, record_id, field, text, hints=None):
         return self._findings(record_id, field, text, self.keywords.find(text, hints))
