@@ -7,6 +7,7 @@ field, start, end, scanner, category, rule, so the same input always yields the 
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Iterable, Sequence
 
@@ -146,8 +147,10 @@ class ContentFilter:
         hints), and the candidates are not scanned a second time."""
         if self.prefilter is None:
             return self.scan_many(records)
-        full = self.all_tags
         reuse = line_tags is not None and self.prefilter.native
+        if reuse and self._keyword_only is not None:
+            return self._keyword_candidates(records)
+        full = self.all_tags
         findings: list[Finding] = []
         for lo in range(0, len(records), BATCH):
             chunk = records[lo:lo + BATCH]
@@ -164,6 +167,33 @@ class ContentFilter:
                     hints[3 * k] = hints[3 * k + 1] = hints[3 * k + 2] = set(full)
             findings.extend(self._scan_batch(chunk, texts, hints))
         return findings
+
+    @functools.cached_property
+    def _keyword_only(self) -> KeywordScanner | None:
+        """The keyword scanner when it is the only scanner and has the compiled path."""
+        if len(self.scanners) == 1 and isinstance(self.scanners[0], KeywordScanner) and self.scanners[0].keywords.native_ready:
+            return self.scanners[0]
+        return None
+
+    def _keyword_candidates(self, records: Sequence[Record]) -> list[Finding]:
+        """Every field of every candidate through the keyword scanner in one compiled pass
+        (each candidate line drew a keyword tag or is forced: all its fields are looked
+        at). Findings come out in record, field, span order, as ``_scan_batch`` sorts."""
+        owners: list[tuple[str, str]] = []
+        texts: list[str] = []
+        for r in records:
+            if r.prompt:
+                owners.append((r.id, "prompt"))
+                texts.append(r.prompt)
+            if r.output:
+                owners.append((r.id, "output"))
+                texts.append(r.output)
+            if r.metadata:
+                meta = metadata_text(r.metadata)
+                if meta:
+                    owners.append((r.id, "metadata"))
+                    texts.append(meta)
+        return self._keyword_only.scan_fields(owners, texts) if texts else []  # type: ignore[union-attr]
 
     def _scan_batch(self, chunk: list[Record], texts: list[str], hints) -> list[Finding]:
         batch: list[Finding] = []

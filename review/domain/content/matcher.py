@@ -205,16 +205,23 @@ class KeywordSet:
         return out  # type: ignore[return-value]
 
     def _find_native(self, texts: list[str]) -> list[list[Hit]]:
-        """``find`` for many texts with the compiled fold: the views come back as one UTF-8
-        buffer (NUL between texts, which no term holds) with a byte -> original-index map,
-        and one byte-literal scan finds the terms and allow-list entries in all of them.
-        Boundaries are checked on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a
-        letter of a Latin word)."""
+        """``find`` for many texts with the compiled fold (see ``find_flat``)."""
         out: list[list[Hit]] = [[] for _ in texts]
+        for j, s, e, t in self.find_flat(texts):
+            out[j].append(Hit(s, e, t))
+        return out
+
+    def find_flat(self, texts: list[str]) -> list[tuple[int, int, int, Term]]:
+        """Every hit in ``texts`` as ``(text index, start, end, term)`` in original offsets,
+        sorted by text, start, end, category, canonical form (the compiled fold; callers
+        check ``native_ready``). The views come back as one UTF-8 buffer (NUL between
+        texts, which no term holds) with a byte -> original-index map, and one byte-literal
+        scan finds the terms and allow-list entries in all of them. Boundaries are checked
+        on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a letter of a Latin word)."""
         buf, starts, omap, joints = native().fold_batch(texts)
         raw = self._bytes.find(buf)
         if not raw:
-            return out
+            return []
         n_terms = len(self.canons)
         alnum = _ALNUM_BYTES
         size = len(buf)
@@ -229,7 +236,7 @@ class KeywordSet:
         st = memoryview(starts).cast("i")
         om = memoryview(omap).cast("i")
         left, right, groups = self.latin_left, self.latin_right, self.groups
-        touched: set[int] = set()
+        hits: list[tuple[int, int, int, Term]] = []
         for pid, s, e in raw:
             if pid >= n_terms:
                 continue
@@ -240,14 +247,16 @@ class KeywordSet:
             if allowed and any(a <= s and e <= b for a, b in allowed):
                 continue
             j = bisect_right(st, s) - 1
-            lst = out[j]
             os_, oe = om[s], om[e - 1] + 1
             for t in groups[pid]:
-                lst.append(Hit(os_, oe, t))
-            touched.add(j)
-        for j in touched:
-            out[j].sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
-        return out
+                hits.append((j, os_, oe, t))
+        hits.sort(key=lambda h: (h[0], h[1], h[2], h[3].category, h[3].canon))
+        return hits
+
+    @property
+    def native_ready(self) -> bool:
+        """``find_flat`` is available (compiled fold, batchable terms)."""
+        return self._bytes is not None
 
     def _allowed(self, v: str) -> list[tuple[int, int]]:
         """View spans covered by an allow-list entry (whole words for Latin entries)."""

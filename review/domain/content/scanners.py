@@ -107,6 +107,17 @@ class KeywordScanner(_Base):
                 out.extend(self._findings(records[i // 3].id, FIELDS[i % 3], texts[i], hits))
         return out
 
+    def scan_fields(self, owners: list[tuple[str, str]], texts: list[str]) -> list[Finding]:
+        """Findings for ``texts[k]`` (record id, field ``owners[k]``), in input order then
+        span order: one compiled pass over all texts (``keywords.native_ready``)."""
+        name, pv, levels = self.name, self.pack_version, self._levels
+        out: list[Finding] = []
+        for j, s, e, t in self.keywords.find_flat(texts):
+            rid, field = owners[j]
+            out.append(Finding(rid, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
+                               s, e, texts[j][s:e], t.term))
+        return out
+
     def _findings(self, record_id, field, text, hits):
         name, pv, levels = self.name, self.pack_version, self._levels
         return [Finding(record_id, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
