@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 from review.domain.content.classifier import NaiveBayes
 from review.domain.content.knowledge import KnowledgeBase
 from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine
-from review.domain.content.normalize import canonical_term, tables
+from review.domain.content.normalize import canonical_term, native, tables
 from review.domain.content.rules import compile_rule
 from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
                                             KnowledgeBaseScanner, RegexScanner, Scanner)
@@ -45,7 +45,7 @@ class ContentFilter:
         eng = pick_engine(engine)
         wanted = tuple(sorted(scanners)) if scanners is not None else None
         extra = tuple(extra_scanners)
-        key = (pack_hash, eng, wanted)
+        key = (pack_hash, eng, wanted, native() is not None)
         if not extra:
             with _CACHE_LOCK:
                 hit = _CACHE.get(key)
@@ -64,7 +64,7 @@ class ContentFilter:
         use = (lambda n: True) if wanted is None else (lambda n: n in wanted)
         out: list[Scanner] = []
         terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity) for k in library.keywords]
-        kws = KeywordSet(terms, library.allow_list)
+        kws = KeywordSet(terms, library.allow_list, hyperscan=eng == "hyperscan")
         rules = [compile_rule(r) for r in policy.regex_rules]
         prefilter = None
         prefiltered: set[str] = set()

@@ -81,15 +81,15 @@ _ALNUM_BYTES = frozenset(c.encode()[0] for c in ALNUM)
 
 class _ByteMatcher:
     """Every (overlapping) occurrence of a set of byte literals as ``(id, start, end)``:
-    one Hyperscan literal database when importable (the fastest here, cold cache included),
-    else an ahocorasick_rs bytes DFA."""
+    one Hyperscan literal database (the fastest here, cold cache included), or an
+    ahocorasick_rs bytes DFA (the ``ahocorasick`` engine, or no Hyperscan)."""
 
-    def __init__(self, words: list[bytes]):
+    def __init__(self, words: list[bytes], hyperscan: bool = True):
         self.lens = [len(w) for w in words]
         self._db = self._ac = None
         if not words:
             return
-        if _hs is not None:
+        if hyperscan and _hs is not None:
             self._db = _hs.Database()
             self._db.compile(expressions=["".join(f"\\x{b:02x}" for b in w).encode("ascii") for w in words],
                              ids=list(range(len(words))), flags=[0] * len(words))
@@ -116,7 +116,7 @@ class _ByteMatcher:
 class KeywordSet:
     """Canonical keyword matcher over the match view (exact spans, boundaries, allow-list)."""
 
-    def __init__(self, terms: list[Term], allow_list: list[str] = ()):  # type: ignore[assignment]
+    def __init__(self, terms: list[Term], allow_list: list[str] = (), hyperscan: bool = True):  # type: ignore[assignment]
         by_canon: dict[str, list[Term]] = {}
         for t in terms:
             if not t.canon:
@@ -139,7 +139,7 @@ class KeywordSet:
         # joined-text matching needs terms that cannot span the NUL joint
         self._batchable = self._ac is not None and not any(RECORD_SEP in c for c in self.canons + allow)
         # the compiled path: terms then allow-list entries as UTF-8 literals (view bytes)
-        self._bytes = (_ByteMatcher([c.encode("utf-8", "surrogatepass") for c in self.canons + allow])
+        self._bytes = (_ByteMatcher([c.encode("utf-8", "surrogatepass") for c in self.canons + allow], hyperscan)
                        if self._batchable and native() is not None else None)
 
     @staticmethod

@@ -15,8 +15,11 @@ one-to-one folds is also one translate; only text with deletions/expansions, spa
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -244,21 +247,40 @@ def _fold_listed(text: str, hints, t: FoldTables):
 ENV_NATIVE = "ETHICS_REVIEW_NATIVE"
 
 
-@functools.cache
+_NATIVE: list = []  # [module or None] once loaded
+_REFERENCE = threading.local()
+
+
 def native():
     """The compiled fold (``_native``, built from ``_native.c`` at install) with this
-    process's tables installed, or None: not built, or ``ETHICS_REVIEW_NATIVE=0``. Same
-    views as the Python reference (pinned by differential tests), ~20x faster."""
-    import os
+    process's tables installed, or None: not built, ``ETHICS_REVIEW_NATIVE=0``, or inside
+    ``python_reference()``. Same views as the Python reference (pinned by differential
+    tests), ~50x faster."""
+    if getattr(_REFERENCE, "on", False):
+        return None
+    if not _NATIVE:
+        mod = None
+        if os.environ.get(ENV_NATIVE, "").strip().lower() not in ("0", "false", "no", "off"):
+            try:
+                from review.domain.content import _native as mod
+            except ImportError:  # pragma: no cover - no compiler at install time
+                mod = None
+        if mod is not None:
+            mod.set_tables({cp: (f or "") for cp, f in tables().full.items()})
+        _NATIVE.append(mod)
+    return _NATIVE[0]
 
-    if os.environ.get(ENV_NATIVE, "").strip().lower() in ("0", "false", "no", "off"):
-        return None
+
+@contextlib.contextmanager
+def python_reference():
+    """Within this block (this thread), ``native()`` is None: filters built and texts folded
+    here use the pure-Python reference (tests compare the two)."""
+    before = getattr(_REFERENCE, "on", False)
+    _REFERENCE.on = True
     try:
-        from review.domain.content import _native
-    except ImportError:  # pragma: no cover - no compiler at install time
-        return None
-    _native.set_tables({cp: (f or "") for cp, f in tables().full.items()})
-    return _native
+        yield
+    finally:
+        _REFERENCE.on = before
 
 
 class _Offsets:

@@ -1,0 +1,143 @@
+"""The compiled fold (``_native.c``) against the Python reference it replaces: the same match
+views (text, offsets, joints), the batch form's byte map, the SIMD spaced-run scan against
+a plain Python statement of its rule, and whole filters giving the same findings."""
+
+import os
+from bisect import bisect_left
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from review.domain.content.benchmark import generate_corpus, keyword_filter, scan_buffer, synthetic_library
+from review.domain.content.normalize import match_view_py, native, native_view, python_reference
+
+from test_fast_path import _dump, stress_records  # same directory (rootdir import mode)
+
+nat = native()
+pytestmark = pytest.mark.skipif(nat is None, reason="the C extension is not built here")
+
+# Characters chosen to hit every branch: ASCII letters/digits/leet symbols/separators,
+# upper case, homoglyphs, full width, zero-width and bidi (deleted), expansions (ß, ﬁ, ﷺ),
+# Traditional Chinese, astral math letters, CJK punctuation, combining marks.
+ALPHABET = list("abcdefghijklmnopqrstuvwxyzIL0123456789@$!| .,-_*\t\n'\"#") + [
+    "\u200b", "\u202e", "\u00ad", "а", "е", "о", "Ａ", "ｋ", "ｌ", "１", "藥", "販", "賣", "ß", "ﬁ", "ﷺ", "\u3000", "，", "。",
+    "²", "İ", "ǅ", "Σ", "ς", "\U0001d400", "\U0001d42a", "の", "天", "\u0301", "\x00", "😀"]
+texts = st.text(alphabet=st.sampled_from(ALPHABET), max_size=40)
+# Dense in the characters the contextual folds look at (leetspeak runs, single-letter runs).
+dense = st.text(alphabet=st.sampled_from(list("ab1@9 .x|$!k l-3") + ["\u200b", "ｌ"]), max_size=24)
+
+
+def _norm(mv):
+    n = len(mv.text)
+    starts = list(mv.starts) if mv.starts is not None else list(range(n))
+    ends = list(mv.ends) if mv.ends is not None else list(range(1, n + 1))
+    return mv.text, starts, ends, sorted(mv.joints)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(texts, dense))
+def test_fold_equals_reference(text):
+    assert _norm(native_view(text, nat.fold)) == _norm(match_view_py(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(texts, dense), max_size=6))
+def test_fold_batch_is_the_views_as_utf8_with_a_byte_map(batch):
+    buf, starts, omap, joints = nat.fold_batch(batch)
+    st_ = list(memoryview(starts).cast("i"))
+    om = list(memoryview(omap).cast("i"))
+    assert len(st_) == len(batch) + 1 and st_[-1] == len(buf) == len(om)
+    want_joints = []
+    for k, text in enumerate(batch):
+        view, starts_k, _, joints_k = _norm(match_view_py(text))
+        seg = buf[st_[k]:st_[k + 1]]
+        assert seg[-1:] == b"\x00" and om[st_[k + 1] - 1] == -1
+        assert seg[:-1] == view.encode("utf-8", "surrogatepass")
+        expect = [s for ch, s in zip(view, starts_k, strict=True) for _ in ch.encode("utf-8", "surrogatepass")]
+        assert om[st_[k]:st_[k + 1] - 1] == expect
+        want_joints += [st_[k] + len(view[:j].encode("utf-8", "surrogatepass")) for j in joints_k]
+    assert joints == want_joints
+
+
+def _spaced_reference(buf: bytes) -> list[int]:
+    """The rule in plain Python: a token byte [A-Za-z0-9@$!|] with no token neighbour is a
+    single; the third (and each later) single in a row, with no other token between, is
+    reported."""
+    def tok(i):
+        return 0 <= i < len(buf) and (chr(buf[i]).isascii() and (chr(buf[i]).isalnum() or chr(buf[i]) in "@$!|"))
+
+    out, count = [], 0
+    for i in range(len(buf)):
+        if not tok(i):
+            continue
+        if tok(i - 1) or tok(i + 1):
+            count = 0
+            continue
+        count += 1
+        if count >= 3:
+            out.append(i)
+    return out
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"K", b"7", b"@", b"|", b" ", b".", b"\n", b"\x00", b"ab", b"\xe4\xb8\xad", b"\xef\xbc\x8c"]),
+                max_size=200))
+def test_spaced_hits_equals_its_rule(parts):
+    buf = b"".join(parts)
+    assert nat.spaced_hits(buf) == _spaced_reference(buf)
+
+
+def test_spaced_hits_across_block_edges():
+    for pad in range(60, 70):
+        buf = b"x" * pad + b" k i l l " + b"y" * 70
+        assert nat.spaced_hits(buf) == _spaced_reference(buf)
+
+
+def test_spaced_hits_cover_the_former_hyperscan_pattern():
+    hs = pytest.importorskip("hyperscan")
+    from review.domain.content.matcher import _spaced_pattern
+
+    db = hs.Database()
+    db.compile(expressions=[_spaced_pattern().encode()], flags=[0])
+    recs = list(generate_corpus(3000, synthetic_library(50, 50), hit_share=0.3, seed=3))
+    buf = "\n".join(f"{r.prompt} k i l l {r.output} s.p.a.c.e 中 a 文 b c" for r in recs).encode()
+    newlines = [i for i, b in enumerate(buf) if b == 10]
+    lines_hs: set[int] = set()
+    db.scan(buf, match_event_handler=lambda pid, s, e, f, c: lines_hs.add(bisect_left(newlines, max(e - 1, 0))))
+    lines_c = {bisect_left(newlines, p + 1) for p in nat.spaced_hits(buf)}
+    assert lines_hs and lines_hs <= lines_c
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
+def test_filters_give_the_reference_findings(engine):
+    lib = synthetic_library(300, 300, seed=5) + ["kill", "pipe bomb", "炸药", "洗钱", "fake passport"]
+    recs = stress_records(lib)
+    fast = keyword_filter(lib, engine=engine, pack_hash="native-eq")
+    got = _dump(fast.scan_many(recs))
+    with python_reference():
+        ref_filter = keyword_filter(lib, engine=engine, pack_hash="native-eq")
+        assert ref_filter is not fast and ref_filter.prefilter is None or not ref_filter.prefilter.native
+        want = _dump(ref_filter.scan_many(recs))
+    assert got == want and len(want) > 500
+
+
+def test_buffer_fast_path_gives_the_reference_findings():
+    import json
+
+    lib = synthetic_library(300, 300, seed=5) + ["kill", "pipe bomb", "炸药", "洗钱", "fake passport"]
+    recs = stress_records(lib)
+    buf = "".join(json.dumps(r.model_dump(exclude_defaults=True), ensure_ascii=False) + "\n" for r in recs).encode()
+    got = _dump(scan_buffer(keyword_filter(lib, pack_hash="native-buf"), buf))
+    with python_reference():
+        want = _dump(scan_buffer(keyword_filter(lib, pack_hash="native-buf"), buf))
+    assert got == want and len(want) > 500
+
+
+def test_env_var_turns_the_extension_off():
+    code = "from review.domain.content.normalize import native; print(native() is None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "ETHICS_REVIEW_NATIVE": "0"}).stdout.strip()
+    assert out == "True"
