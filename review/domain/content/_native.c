@@ -572,10 +572,356 @@ static PyObject *simd(PyObject *self, PyObject *unused) {
     return PyUnicode_FromString(use_avx2 ? "avx2" : "sse2");
 }
 
+/* ------------------------------------------------------------------ classifier features */
+
+/* The classifier's features (classifier.features: Latin words "w", word bigrams "b", char
+ * 4-grams inside words longer than 4 "c", CJK 1-3-grams "z") of the match view, hashed
+ * (64-bit FNV-1a over the feature string's code points) instead of built as strings, each
+ * distinct feature counted once and its weight row (integers) added to per-class sums. */
+
+#define FNV0 0xcbf29ce484222325ULL
+static inline uint64_t fnv(uint64_t h, Py_UCS4 c) { return (h ^ c) * 0x100000001b3ULL; }
+
+typedef struct {
+    uint64_t *keys;   /* open addressing, 0 = empty */
+    int32_t *row;     /* row of each slot */
+    size_t mask;
+    int64_t *w;       /* rows x ncls weights */
+    Py_ssize_t ncls;
+} Model;
+
+static void model_free(PyObject *cap) {
+    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
+    if (!m) return;
+    PyMem_Free(m->keys); PyMem_Free(m->row); PyMem_Free(m->w); PyMem_Free(m);
+}
+
+static uint64_t str_hash(PyObject *s) {
+    uint64_t h = FNV0;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0, n = PyUnicode_GET_LENGTH(s); i < n; i++) h = fnv(h, PyUnicode_READ(kind, d, i));
+    return h ? h : 1;
+}
+
+static PyObject *feature_hash(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) { PyErr_SetString(PyExc_TypeError, "feature_hash expects str"); return NULL; }
+    return PyLong_FromUnsignedLongLong(str_hash(arg));
+}
+
+/* model_new(weights: dict[str, list[int]], ncls) -> capsule */
+static PyObject *model_new(PyObject *self, PyObject *args) {
+    PyObject *table;
+    Py_ssize_t ncls;
+    if (!PyArg_ParseTuple(args, "O!n", &PyDict_Type, &table, &ncls)) return NULL;
+    Py_ssize_t n = PyDict_Size(table);
+    size_t cap = 16;
+    while (cap < (size_t)(2 * n + 2)) cap <<= 1;
+    Model *m = PyMem_Calloc(1, sizeof(Model));
+    if (!m) return PyErr_NoMemory();
+    m->keys = PyMem_Calloc(cap, sizeof(uint64_t));
+    m->row = PyMem_Calloc(cap, sizeof(int32_t));
+    m->w = PyMem_Calloc((size_t)(n ? n : 1) * (size_t)ncls, sizeof(int64_t));
+    m->mask = cap - 1;
+    m->ncls = ncls;
+    PyObject *cap_obj = PyCapsule_New(m, "ethics_review.model", model_free);
+    if (!cap_obj) { PyMem_Free(m->keys); PyMem_Free(m->row); PyMem_Free(m->w); PyMem_Free(m); return NULL; }
+    if (!m->keys || !m->row || !m->w) { Py_DECREF(cap_obj); return PyErr_NoMemory(); }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0, r = 0;
+    while (PyDict_Next(table, &pos, &k, &v)) {
+        if (!PyUnicode_Check(k) || !PyList_Check(v) || PyList_GET_SIZE(v) != ncls) {
+            Py_DECREF(cap_obj);
+            PyErr_SetString(PyExc_ValueError, "model_new: keys must be str and rows lists of ncls ints");
+            return NULL;
+        }
+        for (Py_ssize_t c = 0; c < ncls; c++) {
+            long long x = PyLong_AsLongLong(PyList_GET_ITEM(v, c));
+            if (x == -1 && PyErr_Occurred()) { Py_DECREF(cap_obj); return NULL; }
+            m->w[r * ncls + c] = x;
+        }
+        uint64_t h = str_hash(k);
+        size_t i = h & m->mask;
+        while (m->keys[i] && m->keys[i] != h) i = (i + 1) & m->mask;
+        if (m->keys[i] == h) {  /* two feature strings with one 64-bit hash: refuse, never mix them */
+            Py_DECREF(cap_obj);
+            PyErr_SetString(PyExc_ValueError, "model_new: feature hash collision");
+            return NULL;
+        }
+        m->keys[i] = h;
+        m->row[i] = (int32_t)r;
+        r++;
+    }
+    return cap_obj;
+}
+
+/* The distinct features of one text: a stamped open-addressing set, reused across calls. */
+static uint64_t *fs_keys = NULL;
+static uint32_t *fs_stamp = NULL;
+static size_t fs_cap = 0;
+static uint32_t fs_gen = 0;
+
+static int fs_reserve(size_t items) {
+    size_t need = 16;
+    while (need < 2 * items + 16) need <<= 1;
+    if (need > fs_cap) {
+        uint64_t *k = PyMem_Realloc(fs_keys, need * sizeof(uint64_t));
+        if (k) fs_keys = k;
+        uint32_t *st = PyMem_Realloc(fs_stamp, need * sizeof(uint32_t));
+        if (st) fs_stamp = st;
+        if (!k || !st) { PyErr_NoMemory(); return -1; }
+        memset(fs_stamp, 0, need * sizeof(uint32_t));
+        fs_cap = need;
+        fs_gen = 0;
+    }
+    if (++fs_gen == 0) { memset(fs_stamp, 0, fs_cap * sizeof(uint32_t)); fs_gen = 1; }
+    return 0;
+}
+
+static inline int fs_add(uint64_t h) {  /* 1 when new */
+    if (!h) h = 1;
+    size_t mask = fs_cap - 1, i = h & mask;
+    while (fs_stamp[i] == fs_gen) {
+        if (fs_keys[i] == h) return 0;
+        i = (i + 1) & mask;
+    }
+    fs_stamp[i] = fs_gen;
+    fs_keys[i] = h;
+    return 1;
+}
+
+static inline int fs_has(uint64_t h) {
+    size_t mask = fs_cap - 1, i = h & mask;
+    while (fs_stamp[i] == fs_gen) {
+        if (fs_keys[i] == h) return 1;
+        i = (i + 1) & mask;
+    }
+    return 0;
+}
+
+
+typedef struct { const Model *m; int64_t *sums; Py_ssize_t n; } Acc;
+
+static inline void feature(Acc *a, uint64_t h) {
+    if (!h) h = 1;
+    size_t mask = fs_cap - 1, i = h & mask;
+    while (fs_stamp[i] == fs_gen) {
+        if (fs_keys[i] == h) return;  /* seen in this text */
+        i = (i + 1) & mask;
+    }
+    fs_stamp[i] = fs_gen;
+    fs_keys[i] = h;
+    a->n++;
+    const Model *m = a->m;
+    size_t j = h & m->mask;
+    while (m->keys[j]) {
+        if (m->keys[j] == h) {
+            const int64_t *w = m->w + (size_t)m->row[j] * m->ncls;
+            for (Py_ssize_t c = 0; c < m->ncls; c++) a->sums[c] += w[c];
+            return;
+        }
+        j = (j + 1) & m->mask;
+    }
+}
+
+static inline int is_cjk(Py_UCS4 c) {
+    return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF);
+}
+
+/* model_sums(model, text, max_chars) -> (sums: tuple[int, ...], n_features, units) */
+static PyObject *model_sums(PyObject *self, PyObject *args) {
+    PyObject *cap, *text;
+    Py_ssize_t max_chars;
+    if (!PyArg_ParseTuple(args, "OUn", &cap, &text, &max_chars)) return NULL;
+    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
+    if (!m) return NULL;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    PyObject *head = len > max_chars ? PyUnicode_Substring(text, 0, max_chars) : Py_NewRef(text);
+    if (!head) return NULL;
+    int rc = view_of(head);
+    Py_DECREF(head);
+    if (rc < 0) return NULL;
+    const Py_UCS4 *v = W.out;
+    Py_ssize_t n = W.m;
+    if (fs_reserve((size_t)(4 * n + 16)) < 0) return NULL;
+    int64_t sums[64];
+    if (m->ncls > 64) { PyErr_SetString(PyExc_ValueError, "model_sums: at most 64 classes"); return NULL; }
+    memset(sums, 0, sizeof(sums));
+    Acc a = {m, sums, 0};
+    Py_ssize_t words = 0, cjk = 0, ps = -1, pe = -1;  /* previous word [ps, pe), -1: "^" */
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_UCS4 c = v[i];
+        if (is_alnum(c)) {  /* [a-z0-9]+(?:'[a-z]+)? */
+            Py_ssize_t j = i;
+            while (j < n && is_alnum(v[j])) j++;
+            if (j + 1 < n && v[j] == '\'' && is_lower(v[j + 1])) {
+                j += 1;
+                while (j < n && is_lower(v[j])) j++;
+            }
+            uint64_t h = fnv(FNV0, 'w');
+            for (Py_ssize_t k = i; k < j; k++) h = fnv(h, v[k]);
+            feature(&a, h);
+            h = fnv(FNV0, 'b');
+            if (ps < 0) h = fnv(h, '^');
+            else for (Py_ssize_t k = ps; k < pe; k++) h = fnv(h, v[k]);
+            h = fnv(h, ' ');
+            for (Py_ssize_t k = i; k < j; k++) h = fnv(h, v[k]);
+            feature(&a, h);
+            Py_ssize_t wl = j - i;
+            if (wl > 4) {  /* 4-grams of " " + w + " " */
+                for (Py_ssize_t s0 = -1; s0 + 4 <= wl + 1; s0++) {
+                    h = fnv(FNV0, 'c');
+                    for (Py_ssize_t k = s0; k < s0 + 4; k++) h = fnv(h, (k < 0 || k >= wl) ? ' ' : v[i + k]);
+                    feature(&a, h);
+                }
+            }
+            ps = i; pe = j;
+            words++;
+            i = j;
+        } else if (is_cjk(c)) {
+            Py_ssize_t j = i;
+            while (j < n && is_cjk(v[j])) j++;
+            cjk += j - i;
+            for (Py_ssize_t k = i; k < j; k++) {
+                uint64_t h = fnv(fnv(FNV0, 'z'), v[k]);
+                feature(&a, h);
+                if (k + 1 < j) {
+                    h = fnv(h, v[k + 1]);
+                    feature(&a, h);
+                    if (k + 2 < j) feature(&a, fnv(h, v[k + 2]));
+                }
+            }
+            i = j;
+        } else {
+            i++;
+        }
+    }
+    PyObject *t = PyTuple_New(m->ncls);
+    if (!t) return NULL;
+    for (Py_ssize_t c = 0; c < m->ncls; c++) {
+        PyObject *x = PyLong_FromLongLong(sums[c]);
+        if (!x) { Py_DECREF(t); return NULL; }
+        PyTuple_SET_ITEM(t, c, x);
+    }
+    return Py_BuildValue("Nnd", t, a.n, (double)words + (double)cjk / 2.0);
+}
+
+/* ------------------------------------------------------------------ knowledge base prefilter */
+
+/* knowledge.KnowledgeBase.could_match without building shingle strings: the k-character
+ * shingles of " ".join(view.split()) hashed (FNV-1a, as feature_hash) into the stamped set,
+ * then, for each exemplar whose size is within [t * n, n / t], the count of its shingle
+ * hashes present, against t * max(n, size). */
+
+typedef struct {
+    Py_ssize_t count;
+    Py_ssize_t *size;      /* distinct shingles of each exemplar (from Python: exact) */
+    Py_ssize_t *off;       /* count + 1 offsets into hashes */
+    uint64_t *hashes;
+} KB;
+
+static void kb_free(PyObject *cap) {
+    KB *kb = PyCapsule_GetPointer(cap, "ethics_review.kb");
+    if (!kb) return;
+    PyMem_Free(kb->size); PyMem_Free(kb->off); PyMem_Free(kb->hashes); PyMem_Free(kb);
+}
+
+/* kb_new(exemplars: list[set[str]]) -> capsule */
+static PyObject *kb_new(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "kb_new expects a sequence of sets of str");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), total = 0;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyAnySet_Check(items[i])) { Py_DECREF(seq); PyErr_SetString(PyExc_TypeError, "kb_new: sets of str"); return NULL; }
+        total += PySet_GET_SIZE(items[i]);
+    }
+    KB *kb = PyMem_Calloc(1, sizeof(KB));
+    if (kb) {
+        kb->size = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
+        kb->off = PyMem_Calloc(n + 1, sizeof(Py_ssize_t));
+        kb->hashes = PyMem_Calloc(total + 1, sizeof(uint64_t));
+    }
+    PyObject *cap = kb ? PyCapsule_New(kb, "ethics_review.kb", kb_free) : NULL;
+    if (!cap) { if (kb) { PyMem_Free(kb->size); PyMem_Free(kb->off); PyMem_Free(kb->hashes); PyMem_Free(kb); } Py_DECREF(seq); return PyErr_NoMemory(); }
+    if (!kb->size || !kb->off || !kb->hashes) { Py_DECREF(cap); Py_DECREF(seq); return PyErr_NoMemory(); }
+    kb->count = n;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        kb->off[i] = at;
+        kb->size[i] = PySet_GET_SIZE(items[i]);
+        PyObject *it = PyObject_GetIter(items[i]), *x;
+        if (!it) { Py_DECREF(cap); Py_DECREF(seq); return NULL; }
+        while ((x = PyIter_Next(it))) {
+            if (!PyUnicode_Check(x)) { Py_DECREF(x); Py_DECREF(it); Py_DECREF(cap); Py_DECREF(seq); PyErr_SetString(PyExc_TypeError, "kb_new: sets of str"); return NULL; }
+            kb->hashes[at++] = str_hash(x);
+            Py_DECREF(x);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) { Py_DECREF(cap); Py_DECREF(seq); return NULL; }
+    }
+    kb->off[n] = at;
+    Py_DECREF(seq);
+    return cap;
+}
+
+/* kb_could_match(kb, text, k, t) -> bool */
+static PyObject *kb_could_match(PyObject *self, PyObject *args) {
+    PyObject *cap, *text;
+    Py_ssize_t k;
+    double t;
+    if (!PyArg_ParseTuple(args, "OUnd", &cap, &text, &k, &t)) return NULL;
+    KB *kb = PyCapsule_GetPointer(cap, "ethics_review.kb");
+    if (!kb) return NULL;
+    if (k < 1) { PyErr_SetString(PyExc_ValueError, "kb_could_match: k >= 1"); return NULL; }
+    if (view_of(text) < 0) return NULL;
+    /* " ".join(view.split()) in place, in W.a (free once the view is in W.b or W.a) */
+    Py_UCS4 *sq = W.out == W.a ? W.b : W.a;
+    Py_ssize_t m = 0;
+    int gap = 0;
+    for (Py_ssize_t i = 0; i < W.m; i++) {
+        Py_UCS4 c = W.out[i];
+        if (Py_UNICODE_ISSPACE(c)) { gap = 1; continue; }
+        if (gap && m) sq[m++] = ' ';
+        gap = 0;
+        sq[m++] = c;
+    }
+    if (m == 0) Py_RETURN_FALSE;
+    if (fs_reserve((size_t)(m > k ? m - k + 1 : 1)) < 0) return NULL;
+    Py_ssize_t n = 0;
+    if (m <= k) {
+        uint64_t h = FNV0;
+        for (Py_ssize_t i = 0; i < m; i++) h = fnv(h, sq[i]);
+        n += fs_add(h ? h : 1);
+    } else {
+        for (Py_ssize_t i = 0; i + k <= m; i++) {
+            uint64_t h = FNV0;
+            for (Py_ssize_t j = i; j < i + k; j++) h = fnv(h, sq[j]);
+            n += fs_add(h ? h : 1);
+        }
+    }
+    double lo = t * (double)n, hi = (double)n / t;
+    for (Py_ssize_t e = 0; e < kb->count; e++) {
+        double size = (double)kb->size[e];
+        if (size < lo || size > hi) continue;
+        double need = t * (double)(n > kb->size[e] ? n : kb->size[e]);
+        Py_ssize_t hit = 0;
+        for (Py_ssize_t q = kb->off[e]; q < kb->off[e + 1]; q++) hit += fs_has(kb->hashes[q]);
+        if ((double)hit >= need) Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_O, "Install the per-character fold table {code point: folded str}."},
     {"fold", fold, METH_O, "The match view of a str: (view, starts, ends, joints)."},
     {"fold_batch", fold_batch, METH_O, "The match views of many str as one UTF-8 buffer: (buf, starts, omap, joints)."},
+    {"feature_hash", feature_hash, METH_O, "The classifier's 64-bit hash of a feature string."},
+    {"model_new", model_new, METH_VARARGS, "A classifier weight table {feature: [int per class]} for model_sums."},
+    {"model_sums", model_sums, METH_VARARGS, "(per-class weight sums, distinct features, evidence units) of a text."},
+    {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
+    {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"simd", simd, METH_NOARGS, "The vector instruction set spaced_hits uses here."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
     {NULL, NULL, 0, NULL},

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 
-from review.domain.content.normalize import fold_text
+from review.domain.content.normalize import fold_text, native
 
 SAFE = "safe"
 KIND = "softmax_lr_wordchar_v2"
@@ -73,24 +73,44 @@ class NaiveBayes:
             raise ValueError("classifier weights need a 'safe' class")
         self.safe_index = self.classes.index(SAFE)
         self.bias: list[float] = [float(b) for b in weights["bias"]]
-        scale = float(weights.get("scale", 1.0))
-        self.table: dict[str, list[float]] = {f: [v * scale for v in row] for f, row in weights["weights"].items()}
+        self.scale = float(weights.get("scale", 1.0))
+        # Weights as stored (integers times ``scale`` for trained packs): sums of integers
+        # are exact, so the compiled path and this reference give identical logits.
+        self.table: dict[str, list] = {f: list(row) for f, row in weights["weights"].items()}
         self._keys = frozenset(self.table)
+        self._ints = all(type(v) is int for row in self.table.values() for v in row)
+        nat = native()
+        self._model = nat.model_new(self.table, len(self.classes)) if nat is not None and self._ints else None
         self.temperature = float(weights.get("temperature", 1.0))
         self.min_norm = float(weights.get("min_norm", 1.0))
         self.min_evidence = float(weights.get("min_evidence", 0.0))
         self.version: str = str(weights.get("version", "0"))
         self.max_chars = int(weights.get("max_chars", 2000))
 
-    def logits(self, feats: set[str]) -> list[float]:
-        table = self.table
+    def sums(self, feats: set[str]) -> list:
+        """Per-class sums of the weights of ``feats`` (exact for integer weights)."""
         present = feats & self._keys  # C-speed: only features the model has weights for
-        if present:
-            acc = [math.fsum(col) for col in zip(*[table[f] for f in present])]
-        else:
-            acc = [0.0] * len(self.classes)
-        norm = 1.0 / math.sqrt(max(len(feats), self.min_norm))
-        return [b + a * norm for b, a in zip(self.bias, acc)]
+        if not present:
+            return [0] * len(self.classes)
+        cols = zip(*[self.table[f] for f in present])
+        return [sum(col) for col in cols] if self._ints else [math.fsum(col) for col in cols]
+
+    def _logits(self, sums, n_features: int) -> list[float]:
+        norm = 1.0 / math.sqrt(max(n_features, self.min_norm))
+        scale = self.scale
+        return [b + (a * scale) * norm for b, a in zip(self.bias, sums)]
+
+    def logits(self, feats: set[str]) -> list[float]:
+        return self._logits(self.sums(feats), len(feats))
+
+    def scores(self, text: str) -> tuple[list[float], float]:
+        """(logits, evidence units) of ``text``: compiled (hashed features, weight sums in C)
+        when available, else from ``features``; the same numbers either way."""
+        if self._model is not None:
+            sums, n, units = native().model_sums(self._model, text, self.max_chars)
+            return self._logits(sums, n), units
+        feats, units = features(text, self.max_chars)
+        return self.logits(feats), units
 
     def _proba(self, scores: list[float]) -> list[float]:
         inv_t = 1.0 / self.temperature
@@ -100,8 +120,8 @@ class NaiveBayes:
         return [e / z for e in exp]
 
     def predict_proba(self, text: str) -> dict[str, float]:
-        feats, units = features(text, self.max_chars)
-        p = self._proba(self.logits(feats))
+        logits, units = self.scores(text)
+        p = self._proba(logits)
         if units < self.min_evidence:  # too little text to judge: all mass to safe
             p = [1.0 if k == self.safe_index else 0.0 for k in range(len(p))]
         return dict(zip(self.classes, p))

@@ -20,7 +20,7 @@ import zlib
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from review.domain.content.normalize import fold_text
+from review.domain.content.normalize import fold_text, native
 
 _PRIME = (1 << 61) - 1
 #: The prefilter keeps texts whose exact Jaccard bound reaches SLACK * threshold (MinHash
@@ -88,6 +88,8 @@ class KnowledgeBase:
         # Exemplar indices sorted by shingle-set size, for the size bound (bisect).
         self.by_size = sorted(range(len(self.sizes)), key=self.sizes.__getitem__)
         self.sorted_sizes = [self.sizes[i] for i in self.by_size]
+        nat = native()
+        self._native = nat.kb_new(self.ex_shingles) if nat is not None and self.exemplars else None
 
     def could_match(self, sh: set[str]) -> bool:
         """Exact necessary condition for any exemplar to reach SLACK * threshold (no hashing)."""
@@ -104,11 +106,14 @@ class KnowledgeBase:
         """Exemplars whose estimated Jaccard similarity with ``text`` reaches the threshold."""
         if not self.exemplars or not text:
             return []
-        sh = shingles(text, self.k)
-        if not sh:
-            return []
-        if not self.could_match(sh):
-            return []
+        if self._native is not None:  # the same test on hashed shingles, no strings built
+            if not native().kb_could_match(self._native, text, self.k, self.threshold * SLACK):
+                return []
+            sh = shingles(text, self.k)
+        else:
+            sh = shingles(text, self.k)
+            if not sh or not self.could_match(sh):
+                return []
         sig = self.hasher.signature(sh)
         cands: set[int] = set()
         for band in range(self.bands):

@@ -141,3 +141,81 @@ def test_env_var_turns_the_extension_off():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "ETHICS_REVIEW_NATIVE": "0"}).stdout.strip()
     assert out == "True"
+
+
+def _seed_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    pack = Path(__file__).resolve().parents[3] / "policies" / "packs" / "default" / "content"
+    out = []
+    for name in ("classifier_seed.jsonl", "knowledge_base.jsonl"):
+        for line in (pack / name).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                out.append(json.loads(line)["text"])
+    return out
+
+
+def _mutations(text: str) -> list[str]:
+    words = text.split()
+    return [text, text.upper(), " ".join(words[: len(words) // 2]), " ".join(words[1:]), text + " 今天天气很好",
+            text.replace("a", "4").replace("e", "3"), "  ".join(words), text[: len(text) // 3], "x " * 3 + text]
+
+
+def test_classifier_scores_equal_reference(library):
+    from review.domain.content.classifier import NaiveBayes, features
+
+    model = NaiveBayes(library.classifier_weights)
+    assert model._model is not None  # the shipped weights are integers: the compiled path is used
+    recs = generate_corpus(300, synthetic_library(100, 100), hit_share=0.3, seed=9)
+    texts = [m for t in _seed_texts() for m in _mutations(t)] + [x for r in recs for x in (r.prompt, r.output)]
+    texts += ["", " ", "x", "don't stop rock'n'roll", "a" * 5000, "藥" * 3000, "\u200bk i l l\u200b"]
+    for text in texts:
+        feats, units = features(text, model.max_chars)
+        assert model.scores(text) == (model.logits(feats), units), text
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(texts, dense, st.text(max_size=60)))
+def test_classifier_features_equal_reference_on_any_text(library, text):
+    from review.domain.content.classifier import NaiveBayes, features
+
+    model = _model_cache.get("m") or _model_cache.setdefault("m", NaiveBayes(library.classifier_weights))
+    feats, units = features(text, model.max_chars)
+    sums, n, units_c = nat.model_sums(model._model, text, model.max_chars)
+    assert (list(sums), n, units_c) == (model.sums(feats), len(feats), units)
+
+
+_model_cache: dict = {}
+
+
+def test_knowledge_base_prefilter_equals_reference(policy, library):
+    from review.domain.content.knowledge import SLACK, KnowledgeBase, shingles
+
+    kbp = policy.knowledge_base
+    kb = KnowledgeBase(library.exemplars, kbp.shingle, kbp.num_perm, kbp.bands, kbp.threshold)
+    assert kb._native is not None
+    recs = generate_corpus(300, synthetic_library(100, 100), hit_share=0.3, seed=9)
+    texts = [m for t in _seed_texts() for m in _mutations(t)] + [x for r in recs for x in (r.prompt, r.output)]
+    texts += ["", " ", "abcd", "abcde", "\u3000x\u3000", "ab  cd\tef"]
+    seen_true = 0
+    for text in texts:
+        sh = shingles(text, kb.k)
+        want = bool(sh) and kb.could_match(sh)
+        got = nat.kb_could_match(kb._native, text, kb.k, kb.threshold * SLACK)
+        assert got == want, text
+        seen_true += want
+    assert seen_true >= len(library.exemplars)  # the exemplars and their near copies pass
+
+
+def test_full_pack_filter_gives_the_reference_findings(policy, library):
+    from review.domain.content.engine import ContentFilter
+
+    recs = stress_records(synthetic_library(100, 100, seed=5) + ["kill", "炸药"], n_base=200)
+    recs += [type(recs[0])(id=f"kb{i}", output=m) for i, t in enumerate(_seed_texts()) for m in _mutations(t)[:3]]
+    recs.append(type(recs[0])(id="pii", prompt="mail jane.doe@example.com, card 4111 1111 1111 1111, 身份证 11010519491231002X"))
+    got = _dump(ContentFilter.from_policy(policy, library, "test", "native-full").scan_many(recs))
+    with python_reference():
+        want = _dump(ContentFilter.from_policy(policy, library, "test", "native-full").scan_many(recs))
+    scanners = {f["scanner"] for f in want}
+    assert got == want and {"keyword", "regex", "knowledge_base", "classifier_nb"} <= scanners
