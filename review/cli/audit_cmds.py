@@ -210,20 +210,20 @@ def cmd_show(ctx: Any) -> int:
 
 def cmd_label(ctx: Any) -> int:
     from review.errors import InvalidInput
-    from review.services import content_report
-    from review.services.content_report import read_label_file
+    from review.services import content_labels
+    from review.services.content_labels import read_label_file
 
     a = ctx.args
     if a.file:
         if a.item or a.verdict:
             raise InvalidInput("give either ITEM pass|violation or --file LABELS, not both")
         labels, where = read_label_file(a.file)
-        done = content_report.label_items(ctx.db, a.run, ctx.actor, labels, where=lambda k: where[k])
+        done = content_labels.label_items(ctx.db, a.run, ctx.actor, labels, where=lambda k: where[k])
         msg = f"recorded {len(done)} label(s) from {a.file}"
     else:
         if not a.item or not a.verdict:
             raise InvalidInput("usage: ethics-review audit label RUN ITEM pass|violation [--category C --severity N] (or --file LABELS)")
-        lab = content_report.label_item(ctx.db, a.run, a.item, ctx.actor, a.verdict, category=a.category, severity=a.severity, note=a.note,
+        lab = content_labels.label_item(ctx.db, a.run, a.item, ctx.actor, a.verdict, category=a.category, severity=a.severity, note=a.note,
                             second=a.second)
         done = [lab]
         msg = f"item {lab.seq}: {lab.verdict}" + (f" {lab.category} (severity {lab.severity})" if lab.category else "") + \

@@ -109,7 +109,7 @@ def _checked_pack(ref: str):
     return lp
 
 
-def _pack_filter(ref: str):
+def pack_filter(ref: str):
     """(LoadedPack, ContentFilter) for a pack reference, compiled once per content hash."""
     from policies.content_schema import load_content_library
     from review.domain.content.engine import ContentFilter
@@ -129,7 +129,7 @@ def _pack_filter(ref: str):
 
 
 def run_filter(run: AuditRun):
-    lp, filt = _pack_filter(run.settings["pack_ref"])
+    lp, filt = pack_filter(run.settings["pack_ref"])
     if lp.content_hash != run.pack_hash:
         raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
                        "start a new run to audit with the new pack")
@@ -138,10 +138,10 @@ def run_filter(run: AuditRun):
 
 def get_run_row(db: Database, run_id: Any) -> AuditRun:
     with db.reading() as s:
-        return _run(s, run_id)
+        return load_run(s, run_id)
 
 
-def _run(s: Session, run_id: Any) -> AuditRun:
+def load_run(s: Session, run_id: Any) -> AuditRun:
     rid = parse_id(run_id, "run id", hint="; `ethics-review audit list` shows the runs")
     run = s.get(AuditRun, rid)
     if run is None:
@@ -152,7 +152,7 @@ def _run(s: Session, run_id: Any) -> AuditRun:
 def chunk_descriptors(db: Database, run_id: int, *, pending_only: bool = True) -> list[dict]:
     """Small descriptors (file path, byte range, first line) of the chunks still to scan."""
     with db.reading() as s:
-        run = _run(s, run_id)
+        run = load_run(s, run_id)
         q = select(AuditChunk).where(AuditChunk.run_id == run.id)
         if pending_only:
             q = q.where(AuditChunk.done == sa.false())
@@ -229,7 +229,7 @@ def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | 
 
 def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: str, pack_hash: str) -> rio.ChunkResult:
     """One chunk in a worker process; the filter is compiled on the worker's first chunk (cached)."""
-    lp, filt = _pack_filter(pack_ref)
+    lp, filt = pack_filter(pack_ref)
     if lp.content_hash != pack_hash:
         raise Conflict(f"pack {lp.id} changed while run was scanning; start a new run")
     return scan_descriptor(desc, filt, product, columns)
@@ -273,7 +273,7 @@ def _primary_categories(s: Session, run_id: int) -> tuple[dict[int, str], dict[i
 def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditRun:
     """Totals, then the stratified spot-check sample (seeded; idempotent: done once)."""
     with db.reading() as s:
-        run = _run(s, run_id)
+        run = load_run(s, run_id)
         if run.status == "SCANNED":
             return run
         chunks = s.exec(select(AuditChunk).where(AuditChunk.run_id == run.id).order_by(AuditChunk.seq)).all()
@@ -303,7 +303,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
     wanted.update(_implicit_lines(run, chunks, drawn.ids.get(implicit, []), bad_lines, flagged_lines, implicit))
     items = _load_items(run, chunks, wanted, cats)
     with db.transaction() as s:
-        run = _run(s, run_id)
+        run = load_run(s, run_id)
         if run.status == "SCANNED":
             return run
         _insert_ignore(s, SpotCheckItem.__table__, items)
@@ -388,7 +388,7 @@ def list_runs(db: Database, *, product: str | None = None, limit: int = 50) -> l
 
 def get_run(db: Database, run_id: Any, *, bad_limit: int = 50) -> RunDetail:
     with db.reading() as s:
-        run = _run(s, run_id)
+        run = load_run(s, run_id)
         prod = s.get(Product, run.product_id)
         done = s.execute(sa.select(sa.func.count()).select_from(AuditChunk).where(AuditChunk.run_id == run.id, AuditChunk.done == sa.true())).scalar_one()
         f = ContentFinding
@@ -449,7 +449,7 @@ def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True
     """The run's spot-check items for ``reviewer``: prompt/output, the filter's spans, the
     reviewer's own label; blind hides other reviewers' labels and the stratum."""
     with db.reading() as s:
-        run = _run(s, run_id)
+        run = load_run(s, run_id)
         load_actor(s, reviewer)
         q = select(SpotCheckItem).where(SpotCheckItem.run_id == run.id).order_by(SpotCheckItem.seq).offset(offset)
         items = s.exec(q.limit(limit) if limit else q).all()

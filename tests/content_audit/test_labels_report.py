@@ -8,6 +8,7 @@ import pytest
 from review.domain.sampling import cohens_kappa, wilson_interval
 from review.errors import Conflict, Forbidden, InvalidInput
 from review.services import content_audit as ca
+from review.services import content_labels as cl
 from review.services import content_report as cr
 from tests.content_audit.conftest import PRODUCT, add_product, write_corpus
 
@@ -34,9 +35,9 @@ def test_label_verdict_and_kappa(scanned):
     missed = {i.seq for i in clean[:3]}
     for i in items:
         if i.flagged or i.seq in missed:
-            cr.label_item(db, run.id, i.seq, A, "violation", category="illegal_cyber", severity=5)
+            cl.label_item(db, run.id, i.seq, A, "violation", category="illegal_cyber", severity=5)
         else:
-            cr.label_item(db, run.id, i.seq, A, "pass")
+            cl.label_item(db, run.id, i.seq, A, "pass")
     v = cr.verdict(db, run.id)
     passes = len(clean) - 3
     assert (v.labelled, v.passes, v.complete, v.missed) == (60, passes, True, 3)
@@ -52,7 +53,7 @@ def test_label_verdict_and_kappa(scanned):
         seconds[seq] = verdict
         blind = ca.sample_items(db, run.id, B, blind=True)
         assert all(not x.other_labels and x.stratum is None for x in blind)
-        cr.label_item(db, run.id, seq, B, verdict, category="weapons" if verdict == "violation" else None, second=True)
+        cl.label_item(db, run.id, seq, B, verdict, category="weapons" if verdict == "violation" else None, second=True)
     v2 = cr.verdict(db, run.id)
     keys = sorted(seconds)
     assert v2.pairs == 10 and v2.disagreements == 2
@@ -63,21 +64,21 @@ def test_label_verdict_and_kappa(scanned):
 def test_label_rules(scanned, people):
     db, run = scanned
     with pytest.raises(Forbidden, match="lacks the role to label"):
-        cr.label_item(db, run.id, 1, "admin", "pass")
+        cl.label_item(db, run.id, 1, "admin", "pass")
     with pytest.raises(InvalidInput, match="violation needs --category"):
-        cr.label_item(db, run.id, 1, A, "violation")
+        cl.label_item(db, run.id, 1, A, "violation")
     with pytest.raises(InvalidInput, match="severity"):
-        cr.label_item(db, run.id, 1, A, "violation", category="weapons", severity=9)
-    cr.label_item(db, run.id, 1, A, "pass")
+        cl.label_item(db, run.id, 1, A, "violation", category="weapons", severity=9)
+    cl.label_item(db, run.id, 1, A, "pass")
     with pytest.raises(Conflict, match="already labelled by amara.okafor; pass --second"):
-        cr.label_item(db, run.id, 1, B, "pass")
+        cl.label_item(db, run.id, 1, B, "pass")
     with pytest.raises(Forbidden, match="different reviewer"):
-        cr.label_item(db, run.id, 1, A, "pass", second=True)
-    relabel = cr.label_item(db, run.id, 1, A, "violation", category="weapons")  # own label: corrected
+        cl.label_item(db, run.id, 1, A, "pass", second=True)
+    relabel = cl.label_item(db, run.id, 1, A, "violation", category="weapons")  # own label: corrected
     assert (relabel.round, relabel.verdict, relabel.severity) == (1, "violation", 5)
     # all-or-nothing batch: a bad row leaves earlier rows unwritten
     with pytest.raises(InvalidInput, match="labels.csv:3"):
-        cr.label_items(db, run.id, A, [{"item": 2, "verdict": "pass"}, {"item": 3, "verdict": "maybe"}],
+        cl.label_items(db, run.id, A, [{"item": 2, "verdict": "pass"}, {"item": 3, "verdict": "maybe"}],
                        where=lambda k: f"labels.csv:{k + 2}")
     assert cr.verdict(db, run.id).labelled == 1
 
@@ -91,7 +92,7 @@ def test_segregation_product_team_reviewer_cannot_label(audit_db, tmp_path):
     path.write_text('{"id": "1", "output": "hello"}\n', encoding="utf-8")
     run = ca.run_inline(audit_db, ca.start_run(audit_db, path, product="own-product", actor="insider").id)
     with pytest.raises(Forbidden, match="segregation of duties"):
-        cr.label_item(audit_db, run.id, 1, "insider", "pass")
+        cl.label_item(audit_db, run.id, 1, "insider", "pass")
 
 
 def test_report_and_keyword_suggestions(scanned, tmp_path):
@@ -101,9 +102,9 @@ def test_report_and_keyword_suggestions(scanned, tmp_path):
     missed = clean[:2]
     for i in items:
         if i in missed:
-            cr.label_item(db, run.id, i.seq, A, "violation", category="misinformation")
+            cl.label_item(db, run.id, i.seq, A, "violation", category="misinformation")
         else:
-            cr.label_item(db, run.id, i.seq, A, "pass" if not i.flagged else "violation",
+            cl.label_item(db, run.id, i.seq, A, "pass" if not i.flagged else "violation",
                           category=None if not i.flagged else "weapons")
     sug = cr.suggest_keywords(db, run.id)
     assert sug and all(s["missed"] >= 1 for s in sug)

@@ -48,11 +48,11 @@ class TestScreens:
 class TestSpotChecksAndFollowups:
     def test_spot_check_labelling(self, frozen_audit_demo, snap_compare):
         """A flagged item (spans highlighted by severity) with your label, progress and the Wilson interval."""
-        from review.services import content_report
+        from review.services import content_labels
 
         db, _, run_id = frozen_audit_demo
-        content_report.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
-        content_report.label_item(db, run_id, 2, "amara.okafor", "pass")
+        content_labels.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
+        content_labels.label_item(db, run_id, 2, "amara.okafor", "pass")
 
         async def open_run(pilot):
             await settle(pilot)

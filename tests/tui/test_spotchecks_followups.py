@@ -3,7 +3,7 @@ that follows a TUI decision: keys in, database effects out (read back through th
 
 from __future__ import annotations
 
-from review.services import content_audit, content_report, followups
+from review.services import content_audit, content_labels, content_report, followups
 from review.services.queries import show_review
 from tests.tui.conftest import FIXED_NOW, release_ready, settle
 from tui.app import EthicsReviewApp
@@ -80,8 +80,8 @@ async def test_label_pass_then_violation_with_category_and_severity(audit_demo):
 
 async def test_second_reviewer_is_blind_to_the_first_label(audit_demo):
     db, _, run_id = audit_demo
-    content_report.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
-    content_report.label_item(db, run_id, 2, "amara.okafor", "pass")
+    content_labels.label_item(db, run_id, 1, "amara.okafor", "violation", category="self_harm", severity=6)
+    content_labels.label_item(db, run_id, 2, "amara.okafor", "pass")
     app = EthicsReviewApp(db, "lucas.martin", start="spot-checks")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_run(pilot)
@@ -217,8 +217,8 @@ async def test_release_approval_in_the_tui_releases_the_product(demo):
 
 async def test_dashboard_shows_audit_pass_rates(audit_demo):
     db, _, run_id = audit_demo
-    content_report.label_item(db, run_id, 1, "amara.okafor", "pass")
-    content_report.label_item(db, run_id, 2, "amara.okafor", "violation", category="self_harm")
+    content_labels.label_item(db, run_id, 1, "amara.okafor", "pass")
+    content_labels.label_item(db, run_id, 2, "amara.okafor", "violation", category="self_harm")
     v = content_report.verdict(db, run_id)
     app = EthicsReviewApp(db, "wei.chen", start="dashboard")
     async with app.run_test(size=SIZE) as pilot:

@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 
 from review.errors import Conflict
-from review.services import content_audit, content_report
+from review.services import content_audit, content_labels, content_report
 from tui.format import when
 from tui.modals.category_picker import CategoryChoice, CategoryPickerModal
 from tui.registry import ScreenEntry, register_dashboard_panel, register_screen
@@ -386,7 +386,7 @@ class SpotChecksScreen(CommitteeScreen):
                      blind: bool, advance: bool) -> None:
         db, actor = self.app.db, self.app.actor
         try:
-            label = content_report.label_item(db, run_id, seq, actor, verdict, category=category, severity=severity, second=second)
+            label = content_labels.label_item(db, run_id, seq, actor, verdict, category=category, severity=severity, second=second)
         except Conflict as exc:
             hint = " (press s in this screen for a blind second review)" if "--second" in exc.message else ""
             raise Conflict(exc.message.replace("pass --second", "label it as a second review") + hint) from None

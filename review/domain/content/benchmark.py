@@ -118,7 +118,7 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
     auto.make_automaton()
     compile_pyac = time.perf_counter() - t0
     lowered = [t.lower() for t in library]
-    gc.freeze()  # as the audit does after compiling its filter (content_audit._pack_filter)
+    gc.freeze()  # as the audit does after compiling its filter (content_audit.pack_filter)
 
     total_bytes = sub_bytes = 0
     t_filter = t_records = t_pyac = t_sub = 0.0
