@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,6 +58,33 @@ def initiation_assessment(session: Session, review_id: int) -> Assessment | None
     """The review's latest initiation assessment (a resubmission adds a newer one), or None."""
     return session.exec(select(Assessment).where(Assessment.review_id == review_id, Assessment.kind == "initiation")
                         .order_by(Assessment.id.desc())).first()
+
+
+@dataclass(frozen=True)
+class Residual:
+    initial: Assessment  # the initiation assessment regraded
+    pack: Any  # LoadedPack of its pack id
+    verified: list[str]  # control ids credited
+    result: Any  # grading.GradeResult
+
+
+def residual_for(session: Session, review: Review, product: Product) -> Residual | None:
+    """The residual grade: the latest initiation answers regraded with credit for VERIFIED
+    controls only (None before any initiation assessment). One rule for the gate report and
+    ``compute_residual``."""
+    from policies.loader import load_pack
+    from review.domain import grading
+    from review.domain.product import ProductProfile
+    from review.store.models import ControlRequirement
+
+    initial = initiation_assessment(session, review.id)
+    if initial is None:
+        return None
+    pack = load_pack(initial.pack_id)
+    verified = list(session.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id,
+                                                                            ControlRequirement.status == "VERIFIED")).all())
+    result = grading.residual_grade(pack.pack, ProductProfile.model_validate(product.profile), initial.answers, verified)
+    return Residual(initial, pack, verified, result)
 
 
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:

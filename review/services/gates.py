@@ -33,7 +33,7 @@ from review.domain.lifecycle import Action, Gate, Status
 from review.domain.product import ProductProfile
 from review.errors import GateBlocked, IllegalTransition, NotFound
 from review.services import audit
-from review.services.common import case_state, get_review, initiation_assessment, review_snapshot, save_review
+from review.services.common import case_state, get_review, initiation_assessment, residual_for, review_snapshot, save_review
 from review.services.followups import active_check, schedule_next
 from review.services.notifications import notify
 from review.services.reviews import round_approvals, unmet_controls
@@ -115,12 +115,9 @@ def build_report(s: Session, review: Review, product: Any) -> tuple[dict[str, An
                  "verdict": VERDICT.get(c.status, "missing"), "note": c.rationale} for c in rows]
     gates = ("DEVELOPMENT",) if review.gate == Gate.DEVELOPMENT.value else ("DEVELOPMENT", "RELEASE")
     blocking = [c["control"] for c in controls if c["verify_gate"] in gates and c["verdict"] in ("missing", "rejected")]
-    initial = initiation_assessment(s, review.id)
-    residual = None
-    if initial is not None:
-        pack = load_pack(initial.pack_id).pack
-        verified = [c.control_id for c in rows if c.status == "VERIFIED"]
-        residual = grading.residual_grade(pack, ProductProfile.model_validate(product.profile), initial.answers, verified).grade.value
+    res = residual_for(s, review, product)
+    initial = res.initial if res else None
+    residual = res.result.grade.value if res else None
     summary = {v: sum(1 for c in controls if c["verdict"] == v) for v in ("met", "missing", "rejected", "waived")}
     return {"controls": controls, "summary": summary, "blocking": blocking, "checked_gates": list(gates),
             "initial_grade": initial.grade if initial else None, "grade": review.grade}, residual

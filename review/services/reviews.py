@@ -20,13 +20,12 @@ from review.domain import grading
 from review.domain.duties import Duty, Role, blockers, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
-from review.domain.product import ProductProfile
 from review.errors import Conflict, GateBlocked, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import (
     case_state,
     get_review,
-    initiation_assessment,
+    residual_for,
     load_actor,
     product_context,
     review_snapshot,
@@ -274,13 +273,10 @@ def compute_residual(db: Database, review_id: Any, *, actor: str = "system") -> 
     """Residual grade: initiation answers regraded with credit for VERIFIED controls only."""
     with db.transaction() as s:
         review, product = get_review(s, review_id)
-        initial = initiation_assessment(s, review.id)
-        if initial is None:
+        res = residual_for(s, review, product)
+        if res is None:
             raise NotFound(f"review {review.id} has no initiation assessment")
-        pack = load_pack(initial.pack_id)
-        profile = ProductProfile.model_validate(product.profile)
-        verified = s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id, ControlRequirement.status == "VERIFIED")).all()
-        result = grading.residual_grade(pack.pack, profile, initial.answers, verified)
+        initial, pack, verified, result = res.initial, res.pack, res.verified, res.result
         s.add(Assessment(
             review_id=review.id, gate=review.gate, kind="residual", pack_id=pack.id, pack_version=pack.version,
             pack_hash=pack.content_hash, answers=initial.answers, dimension_scores=result.dimension_scores,
