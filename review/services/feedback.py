@@ -97,10 +97,19 @@ def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rational
         if v == "credible":
             if review is None or review.gate == Gate.WITHDRAWN.value:
                 msg += "; the product has no active review, so no follow-up check was opened"
-            else:
+            elif review.gate == Gate.MONITORING.value:
                 check = _open_adhoc(s, review, p, fb.id, now)
                 check_id = fb.check_id = check.id
                 msg += f"; ad-hoc follow-up check {check.id} opened (`ethics-review followup show {check.id}`)"
+            else:  # not released: no customers to visit; the concern goes to the review in progress
+                msg += (f"; the product is not released (review R-{review.id} at {review.gate}), so no follow-up check was "
+                        f"opened: the concern is on the review's trail for its next decision")
+                if review.assignee:
+                    notify(s, kind="feedback-credible", recipient=review.assignee, review_id=review.id, now=now,
+                           dedupe_key=f"feedback-credible:{fid}:assignee", body=fb.message[:500],
+                           subject=f"credible concern about {p.name} (feedback {fid}) for review R-{review.id} at {review.gate}")
+                audit.record(s, actor=who.username, action="feedback-concern", entity="review", entity_id=review.id, before=None,
+                             after={"feedback": fid, "gate": review.gate, "message": fb.message[:500], "rationale": rationale})
             notify(s, kind="feedback-credible", recipient="committee", review_id=review.id if review else None, now=now,
                    dedupe_key=f"feedback-credible:{fid}", subject=f"credible concern about {p.name} (feedback {fid})", body=fb.message[:500])
         s.add(fb)

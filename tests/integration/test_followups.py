@@ -261,6 +261,20 @@ def test_credible_feedback_opens_an_adhoc_check(monitored) -> None:
         feedback.submit_feedback(db, "Remote-sensing platform", "bad")
 
 
+def test_credible_feedback_on_an_unreleased_product_goes_to_its_review(people: Database) -> None:
+    rid = submit(people, "Remote-sensing platform")  # at INITIATION: no customers to visit yet
+    reviews.assign(people, rid, "amara.okafor", actor=CHAIR)
+    fb = feedback.submit_feedback(people, "Remote-sensing platform", "Field boundaries reveal where individual smallholders live")
+    out = feedback.triage(people, fb.id, "credible", actor="priya.nair", rationale="Plausible re-identification risk")
+    assert out.check_id is None and "not released" in out.message and f"R-{rid} at INITIATION" in out.message
+    assert rows(people, FollowupCheck) == []
+    sent = {(n.recipient, n.review_id) for n in rows(people, Notification, Notification.kind == "feedback-credible")}
+    assert sent == {("committee", rid), ("amara.okafor", rid)}
+    with people.reading() as s:
+        trail = s.execute(sa.text("SELECT action FROM audit_log WHERE entity = 'review' AND entity_id = :r"), {"r": str(rid)}).scalars().all()
+    assert "feedback-concern" in trail
+
+
 # ---- notifications -------------------------------------------------------------------------------
 def test_failed_webhook_keeps_state_and_retries(people: Database) -> None:
     rid = submit(people, "Code assistant")
