@@ -11,7 +11,7 @@ from review.errors import InvalidInput
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add ``followup``, ``feedback`` and ``serve`` to the root parser."""
+    """Add ``followup``, ``feedback``, ``notifications`` and ``serve`` to the root parser."""
     fu = sub.add_parser("followup", help="post-release follow-up checks").add_subparsers(dest="followup_cmd", required=True, metavar="ACTION")
     p = fu.add_parser("list", help="follow-up checks, newest due first")
     g = p.add_mutually_exclusive_group()
@@ -46,6 +46,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = fb.add_parser("list", help="feedback, newest first")
     p.add_argument("--status", default=None, help="new, credible, not-credible")
     p.set_defaults(func=cmd_feedback_list)
+
+    p = sub.add_parser("notifications", help="your notifications: to you, your team, the committee or the chair (newest first)")
+    p.add_argument("--review", metavar="R", help="every notification about one review instead")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_notifications)
 
     p = sub.add_parser("serve", help="serve the Prefect deployments (gate flows on demand, follow-up scan nightly, escalation hourly)")
     p.add_argument("--list", action="store_true", dest="list_only", help="print the deployments and schedules, do not serve")
@@ -168,6 +173,26 @@ def cmd_feedback_list(ctx: Any) -> int:
         return 0
     output.table(None, ["id", "product", "status", "received", "message", "check"],
                  [(r["id"], r["product"], r["status"], r["created_at"][:16], r["message"][:80], r["check_id"] or "-") for r in rows])
+    return 0
+
+
+def cmd_notifications(ctx: Any) -> int:
+    from review.services.common import parse_review_id
+    from review.services.notifications import inbox, list_notifications
+
+    a = ctx.args
+    if a.review:
+        rows = [{**n, "via": None} for n in list_notifications(ctx.db, review_id=parse_review_id(a.review), limit=a.limit)]
+        title = f"Notifications about review R-{parse_review_id(a.review)}"
+    else:
+        rows = inbox(ctx.db, ctx.actor, limit=a.limit)
+        title = f"Notifications for {ctx.actor}"
+    if ctx.json:
+        output.emit_json(rows)
+        return 0
+    output.table(title, ["id", "when", "to", "kind", "review", "subject", "delivery"],
+                 [(n["id"], n["created_at"][:16], n["via"] or n["recipient"], n["kind"], f"R-{n['review_id']}" if n["review_id"] else "-",
+                   n["subject"][:70], n["delivery"].lower()) for n in rows])
     return 0
 
 

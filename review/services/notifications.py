@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from review.errors import NotFound
 from review.store.db import Database, utcnow
+from review.store.models import User
 from review.store.models_followup import Notification
 
 WEBHOOK_ENV = "ETHICS_REVIEW_WEBHOOK_URL"
@@ -82,7 +84,11 @@ def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Cal
                           .values(delivery="LOGGED", delivered_at=utcnow())).rowcount
             return Delivery(0, 0, n or 0)
         rows = s.exec(select(Notification).where(Notification.delivery.in_(("PENDING", "FAILED"))).order_by(Notification.id).limit(limit)).all()
-        pending = [(r.id, f"[ethics-review] {r.subject}", f"to {r.recipient}: {r.body}".strip()) for r in rows]
+        people: dict[str, list[str]] = {}
+        for r in rows:
+            if r.recipient not in people:
+                people[r.recipient] = members(s, r.recipient)
+        pending = [(r.id, f"[ethics-review] {r.subject}", f"to {_to(r.recipient, people[r.recipient])}: {r.body}".strip()) for r in rows]
     try:
         send = sender or _apprise_sender(url)
     except Exception as exc:  # a bad webhook must not break the workflow
@@ -104,12 +110,56 @@ def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Cal
     return Delivery(sent, len(results) - sent, 0)
 
 
+def _to(recipient: str, people: list[str]) -> str:
+    """``committee (amara.okafor, priya.nair)``: the group and who it reached."""
+    if people == [recipient]:
+        return recipient
+    return f"{recipient} ({', '.join(people) if people else 'nobody yet'})"
+
+
 def _mark(db: Database, results: list[tuple[int, bool, str | None]]) -> None:
     now = utcnow()
     with db.transaction() as s:
         for rid, ok, err in results:
             s.execute(sa.update(Notification).where(Notification.id == rid)
                       .values(delivery="SENT" if ok else "FAILED", error=err, delivered_at=now if ok else None))
+
+
+# ---- who a recipient is ------------------------------------------------------------------------
+# Notifications are addressed to a person (a username) or a group: ``committee`` (reviewers and
+# the chair), ``chair``, or ``team:<name>`` (everyone in that product team). Groups are resolved
+# to people when they are read or delivered, so a newcomer sees what their group was sent.
+COMMITTEE_ROLES = frozenset({"reviewer", "chair"})
+
+
+def audience(user: User) -> set[str]:
+    """Every recipient a notification may carry that reaches ``user``."""
+    roles = {r.strip() for r in (user.roles or "").split(",") if r.strip()}
+    out = {user.username, f"team:{user.team}"}
+    if roles & COMMITTEE_ROLES:
+        out.add("committee")
+    if "chair" in roles:
+        out.add("chair")
+    return out
+
+
+def members(s: Session, recipient: str) -> list[str]:
+    """The usernames a recipient reaches (active users only), sorted."""
+    users = s.exec(select(User).where(User.active == True)).all()  # noqa: E712 - SQL expression
+    return sorted(u.username for u in users if recipient in audience(u))
+
+
+def inbox(db: Database, username: str, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Notifications that reach ``username``, directly or through a group, newest first;
+    ``via`` names the group (None when addressed to the person)."""
+    with db.reading() as s:
+        user = s.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"user {username!r} does not exist; `ethics-review user list` shows them")
+        reach = audience(user)
+        rows = s.exec(select(Notification).where(Notification.recipient.in_(sorted(reach)))
+                      .order_by(Notification.id.desc()).limit(limit)).all()
+        return [{**n.model_dump(mode="json"), "via": None if n.recipient == username else n.recipient} for n in rows]
 
 
 def list_notifications(db: Database, *, review_id: int | None = None, recipient: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

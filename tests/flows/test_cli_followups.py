@@ -120,3 +120,16 @@ def test_non_numeric_ids_are_input_errors_not_crashes(demo: Database, capsys: py
                          (("feedback", "triage", "abc", "credible", "--rationale", "seen it"), "feedback id 'abc' is not a number")]:
         code, _, err = cli(demo, capsys, *args, user="priya.nair")
         assert code == 2 and needle in err, err
+
+
+def test_notifications_command(demo: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(demo, capsys, "notifications", user="priya.nair")
+    assert code == 0, err
+    mine = json.loads(out)
+    assert mine and {n["via"] for n in mine} <= {"committee", "chair", "team:ethics-office", None}
+    assert "committee" in {n["via"] for n in mine}
+    code, out, err = cli(demo, capsys, "notifications", "--review", "R-6")
+    assert code == 0, err
+    assert {n["review_id"] for n in json.loads(out)} == {6}
+    code, _, err = cli(demo, capsys, "notifications", user="nobody")
+    assert code == 3 and "user 'nobody' does not exist" in err

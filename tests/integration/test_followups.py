@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from review.demo.seed import CHAIR
-from review.errors import Forbidden, GateBlocked, InvalidInput
+from review.errors import Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import feedback, followups, gates, reviews
 from review.services.notifications import deliver_pending
 from review.store.db import Database, utcnow
@@ -287,3 +287,30 @@ def test_failed_webhook_keeps_state_and_retries(people: Database) -> None:
     d = deliver_pending(people, sender=lambda title, body: sent.append(title) or True)
     assert d.sent >= 1 and sent and {n.delivery for n in rows(people, Notification)} == {"SENT"}
     assert deliver_pending(people, webhook_url="").logged == 0
+
+
+def test_group_notifications_reach_their_people(people: Database) -> None:
+    from review.services import notifications
+    from review.store.models import User
+
+    rid = submit(people, "Code assistant")  # team dev-tools
+    gates.initiation_step(people, rid)  # "review-queued" to the committee
+    with people.transaction() as s:
+        notifications.notify(s, kind="released", recipient="team:dev-tools", review_id=rid, subject="released")
+        notifications.notify(s, kind="followup-overdue", recipient="chair", review_id=rid, subject="overdue")
+    users = {u.username: u for u in rows(people, User)}
+    committee = sorted(n for n, u in users.items() if {"reviewer", "chair"} & set(u.roles.split(",")))
+    chair = [n for n, u in users.items() if "chair" in u.roles.split(",")]
+    devs = sorted(n for n, u in users.items() if u.team == "dev-tools")
+    assert committee and chair and devs
+    for name in committee:
+        assert "review-queued" in {n["kind"] for n in notifications.inbox(people, name)}
+    assert {n["kind"] for n in notifications.inbox(people, chair[0])} >= {"review-queued", "followup-overdue"}
+    dev = notifications.inbox(people, devs[0])
+    assert [(n["kind"], n["via"]) for n in dev] == [("released", "team:dev-tools")]
+    bodies: list[str] = []
+    notifications.deliver_pending(people, sender=lambda title, body: bodies.append(body) or True)
+    assert any(b.startswith(f"to committee ({', '.join(committee)}):") for b in bodies)
+    assert any(b.startswith(f"to team:dev-tools ({', '.join(devs)}):") for b in bodies)
+    with pytest.raises(NotFound):
+        notifications.inbox(people, "nobody")
