@@ -105,6 +105,9 @@ def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor
         return req
 
 
+WAIVABLE = ("REQUIRED", "EVIDENCE_SUBMITTED", "REJECTED")  # control statuses a waiver can close
+
+
 def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rationale: str) -> ControlRequirement:
     if len((rationale or "").strip()) < 10:
         raise InvalidInput("--rationale: a waiver needs a rationale of at least a sentence (why the control does not apply or what replaces it)")
@@ -113,6 +116,9 @@ def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rational
         who = load_actor(s, actor)
         require(who, Duty.WAIVE, product_context(product, review))
         req = _requirement(s, review.id, control_id)
+        if req.status not in WAIVABLE:
+            raise InvalidInput(f"control {req.control_id} of review {review.id} is {req.status}: only an open control "
+                               f"({', '.join(WAIVABLE)}) can be waived")
         before = _snap(req)
         req.status, req.rationale, req.updated_by, req.updated_at = "WAIVED", rationale.strip(), who.username, utcnow()
         s.add(req)

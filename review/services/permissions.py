@@ -18,6 +18,7 @@ from review.domain.duties import Duty, Role, blockers
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate, Status, allowed_actions
 from review.services.common import case_state, get_review, load_actor, product_context
+from review.services.controls import WAIVABLE
 from review.services.reviews import round_approvals
 from review.store.db import Database
 from review.store.models import ControlRequirement
@@ -99,7 +100,18 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
     if not pending_verification:
         r.append("no control has evidence waiting for verification")
     put("verify", r, ", ".join(pending_verification))
-    put("waive", blockers(who, Duty.WAIVE, ctx))
+    # assign to someone else (the chair or an admin; reviewers take reviews themselves)
+    r = blockers(who, Duty.ASSIGN)
+    if not (who.has(Role.CHAIR) or who.has(Role.ADMIN)):
+        r.append("only the chair or an admin assigns reviews to others; reviewers assign themselves")
+    if state.status not in (Status.SUBMITTED, Status.IN_REVIEW):
+        r.append(f"the review is at {here}; only SUBMITTED or IN_REVIEW reviews are assigned")
+    put("assign", r, f"now {review.assignee}" if review.assignee else "")
+    r = blockers(who, Duty.WAIVE, ctx)
+    waivable = [cid for cid, _gate, status in controls if status in WAIVABLE]
+    if not waivable:
+        r.append("no control is open (required, with evidence, or rejected)")
+    put("waive", r)
     put("override-grade", blockers(who, Duty.OVERRIDE_GRADE, ctx))
     r = blockers(who, Duty.DECLARE_CONFLICT)
     if product.name in who.conflicts:
@@ -112,4 +124,30 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
     put("submit-gate", blockers(who, Duty.ADD_EVIDENCE, ctx) + legal_or(Action.SUBMIT))
     for name, act in (("suspend", Action.SUSPEND), ("resume", Action.RESUME), ("withdraw", Action.WITHDRAW)):
         put(name, blockers(who, Duty.SUSPEND) + legal_or(act))
+    return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    username: str
+    display_name: str
+    why_not: str  # empty when the review may be assigned to them
+
+
+def assignees(db: Database, review_id: Any) -> list[Candidate]:
+    """Committee members (reviewers and the chair) and whether each may take the review:
+    the same rule ``reviews.assign`` applies (roles, segregation of duties, recusal)."""
+    from review.store.models import User
+
+    with db.reading() as s:
+        review, product = get_review(s, review_id)
+        ctx = product_context(product, review)
+        users = s.exec(select(User).where(User.active == True).order_by(User.username)).all()  # noqa: E712 - SQL
+        out = []
+        for u in users:
+            roles = {r.strip() for r in u.roles.split(",")}
+            if not roles & {Role.REVIEWER.value, Role.CHAIR.value}:
+                continue
+            who = load_actor(s, u.username)
+            out.append(Candidate(u.username, u.display_name, "; ".join(blockers(who, Duty.DECIDE, ctx))))
     return out

@@ -10,7 +10,8 @@ from review.store.models import Assessment, ControlRequirement, Decision, Review
 from tests.tui.conftest import settle, wait_for_queue
 from tui.app import EthicsReviewApp
 from tui.messages import OpenReview
-from tui.modals import ConflictModal, DecideModal, ErrorModal, OverrideGradeModal, VerifyControlModal, VerifyRequest
+from tui.modals import (AssignModal, ConflictModal, DecideModal, ErrorModal, OverrideGradeModal, StandingModal, VerifyControlModal, VerifyRequest,
+                        WaiveControlModal)
 from tui.screens.queue import QueueScreen
 from tui.screens.workspace import ReviewWorkspace
 
@@ -222,3 +223,89 @@ async def test_command_palette_runs_workspace_action(demo):
         await settle(pilot)
         assert isinstance(app.screen, DecideModal) and app.screen.chosen == "approve"
     assert show_review(db, rid).review["status"] == "IN_REVIEW"
+
+
+async def test_chair_assigns_a_review_to_a_member(demo):
+    db, ids = demo
+    rid = ids["Customer-service copilot"]  # INITIATION/SUBMITTED, unassigned
+    app = EthicsReviewApp(db, "wei.chen")
+    async with app.run_test(size=SIZE) as pilot:
+        ws = await _open_from_queue(pilot, "copilot", rid)
+        assert not ws.query_one("#act-assign").disabled
+        await pilot.press("t")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, AssignModal)
+        await pilot.press("ctrl+s")  # nobody chosen: refused in the modal
+        await settle(pilot)
+        assert isinstance(app.screen, AssignModal) and _review(db, rid).assignee is None
+        await pilot.press("enter", "down", "enter")  # the first eligible member
+        await settle(pilot)
+        chosen = modal.query_one("#assignee").value
+        assert isinstance(chosen, str)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewWorkspace)
+    r = _review(db, rid)
+    assert (r.assignee, r.status) == (chosen, "IN_REVIEW")
+
+
+async def test_reviewer_cannot_assign_others_and_chair_actions_stay_quiet(demo):
+    db, ids = demo
+    rid = ids["Customer-service copilot"]
+    app = EthicsReviewApp(db, "priya.nair")  # a reviewer
+    async with app.run_test(size=SIZE) as pilot:
+        ws = await _open_from_queue(pilot, "copilot", rid)
+        assert ws.query_one("#act-assign").disabled and "chair" in ws.perms.why_not("assign")
+        assert "Assign to…" not in str(ws.query_one("#why-not").render())  # chair-only refusals are not listed
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewWorkspace)
+
+
+async def test_chair_waives_suspends_and_resumes(demo):
+    db, ids = demo
+    rid = ids["Board-game robot for children"]  # DEVELOPMENT/DRAFT with open controls
+    app = EthicsReviewApp(db, "wei.chen")
+    async with app.run_test(size=SIZE) as pilot:
+        ws = await _open_from_queue(pilot, "Board-game", rid)
+        target = next(c.control_id for c in ws.detail.controls if c.status in ("REQUIRED", "EVIDENCE_SUBMITTED", "REJECTED"))
+        ws.query_one("#ws-controls").move_cursor(row=[c.control_id for c in ws.detail.controls].index(target))
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, WaiveControlModal) and app.screen.query_one("#control").value == target
+        await pilot.press(*"too short", "enter")  # a waiver needs a sentence
+        await settle(pilot)
+        assert isinstance(app.screen, WaiveControlModal)
+        await pilot.press(*" - the robot has no camera at all", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewWorkspace)
+        await pilot.press("s", *"Supplier recall under investigation", "enter")
+        await settle(pilot)
+        assert _review(db, rid).gate == "SUSPENDED"
+        assert app.screen.perms.allowed("resume") and not app.screen.perms.allowed("suspend")
+        await pilot.press("u", *"Recall cleared", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewWorkspace)
+    with db.reading() as s:
+        c = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == rid, ControlRequirement.control_id == target)).one()
+    assert (c.status, c.updated_by) == ("WAIVED", "wei.chen") and "no camera" in c.rationale
+    assert (_review(db, rid).gate, _review(db, rid).status) == ("DEVELOPMENT", "DRAFT")
+
+
+async def test_chair_advances_an_approved_review(demo):
+    db, ids = demo
+    rid = ids["Customer-service copilot"]  # LOW: one approval
+    reviews.assign(db, rid, "amara.okafor", actor="wei.chen")
+    reviews.decide(db, rid, "approve", actor="amara.okafor", rationale="Escalation path is documented")
+    assert (_review(db, rid).gate, _review(db, rid).status) == ("INITIATION", "APPROVED")
+    app = EthicsReviewApp(db, "wei.chen")
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_from_queue(pilot, "copilot", rid)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, StandingModal)
+        await pilot.press("enter")  # no rationale needed to advance
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewWorkspace)
+    assert (_review(db, rid).gate, _review(db, rid).status) == ("DEVELOPMENT", "DRAFT")

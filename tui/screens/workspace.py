@@ -26,11 +26,13 @@ from review.services import next_steps
 from review.services import reviews as review_service
 from review.services import users as user_service
 from review.services.dashboard import questionnaire_labels
-from review.services.permissions import Permissions, permissions
+from review.services.controls import WAIVABLE
+from review.services.permissions import Candidate, Permissions, assignees, permissions
 from review.services.queries import ReviewDetail, show_review
 from tui import messages
 from tui.format import control_status, humanize
-from tui.modals import DecideModal, DecisionRequest, DeclareConflictModal, OverrideGradeModal, OverrideRequest, VerifyControlModal, VerifyRequest
+from tui.modals import (AssignModal, DecideModal, DecisionRequest, DeclareConflictModal, OverrideGradeModal, OverrideRequest, StandingModal,
+                        VerifyControlModal, VerifyRequest, WaiveControlModal, WaiveRequest)
 from tui.screens.base import CommitteeScreen
 from tui.widgets.nav import NavBar
 from tui.widgets.review import ACTION_KEYS, ActionBar, panels
@@ -48,6 +50,7 @@ class ReviewWorkspace(CommitteeScreen):
         detail: ReviewDetail
         perms: Permissions
         labels: tuple[dict[str, str], dict[tuple[str, str], str]]
+        candidates: list[Candidate]
 
     @dataclass
     class ActionDone(Message):
@@ -59,6 +62,7 @@ class ReviewWorkspace(CommitteeScreen):
         self.review_id = review_id
         self.detail: ReviewDetail | None = None
         self.perms: Permissions | None = None
+        self.candidates: list[Candidate] = []
 
     def compose(self) -> ComposeResult:
         yield NavBar("queue", id="nav")
@@ -102,11 +106,12 @@ class ReviewWorkspace(CommitteeScreen):
         detail = show_review(self.app.db, review_id)
         perms = permissions(self.app.db, review_id, self.app.actor)
         pack = detail.assessments[0]["pack_id"] if detail.assessments else detail.review.get("policy_id", "default")
-        self.post_message(self.Loaded(detail, perms, questionnaire_labels(pack)))
+        candidates = assignees(self.app.db, review_id) if perms.allowed("assign") else []
+        self.post_message(self.Loaded(detail, perms, questionnaire_labels(pack), candidates))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
-        self.detail, self.perms = event.detail, event.perms
+        self.detail, self.perms, self.candidates = event.detail, event.perms, event.candidates
         d, now = event.detail, self.app.now()
         self.query_one("#ws-header", Static).update(panels.header(d, now))
         self.query_one("#ws-profile", Static).update(panels.profile(d))
@@ -167,6 +172,15 @@ class ReviewWorkspace(CommitteeScreen):
         elif action == "declare-conflict":
             product = self.detail.product.get("name", "")
             self.app.push_screen(DeclareConflictModal(product), lambda r: r and self._run("conflict", (product, r), version=version))
+        elif action == "assign":
+            self.app.push_screen(AssignModal(self.label, self.candidates, self.detail.review.get("assignee")),
+                                 lambda r: r and self._run("assign-other", r, version=version))
+        elif action == "waive":
+            open_controls = [(c.control_id, c.title) for c in self.detail.controls if c.status in WAIVABLE]
+            self.app.push_screen(WaiveControlModal(self.label, open_controls, self._control_under_cursor()),
+                                 lambda r: r and self._run("waive", r, version=version))
+        elif action in ("advance", "suspend", "resume", "withdraw"):
+            self.app.push_screen(StandingModal(self.label, action), lambda r: r is not None and self._run(action, r, version=version))
 
     def _control_under_cursor(self) -> str | None:
         table = self.query_one("#ws-controls", DataTable)
@@ -196,6 +210,19 @@ class ReviewWorkspace(CommitteeScreen):
             assert isinstance(request, OverrideRequest)
             r = review_service.override_grade(db, rid, request.grade, actor=actor, rationale=request.rationale)
             summary = f"review {r.id}: grade overridden to {r.grade}"
+        elif kind == "assign-other":
+            r = review_service.assign(db, rid, request, actor=actor)
+            summary = f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}"
+        elif kind == "waive":
+            assert isinstance(request, WaiveRequest)
+            req = control_service.waive(db, rid, request.control_id, actor=actor, rationale=request.rationale)
+            summary = f"control {req.control_id}: waived"
+        elif kind == "advance":
+            r = review_service.advance(db, rid, actor=actor)
+            summary = f"review {r.id} advanced: now {r.gate}/{r.status}"
+        elif kind in ("suspend", "resume", "withdraw"):
+            r = review_service.change_standing(db, rid, kind, actor=actor, rationale=request)
+            summary = f"review {r.id}: {kind} recorded; now {r.gate}/{r.status}"
         elif kind == "conflict":
             product, reason = request
             user_service.declare_conflict(db, product, actor=actor, reason=reason)

@@ -23,7 +23,18 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "verify": ("v", "Verify control"),
     "override-grade": ("g", "Override grade"),
     "declare-conflict": ("i", "Declare conflict"),
+    "assign": ("t", "Assign to…"),
+    "waive": ("w", "Waive control"),
+    "advance": ("n", "Advance gate"),
+    "suspend": ("s", "Suspend"),
+    "resume": ("u", "Resume"),
+    "withdraw": ("d", "Withdraw"),
 }
+# The second row of buttons: the chair's (and admin's) actions.
+CHAIR_ROW = ("override-grade", "assign", "waive", "advance", "suspend", "resume", "withdraw")
+# Chair actions the bar explains only when they are possible (their "why not" for a
+# reviewer would be noise on every review).
+QUIET_WHEN_REFUSED = frozenset(CHAIR_ROW)
 
 
 class ActionBar(Vertical):
@@ -32,9 +43,11 @@ class ActionBar(Vertical):
         action: str
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="action-buttons"):
-            for action, (key, label) in ACTION_KEYS.items():
-                yield Button(f"{label} ({key})", id=f"act-{action}", disabled=True, compact=True)
+        for row, actions in (("action-buttons", [a for a in ACTION_KEYS if a not in CHAIR_ROW]), ("chair-buttons", CHAIR_ROW)):
+            with Horizontal(id=row, classes="action-row"):
+                for action in actions:
+                    key, label = ACTION_KEYS[action]
+                    yield Button(f"{label} ({key})", id=f"act-{action}", disabled=True, compact=True)
         yield Static("", id="why-not", markup=False)
 
     def show(self, perms: object | None) -> None:
@@ -49,7 +62,7 @@ class ActionBar(Vertical):
             button.disabled = not state.allowed
             why = "; ".join(state.reasons)
             button.tooltip = why if not state.allowed else (state.note or None)
-            if not state.allowed:
+            if not state.allowed and action not in QUIET_WHEN_REFUSED:
                 lines.append(f"{label}: ", style="bold")
                 lines.append(f"{why}\n", style="dim")
             elif state.note:
