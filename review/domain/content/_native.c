@@ -20,7 +20,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -448,8 +447,6 @@ static inline int tok_byte(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '@' || c == '$' || c == '!' || c == '|';
 }
 
-typedef uint64_t (*MaskFn)(const unsigned char *);
-
 static uint64_t tok_mask64(const unsigned char *p) {
 #if defined(__SSE2__)
     uint64_t mask = 0;
@@ -475,45 +472,21 @@ static uint64_t tok_mask64(const unsigned char *p) {
 #endif
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define HAVE_AVX2_PATH 1
-#include <immintrin.h>
-/* The same mask, 32 bytes at a time (picked at run time when the CPU has AVX2). */
-__attribute__((target("avx2"))) static uint64_t tok_mask64_avx2(const unsigned char *p) {
-    const __m256i a1 = _mm256_set1_epi8('a' - 1), z1 = _mm256_set1_epi8('z' + 1);
-    const __m256i d1 = _mm256_set1_epi8('0' - 1), d2 = _mm256_set1_epi8('9' + 1);
-    const __m256i x20 = _mm256_set1_epi8(0x20);
-    const __m256i at = _mm256_set1_epi8('@'), dol = _mm256_set1_epi8('$'), ex = _mm256_set1_epi8('!'), bar = _mm256_set1_epi8('|');
-    uint64_t mask = 0;
-    for (int q = 0; q < 2; q++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * q));
-        __m256i lo = _mm256_or_si256(v, x20);
-        __m256i letter = _mm256_and_si256(_mm256_cmpgt_epi8(lo, a1), _mm256_cmpgt_epi8(z1, lo));
-        __m256i digit = _mm256_and_si256(_mm256_cmpgt_epi8(v, d1), _mm256_cmpgt_epi8(d2, v));
-        __m256i sym = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, at), _mm256_cmpeq_epi8(v, dol)),
-                                      _mm256_or_si256(_mm256_cmpeq_epi8(v, ex), _mm256_cmpeq_epi8(v, bar)));
-        uint64_t bits = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(letter, digit), sym));
-        mask |= bits << (32 * q);
-    }
-    return mask;
-}
-#endif
-
-static inline uint64_t tail_mask(const unsigned char *buf, Py_ssize_t n, Py_ssize_t at, MaskFn mask) {
-    if (at + 64 <= n) return mask(buf + at);
+static inline uint64_t tail_mask(const unsigned char *buf, Py_ssize_t n, Py_ssize_t at) {
+    if (at + 64 <= n) return tok_mask64(buf + at);
     unsigned char tail[64];
     memset(tail, 0, 64);
     if (at < n) memcpy(tail, buf + at, n - at);
-    return mask(tail);
+    return tok_mask64(tail);
 }
 
-/* The scan, inlined into one copy per mask function. -1 on error. */
-static inline __attribute__((always_inline)) int spaced_scan(const unsigned char *buf, Py_ssize_t n, PyObject *out, MaskFn mask) {
+/* The scan behind spaced_hits. -1 on error. */
+static int spaced_scan(const unsigned char *buf, Py_ssize_t n, PyObject *out) {
     Py_ssize_t last_single = -1, last_n = -1, count = 0;
     uint64_t prev_top = 0;  /* was the byte before this block a token */
-    uint64_t cur = n > 0 ? tail_mask(buf, n, 0, mask) : 0;
+    uint64_t cur = n > 0 ? tail_mask(buf, n, 0) : 0;
     for (Py_ssize_t base = 0; base < n; base += 64) {
-        uint64_t next = base + 64 < n ? tail_mask(buf, n, base + 64, mask) : 0;
+        uint64_t next = base + 64 < n ? tail_mask(buf, n, base + 64) : 0;
         uint64_t T = cur;
         if (T) {
             uint64_t left = (T << 1) | prev_top;
@@ -543,33 +516,17 @@ static inline __attribute__((always_inline)) int spaced_scan(const unsigned char
     return 0;
 }
 
-static int scan_sse2(const unsigned char *buf, Py_ssize_t n, PyObject *out) { return spaced_scan(buf, n, out, tok_mask64); }
-#ifdef HAVE_AVX2_PATH
-__attribute__((target("avx2"))) static int scan_avx2(const unsigned char *buf, Py_ssize_t n, PyObject *out) {
-    return spaced_scan(buf, n, out, tok_mask64_avx2);
-}
-#endif
-static int use_avx2 = 0;
-
 static PyObject *spaced_hits(PyObject *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     PyObject *out = PyList_New(0);
     int rc = -1;
     if (out) {
-#ifdef HAVE_AVX2_PATH
-        rc = use_avx2 ? scan_avx2(view.buf, view.len, out) : scan_sse2(view.buf, view.len, out);
-#else
-        rc = scan_sse2(view.buf, view.len, out);
-#endif
+        rc = spaced_scan(view.buf, view.len, out);
     }
     PyBuffer_Release(&view);
     if (rc < 0) { Py_XDECREF(out); return NULL; }
     return out;
-}
-
-static PyObject *simd(PyObject *self, PyObject *unused) {
-    return PyUnicode_FromString(use_avx2 ? "avx2" : "sse2");
 }
 
 /* ------------------------------------------------------------------ classifier features */
@@ -704,13 +661,7 @@ typedef struct { const Model *m; int64_t *sums; Py_ssize_t n; } Acc;
 
 static inline void feature(Acc *a, uint64_t h) {
     if (!h) h = 1;
-    size_t mask = fs_cap - 1, i = h & mask;
-    while (fs_stamp[i] == fs_gen) {
-        if (fs_keys[i] == h) return;  /* seen in this text */
-        i = (i + 1) & mask;
-    }
-    fs_stamp[i] = fs_gen;
-    fs_keys[i] = h;
+    if (!fs_add(h)) return;  /* seen in this text */
     a->n++;
     const Model *m = a->m;
     size_t j = h & m->mask;
@@ -893,12 +844,12 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     if (m <= k) {
         uint64_t h = FNV0;
         for (Py_ssize_t i = 0; i < m; i++) h = fnv(h, sq[i]);
-        n += fs_add(h ? h : 1);
+        n += fs_add(h);
     } else {
         for (Py_ssize_t i = 0; i + k <= m; i++) {
             uint64_t h = FNV0;
             for (Py_ssize_t j = i; j < i + k; j++) h = fnv(h, sq[j]);
-            n += fs_add(h ? h : 1);
+            n += fs_add(h);
         }
     }
     double lo = t * (double)n, hi = (double)n / t;
@@ -922,7 +873,6 @@ static PyMethodDef methods[] = {
     {"model_sums", model_sums, METH_VARARGS, "(per-class weight sums, distinct features, evidence units) of a text."},
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
-    {"simd", simd, METH_NOARGS, "The vector instruction set spaced_hits uses here."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
     {NULL, NULL, 0, NULL},
 };
@@ -931,10 +881,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, 
 
 PyMODINIT_FUNC PyInit__native(void) {
     init_classes();
-#ifdef HAVE_AVX2_PATH
-    __builtin_cpu_init();
-    use_avx2 = __builtin_cpu_supports("avx2") && !getenv("ETHICS_REVIEW_NO_AVX2");
-#endif
     for (int i = 0; i < 256; i++) identity_page[i] = -1;
     for (int i = 0; i < NPAGES; i++) pages[i] = identity_page;
     return PyModule_Create(&module);
