@@ -56,6 +56,9 @@ ROLES_FOR: dict[Duty, frozenset[Role]] = {
     Duty.LABEL: frozenset({Role.REVIEWER, Role.CHAIR}),
 }
 
+#: The ethics committee: who reviews, and who ``committee`` notifications reach.
+COMMITTEE: frozenset[Role] = frozenset({Role.REVIEWER, Role.CHAIR})
+
 #: Duties that judge a product: segregation of duties and recusal apply to them.
 JUDGING = frozenset({Duty.DECIDE, Duty.VERIFY, Duty.WAIVE, Duty.OVERRIDE_GRADE, Duty.LABEL})
 #: Duties a product team performs on its own product only.

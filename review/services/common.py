@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -33,7 +33,17 @@ def load_actor(session: Session, username: str) -> Actor:
     conflicts = session.exec(
         select(Product.name).join(ConflictDeclaration, ConflictDeclaration.product_id == Product.id).where(ConflictDeclaration.username == username)
     ).all()
+    return actor_of(user, conflicts)
+
+
+def actor_of(user: User, conflicts: Iterable[str] = ()) -> Actor:
+    """The domain's view of a user row (``conflicts``: product names they declared)."""
     return Actor(username=user.username, team=user.team, roles=parse_roles(user.roles), conflicts=frozenset(conflicts))
+
+
+def active_users(session: Session) -> list[User]:
+    """Every active user, by username."""
+    return list(session.exec(select(User).where(User.active.is_(True)).order_by(User.username)).all())
 
 
 def parse_id(value: Any, what: str, *, prefix: str = "", hint: str = "") -> int:

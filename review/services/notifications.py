@@ -19,7 +19,9 @@ from typing import Any, Callable, Iterable
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from review.domain.duties import COMMITTEE, Role
 from review.errors import NotFound
+from review.services.common import active_users, actor_of
 from review.store.db import Database, utcnow
 from review.store.models import User
 from review.store.models_followup import Notification
@@ -84,10 +86,8 @@ def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Cal
                           .values(delivery="LOGGED", delivered_at=utcnow())).rowcount
             return Delivery(0, 0, n or 0)
         rows = s.exec(select(Notification).where(Notification.delivery.in_(("PENDING", "FAILED"))).order_by(Notification.id).limit(limit)).all()
-        people: dict[str, list[str]] = {}
-        for r in rows:
-            if r.recipient not in people:
-                people[r.recipient] = members(s, r.recipient)
+        users = active_users(s) if rows else []
+        people = {rcpt: members(users, rcpt) for rcpt in {r.recipient for r in rows}}
         pending = [(r.id, f"[ethics-review] {r.subject}", f"to {_to(r.recipient, people[r.recipient])}: {r.body}".strip()) for r in rows]
     try:
         send = sender or _apprise_sender(url)
@@ -129,23 +129,19 @@ def _mark(db: Database, results: list[tuple[int, bool, str | None]]) -> None:
 # Notifications are addressed to a person (a username) or a group: ``committee`` (reviewers and
 # the chair), ``chair``, or ``team:<name>`` (everyone in that product team). Groups are resolved
 # to people when they are read or delivered, so a newcomer sees what their group was sent.
-COMMITTEE_ROLES = frozenset({"reviewer", "chair"})
-
-
 def audience(user: User) -> set[str]:
     """Every recipient a notification may carry that reaches ``user``."""
-    roles = {r.strip() for r in (user.roles or "").split(",") if r.strip()}
+    roles = actor_of(user).roles
     out = {user.username, f"team:{user.team}"}
-    if roles & COMMITTEE_ROLES:
+    if roles & COMMITTEE:
         out.add("committee")
-    if "chair" in roles:
+    if Role.CHAIR in roles:
         out.add("chair")
     return out
 
 
-def members(s: Session, recipient: str) -> list[str]:
-    """The usernames a recipient reaches (active users only), sorted."""
-    users = s.exec(select(User).where(User.active == True)).all()  # noqa: E712 - SQL expression
+def members(users: Iterable[User], recipient: str) -> list[str]:
+    """The usernames among ``users`` (``common.active_users``) a recipient reaches, sorted."""
     return sorted(u.username for u in users if recipient in audience(u))
 
 

@@ -14,14 +14,14 @@ from sqlmodel import select
 
 from policies.loader import load_pack
 from review.domain import grading
-from review.domain.duties import Duty, Role, blockers
+from review.domain.duties import COMMITTEE, Duty, Role, blockers
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate, Status, allowed_actions
-from review.services.common import case_state, get_review, load_actor, product_context
+from review.services.common import active_users, actor_of, case_state, get_review, load_actor, product_context
 from review.services.controls import WAIVABLE
 from review.services.reviews import round_approvals
 from review.store.db import Database
-from review.store.models import ControlRequirement
+from review.store.models import ConflictDeclaration, ControlRequirement
 
 
 @dataclass(frozen=True)
@@ -137,17 +137,13 @@ class Candidate:
 def assignees(db: Database, review_id: Any) -> list[Candidate]:
     """Committee members (reviewers and the chair) and whether each may take the review:
     the same rule ``reviews.assign`` applies (roles, segregation of duties, recusal)."""
-    from review.store.models import User
-
     with db.reading() as s:
         review, product = get_review(s, review_id)
         ctx = product_context(product, review)
-        users = s.exec(select(User).where(User.active == True).order_by(User.username)).all()  # noqa: E712 - SQL
+        recused = set(s.exec(select(ConflictDeclaration.username).where(ConflictDeclaration.product_id == product.id)).all())
         out = []
-        for u in users:
-            roles = {r.strip() for r in u.roles.split(",")}
-            if not roles & {Role.REVIEWER.value, Role.CHAIR.value}:
-                continue
-            who = load_actor(s, u.username)
-            out.append(Candidate(u.username, u.display_name, "; ".join(blockers(who, Duty.DECIDE, ctx))))
+        for u in active_users(s):
+            who = actor_of(u, [product.name] if u.username in recused else [])
+            if who.roles & COMMITTEE:
+                out.append(Candidate(u.username, u.display_name, "; ".join(blockers(who, Duty.DECIDE, ctx))))
     return out
