@@ -10,11 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
+from policies.loader import LoadedPack, load_pack
+from review.domain import grading
 from review.domain.duties import Actor, ProductContext, parse_roles
 from review.domain.lifecycle import CaseState, Gate, Status
+from review.domain.product import ProductProfile
 from review.errors import Conflict, InvalidInput, NotFound
 from review.store.db import utcnow
-from review.store.models import Assessment, ConflictDeclaration, Product, Review, User
+from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Product, Review, User
 
 ACTOR_ENV = "ETHICS_REVIEW_USER"
 
@@ -73,20 +76,15 @@ def initiation_assessment(session: Session, review_id: int) -> Assessment | None
 @dataclass(frozen=True)
 class Residual:
     initial: Assessment  # the initiation assessment regraded
-    pack: Any  # LoadedPack of its pack id
+    pack: LoadedPack  # the pack of the assessment's pack id
     verified: list[str]  # control ids credited
-    result: Any  # grading.GradeResult
+    result: grading.GradeResult
 
 
 def residual_for(session: Session, review: Review, product: Product) -> Residual | None:
     """The residual grade: the latest initiation answers regraded with credit for VERIFIED
     controls only (None before any initiation assessment). One rule for the gate report and
     ``compute_residual``."""
-    from policies.loader import load_pack
-    from review.domain import grading
-    from review.domain.product import ProductProfile
-    from review.store.models import ControlRequirement
-
     initial = initiation_assessment(session, review.id)
     if initial is None:
         return None
