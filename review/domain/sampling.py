@@ -146,7 +146,7 @@ def cohens_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     n = len(a)
     if n == 0:
         raise ValueError("no labels")
-    po = sum(1 for x, y in zip(a, b) if x == y) / n
+    po = sum(1 for x, y in zip(a, b, strict=True) if x == y) / n
     labels = set(a) | set(b)
     pe = sum((sum(1 for x in a if x == l) / n) * (sum(1 for y in b if y == l) / n) for l in labels)
     if pe >= 1.0:

@@ -79,7 +79,7 @@ _STOP = frozenset("the and for with that this from you your are was were have ha
 def _grams(text: str) -> set[str]:
     low = text.lower()
     words = [w for w in _WORD.findall(low) if w not in _STOP]
-    out = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    out = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
     for run in _CJK.findall(text):
         for n in (2, 3, 4):
             out.update(run[i:i + n] for i in range(len(run) - n + 1))

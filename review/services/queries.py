@@ -237,4 +237,4 @@ def open_controls(db: Database, limit: int = 1000) -> list[dict[str, Any]]:
             .order_by(ControlRequirement.review_id, ControlRequirement.control_id)
             .limit(limit)
         ).all()
-    return [dict(zip(("review_id", "product", "control_id", "title", "status", "verify_gate"), r)) for r in rows]
+    return [dict(zip(("review_id", "product", "control_id", "title", "status", "verify_gate"), r, strict=True)) for r in rows]

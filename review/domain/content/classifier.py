@@ -92,13 +92,13 @@ class NaiveBayes:
         present = feats & self._keys  # C-speed: only features the model has weights for
         if not present:
             return [0] * len(self.classes)
-        cols = zip(*[self.table[f] for f in present])
+        cols = zip(*[self.table[f] for f in present], strict=True)
         return [sum(col) for col in cols] if self._ints else [math.fsum(col) for col in cols]
 
     def _logits(self, sums, n_features: int) -> list[float]:
         norm = 1.0 / math.sqrt(max(n_features, self.min_norm))
         scale = self.scale
-        return [b + (a * scale) * norm for b, a in zip(self.bias, sums)]
+        return [b + (a * scale) * norm for b, a in zip(self.bias, sums, strict=True)]
 
     def logits(self, feats: set[str]) -> list[float]:
         return self._logits(self.sums(feats), len(feats))
@@ -124,7 +124,7 @@ class NaiveBayes:
         p = self._proba(logits)
         if units < self.min_evidence:  # too little text to judge: all mass to safe
             p = [1.0 if k == self.safe_index else 0.0 for k in range(len(p))]
-        return dict(zip(self.classes, p))
+        return dict(zip(self.classes, p, strict=True))
 
     def predict(self, text: str) -> tuple[str, float]:
         """``(category, P(harmful))`` when the harmful classes together outweigh ``safe``
@@ -164,7 +164,7 @@ def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5,
         for f in fs:
             df[f] = df.get(f, 0) + 1
     data = []
-    for fs, (_, label) in zip(feats, examples):
+    for fs, (_, label) in zip(feats, examples, strict=True):
         norm = 1.0 / math.sqrt(max(len(fs), min_norm))
         data.append(([f for f in fs if df[f] >= min_df], norm, idx[label]))
     W: dict[str, list[float]] = {}

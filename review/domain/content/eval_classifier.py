@@ -54,15 +54,15 @@ def external(model: NaiveBayes, thresholds=THRESHOLDS) -> dict:
     ph = [model.predict(t) for t, _ in OBVIOUS_HARMFUL]
     out = {"benign_n": len(benign), "by_threshold": {}}
     for th in thresholds:
-        fl = lambda lp: lp[0] != SAFE and lp[1] >= th
+        fl = lambda lp, th=th: lp[0] != SAFE and lp[1] >= th
         out["by_threshold"][str(th)] = {
             "benign_flagged": sum(map(fl, pb)), "benign_fpr": round(sum(map(fl, pb)) / len(pb), 4),
             "captions_flagged": sum(map(fl, pc)),
-            "obvious_caught": sum(1 for lp, (_, c) in zip(ph, OBVIOUS_HARMFUL) if fl(lp)),
-            "obvious_right_category": sum(1 for lp, (_, c) in zip(ph, OBVIOUS_HARMFUL) if fl(lp) and lp[0] == c)}
+            "obvious_caught": sum(1 for lp, (_, c) in zip(ph, OBVIOUS_HARMFUL, strict=True) if fl(lp)),
+            "obvious_right_category": sum(1 for lp, (_, c) in zip(ph, OBVIOUS_HARMFUL, strict=True) if fl(lp) and lp[0] == c)}
     out["obvious_n"] = len(OBVIOUS_HARMFUL)
-    out["worst_benign"] = sorted(((round(p, 4), lab, t) for (lab, p), t in zip(pb, benign) if lab != SAFE), reverse=True)[:8]
-    out["obvious_predictions"] = [(t[:40], c, lab, round(p, 3)) for (t, c), (lab, p) in zip(OBVIOUS_HARMFUL, ph)]
+    out["worst_benign"] = sorted(((round(p, 4), lab, t) for (lab, p), t in zip(pb, benign, strict=True) if lab != SAFE), reverse=True)[:8]
+    out["obvious_predictions"] = [(t[:40], c, lab, round(p, 3)) for (t, c), (lab, p) in zip(OBVIOUS_HARMFUL, ph, strict=True)]
     texts = benign + [t for t, _ in OBVIOUS_HARMFUL] + CAPTIONS
     long = " ".join(benign[:40])  # ~2000 chars
     for name, batch in (("short_texts", texts), ("long_2000_chars", [long[:2000]] * 50)):

@@ -54,7 +54,7 @@ class MinHasher:
 
 
 def jaccard_estimate(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    return sum(1 for x, y in zip(a, b) if x == y) / len(a)
+    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def _read_csv(data: bytes, path, spec, product, columns) -> Iterator[tuple[int, 
             yield line, _bad(path, line, "(row)", ",".join(row)[:40], f"has {len(row)} columns, the header has {len(columns)}",
                              "quote fields that contain commas or newlines")
             continue
-        obj: dict[str, Any] = dict(zip(columns, row))
+        obj: dict[str, Any] = dict(zip(columns, row, strict=True))
         if obj.get("metadata"):
             try:
                 obj["metadata"] = json.loads(obj["metadata"])

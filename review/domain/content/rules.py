@@ -15,7 +15,7 @@ def cn_id_checksum(value: str) -> bool:
     v = value.upper()
     if len(v) != 18 or not v[:17].isdigit():
         return False
-    total = sum(int(d) * w for d, w in zip(v[:17], _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(v[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == v[17]
 
 

@@ -119,7 +119,7 @@ def test_filters_give_the_reference_findings(engine):
     got = _dump(fast.scan_many(recs))
     with python_reference():
         ref_filter = keyword_filter(lib, engine=engine, pack_hash="native-eq")
-        assert ref_filter is not fast and ref_filter.prefilter is None or not ref_filter.prefilter.native
+        assert ref_filter is not fast and (ref_filter.prefilter is None or not ref_filter.prefilter.native)
         want = _dump(ref_filter.scan_many(recs))
     assert got == want and len(want) > 500
 

@@ -83,5 +83,5 @@ def test_kb_prefilter_never_drops_a_near_duplicate(library):
         if not kb.could_match(sh):
             rejected += 1
             sig = kb.hasher.signature(sh)
-            assert all(sum(x == y for x, y in zip(sig, s)) / len(sig) < kb.threshold for s in kb.sigs), t
+            assert all(sum(x == y for x, y in zip(sig, s, strict=True)) / len(sig) < kb.threshold for s in kb.sigs), t
     assert rejected > 0 and 0 < SLACK < 1
