@@ -36,8 +36,4 @@ class AssignModal(ConfirmCancel, ModalScreen):
         self.query_one("#assignee", Select).focus()
 
     def result(self) -> str | None:
-        value = self.query_one("#assignee", Select).value
-        if not isinstance(value, str):
-            self.query_one("#problem", Label).update("Choose who takes the review.")
-            return None
-        return value
+        return self.chosen("assignee", "Choose who takes the review.")

@@ -33,8 +33,5 @@ class OverrideGradeModal(RationaleModal):
         self.query_one("#grade", Select).focus()
 
     def result(self) -> OverrideRequest | None:
-        value = self.query_one("#grade", Select).value
-        if not isinstance(value, str):
-            self.problem("Choose the new grade.")
-            return None
-        return OverrideRequest(value, self.rationale)
+        grade = self.chosen("grade", "Choose the new grade.")
+        return OverrideRequest(grade, self.rationale) if grade else None

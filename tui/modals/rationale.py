@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, Select
 
 MIN_RATIONALE = 3
 
@@ -21,6 +21,15 @@ class ConfirmCancel:
     def ready(self) -> bool:
         """Checks before ``result()`` (e.g. a rationale); False keeps the modal open."""
         return True
+
+    def chosen(self, select_id: str, missing: str) -> str | None:
+        """The value of the ``Select`` ``select_id``, or None after saying ``missing`` in
+        the modal's ``#problem`` label."""
+        value = self.query_one(f"#{select_id}", Select).value  # type: ignore[attr-defined]
+        if isinstance(value, str):
+            return value
+        self.query_one("#problem", Label).update(missing)  # type: ignore[attr-defined]
+        return None
 
     def action_submit(self) -> None:
         if not self.ready():

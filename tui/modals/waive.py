@@ -37,8 +37,5 @@ class WaiveControlModal(RationaleModal):
         self.query_one("#control" if self.cursor is None else "#rationale").focus()
 
     def result(self) -> WaiveRequest | None:
-        value = self.query_one("#control", Select).value
-        if not isinstance(value, str):
-            self.problem("Choose the control to waive.")
-            return None
-        return WaiveRequest(value, self.rationale)
+        control = self.chosen("control", "Choose the control to waive.")
+        return WaiveRequest(control, self.rationale) if control else None
