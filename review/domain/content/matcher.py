@@ -439,7 +439,6 @@ TAG_KEYWORD = "kw"
 TAG_SUSPICIOUS = "sus"
 TAG_SPACED = "spaced"
 TAG_LEET = "leet"
-KEYWORD_TAGS = frozenset({TAG_KEYWORD, TAG_SUSPICIOUS, TAG_SPACED, TAG_LEET, "leet~", "spaced~"})
 # Fold tags (``Prefilter.scan`` only, never per raw segment): ``TAG_FOLD_SCANNED`` says the
 # text's non-ASCII folds were looked for; ``"f:" + c`` names a present non-ASCII character
 # the view may fold with ``str.replace`` (one-to-one, into a lower-case non-"l" character);
@@ -450,6 +449,9 @@ KEYWORD_TAGS = frozenset({TAG_KEYWORD, TAG_SUSPICIOUS, TAG_SPACED, TAG_LEET, "le
 TAG_LEET_LOOSE = "leet~"
 TAG_SPACED_LOOSE = "spaced~"
 LOOSE_TAGS = frozenset({TAG_LEET_LOOSE, TAG_SPACED_LOOSE})
+# Tags that send a text to the keyword scanner (loose ones too: with the compiled fold the
+# raw line's tags select texts directly).
+KEYWORD_TAGS = frozenset({TAG_KEYWORD, TAG_SUSPICIOUS, TAG_SPACED, TAG_LEET}) | LOOSE_TAGS
 TAG_FOLD_SCANNED = "fx"
 TAG_FOLD = "fold"
 FOLD_PREFIX = "f:"
