@@ -27,7 +27,7 @@ from review.services import reviews as review_service
 from review.services import users as user_service
 from review.services.dashboard import questionnaire_labels
 from review.services.controls import WAIVABLE
-from review.services.permissions import Candidate, Permissions, assignees, permissions
+from review.services.permissions import Permissions, assignees, permissions
 from review.services.queries import ReviewDetail, show_review
 from tui import messages
 from tui.format import control_status, humanize
@@ -50,7 +50,6 @@ class ReviewWorkspace(CommitteeScreen):
         detail: ReviewDetail
         perms: Permissions
         labels: tuple[dict[str, str], dict[tuple[str, str], str]]
-        candidates: list[Candidate]
 
     @dataclass
     class ActionDone(Message):
@@ -62,7 +61,6 @@ class ReviewWorkspace(CommitteeScreen):
         self.review_id = review_id
         self.detail: ReviewDetail | None = None
         self.perms: Permissions | None = None
-        self.candidates: list[Candidate] = []
 
     def compose(self) -> ComposeResult:
         yield NavBar("queue", id="nav")
@@ -106,12 +104,11 @@ class ReviewWorkspace(CommitteeScreen):
         detail = show_review(self.app.db, review_id)
         perms = permissions(self.app.db, review_id, self.app.actor)
         pack = detail.assessments[0]["pack_id"] if detail.assessments else detail.review.get("policy_id", "default")
-        candidates = assignees(self.app.db, review_id) if perms.allowed("assign") else []
-        self.post_message(self.Loaded(detail, perms, questionnaire_labels(pack), candidates))
+        self.post_message(self.Loaded(detail, perms, questionnaire_labels(pack)))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
-        self.detail, self.perms, self.candidates = event.detail, event.perms, event.candidates
+        self.detail, self.perms = event.detail, event.perms
         d, now = event.detail, self.app.now()
         self.query_one("#ws-header", Static).update(panels.header(d, now))
         self.query_one("#ws-profile", Static).update(panels.profile(d))
@@ -173,14 +170,21 @@ class ReviewWorkspace(CommitteeScreen):
             product = self.detail.product.get("name", "")
             self.app.push_screen(DeclareConflictModal(product), lambda r: r and self._run("conflict", (product, r), version=version))
         elif action == "assign":
-            self.app.push_screen(AssignModal(self.label, self.candidates, self.detail.review.get("assignee")),
-                                 lambda r: r and self._run("assign-other", r, version=version))
+            self._open_assign(version)
         elif action == "waive":
             open_controls = [(c.control_id, c.title) for c in self.detail.controls if c.status in WAIVABLE]
             self.app.push_screen(WaiveControlModal(self.label, open_controls, self._control_under_cursor()),
                                  lambda r: r and self._run("waive", r, version=version))
         elif action in ("advance", "suspend", "resume", "withdraw"):
             self.app.push_screen(StandingModal(self.label, action), lambda r: r is not None and self._run(action, r, version=version))
+
+    @work(thread=True, exclusive=True, group="workspace-action", exit_on_error=False)
+    def _open_assign(self, version: int) -> None:
+        """Who may take the review (asked only when the chair wants to assign), then the modal."""
+        assert self.detail is not None
+        candidates, current = assignees(self.app.db, self.review_id), self.detail.review.get("assignee")
+        self.app.call_from_thread(lambda: self.app.push_screen(AssignModal(self.label, candidates, current),
+                                                               lambda r: r and self._run("assign-other", r, version=version)))
 
     def _control_under_cursor(self) -> str | None:
         table = self.query_one("#ws-controls", DataTable)
