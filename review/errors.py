@@ -53,3 +53,46 @@ class GateBlocked(ReviewError):
     """A gate rule refuses the move (unmet controls, missing quorum, unacceptable grade)."""
 
     exit_code = 7
+
+
+class NotAuthenticated(ReviewError):
+    """No credential, or one that is unknown, expired, revoked or forged (HTTP 401)."""
+
+    exit_code = 10
+
+
+class Unavailable(ReviewError):
+    """The review server cannot be reached or failed (HTTP 5xx)."""
+
+    exit_code = 11
+
+
+#: HTTP status and problem type of each error class (the API's problem+json and the remote
+#: client's way back to the same class, hence the same CLI exit code).
+PROBLEMS: dict[type[ReviewError], tuple[int, str]] = {
+    InvalidInput: (422, "invalid-input"),
+    NotFound: (404, "not-found"),
+    Forbidden: (403, "not-allowed"),
+    IllegalTransition: (409, "illegal-move"),
+    Conflict: (409, "conflict"),
+    GateBlocked: (409, "gate-rule"),
+    NotAuthenticated: (401, "not-authenticated"),
+    Unavailable: (503, "unavailable"),
+    ReviewError: (422, "refused"),
+}
+
+
+def problem_of(exc: ReviewError) -> tuple[int, str]:
+    """(HTTP status, problem type) for an error: its own class first, then its bases."""
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return PROBLEMS[cls]
+    return PROBLEMS[ReviewError]
+
+
+def error_for(problem_type: str, message: str) -> ReviewError:
+    """The error a problem type stands for (the remote client raises it)."""
+    for cls, (_status, kind) in PROBLEMS.items():
+        if kind == problem_type:
+            return cls(message)
+    return ReviewError(message)

@@ -1,4 +1,9 @@
-"""The committee's terminal UI: ``EthicsReviewApp(db, actor)``.
+"""The committee's terminal UI: ``EthicsReviewApp(client, actor)``.
+
+* ``client`` is a ``review.client.Client``: local (direct mode) or remote (the review
+  server, acting as the person whose token it holds). The screens call only the client,
+  so the TUI runs the same against a database file or a team server. A ``Database`` is
+  accepted too and wrapped in a local client (single-user mode, and the tests).
 
 * Top-level screens come from ``tui.registry`` (one Textual mode each, key 1, 2, ...).
 * Every database call runs in a thread worker on a screen; a failure reaches
@@ -8,7 +13,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,8 +22,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, NotFound, ReviewError
-from review.store.db import Database, utcnow
+from review.client import Client
+from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, NotAuthenticated, NotFound, ReviewError, Unavailable
 from tui import messages
 from tui.commands import CommitteeCommands
 from tui.modals import ConflictModal, ErrorModal
@@ -27,7 +32,8 @@ from tui.screens import load_extra_screens
 
 ERROR_TITLES: dict[type, str] = {
     Forbidden: "Not allowed", GateBlocked: "Blocked by a gate rule", IllegalTransition: "Not possible in this state",
-    InvalidInput: "Please check the input", NotFound: "Not found",
+    InvalidInput: "Please check the input", NotFound: "Not found", NotAuthenticated: "Not signed in",
+    Unavailable: "Review server unavailable",
 }
 
 
@@ -42,10 +48,16 @@ class EthicsReviewApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, db: Database, actor: str, *, clock: Callable[[], datetime] | None = None, start: str = "queue") -> None:
+    def __init__(self, client: Any, actor: str | None = None, *, clock: Callable[[], datetime] | None = None, start: str = "queue") -> None:
         load_extra_screens()
         super().__init__()
-        self.db, self.actor, self.clock = db, actor, clock or utcnow
+        if not isinstance(client, Client):  # a Database: direct mode as ``actor``
+            from review.client.local import LocalClient
+
+            client = LocalClient(client, actor)
+        self.client: Client = client
+        self.actor: str = actor or client.whoami().username
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.start_mode = start
         for entry in screens():
             self.add_mode(entry.name, entry.factory())
@@ -55,7 +67,8 @@ class EthicsReviewApp(App):
         return self.clock()
 
     def on_mount(self) -> None:
-        self.sub_title = f"as {self.actor}"
+        where = getattr(self.client, "url", None)
+        self.sub_title = f"as {self.actor}" + (f" on {where}" if where else "")
         self.switch_mode(self.start_mode)
 
     # ---- navigation ---------------------------------------------------------------------

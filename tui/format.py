@@ -47,12 +47,19 @@ def control_status(status: str) -> Text:
     return Text(status.replace("_", " ").lower(), style=CONTROL_STYLE.get(status, ""))
 
 
-def is_overdue(due_at: datetime | None, status: str, now: datetime) -> bool:
+def as_time(value: datetime | str | None) -> datetime | None:
+    """A time as a datetime (review details carry ISO 8601 text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def is_overdue(due_at: datetime | str | None, status: str, now: datetime) -> bool:
+    due_at = as_time(due_at)
     return due_at is not None and due_at < now and status in OPEN_STATUSES
 
 
-def due_text(due_at: datetime | None, status: str, now: datetime) -> Text:
+def due_text(due_at: datetime | str | None, status: str, now: datetime) -> Text:
     """Absolute due date plus the distance from ``now`` in whole days (only for open reviews)."""
+    due_at = as_time(due_at)
     if due_at is None:
         return Text("-", style="dim")
     label = f"{due_at:%Y-%m-%d}"
@@ -67,7 +74,8 @@ def due_text(due_at: datetime | None, status: str, now: datetime) -> Text:
     return Text(f"{label} in {days}d", style="yellow" if days <= 2 else "")
 
 
-def when(value: datetime | None) -> str:
+def when(value: datetime | str | None) -> str:
+    value = as_time(value)
     return f"{value:%Y-%m-%d %H:%M}" if value else "-"
 
 

@@ -58,7 +58,7 @@ def screens() -> list[ScreenEntry]:
 # ---- dashboard panels --------------------------------------------------------------------
 @dataclass(frozen=True)
 class DashboardPanel:
-    """A dashboard card: ``load(db)`` runs in a worker thread, ``render(data, width)`` returns a Rich renderable."""
+    """A dashboard card: ``load(client)`` runs in a worker thread, ``render(data, width)`` returns a Rich renderable."""
 
     id: str
     title: str

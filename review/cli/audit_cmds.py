@@ -9,12 +9,6 @@ from typing import Any
 from review.cli import output
 
 
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     aud = sub.add_parser("audit", help="AIGC content-safety audits: scan records, spot-check, verdict, report").add_subparsers(
         dest="audit_cmd", required=True, metavar="ACTION")
@@ -66,33 +60,25 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_report)
 
 
-def _run_engine(ctx: Any, run_id: int, engine: str) -> Any:
-    from review.services import content_audit as ca
+def _progress(ctx: Any):
+    """A progress bar on a terminal (None under --json or when not a terminal): ``(callback, context manager)``."""
+    import contextlib
 
-    if engine == "prefect":
-        from flows.content_audit import aigc_content_audit
-
-        aigc_content_audit(run_id=run_id, database_url=ctx.db.url, actor=ctx.actor_or_none)
-        return ca.get_run_row(ctx.db, run_id)
-    descs = ca.chunk_descriptors(ctx.db, run_id)
-    if ctx.json or not descs:
-        return ca.run_inline(ctx.db, run_id, actor=ctx.actor_or_none, workers=_workers(ctx))
+    if ctx.json:
+        return None, contextlib.nullcontext()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    total_lines = sum(d["lines"] for d in descs)
-    with Progress(TextColumn("[bold]audit {task.fields[run]}"), BarColumn(), MofNCompleteColumn(), TextColumn("lines"),
-                  TextColumn("{task.fields[found]} findings"), TimeElapsedColumn(), console=output.console(),
-                  transient=not output.console().is_terminal) as prog:
-        task = prog.add_task("scan", total=total_lines, run=run_id, found=0)
-        found = 0
-        sizes = {d["seq"]: d["lines"] for d in descs}
+    prog = Progress(TextColumn("[bold]audit {task.fields[run]}"), BarColumn(), MofNCompleteColumn(), TextColumn("lines"),
+                    TextColumn("{task.fields[found]} findings"), TimeElapsedColumn(), console=output.console(),
+                    transient=not output.console().is_terminal)
+    task: list[Any] = []
 
-        def tick(out: dict) -> None:
-            nonlocal found
-            found += out["findings"]
-            prog.update(task, advance=sizes.get(out["seq"], 0), found=found)
+    def tick(p: dict) -> None:
+        if not task:
+            task.append(prog.add_task("scan", total=p["lines_total"], run=p["run"], found=0))
+        prog.update(task[0], completed=p["lines_done"], found=p["findings"])
 
-        return ca.run_inline(ctx.db, run_id, progress=tick, actor=ctx.actor_or_none, workers=_workers(ctx))
+    return tick, prog
 
 
 def _workers(ctx: Any) -> int:
@@ -105,29 +91,23 @@ def _workers(ctx: Any) -> int:
 
 
 def cmd_run(ctx: Any) -> int:
-    from review.services import content_audit as ca
-
-    from review.services import followups
-
     a = ctx.args
-    if a.reaudit is not None:  # check before anything is written
-        followups.get_pending_reaudit(ctx.db, a.reaudit, product=a.product)
-    run = ca.start_run(ctx.db, a.file, product=a.product, actor=ctx.actor, fmt=a.fmt, chunk_lines=a.chunk,
-                       double_review=a.double_review, engine=a.engine, pack=a.pack, seed=a.seed)
-    if not ctx.json:
-        output.say(f"audit run {run.id}: {run.chunks_total} chunk(s) of up to {a.chunk:,} records from {a.file}")
-    run = _run_engine(ctx, run.id, a.engine)
-    if a.reaudit is not None:
-        followups.complete_reaudit(ctx.db, int(a.reaudit), actor=ctx.actor, note=f"content audit run {run.id}")
+    tick, bar = _progress(ctx)
+
+    def started(run: Any) -> None:
         if not ctx.json:
-            output.say(f"content re-audit request {a.reaudit} closed by audit run {run.id}")
+            output.say(f"audit run {run.id}: {run.chunks_total} chunk(s) of up to {a.chunk:,} records from {a.file}")
+
+    with bar:
+        run = ctx.client.run_audit(a.file, product=a.product, fmt=a.fmt, chunk_lines=a.chunk, double_review=a.double_review, pack=a.pack,
+                                   seed=a.seed, reaudit=a.reaudit, engine=a.engine, workers=_workers(ctx), progress=tick, started=started)
+    if a.reaudit is not None and not ctx.json:
+        output.say(f"content re-audit request {a.reaudit} closed by audit run {run.id}")
     return _summary(ctx, run.id)
 
 
 def cmd_reaudits(ctx: Any) -> int:
-    from review.services.followups import pending_reaudits
-
-    rows = pending_reaudits(ctx.db)
+    rows = ctx.client.pending_reaudits()
     if ctx.json:
         output.emit_json(rows)
     else:
@@ -137,20 +117,17 @@ def cmd_reaudits(ctx: Any) -> int:
 
 
 def cmd_resume(ctx: Any) -> int:
-    from review.services import content_audit as ca
-
-    run = ca.get_run_row(ctx.db, ctx.args.run)
-    left = len(ca.chunk_descriptors(ctx.db, run.id))
+    d = ctx.client.get_audit(ctx.args.run, bad_limit=1)
     if not ctx.json:
-        output.say(f"audit run {run.id}: {left} of {run.chunks_total} chunk(s) left to scan")
-    _run_engine(ctx, run.id, ctx.args.engine)
-    return _summary(ctx, run.id)
+        output.say(f"audit run {d.run.id}: {d.run.chunks_total - d.chunks_done} of {d.run.chunks_total} chunk(s) left to scan")
+    tick, bar = _progress(ctx)
+    with bar:
+        ctx.client.resume_audit(d.run.id, engine=ctx.args.engine, workers=_workers(ctx), progress=tick)
+    return _summary(ctx, d.run.id)
 
 
 def _summary(ctx: Any, run_id: int) -> int:
-    from review.services import content_audit as ca
-
-    d = ca.get_run(ctx.db, run_id, bad_limit=10)
+    d = ctx.client.get_audit(run_id, bad_limit=10)
     r = d.run
     if ctx.json:
         output.emit_json({"run": r.id, "status": r.status, "records": r.records, "bad_records": r.bad_records,
@@ -160,16 +137,14 @@ def _summary(ctx: Any, run_id: int) -> int:
     output.say(f"run {r.id} {r.status}: {r.records:,} records, {r.flagged_records:,} flagged, {r.findings:,} findings, "
                f"{r.bad_records:,} bad record(s) skipped; spot-check sample {r.sample_size:,} items (seed {r.seed})")
     for b in d.bad:
-        output.say(f"  bad: {_esc(b.message)}", style="yellow")
+        output.say(f"  bad: {b.message}", style="yellow")
     if r.bad_records > len(d.bad):
         output.say(f"  ... and {r.bad_records - len(d.bad)} more (`ethics-review audit report {r.id}` lists them)", style="yellow")
     return 0
 
 
 def cmd_list(ctx: Any) -> int:
-    from review.services import content_audit as ca
-
-    rows = ca.list_runs(ctx.db, product=ctx.args.product, limit=ctx.args.limit)
+    rows = ctx.client.list_audits(product=ctx.args.product, limit=ctx.args.limit)
     if ctx.json:
         output.emit_json([{**r.model_dump(mode="json"), "product": n} for r, n in rows])
         return 0
@@ -180,13 +155,11 @@ def cmd_list(ctx: Any) -> int:
 
 
 def cmd_show(ctx: Any) -> int:
-    from review.services import content_audit as ca
-    from review.services import content_report
     from review.services.content_report import verdict_word
 
-    d = ca.get_run(ctx.db, ctx.args.run)
-    v = content_report.verdict(ctx.db, d.run.id)
-    items = ca.sample_items(ctx.db, d.run.id, ctx.actor, blind=True) if ctx.args.items else []
+    d = ctx.client.get_audit(ctx.args.run)
+    v = ctx.client.audit_verdict(d.run.id)
+    items = ctx.client.sample_items(d.run.id, blind=True) if ctx.args.items else []
     if ctx.json:
         output.emit_json({"run": d.run.model_dump(mode="json"), "product": d.product, "chunks_done": d.chunks_done,
                           "by_category": d.by_category, "bad": [b.message for b in d.bad], "verdict": v.__dict__,
@@ -194,13 +167,13 @@ def cmd_show(ctx: Any) -> int:
                                      "label": i.my_label.verdict if i.my_label else None} for i in items]})
         return 0
     r = d.run
-    output.say(f"[bold]audit run {r.id}[/bold] {d.product} {r.status}: {d.chunks_done}/{r.chunks_total} chunks, {r.records:,} records, "
-               f"{r.flagged_records:,} flagged, {r.findings:,} findings, {r.bad_records:,} bad; pack {r.pack_id} {r.pack_version}, seed {r.seed}")
+    output.line((f"audit run {r.id}", "bold"), f" {d.product} {r.status}: {d.chunks_done}/{r.chunks_total} chunks, {r.records:,} records, "
+                f"{r.flagged_records:,} flagged, {r.findings:,} findings, {r.bad_records:,} bad; pack {r.pack_id} {r.pack_version}, seed {r.seed}")
     output.table("Findings", ["category", "severity", "findings", "records"], d.by_category)
     output.say(f"labelled {v.labelled}/{v.items}; pass rate {v.rate:.1%} [{v.lower:.1%}, {v.upper:.1%}] vs {v.threshold:.0%}: {verdict_word(v)}"
                + (f"; kappa {v.kappa:.3f} ({v.pairs} pairs)" if v.kappa is not None else ""))
     for b in d.bad[:10]:
-        output.say(f"  bad: {_esc(b.message)}", style="yellow")
+        output.say(f"  bad: {b.message}", style="yellow")
     if items:
         output.table("Spot-check items", ["item", "record", "flagged", "categories", "your label", "output"],
                      [(i.seq, i.record_id, "yes" if i.flagged else "", ",".join(i.categories), i.my_label.verdict if i.my_label else "",
@@ -210,7 +183,6 @@ def cmd_show(ctx: Any) -> int:
 
 def cmd_label(ctx: Any) -> int:
     from review.errors import InvalidInput
-    from review.services import content_labels
     from review.services.content_labels import read_label_file
 
     a = ctx.args
@@ -218,27 +190,27 @@ def cmd_label(ctx: Any) -> int:
         if a.item or a.verdict:
             raise InvalidInput("give either ITEM pass|violation or --file LABELS, not both")
         labels, where = read_label_file(a.file)
-        done = content_labels.label_items(ctx.db, a.run, ctx.actor, labels, where=lambda k: where[k])
+        done = ctx.client.label_items(a.run, labels, where=where)
         msg = f"recorded {len(done)} label(s) from {a.file}"
     else:
         if not a.item or not a.verdict:
             raise InvalidInput("usage: ethics-review audit label RUN ITEM pass|violation [--category C --severity N] (or --file LABELS)")
-        lab = content_labels.label_item(ctx.db, a.run, a.item, ctx.actor, a.verdict, category=a.category, severity=a.severity, note=a.note,
-                            second=a.second)
+        lab = ctx.client.label_item(a.run, a.item, a.verdict, category=a.category, severity=a.severity, note=a.note, second=a.second)
         done = [lab]
         msg = f"item {lab.seq}: {lab.verdict}" + (f" {lab.category} (severity {lab.severity})" if lab.category else "") + \
             (" (second review)" if lab.round == 2 else "")
     if ctx.json:
         output.emit_json([x.model_dump(mode="json") for x in done])
     else:
-        output.say(_esc(msg))
+        output.say(msg)
     return 0
 
 
 def cmd_report(ctx: Any) -> int:
-    from review.services.content_report import write_report
+    from review.services.content_report import write_report_files
 
-    md, htm = write_report(ctx.db, ctx.args.run, ctx.args.out or os.getcwd())
+    rep = ctx.client.audit_report(ctx.args.run)
+    md, htm = write_report_files(rep.run_id, rep.markdown, rep.html, ctx.args.out or os.getcwd())
     if ctx.json:
         output.emit_json({"markdown": str(md), "html": str(htm)})
     else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from review.cli import hooks, output
+from review.cli import output
 from review.cli.output import grade_text, status_text, when
 from review.errors import InvalidInput
 
@@ -68,6 +69,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("control")
     p.add_argument("file")
     p.set_defaults(func=cmd_evidence_add)
+    p = ev.add_parser("list", help="evidence files attached to a review")
+    p.add_argument("review")
+    p.set_defaults(func=cmd_evidence_list)
+    p = ev.add_parser("download", help="download one evidence file (see `evidence list` for ids)")
+    p.add_argument("review")
+    p.add_argument("evidence", help="evidence id")
+    p.add_argument("--out", "-o", default=".", help="a directory (keeps the file's name) or a file path (default: current directory)")
+    p.set_defaults(func=cmd_evidence_download)
 
     p = sub.add_parser("verify", help="verify a control's evidence: pass or fail")
     p.add_argument("review")
@@ -141,7 +150,8 @@ def cmd_init(ctx: Any) -> int:
     else:
         output.say(f"database ready at {_safe_url(db.url)} (schema {head})")
         if created:
-            output.say(f"created admin user {created.username} ({created.team})")
+            output.say(f"created admin user {created.username} ({created.team}); give them a token for the server with: "
+                       f"ethics-review --as {created.username} token create {created.username}")
     return 0
 
 
@@ -152,9 +162,7 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_user_add(ctx: Any) -> int:
-    from review.services import users
-
-    u = users.add_user(ctx.db, ctx.args.username, team=ctx.args.team, roles=ctx.args.roles, display_name=ctx.args.name, actor=ctx.actor_or_none)
+    u = ctx.client.add_user(ctx.args.username, team=ctx.args.team, roles=ctx.args.roles, display_name=ctx.args.name)
     if ctx.json:
         output.emit_json(u.model_dump(mode="json"))
     else:
@@ -163,9 +171,7 @@ def cmd_user_add(ctx: Any) -> int:
 
 
 def cmd_user_list(ctx: Any) -> int:
-    from review.services import users
-
-    rows = users.list_users(ctx.db)
+    rows = ctx.client.list_users()
     if ctx.json:
         output.emit_json([u.model_dump(mode="json") for u in rows])
     else:
@@ -182,31 +188,40 @@ def read_yaml(path: str) -> Any:
     return parse_yaml(p.read_bytes(), path)
 
 
-def cmd_submit(ctx: Any) -> int:
-    from review.services import reviews
+def say_step(ctx: Any, step: Any) -> None:
+    """What the gate step after a write said (stderr under --json, so stdout stays one JSON object)."""
+    if step is None or not step.message:
+        return
+    for text in step.message.splitlines():
+        if ctx.json:
+            print(output.safe(text), file=sys.stderr)
+        else:
+            output.say(text, style="dim")
 
+
+def cmd_submit(ctx: Any) -> int:
     target = ctx.args.target
     if target.endswith((".yaml", ".yml")) or Path(target).exists():
-        review = reviews.submit(ctx.db, read_yaml(target), actor=ctx.actor, source=target)
+        review, step = ctx.client.submit(read_yaml(target), source=target)
         verb = "submitted"
     else:
-        review = reviews.submit_gate(ctx.db, target, actor=ctx.actor)
+        review, step = ctx.client.submit_gate(target)
         verb = f"submitted {review.gate} gate of"
-    hooks.after_submit(ctx, review)
+    say_step(ctx, step)
     if ctx.json:
         output.emit_json(review.model_dump(mode="json"))
     else:
-        output.console().print(f"{verb} review {review.id}: {review.gate}/{review.status}, grade ", grade_text(review.grade), f", due {when(review.due_at)}")
+        output.line(f"{verb} review {review.id}: {review.gate}/{review.status}, grade ", grade_text(review.grade), f", due {when(review.due_at)}")
     return 0
 
 
 def cmd_list(ctx: Any) -> int:
-    from review.services.queries import ReviewFilter, list_reviews
+    from review.services.queries import ReviewFilter
 
     a = ctx.args
     assignee = ctx.actor if a.mine else a.assignee
     f = ReviewFilter(gate=a.gate, status=a.status, grade=a.grade, assignee=assignee, overdue=a.overdue, search=a.search, team=a.team)
-    page = list_reviews(ctx.db, f, sort=a.sort, descending=not a.asc, limit=a.limit, offset=a.offset)
+    page = ctx.client.list_reviews(f, sort=a.sort, descending=not a.asc, limit=a.limit, offset=a.offset)
     if ctx.json:
         output.emit_json({"total": page.total, "offset": page.offset, "limit": page.limit, "reviews": [r.to_json() for r in page.rows]})
         return 0
@@ -221,27 +236,23 @@ def cmd_list(ctx: Any) -> int:
 
 
 def cmd_show(ctx: Any) -> int:
-    from review.services.queries import show_review
-
-    d = show_review(ctx.db, ctx.args.review)
+    d = ctx.client.show_review(ctx.args.review)
     if ctx.json:
         output.emit_json(d.to_json())
         return 0
     r, p = d.review, d.product
-    c = output.console()
-    c.print(f"[bold]Review {r['id']}[/bold]  {p['name']}  ({p['owner_team']}, {p['business_line']})")
-    c.print(f"  gate {r['gate']}  status ", status_text(r["status"]), "  grade ", grade_text(r["grade"]),
-            f"  assignee {r['assignee'] or '-'}  due {when(r['due_at'])}  pack {r['policy_id']}@{r['policy_version']}  version {r['version']}")
-    c.print(f"  users: {', '.join(p['intended_users'])}; data: {', '.join(p['data_categories'])}; capabilities: {', '.join(p['capabilities']) or '-'}; regions: {', '.join(p['deployment_regions'])}")
+    output.line((f"Review {r['id']}", "bold"), f"  {p['name']}  ({p['owner_team']}, {p['business_line']})")
+    output.line(f"  gate {r['gate']}  status ", status_text(r["status"]), "  grade ", grade_text(r["grade"]),
+                f"  assignee {r['assignee'] or '-'}  due {when(_dt(r['due_at']))}  pack {r['policy_id']}@{r['policy_version']}  version {r['version']}")
+    output.say(f"  users: {', '.join(p['intended_users'])}; data: {', '.join(p['data_categories'])}; "
+               f"capabilities: {', '.join(p['capabilities']) or '-'}; regions: {', '.join(p['deployment_regions'])}")
     if d.assessments:
         a = d.assessments[-1]
         output.table(f"Assessment ({a['kind']}, pack {a['pack_id']}@{a['pack_version']} #{a['pack_hash'][:12]})", ["dimension", "score", "level"],
                      [(k, a["dimension_scores"][k], grade_text(a["dimension_levels"][k])) for k in a["dimension_scores"]],
                      caption=f"triggers fired: {', '.join(a['triggers_fired']) or 'none'}; base {a['base_grade']} -> grade {a['grade']}")
     if d.assessments and d.assessments[0]["answers"]:
-        from review.services.dashboard import questionnaire_labels
-
-        text, labels = questionnaire_labels(d.assessments[0]["pack_id"])
+        text, labels = ctx.client.questionnaire_labels(d.assessments[0]["pack_id"])
         output.table("Questionnaire answers", ["question", "answer"],
                      [(text.get(q, q), ", ".join(labels.get((q, v), v) for v in vals)) for q, vals in d.assessments[0]["answers"].items()])
     if d.controls:
@@ -250,27 +261,28 @@ def cmd_show(ctx: Any) -> int:
                        ", ".join(f"{e['filename']} ({e['sha256'][:10]})" for e in cv.evidence) or "-") for cv in d.controls])
     if d.decisions:
         output.table("Decisions", ["when", "gate", "decision", "by", "rationale"],
-                     [(when(x["created_at"]), x["gate"], x["action"], x["actor"], x["rationale"]) for x in d.decisions])
+                     [(when(_dt(x["created_at"])), x["gate"], x["action"], x["actor"], x["rationale"]) for x in d.decisions])
     if d.trail:
-        output.table("Audit trail", ["#", "when", "actor", "action"], [(t["id"], when(t["at"]), t["actor"], t["action"]) for t in d.trail])
+        output.table("Audit trail", ["#", "when", "actor", "action"], [(t["id"], when(_dt(t["at"])), t["actor"], t["action"]) for t in d.trail])
     return 0
 
 
-def cmd_assign(ctx: Any) -> int:
-    from review.services import reviews
+def _dt(value: Any) -> Any:
+    """A time from a review detail: a datetime locally, ISO text from the server."""
+    from datetime import datetime
 
-    actor = ctx.actor
-    r = reviews.assign(ctx.db, ctx.args.review, ctx.args.assignee or actor, actor=actor)
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def cmd_assign(ctx: Any) -> int:
+    r = ctx.client.assign(ctx.args.review, ctx.args.assignee)
     _report(ctx, r, f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}")
     return 0
 
 
 def cmd_decide(ctx: Any) -> int:
-    from review.services import reviews
-
-    out = reviews.decide(ctx.db, ctx.args.review, ctx.args.decision, actor=ctx.actor, rationale=ctx.args.rationale,
-                         expected_version=ctx.args.expected_version)
-    hooks.after_decide(ctx, out)
+    out, step = ctx.client.decide(ctx.args.review, ctx.args.decision, rationale=ctx.args.rationale, expected_version=ctx.args.expected_version)
+    say_step(ctx, step)
     if ctx.json:
         output.emit_json({"review": out.review.model_dump(mode="json"), "applied": out.applied, "message": out.message})
     else:
@@ -279,21 +291,43 @@ def cmd_decide(ctx: Any) -> int:
 
 
 def cmd_evidence_add(ctx: Any) -> int:
-    from review.services import controls
-
-    ev = controls.add_evidence(ctx.db, ctx.args.review, ctx.args.control, ctx.args.file, actor=ctx.actor)
+    ev = ctx.client.add_evidence(ctx.args.review, ctx.args.control, ctx.args.file)
     if ctx.json:
         output.emit_json(ev.model_dump(mode="json"))
     else:
-        output.say(f"evidence {ev.filename} ({ev.size} bytes, sha256 {ev.sha256[:16]}...) attached to {ev.control_id} on review {ev.review_id}")
+        output.say(f"evidence {ev.id}: {ev.filename} ({ev.size} bytes, sha256 {ev.sha256[:16]}...) attached to {ev.control_id} on review {ev.review_id}")
+    return 0
+
+
+def cmd_evidence_list(ctx: Any) -> int:
+    rows = ctx.client.list_evidence(ctx.args.review)
+    if ctx.json:
+        output.emit_json([e.model_dump(mode="json") for e in rows])
+    else:
+        output.table(None, ["id", "control", "file", "bytes", "sha256", "by", "when"],
+                     [(e.id, e.control_id, e.filename, e.size, e.sha256[:16], e.uploaded_by, when(e.uploaded_at)) for e in rows],
+                     caption=f"{len(rows)} evidence file(s)")
+    return 0
+
+
+def cmd_evidence_download(ctx: Any) -> int:
+    import hashlib
+
+    path = ctx.client.download_evidence(ctx.args.review, ctx.args.evidence, Path(ctx.args.out))
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if ctx.json:
+        output.emit_json({"path": str(path), "sha256": h.hexdigest()})
+    else:
+        output.say(f"wrote {path} (sha256 {h.hexdigest()[:16]}...)")
     return 0
 
 
 def cmd_verify(ctx: Any) -> int:
-    from review.services import controls
-
-    req = controls.verify(ctx.db, ctx.args.review, ctx.args.control, ctx.args.verdict, actor=ctx.actor, rationale=ctx.args.rationale)
-    hooks.after_verify(ctx, req)
+    req, step = ctx.client.verify(ctx.args.review, ctx.args.control, ctx.args.verdict, rationale=ctx.args.rationale)
+    say_step(ctx, step)
     if ctx.json:
         output.emit_json(req.model_dump(mode="json"))
     else:
@@ -302,10 +336,8 @@ def cmd_verify(ctx: Any) -> int:
 
 
 def cmd_waive(ctx: Any) -> int:
-    from review.services import controls
-
-    req = controls.waive(ctx.db, ctx.args.review, ctx.args.control, actor=ctx.actor, rationale=ctx.args.rationale)
-    hooks.after_verify(ctx, req)  # a waiver changes the gate report like a verdict does
+    req, step = ctx.client.waive(ctx.args.review, ctx.args.control, rationale=ctx.args.rationale)
+    say_step(ctx, step)
     if ctx.json:
         output.emit_json(req.model_dump(mode="json"))
     else:
@@ -314,46 +346,35 @@ def cmd_waive(ctx: Any) -> int:
 
 
 def cmd_advance(ctx: Any) -> int:
-    from review.services import reviews
-
-    r = reviews.advance(ctx.db, ctx.args.review, actor=ctx.actor)
-    hooks.after_advance(ctx, r)
+    r, step = ctx.client.advance(ctx.args.review)
+    say_step(ctx, step)
     _report(ctx, r, f"review {r.id} advanced to {r.gate}/{r.status}")
     return 0
 
 
 def cmd_standing(ctx: Any) -> int:
-    from review.services import reviews
-
-    r = reviews.change_standing(ctx.db, ctx.args.review, ctx.args.standing, actor=ctx.actor, rationale=ctx.args.rationale,
-                                to_gate=getattr(ctx.args, "to_gate", None))
+    r = ctx.client.change_standing(ctx.args.review, ctx.args.standing, rationale=ctx.args.rationale, to_gate=getattr(ctx.args, "to_gate", None))
     _report(ctx, r, f"review {r.id}: {ctx.args.standing} recorded; now {r.gate}/{r.status}")
     return 0
 
 
 def cmd_override(ctx: Any) -> int:
-    from review.services import reviews
-
-    r = reviews.override_grade(ctx.db, ctx.args.review, ctx.args.grade, actor=ctx.actor, rationale=ctx.args.rationale)
+    r = ctx.client.override_grade(ctx.args.review, ctx.args.grade, rationale=ctx.args.rationale)
     _report(ctx, r, f"review {r.id}: grade overridden to {r.grade}")
     return 0
 
 
 def cmd_residual(ctx: Any) -> int:
-    from review.services import reviews
-
-    res = reviews.compute_residual(ctx.db, ctx.args.review, actor=ctx.actor_or_none or "system")
+    res = ctx.client.residual(ctx.args.review)
     if ctx.json:
         output.emit_json(res.to_json())
     else:
-        output.console().print("residual grade ", grade_text(res.grade.value), f" (mitigation credit: {res.mitigation or 'none'})")
+        output.line("residual grade ", grade_text(res.grade.value), f" (mitigation credit: {res.mitigation or 'none'})")
     return 0
 
 
 def cmd_conflict(ctx: Any) -> int:
-    from review.services import users
-
-    d = users.declare_conflict(ctx.db, ctx.args.product, actor=ctx.actor, reason=ctx.args.reason)
+    d = ctx.client.declare_conflict(ctx.args.product, reason=ctx.args.reason)
     if ctx.json:
         output.emit_json(d.model_dump(mode="json"))
     else:
@@ -362,14 +383,12 @@ def cmd_conflict(ctx: Any) -> int:
 
 
 def cmd_replay(ctx: Any) -> int:
-    from review.services.replay import replay
-
-    rep = replay(ctx.db, ctx.args.review)
+    rep = ctx.client.replay(ctx.args.review)
     if ctx.json:
         output.emit_json(rep.to_json())
     else:
-        verdict = "[green]matches[/green]" if rep.matches else "[red]DOES NOT MATCH[/red]"
-        output.say(f"review {rep.review_id}: stored {rep.stored_grade} with {rep.pack} #{rep.pack_hash[:12]}; replayed {rep.replayed_grade}: {verdict}")
+        verdict = ("matches", "green") if rep.matches else ("DOES NOT MATCH", "red")
+        output.line(f"review {rep.review_id}: stored {rep.stored_grade} with {rep.pack} #{rep.pack_hash[:12]}; replayed {rep.replayed_grade}: ", verdict)
         if rep.current_grade is not None or rep.current_matches is False:
             same = "same pack" if rep.current_pack_hash == rep.pack_hash else f"pack changed to #{rep.current_pack_hash[:12]}"
             output.say(f"  with the current pack {rep.current_pack} ({same}): {rep.current_grade or 'cannot grade'}")
@@ -378,9 +397,7 @@ def cmd_replay(ctx: Any) -> int:
 
 
 def cmd_audit_verify(ctx: Any) -> int:
-    from review.services.audit import verify_chain
-
-    rep = verify_chain(ctx.db)
+    rep = ctx.client.verify_audit_log()
     if ctx.json:
         output.emit_json({"rows": rep.rows, "ok": rep.ok, "problems": [p.__dict__ for p in rep.problems]})
     elif rep.ok:
@@ -393,16 +410,7 @@ def cmd_audit_verify(ctx: Any) -> int:
 
 
 def cmd_audit_show(ctx: Any) -> int:
-    from sqlmodel import select
-
-    from review.services.common import parse_review_id
-    from review.store.models import AuditLog
-
-    with ctx.db.reading() as s:
-        q = select(AuditLog).order_by(AuditLog.id.desc()).limit(ctx.args.limit)
-        if ctx.args.review:
-            q = q.where(AuditLog.entity == "review", AuditLog.entity_id == str(parse_review_id(ctx.args.review)))
-        rows = list(reversed(s.exec(q).all()))
+    rows = ctx.client.audit_log(review_id=ctx.args.review, limit=ctx.args.limit)
     if ctx.json:
         output.emit_json([r.model_dump(mode="json") for r in rows])
     else:

@@ -71,9 +71,7 @@ def _parse_now(text: str | None) -> Any:
 
 
 def cmd_followup_list(ctx: Any) -> int:
-    from review.services.followups import list_checks
-
-    rows = list_checks(ctx.db, which=ctx.args.which, limit=ctx.args.limit)
+    rows = ctx.client.list_checks(which=ctx.args.which, limit=ctx.args.limit)
     if ctx.json:
         output.emit_json(rows)
         return 0
@@ -86,13 +84,11 @@ def cmd_followup_list(ctx: Any) -> int:
 
 
 def cmd_followup_show(ctx: Any) -> int:
-    from review.services.followups import show_check
-
-    d = show_check(ctx.db, ctx.args.check)
+    d = ctx.client.show_check(ctx.args.check)
     if ctx.json:
         output.emit_json(d)
         return 0
-    output.say(f"[bold]Follow-up check {d['id']}[/bold]  {d['product']} (review {d['review_id']}, #{d['sequence']}, {d['kind']}, {d['grade']})")
+    output.line((f"Follow-up check {d['id']}", "bold"), f"  {d['product']} (review {d['review_id']}, #{d['sequence']}, {d['kind']}, {d['grade']})")
     output.say(f"  status {d['status']}  due {d['due_at'][:10]}  escalated {d['escalated_at'] or '-'}  finding {d['finding'] or '-'}")
     if d["visits"]:
         from review.services.followups import question_parts
@@ -110,12 +106,9 @@ def cmd_followup_show(ctx: Any) -> int:
 
 def cmd_followup_record(ctx: Any) -> int:
     from review.cli.core import read_yaml
-    from review.services.followups import record_visit
-    from review.services.notifications import deliver_pending
 
     doc = read_yaml(ctx.args.answers)
-    out = record_visit(ctx.db, ctx.args.check, ctx.args.customer, doc, actor=ctx.actor, source=ctx.args.answers)
-    deliver_pending(ctx.db)
+    out = ctx.client.record_visit(ctx.args.check, ctx.args.customer, doc, source=ctx.args.answers)
     if ctx.json:
         output.emit_json({"check": out.check_id, "status": out.check_status, "finding": out.finding, "reopened_at": out.reopened_at,
                           "next_check_due": out.next_check_due, "message": out.message})
@@ -125,11 +118,7 @@ def cmd_followup_record(ctx: Any) -> int:
 
 
 def cmd_followup_scan(ctx: Any) -> int:
-    from review.services.followups import scan
-    from review.services.notifications import deliver_pending
-
-    res = scan(ctx.db, now=_parse_now(ctx.args.now))
-    deliver_pending(ctx.db)
+    res = ctx.client.followup_scan(now=_parse_now(ctx.args.now))
     if ctx.json:
         output.emit_json(res.to_json())
     else:
@@ -139,24 +128,16 @@ def cmd_followup_scan(ctx: Any) -> int:
 
 
 def cmd_feedback_submit(ctx: Any) -> int:
-    from review.services.feedback import submit_feedback
-    from review.services.notifications import deliver_pending
-
-    fb = submit_feedback(ctx.db, ctx.args.product, ctx.args.message, contact=ctx.args.contact)
-    deliver_pending(ctx.db)
+    fb = ctx.client.submit_feedback(ctx.args.product, ctx.args.message, contact=ctx.args.contact)
     if ctx.json:
-        output.emit_json(fb.model_dump(mode="json"))
+        output.emit_json({"id": fb.id, "status": fb.status})
     else:
         output.say(f"feedback {fb.id} recorded; the ethics committee will triage it. Thank you.")
     return 0
 
 
 def cmd_feedback_triage(ctx: Any) -> int:
-    from review.services.feedback import triage
-    from review.services.notifications import deliver_pending
-
-    out = triage(ctx.db, ctx.args.feedback, ctx.args.verdict, actor=ctx.actor, rationale=ctx.args.rationale)
-    deliver_pending(ctx.db)
+    out = ctx.client.triage_feedback(ctx.args.feedback, ctx.args.verdict, rationale=ctx.args.rationale)
     if ctx.json:
         output.emit_json({"feedback": out.feedback.model_dump(mode="json"), "check": out.check_id, "message": out.message})
     else:
@@ -165,9 +146,7 @@ def cmd_feedback_triage(ctx: Any) -> int:
 
 
 def cmd_feedback_list(ctx: Any) -> int:
-    from review.services.feedback import list_feedback
-
-    rows = list_feedback(ctx.db, status=ctx.args.status)
+    rows = ctx.client.list_feedback(status=ctx.args.status)
     if ctx.json:
         output.emit_json(rows)
         return 0
@@ -178,14 +157,13 @@ def cmd_feedback_list(ctx: Any) -> int:
 
 def cmd_notifications(ctx: Any) -> int:
     from review.services.common import parse_review_id
-    from review.services.notifications import inbox, list_notifications
 
     a = ctx.args
     if a.review:
-        rows = [{**n, "via": None} for n in list_notifications(ctx.db, review_id=parse_review_id(a.review), limit=a.limit)]
+        rows = ctx.client.review_notifications(a.review, limit=a.limit)
         title = f"Notifications about review R-{parse_review_id(a.review)}"
     else:
-        rows = inbox(ctx.db, ctx.actor, limit=a.limit)
+        rows = ctx.client.inbox(limit=a.limit)
         title = f"Notifications for {ctx.actor}"
     if ctx.json:
         output.emit_json(rows)
@@ -197,6 +175,7 @@ def cmd_notifications(ctx: Any) -> int:
 
 
 def cmd_serve(ctx: Any) -> int:
+    ctx.db  # noqa: B018 - serving runs where the database is (refused in remote mode)
     if ctx.args.database:
         os.environ["ETHICS_REVIEW_DATABASE_URL"] = ctx.args.database  # the flow runs use the same app database
     from flows.serve import build_deployments, serve_all

@@ -1,8 +1,15 @@
-"""Output for people (rich tables) and machines (``--json``)."""
+"""Output for people (rich tables) and machines (``--json``).
+
+Untrusted text is text: nothing printed here is parsed as Rich markup (``say`` and ``line``
+build ``Text`` objects; table cells are ``Text``), and ``safe`` shows control characters,
+terminal escape sequences and bidi overrides as visible escapes (``\\x1b``) instead of
+sending them to the terminal. ``--json`` escapes them too.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -31,12 +38,24 @@ def console() -> Console:
     return _console
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi / invisible formatting
+# characters that can make a terminal line read differently from its bytes.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: Any) -> str:
+    """``text`` with control and bidi characters shown as escapes (``\\x1b``, ``\\u202e``)."""
+    s = "" if text is None else str(text)
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
+
+
 def err(message: str) -> None:
-    print(f"ethics-review: error: {message}", file=sys.stderr)
+    print(f"ethics-review: error: {safe(message)}", file=sys.stderr)
 
 
 def emit_json(value: Any) -> None:
-    print(json.dumps(value, default=_default, ensure_ascii=False, indent=None))
+    text = json.dumps(value, default=_default, ensure_ascii=False, indent=None)
+    print(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _default(v: Any) -> Any:
@@ -54,19 +73,20 @@ def _default(v: Any) -> Any:
 def grade_text(grade: str | None) -> Text:
     if not grade:
         return Text("-", style="dim")
-    return Text(f" {grade} ", style=GRADE_STYLE.get(grade, ""))
+    return Text(f" {safe(grade)} ", style=GRADE_STYLE.get(grade, ""))
 
 
 def status_text(status: str | None) -> Text:
-    return Text(status or "-", style=STATUS_STYLE.get(status or "", ""))
+    return Text(safe(status or "-"), style=STATUS_STYLE.get(status or "", ""))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str | None = None) -> None:
-    t = Table(title=title, caption=caption, header_style="bold", show_lines=False, pad_edge=False)
+    t = Table(title=Text(safe(title)) if title else None, caption=Text(safe(caption)) if caption else None, header_style="bold",
+              show_lines=False, pad_edge=False)
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*[x if isinstance(x, Text) else Text("-" if x is None else str(x)) for x in r])
+        t.add_row(*[x if isinstance(x, Text) else Text("-" if x is None else safe(x)) for x in r])
     console().print(t)
 
 
@@ -75,4 +95,18 @@ def when(dt: datetime | None) -> str:
 
 
 def say(message: str, style: str | None = None) -> None:
-    console().print(message, style=style)
+    """One line of plain text (never markup)."""
+    console().print(Text(safe(message), style=style or ""))
+
+
+def line(*parts: Any) -> None:
+    """One line from parts: ``str`` (plain text), ``Text``, or ``(text, style)``; never markup."""
+    out = Text()
+    for part in parts:
+        if isinstance(part, Text):
+            out.append_text(part)
+        elif isinstance(part, tuple):
+            out.append(safe(part[0]), style=part[1])
+        else:
+            out.append(safe(part))
+    console().print(out)

@@ -69,22 +69,21 @@ def cmd_show(ctx: Any) -> int:
     if ctx.json:
         output.emit_json({"hash": lp.content_hash, **pk.model_dump(mode="json", by_alias=True, exclude={"content_safety"})})
         return 0
-    c = output.console()
-    c.print(f"[bold]{pk.title}[/bold]  {pk.id} {pk.version}  #{lp.content_hash[:12]}")
+    output.line((pk.title, "bold"), f"  {pk.id} {pk.version}  #{lp.content_hash[:12]}")
     if pk.framework:
-        c.print(f"framework: {pk.framework}")
+        output.say(f"framework: {pk.framework}")
     principles = {p.id: p.title for p in pk.principles}
     output.table("Dimensions", ["id", "title", "principle", "medium", "high", "unacceptable"],
                  [(d.id, d.title, principles[d.principle], d.thresholds.medium, d.thresholds.high, d.thresholds.unacceptable or "-") for d in pk.dimensions])
     if ctx.args.questions:
         for q in pk.questions:
             cond = " (conditional)" if q.when else ""
-            c.print(f"[bold]{q.id}[/bold] [{q.kind}]{cond}: {q.text}")
+            output.line((q.id, "bold"), f" [{q.kind}]{cond}: {q.text}")
             for o in q.options:
                 scores = ", ".join(f"{k}+{v}" for k, v in o.scores.items())
-                c.print(f"    {o.id}: {o.label}" + (f"  [dim]{scores}[/dim]" if scores else ""))
+                output.line(f"    {o.id}: {o.label}", (f"  {scores}" if scores else "", "dim"))
     else:
-        c.print(f"{len(pk.questions)} questions ({sum(1 for q in pk.questions if q.when)} conditional); --questions lists them")
+        output.say(f"{len(pk.questions)} questions ({sum(1 for q in pk.questions if q.when)} conditional); --questions lists them")
     output.table("Hard triggers", ["id", "title", "effect"], [(t.id, t.title, f"fix {t.fix.value}" if t.fix else f"floor {t.floor.value}") for t in pk.triggers])
     output.table("Controls", ["id", "title", "dimension", "required from", "verified at"],
                  [(x.id, x.title, x.dimension, x.required_from.value, x.verified_at) for x in pk.controls])
@@ -147,9 +146,7 @@ def cmd_template(ctx: Any) -> int:
 
 
 def cmd_preview(ctx: Any) -> int:
-    from review.services.replay import preview_pack
-
-    examined, changes = preview_pack(ctx.db, ctx.args.path, status=ctx.args.status)
+    examined, changes = ctx.client.preview_pack(ctx.args.path, status=ctx.args.status)
     if ctx.json:
         output.emit_json({"examined": examined, "changes": [c.to_json() for c in changes]})
         return 0

@@ -10,7 +10,8 @@ from typing import Any
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("tui", help="the ethics committee's terminal UI (acting user: --as USER or $ETHICS_REVIEW_USER)")
+    p = sub.add_parser("tui", help="the ethics committee's terminal UI: against the review server as your token's person "
+                                   "(ETHICS_REVIEW_URL + token, or `login`), or in direct mode as --as USER")
     p.add_argument("--screen", default="queue", help="screen to start on: queue or dashboard (default: queue)")
     p.set_defaults(func=cmd_tui)
 
@@ -22,18 +23,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def cmd_tui(ctx: Any) -> int:
-    from review.services.users import get_user
     from tui.app import EthicsReviewApp
     from tui.registry import screens
 
-    actor = ctx.actor
-    get_user(ctx.db, actor)  # fail fast, in the terminal, on an unknown user or a missing schema
+    me = ctx.client.whoami()  # fail fast, in the terminal: unknown user, bad token, missing schema, server down
     names = {e.name for e in screens()}
     if ctx.args.screen not in names:
         from review.errors import InvalidInput
 
         raise InvalidInput(f"--screen {ctx.args.screen!r} is not one of: {', '.join(sorted(names))}")
-    EthicsReviewApp(ctx.db, actor, start=ctx.args.screen).run()
+    EthicsReviewApp(ctx.client, me.username, start=ctx.args.screen).run()
     return 0
 
 

@@ -141,6 +141,15 @@ def verify_chain(db: Database, *, batch: int = 5000) -> ChainReport:
     return ChainReport(count, tuple(problems))
 
 
+def recent(db: Database, *, review_id: int | None = None, limit: int = 50) -> list[AuditLog]:
+    """The last ``limit`` audit rows (of one review when given), oldest first."""
+    with db.reading() as s:
+        q = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+        if review_id is not None:
+            q = q.where(AuditLog.entity == "review", AuditLog.entity_id == str(review_id))
+        return list(reversed(s.exec(q).all()))
+
+
 def trail(session: Session, entity: str, entity_id: Any, limit: int = 200) -> list[AuditLog]:
     return list(session.exec(
         select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id)).order_by(AuditLog.id).limit(limit)

@@ -398,6 +398,19 @@ def get_run(db: Database, run_id: Any, *, bad_limit: int = 50) -> RunDetail:
     return RunDetail(run, prod.name if prod else "?", done, [tuple(r) for r in rows], list(bad))
 
 
+def run_progress(db: Database, run_id: Any) -> dict[str, Any]:
+    """How far a run is: ``{run, status, chunks_total, chunks_done, lines_total, lines_done, findings}``."""
+    with db.reading() as s:
+        run = load_run(s, run_id)
+        c = AuditChunk
+        total, done_lines, lines, chunks_done, found = s.execute(sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((c.done == sa.true(), c.lines), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(c.lines), 0), sa.func.coalesce(sa.func.sum(sa.case((c.done == sa.true(), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(c.findings), 0)).where(c.run_id == run.id)).one()
+    return {"run": run.id, "status": run.status, "chunks_total": int(total), "chunks_done": int(chunks_done),
+            "lines_total": int(lines), "lines_done": int(done_lines), "findings": int(found)}
+
+
 @dataclass(frozen=True)
 class Span:
     field: str

@@ -151,16 +151,25 @@ def verdict_word(v: VerdictView) -> str:
     return word if v.complete else f"{word} (provisional: {v.labelled} of {v.items} items labelled)"
 
 
-def write_report(db: Database, run_id: Any, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``audit-<run>.md`` and ``audit-<run>.html`` into ``out_dir``."""
+def render_report(db: Database, run_id: Any) -> tuple[int, str, str]:
+    """(run id, Markdown, HTML) of a run's report."""
     data = report_data(db, run_id)
+    return data["detail"].run.id, _markdown(data), _html(data)
+
+
+def write_report_files(run_id: int, markdown: str, html: str, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``audit-<run>.md`` and ``audit-<run>.html`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = data["detail"].run
-    md, htm = out / f"audit-{run.id}.md", out / f"audit-{run.id}.html"
-    md.write_text(_markdown(data), encoding="utf-8")
-    htm.write_text(_html(data), encoding="utf-8")
+    md, htm = out / f"audit-{int(run_id)}.md", out / f"audit-{int(run_id)}.html"
+    md.write_text(markdown, encoding="utf-8")
+    htm.write_text(html, encoding="utf-8")
     return md, htm
+
+
+def write_report(db: Database, run_id: Any, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``audit-<run>.md`` and ``audit-<run>.html`` into ``out_dir``."""
+    return write_report_files(*render_report(db, run_id), out_dir)
 
 
 def _summary_rows(d, v) -> list[tuple[str, str]]:

@@ -48,7 +48,8 @@ def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
     digest = h.hexdigest()
     dest = db.evidence_dir / digest[:2] / digest
     if not dest.exists():
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        for d in (db.evidence_dir, dest.parent):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)  # evidence may hold personal data: owner only
         fd, tmp = tempfile.mkstemp(dir=dest.parent)
         os.close(fd)
         shutil.copyfile(path, tmp)
@@ -56,8 +57,11 @@ def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
     return digest, size, dest
 
 
-def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path, *, actor: str) -> Evidence:
+def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path, *, actor: str, filename: str | None = None) -> Evidence:
+    """Attach ``file`` as evidence for a control (its team only). ``filename``: the name to
+    record when ``file`` is a server-side copy of an upload (default: the file's own name)."""
     path = Path(file)
+    name = _clean_filename(filename if filename is not None else path.name)
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         who = load_actor(s, actor)
@@ -69,15 +73,47 @@ def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path
             raise InvalidInput(f"control {req.control_id} on review {review.id} is already {req.status}; no new evidence needed")
         digest, size, _ = store_blob(db, path)
         before = _snap(req)
-        ev = Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=path.name, size=size,
+        ev = Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=name, size=size,
                       uploaded_by=who.username, uploaded_at=utcnow())
         s.add(ev)
         req.status, req.updated_by, req.updated_at = "EVIDENCE_SUBMITTED", who.username, utcnow()
         s.add(req)
         s.flush()
         audit.record(s, actor=who.username, action="evidence-add", entity="review", entity_id=review.id, before=before,
-                     after={**_snap(req), "sha256": digest, "file": path.name, "size": size})
+                     after={**_snap(req), "sha256": digest, "file": name, "size": size})
         return ev
+
+
+def _clean_filename(name: str) -> str:
+    """A file name as recorded: no directories, no control characters, at most 255 characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    if not base or base in (".", ".."):
+        raise InvalidInput(f"evidence file name {name!r}: give the file's name, e.g. raci.pdf")
+    return base[:255]
+
+
+def list_evidence(db: Database, review_id: Any) -> list[Evidence]:
+    """Every evidence file attached to a review, oldest first."""
+    with db.reading() as s:
+        review, _product = get_review(s, review_id)
+        return list(s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(Evidence.id)).all())
+
+
+def evidence_file(db: Database, review_id: Any, evidence_id: Any) -> tuple[Evidence, Path]:
+    """An evidence row and its blob in the store (checked against its sha256 name)."""
+    from review.services.common import parse_id
+
+    eid = parse_id(evidence_id, "evidence id")
+    with db.reading() as s:
+        review, _product = get_review(s, review_id)
+        ev = s.get(Evidence, eid)
+        if ev is None or ev.review_id != review.id:
+            raise NotFound(f"evidence {eid} is not attached to review {review.id}; `ethics-review evidence list {review.id}` shows it")
+    path = db.evidence_dir / ev.sha256[:2] / ev.sha256
+    if not path.is_file():
+        raise NotFound(f"evidence {eid} ({ev.filename}): its file {ev.sha256[:12]}... is missing from the evidence store {db.evidence_dir}")
+    return ev, path
 
 
 def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor: str, rationale: str = "") -> ControlRequirement:

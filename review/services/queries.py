@@ -165,6 +165,8 @@ class ControlView:
 
 @dataclass
 class ReviewDetail:
+    """One review in full, as JSON-ready dicts (times are ISO 8601 text)."""
+
     review: dict[str, Any]
     product: dict[str, Any]
     assessments: list[dict[str, Any]]
@@ -197,16 +199,18 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
         by_control: dict[str, list[dict[str, Any]]] = {}
         for e in evidence:
             by_control.setdefault(e.control_id, []).append(
-                {"sha256": e.sha256, "filename": e.filename, "size": e.size, "uploaded_by": e.uploaded_by, "uploaded_at": e.uploaded_at}
+                {"id": e.id, "sha256": e.sha256, "filename": e.filename, "size": e.size, "uploaded_by": e.uploaded_by,
+                 "uploaded_at": e.uploaded_at.isoformat()}
             )
+        # JSON-ready (times as ISO text): the same data locally and from the review server.
         return ReviewDetail(
-            review=review.model_dump(),
-            product={**product.profile, "id": product.id, "created_at": product.created_at},
-            assessments=[a.model_dump() for a in assessments],
+            review=review.model_dump(mode="json"),
+            product={**product.profile, "id": product.id, "created_at": product.created_at.isoformat()},
+            assessments=[a.model_dump(mode="json") for a in assessments],
             controls=[ControlView(c.control_id, c.title, c.dimension, c.required_from, c.verify_gate, c.status,
                                   c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls],
-            decisions=[d.model_dump() for d in decisions],
-            trail=[t.model_dump(exclude={"prev_hash"}) for t in trail],
+            decisions=[d.model_dump(mode="json") for d in decisions],
+            trail=[t.model_dump(mode="json", exclude={"prev_hash"}) for t in trail],
         )
 
 

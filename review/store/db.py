@@ -35,12 +35,26 @@ def default_url() -> str:
     return f"sqlite:///{home_dir() / 'ethics-review.db'}"
 
 
+def create_private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600; new directories 0700) unless it exists.
+
+    SQLite creates its -wal and -shm files with the database file's permissions, so a
+    database created here stays private with its journals."""
+    if path.exists():
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
 class Database:
     """One per process and URL. ``transaction()`` is the unit of work of a use case."""
 
-    def __init__(self, url: str | None = None, *, data_dir: Path | None = None, echo: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, data_dir: Path | None = None, evidence_dir: Path | None = None, echo: bool = False) -> None:
         self.url = url or default_url()
         self.data_dir = Path(data_dir) if data_dir else home_dir()
+        self._evidence_dir = Path(evidence_dir) if evidence_dir else None
         self._echo = echo
 
     @property
@@ -49,7 +63,7 @@ class Database:
 
     @property
     def evidence_dir(self) -> Path:
-        return self.data_dir / "evidence"
+        return self._evidence_dir or self.data_dir / "evidence"
 
     @cached_property
     def engine(self) -> sa.Engine:
@@ -66,9 +80,9 @@ class Database:
     def _make_engine(self, *, immediate: bool) -> sa.Engine:
         if not self.is_sqlite:
             return sa.create_engine(self.url, echo=self._echo, pool_pre_ping=True)
-        path = self.url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sa.engine.make_url(self.url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            create_private_file(Path(path))
         engine = sa.create_engine(self.url, echo=self._echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -123,3 +137,17 @@ class Database:
             if name in self.__dict__:
                 self.__dict__.pop(name).dispose()
 
+
+def database_hint(exc: Exception) -> str | None:
+    """A one-line explanation for a database that is missing its schema or cannot be reached, else None."""
+    text = str(exc)
+    try:
+        import sqlalchemy.exc as sa_exc
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.ProgrammingError)):
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            return "the database has no schema yet: run `ethics-review init` first"
+        if "could not connect" in text or "Connection refused" in text or "unable to open database" in text:
+            return f"cannot open the database ({text.splitlines()[0]}); check ETHICS_REVIEW_DATABASE_URL"
+    return None

@@ -174,3 +174,24 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int
     last_hash: str = Field(max_length=64)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: only its SHA-256 is stored; the token itself is shown once.
+
+    A token reads ``ert_<id>_<secret>``; the id finds the row, the hash proves the secret.
+    ``scope``: read (GET only) or write. Expired or revoked tokens are refused.
+    """
+
+    __tablename__ = "api_token"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    name: str = Field(default="", max_length=120, description="what the token is for (a laptop, a CI job)")
+    scope: str = Field(max_length=8, description="read | write")
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: Optional[datetime] = None
+    revoked_by: Optional[str] = Field(default=None, max_length=64)
+    last_used_at: Optional[datetime] = None

@@ -12,7 +12,8 @@ from tui.modals import DecideModal
 from tui.modals.category_picker import CATEGORY_KEYS, CategoryPickerModal
 from tui.modals.record_visit import RecordVisitModal
 from tui.screens.followups import FollowupsScreen
-from tui.screens.spotchecks import SpotChecksScreen, pack_categories
+from review.services.content_audit import pack_categories
+from tui.screens.spotchecks import SpotChecksScreen
 from tui.screens.workspace import ReviewWorkspace
 
 SIZE = (150, 45)

@@ -16,8 +16,6 @@ from textual.containers import Grid
 from textual.message import Message
 from textual.widgets import Footer, Static
 
-from review.services.dashboard import overdue_counts
-from review.services.queries import gate_funnel, grade_distribution
 from tui.registry import dashboard_panels
 from tui.screens.base import CommitteeScreen
 from tui.widgets.dashboard import charts
@@ -68,9 +66,9 @@ class DashboardScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
     def _load(self) -> None:
-        db = self.app.db
-        extra = {p.id: p.load(db) for p in dashboard_panels()}
-        self.post_message(self.Loaded(grade_distribution(db), gate_funnel(db), overdue_counts(db, now=self.app.now()), extra))
+        c = self.app.client
+        extra = {p.id: p.load(c) for p in dashboard_panels()}
+        self.post_message(self.Loaded(c.grade_distribution(), c.gate_funnel(), c.overdue_counts(now=self.app.now()), extra))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:

@@ -20,7 +20,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
-from review.services import followups
 from tui import messages
 from tui.format import GRADE_STYLE
 from tui.modals.record_visit import RecordVisitModal, VisitRequest
@@ -103,7 +102,7 @@ class FollowupsScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="followups-list", exit_on_error=False)
     def _list(self, which: str) -> None:
-        rows = followups.list_checks(self.app.db, which=FILTERS[which][1], now=self.app.now())
+        rows = self.app.client.list_checks(which=FILTERS[which][1], now=self.app.now())
         self.post_message(self.Listed(which, rows))
 
     @on(Listed)
@@ -146,7 +145,7 @@ class FollowupsScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="followups-detail", exit_on_error=False)
     def _load_detail(self, check_id: int) -> None:
-        self.post_message(self.DetailLoaded(followups.show_check(self.app.db, check_id)))
+        self.post_message(self.DetailLoaded(self.app.client.show_check(check_id)))
 
     @on(DetailLoaded)
     def _detail_loaded(self, event: DetailLoaded) -> None:
@@ -188,8 +187,7 @@ class FollowupsScreen(CommitteeScreen):
 
     @work(thread=True, group="followups-record", exit_on_error=False)
     def _record(self, check_id: int, review_id: int, request: VisitRequest) -> None:
-        out = followups.record_visit(self.app.db, check_id, request.customer, request.doc, actor=self.app.actor,
-                                     source="visit form", now=self.app.now())
+        out = self.app.client.record_visit(check_id, request.customer, request.doc, source="visit form")
         self.post_message(self.VisitRecorded(review_id, out.message))
 
     @on(VisitRecorded)

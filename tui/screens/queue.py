@@ -15,8 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from review.services import users as user_service
-from review.services.queries import ReviewFilter, ReviewRow, list_reviews
+from review.client.types import ReviewFilter, ReviewRow
 from tui import messages
 from tui.screens.base import CommitteeScreen
 from tui.widgets.nav import NavBar
@@ -101,20 +100,20 @@ class QueueScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="queue-page", exit_on_error=False)
     def _fetch(self, generation: int, q: QueueQuery, offset: int) -> None:
-        rows = list_reviews(self.app.db, q.review_filter(self.app.actor), sort=q.sort, descending=q.descending,
-                            limit=PAGE, offset=offset, with_total=False).rows
+        rows = self.app.client.list_reviews(q.review_filter(self.app.actor), sort=q.sort, descending=q.descending,
+                                            limit=PAGE, offset=offset, with_total=False).rows
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageLoaded(generation, offset, rows))
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, generation: int, q: QueueQuery) -> None:
-        total = list_reviews(self.app.db, q.review_filter(self.app.actor), sort=q.sort, limit=1, with_total=True).total
+        total = self.app.client.list_reviews(q.review_filter(self.app.actor), sort=q.sort, limit=1, with_total=True).total
         if not get_current_worker().is_cancelled:
             self.post_message(self.TotalCounted(generation, total))
 
     @work(thread=True, exclusive=True, group="queue-people", exit_on_error=False)
     def _load_people(self) -> None:
-        names = [u.username for u in user_service.list_users(self.app.db) if {"reviewer", "chair"} & set(u.roles.split(","))]
+        names = [u.username for u in self.app.client.list_users() if {"reviewer", "chair"} & set(u.roles.split(","))]
         self.app.call_from_thread(self.filter_bar.set_people, names)
 
     @on(PageLoaded)

@@ -29,7 +29,6 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 
 from review.errors import Conflict
-from review.services import content_audit, content_labels, content_report
 from tui.format import when
 from tui.modals.category_picker import CategoryChoice, CategoryPickerModal
 from tui.registry import ScreenEntry, register_dashboard_panel, register_screen
@@ -47,13 +46,6 @@ LABEL_ACTIONS = {"back", "label_pass", "label_violation", "severity", "move", "t
 RUN_COLUMNS = (("run", "run", 5), ("product", "product", 28), ("status", "status", 9), ("records", "records", 9),
                ("flagged", "flagged", 8), ("sample", "sample", 7), ("labelled", "labelled", 9),
                ("rate", "pass rate (Wilson)", 30), ("verdict", "verdict", 20), ("started", "started", 17))
-
-
-def pack_categories(pack_ref: str) -> list[tuple[str, str, int]]:
-    """(code, title, default severity) of the content categories of a policy pack, in pack order."""
-    from review.services.content_audit import pack_categories as categories
-
-    return categories(pack_ref)
 
 
 @dataclass
@@ -188,10 +180,10 @@ class SpotChecksScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="spotcheck-runs", exit_on_error=False)
     def _load_runs(self) -> None:
-        db = self.app.db
+        c = self.app.client
         rows = []
-        for run, product in content_audit.list_runs(db, limit=50):
-            v = content_report.verdict(db, run.id) if run.status == "SCANNED" else None
+        for run, product in c.list_audits(limit=50):
+            v = c.audit_verdict(run.id) if run.status == "SCANNED" else None
             rows.append(RunRow(run.id, product, run.status, run.records, run.flagged_records, run.sample_size, run.created_at,
                                str((run.settings or {}).get("pack_ref") or run.pack_id), v))
         self.post_message(self.RunsLoaded(rows))
@@ -235,13 +227,13 @@ class SpotChecksScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="spotcheck-run", exit_on_error=False)
     def _load_run(self, run: RunRow, blind: bool, unlabelled_only: bool, first: bool, keep_seq: int | None) -> None:
-        db, actor = self.app.db, self.app.actor
-        items = content_audit.sample_items(db, run.id, actor, blind=blind, unlabelled_only=unlabelled_only)
-        v = content_report.verdict(db, run.id)
+        c = self.app.client
+        items = c.sample_items(run.id, blind=blind, unlabelled_only=unlabelled_only)
+        v = c.audit_verdict(run.id)
         others = None
         if first and not unlabelled_only:
             others = v.labelled > sum(1 for it in items if it.my_label is not None)
-        self.post_message(self.RunLoaded(run, items, v, pack_categories(run.pack_ref), others, keep_seq))
+        self.post_message(self.RunLoaded(run, items, v, c.pack_categories(run.pack_ref), others, keep_seq))
 
     @on(RunLoaded)
     def _run_loaded(self, event: RunLoaded) -> None:
@@ -384,18 +376,18 @@ class SpotChecksScreen(CommitteeScreen):
     @work(thread=True, group="spotcheck-label", exit_on_error=False)
     def _write_label(self, run_id: int, seq: int, verdict: str, category: str | None, severity: int | None, second: bool,
                      blind: bool, advance: bool) -> None:
-        db, actor = self.app.db, self.app.actor
+        c = self.app.client
         try:
-            label = content_labels.label_item(db, run_id, seq, actor, verdict, category=category, severity=severity, second=second)
+            label = c.label_item(run_id, seq, verdict, category=category, severity=severity, second=second)
         except Conflict as exc:
             hint = " (press s in this screen for a blind second review)" if "--second" in exc.message else ""
             raise Conflict(exc.message.replace("pass --second", "label it as a second review") + hint) from None
-        fresh = content_audit.sample_items(db, run_id, actor, blind=blind, offset=seq - 1, limit=1)
+        fresh = c.sample_items(run_id, blind=blind, offset=seq - 1, limit=1)
         item = fresh[0] if fresh and fresh[0].seq == seq else None
         summary = f"item {seq}: {label.verdict}" + (f" {label.category} severity {label.severity}" if label.verdict == "violation" else "")
         if label.round == 2:
             summary += " (second review)"
-        self.post_message(self.Labelled(run_id, item, content_report.verdict(db, run_id), summary, advance))
+        self.post_message(self.Labelled(run_id, item, c.audit_verdict(run_id), summary, advance))
 
     @on(Labelled)
     def _labelled(self, event: Labelled) -> None:

@@ -21,14 +21,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from review.services import controls as control_service
-from review.services import next_steps
-from review.services import reviews as review_service
-from review.services import users as user_service
-from review.services.dashboard import questionnaire_labels
-from review.services.controls import WAIVABLE
-from review.services.permissions import Permissions, assignees, permissions
-from review.services.queries import ReviewDetail, show_review
+from review.client import StepReport
+from review.client.types import WAIVABLE, Permissions, ReviewDetail
 from tui import messages
 from tui.format import control_status, humanize
 from tui.modals import (AssignModal, DecideModal, DecisionRequest, DeclareConflictModal, OverrideGradeModal, OverrideRequest, StandingModal,
@@ -54,7 +48,7 @@ class ReviewWorkspace(CommitteeScreen):
     @dataclass
     class ActionDone(Message):
         summary: str
-        step: next_steps.StepRun | None = None  # the automatic gate step that followed, if any
+        step: StepReport | None = None  # the automatic gate step that followed, if any
 
     def __init__(self, review_id: int) -> None:
         super().__init__()
@@ -101,10 +95,11 @@ class ReviewWorkspace(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="workspace-load", exit_on_error=False)
     def _load(self, review_id: int) -> None:
-        detail = show_review(self.app.db, review_id)
-        perms = permissions(self.app.db, review_id, self.app.actor)
+        c = self.app.client
+        detail = c.show_review(review_id)
+        perms = c.permissions(review_id)
         pack = detail.assessments[0]["pack_id"] if detail.assessments else detail.review.get("policy_id", "default")
-        self.post_message(self.Loaded(detail, perms, questionnaire_labels(pack)))
+        self.post_message(self.Loaded(detail, perms, c.questionnaire_labels(pack)))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -182,7 +177,7 @@ class ReviewWorkspace(CommitteeScreen):
     def _open_assign(self, version: int) -> None:
         """Who may take the review (asked only when the chair wants to assign), then the modal."""
         assert self.detail is not None
-        candidates, current = assignees(self.app.db, self.review_id), self.detail.review.get("assignee")
+        candidates, current = self.app.client.assignees(self.review_id), self.detail.review.get("assignee")
         self.app.call_from_thread(lambda: self.app.push_screen(AssignModal(self.label, candidates, current),
                                                                lambda r: r and self._run("assign-other", r, version=version)))
 
@@ -195,41 +190,39 @@ class ReviewWorkspace(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="workspace-action", exit_on_error=False)
     def _run(self, kind: str, request: Any = None, *, version: int) -> None:
-        db, actor, rid = self.app.db, self.app.actor, self.review_id
-        step: next_steps.StepRun | None = None
+        c, rid = self.app.client, self.review_id
+        step: StepReport | None = None
         if kind == "assign":
-            r = review_service.assign(db, rid, actor, actor=actor)
+            r = c.assign(rid)
             summary = f"review {r.id} assigned to you; now {r.gate}/{r.status}"
         elif kind == "decide":
             assert isinstance(request, DecisionRequest)
-            out = review_service.decide(db, rid, request.action, actor=actor, rationale=request.rationale, expected_version=version)
+            out, step = c.decide(rid, request.action, rationale=request.rationale, expected_version=version)
             summary = out.message
-            step = next_steps.run_in_process(db, "decide", out)
         elif kind == "verify":
             assert isinstance(request, VerifyRequest)
-            req = control_service.verify(db, rid, request.control_id, request.verdict, actor=actor, rationale=request.rationale)
+            req, step = c.verify(rid, request.control_id, request.verdict, rationale=request.rationale)
             summary = f"control {req.control_id}: {req.status.lower()}"
-            step = next_steps.run_in_process(db, "verify", req)
         elif kind == "override":
             assert isinstance(request, OverrideRequest)
-            r = review_service.override_grade(db, rid, request.grade, actor=actor, rationale=request.rationale)
+            r = c.override_grade(rid, request.grade, rationale=request.rationale)
             summary = f"review {r.id}: grade overridden to {r.grade}"
         elif kind == "assign-other":
-            r = review_service.assign(db, rid, request, actor=actor)
+            r = c.assign(rid, request)
             summary = f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}"
         elif kind == "waive":
             assert isinstance(request, WaiveRequest)
-            req = control_service.waive(db, rid, request.control_id, actor=actor, rationale=request.rationale)
+            req, step = c.waive(rid, request.control_id, rationale=request.rationale)
             summary = f"control {req.control_id}: waived"
         elif kind == "advance":
-            r = review_service.advance(db, rid, actor=actor)
+            r, step = c.advance(rid)
             summary = f"review {r.id} advanced: now {r.gate}/{r.status}"
         elif kind in ("suspend", "resume", "withdraw"):
-            r = review_service.change_standing(db, rid, kind, actor=actor, rationale=request)
+            r = c.change_standing(rid, kind, rationale=request)
             summary = f"review {r.id}: {kind} recorded; now {r.gate}/{r.status}"
         elif kind == "conflict":
             product, reason = request
-            user_service.declare_conflict(db, product, actor=actor, reason=reason)
+            c.declare_conflict(product, reason=reason)
             summary = f"conflict of interest on {product} recorded: you are recused"
         else:  # pragma: no cover - programming error
             raise ValueError(kind)
@@ -240,7 +233,7 @@ class ReviewWorkspace(CommitteeScreen):
         self.app.notify(event.summary, title="Recorded", markup=False)
         step = event.step
         if step is not None and step.message:
-            self.app.notify(step.message, title=f"Gate step: {step.step.step}", markup=False,
+            self.app.notify(step.message, title=f"Gate step: {step.step}", markup=False,
                             severity="information" if step.ok else ("error" if step.problem == "failed" else "warning"))
         self.app.post_message(messages.ReviewChanged(self.review_id, event.summary))
         self.reload()

@@ -12,7 +12,6 @@ from typing import Any
 
 from rich.text import Text
 
-from review.services import content_audit, content_report
 from tui.registry import DashboardPanel
 from tui.widgets.spotcheck.render import interval_bar, rate_text, verdict_badge
 
@@ -27,10 +26,10 @@ class RunRate:
     verdict: Any | None  # content_report.VerdictView (None before the sample is drawn)
 
 
-def load(db: Any) -> list[RunRate]:
+def load(client: Any) -> list[RunRate]:
     out = []
-    for run, product in content_audit.list_runs(db, limit=RECENT_RUNS):
-        v = content_report.verdict(db, run.id) if run.status == "SCANNED" else None
+    for run, product in client.list_audits(limit=RECENT_RUNS):
+        v = client.audit_verdict(run.id) if run.status == "SCANNED" else None
         out.append(RunRate(run.id, product, run.status, v))
     return out
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
-from review.services.followups import question_parts
+from review.client.types import question_parts
 
 CHECK_STYLE = {"SCHEDULED": "dim", "OPEN": "bold cyan", "COMPLETED": "green", "TRIGGERED": "bold red", "CANCELLED": "dim strike"}
 FINDING_TEXT = {"none": ("no finding", "green"), "new_risk": ("new risk (reopens at INITIATION)", "bold red"),

@@ -1,0 +1,124 @@
+"""The review server's HTTP API: ``/api/v1`` over the use cases, OpenAPI docs at ``/docs``.
+
+One process owns the database. Each request is authenticated (``review.api.auth``) and
+served by a ``LocalClient`` acting as the person its credential proves, so the rules
+(roles, segregation of duties, recusal, quorum) apply to that person and the audit trail
+names them. Errors keep the use cases' one-line messages, as ``application/problem+json``
+with the status the exit-code table implies (invalid input 422, not found 404, not allowed
+403, illegal move / gate rule / conflict 409, not authenticated 401) and the CLI's exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from review.api.auth import Authenticator, RateLimiter, TooManyRequests
+from review.api.oidc import OidcConfig, OidcVerifier
+from review.client.codec import encode
+from review.client.local import LocalClient
+from review.errors import InvalidInput, ReviewError, problem_of
+from review.services.tokens import Principal
+from review.settings import Settings
+from review.store.db import Database
+
+log = logging.getLogger("ethics-review.server")
+API = "/api/v1"
+PROBLEM_TYPE = "urn:ethics-review:problem:"
+TITLES = {
+    "invalid-input": "Invalid input", "not-found": "Not found", "not-allowed": "Not allowed", "illegal-move": "Illegal lifecycle move",
+    "conflict": "Conflict", "gate-rule": "Blocked by a gate rule", "not-authenticated": "Not authenticated",
+    "unavailable": "Unavailable", "refused": "Refused", "too-many-requests": "Too many requests", "internal": "Internal error",
+}
+
+
+@dataclass
+class ServerState:
+    """What the routes share: the database, settings, the authenticator, background audit runs."""
+
+    db: Database
+    settings: Settings
+    auth: Authenticator
+    feedback_limiter: RateLimiter
+    audit_errors: dict[int, str] = field(default_factory=dict)
+    audit_threads: dict[int, threading.Thread] = field(default_factory=dict)
+
+
+def problem(status: int, kind: str, detail: str, *, exit_code: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": PROBLEM_TYPE + kind, "title": TITLES.get(kind, kind), "status": status, "detail": detail, "exit_code": exit_code}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def ok(value: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(encode(value), status_code=status)
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    return OidcVerifier(OidcConfig(settings.oidc_issuer, settings.oidc_audience or "", settings.oidc_user_claim, settings.oidc_jwks_url,
+                                   tuple(settings.oidc_algorithms.split(","))))
+
+
+def create_app(db: Database, settings: Settings, *, oidc: OidcVerifier | None = None) -> FastAPI:
+    """The API app over ``db``. ``oidc``: a verifier to use (default: from the settings, if an issuer is set)."""
+    from review.api import routes_audits, routes_followups, routes_people, routes_reviews
+
+    app = FastAPI(title="ethics-review", version="1", docs_url="/docs", redoc_url=None, openapi_url="/openapi.json",
+                  description="AI-ethics product risk review: gated reviews, decisions, controls, follow-ups, content-safety audits. "
+                              "Every endpoint but `POST /api/v1/feedback` needs `Authorization: Bearer TOKEN`.")
+    app.state.er = ServerState(db, settings, Authenticator(db, oidc if oidc is not None else oidc_verifier(settings)),
+                               RateLimiter(settings.feedback_per_minute))
+
+    @app.exception_handler(ReviewError)
+    async def _review_error(_request: Request, exc: ReviewError) -> JSONResponse:
+        if isinstance(exc, TooManyRequests):
+            return problem(429, "too-many-requests", exc.message, exit_code=exc.exit_code, headers={"Retry-After": str(exc.retry_after)})
+        status, kind = problem_of(exc)
+        headers = {"WWW-Authenticate": 'Bearer realm="ethics-review"'} if status == 401 else None
+        return problem(status, kind, exc.message, exit_code=exc.exit_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
+        return problem(422, "invalid-input", f"{where}: {e.get('msg', 'invalid')}", exit_code=InvalidInput.exit_code)
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        from review.store.db import database_hint
+
+        hint = database_hint(exc)
+        if hint:
+            return problem(503, "unavailable", hint, exit_code=8)
+        log.exception("internal error")
+        return problem(500, "internal", f"internal error: {type(exc).__name__}; the server log has the details", exit_code=70)
+
+    for module in (routes_people, routes_reviews, routes_followups, routes_audits):
+        app.include_router(module.router, prefix=API)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+# ---- dependencies ------------------------------------------------------------------------------
+def state(request: Request) -> ServerState:
+    return request.app.state.er
+
+
+def principal(request: Request) -> Principal:
+    return state(request).auth.principal(request)
+
+
+def client(request: Request, who: Principal = Depends(principal)) -> LocalClient:
+    """The use cases, acting as the authenticated person (notifications delivered as in the CLI)."""
+    return LocalClient(state(request).db, who.username)

@@ -1,0 +1,268 @@
+"""Settings in one place: environment variables, then an optional TOML config file.
+
+Every setting is an ``ETHICS_REVIEW_*`` variable (``PREFECT_API_URL`` keeps Prefect's own
+name) or the same key in lower case without the prefix in the config file
+(``$ETHICS_REVIEW_CONFIG``, default ``$ETHICS_REVIEW_HOME/config.toml`` when it exists)::
+
+    database_url = "postgresql+psycopg://review@db.internal/ethics"
+    url = "https://review.example.org"
+    oidc_issuer = "https://login.example.org/realms/main"
+    oidc_audience = "ethics-review"
+
+``load_settings()`` validates everything at start: a bad value is an ``InvalidInput`` that
+names the variable (and the file it came from), the value and the fix, before anything is
+written. Secrets (token, database password, webhook URL, OIDC client secret) are
+``SecretStr``: ``masked()`` is what ``config show`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from review.errors import InvalidInput
+
+PREFIX = "ETHICS_REVIEW_"
+CONFIG_ENV = PREFIX + "CONFIG"
+
+
+def _home_default() -> Path:
+    return Path.home() / ".ethics-review"
+
+
+def _is_local_host(host: str | None) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1") or bool(host and host.endswith(".localhost"))
+
+
+def _http_url(value: str | None, *, example: str, allow_plain_local: bool = True, require_tls: bool = False) -> str | None:
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL, e.g. {example}")
+    if require_tls and parts.scheme != "https" and not (allow_plain_local and _is_local_host(parts.hostname)):
+        raise ValueError(f"must use https:// (plain http is accepted for localhost only), e.g. {example}")
+    return text
+
+
+class Settings(BaseSettings):
+    """The effective settings of this process (see the module docstring for sources)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", case_sensitive=False, populate_by_name=True)
+
+    home: Path = Field(default_factory=_home_default, description="data directory: default database, evidence store, keys")
+    database_url: SecretStr | None = Field(default=None, description="SQLAlchemy URL (default: a SQLite file under home)")
+    evidence_dir: Path | None = Field(default=None, description="content-addressed evidence store (default: home/evidence)")
+    policy_path: str = Field(default="", description="extra directories with policy packs (os.pathsep-separated)")
+
+    # -- client side: which server, as whom --------------------------------------------------
+    url: str | None = Field(default=None, description="the review server (remote mode), e.g. https://review.example.org")
+    token: SecretStr | None = Field(default=None, description="API token or OIDC bearer token for the server")
+    user: str | None = Field(default=None, description="acting user in direct (single-user) mode only; self-declared")
+
+    # -- server side ---------------------------------------------------------------------------
+    server_host: str = Field(default="127.0.0.1", description="interface `ethics-review server` listens on")
+    server_port: int = Field(default=8765, ge=1, le=65535, description="port of `ethics-review server`")
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer whose bearer tokens the server accepts")
+    oidc_audience: str | None = Field(default=None, description="the audience (aud) those tokens must carry")
+    oidc_user_claim: str = Field(default="preferred_username", description="the claim that names the user")
+    oidc_jwks_url: str | None = Field(default=None, description="JWKS URL (default: discovered from the issuer)")
+    oidc_algorithms: str = Field(default="RS256,ES256,PS256,EdDSA", description="accepted signature algorithms")
+    feedback_max_chars: int = Field(default=5000, ge=100, le=100_000, description="longest public feedback message")
+    feedback_per_minute: int = Field(default=10, ge=1, le=10_000, description="public feedback submissions per address per minute")
+    max_evidence_mb: int = Field(default=200, ge=1, le=100_000, description="largest evidence file")
+    web_session_hours: int = Field(default=8, ge=1, le=24 * 30, description="lifetime of a browser session of `ethics-review web`")
+
+    # -- integrations --------------------------------------------------------------------------
+    webhook_url: SecretStr | None = Field(default=None, description="Apprise URL for notifications")
+    prefect_api_url: str | None = Field(default=None, validation_alias="PREFECT_API_URL", description="a Prefect server")
+    matcher: str | None = Field(default=None, description="content filter engine: hyperscan or ahocorasick")
+    native: str | None = Field(default=None, description="0 uses the pure-Python text fold")
+    followup_cron: str = Field(default="0 2 * * *", description="nightly follow-up scan")
+    escalation_cron: str = Field(default="0 * * * *", description="escalation of overdue checks")
+    schedule_tz: str = Field(default="UTC", description="time zone of the schedules")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    # ---- validation: each message says what is wrong and how to fix it ------------------------
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        text = v.get_secret_value().strip()
+        try:
+            url = make_url(text)
+        except ArgumentError:
+            raise ValueError("is not a database URL; use e.g. sqlite:////var/lib/ethics/review.db or "
+                             "postgresql+psycopg://user@host/ethics") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend {url.get_backend_name()!r} is not supported; use sqlite:/// or postgresql+psycopg://")
+        return SecretStr(text)
+
+    @field_validator("url")
+    @classmethod
+    def _server_url(cls, v: str | None) -> str | None:
+        return _http_url(v, example="https://review.example.org")
+
+    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @classmethod
+    def _oidc_url(cls, v: str | None) -> str | None:
+        return _http_url(v, example="https://login.example.org/realms/main", require_tls=True)
+
+    @field_validator("prefect_api_url")
+    @classmethod
+    def _prefect_url(cls, v: str | None) -> str | None:
+        return _http_url(v, example="http://127.0.0.1:4200/api")
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _algorithms(cls, v: str) -> str:
+        allowed = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+        algs = [a.strip() for a in v.split(",") if a.strip()]
+        bad = [a for a in algs if a not in allowed]
+        if bad or not algs:
+            raise ValueError(f"{', '.join(bad) or '(empty)'} not accepted; list asymmetric algorithms only, from: {', '.join(sorted(allowed))}")
+        return ",".join(algs)
+
+    @field_validator("matcher")
+    @classmethod
+    def _matcher(cls, v: str | None) -> str | None:
+        if v and v.strip().lower() not in ("hyperscan", "ahocorasick"):
+            raise ValueError("must be hyperscan or ahocorasick")
+        return v.strip().lower() if v else None
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str | None) -> str | None:
+        return v.strip() or None if v else None
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "Settings":
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("OIDC_AUDIENCE: set it with OIDC_ISSUER (the aud claim this server requires), e.g. ethics-review")
+        return self
+
+    # ---- derived --------------------------------------------------------------------------
+    @property
+    def database(self) -> str:
+        """The database URL in clear (for the engine only; never print it)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.home / 'ethics-review.db'}"
+
+    @property
+    def remote(self) -> bool:
+        return self.url is not None
+
+    @property
+    def evidence_store(self) -> Path:
+        return self.evidence_dir or self.home / "evidence"
+
+    @property
+    def config_file(self) -> Path | None:
+        return _config_path()
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting as shown by ``config show``: secrets masked, passwords hidden."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "database_url":
+                value = mask_url(self.database)
+            elif name in ("webhook_url",) and value is not None:
+                value = mask_url(value.get_secret_value(), keep_path=False)
+            elif isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else None
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def mask_url(url: str, *, keep_path: bool = True) -> str:
+    """A URL with its password (and, for webhooks, its path and query: tokens live there) hidden."""
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}{':***' if parts.password else ''}@{netloc}"
+    if not keep_path:
+        return f"{parts.scheme}://{netloc}/***" if (parts.path.strip('/') or parts.query) else f"{parts.scheme}://{netloc}"
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+def _config_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit)
+    home = os.environ.get(PREFIX + "HOME")
+    candidate = (Path(home) if home else _home_default()) / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """The optional config file (TOML): keys are the setting names (``database_url``, ``url``, ...)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.path = _config_path()
+        self.data: dict[str, Any] = {}
+        if self.path is not None:
+            if not self.path.is_file():
+                raise InvalidInput(f"{CONFIG_ENV}={self.path}: no such file; create it or unset {CONFIG_ENV}")
+            try:
+                self.data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"{self.path}: malformed TOML: {exc}") from None
+            unknown = sorted(set(self.data) - set(settings_cls.model_fields) - {"prefect_api_url"})
+            if unknown:
+                raise InvalidInput(f"{self.path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(settings_cls.model_fields)}")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.data.items() if k in self.settings_cls.model_fields}
+
+
+def env_name(field: str) -> str:
+    return "PREFECT_API_URL" if field == "prefect_api_url" else PREFIX + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; a bad value raises ``InvalidInput`` naming the variable and the fix."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        field = str(e["loc"][0]) if e["loc"] else ""
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        path = _config_path()
+        if field and field in overrides:
+            where = f"--{field.replace('_', '-')}"
+        elif field:
+            where = env_name(field) + (f" (or {field} in {path})" if path else "")
+        else:
+            where = f"{PREFIX}{msg.split(':', 1)[0]}" if ":" in msg else "settings"
+            msg = msg.split(":", 1)[1].strip() if ":" in msg else msg
+        value = e.get("input")
+        shown = "" if value is None or isinstance(value, dict) or field in ("token", "database_url", "webhook_url") else f"={value!r}"
+        raise InvalidInput(f"{where}{shown}: {msg}") from None
