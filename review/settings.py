@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     url: str | None = Field(default=None, description="the review server (remote mode), e.g. https://review.example.org")
     token: SecretStr | None = Field(default=None, description="API token or OIDC bearer token for the server")
     user: str | None = Field(default=None, description="acting user in direct (single-user) mode only; self-declared")
+    direct: bool = Field(default=False, description="direct mode even when a server URL or login is configured")
 
     # -- server side ---------------------------------------------------------------------------
     server_host: str = Field(default="127.0.0.1", description="interface `ethics-review server` listens on")
@@ -256,9 +257,7 @@ def load_settings(**overrides: Any) -> Settings:
         field = str(e["loc"][0]) if e["loc"] else ""
         msg = str(e["msg"]).removeprefix("Value error, ")
         path = _config_path()
-        if field and field in overrides:
-            where = f"--{field.replace('_', '-')}"
-        elif field:
+        if field:
             where = env_name(field) + (f" (or {field} in {path})" if path else "")
         else:
             where = f"{PREFIX}{msg.split(':', 1)[0]}" if ":" in msg else "settings"

@@ -54,7 +54,7 @@ class Ctx:
     @property
     def remote_target(self) -> tuple[str, str | None] | None:
         """(server URL, token) in remote mode, else None."""
-        if getattr(self.args, "database", None):
+        if getattr(self.args, "database", None) or self.settings.direct:
             return None
         from review.cli.credentials import stored_credentials
 
@@ -87,7 +87,8 @@ class Ctx:
             else:
                 from review.client.local import LocalClient
 
-                self._client = LocalClient(self.db, self.args.actor or self.settings.user, database_param=self.args.database)
+                self._client = LocalClient(self.db, self.args.actor or self.settings.user, database_param=self.args.database,
+                                           audit_engines={"prefect": _prefect_audit})
         return self._client
 
     @property
@@ -113,6 +114,13 @@ class Ctx:
     @property
     def actor_or_none(self) -> str | None:
         return None if self.remote else (self.args.actor or self.settings.user)
+
+
+def _prefect_audit(db: Any, run_id: int, actor: str | None) -> None:
+    """``audit run --engine prefect`` in direct mode: the aigc_content_audit flow."""
+    from flows.content_audit import aigc_content_audit
+
+    aigc_content_audit(run_id=run_id, database_url=db.url, actor=actor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
-import sys
 from typing import Any
+
+from review.errors import InvalidInput
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -15,7 +14,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--screen", default="queue", help="screen to start on: queue or dashboard (default: queue)")
     p.set_defaults(func=cmd_tui)
 
-    p = sub.add_parser("web", help="serve the terminal UI in a browser (textual-serve)")
+    p = sub.add_parser("web", help="serve the terminal UI in a browser (textual-serve): each person signs in with their API "
+                                   "token and acts as themselves")
     p.add_argument("--host", default="localhost", help="interface to listen on (default: localhost)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--public-url", default=None, help="URL the browser uses, when behind a proxy")
@@ -29,33 +29,58 @@ def cmd_tui(ctx: Any) -> int:
     me = ctx.client.whoami()  # fail fast, in the terminal: unknown user, bad token, missing schema, server down
     names = {e.name for e in screens()}
     if ctx.args.screen not in names:
-        from review.errors import InvalidInput
-
         raise InvalidInput(f"--screen {ctx.args.screen!r} is not one of: {', '.join(sorted(names))}")
     EthicsReviewApp(ctx.client, me.username, start=ctx.args.screen).run()
     return 0
 
 
-def web_command(ctx: Any) -> tuple[str, dict[str, str]]:
-    """The shell command each browser session runs (this interpreter, ``tui``) and the environment it needs.
+def web_authenticator(ctx: Any):
+    """``token -> (username, environment of that person's TUI process)``.
 
-    The user and database go through the environment, not the command line, so a
-    PostgreSQL password never shows in the process list.
+    Remote mode: the review server checks the token (``/api/v1/me``) and the person's TUI
+    process talks to the server with it. Direct mode: the token is checked against this
+    database and the TUI process opens the database as that user. The database URL goes
+    through the environment, not the command line, so a password never shows in the
+    process list.
     """
-    from review.services.common import ACTOR_ENV
+    target = ctx.remote_target
+    if target is not None:
+        url = target[0]
 
-    command = shlex.join([sys.executable, "-m", "review.cli.main", "tui"])
-    return command, {ACTOR_ENV: ctx.actor, "ETHICS_REVIEW_DATABASE_URL": ctx.db.url}
+        def remote(token: str) -> tuple[str, dict[str, str]]:
+            from review.client.remote import RemoteClient
+
+            client = RemoteClient(url, token)
+            try:
+                me = client.whoami()
+            finally:
+                client.close()
+            return me.username, {"ETHICS_REVIEW_URL": url, "ETHICS_REVIEW_TOKEN": token}
+
+        return remote
+    db = ctx.db
+
+    def direct(token: str) -> tuple[str, dict[str, str]]:
+        from review.services.tokens import authenticate
+
+        who = authenticate(db, token)
+        return who.username, {"ETHICS_REVIEW_DATABASE_URL": db.url, "ETHICS_REVIEW_USER": who.username, "ETHICS_REVIEW_DIRECT": "1",
+                              "ETHICS_REVIEW_HOME": str(db.data_dir)}
+
+    return direct
 
 
 def cmd_web(ctx: Any) -> int:
-    from textual_serve.server import Server
+    from review.web.server import WebServer
 
-    from review.services.users import get_user
+    if ctx.args.actor:
+        raise InvalidInput("web: --as is refused; each browser session signs in with its own token and acts as that person")
+    if not ctx.remote:
+        from review.store.migrate import is_current
 
-    get_user(ctx.db, ctx.actor)
-    command, env = web_command(ctx)
-    os.environ.update(env)  # inherited by every session textual-serve starts
-    server = Server(command, host=ctx.args.host, port=ctx.args.port, title="Ethics review", public_url=ctx.args.public_url)
+        if not is_current(ctx.db):
+            raise InvalidInput("the database schema is not current: run `ethics-review init` first")
+    server = WebServer(authenticate=web_authenticator(ctx), host=ctx.args.host, port=ctx.args.port, public_url=ctx.args.public_url,
+                       session_hours=ctx.settings.web_session_hours)
     server.serve()
     return 0

@@ -242,5 +242,5 @@ class Client(ABC):
         return self.label_items(run_id, [{"item": seq, "verdict": verdict, "category": category, "severity": severity,
                                           "note": note, "second": second}])[0]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op by default; the remote client closes its pool
         """Release connections (the remote client's HTTP pool)."""

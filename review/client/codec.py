@@ -13,6 +13,7 @@ import dataclasses
 import types
 import typing
 from datetime import datetime
+from enum import Enum
 from functools import lru_cache
 from typing import Any, Union
 
@@ -21,6 +22,8 @@ from pydantic import BaseModel
 
 def encode(value: Any) -> Any:
     """A use-case result as JSON data (dicts, lists, strings, numbers, booleans, None)."""
+    if isinstance(value, Enum):
+        return value.value
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, datetime):
@@ -33,8 +36,6 @@ def encode(value: Any) -> Any:
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [encode(v) for v in value]
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), (str, int)):  # enums
-        return value.value
     raise TypeError(f"cannot encode {type(value).__name__} for the wire")
 
 
@@ -75,7 +76,7 @@ def decode(tp: Any, data: Any) -> Any:
             return datetime.fromisoformat(data)
         if tp in (str, int, float, bool):
             return tp(data)
-        if hasattr(tp, "__members__"):  # enums
+        if issubclass(tp, Enum):
             return tp(data)
     return data
 

@@ -25,13 +25,16 @@ from review.store.db import Database
 class LocalClient(Client):
     mode = "direct"
 
-    def __init__(self, db: Database, actor: str | None, *, database_param: str | None = None, deliver: bool = True) -> None:
+    def __init__(self, db: Database, actor: str | None, *, database_param: str | None = None, deliver: bool = True,
+                 audit_engines: dict[str, Callable[[Database, int, str | None], Any]] | None = None) -> None:
         """``actor``: the person acting (None: only public use cases and bootstrapping work).
-        ``database_param``: a database URL to hand Prefect deployments (an explicit ``--database``)."""
+        ``database_param``: a database URL to hand Prefect deployments (an explicit ``--database``).
+        ``audit_engines``: scanners besides ``inline`` (the CLI adds ``prefect``: the audit flow)."""
         self.db = db
         self._actor = actor
         self.database_param = database_param
         self.deliver = deliver
+        self.audit_engines = audit_engines or {}
 
     @property
     def actor(self) -> str:
@@ -223,13 +226,11 @@ class LocalClient(Client):
     def _scan(self, run_id: int, engine: str, workers: int, progress: Progress | None):
         if workers < 1:
             raise InvalidInput(f"--workers {workers}: give 1 or more processes")
-        if engine == "prefect":
-            from flows.content_audit import aigc_content_audit  # noqa: PLC0415 - Prefect only when asked for
-
-            aigc_content_audit(run_id=run_id, database_url=self.db.url, actor=self._actor)
+        if engine in self.audit_engines:
+            self.audit_engines[engine](self.db, run_id, self._actor)
             return ca.get_run_row(self.db, run_id)
         if engine != "inline":
-            raise InvalidInput(f"--engine {engine!r} is not one of: inline, prefect")
+            raise InvalidInput(f"--engine {engine!r} is not one of: inline, {', '.join(self.audit_engines) or '(none else here)'}")
         return ca.run_inline(self.db, run_id, actor=self._actor, workers=workers, progress=_progress_adapter(self.db, run_id, progress))
 
     def list_audits(self, *, product=None, limit=50):

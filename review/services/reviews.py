@@ -20,7 +20,7 @@ from review.domain import grading
 from review.domain.duties import Duty, Role, blockers, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
-from review.errors import Conflict, GateBlocked, InvalidInput, NotFound
+from review.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import (
     case_state,
@@ -55,7 +55,7 @@ def assign(db: Database, review_id: Any, assignee: str, *, actor: str) -> Review
         if reasons:
             raise InvalidInput(f"cannot assign review {review.id} to {assignee}: " + "; ".join(reasons))
         if not who.has(Role.CHAIR) and not who.has(Role.ADMIN) and assignee != who.username:
-            raise InvalidInput(f"reviewers assign reviews to themselves only; ask the chair to assign {assignee}")
+            raise Forbidden(f"reviewers assign reviews to themselves only; ask the chair to assign {assignee}")
         state = case_state(review)
         before = review_snapshot(review)
         changes: dict[str, Any] = {"assignee": assignee}
@@ -190,7 +190,7 @@ def advance(db: Database, review_id: Any, *, actor: str) -> Review:
         who = load_actor(s, actor)
         require(who, Duty.ADVANCE)
         if who.has(Role.SUBMITTER) and not (who.has(Role.CHAIR) or who.has(Role.ADMIN)) and who.team != product.owner_team:
-            raise InvalidInput(f"{who.username} is not in {product.owner_team}, the team that owns {product.name}")
+            raise Forbidden(f"{who.username} is not in {product.owner_team}, the team that owns {product.name}")
         state = case_state(review)
         new = state.apply(Action.ADVANCE)
         if state.gate in (Gate.DEVELOPMENT, Gate.RELEASE):

@@ -18,7 +18,7 @@ from review.domain import grading
 from review.domain.duties import Duty, Role, require
 from review.domain.lifecycle import Action, Gate, Status
 from review.domain.product import ProductProfile
-from review.errors import InvalidInput
+from review.errors import Forbidden, InvalidInput
 from review.services import audit
 from review.services.common import case_state, load_actor, review_snapshot, save_review
 from review.store.db import Database, utcnow
@@ -78,7 +78,7 @@ def submit(db: Database, doc: Any, *, actor: str, source: str = "submission") ->
         who = load_actor(s, actor)
         require(who, Duty.SUBMIT)
         if not who.has(Role.ADMIN) and who.team != sub.profile.owner_team:
-            raise InvalidInput(f"{source}: product.owner_team: {sub.profile.owner_team!r} is not your team ({who.team}); submit products of your own team")
+            raise Forbidden(f"{source}: product.owner_team: {sub.profile.owner_team!r} is not your team ({who.team}); submit products of your own team")
         product = s.exec(select(Product).where(Product.name == sub.profile.name)).first()
         if product is None:
             return _create(s, sub, who.username)
