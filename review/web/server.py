@@ -24,6 +24,7 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -77,7 +78,8 @@ class WebServer(Server):
                  public_url: str | None = None, session_hours: int = 8, extra_hosts: tuple[str, ...] = ()) -> None:
         """``authenticate(token)`` -> (username, environment for that person's TUI process), or raises ReviewError."""
         command = shlex.join([sys.executable, "-m", "review.cli.main", "tui"])
-        super().__init__(command, host=host, port=port, title="Ethics review", public_url=public_url)
+        super().__init__(command, host=host, port=port, title="Ethics review", public_url=public_url,
+                         templates_path=Path(__file__).with_name("templates"))
         self.authenticate = authenticate
         self.session_seconds = session_hours * 3600
         self.sessions: dict[str, Session] = {}
@@ -203,4 +205,4 @@ def _int(value: str | None, default: int) -> int:
 
 def _page_headers() -> dict[str, str]:
     return {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'",
-            "Referrer-Policy": "no-referrer"}
+            "Referrer-Policy": "same-origin"}  # no-referrer would make the form post Origin: null

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import io
 
+import pytest
+
 from rich.console import Console
 
 from review.bench.core import bulk_reviews
@@ -71,29 +73,27 @@ def test_due_text_is_relative_to_the_given_clock():
     assert due_text(now - timedelta(days=2), "APPROVED", now).plain == "2030-03-12"  # closed: no SLA
 
 
-def test_cli_registers_tui_and_web(sqlite_db, monkeypatch):
+def test_cli_registers_web_and_sessions_get_their_own_identity(sqlite_db, monkeypatch):
+    """`web` refuses --as; a token signs a person in, and their TUI process gets their identity only."""
     from review.cli import tui_cmds
     from review.cli.main import Ctx, build_parser
+    from review.errors import NotAuthenticated
+    from review.services.tokens import create_token
 
-    args = build_parser().parse_args(["--as", "wei.chen", "--database", sqlite_db.url, "web", "--host", "127.0.0.1", "--port", "8123"])
-    assert args.func is tui_cmds.cmd_web and (args.host, args.port) == ("127.0.0.1", 8123)
-    ctx = Ctx(args=args, json=False)
-    command, env = tui_cmds.web_command(ctx)
-    assert command.endswith("-m review.cli.main tui") and "--database" not in command  # no password on a command line
-    assert env == {"ETHICS_REVIEW_USER": "wei.chen", "ETHICS_REVIEW_DATABASE_URL": sqlite_db.url}
     seed_people(sqlite_db)
-    served = {}
+    token = create_token(sqlite_db, "priya.nair", actor="admin").token
+    args = build_parser().parse_args(["--database", sqlite_db.url, "web", "--host", "127.0.0.1", "--port", "8123"])
+    assert args.func is tui_cmds.cmd_web and (args.host, args.port) == ("127.0.0.1", 8123)
+    authenticate = tui_cmds.web_authenticator(Ctx(args=args, json=False))
+    user, env = authenticate(token)
+    assert user == "priya.nair"
+    assert env == {"ETHICS_REVIEW_DATABASE_URL": sqlite_db.url, "ETHICS_REVIEW_USER": "priya.nair", "ETHICS_REVIEW_DIRECT": "1",
+                   "ETHICS_REVIEW_HOME": str(sqlite_db.data_dir)}
+    with pytest.raises(NotAuthenticated):
+        authenticate("ert_1_" + "y" * 43)
+    from review.cli.main import main
 
-    class FakeServer:
-        def __init__(self, command, **kw):
-            served.update(command=command, **kw)
-
-        def serve(self):
-            served["served"] = True
-
-    monkeypatch.setattr("textual_serve.server.Server", FakeServer)
-    assert tui_cmds.cmd_web(ctx) == 0
-    assert served["served"] and served["host"] == "127.0.0.1" and served["port"] == 8123
+    assert main(["--as", "wei.chen", "--database", sqlite_db.url, "web"]) == 2  # everyone signs in as themselves
 
 
 def test_tui_refuses_unknown_user(sqlite_db):
