@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from review.client import Client
+from review.text import visible
 from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, NotAuthenticated, NotFound, ReviewError, Unavailable
 from tui import messages
 from tui.commands import CommitteeCommands
@@ -65,6 +66,11 @@ class EthicsReviewApp(App):
 
     def now(self) -> datetime:
         return self.clock()
+
+    def notify(self, message: str, *, title: str = "", **kw: Any) -> None:  # type: ignore[override]
+        """Toasts carry untrusted text (product names, messages from the server): never markup, controls made visible."""
+        kw["markup"] = False
+        super().notify(visible(message), title=visible(title), **kw)
 
     def on_mount(self) -> None:
         where = getattr(self.client, "url", None)

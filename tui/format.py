@@ -12,6 +12,7 @@ from typing import Iterable
 from rich.text import Text
 
 from review.domain.lifecycle import AWAITING_COMMITTEE
+from review.text import visible
 
 GRADE_STYLE = {
     "LOW": "bold black on green",
@@ -31,6 +32,17 @@ CONTROL_STYLE = {"REQUIRED": "yellow", "EVIDENCE_SUBMITTED": "cyan", "VERIFIED":
 GRADE_ORDER = ("LOW", "MEDIUM", "HIGH", "UNACCEPTABLE")
 GATE_ORDER = ("INITIATION", "DEVELOPMENT", "RELEASE", "MONITORING", "SUSPENDED", "WITHDRAWN")
 OPEN_STATUSES = tuple(s.value for s in AWAITING_COMMITTEE)
+
+
+def plain(value: object, **kw: object) -> Text:
+    """Untrusted text as a ``Text``: never parsed as markup; control and bidi characters made visible."""
+    return Text(visible("-" if value is None else value), **kw)  # type: ignore[arg-type]
+
+
+def sanitized(text: Text) -> Text:
+    """A built ``Text`` with control and bidi characters made visible in place (same length: styles stay put)."""
+    text.plain = visible(text.plain)
+    return text
 
 
 def grade_badge(grade: str | None) -> Text:

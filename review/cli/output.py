@@ -9,7 +9,6 @@ sending them to the terminal. ``--json`` escapes them too.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -38,16 +37,8 @@ def console() -> Console:
     return _console
 
 
-# C0 controls but tab and newline, DEL, C1 controls, and the bidi / invisible formatting
-# characters that can make a terminal line read differently from its bytes.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def safe(text: Any) -> str:
-    """``text`` with control and bidi characters shown as escapes (``\\x1b``, ``\\u202e``)."""
-    s = "" if text is None else str(text)
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
-
+from review.text import UNSAFE as _UNSAFE
+from review.text import escaped as safe
 
 def err(message: str) -> None:
     print(f"ethics-review: error: {safe(message)}", file=sys.stderr)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 class UserGroup(StrEnum):
@@ -71,6 +75,16 @@ class ProductProfile(BaseModel):
         v = v.strip()
         if not v:
             raise ValueError("must not be blank")
+        if _CONTROL.search(v):
+            raise ValueError("must not contain control or bidi characters (terminal escapes, tabs, newlines)")
+        return v
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_id(cls, v: str) -> str:
+        if not _PACK_ID.match(v or ""):
+            raise ValueError("name an installed policy pack by its id (e.g. default or eu-ai-act), never a path: "
+                             "the committee installs packs, a product file only names one")
         return v
 
     @field_validator("deployment_regions")

@@ -37,6 +37,17 @@ class Submission:
     controls: list[Any] = field(default_factory=list)
 
 
+def registered_pack(pack_id: str, source: str) -> LoadedPack:
+    """The installed pack a product file names (``policy:``): by id, from the packs the committee installed."""
+    from policies.loader import available_packs
+
+    installed = available_packs()
+    if pack_id not in installed or pack_id.endswith((".yaml", ".yml")):
+        raise InvalidInput(f"{source}: product.policy: {pack_id!r} is not an installed policy pack; installed: {', '.join(installed)} "
+                           "(the committee installs packs; a product file only names one)")
+    return load_pack(pack_id)
+
+
 def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:
     """Validate a submission document (``{product: {...}, answers: {...}}``) without touching the database.
 
@@ -61,7 +72,7 @@ def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:
         if e["type"] == "extra_forbidden":
             raise InvalidInput(f"{source}: {loc}: unknown field") from None
         raise InvalidInput(f"{source}: {loc}: bad value {e.get('input')!r}: {e['msg']}") from None
-    pack = load_pack(profile.policy)
+    pack = registered_pack(profile.policy, source)
     try:
         answers = grading.normalize_answers(pack.pack, profile, doc["answers"] or {})
     except InvalidInput as exc:

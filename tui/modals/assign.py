@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
+from tui.format import plain
 from tui.modals.rationale import ConfirmCancel
 
 
@@ -23,10 +24,10 @@ class AssignModal(ConfirmCancel, ModalScreen):
         eligible = [(f"{c.display_name} ({c.username})", c.username) for c in self.candidates if not c.why_not and c.username != self.current]
         barred = [c for c in self.candidates if c.why_not]
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Assign {self.review_label}" + (f" (now {self.current})" if self.current else ""), classes="dialog-title")
+            yield Label(plain(f"Assign {self.review_label}" + (f" (now {self.current})" if self.current else "")), classes="dialog-title")
             yield Select(eligible, prompt="Committee member", id="assignee", allow_blank=True)
             if barred:
-                yield Static("\n".join(f"{c.username}: {c.why_not}" for c in barred), classes="notes", markup=False)
+                yield Static(plain("\n".join(f"{c.username}: {c.why_not}" for c in barred)), classes="notes")
             yield Label("", id="problem", classes="problem")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Assign", id="confirm", variant="primary")

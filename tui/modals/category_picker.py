@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from tui.format import plain
 from tui.widgets.spotcheck.render import severity_style
 
 #: The keys categories get, in the pack's order (digits are severities, so letters only).
@@ -42,7 +43,7 @@ class CategoryPickerModal(ModalScreen[CategoryChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog picker"):
-            yield Label(f"Violation on {self.item_label}: pick the category", classes="dialog-title")
+            yield Label(plain(f"Violation on {self.item_label}: pick the category"), classes="dialog-title")
             yield Static(self._listing(), id="picker-list")
             yield Static("", id="picker-severity", classes="notes")
 

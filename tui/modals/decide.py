@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, RadioButton, RadioSet, Static
 
+from tui.format import plain
 from tui.modals.rationale import RationaleModal
 
 DECISIONS = (("approve", "Approve"), ("request-changes", "Request changes"), ("reject", "Reject"))
@@ -28,7 +29,7 @@ class DecideModal(RationaleModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Decide {self.review_label}", classes="dialog-title")
+            yield Label(plain(f"Decide {self.review_label}"), classes="dialog-title")
             with RadioSet(id="decision"):
                 for action, label in DECISIONS:
                     ok, _why, _note = self.allowed.get(action, (True, "", ""))
@@ -40,7 +41,7 @@ class DecideModal(RationaleModal):
                     notes.append(f"{label}: not available: {why}")
                 elif note:
                     notes.append(f"{label}: {note}")
-            yield Static("\n".join(notes), id="decision-notes", classes="notes", markup=False)
+            yield Static(plain("\n".join(notes)), id="decision-notes", classes="notes")
             yield from self.rationale_fields("Record decision")
 
     def on_mount(self) -> None:

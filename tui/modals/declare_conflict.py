@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
+from tui.format import plain
 from tui.modals.rationale import RationaleModal
 
 
@@ -16,7 +17,7 @@ class DeclareConflictModal(RationaleModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Declare a conflict of interest on {self.product}", classes="dialog-title")
+            yield Label(plain(f"Declare a conflict of interest on {self.product}"), classes="dialog-title")
             yield Static("You will be recused: you can no longer decide, verify or be assigned its reviews.", classes="notes")
             yield from self.rationale_fields("Declare conflict", "What is the conflict? (recorded)")
 

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from tui.format import plain
+
 
 class ErrorModal(ModalScreen[bool]):
     """Show ``message`` under ``title``; enter/escape closes it."""
@@ -20,8 +22,8 @@ class ErrorModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog error"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.message, id="error-message", classes="dialog-body", markup=False)
+            yield Label(plain(self.title_text), classes="dialog-title")
+            yield Static(plain(self.message), id="error-message", classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary")
 

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Select
 
-from tui.format import GRADE_ORDER
+from tui.format import GRADE_ORDER, plain
 from tui.modals.rationale import RationaleModal
 
 
@@ -25,7 +25,7 @@ class OverrideGradeModal(RationaleModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Override the grade of {self.review_label} (now {self.current or 'ungraded'})", classes="dialog-title")
+            yield Label(plain(f"Override the grade of {self.review_label} (now {self.current or 'ungraded'})"), classes="dialog-title")
             yield Select([(g.title(), g) for g in GRADE_ORDER], prompt="New grade", id="grade", allow_blank=True)
             yield from self.rationale_fields("Override grade")
 

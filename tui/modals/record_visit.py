@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tui.format import plain
 from tui.modals.rationale import ConfirmCancel
 from tui.widgets.followups.render import derive_finding, finding_text, question_line
 
@@ -79,7 +80,7 @@ class RecordVisitModal(ConfirmCancel, ModalScreen[VisitRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog wide"):
-            yield Label(f"Record a visit of follow-up check {self.check['id']} ({self.check['product']})", classes="dialog-title")
+            yield Label(plain(f"Record a visit of follow-up check {self.check['id']} ({self.check['product']})"), classes="dialog-title")
             yield Select([(v["customer"], v["customer"]) for v in self.pending], value=self.initial or Select.NULL, id="customer",
                          allow_blank=self.initial is None)
             yield Static("Answer each question: y / n (tab moves on)", classes="notes")

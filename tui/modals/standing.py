@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label, Static
 
+from tui.format import plain
 from tui.modals.rationale import RationaleModal
 
 EXPLAIN = {
@@ -26,7 +27,7 @@ class StandingModal(RationaleModal):
     def compose(self) -> ComposeResult:
         verb = self.action.title()
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"{verb} {self.review_label}?", classes="dialog-title")
+            yield Label(plain(f"{verb} {self.review_label}?"), classes="dialog-title")
             yield Static(EXPLAIN[self.action], classes="notes", markup=False)
             if self.rationale_required:
                 yield from self.rationale_fields(verb)

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, RadioButton, RadioSet, Select
 
+from tui.format import plain
 from tui.modals.rationale import RationaleModal
 
 
@@ -31,7 +32,7 @@ class VerifyControlModal(RationaleModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Verify a control of {self.review_label}", classes="dialog-title")
+            yield Label(plain(f"Verify a control of {self.review_label}"), classes="dialog-title")
             yield Select([(f"{cid}  {title}", cid) for cid, title in self.pending], value=self.initial or Select.NULL,
                          id="control", allow_blank=self.initial is None)
             with RadioSet(id="verdict"):

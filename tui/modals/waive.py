@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Select
 
+from tui.format import plain
 from tui.modals.rationale import RationaleModal
 
 
@@ -28,7 +29,7 @@ class WaiveControlModal(RationaleModal):
     def compose(self) -> ComposeResult:
         ids = [cid for cid, _ in self.open_controls]
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"Waive a control of {self.review_label}", classes="dialog-title")
+            yield Label(plain(f"Waive a control of {self.review_label}"), classes="dialog-title")
             yield Select([(f"{cid}  {title}", cid) for cid, title in self.open_controls], prompt="Control", id="control",
                          allow_blank=True, value=self.cursor if self.cursor in ids else Select.BLANK)
             yield from self.rationale_fields("Waive", "Why the control does not apply, or what replaces it")

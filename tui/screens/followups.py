@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
 from tui import messages
-from tui.format import GRADE_STYLE
+from tui.format import GRADE_STYLE, plain
 from tui.modals.record_visit import RecordVisitModal, VisitRequest
 from tui.registry import ScreenEntry, register_screen
 from tui.screens.base import CommitteeScreen
@@ -115,7 +115,7 @@ class FollowupsScreen(CommitteeScreen):
         table.clear()
         for r in event.rows:
             grade = Text(f" {r['grade']} ", style=GRADE_STYLE.get(r["grade"], "reverse"))
-            table.add_row(str(r["id"]), Text(r["product"], overflow="ellipsis", no_wrap=True), str(r["review_id"]), grade,
+            table.add_row(str(r["id"]), plain(r["product"], overflow="ellipsis", no_wrap=True), str(r["review_id"]), grade,
                           render.status_text(r["status"]), render.due_cell(r, now), f"{r['visits_recorded']}/{r['visits']}",
                           key=str(r["id"]))
         ids = [r["id"] for r in event.rows]

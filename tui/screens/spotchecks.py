@@ -29,7 +29,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 
 from review.errors import Conflict
-from tui.format import when
+from tui.format import plain, sanitized, when
 from tui.modals.category_picker import CategoryChoice, CategoryPickerModal
 from tui.registry import ScreenEntry, register_dashboard_panel, register_screen
 from tui.screens.base import CommitteeScreen
@@ -197,7 +197,7 @@ class SpotChecksScreen(CommitteeScreen):
         for r in event.rows:
             v = r.verdict
             labelled = f"{v.labelled}/{v.items}" if v is not None else "-"
-            table.add_row(str(r.id), Text(r.product, overflow="ellipsis", no_wrap=True), r.status.lower(), f"{r.records:,}",
+            table.add_row(str(r.id), plain(r.product, overflow="ellipsis", no_wrap=True), r.status.lower(), f"{r.records:,}",
                           f"{r.flagged:,}", f"{r.sample:,}", labelled, render.rate_text(v), render.verdict_badge(v),
                           when(r.started), key=str(r.id))
         if event.rows:
@@ -271,7 +271,7 @@ class SpotChecksScreen(CommitteeScreen):
                 header.append(", ".join(it.categories), style="bold red")
             else:
                 header.append(" · not flagged by the filter", style="dim")
-        self.query_one("#sc-header", Static).update(header)
+        self.query_one("#sc-header", Static).update(sanitized(header))
         self.query_one("#sc-progress", Static).update(render.progress(st.verdict, shown=len(st.items), position=st.index + 1 if it else 0))
         blind = self.blind or self.second
         if it is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,7 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 from review.client import StepReport
 from review.client.types import WAIVABLE, Permissions, ReviewDetail
 from tui import messages
-from tui.format import control_status, humanize
+from tui.format import control_status, humanize, plain
 from tui.modals import (AssignModal, DecideModal, DecisionRequest, DeclareConflictModal, OverrideGradeModal, OverrideRequest, StandingModal,
                         VerifyControlModal, VerifyRequest, WaiveControlModal, WaiveRequest)
 from tui.screens.base import CommitteeScreen
@@ -116,8 +115,8 @@ class ReviewWorkspace(CommitteeScreen):
         table.clear()
         for c in d.controls:
             ev = ", ".join(e["filename"] for e in c.evidence) or "-"
-            table.add_row(c.control_id, Text(c.title, overflow="ellipsis", no_wrap=True), c.verify_gate.lower(), control_status(c.status),
-                          Text(ev, overflow="ellipsis", no_wrap=True), key=c.control_id)
+            table.add_row(plain(c.control_id), plain(c.title, overflow="ellipsis", no_wrap=True), c.verify_gate.lower(), control_status(c.status),
+                          plain(ev, overflow="ellipsis", no_wrap=True), key=c.control_id)
         if d.controls:
             table.move_cursor(row=min(keep, len(d.controls) - 1))
         self.query_one(ActionBar).show(event.perms)

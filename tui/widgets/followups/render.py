@@ -12,6 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from review.client.types import question_parts
+from tui.format import sanitized
 
 CHECK_STYLE = {"SCHEDULED": "dim", "OPEN": "bold cyan", "COMPLETED": "green", "TRIGGERED": "bold red", "CANCELLED": "dim strike"}
 FINDING_TEXT = {"none": ("no finding", "green"), "new_risk": ("new risk (reopens at INITIATION)", "bold red"),
@@ -84,7 +85,7 @@ def question_line(index: int, q: Any, answer: str | None, *, current: bool = Fal
         t.append(f" adverse: reopens at {reopen_at}", style="red")
     else:
         t.append(f" {answer} ", style="bold black on green")
-    return t
+    return sanitized(t)
 
 
 def check_detail(d: dict[str, Any], now: datetime) -> Text:
@@ -141,4 +142,4 @@ def check_detail(d: dict[str, Any], now: datetime) -> Text:
             t.append("  Notes: ", style="bold")
             t.append(f"{v['notes']}\n")
     t.rstrip()
-    return t
+    return sanitized(t)

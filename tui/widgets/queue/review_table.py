@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from tui.format import due_text, grade_badge, status_text
+from tui.format import due_text, grade_badge, plain, status_text
 
 # (column key == services.queries.SORTABLE key, header, width)
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -56,12 +56,12 @@ class ReviewTable(DataTable):
     def cells(r: Any, now: datetime) -> list[Any]:
         return [
             Text(str(r.id), style="dim", justify="right"),
-            Text(r.product, overflow="ellipsis", no_wrap=True),
+            plain(r.product, overflow="ellipsis", no_wrap=True),
             r.gate.lower(),
             status_text(r.status),
             grade_badge(r.grade),
             due_text(r.due_at, r.status, now),
-            r.assignee or Text("-", style="dim"),
+            plain(r.assignee) if r.assignee else Text("-", style="dim"),
         ]
 
     @property

@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tui.format import GRADE_STYLE, bar, due_text, grade_badge, status_text, when
+from tui.format import GRADE_STYLE, bar, due_text, grade_badge, plain, status_text, when
 
 LEVEL_MAX = {"LOW": 1, "MEDIUM": 2, "HIGH": 3, "UNACCEPTABLE": 4}
 
@@ -22,7 +22,7 @@ def _kv(rows: list[tuple[str, Any]]) -> Table:
     t.add_column(style="bold", no_wrap=True)
     t.add_column()
     for k, v in rows:
-        t.add_row(k, v if isinstance(v, Text) else Text(str(v)))
+        t.add_row(k, v if isinstance(v, Text) else plain(v))
     return t
 
 
@@ -30,12 +30,12 @@ def header(detail: Any, now: Any) -> Text:
     r, p = detail.review, detail.product
     t = Text()
     t.append(f"Review {r['id']}  ", style="bold")
-    t.append(p.get("name", "?"), style="bold underline")
+    t.append_text(plain(p.get("name", "?"), style="bold underline"))
     t.append(f"   {r['gate'].lower()} · ")
     t.append_text(status_text(r["status"]))
     t.append("  ")
     t.append_text(grade_badge(r["grade"]))
-    t.append(f"  assignee {r['assignee'] or '-'}  due ")
+    t.append_text(plain(f"  assignee {r['assignee'] or '-'}  due "))
     t.append_text(due_text(r["due_at"], r["status"], now))
     t.append(f"  v{r['version']}", style="dim")
     return t
@@ -63,7 +63,7 @@ def answers(detail: Any, questions: dict[str, str], labels: dict[tuple[str, str]
     t.add_column(ratio=3)
     t.add_column(ratio=2, style="cyan")
     for q, values in detail.assessments[0]["answers"].items():
-        t.add_row(questions.get(q, q), ", ".join(labels.get((q, v), v) for v in values))
+        t.add_row(plain(questions.get(q, q)), plain(", ".join(labels.get((q, v), v) for v in values)))
     return t
 
 
@@ -80,7 +80,7 @@ def scores(detail: Any, width: int = 24) -> Any:
     for dim, score in a["dimension_scores"].items():
         level = a["dimension_levels"].get(dim)
         style = (GRADE_STYLE.get(level or "", "") or "").split(" on ")[-1]
-        t.add_row(dim, f"{float(score):g}", bar(float(score), top, width, style), grade_badge(level))
+        t.add_row(plain(dim), f"{float(score):g}", bar(float(score), top, width, style), grade_badge(level))
     summary = Text()
     summary.append(f"{a['kind']} assessment · pack {a['pack_id']}@{a['pack_version']} #{a['pack_hash'][:12]}\n", style="dim")
     summary.append("base ")
@@ -88,7 +88,7 @@ def scores(detail: Any, width: int = 24) -> Any:
     summary.append(" → grade ")
     summary.append_text(grade_badge(a["grade"]))
     if a.get("rationale"):
-        summary.append(f"  override: {a['rationale']}", style="italic")
+        summary.append_text(plain(f"  override: {a['rationale']}", style="italic"))
     trig = a.get("triggers_fired") or []
     summary.append("\ntriggers fired: ", style="bold")
     summary.append(", ".join(trig) if trig else "none", style="red" if trig else "dim")
@@ -102,7 +102,7 @@ def decisions(detail: Any) -> Any:
     for c in ("when", "gate", "decision", "by", "rationale"):
         t.add_column(c, ratio=3 if c == "rationale" else None, no_wrap=c != "rationale")
     for d in detail.decisions:
-        t.add_row(when(d["created_at"]), d["gate"].lower(), d["action"], d["actor"], d["rationale"])
+        t.add_row(when(d["created_at"]), plain(d["gate"].lower()), plain(d["action"]), plain(d["actor"]), plain(d["rationale"]))
     return t
 
 
@@ -113,7 +113,7 @@ def trail(detail: Any, limit: int = 30) -> Any:
     for c in ("#", "when", "actor", "action", "change"):
         t.add_column(c, no_wrap=c != "change", ratio=3 if c == "change" else None)
     for row in detail.trail[-limit:]:
-        t.add_row(str(row["id"]), when(row["at"]), row["actor"], row["action"], _change(row.get("before"), row.get("after")))
+        t.add_row(str(row["id"]), when(row["at"]), plain(row["actor"]), plain(row["action"]), plain(_change(row.get("before"), row.get("after"))))
     return t
 
 

@@ -11,7 +11,8 @@ from typing import Any, Iterable
 
 from rich.text import Text
 
-from tui.format import bar
+from review.text import visible
+from tui.format import bar, sanitized
 
 #: Highlight of a matched span by severity (0-7). Whole-text classifier spans are underlined instead.
 SEVERITY_STYLE = {
@@ -35,7 +36,7 @@ def highlight(text: str, spans: Iterable[Any]) -> Text:
     Overlaps: lower severities are applied first, so the most severe style wins where spans
     overlap; out-of-range spans are clipped rather than trusted.
     """
-    out = Text(text or "")
+    out = Text(visible(text or ""))  # same length as ``text``: the spans still index it
     if not text:
         out = Text("(empty)", style="dim italic")
         return out
@@ -69,7 +70,7 @@ def findings(item: Any) -> Text:
         t.append(repr(sp.matched[:60]))
         t.append("\n")
     t.rstrip()
-    return t
+    return sanitized(t)
 
 
 def label_text(label: Any | None, *, empty: str = "not labelled yet") -> Text:
@@ -82,7 +83,7 @@ def label_text(label: Any | None, *, empty: str = "not labelled yet") -> Text:
         t.append("  (second review)", style="cyan")
     if label.note:
         t.append(f"  · {label.note}", style="dim")
-    return t
+    return sanitized(t)
 
 
 def labels(item: Any, *, blind: bool) -> Text:
@@ -101,7 +102,7 @@ def labels(item: Any, *, blind: bool) -> Text:
         t.append("Other reviewers: none yet", style="dim")
     if not blind and item.stratum:
         t.append(f"\nStratum: {item.stratum}", style="dim")
-    return t
+    return sanitized(t)
 
 
 def verdict_badge(v: Any | None) -> Text:
