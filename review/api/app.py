@@ -110,6 +110,14 @@ def create_app(db: Database, settings: Settings, *, oidc: OidcVerifier | None = 
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app for a uvicorn worker process: settings from the environment (``server --workers N``)."""
+    from review.settings import load_settings
+
+    s = load_settings()
+    return create_app(Database(s.database, data_dir=s.home, evidence_dir=s.evidence_dir), s)
+
+
 # ---- dependencies ------------------------------------------------------------------------------
 def state(request: Request) -> ServerState:
     return request.app.state.er

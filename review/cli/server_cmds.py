@@ -61,12 +61,24 @@ def cmd_server(ctx: Any) -> int:
 
     if not is_current(db):
         raise InvalidInput("the database schema is not current: run `ethics-review init` first (it migrates to the latest schema)")
-    app = create_app(db, s)
     host, port = ctx.args.host or s.server_host, ctx.args.port or s.server_port
     scheme = "https" if ctx.args.tls_cert else "http"
-    output.say(f"review server on {scheme}://{host}:{port} (API /api/v1, docs /docs); database {_safe(db.url)}")
-    uvicorn.run(app, host=host, port=port, log_level="warning", workers=1, ssl_certfile=ctx.args.tls_cert, ssl_keyfile=ctx.args.tls_key,
-                proxy_headers=False, server_header=False)
+    if ctx.args.workers < 1:
+        raise InvalidInput(f"--workers {ctx.args.workers}: give 1 or more processes")
+    output.say(f"review server on {scheme}://{host}:{port} (API /api/v1, docs /docs); database {_safe(db.url)}; "
+               f"{ctx.args.workers} worker process(es)")
+    from review.api.transport import NoDelayH11Protocol
+
+    common = dict(host=host, port=port, log_level="warning", ssl_certfile=ctx.args.tls_cert, ssl_keyfile=ctx.args.tls_key,
+                  proxy_headers=False, server_header=False, http=NoDelayH11Protocol)
+    if ctx.args.workers == 1:
+        uvicorn.run(create_app(db, s), **common)
+    else:
+        import os
+
+        # Each worker process builds its app from the environment; the database URL goes there, not on a command line.
+        os.environ["ETHICS_REVIEW_DATABASE_URL"] = db.url
+        uvicorn.run("review.api.app:app_from_env", factory=True, workers=ctx.args.workers, **common)
     return 0
 
 

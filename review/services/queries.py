@@ -100,13 +100,19 @@ def _where(f: ReviewFilter) -> list[Any]:
         conds.append(Review.grade == f.grade)
     if f.assignee:
         conds.append(Review.assignee == f.assignee)
+    product_conds = []
     if f.team:
-        conds.append(Product.owner_team == f.team)
+        product_conds.append(Product.owner_team == f.team)
     if f.overdue:
         conds.append(Review.due_at < utcnow())
         conds.append(Review.status.in_([s.value for s in AWAITING_COMMITTEE]))
     if f.search:
-        conds.append(Product.name.ilike(f"%{f.search}%"))
+        product_conds.append(Product.name.ilike(f"%{f.search}%"))
+    if product_conds:
+        # The matching products first (PostgreSQL: the trigram index), then their reviews. MATERIALIZED keeps
+        # PostgreSQL from walking the whole review index backwards hoping to meet 50 matches early.
+        matched = sa.select(Product.id).where(*product_conds).cte("matched").prefix_with("MATERIALIZED", dialect="postgresql")
+        conds.append(Review.product_id.in_(sa.select(matched.c.id)))
     return conds
 
 
@@ -130,22 +136,25 @@ def list_reviews(
     if sort != "id":
         order.append(Review.id.desc() if descending else Review.id.asc())
     conds = _where(f)
+    needs_product = sort == "product"
+    # The page's review ids first (on the review table alone when no product column is involved,
+    # so a deep page walks an index, not a join of the whole table), then their rows.
+    ids = sa.select(Review.id)
+    if needs_product:
+        ids = ids.join(Product, Product.id == Review.product_id)
+    page_ids = ids.where(*conds).order_by(*order).limit(limit).offset(offset).subquery()
     stmt = (
         select(Review.id, Product.name, Product.owner_team, Review.gate, Review.status, Review.grade, Review.assignee,
                Review.due_at, Review.updated_at, Review.version)
         .join(Product, Product.id == Review.product_id)
-        .where(*conds)
+        .where(Review.id.in_(sa.select(page_ids.c.id)))
         .order_by(*order)
-        .limit(limit)
-        .offset(offset)
     )
     with db.reading() as s:
         rows = [ReviewRow(*r) for r in s.exec(stmt).all()]
         total = -1
         if with_total:
             count = sa.select(sa.func.count()).select_from(Review)
-            if f.team or f.search:
-                count = count.join(Product, Product.id == Review.product_id)
             total = s.exec(count.where(*conds)).one()[0]
     return Page(rows, total, offset, limit)
 

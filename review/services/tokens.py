@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from review.domain.duties import Duty, Role, require
@@ -169,18 +170,21 @@ def authenticate(db: Database, credential: str, *, now: datetime | None = None) 
     if not m:
         raise NotAuthenticated("malformed API token; create one with `ethics-review token create USER`")
     now = now or utcnow()
-    with db.reading() as s:
-        row = s.get(ApiToken, int(m.group(1)))
-        if row is None or not hmac.compare_digest(row.token_hash, _hash(credential)):
-            raise NotAuthenticated("unknown API token")
-        if row.revoked_at is not None:
-            raise NotAuthenticated(f"API token {row.id} was revoked on {row.revoked_at:%Y-%m-%d}; ask an admin for a new one")
-        if row.expires_at <= now:
-            raise NotAuthenticated(f"API token {row.id} expired on {row.expires_at:%Y-%m-%d}; ask an admin for a new one")
-        user = s.exec(select(User).where(User.username == row.username)).first()
-        if user is None or not user.active:
-            raise NotAuthenticated(f"API token {row.id} belongs to {row.username}, who is no longer an active user")
-        return Principal(user.username, row.scope, "token", row.id)
+    # One indexed read (token joined to its user), no ORM session: this runs on every request.
+    stmt = (sa.select(ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.username,
+                      User.active)
+            .outerjoin(User, User.username == ApiToken.username).where(ApiToken.id == int(m.group(1))))
+    with db.read_engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    if row is None or not hmac.compare_digest(row.token_hash, _hash(credential)):
+        raise NotAuthenticated("unknown API token")
+    if row.revoked_at is not None:
+        raise NotAuthenticated(f"API token {row.id} was revoked on {row.revoked_at:%Y-%m-%d}; ask an admin for a new one")
+    if row.expires_at <= now:
+        raise NotAuthenticated(f"API token {row.id} expired on {row.expires_at:%Y-%m-%d}; ask an admin for a new one")
+    if not row.active:
+        raise NotAuthenticated(f"API token {row.id} belongs to {row.username}, who is no longer an active user")
+    return Principal(row.username, row.scope, "token", row.id)
 
 
 def principal_for_user(db: Database, username: str, *, via: str) -> Principal:

@@ -200,3 +200,46 @@ def test_bad_settings_fail_before_anything_is_written(tmp_path, capsys, monkeypa
     shown = json.loads(out)["settings"]
     assert "hunter2" not in out and "secretpart" not in out and "topsecret" not in out
     assert shown["database_url"] == "postgresql+psycopg://review:***@db.internal/ethics" and shown["token"] == "********"
+
+
+def test_the_server_command_serves_the_api(_sqlite_template: Path, tmp_path: Path) -> None:
+    """`ethics-review server` as users start it: a process on 127.0.0.1, docs at /docs, every call authenticated."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.api.conftest import free_port
+
+    db = _fresh(tmp_path, "srv", _sqlite_template)
+    world = make_world(db)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETHICS_REVIEW_")}
+    env.update(ETHICS_REVIEW_HOME=str(tmp_path), ETHICS_REVIEW_DATABASE_URL=db.url)
+    proc = subprocess.Popen([sys.executable, "-m", "review.cli.main", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        assert httpx.get(base + "/docs").status_code == 200
+        assert httpx.get(base + "/api/v1/reviews").status_code == 401
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {world.token['priya.nair']}"}) as c:
+            assert c.get("/api/v1/me").json()["username"] == "priya.nair"
+            t0 = time.perf_counter()
+            for _ in range(20):  # keep-alive requests must not wait on delayed ACKs (TCP_NODELAY with --workers)
+                c.get("/api/v1/me")
+            assert (time.perf_counter() - t0) / 20 < 0.03
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert "review server on http://127.0.0.1" in out and "2 worker process(es)" in out
