@@ -1,45 +1,176 @@
-"""The audit log: an append-only hash chain of every state change.
+"""The audit log: an append-only hash chain of every state change, checked against the state.
 
-Each row stores (id, time, actor, action, entity, before, after, policy version) and the
-hash of the row before it; its own hash covers all of that. ``verify_chain`` recomputes
-the chain and names every row that was edited, deleted or moved. The head table keeps
-the last id and hash, so rows deleted from the end are caught too.
+Each row stores (id, time, actor, action, entity, before, after, policy version), the hash
+of the row before it, and (format 2):
+
+* ``state``: the after-image of every row of a state table (reviews, assessments, decisions,
+  controls, evidence, follow-ups, feedback, audit runs, labels, people, tokens, ...) the use
+  case changed, as ``{"review/7": {...columns...}}`` (``None``: the row was deleted);
+* ``state_keys``: ``key=sha256(image)`` for each of them, which is what ``verify`` compares;
+* ``mac``: an HMAC of the row's hash under the server's audit key, a file outside the
+  database (``review.services.signing``): a row written or rewritten by someone who can
+  write the database but does not hold that file is caught.
+
+The row hash covers every column, JSON as stored: the engine writes JSON canonically (sorted
+keys, no spaces), so ``verify`` hashes the stored text without parsing it.
+
+Which rows a use case changed is tracked per session: every ORM insert, update and delete
+on a state table (``after_flush``), plus ``touch`` / ``touch_where`` for set-based SQL.
+``record`` images what is pending; anything changed after the last ``record`` of a
+transaction gets its own ``state`` row at commit, so no change escapes the log.
+
+``verify`` walks the chain (edits, deletions, reordering, forged or backdated rows, a cut
+tail), then compares every state row with its last logged image and names the difference
+("review 7: grade is LOW, the log says HIGH since row 212"), rows with no log entry and
+logged rows that are gone. Signed checkpoints (``review.services.checkpoints``) prove the
+chain up to them even against someone who also holds the key later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlalchemy import event
+from sqlmodel import Session, SQLModel, select
 
-from review.store.db import Database, utcnow
+from review.store.db import Database, at_text, canonical_json, utcnow
 from review.store.models import AuditHead, AuditLog
 
 GENESIS = "0" * 64
+SYSTEM = "system"
 _LOCK_KEY = 7_424_242  # pg_advisory_xact_lock key that serializes appends on PostgreSQL
+#: Tables whose rows are the record: each change is imaged in the log and checked by ``verify``.
+STATE_TABLES = ("app_user", "api_token", "product", "review", "assessment", "control_requirement", "evidence", "decision",
+                "conflict_declaration", "followup_check", "followup_visit", "feedback", "audit_run", "spot_check_label")
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+canonical = canonical_json  # the engine writes JSON columns with it, so stored text == canonical(value)
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---- the row hash ------------------------------------------------------------------------------
 def row_hash(prev_hash: str, *, id: int, at: Any, actor: str, action: str, entity: str, entity_id: str,
              before: Any, after: Any, policy_version: str | None) -> str:
-    body = _canonical([id, _at(at), actor, action, entity, entity_id, before, after, policy_version])
+    """Format 1 (rows written before state images): the hash over the parsed fields."""
+    body = canonical([id, at_text(at), actor, action, entity, entity_id, before, after, policy_version])
     return hashlib.sha256((prev_hash + "|" + body).encode()).hexdigest()
 
 
-def _at(at: Any) -> str:
-    # Microsecond UTC text, identical after a round trip through SQLite or PostgreSQL.
-    from datetime import timezone
+def row_hash_v2(prev_hash: str, id: int, at: str, actor: str, action: str, entity: str, entity_id: str, before_text: str | None,
+                after_text: str | None, policy_version: str | None, state_text: str | None, state_keys: str | None) -> str:
+    """Format 2: the hash over the stored text of every column (JSON exactly as stored)."""
+    parts = [str(id), at, actor, action, entity, entity_id, before_text or "null", after_text or "null", policy_version or "",
+             state_text or "null", state_keys or ""]
+    return _sha(prev_hash + "|" + "\x1f".join(parts))
 
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+# ---- which state rows a session changed ------------------------------------------------------------
+@dataclass
+class _Pending:
+    keys: dict[tuple[str, tuple], None] = field(default_factory=dict)  # (table, pk) in change order
+    selectors: list[tuple[type, Any]] = field(default_factory=list)  # (model, where clause) for set-based writes
+    actor: str | None = None
 
 
+def _pending(s: Session) -> _Pending:
+    p = s.info.get("audit_pending")
+    if p is None:
+        p = s.info["audit_pending"] = _Pending()
+    return p
+
+
+def touch(s: Session, table: str, ids: Iterable[Any]) -> None:
+    """Mark rows changed by SQL the ORM does not see (``UPDATE ... WHERE``, bulk inserts)."""
+    p = _pending(s)
+    for i in ids:
+        p.keys[(table, (i,) if not isinstance(i, tuple) else i)] = None
+
+
+def touch_where(s: Session, model: type, clause: Any) -> None:
+    """Mark every row of ``model`` matching ``clause`` (e.g. visits inserted for these checks)."""
+    _pending(s).selectors.append((model, clause))
+
+
+@event.listens_for(Session, "after_flush")
+def _track(session: Session, _ctx: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table not in STATE_TABLES:
+            continue
+        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        mapper = sa.inspect(obj).mapper
+        pk = tuple(mapper.primary_key_from_instance(obj))
+        if None not in pk:
+            _pending(session).keys[(table, pk)] = None
+
+
+@event.listens_for(Session, "before_commit")
+def _state_row(session: Session) -> None:
+    """Changes made after the transaction's last ``record`` (or with none) get a ``state`` row of their own."""
+    p = session.info.get("audit_pending")
+    if p is None or not (p.keys or p.selectors):
+        return
+    session.flush()
+    if p.keys or p.selectors:
+        record(session, actor=p.actor or SYSTEM, action="state", entity="state", entity_id="-")
+
+
+def _tables() -> dict[str, sa.Table]:
+    import review.store.all_models  # noqa: F401  (every table on the metadata)
+
+    return {t: SQLModel.metadata.tables[t] for t in STATE_TABLES}
+
+
+def image_row(table: sa.Table, row: Any) -> dict[str, Any]:
+    """A state row as plain JSON data (the same text before and after a round trip through either database)."""
+    m = row._mapping
+    out: dict[str, Any] = {}
+    for c in table.columns:
+        v = m[c]
+        if isinstance(v, datetime):
+            v = at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc))
+        out[c.name] = v
+    return out
+
+
+def key_of(table: str, pk: tuple) -> str:
+    return f"{table}/{':'.join(str(v) for v in pk)}"
+
+
+def _images(s: Session, p: _Pending) -> dict[str, Any]:
+    tables = _tables()
+    wanted: dict[str, list[tuple]] = {}
+    for table, pk in p.keys:
+        wanted.setdefault(table, []).append(pk)
+    out: dict[str, Any] = {}
+    for table, pks in wanted.items():
+        t = tables[table]
+        cols = list(t.primary_key.columns)
+        for k in range(0, len(pks), 500):
+            batch = pks[k:k + 500]
+            where = cols[0].in_([b[0] for b in batch]) if len(cols) == 1 else sa.tuple_(*cols).in_(batch)
+            found = {tuple(r._mapping[c] for c in cols): r for r in s.execute(sa.select(t).where(where))}
+            for pk in batch:
+                r = found.get(pk)
+                out[key_of(table, pk)] = image_row(t, r) if r is not None else None
+    for model, clause in p.selectors:
+        t = model.__table__
+        cols = list(t.primary_key.columns)
+        for r in s.execute(sa.select(t).where(clause)):
+            out[key_of(t.name, tuple(r._mapping[c] for c in cols))] = image_row(t, r)
+    return out
+
+
+# ---- appending ---------------------------------------------------------------------------------
 def record(
     session: Session,
     *,
@@ -51,27 +182,31 @@ def record(
     after: dict[str, Any] | None = None,
     policy_version: str | None = None,
 ) -> AuditLog:
-    """Append one row in the caller's transaction (it commits or rolls back with the change)."""
+    """Append one row in the caller's transaction (it commits or rolls back with the change),
+    with the images of every state row the transaction changed since its last row."""
+    from review.services.signing import load_key
+
+    session.flush()
+    p = _pending(session)
+    p.actor = actor
+    images = _images(session, p) if (p.keys or p.selectors) else {}
+    p.keys.clear()
+    p.selectors.clear()
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    head = session.get(AuditHead, 1)
+    head = session.get(AuditHead, 1, populate_existing=True)
     prev_id, prev_hash = (head.last_id, head.last_hash) if head else (0, GENESIS)
-    row = AuditLog(
-        id=prev_id + 1,
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=str(entity_id),
-        before=before,
-        after=after,
-        policy_version=policy_version,
-        prev_hash=prev_hash,
-        hash="",
-    )
-    row.hash = row_hash(prev_hash, id=row.id, at=row.at, actor=actor, action=action, entity=entity,
-                        entity_id=row.entity_id, before=before, after=after, policy_version=policy_version)
+    at = utcnow()
+    state = images or None
+    state_keys = ";".join(f"{k}={_sha(canonical(v))}" for k, v in sorted(images.items())) or None
+    row = AuditLog(id=prev_id + 1, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id), before=before,
+                   after=after, policy_version=policy_version, prev_hash=prev_hash, hash="", fmt=2, state=state, state_keys=state_keys)
+    row.hash = row_hash_v2(prev_hash, row.id, at_text(at), actor, action, entity, row.entity_id, _text(before), _text(after),
+                           policy_version, _text(state), state_keys)
+    db = session.info.get("db")
+    key = load_key(db.data_dir) if db is not None else None
+    row.mac = key.mac(row.hash) if key is not None else None
     session.add(row)
     if head is None:
         session.add(AuditHead(id=1, last_id=row.id, last_hash=row.hash))
@@ -82,63 +217,15 @@ def record(
     return row
 
 
-@dataclass(frozen=True)
-class ChainProblem:
-    row_id: int | None
-    kind: str  # edited | deleted | reordered | truncated
-    detail: str
+def _text(value: Any) -> str | None:
+    return None if value is None else canonical(value)
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    rows: int
-    problems: tuple[ChainProblem, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def verify_chain(db: Database, *, batch: int = 5000) -> ChainReport:
-    """Walk the chain in id order; report every edited, deleted, reordered or truncated row."""
-    problems: list[ChainProblem] = []
-    count = 0
-    prev_id, prev_hash = 0, GENESIS
-    hashes_seen: dict[str, int] = {}
-    with db.reading() as s:
-        last = 0
-        while True:
-            rows = s.exec(select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id).limit(batch)).all()
-            if not rows:
-                break
-            for r in rows:
-                count += 1
-                expected = row_hash(r.prev_hash, id=r.id, at=r.at, actor=r.actor, action=r.action, entity=r.entity,
-                                    entity_id=r.entity_id, before=r.before, after=r.after, policy_version=r.policy_version)
-                if expected != r.hash:
-                    problems.append(ChainProblem(r.id, "edited", f"row {r.id} ({r.action} on {r.entity} {r.entity_id}) does not match its hash: its content was changed"))
-                if r.id != prev_id + 1:
-                    gap = f"{prev_id + 1}" if r.id == prev_id + 2 else f"{prev_id + 1}-{r.id - 1}"
-                    problems.append(ChainProblem(prev_id + 1, "deleted", f"row(s) {gap} missing before row {r.id}: deleted"))
-                elif r.prev_hash != prev_hash:
-                    if r.prev_hash in hashes_seen:
-                        problems.append(ChainProblem(r.id, "reordered", f"row {r.id} points back to row {hashes_seen[r.prev_hash]}, not row {prev_id}: rows were reordered or replaced"))
-                    else:
-                        problems.append(ChainProblem(r.id, "reordered", f"row {r.id} does not follow row {prev_id} in the chain: rows were reordered, replaced or edited"))
-                hashes_seen[r.hash] = r.id
-                prev_id, prev_hash = r.id, r.hash
-            last = rows[-1].id
-        head = s.get(AuditHead, 1)
-    if head is not None:
-        if head.last_id > prev_id:
-            problems.append(ChainProblem(prev_id + 1, "deleted", f"row(s) {prev_id + 1}-{head.last_id} missing at the end of the log: deleted"))
-        elif head.last_id == prev_id and head.last_hash != prev_hash:
-            problems.append(ChainProblem(prev_id, "edited", f"last row {prev_id} does not match the recorded head hash"))
-        elif head.last_id < prev_id:
-            problems.append(ChainProblem(head.last_id + 1, "edited", f"rows after {head.last_id} were added outside the application"))
-    elif count:
-        problems.append(ChainProblem(None, "edited", "the audit head record is missing"))
-    return ChainReport(count, tuple(problems))
+# ---- reading -----------------------------------------------------------------------------------
+def trail(session: Session, entity: str, entity_id: Any, limit: int = 200) -> list[AuditLog]:
+    return list(session.exec(
+        select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id)).order_by(AuditLog.id).limit(limit)
+    ).all())
 
 
 def recent(db: Database, *, review_id: int | None = None, limit: int = 50) -> list[AuditLog]:
@@ -150,7 +237,207 @@ def recent(db: Database, *, review_id: int | None = None, limit: int = 50) -> li
         return list(reversed(s.exec(q).all()))
 
 
-def trail(session: Session, entity: str, entity_id: Any, limit: int = 200) -> list[AuditLog]:
-    return list(session.exec(
-        select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id)).order_by(AuditLog.id).limit(limit)
-    ).all())
+def baseline(db: Database, *, actor: str = "system:upgrade") -> int:
+    """Image every state row in one ``baseline`` row when the log has no images yet (after upgrading
+    from a log without them); returns how many rows were imaged (0: nothing to do)."""
+    with db.transaction() as s:
+        has_images = s.execute(sa.select(AuditLog.id).where(AuditLog.state_keys.is_not(None)).limit(1)).first()
+        if has_images is not None:
+            return 0
+        n = 0
+        for name, t in _tables().items():
+            cols = list(t.primary_key.columns)
+            ids = [tuple(r) for r in s.execute(sa.select(*cols))]
+            touch(s, name, ids)
+            n += len(ids)
+        if n:
+            record(s, actor=actor, action="baseline", entity="state", entity_id="-",
+                   after={"note": "state imaged when the log began to carry state images", "rows": n})
+        return n
+
+
+# ---- verifying ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChainProblem:
+    row_id: int | None
+    kind: str  # edited | deleted | reordered | forged | backdated | state | unlogged | missing | empty | checkpoint
+    detail: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    rows: int
+    problems: tuple[ChainProblem, ...]
+    state_rows: int = 0
+    macs_checked: bool = False
+    checkpoints: tuple[str, ...] = ()  # one line per checkpoint proven
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _Walk:
+    """The chain walk's state (shared by the database and the export verifiers)."""
+
+    key: Any = None  # signing.AuditKey: row MACs are checked when present
+    checkpoints: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # head id -> [(checkpoint no, head hash)]
+    problems: list[ChainProblem] = field(default_factory=list)
+    proven: list[str] = field(default_factory=list)
+    last: dict[str, tuple[int, str]] = field(default_factory=dict)  # state key -> (row id, image hash)
+    count: int = 0
+    prev_id: int = 0
+    prev_hash: str = GENESIS
+    prev_at: datetime | None = None
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def row(self, id: int, at: datetime, actor: str, action: str, entity: str, entity_id: str, before: str | None, after: str | None,
+            pv: str | None, prev_hash: str, hash: str, fmt: int, state: str | None, state_keys: str | None, mac: str | None) -> None:
+        self.count += 1
+        what = f"row {id} ({action} on {entity} {entity_id})"
+        if fmt >= 2:
+            expected = row_hash_v2(prev_hash, id, at_text(at), actor, action, entity, entity_id, before, after, pv, state, state_keys)
+        else:
+            expected = row_hash(prev_hash, id=id, at=at, actor=actor, action=action, entity=entity, entity_id=entity_id,
+                                before=_parse(before), after=_parse(after), policy_version=pv)
+        if expected != hash:
+            self.problems.append(ChainProblem(id, "edited", f"{what} does not match its hash: its content was changed"))
+        if id != self.prev_id + 1:
+            gap = f"{self.prev_id + 1}" if id == self.prev_id + 2 else f"{self.prev_id + 1}-{id - 1}"
+            self.problems.append(ChainProblem(self.prev_id + 1, "deleted", f"row(s) {gap} missing before row {id}: deleted"))
+        elif prev_hash != self.prev_hash:
+            back = self.seen.get(prev_hash)
+            self.problems.append(ChainProblem(id, "reordered", f"row {id} points back to row {back}, not row {self.prev_id}: rows were "
+                                                               "reordered or replaced" if back else
+                                              f"row {id} does not follow row {self.prev_id} in the chain: rows were reordered, replaced or edited"))
+        if self.key is not None and fmt >= 2 and (mac is None or mac != self.key.mac(hash)):
+            self.problems.append(ChainProblem(id, "forged", f"{what} was not written with this server's audit key (its MAC does not match): "
+                                                            "written or rewritten outside the application"))
+        if self.prev_at is not None and (self.prev_at - at).total_seconds() > 1:
+            self.problems.append(ChainProblem(id, "backdated", f"{what} is dated {at_text(at)}, before row {self.prev_id} "
+                                                               f"({at_text(self.prev_at)}): backdated"))
+        for n, head_hash in self.checkpoints.get(id, []):
+            if head_hash == hash and expected == hash and not self.problems:
+                self.proven.append(f"checkpoint {n}: the log up to row {id} is unchanged since it was signed")
+            elif head_hash == hash and expected == hash:
+                self.problems.append(ChainProblem(id, "checkpoint", f"checkpoint {n} signed row {id}, but rows before it no longer "
+                                                                    f"match their hashes: the log up to row {id} was changed"))
+            else:
+                self.problems.append(ChainProblem(id, "checkpoint", f"checkpoint {n} signed row {id} as {head_hash[:16]}...; the log now "
+                                                                    f"has {hash[:16]}...: the log up to row {id} was rewritten"))
+        if state_keys:
+            for pair in state_keys.split(";"):
+                k, _, h = pair.partition("=")
+                self.last[k] = (id, h)
+        self.seen[hash] = id
+        self.prev_id, self.prev_hash, self.prev_at = id, hash, at
+
+    def end(self, last_id: int | None = None) -> None:
+        for head_id, items in self.checkpoints.items():
+            if head_id > self.prev_id:
+                for n, _h in items:
+                    self.problems.append(ChainProblem(head_id, "checkpoint", f"checkpoint {n} signed row {head_id}; the log ends at row "
+                                                                             f"{self.prev_id}: its tail was cut"))
+
+
+def _parse(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _walk_columns() -> list[Any]:
+    c = AuditLog.__table__.c
+    return [c.id, c.at, c.actor, c.action, c.entity, c.entity_id, sa.cast(c.before, sa.Text), sa.cast(c.after, sa.Text), c.policy_version,
+            c.prev_hash, c.hash, c.fmt, sa.cast(c.state, sa.Text), c.state_keys, c.mac]
+
+
+def verify_chain(db: Database, *, state: bool = True, checkpoints: Iterable[dict] = (), public_key: Any = None,
+                 batch: int = 10_000) -> ChainReport:
+    """Walk the chain, then (``state``) check every state row against its last logged image.
+
+    ``checkpoints``: signed head documents (``review.services.checkpoints``); each one's
+    signature is checked with ``public_key`` (default: this server's key) and the chain must
+    still hold the signed hash at the signed row.
+    """
+    from review.services import checkpoints as cps
+    from review.services.signing import load_key
+
+    key = load_key(db.data_dir, create=False)
+    w = _Walk(key=key)
+    pub = public_key if public_key is not None else (key.public if key is not None else None)
+    for n, doc in enumerate(checkpoints, 1):
+        head = cps.check_signature(doc, pub, where=f"checkpoint {n}")
+        w.checkpoints.setdefault(head.head_id, []).append((n, head.head_hash))
+    with db.read_engine.connect() as conn:
+        conn = conn.execution_options(stream_results=True, yield_per=batch)
+        for r in conn.execute(sa.select(*_walk_columns()).order_by(AuditLog.id)):
+            w.row(*r)
+        head_row = conn.execute(sa.select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
+    w.end()
+    if head_row is not None:
+        last_id, last_hash = head_row
+        if last_id > w.prev_id:
+            w.problems.append(ChainProblem(w.prev_id + 1, "deleted", f"row(s) {w.prev_id + 1}-{last_id} missing at the end of the log: deleted"))
+        elif last_id == w.prev_id and last_hash != w.prev_hash:
+            w.problems.append(ChainProblem(w.prev_id, "edited", f"last row {w.prev_id} does not match the recorded head hash"))
+        elif last_id < w.prev_id:
+            w.problems.append(ChainProblem(last_id + 1, "edited", f"rows after {last_id} were added outside the application"))
+    elif w.count:
+        w.problems.append(ChainProblem(None, "edited", "the audit head record is missing"))
+    checked = 0
+    if state:
+        checked = _check_state(db, w)
+    return ChainReport(w.count, tuple(w.problems), checked, key is not None, tuple(w.proven))
+
+
+def _check_state(db: Database, w: _Walk) -> int:
+    """Every state row against its last logged image; rows with no entry; logged rows that are gone."""
+    seen: set[str] = set()
+    checked = 0
+    diffs: list[tuple[str, str, dict[str, Any]]] = []
+    with db.read_engine.connect() as conn:
+        conn = conn.execution_options(stream_results=True, yield_per=10_000)
+        for name, t in _tables().items():
+            cols = list(t.primary_key.columns)
+            for r in conn.execute(sa.select(t)):
+                checked += 1
+                k = key_of(name, tuple(r._mapping[c] for c in cols))
+                seen.add(k)
+                image = image_row(t, r)
+                logged = w.last.get(k)
+                if logged is None:
+                    w.problems.append(ChainProblem(None, "unlogged", f"{_label(k)} exists with no entry in the audit log"))
+                elif logged[1] != _sha(canonical(image)):
+                    diffs.append((k, str(logged[0]), image))
+    if checked and not w.count:
+        w.problems.insert(0, ChainProblem(None, "empty", f"the audit log is empty but the database holds {checked} state rows: "
+                                                         "the log was deleted"))
+    for k, row_id, image in diffs:
+        w.problems.append(ChainProblem(int(row_id), "state", _difference(db, k, int(row_id), image)))
+    for k, (row_id, h) in w.last.items():
+        if k not in seen and h != _sha("null"):
+            w.problems.append(ChainProblem(row_id, "missing", f"{_label(k)} is gone, but the log says it exists since row {row_id}: "
+                                                              "deleted outside the application"))
+    return checked
+
+
+def _label(key: str) -> str:
+    table, _, pk = key.partition("/")
+    return f"{table.replace('_', ' ')} {pk}"
+
+
+def _difference(db: Database, key: str, row_id: int, image: dict[str, Any]) -> str:
+    """'review 7: grade is LOW, the log says HIGH since row 212' (every differing field)."""
+    with db.read_engine.connect() as conn:
+        text = conn.execute(sa.select(sa.cast(AuditLog.state, sa.Text)).where(AuditLog.id == row_id)).scalar()
+    logged = (_parse(text) or {}).get(key)
+    if logged is None:
+        return f"{_label(key)} exists, but the log says it was deleted at row {row_id}"
+    parts = [f"{f} is {_short(image.get(f))}, the log says {_short(v)}" for f, v in logged.items() if image.get(f) != v]
+    parts += [f"{f} is {_short(v)}, the log has no such field" for f, v in image.items() if f not in logged]
+    return f"{_label(key)}: " + "; ".join(parts or ["differs from its logged image"]) + f" since row {row_id}"
+
+
+def _short(v: Any) -> str:
+    text = v if isinstance(v, str) else canonical(v)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -149,4 +149,7 @@ def save_review(session: Session, review: Review, seen_version: int, **changes: 
     # dirty (a plain setattr would make the next flush issue a second, unchecked UPDATE).
     for k, v in changes.items():
         set_committed_value(review, k, v)
+    from review.services.audit import touch
+
+    touch(session, "review", [review.id])  # the ORM did not see this UPDATE: image it in the log
     return review

@@ -154,8 +154,11 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
             opened.append(r.id)
         for batch in _batches(opened):
             s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(status="OPEN", opened_at=now))
+            audit.touch(s, "followup_check", batch)
+            audit.touch_where(s, FollowupVisit, FollowupVisit.check_id.in_(batch))
         for batch in _batches(cancelled):
             s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(status="CANCELLED", closed_at=now))
+            audit.touch(s, "followup_check", batch)
         if visits:
             s.execute(sa.insert(FollowupVisit), visits)
         if reaudits:
@@ -183,6 +186,7 @@ def escalate_overdue(db: Database, *, now: datetime | None = None) -> ScanResult
         ids = [r.id for r in late]
         for batch in _batches(ids):
             s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(escalated_at=now))
+            audit.touch(s, "followup_check", batch)
         notify_many(s, ({"kind": "followup-overdue", "recipient": "chair", "review_id": r.review_id,
                          "subject": f"follow-up check {r.id} of {r.name} is {(now - r.due_at).days} days overdue",
                          "body": f"due {r.due_at:%Y-%m-%d}; visits still pending: `ethics-review followup show {r.id}`",

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,6 +23,24 @@ from sqlmodel import Session
 def utcnow() -> datetime:
     """Aware UTC now (SQLModel's UTCDateTime stores and returns UTC on both backends)."""
     return datetime.now(timezone.utc)
+
+
+def at_text(at: datetime) -> str:
+    """Microsecond UTC text, identical after a round trip through SQLite or PostgreSQL."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return at_text(v)
+    return str(v)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, UTF-8. Every JSON column is written
+    with it (SQLite and PostgreSQL's ``json`` keep the text as given), so the audit chain can
+    hash JSON exactly as stored."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 def home_dir() -> Path:
@@ -79,11 +98,11 @@ class Database:
 
     def _make_engine(self, *, immediate: bool) -> sa.Engine:
         if not self.is_sqlite:
-            return sa.create_engine(self.url, echo=self._echo, pool_pre_ping=True)
+            return sa.create_engine(self.url, echo=self._echo, pool_pre_ping=True, json_serializer=canonical_json)
         path = sa.engine.make_url(self.url).database
         if path and path != ":memory:" and not path.startswith("file:"):
             create_private_file(Path(path))
-        engine = sa.create_engine(self.url, echo=self._echo, connect_args={"timeout": 30})
+        engine = sa.create_engine(self.url, echo=self._echo, connect_args={"timeout": 30}, json_serializer=canonical_json)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
@@ -108,7 +127,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        session = Session(self.engine, expire_on_commit=False)
+        session = Session(self.engine, expire_on_commit=False, info={"db": self, "write": True})
         try:
             yield session
             session.commit()

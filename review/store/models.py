@@ -151,7 +151,12 @@ class ConflictDeclaration(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
-    """Append-only; each row carries the hash of the row before it."""
+    """Append-only (database triggers refuse UPDATE and DELETE); each row carries the hash of the row before it.
+
+    ``fmt`` 2 rows also carry ``state``: the after-image of every state row the use case
+    changed (``"review/7": {...}``), ``state_keys``: ``key=sha256(image)`` pairs, and ``mac``:
+    an HMAC of the row hash under the server's audit key (kept outside the database).
+    """
 
     __tablename__ = "audit_log"
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -165,6 +170,10 @@ class AuditLog(SQLModel, table=True):
     policy_version: Optional[str] = Field(default=None, max_length=80)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    fmt: int = Field(default=2, sa_column_kwargs={"server_default": "1"})
+    state: Optional[dict] = _json(nullable=True)
+    state_keys: Optional[str] = Field(default=None, sa_type=sa.Text)
+    mac: Optional[str] = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):
@@ -195,3 +204,15 @@ class ApiToken(SQLModel, table=True):
     revoked_at: Optional[datetime] = None
     revoked_by: Optional[str] = Field(default=None, max_length=64)
     last_used_at: Optional[datetime] = None
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of the audit chain's head (also kept outside the database by whoever took it)."""
+
+    __tablename__ = "audit_checkpoint"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    head_id: int
+    head_hash: str = Field(max_length=64)
+    at: datetime
+    key_id: str = Field(max_length=16)
+    document: str = Field(sa_type=sa.Text, description="the signed JSON document, exactly as signed and handed out")
