@@ -249,12 +249,14 @@ def cmd_show(ctx: Any) -> int:
     if d.assessments:
         a = d.assessments[-1]
         output.table(f"Assessment ({a['kind']}, pack {a['pack_id']}@{a['pack_version']} #{a['pack_hash'][:12]})", ["dimension", "score", "level"],
-                     [(k, a["dimension_scores"][k], grade_text(a["dimension_levels"][k])) for k in a["dimension_scores"]],
+                     [(k, v, grade_text(a["dimension_levels"][k])) for k, v in sorted(a["dimension_scores"].items(), key=lambda kv: (-kv[1], kv[0]))],
                      caption=f"triggers fired: {', '.join(a['triggers_fired']) or 'none'}; base {a['base_grade']} -> grade {a['grade']}")
     if d.assessments and d.assessments[0]["answers"]:
         text, labels = ctx.client.questionnaire_labels(d.assessments[0]["pack_id"])
+        rank = {q: i for i, q in enumerate(text)}
+        answers = sorted(d.assessments[0]["answers"].items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
         output.table("Questionnaire answers", ["question", "answer"],
-                     [(text.get(q, q), ", ".join(labels.get((q, v), v) for v in vals)) for q, vals in d.assessments[0]["answers"].items()])
+                     [(text.get(q, q), ", ".join(labels.get((q, v), v) for v in vals)) for q, vals in answers])
     if d.controls:
         output.table("Controls", ["control", "title", "dimension", "verified at", "status", "evidence"],
                      [(cv.control_id, cv.title, cv.dimension, cv.verify_gate, status_text(cv.status),

@@ -219,7 +219,7 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
             controls=[ControlView(c.control_id, c.title, c.dimension, c.required_from, c.verify_gate, c.status,
                                   c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls],
             decisions=[d.model_dump(mode="json") for d in decisions],
-            trail=[t.model_dump(mode="json", exclude={"prev_hash"}) for t in trail],
+            trail=[t.model_dump(mode="json", exclude={"prev_hash", "state", "state_keys", "mac", "fmt"}) for t in trail],
         )
 
 

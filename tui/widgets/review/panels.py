@@ -62,7 +62,7 @@ def answers(detail: Any, questions: dict[str, str], labels: dict[tuple[str, str]
     t = Table(show_header=False, box=None, padding=(0, 1), expand=True)
     t.add_column(ratio=3)
     t.add_column(ratio=2, style="cyan")
-    for q, values in detail.assessments[0]["answers"].items():
+    for q, values in in_pack_order(detail.assessments[0]["answers"], questions):
         t.add_row(plain(questions.get(q, q)), plain(", ".join(labels.get((q, v), v) for v in values)))
     return t
 
@@ -77,7 +77,7 @@ def scores(detail: Any, width: int = 24) -> Any:
     t.add_column("score", justify="right")
     t.add_column("", width=width, no_wrap=True)
     t.add_column("level")
-    for dim, score in a["dimension_scores"].items():
+    for dim, score in by_risk(a["dimension_scores"]):
         level = a["dimension_levels"].get(dim)
         style = (GRADE_STYLE.get(level or "", "") or "").split(" on ")[-1]
         t.add_row(plain(dim), f"{float(score):g}", bar(float(score), top, width, style), grade_badge(level))
@@ -93,6 +93,17 @@ def scores(detail: Any, width: int = 24) -> Any:
     summary.append("\ntriggers fired: ", style="bold")
     summary.append(", ".join(trig) if trig else "none", style="red" if trig else "dim")
     return Group(t, summary)
+
+
+def in_pack_order(answers: dict[str, Any], questions: dict[str, str]) -> list[tuple[str, Any]]:
+    """Answers in the questionnaire's order (stored JSON keeps no order), unknown questions last."""
+    rank = {q: i for i, q in enumerate(questions)}
+    return sorted(answers.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+
+
+def by_risk(scores: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Dimensions with the highest score first (then by name)."""
+    return sorted(scores.items(), key=lambda kv: (-float(kv[1]), kv[0]))
 
 
 def decisions(detail: Any) -> Any:
@@ -121,8 +132,7 @@ def _change(before: Any, after: Any) -> str:
     if not isinstance(after, dict):
         return ""
     before = before if isinstance(before, dict) else {}
-    parts = [f"{k}: {before.get(k)} → {v}" for k, v in after.items()
-             if k in ("gate", "status", "grade", "assignee", "status") and before.get(k) != v]
+    parts = [f"{k}: {before.get(k)} → {after[k]}" for k in ("gate", "status", "grade", "assignee") if k in after and before.get(k) != after[k]]
     if after.get("rationale"):
         parts.append(f"“{after['rationale']}”")
     return "; ".join(parts)
