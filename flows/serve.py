@@ -2,6 +2,7 @@
 
 * ``followup-scan/nightly``: cron ``$ETHICS_REVIEW_FOLLOWUP_CRON`` (default ``0 2 * * *``)
 * ``followup-escalation/hourly``: cron ``$ETHICS_REVIEW_ESCALATION_CRON`` (default ``0 * * * *``)
+* ``audit-checkpoint/hourly``: cron ``$ETHICS_REVIEW_CHECKPOINT_CRON`` (default ``30 * * * *``): sign the audit chain's head
 * ``initiation-review/on-demand``, ``development-verification/on-demand``,
   ``release-gate/on-demand``: no schedule; the CLI starts them with ``run_deployment``.
 
@@ -16,8 +17,9 @@ from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
 from flows import gates
+from flows.checkpoint import audit_checkpoint
 from flows.followups import followup_escalation, post_release_followups
-from flows.settings import escalation_cron, followup_cron, schedule_timezone
+from flows.settings import checkpoint_cron, escalation_cron, followup_cron, schedule_timezone
 
 
 def build_deployments(*, followup: str | None = None, escalation: str | None = None) -> list[Any]:
@@ -29,6 +31,8 @@ def build_deployments(*, followup: str | None = None, escalation: str | None = N
                                              tags=["ethics-review", "followups"], description="Open due follow-up checks; escalate overdue ones.", **common),
         followup_escalation.to_deployment(name="hourly", schedule=Cron(escalation or escalation_cron(), timezone=tz),
                                           tags=["ethics-review", "followups"], description="Escalate overdue follow-up checks to the chair.", **common),
+        audit_checkpoint.to_deployment(name="hourly", schedule=Cron(checkpoint_cron(), timezone=tz), tags=["ethics-review", "audit-log"],
+                                       description="Sign the audit chain's head; keep a copy outside the database.", **common),
     ]
     for gate, fl in gates.GATE_FLOWS.items():
         out.append(fl.to_deployment(name=gates.DEPLOYMENT, tags=["ethics-review", f"gate:{gate}"],

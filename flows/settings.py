@@ -19,6 +19,8 @@ ESCALATION_CRON_ENV = "ETHICS_REVIEW_ESCALATION_CRON"
 DEFAULT_FOLLOWUP_CRON = "0 2 * * *"  # nightly at 02:00
 DEFAULT_ESCALATION_CRON = "0 * * * *"  # hourly
 TIMEZONE_ENV = "ETHICS_REVIEW_SCHEDULE_TZ"
+CHECKPOINT_CRON_ENV = "ETHICS_REVIEW_CHECKPOINT_CRON"
+DEFAULT_CHECKPOINT_CRON = "30 * * * *"  # hourly, at half past
 
 
 def followup_cron() -> str:
@@ -27,6 +29,10 @@ def followup_cron() -> str:
 
 def escalation_cron() -> str:
     return os.environ.get(ESCALATION_CRON_ENV) or DEFAULT_ESCALATION_CRON
+
+
+def checkpoint_cron() -> str:
+    return os.environ.get(CHECKPOINT_CRON_ENV) or DEFAULT_CHECKPOINT_CRON
 
 
 def schedule_timezone() -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -261,9 +261,59 @@ def audit_log(review: str | None = None, limit: int = 50, c: LocalClient = Depen
     return ok(c.audit_log(review_id=review, limit=_limit(limit)))
 
 
-@router.get("/audit-log/verify", tags=["audit log"], summary="Verify the hash chain")
+@router.get("/audit-log/verify", tags=["audit log"], summary="Verify the chain, the row MACs and every state row against the log")
 def audit_verify(c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.verify_audit_log())
+
+
+class VerifyIn(BaseModel):
+    checkpoints: list[dict[str, Any]] = Field(default_factory=list, description="signed checkpoint documents kept outside the database")
+    state: bool = True
+
+
+@router.post("/audit-log/verify", tags=["audit log"], summary="Verify, also against checkpoints kept outside the database")
+def audit_verify_with(body: VerifyIn, c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.verify_audit_log(checkpoints=body.checkpoints, state=body.state))
+
+
+@router.post("/audit-log/checkpoints", tags=["audit log"], status_code=201, summary="Sign the chain's head now (keep the document elsewhere)")
+def audit_checkpoint(c: LocalClient = Depends(client)) -> JSONResponse:
+    return JSONResponse(c.audit_checkpoint(), status_code=201)
+
+
+@router.get("/audit-log/export", tags=["audit log"], summary="The whole log with its checkpoints, as JSON Lines (chair or admin)")
+def audit_export(c: LocalClient = Depends(client)) -> StreamingResponse:
+    import io
+    import queue
+    import threading
+
+    c._may_export()  # refuse before streaming starts
+    lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
+
+    class _Out(io.TextIOBase):
+        def write(self, s: str) -> int:
+            lines.put(s, timeout=60)  # a reader that went away stops the export instead of parking this thread
+            return len(s)
+
+    def produce() -> None:
+        try:
+            c.export_audit_log(_Out())
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=produce, daemon=True).start()
+
+    def stream():
+        while (item := lines.get()) is not None:
+            yield item
+
+    return StreamingResponse(stream(), media_type="application/x-ndjson",
+                             headers={"Content-Disposition": 'attachment; filename="audit-log.jsonl"'})
+
+
+@router.get("/audit-log/public-key", tags=["audit log"], summary="The public key that checks checkpoints and exports")
+def audit_public_key(c: LocalClient = Depends(client)) -> PlainTextResponse:
+    return PlainTextResponse(c.audit_public_key(), media_type="application/x-pem-file")
 
 
 @router.get("/whoami", include_in_schema=False)

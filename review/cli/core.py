@@ -16,6 +16,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = sub.add_parser("init", help="create or upgrade the database schema")
     p.add_argument("--admin", metavar="USER", help="create this first admin user when there are no users")
     p.add_argument("--team", default="ethics-office", help="team of the first admin (default: ethics-office)")
+    p.add_argument("--app-role", metavar="ROLE", help="PostgreSQL: create a login role for the server with every right it needs "
+                   "except UPDATE, DELETE and TRUNCATE on the audit tables")
+    p.add_argument("--app-password-env", metavar="VAR", help="set that role's password from this environment variable")
     p.set_defaults(func=cmd_init)
 
     users = sub.add_parser("user", help="people and roles").add_subparsers(dest="user_cmd", required=True, metavar="ACTION")
@@ -125,8 +128,21 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_replay)
 
     al = sub.add_parser("audit-log", help="the tamper-evident audit log").add_subparsers(dest="audit_log_cmd", required=True, metavar="ACTION")
-    p = al.add_parser("verify", help="verify the hash chain; non-zero exit if any row was edited, deleted or reordered")
+    p = al.add_parser("verify", help="verify the chain, the row MACs and every state row against the log (exit 9 on any problem)")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE", help="a signed checkpoint kept outside the database "
+                   "(repeatable): the log up to it must be unchanged")
+    p.add_argument("--export", default=None, metavar="FILE", help="check an export file instead, with no database")
+    p.add_argument("--public-key", default=None, metavar="FILE", help="the server's public key (PEM) for --export")
+    p.add_argument("--no-state", dest="state", action="store_false", help="the chain only, not the state tables")
     p.set_defaults(func=cmd_audit_verify)
+    p = al.add_parser("checkpoint", help="sign the chain's head now; keep the document outside the database")
+    p.add_argument("--out", default=None, metavar="FILE", help="write it here (default: standard output)")
+    p.set_defaults(func=cmd_audit_checkpoint)
+    p = al.add_parser("export", help="the whole log and its checkpoints as JSON Lines (chair or admin)")
+    p.add_argument("--out", default=None, metavar="FILE", help="default: standard output")
+    p.set_defaults(func=cmd_audit_export)
+    p = al.add_parser("public-key", help="print the public key that checks checkpoints and exports")
+    p.set_defaults(func=cmd_audit_public_key)
     p = al.add_parser("show", help="show audit rows")
     p.add_argument("--review", default=None)
     p.add_argument("--limit", type=int, default=50)
@@ -138,17 +154,38 @@ def cmd_init(ctx: Any) -> int:
     from review.services import users
     from review.store.migrate import current_revisions
 
+    import os
+
+    from review.services import audit
+
     db = ctx.db
     head = db.upgrade()
+    imaged = audit.baseline(db)  # a log from before state images: image today's state once
     created = None
     if ctx.args.admin:
         existing = users.list_users(db)
         if not existing:
             created = users.add_user(db, ctx.args.admin, team=ctx.args.team, roles="admin", actor=None)
+    role_schema = None
+    if ctx.args.app_role:
+        from review.store.roles import create_app_role
+
+        password = None
+        if ctx.args.app_password_env:
+            password = os.environ.get(ctx.args.app_password_env)
+            if not password:
+                raise InvalidInput(f"--app-password-env {ctx.args.app_password_env}: that variable is not set")
+        role_schema = create_app_role(db, ctx.args.app_role, password)
     if ctx.json:
-        output.emit_json({"database": _safe_url(db.url), "revision": sorted(current_revisions(db)), "admin_created": created.username if created else None})
+        output.emit_json({"database": _safe_url(db.url), "revision": sorted(current_revisions(db)), "admin_created": created.username if created else None,
+                          "state_rows_imaged": imaged, "app_role": ctx.args.app_role})
     else:
         output.say(f"database ready at {_safe_url(db.url)} (schema {head})")
+        if imaged:
+            output.say(f"the audit log now images state: {imaged} existing rows recorded as its baseline")
+        if role_schema:
+            output.say(f"role {ctx.args.app_role} may use schema {role_schema} but not update or delete the audit log: "
+                       "give the server that role's URL")
         if created:
             output.say(f"created admin user {created.username} ({created.team}); give them a token for the server with: "
                        f"ethics-review --as {created.username} token create {created.username}")
@@ -399,16 +436,83 @@ def cmd_replay(ctx: Any) -> int:
 
 
 def cmd_audit_verify(ctx: Any) -> int:
-    rep = ctx.client.verify_audit_log()
+    from review.services import checkpoints
+
+    a = ctx.args
+    notes: list[str] = []
+    if a.export:
+        from review.services.signing import read_public_key
+
+        pub = None
+        if a.public_key:
+            pub = read_public_key(_read(a.public_key), where=a.public_key)
+        extra = [checkpoints.read_file(f) for f in a.checkpoint]
+        rep, notes = checkpoints.verify_export(a.export, public_key=pub, extra_checkpoints=extra)
+    else:
+        rep = ctx.client.verify_audit_log(checkpoints=[checkpoints.read_file(f) for f in a.checkpoint], state=a.state)
     if ctx.json:
-        output.emit_json({"rows": rep.rows, "ok": rep.ok, "problems": [p.__dict__ for p in rep.problems]})
-    elif rep.ok:
-        output.say(f"audit log intact: {rep.rows} rows, hash chain verified")
+        output.emit_json({"rows": rep.rows, "ok": rep.ok, "state_rows": rep.state_rows, "macs_checked": rep.macs_checked,
+                          "checkpoints": list(rep.checkpoints), "notes": notes, "problems": [p.__dict__ for p in rep.problems]})
+        return 0 if rep.ok else 9
+    for line in rep.checkpoints:
+        output.say(line)
+    for line in notes:
+        output.say(line, style="dim")
+    if rep.ok:
+        parts = [f"{rep.rows} rows, hash chain verified"]
+        parts.append("row MACs checked" if rep.macs_checked else "row MACs not checked (no audit key here)")
+        if rep.state_rows:
+            parts.append(f"{rep.state_rows} state rows match their last logged images")
+        output.say("audit log intact: " + "; ".join(parts))
     else:
         for p in rep.problems:
-            output.err(f"audit log row {p.row_id}: {p.kind}: {p.detail}")
+            output.err(f"{p.kind}: {p.detail}" if p.row_id is None else f"audit log row {p.row_id}: {p.kind}: {p.detail}")
         output.err(f"audit log verification FAILED: {len(rep.problems)} problem(s) in {rep.rows} rows")
     return 0 if rep.ok else 9
+
+
+def _read(path: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    return p.read_text(encoding="utf-8")
+
+
+def cmd_audit_checkpoint(ctx: Any) -> int:
+    import json
+
+    doc = ctx.client.audit_checkpoint()
+    text = json.dumps(doc, indent=2)
+    if ctx.args.out:
+        Path(ctx.args.out).write_text(text + "\n", encoding="utf-8")
+        if not ctx.json:
+            output.say(f"checkpoint of row {doc['head_id']} ({doc['rows']} rows) signed by key {doc['key_id']}: {ctx.args.out}")
+    if ctx.json or not ctx.args.out:
+        print(text)
+    return 0
+
+
+def cmd_audit_export(ctx: Any) -> int:
+    if ctx.args.out:
+        import os
+
+        target = Path(ctx.args.out)
+        tmp = target.with_name(f".{target.name}.partial")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                n = ctx.client.export_audit_log(f)
+            os.replace(tmp, target)  # a refused or failed export leaves an existing file as it was
+        finally:
+            tmp.unlink(missing_ok=True)
+        output.say(f"exported {n} audit rows and their checkpoints to {ctx.args.out}")
+    else:
+        ctx.client.export_audit_log(sys.stdout)
+    return 0
+
+
+def cmd_audit_public_key(ctx: Any) -> int:
+    print(ctx.client.audit_public_key(), end="")
+    return 0
 
 
 def cmd_audit_show(ctx: Any) -> int:

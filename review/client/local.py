@@ -160,8 +160,34 @@ class LocalClient(Client):
         return dashboard.overdue_counts(self.db, now=now)
 
     # ---- the audit log -------------------------------------------------------------------
-    def verify_audit_log(self):
-        return audit_service.verify_chain(self.db)
+    def verify_audit_log(self, *, checkpoints=None, state=True):
+        return audit_service.verify_chain(self.db, checkpoints=checkpoints or [], state=state)
+
+    def audit_checkpoint(self):
+        from review.services import checkpoints
+
+        self.whoami()  # an active person takes it
+        return checkpoints.create(self.db)
+
+    def export_audit_log(self, out):
+        from review.services import checkpoints
+
+        self._may_export()
+        return checkpoints.export(self.db, out)
+
+    def _may_export(self) -> None:
+        from review.errors import Forbidden
+
+        me = self.whoami()
+        if not {"admin", "chair"} & set(me.roles.split(",")):
+            raise Forbidden(f"{me.username} may not export the audit log (it holds personal data): the chair or an admin exports it")
+
+    def audit_public_key(self):
+        from review.services import signing
+
+        key = signing.load_key(self.db.data_dir)
+        assert key is not None
+        return signing.public_pem(key.public)
 
     def audit_log(self, *, review_id=None, limit=50):
         return audit_service.recent(self.db, review_id=None if review_id is None else parse_review_id(review_id), limit=limit)

@@ -195,8 +195,31 @@ class RemoteClient(Client):
         return self._call("GET", "/dashboard/overdue", params={"now": now})
 
     # ---- the audit log -------------------------------------------------------------------
-    def verify_audit_log(self):
+    def verify_audit_log(self, *, checkpoints=None, state=True):
+        if checkpoints or not state:
+            return self._call("POST", "/audit-log/verify", ChainReport, json={"checkpoints": checkpoints or [], "state": state})
         return self._call("GET", "/audit-log/verify", ChainReport)
+
+    def audit_checkpoint(self):
+        return self._call("POST", "/audit-log/checkpoints", dict)
+
+    def export_audit_log(self, out):
+        n = 0
+        try:
+            with self.http.stream("GET", "/audit-log/export") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise _error(r, self.url)
+                for line in r.iter_lines():
+                    if line:
+                        out.write(line + "\n")
+                        n += 1 if line.startswith('{"row"') else 0
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"cannot reach the review server at {self.url} ({type(exc).__name__}: {exc})") from None
+        return n
+
+    def audit_public_key(self):
+        return self._send("GET", "/audit-log/public-key").text
 
     def audit_log(self, *, review_id=None, limit=50):
         return self._call("GET", "/audit-log", list[AuditLog], params={"review": review_id, "limit": limit})

@@ -14,8 +14,10 @@ def by_name(deps):
 def test_deployments_and_their_cron_schedules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ETHICS_REVIEW_FOLLOWUP_CRON", raising=False)
     deps = by_name(build_deployments())
-    assert set(deps) == {"followup-scan/nightly", "followup-escalation/hourly", "initiation-review/on-demand",
+    assert set(deps) == {"followup-scan/nightly", "followup-escalation/hourly", "audit-checkpoint/hourly", "initiation-review/on-demand",
                          "development-verification/on-demand", "release-gate/on-demand"}
+    assert [s.schedule.cron for s in deps["audit-checkpoint/hourly"].schedules] == ["30 * * * *"]
+    assert deps["audit-checkpoint/hourly"].entrypoint == "flows.checkpoint.audit_checkpoint"
     assert [s.schedule.cron for s in deps["followup-scan/nightly"].schedules] == ["0 2 * * *"]
     assert [s.schedule.cron for s in deps["followup-escalation/hourly"].schedules] == ["0 * * * *"]
     assert all(not deps[n].schedules for n in deps if n.endswith("/on-demand"))

@@ -82,3 +82,17 @@ def test_flow_runs_are_named_and_tagged_by_review_and_gate(sqlite_people: Databa
     assert runs and all(r.name == f"initiation-review R-{rid}" for r in runs)
     # (other tests may leave a scheduled run with the same review id: the hook test never executes its run)
     assert any(r.state.is_completed() and r.deployment_id is None for r in runs)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_checkpoint_flow_signs_the_head_and_keeps_a_copy(sqlite_people, tmp_path, monkeypatch) -> None:
+    import json
+
+    monkeypatch.setenv("ETHICS_REVIEW_HOME", str(sqlite_people.data_dir))  # the flow's process shares the server's data dir (and key)
+    from flows.checkpoint import audit_checkpoint
+    from review.services import audit, checkpoints
+
+    doc = audit_checkpoint(database_url=sqlite_people.url, out_dir=str(tmp_path / "kept"))
+    kept = json.loads((tmp_path / "kept" / f"checkpoint-{doc['head_id']}.json").read_text())
+    rep = audit.verify_chain(sqlite_people, checkpoints=[kept])
+    assert rep.ok and rep.checkpoints and checkpoints.stored(sqlite_people)[0]["head_hash"] == kept["head_hash"]
