@@ -27,7 +27,11 @@ router = APIRouter()
 MAX_SUBMISSION_BYTES = 1024 * 1024
 
 
-class AssignIn(BaseModel):
+class Versioned(BaseModel):
+    expected_version: int | None = Field(None, description="refuse (409) if the review changed since this version")
+
+
+class AssignIn(Versioned):
     assignee: str | None = Field(None, description="default: you")
 
 
@@ -46,13 +50,13 @@ class RationaleIn(BaseModel):
     rationale: str
 
 
-class StandingIn(BaseModel):
+class StandingIn(Versioned):
     action: str = Field(description="suspend, resume, withdraw or reopen")
     rationale: str
     to_gate: str | None = Field(None, description="with reopen: INITIATION, DEVELOPMENT or RELEASE")
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(Versioned):
     grade: str
     rationale: str
 
@@ -114,14 +118,14 @@ def assignees(review_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
 
 
 @router.post("/reviews/{review_id}/submit", tags=["reviews"], summary="Submit the review's current gate")
-def submit_gate(review_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
-    return JSONResponse(_stepped(c.submit_gate(review_id), "review"))
+def submit_gate(review_id: str, body: Versioned | None = None, c: LocalClient = Depends(client)) -> JSONResponse:
+    return JSONResponse(_stepped(c.submit_gate(review_id, expected_version=body.expected_version if body else None), "review"))
 
 
 # ---- committee actions -------------------------------------------------------------------------
 @router.post("/reviews/{review_id}/assign", tags=["reviews"], summary="Assign a reviewer (SUBMITTED -> IN_REVIEW)")
 def assign(review_id: str, body: AssignIn, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.assign(review_id, body.assignee))
+    return ok(c.assign(review_id, body.assignee, expected_version=body.expected_version))
 
 
 @router.post("/reviews/{review_id}/decisions", tags=["reviews"], summary="Approve, request changes or reject, with a rationale")
@@ -141,18 +145,18 @@ def waive(review_id: str, control_id: str, body: RationaleIn, c: LocalClient = D
 
 
 @router.post("/reviews/{review_id}/advance", tags=["reviews"], summary="Move an approved review to the next gate")
-def advance(review_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
-    return JSONResponse(_stepped(c.advance(review_id), "review"))
+def advance(review_id: str, body: Versioned | None = None, c: LocalClient = Depends(client)) -> JSONResponse:
+    return JSONResponse(_stepped(c.advance(review_id, expected_version=body.expected_version if body else None), "review"))
 
 
 @router.post("/reviews/{review_id}/standing", tags=["reviews"], summary="Suspend, resume, withdraw or reopen, with a rationale")
 def standing(review_id: str, body: StandingIn, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.change_standing(review_id, body.action, rationale=body.rationale, to_gate=body.to_gate))
+    return ok(c.change_standing(review_id, body.action, rationale=body.rationale, to_gate=body.to_gate, expected_version=body.expected_version))
 
 
 @router.post("/reviews/{review_id}/grade-override", tags=["reviews"], summary="Override the grade (chair), with a rationale")
 def override(review_id: str, body: OverrideIn, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.override_grade(review_id, body.grade, rationale=body.rationale))
+    return ok(c.override_grade(review_id, body.grade, rationale=body.rationale, expected_version=body.expected_version))
 
 
 @router.get("/reviews/{review_id}/residual", tags=["reviews"], summary="The residual grade (credit for verified controls only)")

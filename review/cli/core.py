@@ -57,6 +57,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = sub.add_parser("assign", help="assign a reviewer (SUBMITTED -> IN_REVIEW)")
     p.add_argument("review")
     p.add_argument("assignee", nargs="?", help="default: the acting user")
+    p.add_argument("--expected-version", type=int, default=None, help="refuse if the review changed since this version")
     p.set_defaults(func=cmd_assign)
 
     p = sub.add_parser("decide", help="approve, request changes or reject, with a rationale")
@@ -96,6 +97,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
     p = sub.add_parser("advance", help="move an approved review to the next gate")
     p.add_argument("review")
+    p.add_argument("--expected-version", type=int, default=None, help="refuse if the review changed since this version")
     p.set_defaults(func=cmd_advance)
 
     for name, help_text in (("suspend", "suspend a product (chair/admin)"), ("resume", "resume a suspended product"),
@@ -105,12 +107,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         p.add_argument("--rationale", "-m", required=True)
         if name == "reopen":
             p.add_argument("--to", dest="to_gate", required=True, metavar="GATE", help="INITIATION, DEVELOPMENT or RELEASE")
+        p.add_argument("--expected-version", type=int, default=None, help="refuse if the review changed since this version")
         p.set_defaults(func=cmd_standing, standing=name)
 
     p = sub.add_parser("override-grade", help="override a review's grade (chair), with a rationale")
     p.add_argument("review")
     p.add_argument("grade", metavar="LOW|MEDIUM|HIGH|UNACCEPTABLE")
     p.add_argument("--rationale", "-m", required=True)
+    p.add_argument("--expected-version", type=int, default=None, help="refuse if the review changed since this version")
     p.set_defaults(func=cmd_override)
 
     p = sub.add_parser("residual", help="compute the residual grade (credit for verified controls only)")
@@ -314,7 +318,7 @@ def _dt(value: Any) -> Any:
 
 
 def cmd_assign(ctx: Any) -> int:
-    r = ctx.client.assign(ctx.args.review, ctx.args.assignee)
+    r = ctx.client.assign(ctx.args.review, ctx.args.assignee, expected_version=ctx.args.expected_version)
     _report(ctx, r, f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}")
     return 0
 
@@ -385,20 +389,21 @@ def cmd_waive(ctx: Any) -> int:
 
 
 def cmd_advance(ctx: Any) -> int:
-    r, step = ctx.client.advance(ctx.args.review)
+    r, step = ctx.client.advance(ctx.args.review, expected_version=ctx.args.expected_version)
     say_step(ctx, step)
     _report(ctx, r, f"review {r.id} advanced to {r.gate}/{r.status}")
     return 0
 
 
 def cmd_standing(ctx: Any) -> int:
-    r = ctx.client.change_standing(ctx.args.review, ctx.args.standing, rationale=ctx.args.rationale, to_gate=getattr(ctx.args, "to_gate", None))
+    r = ctx.client.change_standing(ctx.args.review, ctx.args.standing, rationale=ctx.args.rationale, to_gate=getattr(ctx.args, "to_gate", None),
+                                   expected_version=ctx.args.expected_version)
     _report(ctx, r, f"review {r.id}: {ctx.args.standing} recorded; now {r.gate}/{r.status}")
     return 0
 
 
 def cmd_override(ctx: Any) -> int:
-    r = ctx.client.override_grade(ctx.args.review, ctx.args.grade, rationale=ctx.args.rationale)
+    r = ctx.client.override_grade(ctx.args.review, ctx.args.grade, rationale=ctx.args.rationale, expected_version=ctx.args.expected_version)
     _report(ctx, r, f"review {r.id}: grade overridden to {r.grade}")
     return 0
 

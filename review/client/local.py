@@ -74,8 +74,8 @@ class LocalClient(Client):
         review = reviews.submit(self.db, doc, actor=self.actor, source=source)
         return review, self._after("submit", review)
 
-    def submit_gate(self, review_id):
-        review = reviews.submit_gate(self.db, review_id, actor=self.actor)
+    def submit_gate(self, review_id, *, expected_version=None):
+        review = reviews.submit_gate(self.db, review_id, actor=self.actor, expected_version=expected_version)
         return review, self._after("submit", review)
 
     def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True):
@@ -90,8 +90,8 @@ class LocalClient(Client):
     def assignees(self, review_id):
         return permissions.assignees(self.db, review_id)
 
-    def assign(self, review_id, assignee=None):
-        return reviews.assign(self.db, review_id, assignee or self.actor, actor=self.actor)
+    def assign(self, review_id, assignee=None, *, expected_version=None):
+        return reviews.assign(self.db, review_id, assignee or self.actor, actor=self.actor, expected_version=expected_version)
 
     def decide(self, review_id, decision, *, rationale, expected_version=None):
         out = reviews.decide(self.db, review_id, decision, actor=self.actor, rationale=rationale, expected_version=expected_version)
@@ -124,15 +124,16 @@ class LocalClient(Client):
         req = controls.waive(self.db, review_id, control_id, actor=self.actor, rationale=rationale)
         return req, self._after("waive", req)
 
-    def advance(self, review_id):
-        review = reviews.advance(self.db, review_id, actor=self.actor)
+    def advance(self, review_id, *, expected_version=None):
+        review = reviews.advance(self.db, review_id, actor=self.actor, expected_version=expected_version)
         return review, self._after("advance", review)
 
-    def change_standing(self, review_id, action, *, rationale, to_gate=None):
-        return reviews.change_standing(self.db, review_id, action, actor=self.actor, rationale=rationale, to_gate=to_gate)
+    def change_standing(self, review_id, action, *, rationale, to_gate=None, expected_version=None):
+        return reviews.change_standing(self.db, review_id, action, actor=self.actor, rationale=rationale, to_gate=to_gate,
+                                       expected_version=expected_version)
 
-    def override_grade(self, review_id, grade, *, rationale):
-        return reviews.override_grade(self.db, review_id, grade, actor=self.actor, rationale=rationale)
+    def override_grade(self, review_id, grade, *, rationale, expected_version=None):
+        return reviews.override_grade(self.db, review_id, grade, actor=self.actor, rationale=rationale, expected_version=expected_version)
 
     def residual(self, review_id):
         return reviews.compute_residual(self.db, review_id, actor=self._actor or "system")

@@ -94,8 +94,8 @@ class RemoteClient(Client):
     def submit(self, doc, *, source="submission"):
         return self._stepped("POST", "/reviews", "review", Review, json=doc, params={"source": source})
 
-    def submit_gate(self, review_id):
-        return self._stepped("POST", f"/reviews/{_seg(review_id)}/submit", "review", Review)
+    def submit_gate(self, review_id, *, expected_version=None):
+        return self._stepped("POST", f"/reviews/{_seg(review_id)}/submit", "review", Review, json={"expected_version": expected_version})
 
     def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True):
         f = f or ReviewFilter()
@@ -113,8 +113,8 @@ class RemoteClient(Client):
     def assignees(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}/assignees", list[Candidate])
 
-    def assign(self, review_id, assignee=None):
-        return self._call("POST", f"/reviews/{_seg(review_id)}/assign", Review, json={"assignee": assignee})
+    def assign(self, review_id, assignee=None, *, expected_version=None):
+        return self._call("POST", f"/reviews/{_seg(review_id)}/assign", Review, json={"assignee": assignee, "expected_version": expected_version})
 
     def decide(self, review_id, decision, *, rationale, expected_version=None):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/decisions", "outcome", DecisionOutcome,
@@ -156,15 +156,16 @@ class RemoteClient(Client):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/controls/{_seg(control_id)}/waive", "control", ControlRequirement,
                              json={"rationale": rationale})
 
-    def advance(self, review_id):
-        return self._stepped("POST", f"/reviews/{_seg(review_id)}/advance", "review", Review)
+    def advance(self, review_id, *, expected_version=None):
+        return self._stepped("POST", f"/reviews/{_seg(review_id)}/advance", "review", Review, json={"expected_version": expected_version})
 
-    def change_standing(self, review_id, action, *, rationale, to_gate=None):
+    def change_standing(self, review_id, action, *, rationale, to_gate=None, expected_version=None):
         return self._call("POST", f"/reviews/{_seg(review_id)}/standing", Review,
-                          json={"action": action, "rationale": rationale, "to_gate": to_gate})
+                          json={"action": action, "rationale": rationale, "to_gate": to_gate, "expected_version": expected_version})
 
-    def override_grade(self, review_id, grade, *, rationale):
-        return self._call("POST", f"/reviews/{_seg(review_id)}/grade-override", Review, json={"grade": grade, "rationale": rationale})
+    def override_grade(self, review_id, grade, *, rationale, expected_version=None):
+        return self._call("POST", f"/reviews/{_seg(review_id)}/grade-override", Review,
+                          json={"grade": grade, "rationale": rationale, "expected_version": expected_version})
 
     def residual(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}/residual", GradeResult)

@@ -95,9 +95,26 @@ def residual_for(session: Session, review: Review, product: Product) -> Residual
     return Residual(initial, pack, verified, result)
 
 
+def locked(session: Session, model: type, pk: Any) -> Any:
+    """``session.get`` that, in a write transaction on PostgreSQL, locks the row (``SELECT ... FOR UPDATE``)
+    until commit: a use case that checks a state and then writes holds that state. (SQLite: a writer
+    holds the database from BEGIN IMMEDIATE on, so the check already holds.)"""
+    if session.info.get("write") and session.get_bind().dialect.name == "postgresql":
+        return session.get(model, pk, with_for_update=True, populate_existing=True)
+    return session.get(model, pk)
+
+
+def expect_version(review: Review, expected_version: int | None) -> None:
+    """Refuse (Conflict) when the review changed since the version the person saw."""
+    if expected_version is not None and expected_version != review.version:
+        raise Conflict(f"review {review.id} changed since you opened it (you saw version {expected_version}, it is now "
+                       f"{review.version}: {review.gate}/{review.status}); reload it and try again")
+
+
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:
+    """The review and its product; in a write transaction the review row is locked (see ``locked``)."""
     rid = parse_review_id(review_id)
-    review = session.get(Review, rid)
+    review = locked(session, Review, rid)
     if review is None:
         raise NotFound(f"review {rid} does not exist; `ethics-review list` shows the reviews")
     product = session.get(Product, review.product_id)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from review.domain.duties import Duty, ProductContext, require
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.services import audit
-from review.services.common import load_actor
+from review.services.common import load_actor, locked
 from review.services.content_audit import VERDICTS, load_run, pack_filter
 from review.store.db import Database, utcnow
 from review.store.models import Product
@@ -53,7 +53,7 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
         seq = int(str(lab.get("item")).lstrip("#"))
     except ValueError:
         raise InvalidInput(f"{at}item {lab.get('item')!r} is not a number; `ethics-review audit show {run.id} --items` lists them") from None
-    item = s.get(SpotCheckItem, (run.id, seq))
+    item = locked(s, SpotCheckItem, (run.id, seq))  # two reviewers on one item: the second sees the first's label
     if item is None:
         raise NotFound(f"{at}run {run.id} has no spot-check item {seq} (items are 1..{run.sample_size})")
     verdict = str(lab.get("verdict") or "").strip().lower()

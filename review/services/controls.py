@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from review.domain.duties import Duty, require
 from review.domain.lifecycle import Gate
-from review.errors import InvalidInput, NotFound
+from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import get_review, load_actor, product_context
 from review.store.db import Database, utcnow
@@ -23,7 +23,9 @@ MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
 
 
 def _requirement(s: Session, review_id: int, control_id: str) -> ControlRequirement:
-    row = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review_id, ControlRequirement.control_id == control_id.upper())).first()
+    """The requirement (the caller already holds its review's row lock in a write transaction)."""
+    row = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review_id, ControlRequirement.control_id == control_id.upper())
+                 .execution_options(populate_existing=True)).first()
     if row is None:
         ids = s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review_id)).all()
         raise NotFound(f"control {control_id!r} is not required on review {review_id}; required: {', '.join(sorted(ids)) or 'none'}")
@@ -128,7 +130,10 @@ def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor
         if req.status == "REQUIRED":
             raise InvalidInput(f"control {req.control_id} on review {review.id} has no evidence yet; the product team adds it with: ethics-review evidence add {review.id} {req.control_id} FILE")
         if req.status == "WAIVED":
-            raise InvalidInput(f"control {req.control_id} on review {review.id} was waived; nothing to verify")
+            raise Conflict(f"control {req.control_id} on review {review.id} was waived by {req.updated_by}; nothing to verify")
+        if req.status in ("VERIFIED", "REJECTED"):
+            raise Conflict(f"control {req.control_id} on review {review.id} is already {req.status} by {req.updated_by} "
+                           f"({req.updated_at:%Y-%m-%d %H:%M}): a verdict stands until new evidence is added")
         if v == "fail" and len(rationale.strip()) < 3:
             raise InvalidInput("--rationale: a failed verification needs a rationale the product team can act on")
         before = _snap(req)
@@ -152,6 +157,8 @@ def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rational
         who = load_actor(s, actor)
         require(who, Duty.WAIVE, product_context(product, review))
         req = _requirement(s, review.id, control_id)
+        if req.status == "WAIVED":
+            raise Conflict(f"control {req.control_id} of review {review.id} was already waived by {req.updated_by}")
         if req.status not in WAIVABLE:
             raise InvalidInput(f"control {req.control_id} of review {review.id} is {req.status}: only an open control "
                                f"({', '.join(WAIVABLE)}) can be waived")

@@ -18,9 +18,9 @@ from sqlmodel import select
 
 from review.domain.duties import Duty, require
 from review.domain.lifecycle import Gate
-from review.errors import InvalidInput, NotFound
+from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
-from review.services.common import load_actor, parse_id, product_context
+from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.followups import cadence_for, sample_customers, schedule_next
 from review.services.notifications import notify
 from review.store.db import Database, utcnow
@@ -80,11 +80,11 @@ def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rational
         raise InvalidInput("--rationale: a triage needs a rationale the audit trail can show")
     fid = parse_id(feedback_id, "feedback id")
     with db.transaction() as s:
-        fb = s.get(Feedback, fid)
+        fb = locked(s, Feedback, fid)
         if fb is None:
             raise NotFound(f"feedback {fid} does not exist; `ethics-review feedback list` shows them")
         if fb.status != "NEW":
-            raise InvalidInput(f"feedback {fid} was already triaged {fb.status.lower().replace('_', '-')} by {fb.triaged_by}")
+            raise Conflict(f"feedback {fid} was already triaged {fb.status.lower().replace('_', '-')} by {fb.triaged_by}")
         p = s.get(Product, fb.product_id)
         review = s.exec(select(Review).where(Review.product_id == p.id).order_by(Review.id.desc())).first()
         who = load_actor(s, actor)

@@ -28,9 +28,9 @@ from policies.loader import load_pack
 from review.domain.duties import Duty, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate
-from review.errors import InvalidInput, NotFound
+from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
-from review.services.common import load_actor, parse_id, product_context
+from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.notifications import notify, notify_many
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Product, Review
@@ -299,20 +299,20 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
 
     now = now or utcnow()
     with db.transaction() as s:
-        check = s.get(FollowupCheck, parse_id(check_id, "check id"))
+        check = locked(s, FollowupCheck, parse_id(check_id, "check id"))
         if check is None:
             raise NotFound(f"follow-up check {check_id} does not exist; `ethics-review followup list` shows them")
         review, product = s.get(Review, check.review_id), s.get(Product, check.product_id)
         who = load_actor(s, actor)
         require(who, Duty.VERIFY, product_context(product, review))
         if check.status != "OPEN":
-            raise InvalidInput(f"follow-up check {check.id} is {check.status}: visits are recorded on OPEN checks only")
+            raise Conflict(f"follow-up check {check.id} is {check.status}: visits are recorded on OPEN checks only")
         visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == check.id)).all()
         visit = next((v for v in visits if v.customer == customer), None)
         if visit is None:
             raise InvalidInput(f"--customer {customer!r} is not a planned visit of check {check.id}; planned: {', '.join(v.customer for v in visits)}")
         if visit.status != "PENDING":
-            raise InvalidInput(f"--customer {customer!r}: visit already recorded by {visit.recorded_by} on {visit.recorded_at:%Y-%m-%d}")
+            raise Conflict(f"--customer {customer!r}: visit already recorded by {visit.recorded_by} on {visit.recorded_at:%Y-%m-%d}")
         ctrl_ids = set(s.exec(select(ControlRequirement.control_id).where(ControlRequirement.review_id == review.id)).all())
         answers, finding, failed, notes = parse_answers(doc, list(visit.questionnaire), source=source, control_ids=ctrl_ids)
         visit.status, visit.answers, visit.finding, visit.notes = "RECORDED", answers, finding, notes or None
@@ -425,11 +425,11 @@ def get_pending_reaudit(db: Database, request_id: Any, *, product: str | None = 
 def complete_reaudit(db: Database, request_id: int, *, actor: str, note: str = "") -> None:
     """Mark a re-audit request DONE (called by the content-audit work once its audit ran); audited."""
     with db.transaction() as s:
-        req = s.get(ReauditRequest, parse_id(request_id, "re-audit request id"))
+        req = locked(s, ReauditRequest, parse_id(request_id, "re-audit request id"))
         if req is None:
             raise NotFound(f"content re-audit request {request_id} does not exist")
         if req.status != "PENDING":
-            raise InvalidInput(f"content re-audit request {request_id} is already {req.status}")
+            raise Conflict(f"content re-audit request {request_id} is already {req.status}")
         req.status = "DONE"
         s.add(req)
         audit.record(s, actor=actor, action="content-reaudit-done", entity="review", entity_id=req.review_id, after={"request": req.id, "note": note})

@@ -20,10 +20,11 @@ from review.domain import grading
 from review.domain.duties import Duty, Role, blockers, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
-from review.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
+from review.errors import Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import (
     case_state,
+    expect_version,
     get_review,
     residual_for,
     load_actor,
@@ -44,10 +45,11 @@ MET = frozenset({"VERIFIED", "WAIVED"})
 
 
 # ---- committee actions -----------------------------------------------------------------------
-def assign(db: Database, review_id: Any, assignee: str, *, actor: str) -> Review:
+def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_version: int | None = None) -> Review:
     """Assign a reviewer; a SUBMITTED review moves to IN_REVIEW."""
     with db.transaction() as s:
         review, product = get_review(s, review_id)
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.ASSIGN)
         target = load_actor(s, assignee)
@@ -99,8 +101,7 @@ def decide(
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         seen = review.version if expected_version is None else expected_version
-        if expected_version is not None and expected_version != review.version:
-            raise Conflict(f"review {review.id} changed since you opened it (you saw version {expected_version}, it is now {review.version}: {review.gate}/{review.status}); reload and decide again")
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.DECIDE, product_context(product, review))
         state = case_state(review)
@@ -166,10 +167,11 @@ def _list_gaps(gaps: list[ControlRequirement]) -> str:
     return ", ".join(f"{c.control_id} ({c.status.lower().replace('_', ' ')})" for c in gaps)
 
 
-def submit_gate(db: Database, review_id: Any, *, actor: str) -> Review:
+def submit_gate(db: Database, review_id: Any, *, actor: str, expected_version: int | None = None) -> Review:
     """The product team submits the current gate (DEVELOPMENT / RELEASE) for review."""
     with db.transaction() as s:
         review, product = get_review(s, review_id)
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.ADD_EVIDENCE, product_context(product, review))
         state = case_state(review)
@@ -183,10 +185,11 @@ def submit_gate(db: Database, review_id: Any, *, actor: str) -> Review:
         return review
 
 
-def advance(db: Database, review_id: Any, *, actor: str) -> Review:
+def advance(db: Database, review_id: Any, *, actor: str, expected_version: int | None = None) -> Review:
     """Move an APPROVED review to the next gate; refused while controls of this gate are unmet."""
     with db.transaction() as s:
         review, product = get_review(s, review_id)
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.ADVANCE)
         if who.has(Role.SUBMITTER) and not (who.has(Role.CHAIR) or who.has(Role.ADMIN)) and who.team != product.owner_team:
@@ -203,7 +206,8 @@ def advance(db: Database, review_id: Any, *, actor: str) -> Review:
         return review
 
 
-def change_standing(db: Database, review_id: Any, action: str, *, actor: str, rationale: str, to_gate: str | None = None) -> Review:
+def change_standing(db: Database, review_id: Any, action: str, *, actor: str, rationale: str, to_gate: str | None = None,
+                    expected_version: int | None = None) -> Review:
     """Suspend, resume, withdraw or reopen a review (chair or admin; rationale required)."""
     act = {"suspend": Action.SUSPEND, "resume": Action.RESUME, "withdraw": Action.WITHDRAW, "reopen": Action.REOPEN}.get(action)
     if act is None:
@@ -213,6 +217,7 @@ def change_standing(db: Database, review_id: Any, action: str, *, actor: str, ra
         raise InvalidInput(f"--rationale: {action} needs a rationale")
     with db.transaction() as s:
         review, _product = get_review(s, review_id)
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.SUSPEND)
         return apply_standing(s, review, act, actor=who.username, rationale=rationale, to_gate=to_gate)
@@ -239,7 +244,7 @@ def apply_standing(s: Session, review: Review, act: Action, *, actor: str, ratio
     return review
 
 
-def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, rationale: str) -> Review:
+def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, rationale: str, expected_version: int | None = None) -> Review:
     """The chair overrides the computed grade; rationale required, logged, stored as an assessment."""
     try:
         g = Grade(new_grade.upper())
@@ -250,6 +255,7 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
         raise InvalidInput("--rationale: a grade override needs a rationale")
     with db.transaction() as s:
         review, product = get_review(s, review_id)
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.OVERRIDE_GRADE, product_context(product, review))
         last = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(Assessment.id.desc())).first()

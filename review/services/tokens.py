@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from review.domain.duties import Duty, Role, require
-from review.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from review.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from review.services import audit
-from review.services.common import load_actor, parse_id
+from review.services.common import load_actor, locked, parse_id
 from review.store.db import Database, utcnow
 from review.store.models import ApiToken, User
 
@@ -147,11 +147,11 @@ def revoke_token(db: Database, token_id: Any, *, actor: str, now: datetime | Non
     tid = parse_id(token_id, "token id")
     with db.transaction() as s:
         who = load_actor(s, actor)
-        row = s.get(ApiToken, tid)
+        row = locked(s, ApiToken, tid)
         if row is None or (row.username != who.username and not who.has(Role.ADMIN)):
             raise NotFound(f"token {tid} does not exist; `ethics-review token list` shows yours")
         if row.revoked_at is not None:
-            raise InvalidInput(f"token {tid} was already revoked by {row.revoked_by} on {row.revoked_at:%Y-%m-%d %H:%M}")
+            raise Conflict(f"token {tid} was already revoked by {row.revoked_by} on {row.revoked_at:%Y-%m-%d %H:%M}")
         row.revoked_at, row.revoked_by = now or utcnow(), who.username
         s.add(row)
         s.flush()

@@ -131,6 +131,14 @@ class Database:
         try:
             yield session
             session.commit()
+        except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+            session.rollback()
+            raced = _race_message(exc)
+            if raced is None:
+                raise
+            from review.errors import Conflict
+
+            raise Conflict(raced) from None
         except BaseException:
             session.rollback()
             raise
@@ -155,6 +163,18 @@ class Database:
         for name in ("engine", "read_engine"):
             if name in self.__dict__:
                 self.__dict__.pop(name).dispose()
+
+
+def _race_message(exc: Exception) -> str | None:
+    """A write that lost a race to another (same unique key, deadlock, serialization): say so as a conflict."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    text = str(orig or exc)
+    if code == "23505" or "UNIQUE constraint failed" in text:
+        return "someone else recorded the same thing at the same moment; reload and check before trying again"
+    if code in ("40001", "40P01"):
+        return "this change collided with another one made at the same moment; reload and try again"
+    return None
 
 
 def database_hint(exc: Exception) -> str | None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from review.demo.seed import CHAIR
-from review.errors import Forbidden, GateBlocked, InvalidInput, NotFound
+from review.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import feedback, followups, gates, reviews
 from review.services.notifications import deliver_pending
 from review.store.db import Database, utcnow
@@ -252,7 +252,7 @@ def test_credible_feedback_opens_an_adhoc_check(monitored) -> None:
     [adhoc] = rows(db, FollowupCheck, FollowupCheck.kind == "adhoc")
     assert out.check_id == adhoc.id and adhoc.status == "OPEN" and adhoc.feedback_id == fb.id
     assert len(rows(db, FollowupVisit, FollowupVisit.check_id == adhoc.id)) == 3
-    with pytest.raises(InvalidInput, match="already triaged"):
+    with pytest.raises(Conflict, match="already triaged"):  # someone else triaged it first
         feedback.triage(db, fb.id, "not-credible", actor="amara.okafor", rationale="second opinion")
     fb2 = feedback.submit_feedback(db, str(rid), "I do not like satellites at all, please stop")
     assert feedback.triage(db, fb2.id, "not-credible", actor="amara.okafor", rationale="No ethics risk described").check_id is None

@@ -192,7 +192,7 @@ class ReviewWorkspace(CommitteeScreen):
         c, rid = self.app.client, self.review_id
         step: StepReport | None = None
         if kind == "assign":
-            r = c.assign(rid)
+            r = c.assign(rid, expected_version=version)
             summary = f"review {r.id} assigned to you; now {r.gate}/{r.status}"
         elif kind == "decide":
             assert isinstance(request, DecisionRequest)
@@ -204,20 +204,20 @@ class ReviewWorkspace(CommitteeScreen):
             summary = f"control {req.control_id}: {req.status.lower()}"
         elif kind == "override":
             assert isinstance(request, OverrideRequest)
-            r = c.override_grade(rid, request.grade, rationale=request.rationale)
+            r = c.override_grade(rid, request.grade, rationale=request.rationale, expected_version=version)
             summary = f"review {r.id}: grade overridden to {r.grade}"
         elif kind == "assign-other":
-            r = c.assign(rid, request)
+            r = c.assign(rid, request, expected_version=version)
             summary = f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}"
         elif kind == "waive":
             assert isinstance(request, WaiveRequest)
             req, step = c.waive(rid, request.control_id, rationale=request.rationale)
             summary = f"control {req.control_id}: waived"
         elif kind == "advance":
-            r, step = c.advance(rid)
+            r, step = c.advance(rid, expected_version=version)
             summary = f"review {r.id} advanced: now {r.gate}/{r.status}"
         elif kind in ("suspend", "resume", "withdraw"):
-            r = c.change_standing(rid, kind, rationale=request)
+            r = c.change_standing(rid, kind, rationale=request, expected_version=version)
             summary = f"review {r.id}: {kind} recorded; now {r.gate}/{r.status}"
         elif kind == "conflict":
             product, reason = request
