@@ -84,14 +84,54 @@ def load_pack(ref: str | Path) -> LoadedPack:
     return _load_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
-def parse_yaml(data: bytes, where: str) -> Any:
-    """YAML text -> data, or InvalidInput naming ``where``, the line and column, and the problem."""
+MAX_YAML_NODES = 200_000  # after expanding aliases: a product file has hundreds, a pack thousands
+MAX_YAML_DEPTH = 64
+
+
+def parse_yaml(data: bytes, where: str, *, max_bytes: int | None = None, limit_hint: str = "") -> Any:
+    """YAML text -> data, or InvalidInput naming ``where``, the line and column, and the problem.
+
+    Hostile input is refused before it is built: more than ``max_bytes``, nesting deeper than
+    64 (a file of ``[`` once crashed the C parser's composer), or more than 200,000 nodes once
+    aliases are expanded (a 622-byte "billion laughs" file once took 92 s and 8 GB)."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InvalidInput(f"{where}: {len(data):,} bytes is over the {max_bytes // 1024:,} KiB limit{limit_hint}")
     try:
+        _check_shape(data, where)
         return yaml.load(data, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
         raise InvalidInput(f"{where}:{at} malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
+
+
+def _check_shape(data: bytes, where: str) -> None:
+    """Walk the event stream (no objects built): depth and alias-expanded size."""
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far]
+    for ev in yaml.parse(data, Loader=_Loader):
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([ev.anchor, 1])
+            if len(stack) > MAX_YAML_DEPTH:
+                m = ev.start_mark
+                raise InvalidInput(f"{where}: line {m.line + 1}, column {m.column + 1}: nested more than {MAX_YAML_DEPTH} levels deep")
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, n = stack.pop()
+            if anchor:
+                sizes[anchor] = n
+            stack[-1][1] += n
+        elif isinstance(ev, yaml.ScalarEvent):
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+            stack[-1][1] += 1
+        elif isinstance(ev, yaml.AliasEvent):
+            stack[-1][1] += sizes.get(ev.anchor, 1)
+        else:
+            continue
+        if stack[-1][1] > MAX_YAML_NODES:
+            m = ev.start_mark
+            raise InvalidInput(f"{where}: line {m.line + 1}, column {m.column + 1}: more than {MAX_YAML_NODES:,} values once its "
+                               "aliases (*name) are expanded; write the values out instead of repeating aliases")
 
 
 @lru_cache(maxsize=32)

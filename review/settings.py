@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     feedback_max_chars: int = Field(default=5000, ge=100, le=100_000, description="longest public feedback message")
     feedback_per_minute: int = Field(default=10, ge=1, le=10_000, description="public feedback submissions per address per minute")
     max_evidence_mb: int = Field(default=200, ge=1, le=100_000, description="largest evidence file")
+    max_product_file_kb: int = Field(default=256, ge=1, le=100_000, description="largest product or answers file")
+    max_record_kb: int = Field(default=1024, ge=1, le=1_000_000, description="largest audited record (one JSONL line)")
     web_session_hours: int = Field(default=8, ge=1, le=24 * 30, description="lifetime of a browser session of `ethics-review web`")
 
     # -- integrations --------------------------------------------------------------------------

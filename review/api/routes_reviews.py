@@ -24,7 +24,6 @@ from review.services.queries import ReviewFilter
 from review.services.tokens import Principal
 
 router = APIRouter()
-MAX_SUBMISSION_BYTES = 1024 * 1024
 
 
 class Versioned(BaseModel):
@@ -81,7 +80,9 @@ async def submit(request: Request, source: str = "submission", c: LocalClient = 
     ``source`` names the file in error messages."""
     from policies.loader import parse_yaml
 
-    raw = await _read_limited(request, MAX_SUBMISSION_BYTES, what=source)
+    from review.limits import PRODUCT_FILE_ENV, product_file_bytes
+
+    raw = await _read_limited(request, product_file_bytes(), what=f"{source} (raise {PRODUCT_FILE_ENV} on the server)")
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"):
         doc = parse_yaml(raw, source)

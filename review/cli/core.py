@@ -222,11 +222,16 @@ def cmd_user_list(ctx: Any) -> int:
 
 def read_yaml(path: str) -> Any:
     from policies.loader import parse_yaml
+    from review.limits import PRODUCT_FILE_ENV, product_file_bytes
 
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(f"{path}: no such file")
-    return parse_yaml(p.read_bytes(), path)
+    limit = product_file_bytes()
+    size = p.stat().st_size
+    if size > limit:  # refused before it is read
+        raise InvalidInput(f"{path}: {size:,} bytes is over the {limit // 1024:,} KiB limit; raise {PRODUCT_FILE_ENV} if it must be this big")
+    return parse_yaml(p.read_bytes(), path, max_bytes=limit, limit_hint=f"; raise {PRODUCT_FILE_ENV} if it must be this big")
 
 
 def say_step(ctx: Any, step: Any) -> None:

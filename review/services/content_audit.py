@@ -29,6 +29,7 @@ from policies.loader import load_pack
 from review.domain import sampling
 from review.domain.content import records_io as rio
 from review.errors import Conflict, InvalidInput, NotFound
+from review.limits import RECORD_ENV, record_bytes
 from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.store.db import Database, utcnow
@@ -61,18 +62,26 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
     ref = pack or prod.policy_id
     lp = _checked_pack(ref)  # validated (library files included); compiled later, where the scanning happens
     plan = lp.content_policy.sampling
+    digest = file_sha256(path)
+    limit = record_bytes()
     with db.transaction() as s:
         run = AuditRun(product_id=prod.id, source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
                        pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
                        seed=seed if seed is not None else (plan.seed if plan.seed is not None else secrets.randbits(31)),
                        double_review=double_review, started_by=actor, created_at=utcnow(),
                        settings={"pack_ref": str(ref), "chunk_lines": chunk_lines, "columns": columns, "product": prod.name,
-                                 "sampling": plan.model_dump(mode="json")})
+                                 "sampling": plan.model_dump(mode="json"), "source_sha256": digest, "max_record_bytes": limit})
         s.add(run)
         s.flush()
         n = 0
         batch: list[dict] = []
-        for spec in rio.plan_chunks(path, fmt, chunk_lines):
+        oversized: list[dict] = []
+        for spec in rio.plan_chunks(path, fmt, chunk_lines, limit):
+            if isinstance(spec, rio.Oversized):
+                oversized.append({"run_id": run.id, "line": spec.line, "field": "(line)", "value": f"{spec.size} bytes",
+                                  "message": f"{path}:{spec.line}: the record is {spec.size:,} bytes, over the {limit // 1024:,} KiB limit; "
+                                             f"split it, or raise {RECORD_ENV}"})
+                continue
             batch.append({"run_id": run.id, "seq": spec.seq, "byte_start": spec.byte_start, "byte_end": spec.byte_end,
                           "line_start": spec.line_start, "lines": spec.lines, "done": False, "records": 0, "bad": 0,
                           "flagged": 0, "findings": 0})
@@ -82,12 +91,33 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
                 batch = []
         if batch:
             s.execute(sa.insert(AuditChunk.__table__), batch)
+        if oversized:
+            s.execute(sa.insert(BadInputRecord.__table__), oversized)
         run.chunks_total = n
         audit.record(s, actor=actor, action="content_audit.start", entity="audit_run", entity_id=run.id,
                      after={"source": run.source, "product": prod.name, "chunks": n, "seed": run.seed, "pack_hash": lp.content_hash},
                      policy_version=f"{lp.id}@{lp.version}")
         s.add(run)
     return run
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_source(run: AuditRun) -> None:
+    """Refuse to go on scanning a run whose input file changed since it started (size, then SHA-256)."""
+    path = Path(run.source)
+    want = (run.settings or {}).get("source_sha256")
+    if not path.is_file():
+        raise InvalidInput(f"{run.source}: the input of audit run {run.id} is gone; restore it to resume, or start a new run")
+    if path.stat().st_size != run.source_bytes or (want and file_sha256(path) != want):
+        raise InvalidInput(f"{run.source}: the input of audit run {run.id} changed since the run started ({run.source_bytes:,} bytes, "
+                           f"sha256 {str(want)[:12]}...); restore the original file, or start a new run on the new one")
 
 
 def _product(s: Session, name: str) -> Product:
@@ -202,7 +232,7 @@ def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
         _insert_ignore(s, ContentFinding.__table__, rows)
         _insert_ignore(s, BadInputRecord.__table__, bad)
         s.execute(sa.update(AuditChunk).where(AuditChunk.run_id == run_id, AuditChunk.seq == res.seq).values(
-            done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow()))
+            done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow(), keys=res.keys))
     return {"seq": res.seq, "skipped": False, "records": res.records, "findings": len(rows), "bad": len(bad)}
 
 
@@ -215,6 +245,9 @@ def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | 
     before). ``stop_after``: scan that many chunks and return (simulates an interruption).
     """
     descs = chunk_descriptors(db, run_id)
+    run = get_run_row(db, run_id)
+    if descs and len(descs) < run.chunks_total:  # a resume: the chunks already done came from the file as it was
+        check_source(run)
     if workers > 1 and len(descs) > 1 and stop_after is None:
         _scan_in_pool(db, run_id, descs, workers, progress)
         return finish_run(db, run_id, actor=actor)
@@ -235,6 +268,30 @@ def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: st
     return scan_descriptor(desc, filt, product, columns)
 
 
+def _die_with_parent(parent: int) -> None:
+    """In a scanning worker: exit when the process that started it dies (even by ``kill -9``), never linger."""
+    import signal
+    import threading
+    import time
+
+    try:  # Linux: the kernel sends SIGKILL when the parent goes
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere: poll
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -246,7 +303,8 @@ def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, pr
         raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
                        "start a new run to audit with the new pack")
     ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
-    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"],
                                run.pack_hash) for d in descs]
         for fut in as_completed(futures):
@@ -270,8 +328,70 @@ def _primary_categories(s: Session, run_id: int) -> tuple[dict[int, str], dict[i
     return {line: cat for line, (sev, cat) in best.items()}, cats
 
 
+def dedupe_across_chunks(db: Database, run_id: int) -> int:
+    """A record id repeated in two chunks is a bad record at every line but its first, exactly as within
+    one chunk: the result does not depend on --chunk. Idempotent; returns the lines marked bad now."""
+    with db.reading() as s:
+        run = load_run(s, run_id)
+        chunks = {c.seq: c for c in s.exec(select(AuditChunk).where(AuditChunk.run_id == run.id))}
+    where: dict[int, list[tuple[int, int]]] = {}  # id hash -> [(line, chunk seq)]
+    for c in chunks.values():
+        for key, line in rio.unpack_keys(c.keys):
+            where.setdefault(key, []).append((line, c.seq))
+    suspects = {k: sorted(v) for k, v in where.items() if len({seq for _, seq in v}) > 1}
+    if not suspects:
+        return 0
+    by_seq: dict[int, set[int]] = {}
+    for v in suspects.values():
+        for line, seq in v:
+            by_seq.setdefault(seq, set()).add(line)
+    ids: dict[int, str] = {}
+    for seq, lines in by_seq.items():
+        c = chunks[seq]
+        spec = rio.ChunkSpec(c.seq, c.byte_start, c.byte_end, c.line_start, c.lines)
+        ids.update({line: r.id for line, r in rio.records_at(run.source, run.fmt, spec, lines, None, run.settings.get("columns")).items()})
+    marked = 0
+    with db.transaction() as s:
+        for v in suspects.values():
+            first: dict[str, int] = {}
+            for line, seq in v:
+                rid = ids.get(line)
+                if rid is None:
+                    continue
+                if rid not in first:
+                    first[rid] = line
+                    continue
+                n_found = s.execute(sa.delete(ContentFinding).where(ContentFinding.run_id == run.id, ContentFinding.line == line)).rowcount
+                bad = rio.BadRecord(line, "id", repr(rid)[:60], f"{run.source}:{line}: field 'id': value {rid!r} repeats the id of line "
+                                                             f"{first[rid]}; give every record a unique id")
+                _insert_ignore(s, BadInputRecord.__table__, [{"run_id": run.id, "line": bad.line, "field": bad.field, "value": bad.value,
+                                                              "message": bad.message}])
+                c = s.get(AuditChunk, (run.id, seq))
+                c.records, c.bad, c.findings = c.records - 1, c.bad + 1, c.findings - max(0, n_found or 0)
+                c.flagged = c.flagged - (1 if n_found else 0)
+                c.keys = _without_line(c.keys, line)  # found once: a second finish does not count it again
+                s.add(c)
+                marked += 1
+    return marked
+
+
+def _without_line(blob: bytes | None, line: int) -> bytes:
+    from array import array
+
+    a = array("Q")
+    for key, ln in rio.unpack_keys(blob):
+        if ln != line:
+            a.extend((key, ln))
+    return a.tobytes()
+
+
 def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditRun:
     """Totals, then the stratified spot-check sample (seeded; idempotent: done once)."""
+    with db.reading() as s:
+        run = load_run(s, run_id)
+        if run.status == "SCANNED":
+            return run
+    dedupe_across_chunks(db, run_id)
     with db.reading() as s:
         run = load_run(s, run_id)
         if run.status == "SCANNED":
@@ -308,7 +428,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
             return run
         _insert_ignore(s, SpotCheckItem.__table__, items)
         run.status, run.finished_at = "SCANNED", utcnow()
-        run.records, run.bad_records, run.flagged_records = records, sum(c.bad for c in chunks), len(primary)
+        run.records, run.bad_records, run.flagged_records = records, len(bad_lines), len(primary)
         run.findings, run.sample_size = sum(c.findings for c in chunks), len(items)
         run.settings = {**run.settings, "allocation": drawn.allocation}
         s.add(run)

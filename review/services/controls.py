@@ -19,7 +19,6 @@ from review.services.common import get_review, load_actor, product_context
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Evidence
 
-MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
 
 
 def _requirement(s: Session, review_id: int, control_id: str) -> ControlRequirement:
@@ -40,9 +39,13 @@ def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
     """Copy a file into the content-addressed evidence store; returns (sha256, size, stored path)."""
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file (evidence must be a readable file)")
+    from review.limits import EVIDENCE_ENV, evidence_bytes
+
     size = path.stat().st_size
-    if size > MAX_EVIDENCE_BYTES:
-        raise InvalidInput(f"{path}: {size} bytes is over the {MAX_EVIDENCE_BYTES // (1024 * 1024)} MiB evidence limit; attach a summary or a link file")
+    limit = evidence_bytes()
+    if size > limit:
+        raise InvalidInput(f"{path}: {size:,} bytes is over the {limit // (1024 * 1024)} MiB evidence limit; attach a summary or a link "
+                           f"file, or raise {EVIDENCE_ENV}")
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

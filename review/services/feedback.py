@@ -45,8 +45,11 @@ def submit_feedback(db: Database, product: str, message: str, *, contact: str | 
     message = (message or "").strip()
     if len(message) < 10:
         raise InvalidInput("--message: describe the concern in at least a sentence (what happened, where, when)")
-    if len(message) > MAX_MESSAGE:
-        raise InvalidInput(f"--message: {len(message)} characters is over the {MAX_MESSAGE} limit; summarise and attach details by contact")
+    from review.limits import FEEDBACK_ENV, feedback_chars
+
+    if len(message) > feedback_chars():
+        raise InvalidInput(f"--message: {len(message):,} characters is over the {feedback_chars():,} limit; summarise and attach details "
+                           f"by contact (the limit is {FEEDBACK_ENV})")
     contact = (contact or "").strip() or None
     if contact and len(contact) > 200:
         raise InvalidInput("--contact: over 200 characters; give an e-mail address or a phone number")

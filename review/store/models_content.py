@@ -54,6 +54,7 @@ class AuditChunk(SQLModel, table=True):
     flagged: int = 0
     findings: int = 0
     finished_at: Optional[datetime] = None
+    keys: Optional[bytes] = Field(default=None, sa_type=sa.LargeBinary, description="(id hash, line) pairs: duplicate ids across chunks")
 
 
 class ContentFinding(SQLModel, table=True):

@@ -119,7 +119,7 @@ def test_tokens_are_shown_once_stored_as_hashes_and_revocable(api, world) -> Non
     assert me.json()["username"] == "priya.nair"
     assert api.post(f"/api/v1/tokens/{tid}/revoke", headers=world.auth("priya.nair")).status_code == 200  # its owner may revoke it
     assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
-    _problem(api.post(f"/api/v1/tokens/{tid}/revoke", headers=admin), 422, 2, "invalid-input")  # already revoked
+    _problem(api.post(f"/api/v1/tokens/{tid}/revoke", headers=admin), 409, 6, "conflict")  # already revoked by its owner
     other = tokens.create_token(world.db, "amara.okafor", actor="admin").info.id
     _problem(api.post(f"/api/v1/tokens/{other}/revoke", headers=world.auth("priya.nair")), 404, 3, "not-found")  # not hers
 

@@ -117,7 +117,7 @@ def t_swap_rows(db, ids):
     with as_owner(db) as conn:
         cols = ["at", "actor", "action", "entity", "entity_id", "before", "after", "policy_version", "prev_hash", "hash", "state",
                 "state_keys", "mac"]
-        get = lambda i: conn.execute(sa.select(*[AuditLog.__table__.c[c] for c in cols]).where(AuditLog.id == i)).one()._asdict()  # noqa: E731
+        get = lambda i: conn.execute(sa.select(*[AuditLog.__table__.c[c] for c in cols]).where(AuditLog.id == i)).one()._asdict()
         r6, r7 = get(6), get(7)
         conn.execute(sa.update(AuditLog).where(AuditLog.id == 6).values(**r7))
         conn.execute(sa.update(AuditLog).where(AuditLog.id == 7).values(**r6))

@@ -47,6 +47,17 @@ class ChunkSpec:
 
 
 @dataclass(frozen=True)
+class Oversized:
+    """A line longer than the record limit: skipped at planning, never read into memory whole."""
+
+    line: int
+    size: int
+
+
+DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
 class BadRecord:
     line: int
     field: str
@@ -61,6 +72,32 @@ class ChunkResult:
     bad: list[BadRecord] = field(default_factory=list)
     findings: list[tuple[int, Finding]] = field(default_factory=list)  # (line, finding)
     flagged_lines: int = 0
+    keys: bytes = b""  # (id hash, line) pairs of the valid records, packed: duplicates across chunks are found from these
+
+
+def id_key(rid: str) -> int:
+    """A 64-bit hash of a record id (duplicates it suggests are confirmed on the ids themselves)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def pack_keys(lines: dict[str, int]) -> bytes:
+    from array import array
+
+    a = array("Q")
+    for rid, line in lines.items():
+        a.append(id_key(rid))
+        a.append(line)
+    return a.tobytes()
+
+
+def unpack_keys(blob: bytes | None) -> list[tuple[int, int]]:
+    from array import array
+
+    a = array("Q")
+    a.frombytes(blob or b"")
+    return list(zip(a[0::2], a[1::2], strict=True))
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
@@ -84,8 +121,10 @@ def csv_header(path: str | Path) -> list[str]:
     return cols
 
 
-def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int) -> Iterator[ChunkSpec]:
-    """Chunk descriptors for the whole file, streaming (constant memory)."""
+def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+                ) -> Iterator[ChunkSpec | Oversized]:
+    """Chunk descriptors for the whole file, streaming (constant memory). A JSONL line longer
+    than ``max_record_bytes`` ends the chunk before it and is reported as ``Oversized``."""
     if lines_per_chunk < 1:
         raise ValueError("lines_per_chunk must be >= 1")
     with open(path, "rb") as f:
@@ -104,14 +143,37 @@ def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int) -> Iterator[Ch
             if n:
                 yield ChunkSpec(seq, start, pos, line_start, line_end - line_start + 1)
             return
-        for raw in f:
-            pos += len(raw)
+        for size in _line_sizes(f, max_record_bytes):
+            if size > max_record_bytes:
+                if n:
+                    yield ChunkSpec(seq, start, pos, line_start, n)
+                    seq, line_start = seq + 1, line_start + n
+                yield Oversized(line_start, size)
+                pos += size
+                start, line_start, n = pos, line_start + 1, 0
+                continue
+            pos += size
             n += 1
             if n == lines_per_chunk:
                 yield ChunkSpec(seq, start, pos, line_start, n)
                 seq, start, line_start, n = seq + 1, pos, line_start + n, 0
         if n:
             yield ChunkSpec(seq, start, pos, line_start, n)
+
+
+def _line_sizes(f, limit: int, block: int = 1 << 20) -> Iterator[int]:
+    """The byte length of each line (newline included), reading a too-long line in blocks, never whole."""
+    while True:
+        raw = f.readline(limit + 1)
+        if not raw:
+            return
+        size = len(raw)
+        if size > limit and not raw.endswith(b"\n"):  # a long line: skip the rest of it in blocks
+            while more := f.readline(block):
+                size += len(more)
+                if more.endswith(b"\n"):
+                    break
+        yield size
 
 
 def _csv_rows(f, pos: int) -> Iterator[tuple[int, int]]:
@@ -248,6 +310,7 @@ def _dup(path, line: int, rid: str, first: int) -> BadRecord:
 
 def _finish(res: ChunkResult, findings: list[Finding], lines: dict[str, int], n: int) -> ChunkResult:
     res.records = n
+    res.keys = pack_keys(lines)
     res.findings = [(lines[f.record_id], f) for f in findings]
     res.flagged_lines = len({line for line, _ in res.findings})
     return res
