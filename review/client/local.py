@@ -108,7 +108,7 @@ class LocalClient(Client):
         return controls.list_evidence(self.db, review_id)
 
     def evidence_file(self, review_id: Any, evidence_id: Any):
-        return controls.evidence_file(self.db, review_id, evidence_id)
+        return controls.evidence_file(self.db, review_id, evidence_id, actor=self.actor)
 
     def download_evidence(self, review_id, evidence_id, dest):
         ev, blob = self.evidence_file(review_id, evidence_id)
@@ -198,7 +198,7 @@ class LocalClient(Client):
         return followups.list_checks(self.db, which=which, now=now, limit=limit)
 
     def show_check(self, check_id):
-        return followups.show_check(self.db, check_id)
+        return followups.show_check(self.db, check_id, viewer=self._actor)
 
     def record_visit(self, check_id, customer, doc, *, source="answers"):
         out = followups.record_visit(self.db, check_id, customer, doc, actor=self.actor, source=source)
@@ -224,7 +224,7 @@ class LocalClient(Client):
         return out
 
     def list_feedback(self, *, status=None, limit=100):
-        return feedback.list_feedback(self.db, status=status, limit=limit)
+        return feedback.list_feedback(self.db, status=status, limit=limit, viewer=self._actor)
 
     def inbox(self, *, limit=100):
         return notifications.inbox(self.db, self.actor, limit=limit)

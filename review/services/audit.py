@@ -221,6 +221,13 @@ def _text(value: Any) -> str | None:
     return None if value is None else canonical(value)
 
 
+def personal_read(db: Database, *, actor: str, what: str, entity: str, entity_id: Any, detail: dict[str, Any]) -> None:
+    """Put a read of personal data on the trail (who, what, when): evidence files, reporters' contacts,
+    follow-up visits, audited records."""
+    with db.transaction() as s:
+        record(s, actor=actor, action=f"read:{what}", entity=entity, entity_id=entity_id, after=detail)
+
+
 # ---- reading -----------------------------------------------------------------------------------
 def trail(session: Session, entity: str, entity_id: Any, limit: int = 200) -> list[AuditLog]:
     return list(session.exec(

@@ -578,12 +578,14 @@ def pack_categories(pack_ref: str) -> list[tuple[str, str, int]]:
 
 
 def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True, unlabelled_only: bool = False,
-                 offset: int = 0, limit: int | None = None) -> list[ItemView]:
+                 offset: int = 0, limit: int | None = None, log_read: bool = True, mask: bool | None = None) -> list[ItemView]:
     """The run's spot-check items for ``reviewer``: prompt/output, the filter's spans, the
     reviewer's own label; blind hides other reviewers' labels and the stratum."""
+    from review.domain.masking import mask_identifiers, may_see_personal_data
+
     with db.reading() as s:
         run = load_run(s, run_id)
-        load_actor(s, reviewer)
+        who = load_actor(s, reviewer)
         q = select(SpotCheckItem).where(SpotCheckItem.run_id == run.id).order_by(SpotCheckItem.seq).offset(offset)
         items = s.exec(q.limit(limit) if limit else q).all()
         seqs = [i.seq for i in items]
@@ -597,14 +599,22 @@ def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True
             for f in s.exec(select(ContentFinding).where(ContentFinding.run_id == run.id, ContentFinding.record_id.in_(ids[k:k + 500]))
                             .order_by(ContentFinding.field, ContentFinding.span_start)).all():
                 spans.setdefault(f.record_id, []).append(Span(f.field, f.span_start, f.span_end, f.category, f.severity, f.scanner, f.matched))
+    hide = (not may_see_personal_data(who.roles)) if mask is None else mask
     out = []
     for it in items:
         mine = next((lab for lab in labels.get(it.seq, []) if lab.reviewer == reviewer), None)
         if unlabelled_only and mine is not None:
             continue
         others = [] if blind else [lab for lab in labels.get(it.seq, []) if lab.reviewer != reviewer]
-        out.append(ItemView(it.seq, it.record_id, it.line, it.flagged, [c for c in it.categories.split(",") if c], it.prompt, it.output,
-                            it.modality, it.meta, spans.get(it.record_id, []), mine, others, None if blind else it.stratum))
+        prompt, output, meta = it.prompt, it.output, it.meta
+        if hide:  # identifiers masked, same length: the spans still line up
+            prompt, output = mask_identifiers(prompt), mask_identifiers(output)
+            meta = {k: mask_identifiers(v) if isinstance(v, str) else v for k, v in (meta or {}).items()}
+        out.append(ItemView(it.seq, it.record_id, it.line, it.flagged, [c for c in it.categories.split(",") if c], prompt, output,
+                            it.modality, meta, spans.get(it.record_id, []), mine, others, None if blind else it.stratum))
+    if log_read and out:
+        audit.personal_read(db, actor=who.username, what="audit-records", entity="audit_run", entity_id=run.id,
+                            detail={"items": [out[0].seq, out[-1].seq], "count": len(out), "masked": hide})
     return out
 
 

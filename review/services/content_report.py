@@ -140,7 +140,7 @@ def report_data(db: Database, run_id: Any, *, examples: int = 10) -> dict:
 
     d = get_run(db, run_id, bad_limit=20)
     v = verdict(db, d.run.id)
-    items = [i for i in sample_items(db, d.run.id, d.run.started_by, blind=False) if i.spans][:examples]
+    items = [i for i in sample_items(db, d.run.id, d.run.started_by, blind=False, log_read=False, mask=True) if i.spans][:examples]
     return {"detail": d, "verdict": v, "examples": items, "suggestions": suggest_keywords(db, d.run.id)}
 
 

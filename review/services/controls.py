@@ -105,8 +105,9 @@ def list_evidence(db: Database, review_id: Any) -> list[Evidence]:
         return list(s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(Evidence.id)).all())
 
 
-def evidence_file(db: Database, review_id: Any, evidence_id: Any) -> tuple[Evidence, Path]:
-    """An evidence row and its blob in the store (checked against its sha256 name)."""
+def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str) -> tuple[Evidence, Path]:
+    """An evidence row and its blob in the store (checked against its sha256 name); the read is logged
+    (evidence may hold personal data)."""
     from review.services.common import parse_id
 
     eid = parse_id(evidence_id, "evidence id")
@@ -118,6 +119,10 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any) -> tuple[Evide
     path = db.evidence_dir / ev.sha256[:2] / ev.sha256
     if not path.is_file():
         raise NotFound(f"evidence {eid} ({ev.filename}): its file {ev.sha256[:12]}... is missing from the evidence store {db.evidence_dir}")
+    with db.reading() as s:
+        load_actor(s, actor)
+    audit.personal_read(db, actor=actor, what="evidence", entity="review", entity_id=ev.review_id,
+                        detail={"evidence": ev.id, "control": ev.control_id, "file": ev.filename, "sha256": ev.sha256})
     return ev, path
 
 

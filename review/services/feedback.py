@@ -134,8 +134,26 @@ def _open_adhoc(s: Any, review: Review, product: Product, feedback_id: int, now:
     return check
 
 
-def list_feedback(db: Database, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Newest first; ``status``: new, credible, not-credible."""
+def list_feedback(db: Database, *, status: str | None = None, limit: int = 100, viewer: str | None = None) -> list[dict[str, Any]]:
+    """Newest first; ``status``: new, credible, not-credible. Reporters' contact details are shown to
+    the chair and admins only, and that read is logged; everyone else sees them masked."""
+    from review.domain.masking import mask_contact, may_see_personal_data
+
+    rows = _feedback_rows(db, status, limit)
+    allowed = False
+    if viewer:
+        with db.reading() as s:
+            allowed = may_see_personal_data(load_actor(s, viewer).roles)
+    shown = [r["id"] for r in rows if r.get("contact")]
+    if allowed and shown:
+        audit.personal_read(db, actor=viewer, what="feedback-contacts", entity="feedback", entity_id=",".join(map(str, shown[:20])),
+                            detail={"feedback": shown})
+    if not allowed:
+        rows = [{**r, "contact": mask_contact(r.get("contact"))} for r in rows]
+    return rows
+
+
+def _feedback_rows(db: Database, status: str | None, limit: int) -> list[dict[str, Any]]:
     with db.reading() as s:
         q = select(Feedback, Product.name).join(Product, Product.id == Feedback.product_id).order_by(Feedback.id.desc()).limit(limit)
         if status:

@@ -385,8 +385,16 @@ def list_checks(db: Database, *, which: str | None = None, now: datetime | None 
     return out
 
 
-def show_check(db: Database, check_id: Any) -> dict[str, Any]:
-    """One check with its visits, questionnaire and answers."""
+def show_check(db: Database, check_id: Any, *, viewer: str | None = None) -> dict[str, Any]:
+    """One check with its visits (the customers visited, their answers and notes): the read is logged for ``viewer``."""
+    out = _check(db, check_id)
+    if viewer and out["visits"]:
+        audit.personal_read(db, actor=viewer, what="followup-visits", entity="followup", entity_id=out["id"],
+                            detail={"check": out["id"], "customers": [v["customer"] for v in out["visits"]]})
+    return out
+
+
+def _check(db: Database, check_id: Any) -> dict[str, Any]:
     cid = parse_id(check_id, "check id")
     with db.reading() as s:
         c = s.get(FollowupCheck, cid)
