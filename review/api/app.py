@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -56,7 +56,18 @@ def problem(status: int, kind: str, detail: str, *, exit_code: int, headers: dic
 
 
 def ok(value: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(encode(value), status_code=status)
+    return _Json(encode(value), status_code=status)
+
+
+class _Json(JSONResponse):
+    """JSON through orjson (a dependency of Prefect) when present: the same text, a few times faster."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover
+            return super().render(content)
+        return orjson.dumps(content)
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:
@@ -127,6 +138,8 @@ def principal(request: Request) -> Principal:
     return state(request).auth.principal(request)
 
 
-def client(request: Request, who: Principal = Depends(principal)) -> LocalClient:
-    """The use cases, acting as the authenticated person (notifications delivered as in the CLI)."""
-    return LocalClient(state(request).db, who.username)
+def client(request: Request) -> LocalClient:
+    """The use cases, acting as the authenticated person (one dependency: FastAPI runs each sync
+    dependency on its thread pool, so authenticating here saves a hop per request)."""
+    st = request.app.state.er
+    return LocalClient(st.db, st.auth.principal(request).username)

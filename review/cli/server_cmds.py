@@ -67,10 +67,10 @@ def cmd_server(ctx: Any) -> int:
         raise InvalidInput(f"--workers {ctx.args.workers}: give 1 or more processes")
     output.say(f"review server on {scheme}://{host}:{port} (API /api/v1, docs /docs); database {_safe(db.url)}; "
                f"{ctx.args.workers} worker process(es)")
-    from review.api.transport import NoDelayH11Protocol
+    from review.api.transport import NoDelayProtocol
 
     common = dict(host=host, port=port, log_level="warning", ssl_certfile=ctx.args.tls_cert, ssl_keyfile=ctx.args.tls_key,
-                  proxy_headers=False, server_header=False, http=NoDelayH11Protocol)
+                  proxy_headers=False, server_header=False, http=NoDelayProtocol)
     if ctx.args.workers == 1:
         uvicorn.run(create_app(db, s), **common)
     else:

@@ -31,11 +31,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, select
 
 from review.store.db import Database, at_text, canonical_json, utcnow
@@ -124,6 +126,7 @@ def _state_row(session: Session) -> None:
         record(session, actor=p.actor or SYSTEM, action="state", entity="state", entity_id="-")
 
 
+@lru_cache(maxsize=1)
 def _tables() -> dict[str, sa.Table]:
     import review.store.all_models  # noqa: F401  (every table on the metadata)
 
@@ -146,12 +149,50 @@ def key_of(table: str, pk: tuple) -> str:
     return f"{table}/{':'.join(str(v) for v in pk)}"
 
 
+@lru_cache(maxsize=1)
+def _models() -> dict[str, Any]:
+    from sqlmodel import SQLModel as _M
+
+    return {m.class_.__tablename__: m for m in _M._sa_registry.mappers if getattr(m.class_, "__tablename__", None) in STATE_TABLES}
+
+
+def _from_memory(s: Session, table: str, pk: tuple, t: sa.Table) -> dict[str, Any] | None:
+    """The image of a row the session holds, fresh (flushed, not expired), without a SELECT; else None."""
+    mapper = _models().get(table)
+    if mapper is None:
+        return None
+    obj = s.identity_map.get(identity_key(mapper.class_, pk))
+    if obj is None:
+        return None
+    state = sa.inspect(obj)
+    if state.expired_attributes or state.modified or state.deleted or state.was_deleted:
+        return None
+    out: dict[str, Any] = {}
+    for c in t.columns:
+        v = state.dict.get(mapper.get_property_by_column(c).key, _MISSING)
+        if v is _MISSING:
+            return None
+        if isinstance(v, datetime):
+            v = at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc))
+        elif hasattr(v, "value") and isinstance(v, str):
+            v = str(v)
+        out[c.name] = v
+    return json.loads(canonical(out))  # the same values a SELECT would give (JSON containers as lists and dicts)
+
+
+_MISSING = object()
+
+
 def _images(s: Session, p: _Pending) -> dict[str, Any]:
     tables = _tables()
     wanted: dict[str, list[tuple]] = {}
-    for table, pk in p.keys:
-        wanted.setdefault(table, []).append(pk)
     out: dict[str, Any] = {}
+    for table, pk in p.keys:
+        image = _from_memory(s, table, pk, tables[table])
+        if image is not None:
+            out[key_of(table, pk)] = image
+        else:
+            wanted.setdefault(table, []).append(pk)
     for table, pks in wanted.items():
         t = tables[table]
         cols = list(t.primary_key.columns)
@@ -193,9 +234,13 @@ def record(
     p.keys.clear()
     p.selectors.clear()
     bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    head = session.get(AuditHead, 1, populate_existing=True)
+    if bind.dialect.name == "postgresql":  # appends are serialized by the head row's lock (the first one by an advisory lock)
+        head = session.get(AuditHead, 1, populate_existing=True, with_for_update=True)
+        if head is None:
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+            head = session.get(AuditHead, 1, populate_existing=True, with_for_update=True)
+    else:
+        head = session.get(AuditHead, 1, populate_existing=True)
     prev_id, prev_hash = (head.last_id, head.last_hash) if head else (0, GENESIS)
     at = utcnow()
     state = images or None

@@ -30,13 +30,17 @@ def acting_username(explicit: str | None) -> str:
 
 
 def load_actor(session: Session, username: str) -> Actor:
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.active:
-        raise NotFound(f"unknown user {username!r}; an admin adds people with: ethics-review user add {username} --team TEAM --role reviewer")
-    conflicts = session.exec(
-        select(Product.name).join(ConflictDeclaration, ConflictDeclaration.product_id == Product.id).where(ConflictDeclaration.username == username)
+    """The person, with the products they declared a conflict on (one query: it runs in every use case)."""
+    rows = session.execute(
+        sa.select(User.username, User.team, User.roles, User.active, Product.name)
+        .outerjoin(ConflictDeclaration, ConflictDeclaration.username == User.username)
+        .outerjoin(Product, Product.id == ConflictDeclaration.product_id)
+        .where(User.username == username)
     ).all()
-    return actor_of(user, conflicts)
+    if not rows or not rows[0].active:
+        raise NotFound(f"unknown user {username!r}; an admin adds people with: ethics-review user add {username} --team TEAM --role reviewer")
+    r = rows[0]
+    return Actor(username=r.username, team=r.team, roles=parse_roles(r.roles), conflicts=frozenset(x.name for x in rows if x.name))
 
 
 def actor_of(user: User, conflicts: Iterable[str] = ()) -> Actor:
@@ -114,12 +118,13 @@ def expect_version(review: Review, expected_version: int | None) -> None:
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:
     """The review and its product; in a write transaction the review row is locked (see ``locked``)."""
     rid = parse_review_id(review_id)
-    review = locked(session, Review, rid)
-    if review is None:
+    q = select(Review, Product).join(Product, Product.id == Review.product_id).where(Review.id == rid)
+    if session.info.get("write") and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(of=Review).execution_options(populate_existing=True)
+    row = session.exec(q).first()  # one query for both, the review locked in a write transaction
+    if row is None:
         raise NotFound(f"review {rid} does not exist; `ethics-review list` shows the reviews")
-    product = session.get(Product, review.product_id)
-    assert product is not None
-    return review, product
+    return row[0], row[1]
 
 
 def product_context(product: Product, review: Review) -> ProductContext:
