@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     followup_cron: str = Field(default="0 2 * * *", description="nightly follow-up scan")
     escalation_cron: str = Field(default="0 * * * *", description="escalation of overdue checks")
     schedule_tz: str = Field(default="UTC", description="time zone of the schedules")
+    checkpoint_cron: str = Field(default="30 * * * *", description="signed audit checkpoints")
+    checkpoint_dir: Path | None = Field(default=None, description="where the checkpoint flow keeps a copy of each checkpoint")
+    signing_key: Path | None = Field(default=None, description="the audit signing key file (default: home/audit-signing.key)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
