@@ -102,6 +102,7 @@ async def start(request: Request, product: str, filename: str, fmt: str | None =
 def resume(run_id: str, request: Request, c: LocalClient = Depends(client)) -> JSONResponse:
     c.whoami()
     run = ca.get_run_row(state(request).db, run_id)
+    assert run.id is not None
     _scan_in_background(state(request), run.id, c.actor)
     return ok(run, 202)
 

@@ -45,16 +45,16 @@ def decode(tp: Any, data: Any) -> Any:
         return data
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
         if data is None:
             return None
-        return decode(args[0], data) if len(args) == 1 else data
+        return decode(members[0], data) if len(members) == 1 else data
     if data is None:
         return None
     if origin in (list, set, frozenset):
         (item,) = typing.get_args(tp) or (Any,)
-        seq = [decode(item, v) for v in data]
-        return seq if origin is list else origin(seq)
+        items = [decode(item, v) for v in data]
+        return items if origin is list else origin(items)
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:

@@ -241,6 +241,7 @@ class LocalClient(Client):
                            double_review=double_review, engine=engine, pack=pack, seed=seed)
         if started is not None:
             started(run)
+        assert run.id is not None
         run = self._scan(run.id, engine, workers, progress)
         if reaudit is not None:
             followups.complete_reaudit(self.db, int(reaudit), actor=self.actor, note=f"content audit run {run.id}")

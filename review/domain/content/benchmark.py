@@ -47,15 +47,15 @@ def _evade(term: str, how: str) -> str:
     if how == "spaced" and term.isascii() and " " not in term:
         return " ".join(term)
     if how == "leet":
-        return term.translate(str.maketrans({"a": "4", "e": "3", "o": "0", "s": "5"}))
+        return term.translate(str.maketrans(dict[str, str | int | None]({"a": "4", "e": "3", "o": "0", "s": "5"})))
     if how == "fullwidth":
         return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in term)
     if how == "homoglyph":
-        return term.translate(str.maketrans({"a": "а", "e": "е", "o": "о", "c": "с"}))
+        return term.translate(str.maketrans(dict[str, str | int | None]({"a": "а", "e": "е", "o": "о", "c": "с"})))
     if how == "zerowidth" and len(term) > 2:
         return term[:2] + "\u200b" + term[2:]
     if how == "traditional":
-        return term.translate(str.maketrans({"药": "藥", "贩": "販", "卖": "賣", "诈": "詐", "骗": "騙", "盗": "盜", "证": "證", "钱": "錢"}))
+        return term.translate(str.maketrans(dict[str, str | int | None]({"药": "藥", "贩": "販", "卖": "賣", "诈": "詐", "骗": "騙", "盗": "盜", "证": "證", "钱": "錢"})))
     return term
 
 

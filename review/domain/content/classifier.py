@@ -163,7 +163,7 @@ def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5,
     for fs in feats:
         for f in fs:
             df[f] = df.get(f, 0) + 1
-    data = []
+    data: list[tuple[list[str], float, int]] = []
     for fs, (_, label) in zip(feats, examples, strict=True):
         norm = 1.0 / math.sqrt(max(len(fs), min_norm))
         data.append(([f for f in fs if df[f] >= min_df], norm, idx[label]))
@@ -176,7 +176,7 @@ def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5,
     for _ in range(epochs):
         rnd.shuffle(order)
         for i in order:
-            fs, x, y = data[i]
+            fs, x, y = data[i]  # type: ignore[assignment]  # a list of the kept features here
             s = list(b)
             for f in fs:
                 row = W.get(f)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import importlib.util
 import json
@@ -42,6 +44,7 @@ OBVIOUS_HARMFUL = [
 
 def conftest_benign() -> list[str]:
     spec = importlib.util.spec_from_file_location("_content_conftest", ROOT / "tests" / "unit" / "content" / "conftest.py")
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.benign_sentences()
@@ -52,7 +55,7 @@ def external(model: NaiveBayes, thresholds=THRESHOLDS) -> dict:
     pb = [model.predict(t) for t in benign]
     pc = [model.predict(t) for t in CAPTIONS]
     ph = [model.predict(t) for t, _ in OBVIOUS_HARMFUL]
-    out = {"benign_n": len(benign), "by_threshold": {}}
+    out: dict[str, Any] = {"benign_n": len(benign), "by_threshold": {}}
     for th in thresholds:
         fl = lambda lp, th=th: lp[0] != SAFE and lp[1] >= th
         out["by_threshold"][str(th)] = {

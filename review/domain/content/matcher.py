@@ -41,7 +41,7 @@ from review.domain.content.normalize import (ALNUM, COMMON_FOLD, LEET_RE, SEP_AS
 try:  # optional native engine
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - depends on the platform
-    _hs = None
+    _hs = None  # type: ignore[assignment]
 
 ENV_ENGINE = "ETHICS_REVIEW_MATCHER"
 # The DFA form of the automaton: same matches, about twice as fast per text (measured).
@@ -161,6 +161,7 @@ class KeywordSet:
             return self._find_native([text])[0]
         view = match_view(text, hints)
         v = view.text
+        assert self._ac is not None
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
             return []
@@ -219,6 +220,7 @@ class KeywordSet:
         scan finds the terms and allow-list entries in all of them. Boundaries are checked
         on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a letter of a Latin word)."""
         buf, starts, omap, joints = native().fold_batch(texts)
+        assert self._bytes is not None  # built with the native fold
         raw = self._bytes.find(buf)
         if not raw:
             return []
@@ -292,6 +294,7 @@ class KeywordSet:
             v = LEET_RE.sub(_leet_run, v)
         for k in plain:
             out[k] = []
+        assert self._ac is not None
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
             return

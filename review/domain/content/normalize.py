@@ -154,7 +154,7 @@ class MatchView:
 
     def span(self, i: int, j: int) -> tuple[int, int]:
         """Original ``[start, end)`` for folded ``[i, j)``."""
-        if self.starts is None:
+        if self.starts is None or self.ends is None:
             return i, j
         return self.starts[i], self.ends[j - 1]
 
@@ -165,7 +165,7 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
     ``spaced``/``leet`` False skips a step the prefilter has proved a no-op."""
     if spaced and SPACED_RE.search(text):
         leet = True
-        if starts is None:
+        if starts is None or ends is None:
             starts = list(range(len(text)))
             ends = list(range(1, len(text) + 1))
         keep: list[int] = []
@@ -308,7 +308,7 @@ def native_view(text: str, fold) -> MatchView:
     v, starts, ends, joints = fold(text)
     if starts is None:
         return MatchView(v, None, None, _NO_JOINTS)
-    return MatchView(v, _Offsets(starts), _Offsets(ends), frozenset(joints) if joints else _NO_JOINTS)
+    return MatchView(v, _Offsets(starts), _Offsets(ends), frozenset(joints) if joints else _NO_JOINTS)  # type: ignore[arg-type]  # a tuple view
 
 
 def match_view(text: str, hints: frozenset[str] | set[str] | None = None) -> MatchView:

@@ -28,7 +28,7 @@ try:  # a dependency of prefect; the stdlib is the fallback
     _loads = _orjson.loads
     _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, ValueError)
 except ImportError:  # pragma: no cover
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]  # same call shape for what is used here
     _JSONError = (ValueError,)
 
 FORMATS = ("jsonl", "csv")
@@ -233,7 +233,7 @@ def validate(obj: Any, path, line: int, product: str | None) -> Record | BadReco
     if not isinstance(meta, dict):
         return _bad(path, line, "metadata", meta, "is not an object", "give metadata as a JSON object (e.g. {\"caption\": \"...\"})")
     return Record(id=rid, product=prod or (product or ""), prompt=obj.get("prompt") or "", output=obj.get("output") or "",
-                  modality=modality, metadata=meta)
+                  modality=modality, metadata=meta)  # type: ignore[arg-type]  # checked against MODALITIES above
 
 
 def _decode(raw: bytes, path, line: int) -> Any:

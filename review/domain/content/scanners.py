@@ -114,8 +114,8 @@ class KeywordScanner(_Base):
         out: list[Finding] = []
         for j, s, e, t in self.keywords.find_flat(texts):
             rid, field = owners[j]
-            out.append(Finding(rid, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
-                               s, e, texts[j][s:e], t.term))
+            out.append(Finding(rid, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,  # type: ignore[arg-type]
+                               s, e, texts[j][s:e], t.term))  # owners name prompt, output or metadata
         return out
 
     def _findings(self, record_id, field, text, hits):
@@ -131,7 +131,7 @@ class RegexScanner(_Base):
     name = "regex"
     version = "1"
 
-    def __init__(self, rules: list[CompiledRule], pack_version: str, level=level_of, prefiltered: set[str] = frozenset()):
+    def __init__(self, rules: list[CompiledRule], pack_version: str, level=level_of, prefiltered: set[str] | frozenset[str] = frozenset()):
         super().__init__(pack_version, level)
         self.rules = rules
         self.prefiltered = set(prefiltered)  # rule ids whose candidates come from the prefilter
