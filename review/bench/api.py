@@ -27,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -148,23 +147,27 @@ def _docs(n: int, tag: str) -> list[tuple[str, dict[str, Any]]]:
 
 def run(*, reviews: int, requests: int, clients: int, per_client: int, workers: int, pg: str,
         echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+
+
+    from review.bench.scratch import scratch_schema
+
+    say = echo or (lambda _t: None)
+    with scratch_schema(pg, "bench_api") as (url, home):
+        return _run(url, home, reviews=reviews, requests=requests, clients=clients, per_client=per_client, workers=workers, say=say)
+
+
+def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per_client: int, workers: int,
+         say: Callable[[str], None]) -> dict[str, Any]:
     import httpx
 
     from review.bench.core import bulk_reviews
+    from review.bench.scratch import wait_until_up
     from review.client.local import LocalClient
     from review.demo.seed import seed_people
     from review.services import tokens
     from review.services.queries import ReviewFilter
     from review.store.db import Database
 
-    say = echo or (lambda _t: None)
-    schema = f"bench_api_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
-    home = Path(os.environ.get("TMPDIR", "/tmp")) / schema
-    home.mkdir(parents=True, exist_ok=True)
     db = Database(url, data_dir=home)
     proc = None
     try:
@@ -187,7 +190,7 @@ def run(*, reviews: int, requests: int, clients: int, per_client: int, workers: 
         proc = subprocess.Popen([sys.executable, "-m", "review.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
                                  "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        _wait(base, proc, home)
+        wait_until_up(base + "/healthz", proc, log=home / "server.log")
         say(f"server up on {base} ({workers} worker(s))")
         http = {u: httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {t}"}, timeout=60) for u, t in token.items()}
 
@@ -280,9 +283,6 @@ def run(*, reviews: int, requests: int, clients: int, per_client: int, workers: 
             except subprocess.TimeoutExpired:
                 proc.kill()
         db.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
 
 
 def _direct_decide(db: Any, who: str, rid: int) -> int:
@@ -304,21 +304,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _wait(base: str, proc: subprocess.Popen, home: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the review server did not start: {(home / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.1)
 
 
 def _submitters() -> list[str]:

@@ -7,14 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
+from review.bench.scratch import wait_until_up
 from review.store.db import Database
 from tests.api.conftest import World, free_port, make_world
 
@@ -39,16 +38,7 @@ def web(_sqlite_template: Path, tmp_path: Path) -> Iterator[WebProcess]:
     proc = subprocess.Popen([sys.executable, "-m", "review.cli.main", "web", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"web did not start: {(tmp_path / 'web.log').read_text()}")
-        time.sleep(0.1)
+    wait_until_up(url + "/login", proc, log=tmp_path / "web.log")
     yield WebProcess(url, world, proc)
     proc.terminate()
     try:
