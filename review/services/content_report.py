@@ -214,22 +214,32 @@ def _examples(items, mark, esc) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>!|~])")  # inline markup; text never starts a line here
+
+
+def md(text: object) -> str:
+    """Untrusted text for a Markdown table cell: no markup, links, images or HTML; control characters shown as escapes."""
+    from review.text import escaped
+
+    return _MD_SPECIAL.sub(r"\\\1", escaped(text)).replace("\n", " ")
+
+
 def _markdown(data: dict) -> str:
     d, v = data["detail"], data["verdict"]
-    lines = [f"# Content-safety audit run {d.run.id}: {d.product}", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {val} |" for k, val in _summary_rows(d, v)]
+    lines = [f"# Content-safety audit run {d.run.id}: {md(d.product)}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {md(val) if k in ('Product', 'Input') else val} |" for k, val in _summary_rows(d, v)]  # the rest is ours
     lines += ["", "## Findings by category and severity", "", "| category | severity | findings | records |", "|---|---:|---:|---:|"]
-    lines += [f"| {c} | {s} | {n:,} | {r:,} |" for c, s, n, r in d.by_category] or ["| (none) | | | |"]
+    lines += [f"| {md(c)} | {s} | {n:,} | {r:,} |" for c, s, n, r in d.by_category] or ["| (none) | | | |"]
     if v.violations_by_category:
-        lines += ["", "## Violations found by reviewers", ""] + [f"- {c}: {n}" for c, n in sorted(v.violations_by_category.items())]
+        lines += ["", "## Violations found by reviewers", ""] + [f"- {md(c)}: {n}" for c, n in sorted(v.violations_by_category.items())]
     lines += ["", "## Examples (matched spans in bold)", ""]
-    ex = _examples(data["examples"], ("**", "**"), lambda x: x.replace("|", "\\|"))
-    lines += ["| record | field | categories | text |", "|---|---|---|---|"] + [f"| {a} | {b} | {c} | {t} |" for a, b, c, t in ex] if ex else ["(no flagged item in the sample)"]
+    ex = _examples(data["examples"], ("**", "**"), md)
+    lines += ["| record | field | categories | text |", "|---|---|---|---|"] + [f"| {md(a)} | {md(b)} | {md(c)} | {t} |" for a, b, c, t in ex] if ex else ["(no flagged item in the sample)"]
     lines += ["", "## Candidate keywords from missed violations", ""]
     sug = data["suggestions"]
     lines += ["| term | missed items | passed items | score |", "|---|---:|---:|---:|"] + [
-        f"| {s['term']} | {s['missed']} | {s['passed']} | {s['score']} |" for s in sug] if sug else ["(none: no violation the filter missed)"]
-    lines += ["", f"## Bad input records ({d.run.bad_records:,}, skipped)", ""] + [f"- {b.message}" for b in d.bad]
+        f"| {md(s['term'])} | {s['missed']} | {s['passed']} | {s['score']} |" for s in sug] if sug else ["(none: no violation the filter missed)"]
+    lines += ["", f"## Bad input records ({d.run.bad_records:,}, skipped)", ""] + [f"- {md(b.message)}" for b in d.bad]
     return "\n".join(lines) + "\n"
 
 

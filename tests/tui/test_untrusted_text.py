@@ -128,3 +128,14 @@ def test_names_with_control_characters_and_pack_paths_are_refused(sqlite_db, tmp
         assert main(["--database", sqlite_db.url, "--as", "dev.lead", "submit", str(f)]) == 2
         err = capsys.readouterr().err
         assert "product.policy" in err and ("installed" in err or "never a path" in err), err
+
+
+def test_reports_show_markup_as_text(hostile, tmp_path):
+    from review.services.content_report import write_report
+
+    db, _ = hostile
+    md, htm = write_report(db, 1, tmp_path)
+    text, page = md.read_text(), htm.read_text()
+    assert "[link=https://evil.example]" not in text and "\\[link=https://evil.example\\]" in text  # no Markdown link
+    assert "\x1b" not in text and "\u202e" not in text and "\\\\x1b" in text
+    assert "<script" not in page.lower() and "&lt;" not in NAME  # the HTML escapes every tag
