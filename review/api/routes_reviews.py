@@ -43,6 +43,7 @@ class DecisionIn(BaseModel):
 class VerdictIn(BaseModel):
     verdict: str = Field(description="pass or fail")
     rationale: str = ""
+    expected_version: int | None = Field(None, description="refuse (409) if the review changed since this version")
 
 
 class RationaleIn(BaseModel):
@@ -137,7 +138,8 @@ def decide(review_id: str, body: DecisionIn, c: LocalClient = Depends(client)) -
 
 @router.post("/reviews/{review_id}/controls/{control_id}/verify", tags=["controls"], summary="Verify a control's evidence: pass or fail")
 def verify(review_id: str, control_id: str, body: VerdictIn, c: LocalClient = Depends(client)) -> JSONResponse:
-    return JSONResponse(_stepped(c.verify(review_id, control_id, body.verdict, rationale=body.rationale), "control"))
+    return JSONResponse(_stepped(c.verify(review_id, control_id, body.verdict, rationale=body.rationale,
+                                          expected_version=body.expected_version), "control"))
 
 
 @router.post("/reviews/{review_id}/controls/{control_id}/waive", tags=["controls"], summary="Waive a control (chair), with a rationale")

@@ -87,6 +87,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("control")
     p.add_argument("verdict", metavar="pass|fail")
     p.add_argument("--rationale", "-m", default="")
+    p.add_argument("--expected-version", type=int, default=None, help="refuse if the review changed since this version")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("waive", help="waive a control (chair), with a rationale")
@@ -374,7 +375,8 @@ def cmd_evidence_download(ctx: Any) -> int:
 
 
 def cmd_verify(ctx: Any) -> int:
-    req, step = ctx.client.verify(ctx.args.review, ctx.args.control, ctx.args.verdict, rationale=ctx.args.rationale)
+    req, step = ctx.client.verify(ctx.args.review, ctx.args.control, ctx.args.verdict, rationale=ctx.args.rationale,
+                                  expected_version=ctx.args.expected_version)
     say_step(ctx, step)
     if ctx.json:
         output.emit_json(req.model_dump(mode="json"))

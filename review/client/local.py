@@ -116,8 +116,8 @@ class LocalClient(Client):
         shutil.copyfile(blob, target)
         return target
 
-    def verify(self, review_id, control_id, verdict, *, rationale=""):
-        req = controls.verify(self.db, review_id, control_id, verdict, actor=self.actor, rationale=rationale)
+    def verify(self, review_id, control_id, verdict, *, rationale="", expected_version=None):
+        req = controls.verify(self.db, review_id, control_id, verdict, actor=self.actor, rationale=rationale, expected_version=expected_version)
         return req, self._after("verify", req)
 
     def waive(self, review_id, control_id, *, rationale):

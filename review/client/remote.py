@@ -148,9 +148,9 @@ class RemoteClient(Client):
             raise Unavailable(f"cannot reach the review server at {self.url} ({type(exc).__name__}: {exc})") from None
         return target
 
-    def verify(self, review_id, control_id, verdict, *, rationale=""):
+    def verify(self, review_id, control_id, verdict, *, rationale="", expected_version=None):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/controls/{_seg(control_id)}/verify", "control", ControlRequirement,
-                             json={"verdict": verdict, "rationale": rationale})
+                             json={"verdict": verdict, "rationale": rationale, "expected_version": expected_version})
 
     def waive(self, review_id, control_id, *, rationale):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/controls/{_seg(control_id)}/waive", "control", ControlRequirement,

@@ -15,7 +15,7 @@ from review.domain.duties import Duty, require
 from review.domain.lifecycle import Gate
 from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
-from review.services.common import get_review, load_actor, product_context
+from review.services.common import expect_version, get_review, load_actor, product_context
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Evidence
 
@@ -126,12 +126,15 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str)
     return ev, path
 
 
-def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor: str, rationale: str = "") -> ControlRequirement:
+def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor: str, rationale: str = "",
+           expected_version: int | None = None) -> ControlRequirement:
+    """A verdict on a control's evidence; ``expected_version``: the review version the person saw (Conflict if it moved)."""
     v = verdict.strip().lower()
     if v not in ("pass", "fail"):
         raise InvalidInput(f"verdict {verdict!r} is not 'pass' or 'fail'")
     with db.transaction() as s:
         review, product = get_review(s, review_id)
+        expect_version(review, expected_version)
         who = load_actor(s, actor)
         require(who, Duty.VERIFY, product_context(product, review))
         req = _requirement(s, review.id, control_id)

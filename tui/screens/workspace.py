@@ -200,7 +200,7 @@ class ReviewWorkspace(CommitteeScreen):
             summary = out.message
         elif kind == "verify":
             assert isinstance(request, VerifyRequest)
-            req, step = c.verify(rid, request.control_id, request.verdict, rationale=request.rationale)
+            req, step = c.verify(rid, request.control_id, request.verdict, rationale=request.rationale, expected_version=version)
             summary = f"control {req.control_id}: {req.status.lower()}"
         elif kind == "override":
             assert isinstance(request, OverrideRequest)
