@@ -68,7 +68,8 @@ def cmd_demo(ctx: Any) -> int:
                  [(c["id"], c["product"], c["kind"], output.status_text(c["status"]), c["due_at"][:10], f"{c['visits_recorded']}/{c['visits']}",
                    c["finding"] or "-") for c in checks])
     output.say(f"audit log: {chain.rows} rows, chain {'intact' if chain.ok else 'BROKEN'}")
-    output.say(f"database: {home / 'ethics-review.db'}  (try: ETHICS_REVIEW_DATABASE_URL=sqlite:///{home / 'ethics-review.db'} ethics-review --as wei.chen list)")
+    output.say(f"database: {home / 'ethics-review.db'}  (try: export ETHICS_REVIEW_HOME={home}; ethics-review --as wei.chen list; "
+               "ethics-review audit-log verify)")
     return 0
 
 
