@@ -3,7 +3,7 @@
 Runs are named and tagged by review and gate (``initiation-review R-12``; tags
 ``review:R-12``, ``gate:initiation``), so the Prefect UI reads as each review's history.
 Committee decisions live in the app database, never in paused flow runs: a decision
-recorded in the CLI or TUI starts the next flow (``review.cli.hooks``).
+recorded in the CLI or TUI starts the next flow (``review.client.steps``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,6 +57,33 @@ def problem(status: int, kind: str, detail: str, *, exit_code: int, headers: dic
 
 def ok(value: Any, status: int = 200) -> JSONResponse:
     return _Json(encode(value), status_code=status)
+
+
+async def body_chunks(request: Request, max_bytes: int, *, what: str, limit: str | None = None, fix: str = "") -> AsyncIterator[bytes]:
+    """The request body chunk by chunk as it arrives, refused (``InvalidInput``, HTTP 400) once it is
+    over ``max_bytes``: at once by its declared Content-Length, else when the excess arrives."""
+    limit = limit or f"{max_bytes} byte"
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise InvalidInput(f"{what}: {declared} bytes is over the {limit} limit{fix}")
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise InvalidInput(f"{what}: over the {limit} limit{fix}")
+        yield chunk
+
+
+async def read_body(request: Request, max_bytes: int, *, what: str) -> bytes:
+    """The whole (small) request body in memory, refused once over ``max_bytes``."""
+    return b"".join([chunk async for chunk in body_chunks(request, max_bytes, what=what)])
+
+
+def page_limit(n: int, top: int = 10_000) -> int:
+    """A list route's ``limit`` parameter, checked."""
+    if not 1 <= n <= top:
+        raise InvalidInput(f"limit {n} must be between 1 and {top}")
+    return n
 
 
 class _Json(JSONResponse):

@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from review.api.app import ServerState, client, log, ok, state
-from review.api.routes_people import _limit
+from review.api.app import ServerState, body_chunks, client, log, ok, page_limit, state
 from review.client.local import LocalClient
 from review.errors import Conflict, InvalidInput, ReviewError
 from review.services import content_audit as ca
@@ -72,13 +71,11 @@ async def start(request: Request, product: str, filename: str, fmt: str | None =
     uploads.mkdir(mode=0o700, parents=True, exist_ok=True)
     suffix = Path(filename).suffix.lower() if Path(filename).suffix.lower() in (".jsonl", ".csv", ".json", ".ndjson") else ".jsonl"
     fd, tmp = tempfile.mkstemp(dir=uploads, suffix=suffix)
-    h, size = hashlib.sha256(), 0
+    h = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as f:
-            async for part in request.stream():
-                size += len(part)
-                if size > MAX_AUDIT_UPLOAD_BYTES:
-                    raise InvalidInput(f"{filename}: over the {MAX_AUDIT_UPLOAD_BYTES // 1024 ** 3} GiB upload limit; split the file")
+            async for part in body_chunks(request, MAX_AUDIT_UPLOAD_BYTES, what=filename,
+                                          limit=f"{MAX_AUDIT_UPLOAD_BYTES // 1024 ** 3} GiB upload", fix="; split the file"):
                 h.update(part)
                 f.write(part)
         dest = uploads / f"{h.hexdigest()}{suffix}"
@@ -119,12 +116,12 @@ def progress(run_id: str, request: Request, c: LocalClient = Depends(client)) ->
 
 @router.get("/audits", tags=["audits"], summary="Audit runs, newest first")
 def list_runs(product: str | None = None, limit: int = 50, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.list_audits(product=product, limit=_limit(limit)))
+    return ok(c.list_audits(product=product, limit=page_limit(limit)))
 
 
 @router.get("/audits/{run_id}", tags=["audits"], summary="One run: counts by category, bad records")
 def get_run(run_id: str, bad_limit: int = 50, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.get_audit(run_id, bad_limit=_limit(bad_limit)))
+    return ok(c.get_audit(run_id, bad_limit=page_limit(bad_limit)))
 
 
 @router.get("/audits/{run_id}/verdict", tags=["audits"], summary="Pass rate, Wilson interval, kappa")

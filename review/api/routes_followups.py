@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from review.api.app import client, ok
-from review.api.routes_people import _limit
+from review.api.app import client, ok, page_limit
 from review.client.local import LocalClient
 from review.errors import Forbidden
 
@@ -29,7 +28,7 @@ class ScanIn(BaseModel):
 
 @router.get("/followups", tags=["follow-ups"], summary="Follow-up checks, newest due first")
 def list_checks(which: str | None = None, now: datetime | None = None, limit: int = 200, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.list_checks(which=which, now=now, limit=_limit(limit)))
+    return ok(c.list_checks(which=which, now=now, limit=page_limit(limit)))
 
 
 @router.get("/followups/{check_id}", tags=["follow-ups"], summary="One check: visits, questionnaire, answers")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from review.api.app import client, ok, state
+from review.api.app import client, ok, page_limit, read_body, state
 from review.client.local import LocalClient
 from review.errors import InvalidInput
 
@@ -70,7 +70,7 @@ def revoke_token(token_id: str, c: LocalClient = Depends(client)) -> JSONRespons
 
 @router.get("/notifications", tags=["people"], summary="Your notifications: to you, your team, the committee or the chair")
 def inbox(limit: int = 100, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.inbox(limit=_limit(limit)))
+    return ok(c.inbox(limit=page_limit(limit)))
 
 
 @router.post("/feedback", tags=["feedback"], status_code=201,
@@ -81,7 +81,7 @@ async def submit_feedback(request: Request) -> JSONResponse:
     st = state(request)
     st.feedback_limiter.hit(request.client.host if request.client else "unknown")
     limit = st.settings.feedback_max_chars
-    raw = await _read_limited(request, limit * 4 + 2048, what="feedback")
+    raw = await read_body(request, limit * 4 + 2048, what="feedback")
     try:
         body = FeedbackIn.model_validate_json(raw)
     except ValidationError as exc:
@@ -95,29 +95,12 @@ async def submit_feedback(request: Request) -> JSONResponse:
     return ok(receipt, 201)  # the id and status only: nothing the sender wrote is echoed back
 
 
-async def _read_limited(request: Request, max_bytes: int, *, what: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise InvalidInput(f"{what}: {declared} bytes is over the {max_bytes} byte limit")
-    data = bytearray()
-    async for chunk in request.stream():
-        data.extend(chunk)
-        if len(data) > max_bytes:
-            raise InvalidInput(f"{what}: over the {max_bytes} byte limit")
-    return bytes(data)
-
-
 @router.get("/feedback", tags=["feedback"], summary="Feedback, newest first")
 def list_feedback(status: str | None = None, limit: int = 100, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.list_feedback(status=status, limit=_limit(limit)))
+    return ok(c.list_feedback(status=status, limit=page_limit(limit)))
 
 
 @router.post("/feedback/{feedback_id}/triage", tags=["feedback"], summary="Triage feedback: credible (opens a check) or not-credible")
 def triage(feedback_id: str, body: TriageIn, c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.triage_feedback(feedback_id, body.verdict, rationale=body.rationale))
 
-
-def _limit(n: int, top: int = 10_000) -> int:
-    if not 1 <= n <= top:
-        raise InvalidInput(f"limit {n} must be between 1 and {top}")
-    return n

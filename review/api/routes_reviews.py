@@ -15,8 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from review.api.app import client, ok, principal, state
-from review.api.routes_people import _limit, _read_limited
+from review.api.app import body_chunks, client, ok, page_limit, principal, read_body, state
 from review.client.codec import encode
 from review.client.local import LocalClient
 from review.errors import InvalidInput
@@ -83,7 +82,7 @@ async def submit(request: Request, source: str = "submission", c: LocalClient = 
 
     from review.limits import PRODUCT_FILE_ENV, product_file_bytes
 
-    raw = await _read_limited(request, product_file_bytes(), what=f"{source} (raise {PRODUCT_FILE_ENV} on the server)")
+    raw = await read_body(request, product_file_bytes(), what=f"{source} (raise {PRODUCT_FILE_ENV} on the server)")
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"):
         doc = parse_yaml(raw, source)
@@ -174,7 +173,7 @@ def replay(review_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
 
 @router.get("/reviews/{review_id}/notifications", tags=["reviews"], summary="Every notification about this review")
 def review_notifications(review_id: str, limit: int = 100, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.review_notifications(review_id, limit=_limit(limit)))
+    return ok(c.review_notifications(review_id, limit=page_limit(limit)))
 
 
 @router.post("/conflicts", tags=["reviews"], status_code=201, summary="Declare a conflict of interest on a product (you are recused)")
@@ -188,22 +187,14 @@ def conflict(body: ConflictIn, c: LocalClient = Depends(client)) -> JSONResponse
              openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def add_evidence(review_id: str, control_id: str, filename: str, request: Request, c: LocalClient = Depends(client)) -> JSONResponse:
     st = state(request)
-    limit = st.settings.max_evidence_mb * 1024 * 1024
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InvalidInput(f"{filename}: {declared} bytes is over the {st.settings.max_evidence_mb} MiB evidence limit "
-                           "(ETHICS_REVIEW_MAX_EVIDENCE_MB on the server)")
     incoming = st.db.data_dir / "incoming"
     incoming.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=incoming)
-    size = 0
     try:
         with os.fdopen(fd, "wb") as f:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise InvalidInput(f"{filename}: over the {st.settings.max_evidence_mb} MiB evidence limit "
-                                       "(ETHICS_REVIEW_MAX_EVIDENCE_MB on the server)")
+            async for chunk in body_chunks(request, st.settings.max_evidence_mb * 1024 * 1024, what=filename,
+                                           limit=f"{st.settings.max_evidence_mb} MiB evidence",
+                                           fix=" (ETHICS_REVIEW_MAX_EVIDENCE_MB on the server)"):
                 f.write(chunk)
         ev = await run_in_threadpool(c.add_evidence_upload, review_id, control_id, Path(tmp), filename=filename)
     finally:
@@ -265,7 +256,7 @@ def overdue(now: datetime | None = None, c: LocalClient = Depends(client)) -> JS
 
 @router.get("/audit-log", tags=["audit log"], summary="The last audit rows (of one review)")
 def audit_log(review: str | None = None, limit: int = 50, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.audit_log(review_id=review, limit=_limit(limit)))
+    return ok(c.audit_log(review_id=review, limit=page_limit(limit)))
 
 
 @router.get("/audit-log/verify", tags=["audit log"], summary="Verify the chain, the row MACs and every state row against the log")

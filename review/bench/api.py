@@ -161,7 +161,7 @@ def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per
     import httpx
 
     from review.bench.core import bulk_reviews
-    from review.bench.scratch import wait_until_up
+    from review.bench.scratch import free_port, stop, wait_until_up
     from review.client.local import LocalClient
     from review.demo.seed import seed_people
     from review.services import tokens
@@ -183,7 +183,7 @@ def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per
         http_targets, direct_targets = _decision_targets(db, n, "http"), _decision_targets(db, n, "direct")
 
         # -- the server, as users run it: its own process(es), called over 127.0.0.1
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "ETHICS_REVIEW_DATABASE_URL": url, "ETHICS_REVIEW_HOME": str(home), "ETHICS_REVIEW_DIRECT": "1"}
         env.pop("PREFECT_API_URL", None)
         log = (home / "server.log").open("w")
@@ -277,11 +277,7 @@ def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per
         }
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         db.dispose()
 
 
@@ -297,13 +293,6 @@ def _direct_decide(db: Any, who: str, rid: int) -> int:
     except Exception:
         return 599
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _submitters() -> list[str]:

@@ -1,9 +1,10 @@
-"""What the benchmarks (and end-to-end tests) share: a scratch PostgreSQL schema, and waiting for a
-server process to answer."""
+"""What the benchmarks (and end-to-end tests) share: a scratch PostgreSQL schema, and a server
+process on a free port (waiting for it to answer, stopping it)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -46,3 +47,19 @@ def wait_until_up(url: str, proc: subprocess.Popen, *, timeout: float = 60, log:
             tail = log.read_text()[-2000:] if log is not None and log.exists() else ""
             raise RuntimeError(f"{url} did not come up: {tail}")
         time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen, *, timeout: float = 15) -> None:
+    """Terminate ``proc``; kill it if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

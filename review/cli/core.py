@@ -523,7 +523,7 @@ def cmd_audit_export(ctx: Any) -> int:
 
 
 def cmd_audit_public_key(ctx: Any) -> int:
-    print(ctx.client.audit_public_key(), end="")
+    print(output.safe(ctx.client.audit_public_key()), end="")  # in remote mode it comes from the server
     return 0
 
 

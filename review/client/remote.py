@@ -8,6 +8,8 @@ server (so the CLI exits with the same code), a network failure ``Unavailable``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,11 +60,26 @@ class RemoteClient(Client):
         try:
             r = self.http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise Unavailable(f"cannot reach the review server at {self.url} ({type(exc).__name__}: {exc}); "
-                              "check ETHICS_REVIEW_URL and that `ethics-review server` is running") from None
+            raise self._unreachable(exc) from None
         if r.status_code >= 400:
             raise _error(r, self.url)
         return r
+
+    @contextmanager
+    def _stream(self, path: str) -> Iterator[httpx.Response]:
+        """A GET whose body is read as it arrives (downloads, exports); errors as ``_send``'s."""
+        try:
+            with self.http.stream("GET", path) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise _error(r, self.url)
+                yield r
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: Exception) -> Unavailable:
+        return Unavailable(f"cannot reach the review server at {self.url} ({type(exc).__name__}: {exc}); "
+                           "check ETHICS_REVIEW_URL and that `ethics-review server` is running")
 
     def _call(self, method: str, path: str, into: Any = Any, **kw: Any) -> Any:
         return decode(into, self._send(method, path, **kw).json())
@@ -133,19 +150,12 @@ class RemoteClient(Client):
         return self._call("GET", f"/reviews/{_seg(review_id)}/evidence", list[Evidence])
 
     def download_evidence(self, review_id, evidence_id, dest):
-        path = f"/reviews/{_seg(review_id)}/evidence/{_seg(evidence_id)}"
-        try:
-            with self.http.stream("GET", path) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise _error(r, self.url)
-                name = _filename(r.headers.get("content-disposition", "")) or f"evidence-{evidence_id}"
-                target = Path(dest) / name if Path(dest).is_dir() else Path(dest)
-                with target.open("wb") as out:
-                    for chunk in r.iter_bytes():
-                        out.write(chunk)
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"cannot reach the review server at {self.url} ({type(exc).__name__}: {exc})") from None
+        with self._stream(f"/reviews/{_seg(review_id)}/evidence/{_seg(evidence_id)}") as r:
+            name = _filename(r.headers.get("content-disposition", "")) or f"evidence-{evidence_id}"
+            target = Path(dest) / name if Path(dest).is_dir() else Path(dest)
+            with target.open("wb") as out:
+                for chunk in r.iter_bytes():
+                    out.write(chunk)
         return target
 
     def verify(self, review_id, control_id, verdict, *, rationale="", expected_version=None):
@@ -206,17 +216,11 @@ class RemoteClient(Client):
 
     def export_audit_log(self, out):
         n = 0
-        try:
-            with self.http.stream("GET", "/audit-log/export") as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise _error(r, self.url)
-                for line in r.iter_lines():
-                    if line:
-                        out.write(line + "\n")
-                        n += 1 if line.startswith('{"row"') else 0
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"cannot reach the review server at {self.url} ({type(exc).__name__}: {exc})") from None
+        with self._stream("/audit-log/export") as r:
+            for line in r.iter_lines():
+                if line:
+                    out.write(line + "\n")
+                    n += 1 if line.startswith('{"row"') else 0
         return n
 
     def audit_public_key(self):

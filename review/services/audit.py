@@ -174,8 +174,6 @@ def _from_memory(s: Session, table: str, pk: tuple, t: sa.Table) -> dict[str, An
             return None
         if isinstance(v, datetime):
             v = at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc))
-        elif hasattr(v, "value") and isinstance(v, str):
-            v = str(v)
         out[c.name] = v
     return json.loads(canonical(out))  # the same values a SELECT would give (JSON containers as lists and dicts)
 
@@ -330,7 +328,7 @@ class ChainReport:
 
 
 @dataclass
-class _Walk:
+class ChainWalk:
     """The chain walk's state (shared by the database and the export verifiers)."""
 
     key: Any = None  # signing.AuditKey: row MACs are checked when present
@@ -397,7 +395,7 @@ def _parse(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _walk_columns() -> list[Any]:
+def walk_columns() -> list[Any]:
     c = AuditLog.__table__.c
     return [c.id, c.at, c.actor, c.action, c.entity, c.entity_id, sa.cast(c.before, sa.Text), sa.cast(c.after, sa.Text), c.policy_version,
             c.prev_hash, c.hash, c.fmt, sa.cast(c.state, sa.Text), c.state_keys, c.mac]
@@ -415,14 +413,14 @@ def verify_chain(db: Database, *, state: bool = True, checkpoints: Iterable[dict
     from review.services.signing import load_key
 
     key = load_key(db.data_dir, create=False)
-    w = _Walk(key=key)
+    w = ChainWalk(key=key)
     pub = public_key if public_key is not None else (key.public if key is not None else None)
     for n, doc in enumerate(checkpoints, 1):
         head = cps.check_signature(doc, pub, where=f"checkpoint {n}")
         w.checkpoints.setdefault(head.head_id, []).append((n, head.head_hash))
     with db.read_engine.connect() as conn:
         conn = conn.execution_options(stream_results=True, yield_per=batch)
-        for r in conn.execute(sa.select(*_walk_columns()).order_by(AuditLog.id)):
+        for r in conn.execute(sa.select(*walk_columns()).order_by(AuditLog.id)):
             w.row(*r)
         head_row = conn.execute(sa.select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
     w.end()
@@ -442,7 +440,7 @@ def verify_chain(db: Database, *, state: bool = True, checkpoints: Iterable[dict
     return ChainReport(w.count, tuple(w.problems), checked, key is not None, tuple(w.proven))
 
 
-def _check_state(db: Database, w: _Walk) -> int:
+def _check_state(db: Database, w: ChainWalk) -> int:
     """Every state row against its last logged image; rows with no entry; logged rows that are gone."""
     seen: set[str] = set()
     checked = 0

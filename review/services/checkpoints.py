@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from review.errors import InvalidInput, NotFound
 from review.services import signing
-from review.services.audit import ChainProblem, ChainReport, _Walk, _walk_columns, canonical
+from review.services.audit import ChainProblem, ChainReport, ChainWalk, canonical, walk_columns
 from review.store.db import Database, at_text, utcnow
 from review.store.models import AuditCheckpoint, AuditHead, AuditLog
 
@@ -97,12 +97,10 @@ def export(db: Database, out: IO[str]) -> int:
               "public_key": key.public_b64 if key else None, "key_id": key.key_id if key else None}
     out.write(canonical(header) + "\n")
     n = 0
-    names = ["id", "at", "actor", "action", "entity", "entity_id", "before", "after", "policy_version", "prev_hash", "hash", "fmt",
-             "state", "state_keys", "mac"]
     with db.read_engine.connect() as conn:
         conn = conn.execution_options(stream_results=True, yield_per=10_000)
-        for r in conn.execute(sa.select(*_walk_columns()).order_by(AuditLog.id)):
-            row = dict(zip(names, r, strict=True))
+        for r in conn.execute(sa.select(*walk_columns()).order_by(AuditLog.id)):
+            row = dict(r._mapping)
             row["at"] = at_text(row["at"])
             out.write(canonical({"row": row}) + "\n")  # JSON columns as their stored text: hashed as they are
             n += 1
@@ -118,7 +116,7 @@ def verify_export(path: str | Path, *, public_key: Any = None, extra_checkpoints
     if not p.is_file():
         raise InvalidInput(f"{path}: no such export file")
     notes: list[str] = []
-    w = _Walk()
+    w = ChainWalk()
     rows: list[tuple] = []
     docs: list[dict[str, Any]] = list(extra_checkpoints)
     header: dict[str, Any] | None = None

@@ -27,9 +27,6 @@ from review.store.db import Database, utcnow
 from review.store.models import Product, Review
 from review.store.models_followup import Feedback, FollowupCheck, FollowupVisit
 
-MAX_MESSAGE = 5000
-
-
 def _product(s: Any, ref: str) -> Product:
     ref = (ref or "").strip()
     q = select(Product).where(Product.id == int(ref)) if ref.isdigit() else select(Product).where(Product.name == ref)

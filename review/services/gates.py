@@ -1,4 +1,4 @@
-"""The automatic step of each gate, idempotent, one transaction each (flows and CLI hooks call these).
+"""The automatic step of each gate, idempotent, one transaction each (the gate flows and ``review.client.steps`` call these).
 
 * ``initiation_step``: make sure the review is graded (assessment) and its control
   requirements exist, put it in the committee queue (priority from the grade, due date

@@ -2,10 +2,10 @@
 
 The one place for the rules "after X, run step Y". Two entry points use them:
 
-* ``review.cli.hooks`` dispatches the step to a Prefect deployment when a server is
-  configured, else runs it in-process (``run_step``);
-* the TUI runs the step in-process, in the worker that recorded the event
-  (``run_in_process``), and shows the step's message.
+* ``review.client.steps`` (the local client and the API server, so the CLI and the TUI
+  alike) starts the step's Prefect deployment when a server is configured, else runs it
+  here (``run_step``);
+* the gate flows run the same step functions (``step_functions``).
 
 The rules (``rule`` works on plain values, ``next_step`` reads them from the object the use
 case returned):
@@ -158,8 +158,3 @@ def run_step(db: Database, step: NextStep, *, deliver: bool = True) -> StepRun:
             delivery_error = str(exc)
     return StepRun(step, result, f"{step.step} step: {result.message}", None, delivery_error)
 
-
-def run_in_process(db: Database, event: str, obj: Any, *, deliver: bool = True) -> StepRun | None:
-    """Run the step that follows ``event`` on ``obj`` here; None when no step follows it."""
-    step = next_step(event, obj)
-    return None if step is None else run_step(db, step, deliver=deliver)

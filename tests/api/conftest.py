@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from review.bench.scratch import free_port
 from review.demo.seed import ADMIN, CHAIR, REVIEWERS, seed_people
 from review.services import tokens
 from review.settings import load_settings
@@ -82,12 +82,6 @@ class LiveServer:
     url: str
     server: Any
     thread: threading.Thread
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_uvicorn(app: Any) -> LiveServer:

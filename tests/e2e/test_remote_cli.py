@@ -212,7 +212,7 @@ def test_the_server_command_serves_the_api(_sqlite_template: Path, tmp_path: Pat
 
     import httpx
 
-    from tests.api.conftest import free_port
+    from review.bench.scratch import free_port
 
     db = _fresh(tmp_path, "srv", _sqlite_template)
     world = make_world(db)

@@ -32,7 +32,7 @@ def test_followup_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_cli_hook_starts_the_deployment_without_waiting(sqlite_people, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_starts_the_deployment_without_waiting(sqlite_people, monkeypatch: pytest.MonkeyPatch) -> None:
     """With PREFECT_API_URL set, `submit` creates a flow run of the on-demand deployment and returns at once."""
     import time
     from types import SimpleNamespace
@@ -40,17 +40,17 @@ def test_cli_hook_starts_the_deployment_without_waiting(sqlite_people, monkeypat
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
-    from review.cli import hooks
+    from review.client import steps
     from tests.integration.followup_helpers import submit
 
     deps = by_name(build_deployments())
     deps["initiation-review/on-demand"].apply()
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     rid = submit(sqlite_people, "Code assistant")
-    ctx = SimpleNamespace(db=sqlite_people, json=True, args=SimpleNamespace(database=None))
     t0 = time.perf_counter()
-    hooks.after_submit(ctx, SimpleNamespace(id=rid, gate="INITIATION"))
+    report = steps.after(sqlite_people, "submit", SimpleNamespace(id=rid, gate="INITIATION"))
     assert time.perf_counter() - t0 < 5
+    assert report is not None and report.ok and report.where == "prefect" and "started on the Prefect server" in report.message
     with get_client(sync_client=True) as client:
         runs = [r for r in client.read_flow_runs() if r.name == f"initiation-review R-{rid}"]
     assert runs and f"review:R-{rid}" in runs[0].tags and runs[0].parameters == {"review_id": rid}

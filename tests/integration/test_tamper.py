@@ -63,7 +63,7 @@ def as_owner(db: Database) -> Iterator[sa.Connection]:
 
 def _rows(conn: sa.Connection) -> list[dict[str, Any]]:
     c = AuditLog.__table__.c
-    return [dict(r._mapping) for r in conn.execute(sa.select(*audit._walk_columns()).order_by(c.id))]
+    return [dict(r._mapping) for r in conn.execute(sa.select(*audit.walk_columns()).order_by(c.id))]
 
 
 def _rechain(conn: sa.Connection, rows: list[dict[str, Any]], start: int, *, key: Any = None) -> None:

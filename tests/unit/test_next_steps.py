@@ -61,14 +61,14 @@ def test_run_step_reports_result(monkeypatch):
         return NS(message=f"review {rid} released")
 
     _fake_steps(monkeypatch, step)
-    run = next_steps.run_in_process("DB", "decide", NS(applied=True, review=NS(id=9, gate="RELEASE", status="APPROVED")), deliver=False)
+    run = next_steps.run_step("DB", next_steps.next_step("decide", NS(applied=True, review=NS(id=9, gate="RELEASE", status="APPROVED"))), deliver=False)
     assert calls == [("DB", 9)]
     assert run.ok and run.message == "release step: review 9 released" and run.result.message == "review 9 released"
 
 
 def test_no_step_no_run(monkeypatch):
     _fake_steps(monkeypatch, lambda db, rid: pytest.fail("no step should run"))
-    assert next_steps.run_in_process("DB", "decide", NS(applied=False, review=NS(id=9, gate="RELEASE", status="IN_REVIEW"))) is None
+    assert next_steps.next_step("decide", NS(applied=False, review=NS(id=9, gate="RELEASE", status="IN_REVIEW"))) is None
 
 
 def test_refusals_and_failures_are_returned_not_raised(monkeypatch):
@@ -76,7 +76,7 @@ def test_refusals_and_failures_are_returned_not_raised(monkeypatch):
         raise IllegalTransition(f"review {rid} is at INITIATION/IN_REVIEW, not at DEVELOPMENT or RELEASE")
 
     _fake_steps(monkeypatch, illegal)
-    quiet = next_steps.run_in_process("DB", "verify", NS(review_id=4), deliver=False)
+    quiet = next_steps.run_step("DB", next_steps.next_step("verify", NS(review_id=4)), deliver=False)
     assert (quiet.problem, quiet.message) == ("refused", "")  # nothing to say to a verifier at INITIATION
     loud = next_steps.run_step("DB", NextStep("development", 4), deliver=False)
     assert loud.problem == "refused" and "not at DEVELOPMENT" in loud.message

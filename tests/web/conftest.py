@@ -13,9 +13,9 @@ from typing import Iterator
 
 import pytest
 
-from review.bench.scratch import wait_until_up
+from review.bench.scratch import free_port, stop, wait_until_up
 from review.store.db import Database
-from tests.api.conftest import World, free_port, make_world
+from tests.api.conftest import World, make_world
 
 
 @dataclass
@@ -40,9 +40,5 @@ def web(_sqlite_template: Path, tmp_path: Path) -> Iterator[WebProcess]:
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url + "/login", proc, log=tmp_path / "web.log")
     yield WebProcess(url, world, proc)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc, timeout=10)
     db.dispose()
