@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # -- server side ---------------------------------------------------------------------------
     server_host: str = Field(default="127.0.0.1", description="interface `ethics-review server` listens on")
     server_port: int = Field(default=8765, ge=1, le=65535, description="port of `ethics-review server`")
+    server_threads: int = Field(default=4, ge=1, le=256, description="requests each server worker process handles at once "
+                                "(the rest wait their turn; more threads per process only contend for its interpreter lock)")
     oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer whose bearer tokens the server accepts")
     oidc_audience: str | None = Field(default=None, description="the audience (aud) those tokens must carry")
     oidc_user_claim: str = Field(default="preferred_username", description="the claim that names the user")

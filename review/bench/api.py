@@ -41,15 +41,16 @@ def register(bench: Any) -> None:
     p.add_argument("--reviews", type=int, default=100_000)
     p.add_argument("--requests", type=int, default=200, help="timed list and submit requests each")
     p.add_argument("--clients", type=int, default=16)
-    p.add_argument("--per-client", type=int, default=40, help="reviews each client decides")
+    p.add_argument("--per-client", type=int, default=100, help="reviews each client decides")
     p.add_argument("--workers", type=int, default=2, help="server worker processes")
+    p.add_argument("--threads", type=int, default=4, help="requests each server worker handles at once (server --threads)")
     p.add_argument("--pg", default=os.environ.get("ETHICS_REVIEW_TEST_PG_URL", DEFAULT_PG), help="PostgreSQL URL (a schema is created and dropped)")
     p.set_defaults(func=cmd_bench_api)
 
 
 def cmd_bench_api(ctx: Any) -> int:
     a = ctx.args
-    result = run(reviews=a.reviews, requests=a.requests, clients=a.clients, per_client=a.per_client, workers=a.workers, pg=a.pg,
+    result = run(reviews=a.reviews, requests=a.requests, clients=a.clients, per_client=a.per_client, workers=a.workers, threads=a.threads, pg=a.pg,
                  echo=None if ctx.json else print)
     print(json.dumps(result))
     return 0
@@ -145,7 +146,7 @@ def _docs(n: int, tag: str) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def run(*, reviews: int, requests: int, clients: int, per_client: int, workers: int, pg: str,
+def run(*, reviews: int, requests: int, clients: int, per_client: int, workers: int, pg: str, threads: int = 4,
         echo: Callable[[str], None] | None = print) -> dict[str, Any]:
 
 
@@ -153,10 +154,11 @@ def run(*, reviews: int, requests: int, clients: int, per_client: int, workers: 
 
     say = echo or (lambda _t: None)
     with scratch_schema(pg, "bench_api") as (url, home):
-        return _run(url, home, reviews=reviews, requests=requests, clients=clients, per_client=per_client, workers=workers, say=say)
+        return _run(url, home, reviews=reviews, requests=requests, clients=clients, per_client=per_client, workers=workers,
+                    threads=threads, say=say)
 
 
-def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per_client: int, workers: int,
+def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per_client: int, workers: int, threads: int,
          say: Callable[[str], None]) -> dict[str, Any]:
     import httpx
 
@@ -188,10 +190,10 @@ def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per
         env.pop("PREFECT_API_URL", None)
         log = (home / "server.log").open("w")
         proc = subprocess.Popen([sys.executable, "-m", "review.cli.main", "server", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                                 "--workers", str(workers), "--threads", str(threads)], env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/healthz", proc, log=home / "server.log")
-        say(f"server up on {base} ({workers} worker(s))")
+        say(f"server up on {base} ({workers} worker(s), {threads} thread(s) each)")
         http = {u: httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {t}"}, timeout=60) for u, t in token.items()}
 
         cases = _list_cases()
@@ -271,7 +273,7 @@ def _run(url: str, home: Path, *, reviews: int, requests: int, clients: int, per
         return {
             "list_p95_ms": round(list_p95, 2), "submit_p95_ms": round(submit_p95, 2), "decisions_per_s": round(rate, 1),
             "decisions": counts["ok"], "refused": counts["refused"], "unclean_errors": counts["unclean"], "lost": checked["lost"],
-            "doubled": checked["doubled"], "clients": len(jobs), "workers": workers, "reviews": reviews, "backend": "postgresql",
+            "doubled": checked["doubled"], "clients": len(jobs), "workers": workers, "threads": threads, "reviews": reviews, "backend": "postgresql",
             "direct": {"list_p95_ms": round(d_list, 2), "submit_p95_ms": round(d_submit, 2), "decisions_per_s": round(d_rate, 1),
                        "lost": d_checked["lost"], "doubled": d_checked["doubled"], "unclean_errors": d_counts["unclean"]},
         }

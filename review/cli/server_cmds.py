@@ -15,7 +15,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = sub.add_parser("server", help="run the review server: the HTTP API (/api/v1, docs at /docs) that owns the database")
     p.add_argument("--host", default=None, help="interface (default: $ETHICS_REVIEW_SERVER_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: $ETHICS_REVIEW_SERVER_PORT or 8765)")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1; about one per core)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="requests each worker handles at once (default: $ETHICS_REVIEW_SERVER_THREADS or 4)")
     p.add_argument("--tls-cert", default=None, metavar="PEM", help="serve HTTPS with this certificate (with --tls-key)")
     p.add_argument("--tls-key", default=None, metavar="PEM")
     p.set_defaults(func=cmd_server)
@@ -65,8 +67,12 @@ def cmd_server(ctx: Any) -> int:
     scheme = "https" if ctx.args.tls_cert else "http"
     if ctx.args.workers < 1:
         raise InvalidInput(f"--workers {ctx.args.workers}: give 1 or more processes")
+    if ctx.args.threads is not None:
+        if not 1 <= ctx.args.threads <= 256:
+            raise InvalidInput(f"--threads {ctx.args.threads}: give 1 to 256 requests at once per worker")
+        s = s.model_copy(update={"server_threads": ctx.args.threads})
     output.say(f"review server on {scheme}://{host}:{port} (API /api/v1, docs /docs); database {_safe(db.url)}; "
-               f"{ctx.args.workers} worker process(es)")
+               f"{ctx.args.workers} worker process(es), {s.server_threads} request(s) at once each")
     from review.api.transport import NoDelayProtocol
 
     common = dict(host=host, port=port, log_level="warning", ssl_certfile=ctx.args.tls_cert, ssl_keyfile=ctx.args.tls_key,
@@ -78,6 +84,7 @@ def cmd_server(ctx: Any) -> int:
 
         # Each worker process builds its app from the environment; the database URL goes there, not on a command line.
         os.environ["ETHICS_REVIEW_DATABASE_URL"] = db.url
+        os.environ["ETHICS_REVIEW_SERVER_THREADS"] = str(s.server_threads)
         uvicorn.run("review.api.app:app_from_env", factory=True, workers=ctx.args.workers, **common)
     return 0
 

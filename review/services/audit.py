@@ -116,14 +116,24 @@ def _track(session: Session, _ctx: Any) -> None:
 
 
 @event.listens_for(Session, "before_commit")
-def _state_row(session: Session) -> None:
-    """Changes made after the transaction's last ``record`` (or with none) get a ``state`` row of their own."""
+def _append_at_commit(session: Session) -> None:
+    """Changes made after the transaction's last ``record`` (or with none) get a ``state`` row of
+    their own; then the transaction's rows are chained and appended (see ``_append``)."""
     p = session.info.get("audit_pending")
-    if p is None or not (p.keys or p.selectors):
-        return
-    session.flush()
-    if p.keys or p.selectors:
-        record(session, actor=p.actor or SYSTEM, action="state", entity="state", entity_id="-")
+    if p is not None and (p.keys or p.selectors):
+        session.flush()
+        if p.keys or p.selectors:
+            record(session, actor=p.actor or SYSTEM, action="state", entity="state", entity_id="-")
+    drafts = session.info.pop("audit_drafts", None)
+    if drafts:
+        _append(session, drafts)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: Any) -> None:
+    """A rolled-back use case leaves nothing to log."""
+    session.info.pop("audit_drafts", None)
+    session.info.pop("audit_pending", None)
 
 
 @lru_cache(maxsize=1)
@@ -210,6 +220,22 @@ def _images(s: Session, p: _Pending) -> dict[str, Any]:
 
 
 # ---- appending ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Draft:
+    """A row as ``record`` saw it; its id, time, place in the chain and MAC are given at commit."""
+
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    policy_version: str | None
+    state: dict[str, Any] | None
+    state_keys: str | None
+    texts: tuple[str | None, str | None, str | None]  # before, after, state as stored (canonical JSON)
+
+
 def record(
     session: Session,
     *,
@@ -220,45 +246,105 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     policy_version: str | None = None,
-) -> AuditLog:
-    """Append one row in the caller's transaction (it commits or rolls back with the change),
-    with the images of every state row the transaction changed since its last row."""
-    from review.services.signing import load_key
-
+) -> None:
+    """Log one row in the caller's transaction, with the images of every state row the transaction
+    changed since its last row. The row is appended to the chain when the transaction commits, in
+    the same transaction (it commits or rolls back with the change): see ``_append``."""
     session.flush()
     p = _pending(session)
     p.actor = actor
     images = _images(session, p) if (p.keys or p.selectors) else {}
     p.keys.clear()
     p.selectors.clear()
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":  # appends are serialized by the head row's lock (the first one by an advisory lock)
-        head = session.get(AuditHead, 1, populate_existing=True, with_for_update=True)
-        if head is None:
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            head = session.get(AuditHead, 1, populate_existing=True, with_for_update=True)
-    else:
-        head = session.get(AuditHead, 1, populate_existing=True)
-    prev_id, prev_hash = (head.last_id, head.last_hash) if head else (0, GENESIS)
-    at = utcnow()
     state = images or None
     state_keys = ";".join(f"{k}={_sha(canonical(v))}" for k, v in sorted(images.items())) or None
-    row = AuditLog(id=prev_id + 1, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id), before=before,
-                   after=after, policy_version=policy_version, prev_hash=prev_hash, hash="", fmt=2, state=state, state_keys=state_keys)
-    row.hash = row_hash_v2(prev_hash, row.id, at_text(at), actor, action, entity, row.entity_id, _text(before), _text(after),
-                           policy_version, _text(state), state_keys)
+    draft = _Draft(actor, action, entity, str(entity_id), before, after, policy_version, state, state_keys,
+                   (_text(before), _text(after), _text(state)))
+    session.info.setdefault("audit_drafts", []).append(draft)
+
+
+# Built once: statements run on every append skip construction and cache-key generation.
+_LOG_INSERT = sa.insert(AuditLog.__table__)
+_HEAD_T = AuditHead.__table__
+_HEAD = sa.select(_HEAD_T.c.last_id, _HEAD_T.c.last_hash).where(_HEAD_T.c.id == 1)
+_HEAD_LOCK = _HEAD.with_for_update()
+_HEAD_INSERT = sa.insert(_HEAD_T).values(id=1)
+_HEAD_UPDATE = sa.update(_HEAD_T).where(_HEAD_T.c.id == 1)
+_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+_LOG_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "before", "after", "policy_version", "prev_hash", "hash", "fmt",
+                "state", "state_keys", "mac")
+_JSON_COLUMNS = frozenset({"before", "after", "state"})
+
+
+def _append(session: Session, drafts: list[_Draft]) -> None:
+    """Chain and append the transaction's rows, at commit.
+
+    Appends are serialized by the chain's head (PostgreSQL: its row lock, the first one by an
+    advisory lock; SQLite: the writer's lock), held until the transaction ends, so the time
+    between taking it and committing is the server's ceiling on writes per second. That is why
+    rows are chained here, at the end, and why on PostgreSQL the rows, the new head and the
+    COMMIT go in one round trip once the head is read."""
+    from review.services.signing import load_key
+
     db = session.info.get("db")
     key = load_key(db.data_dir) if db is not None else None
-    row.mac = key.mac(row.hash) if key is not None else None
-    session.add(row)
-    if head is None:
-        session.add(AuditHead(id=1, last_id=row.id, last_hash=row.hash))
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        head = conn.execute(_HEAD_LOCK).first()
+        if head is None:
+            conn.execute(_ADVISORY_LOCK, {"k": _LOCK_KEY})
+            head = conn.execute(_HEAD_LOCK).first()
     else:
-        head.last_id, head.last_hash = row.id, row.hash
-        session.add(head)
-    session.flush()
-    return row
+        head = conn.execute(_HEAD).first()
+    prev_id, prev_hash = (head.last_id, head.last_hash) if head else (0, GENESIS)
+    at = utcnow()
+    stamp = at_text(at)
+    rows: list[dict[str, Any]] = []
+    for d in drafts:
+        prev_id += 1
+        digest = row_hash_v2(prev_hash, prev_id, stamp, d.actor, d.action, d.entity, d.entity_id, d.texts[0], d.texts[1],
+                             d.policy_version, d.texts[2], d.state_keys)
+        rows.append(dict(id=prev_id, at=at, actor=d.actor, action=d.action, entity=d.entity, entity_id=d.entity_id, before=d.texts[0],
+                         after=d.texts[1], policy_version=d.policy_version, prev_hash=prev_hash, hash=digest, fmt=2, state=d.texts[2],
+                         state_keys=d.state_keys, mac=key.mac(digest) if key is not None else None))
+        prev_hash = digest
+    if postgres and head is not None:
+        _append_and_commit_pg(conn, rows)
+        return
+    conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
+    conn.execute(_HEAD_UPDATE if head is not None else _HEAD_INSERT, {"last_id": prev_id, "last_hash": prev_hash})
 
+
+def _parsed(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _append_and_commit_pg(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """The rows, the new head and COMMIT as one simple query (client-side binding: psycopg quotes every
+    value). The session's own COMMIT that follows finds the transaction ended and sends nothing; if any
+    part fails, PostgreSQL runs none of it and the error (wrapped by SQLAlchemy as usual) rolls the
+    use case back."""
+    import psycopg
+
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, psycopg.Connection):  # another driver: two round trips, committed by the session
+        conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
+        conn.execute(_HEAD_UPDATE, {"last_id": rows[-1]["id"], "last_hash": rows[-1]["hash"]})
+        return
+    values, params = [], {}
+    for i, r in enumerate(rows):
+        values.append("(" + ", ".join(f"%(r{i}_{c})s::json" if c in _JSON_COLUMNS else f"%(r{i}_{c})s" for c in _LOG_COLUMNS) + ")")
+        params.update({f"r{i}_{c}": r[c] for c in _LOG_COLUMNS})
+    params.update(last_id=rows[-1]["id"], last_hash=rows[-1]["hash"])
+    sql = (f"WITH new_head AS (UPDATE audit_head SET last_id = %(last_id)s, last_hash = %(last_hash)s WHERE id = 1) "
+           f"INSERT INTO audit_log ({', '.join(_LOG_COLUMNS)}) VALUES {', '.join(values)}; COMMIT")
+    factory = raw.cursor_factory
+    raw.cursor_factory = psycopg.ClientCursor  # this connection is this thread's until the session ends
+    try:
+        conn.exec_driver_sql(sql, params)
+    finally:
+        raw.cursor_factory = factory
 
 def _text(value: Any) -> str | None:
     return None if value is None else canonical(value)

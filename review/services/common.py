@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -29,14 +30,15 @@ def acting_username(explicit: str | None) -> str:
     return name
 
 
+_ACTOR = (sa.select(User.username, User.team, User.roles, User.active, Product.name)
+          .outerjoin(ConflictDeclaration, ConflictDeclaration.username == User.username)  # type: ignore[arg-type]
+          .outerjoin(Product, Product.id == ConflictDeclaration.product_id)  # type: ignore[arg-type]
+          .where(User.username == sa.bindparam("username")))
+
+
 def load_actor(session: Session, username: str) -> Actor:
-    """The person, with the products they declared a conflict on (one query: it runs in every use case)."""
-    rows = session.execute(
-        sa.select(User.username, User.team, User.roles, User.active, Product.name)
-        .outerjoin(ConflictDeclaration, ConflictDeclaration.username == User.username)
-        .outerjoin(Product, Product.id == ConflictDeclaration.product_id)
-        .where(User.username == username)
-    ).all()
+    """The person, with the products they declared a conflict on (one query, built once: it runs in every use case)."""
+    rows = session.connection().execute(_ACTOR, {"username": username}).all()
     if not rows or not rows[0].active:
         raise NotFound(f"unknown user {username!r}; an admin adds people with: ethics-review user add {username} --team TEAM --role reviewer")
     r = rows[0]
@@ -115,13 +117,17 @@ def expect_version(review: Review, expected_version: int | None) -> None:
                        f"{review.version}: {review.gate}/{review.status}); reload it and try again")
 
 
+_REVIEW_AND_PRODUCT = (select(Review, Product).join(Product, Product.id == Review.product_id)  # type: ignore[arg-type]
+                       .where(Review.id == sa.bindparam("rid")))
+_REVIEW_AND_PRODUCT_LOCKED = _REVIEW_AND_PRODUCT.with_for_update(of=Review).execution_options(populate_existing=True)
+
+
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:
     """The review and its product; in a write transaction the review row is locked (see ``locked``)."""
     rid = parse_review_id(review_id)
-    q = select(Review, Product).join(Product, Product.id == Review.product_id).where(Review.id == rid)
-    if session.info.get("write") and session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(of=Review).execution_options(populate_existing=True)
-    row = session.exec(q).first()  # one query for both, the review locked in a write transaction
+    locking = session.info.get("write") and session.get_bind().dialect.name == "postgresql"
+    # one query for both, the review locked in a write transaction; built once (it runs in every use case)
+    row = session.execute(_REVIEW_AND_PRODUCT_LOCKED if locking else _REVIEW_AND_PRODUCT, {"rid": rid}).first()
     if row is None:
         raise NotFound(f"review {rid} does not exist; `ethics-review list` shows the reviews")
     return row[0], row[1]
@@ -148,6 +154,14 @@ def review_snapshot(review: Review) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=64)
+def _review_update(columns: tuple[str, ...]) -> sa.Update:
+    """``UPDATE review SET <columns> WHERE id = :rid AND version = :seen``, built once per set of columns."""
+    t = Review.__table__
+    return sa.update(t).where(t.c.id == sa.bindparam("rid"), t.c.version == sa.bindparam("seen")).values(
+        {c: sa.bindparam(c) for c in columns})
+
+
 def save_review(session: Session, review: Review, seen_version: int, **changes: Any) -> Review:
     """Compare-and-set: apply ``changes`` only if nobody changed the review since ``seen_version``.
 
@@ -156,9 +170,8 @@ def save_review(session: Session, review: Review, seen_version: int, **changes: 
     """
     changes["updated_at"] = utcnow()
     changes["version"] = seen_version + 1
-    result = session.execute(
-        sa.update(Review).where(Review.id == review.id, Review.version == seen_version).values(**changes)
-    )
+    session.flush()  # pending ORM changes first, as session.execute would (Core below does not autoflush)
+    result = session.connection().execute(_review_update(tuple(sorted(changes))), {**changes, "rid": review.id, "seen": seen_version})
     if result.rowcount != 1:
         session.rollback()
         current = session.get(Review, review.id)

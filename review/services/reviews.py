@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from policies.loader import load_pack
@@ -142,11 +143,15 @@ def decide(
         return DecisionOutcome(review, decision, applied, message)
 
 
+_APPROVALS = (sa.select(Decision.actor, Decision.actor_roles)
+              .where(Decision.review_id == sa.bindparam("rid"), Decision.gate == sa.bindparam("gate"),
+                     Decision.round == sa.bindparam("round"), Decision.action == Action.APPROVE.value))
+
+
 def round_approvals(s: Session, review: Review) -> list[tuple[str, bool]]:
     """(approver, approved as chair) of the approvals recorded at the review's gate in its current round."""
-    rows = s.exec(select(Decision.actor, Decision.actor_roles).where(
-        Decision.review_id == review.id, Decision.gate == review.gate, Decision.round == review.round,
-        Decision.action == Action.APPROVE.value)).all()
+    s.flush()
+    rows = s.connection().execute(_APPROVALS, {"rid": review.id, "gate": review.gate, "round": review.round}).all()
     return [(actor, Role.CHAIR.value in roles.split(",")) for actor, roles in rows]
 
 

@@ -164,18 +164,20 @@ def looks_like_token(credential: str) -> bool:
     return credential.startswith(PREFIX)
 
 
+# One indexed read (token joined to its user), no ORM session, built once: this runs on every request.
+_BY_ID = (sa.select(ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.username,
+                    User.active)
+          .outerjoin(User, User.username == ApiToken.username).where(ApiToken.id == sa.bindparam("token_id")))  # type: ignore[arg-type]
+
+
 def authenticate(db: Database, credential: str, *, now: datetime | None = None) -> Principal:
     """The principal a personal token proves, or ``NotAuthenticated``."""
     m = _TOKEN.match(credential or "")
     if not m:
         raise NotAuthenticated("malformed API token; create one with `ethics-review token create USER`")
     now = now or utcnow()
-    # One indexed read (token joined to its user), no ORM session: this runs on every request.
-    stmt = (sa.select(ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.username,
-                      User.active)
-            .outerjoin(User, User.username == ApiToken.username).where(ApiToken.id == int(m.group(1))))
-    with db.read_engine.connect() as conn:
-        row = conn.execute(stmt).first()
+    with db.autocommit() as conn:
+        row = conn.execute(_BY_ID, {"token_id": int(m.group(1))}).first()
     if row is None or not hmac.compare_digest(row.token_hash, _hash(credential)):
         raise NotAuthenticated("unknown API token")
     if row.revoked_at is not None:

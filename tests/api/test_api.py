@@ -131,3 +131,16 @@ def test_openapi_docs_list_the_api(api) -> None:
               "/api/v1/feedback", "/api/v1/audits", "/api/v1/followups/{check_id}/visits", "/api/v1/tokens", "/api/v1/audit-log/verify"):
         assert p in paths, p
     assert api.get("/docs").status_code == 200
+
+
+def test_each_worker_runs_at_most_server_threads_requests_at_once(sqlite_world) -> None:
+    """``server --threads N`` / ``ETHICS_REVIEW_SERVER_THREADS``: the request thread pool has N threads."""
+    import anyio.to_thread
+    from fastapi.testclient import TestClient
+
+    from review.api.app import create_app
+    from tests.api.conftest import settings_for
+
+    with TestClient(create_app(sqlite_world.db, settings_for(sqlite_world.db, server_threads=3))) as client:
+        assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == 3
+        assert client.get("/api/v1/me", headers=sqlite_world.auth("priya.nair")).status_code == 200

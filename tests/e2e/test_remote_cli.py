@@ -219,8 +219,8 @@ def test_the_server_command_serves_the_api(_sqlite_template: Path, tmp_path: Pat
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETHICS_REVIEW_")}
     env.update(ETHICS_REVIEW_HOME=str(tmp_path), ETHICS_REVIEW_DATABASE_URL=db.url)
-    proc = subprocess.Popen([sys.executable, "-m", "review.cli.main", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "review.cli.main", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+                             "--threads", "3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         from review.bench.scratch import wait_until_up
@@ -237,4 +237,4 @@ def test_the_server_command_serves_the_api(_sqlite_template: Path, tmp_path: Pat
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
-    assert "review server on http://127.0.0.1" in out and "2 worker process(es)" in out
+    assert "review server on http://127.0.0.1" in out and "2 worker process(es), 3 request(s) at once each" in out

@@ -213,3 +213,28 @@ def test_policy_preview_lists_reviews_whose_grade_would_change(people: Database,
     examined, changes = preview_pack(people, str(d))
     assert examined == 3
     assert {c.review_id: c.candidate_grade for c in changes} == {ids["Code assistant"]: "MEDIUM", ids["Customer-service copilot"]: "MEDIUM"}
+
+
+def test_a_connection_dropped_while_idle_is_replaced_not_reported(pg_db) -> None:
+    """No ping on every checkout (a round trip per use case), but a pooled connection idle for a while
+    is checked first: one killed meanwhile (a restarted server) is replaced without an error."""
+    import time
+
+    from review.store import db as store_db
+    from review.demo.seed import seed_people
+    from review.services import users
+
+    seed_people(pg_db)
+    with pg_db.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    pool = pg_db.engine.pool
+    assert pool.checkedin() == 1
+    other = sa.create_engine(pg_db.url)
+    with other.connect() as killer:  # another connection kills the pooled one, as a server restart would
+        killer.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    other.dispose()
+    for rec in list(pool._pool.queue):  # both sat idle longer than the threshold
+        rec.info["idle_since"] = time.monotonic() - store_db.IDLE_PING_SECONDS - 1
+    assert [u.username for u in users.list_users(pg_db)]  # no OperationalError: the dead one was replaced
+    with pg_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
