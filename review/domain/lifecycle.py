@@ -47,8 +47,11 @@ class Action(StrEnum):
 
 #: The gates a product team submits to, in order.
 REVIEW_GATES: tuple[Gate, ...] = (Gate.INITIATION, Gate.DEVELOPMENT, Gate.RELEASE)
-#: Gates from which a product can be suspended or withdrawn ("the later gates").
+#: Gates from which a product can always be suspended ("the later gates"); a product that has
+#: been released can be suspended at every gate (a follow-up finding may reopen it at INITIATION).
 LATER_GATES: tuple[Gate, ...] = (Gate.DEVELOPMENT, Gate.RELEASE, Gate.MONITORING)
+#: What a person types for each move (refusals name these, not the table's internal moves).
+COMMAND: dict["Action", str] = {}
 #: Statuses in which a decision can be taken.
 DECIDING = Status.IN_REVIEW
 #: Statuses in which the committee's SLA clock runs (a review past its due date is overdue).
@@ -83,27 +86,42 @@ def _build_table() -> dict[tuple[Gate, Status, Action], tuple[State, ...]]:
     t[(Gate.MONITORING, Status.APPROVED, Action.REOPEN)] = tuple(
         (g, Status.SUBMITTED) for g in REVIEW_GATES
     )
+    # A harmful product must always be stoppable: withdrawn from every state but WITHDRAWN itself.
+    for g in (*REVIEW_GATES, Gate.MONITORING, Gate.SUSPENDED):
+        for s in Status:
+            t[(g, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
     for g in LATER_GATES:
         for s in Status:
-            if s is Status.REJECTED:
-                t[(g, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
-                continue
-            t[(g, s, Action.SUSPEND)] = ((Gate.SUSPENDED, s),)
-            t[(g, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
+            if s is not Status.REJECTED:
+                t[(g, s, Action.SUSPEND)] = ((Gate.SUSPENDED, s),)
     for s in Status:
         if s is Status.REJECTED:
             continue
-        t[(Gate.SUSPENDED, s, Action.RESUME)] = tuple((g, s) for g in LATER_GATES)
-        t[(Gate.SUSPENDED, s, Action.WITHDRAW)] = ((Gate.WITHDRAWN, s),)
+        t[(Gate.SUSPENDED, s, Action.RESUME)] = tuple((g, s) for g in (Gate.INITIATION, *LATER_GATES))
     return t
 
 
 TRANSITIONS: dict[tuple[Gate, Status, Action], tuple[State, ...]] = _build_table()
+#: Moves open only to a product that has been released (it has follow-up checks): suspending it at
+#: INITIATION, where a follow-up finding reopens it.
+AFTER_RELEASE: dict[tuple[Gate, Status, Action], tuple[State, ...]] = {
+    (Gate.INITIATION, s, Action.SUSPEND): ((Gate.SUSPENDED, s),) for s in Status if s is not Status.REJECTED
+}
+COMMAND.update({a: a.value for a in Action})
+COMMAND.update({Action.START_REVIEW: "assign"})
 
 
-def allowed_actions(gate: Gate, status: Status) -> list[Action]:
-    """The moves the table allows from (gate, status), in a stable order."""
-    return [a for a in Action if (gate, status, a) in TRANSITIONS]
+def _targets(gate: Gate, status: Status, action: Action, released: bool) -> tuple[State, ...] | None:
+    found = TRANSITIONS.get((gate, status, action))
+    if found is None and released:
+        found = AFTER_RELEASE.get((gate, status, action))
+    return found
+
+
+def allowed_actions(gate: Gate, status: Status, *, released: bool = False) -> list[Action]:
+    """The moves the table allows from (gate, status), in a stable order (``released``: the
+    product has been released, which opens suspension at every gate)."""
+    return [a for a in Action if _targets(gate, status, a, released)]
 
 
 def parse_action(value: str) -> Action:
@@ -115,17 +133,17 @@ def parse_action(value: str) -> Action:
         ) from None
 
 
-def apply_action(gate: Gate, status: Status, action: Action, *, to_gate: Gate | None = None) -> State:
+def apply_action(gate: Gate, status: Status, action: Action, *, to_gate: Gate | None = None, released: bool = False) -> State:
     """Return the state after ``action``, or raise ``IllegalTransition``.
 
     ``to_gate`` picks the target where a move has several (reopen, resume); it must be
-    one of the targets the table lists.
+    one of the targets the table lists. Refusals name the commands a person types.
     """
-    targets = TRANSITIONS.get((gate, status, action))
+    targets = _targets(gate, status, action, released)
     if not targets:
-        allowed = ", ".join(a.value for a in allowed_actions(gate, status)) or "none (final state)"
+        allowed = ", ".join(COMMAND[a] for a in allowed_actions(gate, status, released=released)) or "none (final state)"
         raise IllegalTransition(
-            f"cannot {action.value} a review at {gate.value}/{status.value}; allowed: {allowed}"
+            f"cannot {COMMAND[action]} a review at {gate.value}/{status.value}; allowed: {allowed}"
         )
     if len(targets) == 1 and to_gate is None:
         return targets[0]
@@ -148,14 +166,18 @@ class CaseState:
     gate: Gate
     status: Status
     suspended_from: Gate | None = None
+    released: bool = False  # the product has been on the market (it has follow-up checks)
 
     def apply(self, action: Action, *, to_gate: Gate | None = None) -> "CaseState":
         if action is Action.RESUME and to_gate is None:
             to_gate = self.suspended_from
-        gate, status = apply_action(self.gate, self.status, action, to_gate=to_gate)
+        gate, status = apply_action(self.gate, self.status, action, to_gate=to_gate, released=self.released)
         suspended_from = self.gate if gate is Gate.SUSPENDED else None
-        return CaseState(gate, status, suspended_from)
+        return CaseState(gate, status, suspended_from, self.released or gate is Gate.MONITORING)
+
+    def allowed(self) -> list[Action]:
+        return allowed_actions(self.gate, self.status, released=self.released)
 
     @property
     def is_final(self) -> bool:
-        return not allowed_actions(self.gate, self.status)
+        return not self.allowed()

@@ -137,8 +137,18 @@ def product_context(product: Product, review: Review) -> ProductContext:
     return ProductContext(name=product.name, owner_team=product.owner_team, submitted_by=review.submitted_by)
 
 
-def case_state(review: Review) -> CaseState:
-    return CaseState(Gate(review.gate), Status(review.status), Gate(review.suspended_from) if review.suspended_from else None)
+def case_state(review: Review, *, released: bool = False) -> CaseState:
+    """The review's place in the lifecycle (``released``: see ``has_been_released``; it only
+    matters for suspending at INITIATION)."""
+    return CaseState(Gate(review.gate), Status(review.status), Gate(review.suspended_from) if review.suspended_from else None,
+                     released or review.gate == Gate.MONITORING.value)
+
+
+def has_been_released(session: Session, review: Review) -> bool:
+    """The product has been on the market: releasing it scheduled follow-up checks (only a released product has any)."""
+    from review.store.models_followup import FollowupCheck
+
+    return session.execute(sa.select(FollowupCheck.id).where(FollowupCheck.review_id == review.id).limit(1)).first() is not None
 
 
 def review_snapshot(review: Review) -> dict[str, Any]:

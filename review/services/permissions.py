@@ -16,10 +16,10 @@ from policies.loader import load_pack
 from review.domain import grading
 from review.domain.duties import COMMITTEE, Duty, Role, blockers
 from review.domain.grades import Grade
-from review.domain.lifecycle import Action, Gate, Status, allowed_actions
-from review.services.common import active_users, actor_of, case_state, get_review, load_actor, product_context
+from review.domain.lifecycle import COMMAND, Action, Gate, Status
+from review.services.common import active_users, actor_of, case_state, get_review, has_been_released, load_actor, product_context
 from review.services.controls import WAIVABLE
-from review.services.reviews import round_approvals
+from review.services.reviews import advance_forbidden, advance_gaps, assign_forbidden, round_approvals
 from review.store.db import Database
 from review.store.models import ConflictDeclaration, ControlRequirement
 
@@ -51,14 +51,15 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
         review, product = get_review(s, review_id)
         who = load_actor(s, username)
         ctx = product_context(product, review)
-        state = case_state(review)
-        legal = set(allowed_actions(state.gate, state.status))
+        state = case_state(review, released=review.gate == Gate.INITIATION.value and has_been_released(s, review))
+        legal = set(state.allowed())
         grade = Grade(review.grade) if review.grade else Grade.LOW
         controls = s.exec(select(ControlRequirement.control_id, ControlRequirement.verify_gate, ControlRequirement.status)
                           .where(ControlRequirement.review_id == review.id)).all()
         unmet = [cid for cid, gate, status in controls if gate == "DEVELOPMENT" and status not in ("VERIFIED", "WAIVED")]
         pending_verification = [cid for cid, _gate, status in controls if status == "EVIDENCE_SUBMITTED"]
         prior = round_approvals(s, review)
+        advance_controls = [c.control_id for c in advance_gaps(s, review)]
     out = Permissions(review.id, review.version, who.username)
     here = f"{state.gate.value}/{state.status.value}"
 
@@ -66,10 +67,10 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
         out.actions[name] = ActionState(name, not reasons, tuple(reasons), note)
 
     def legal_or(action: Action) -> list[str]:
-        return [] if action in legal else [f"the review is at {here}; {action.value} is not allowed there"]
+        return [] if action in legal else [f"the review is at {here}; {COMMAND[action]} is not allowed there"]
 
     # assign to me
-    r = blockers(who, Duty.ASSIGN) + blockers(who, Duty.DECIDE, ctx)
+    r = assign_forbidden(who, who, product, review)
     if state.status is not Status.SUBMITTED and not (state.status is Status.IN_REVIEW):
         r.append(f"the review is at {here}; only SUBMITTED or IN_REVIEW reviews are assigned")
     if review.assignee == who.username:
@@ -104,6 +105,8 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
     r = blockers(who, Duty.ASSIGN)
     if not (who.has(Role.CHAIR) or who.has(Role.ADMIN)):
         r.append("only the chair or an admin assigns reviews to others; reviewers assign themselves")
+    elif product.name in who.conflicts:
+        r.append(f"recused: {who.username} declared a conflict of interest on {product.name}; another chair or an admin assigns it")
     if state.status not in (Status.SUBMITTED, Status.IN_REVIEW):
         r.append(f"the review is at {here}; only SUBMITTED or IN_REVIEW reviews are assigned")
     put("assign", r, f"now {review.assignee}" if review.assignee else "")
@@ -117,9 +120,9 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
     if product.name in who.conflicts:
         r.append("you already declared a conflict on this product")
     put("declare-conflict", r)
-    r = blockers(who, Duty.ADVANCE) + legal_or(Action.ADVANCE)
-    if state.gate is Gate.DEVELOPMENT and unmet:
-        r.append(f"required controls unmet: {', '.join(unmet)}")
+    r = advance_forbidden(who, product) + legal_or(Action.ADVANCE)
+    if advance_controls:
+        r.append(f"required controls unmet: {', '.join(advance_controls)}")
     put("advance", r)
     put("submit-gate", blockers(who, Duty.ADD_EVIDENCE, ctx) + legal_or(Action.SUBMIT))
     for name, act in (("suspend", Action.SUSPEND), ("resume", Action.RESUME), ("withdraw", Action.WITHDRAW)):

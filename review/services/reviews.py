@@ -18,13 +18,14 @@ from sqlmodel import Session, select
 
 from policies.loader import load_pack
 from review.domain import grading
-from review.domain.duties import Duty, Role, blockers, require
+from review.domain.duties import Actor, Duty, Role, blockers, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
 from review.errors import Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import (
     case_state,
+    has_been_released,
     expect_version,
     get_review,
     residual_for,
@@ -52,13 +53,10 @@ def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.ASSIGN)
         target = load_actor(s, assignee)
-        reasons = blockers(target, Duty.DECIDE, product_context(product, review))
+        reasons = assign_forbidden(who, target, product, review)
         if reasons:
-            raise InvalidInput(f"cannot assign review {review.id} to {assignee}: " + "; ".join(reasons))
-        if not who.has(Role.CHAIR) and not who.has(Role.ADMIN) and assignee != who.username:
-            raise Forbidden(f"reviewers assign reviews to themselves only; ask the chair to assign {assignee}")
+            raise Forbidden(f"cannot assign review {review.id} to {assignee}: " + "; ".join(reasons))
         state = case_state(review)
         before = review_snapshot(review)
         changes: dict[str, Any] = {"assignee": assignee}
@@ -70,6 +68,24 @@ def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_
         save_review(s, review, review.version, **changes)
         audit.record(s, actor=actor, action="assign", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
         return review
+
+
+def assign_forbidden(who: Actor, target: Actor, product: Any, review: Review) -> list[str]:
+    """Why ``who`` may not assign ``review`` to ``target`` (one rule for the use case and the TUI's permissions):
+    the role; segregation of duties and recusal, of the assignee and of a chair assigning someone else;
+    reviewers take reviews themselves, and not one another reviewer holds."""
+    ctx = product_context(product, review)
+    reasons = blockers(who, Duty.ASSIGN)
+    reasons += blockers(target, Duty.DECIDE, ctx)
+    if target.username != who.username:
+        if not (who.has(Role.CHAIR) or who.has(Role.ADMIN)):
+            reasons.append(f"reviewers assign reviews to themselves only; ask the chair to assign {target.username}")
+        elif product.name in who.conflicts:
+            reasons.append(f"recused: {who.username} declared a conflict of interest on {product.name}; another chair or an admin assigns it")
+    elif (review.assignee and review.assignee != who.username and review.status == Status.IN_REVIEW.value
+          and not (who.has(Role.CHAIR) or who.has(Role.ADMIN))):
+        reasons.append(f"{review.assignee} holds this review; the chair reassigns it")
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -196,19 +212,35 @@ def advance(db: Database, review_id: Any, *, actor: str, expected_version: int |
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.ADVANCE)
-        if who.has(Role.SUBMITTER) and not (who.has(Role.CHAIR) or who.has(Role.ADMIN)) and who.team != product.owner_team:
-            raise Forbidden(f"{who.username} is not in {product.owner_team}, the team that owns {product.name}")
+        reasons = advance_forbidden(who, product)
+        if reasons:
+            raise Forbidden("; ".join(reasons))
         state = case_state(review)
         new = state.apply(Action.ADVANCE)
-        if state.gate in (Gate.DEVELOPMENT, Gate.RELEASE):
-            gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT",) if state.gate is Gate.DEVELOPMENT else ("DEVELOPMENT", "RELEASE"))
-            if gaps:
-                raise GateBlocked(f"review {review.id}: cannot advance from {state.gate.value} while required controls are unmet: {_list_gaps(gaps)}")
+        gaps = advance_gaps(s, review)
+        if gaps:
+            raise GateBlocked(f"review {review.id}: cannot advance from {state.gate.value} while required controls are unmet: {_list_gaps(gaps)}")
         before = review_snapshot(review)
         save_review(s, review, review.version, gate=new.gate.value, status=new.status.value, assignee=None)
         audit.record(s, actor=who.username, action="advance", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
         return review
+
+
+def advance_forbidden(who: Actor, product: Any) -> list[str]:
+    """Why ``who`` may not advance a review of ``product`` (one rule for the use case and the TUI's permissions)."""
+    reasons = blockers(who, Duty.ADVANCE)
+    if who.has(Role.SUBMITTER) and not (who.has(Role.CHAIR) or who.has(Role.ADMIN)) and who.team != product.owner_team:
+        reasons.append(f"{who.username} is not in {product.owner_team}, the team that owns {product.name}")
+    return reasons
+
+
+def advance_gaps(s: Session, review: Review) -> list[ControlRequirement]:
+    """The controls that keep ``review`` at its gate: DEVELOPMENT's at DEVELOPMENT, both gates' at RELEASE."""
+    if review.gate == Gate.DEVELOPMENT.value:
+        return unmet_controls(s, review.id, gates=("DEVELOPMENT",))
+    if review.gate == Gate.RELEASE.value:
+        return unmet_controls(s, review.id, gates=("DEVELOPMENT", "RELEASE"))
+    return []
 
 
 def change_standing(db: Database, review_id: Any, action: str, *, actor: str, rationale: str, to_gate: str | None = None,
@@ -236,7 +268,7 @@ def apply_standing(s: Session, review: Review, act: Action, *, actor: str, ratio
             target = Gate(to_gate.upper())
         except ValueError:
             raise InvalidInput(f"--to {to_gate!r} is not a gate; gates: {', '.join(g.value for g in Gate)}") from None
-    state = case_state(review)
+    state = case_state(review, released=act is Action.SUSPEND and review.gate == Gate.INITIATION.value and has_been_released(s, review))
     new: CaseState = state.apply(act, to_gate=target)
     before = review_snapshot(review)
     changes: dict[str, Any] = {"gate": new.gate.value, "status": new.status.value, "suspended_from": new.suspended_from.value if new.suspended_from else None}

@@ -99,7 +99,7 @@ def test_release_of_high_product_needs_two_distinct_approvers_one_the_chair(peop
 def test_segregation_of_duties_and_recusal_are_enforced(people: Database) -> None:
     rid = submit(people, "City video analytics")
     users.declare_conflict(people, "City video analytics", actor="lucas.martin", reason="ex-vendor")
-    with pytest.raises(InvalidInput, match="recused"):
+    with pytest.raises(Forbidden, match="recused"):  # not allowed (exit 4), like every segregation refusal
         reviews.assign(people, rid, "lucas.martin", actor=CHAIR)
     reviews.assign(people, rid, "amara.okafor", actor=CHAIR)
     with pytest.raises(Forbidden, match="recused"):
@@ -123,7 +123,7 @@ def test_refused_use_cases_change_nothing(people: Database) -> None:
         (lambda: reviews.decide(people, rid, "approve", actor="amara.okafor", rationale="not in review yet"), IllegalTransition),
         (lambda: reviews.decide(people, 999, "approve", actor="amara.okafor", rationale="no such"), NotFound),
         (lambda: reviews.advance(people, rid, actor="dev.lead"), IllegalTransition),
-        (lambda: reviews.assign(people, rid, "dev.lead", actor=CHAIR), InvalidInput),
+        (lambda: reviews.assign(people, rid, "dev.lead", actor=CHAIR), Forbidden),
         (lambda: controls.verify(people, rid, "CS-01", "pass", actor="amara.okafor"), InvalidInput),
         (lambda: reviews.submit(people, {"product": {}, "answers": {}}, actor="dev.lead"), InvalidInput),
     ]:

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from review.domain.lifecycle import (
+    COMMAND,
     TRANSITIONS,
     Action,
     CaseState,
@@ -34,10 +35,11 @@ def test_every_illegal_transition_names_state_move_and_allowed(gate: Gate, statu
         apply_action(gate, status, action)
     msg = exc.value.message
     assert f"{gate.value}/{status.value}" in msg
-    assert action.value in msg
+    assert f"cannot {COMMAND[action]} " in msg  # what a person types, never an internal move
+    assert "start-review" not in msg
     allowed = allowed_actions(gate, status)
     if allowed:
-        assert all(a.value in msg for a in allowed)
+        assert msg.endswith("allowed: " + ", ".join(COMMAND[a] for a in allowed))
     else:
         assert "none (final state)" in msg
 
@@ -57,11 +59,29 @@ def test_suspend_and_resume_returns_to_the_gate_it_left() -> None:
     assert (back.gate, back.status, back.suspended_from) == (Gate.RELEASE, Status.IN_REVIEW, None)
 
 
-def test_suspension_is_only_reachable_from_later_gates() -> None:
-    with pytest.raises(IllegalTransition):
-        CaseState(Gate.INITIATION, Status.IN_REVIEW).apply(Action.SUSPEND)
+def test_suspension_at_initiation_only_once_released() -> None:
+    with pytest.raises(IllegalTransition, match="cannot suspend a review at INITIATION/SUBMITTED; allowed: assign, withdraw"):
+        CaseState(Gate.INITIATION, Status.SUBMITTED).apply(Action.SUSPEND)
+    # released, then reopened at INITIATION by a follow-up finding: still stoppable, and resumable where it was
+    s = CaseState(Gate.INITIATION, Status.SUBMITTED, released=True).apply(Action.SUSPEND)
+    assert (s.gate, s.suspended_from, s.released) == (Gate.SUSPENDED, Gate.INITIATION, True)
+    assert s.apply(Action.RESUME) == CaseState(Gate.INITIATION, Status.SUBMITTED, None, True)
     for g in (Gate.DEVELOPMENT, Gate.RELEASE, Gate.MONITORING):
-        assert CaseState(g, Status.APPROVED).apply(Action.WITHDRAW).gate is Gate.WITHDRAWN
+        assert CaseState(g, Status.APPROVED).apply(Action.SUSPEND).gate is Gate.SUSPENDED
+
+
+def test_a_product_can_be_withdrawn_from_every_state_but_withdrawn() -> None:
+    for gate, status in itertools.product(Gate, Status):
+        s = CaseState(gate, status)
+        if gate is Gate.WITHDRAWN:
+            assert s.is_final
+        else:
+            assert s.apply(Action.WITHDRAW).gate is Gate.WITHDRAWN, (gate, status)
+
+
+def test_reaching_monitoring_marks_the_case_released() -> None:
+    s = CaseState(Gate.RELEASE, Status.APPROVED).apply(Action.ADVANCE)
+    assert s.released and s.apply(Action.REOPEN, to_gate=Gate.INITIATION).released
 
 
 def test_withdrawn_is_final() -> None:
@@ -80,5 +100,5 @@ def test_reopen_needs_a_target_gate_from_the_table() -> None:
         s.apply(Action.REOPEN, to_gate=Gate.MONITORING)
 
 
-def test_rejected_initiation_is_final() -> None:
-    assert CaseState(Gate.INITIATION, Status.REJECTED).is_final
+def test_a_rejected_initiation_can_only_be_withdrawn() -> None:
+    assert CaseState(Gate.INITIATION, Status.REJECTED).allowed() == [Action.WITHDRAW]
