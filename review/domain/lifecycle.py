@@ -51,7 +51,7 @@ REVIEW_GATES: tuple[Gate, ...] = (Gate.INITIATION, Gate.DEVELOPMENT, Gate.RELEAS
 #: been released can be suspended at every gate (a follow-up finding may reopen it at INITIATION).
 LATER_GATES: tuple[Gate, ...] = (Gate.DEVELOPMENT, Gate.RELEASE, Gate.MONITORING)
 #: What a person types for each move (refusals name these, not the table's internal moves).
-COMMAND: dict["Action", str] = {}
+COMMAND: dict[Action, str] = {**{a: a.value for a in Action}, Action.START_REVIEW: "assign"}
 #: Statuses in which a decision can be taken.
 DECIDING = Status.IN_REVIEW
 #: Statuses in which the committee's SLA clock runs (a review past its due date is overdue).
@@ -107,8 +107,6 @@ TRANSITIONS: dict[tuple[Gate, Status, Action], tuple[State, ...]] = _build_table
 AFTER_RELEASE: dict[tuple[Gate, Status, Action], tuple[State, ...]] = {
     (Gate.INITIATION, s, Action.SUSPEND): ((Gate.SUSPENDED, s),) for s in Status if s is not Status.REJECTED
 }
-COMMAND.update({a: a.value for a in Action})
-COMMAND.update({Action.START_REVIEW: "assign"})
 
 
 def _targets(gate: Gate, status: Status, action: Action, released: bool) -> tuple[State, ...] | None:

@@ -228,12 +228,10 @@ class _Draft:
     action: str
     entity: str
     entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
     policy_version: str | None
-    state: dict[str, Any] | None
     state_keys: str | None
-    texts: tuple[str | None, str | None, str | None]  # before, after, state as stored (canonical JSON)
+    # before, after and state as stored (canonical JSON), fixed now: a caller changing its dicts later changes nothing
+    texts: tuple[str | None, str | None, str | None]
 
 
 def record(
@@ -258,7 +256,7 @@ def record(
     p.selectors.clear()
     state = images or None
     state_keys = ";".join(f"{k}={_sha(canonical(v))}" for k, v in sorted(images.items())) or None
-    draft = _Draft(actor, action, entity, str(entity_id), before, after, policy_version, state, state_keys,
+    draft = _Draft(actor, action, entity, str(entity_id), policy_version, state_keys,
                    (_text(before), _text(after), _text(state)))
     session.info.setdefault("audit_drafts", []).append(draft)
 
@@ -309,29 +307,25 @@ def _append(session: Session, drafts: list[_Draft]) -> None:
                          after=d.texts[1], policy_version=d.policy_version, prev_hash=prev_hash, hash=digest, fmt=2, state=d.texts[2],
                          state_keys=d.state_keys, mac=key.mac(digest) if key is not None else None))
         prev_hash = digest
-    if postgres and head is not None:
-        _append_and_commit_pg(conn, rows)
-        return
-    conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
-    conn.execute(_HEAD_UPDATE if head is not None else _HEAD_INSERT, {"last_id": prev_id, "last_hash": prev_hash})
+    if not (postgres and head is not None and _append_and_commit_pg(conn, rows)):
+        conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
+        conn.execute(_HEAD_UPDATE if head is not None else _HEAD_INSERT, {"last_id": prev_id, "last_hash": prev_hash})
 
 
 def _parsed(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _append_and_commit_pg(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+def _append_and_commit_pg(conn: sa.Connection, rows: list[dict[str, Any]]) -> bool:
     """The rows, the new head and COMMIT as one simple query (client-side binding: psycopg quotes every
     value). The session's own COMMIT that follows finds the transaction ended and sends nothing; if any
     part fails, PostgreSQL runs none of it and the error (wrapped by SQLAlchemy as usual) rolls the
-    use case back."""
+    use case back. False (nothing done) with another driver than psycopg."""
     import psycopg
 
     raw = conn.connection.dbapi_connection
-    if not isinstance(raw, psycopg.Connection):  # another driver: two round trips, committed by the session
-        conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
-        conn.execute(_HEAD_UPDATE, {"last_id": rows[-1]["id"], "last_hash": rows[-1]["hash"]})
-        return
+    if not isinstance(raw, psycopg.Connection):
+        return False
     values, params = [], {}
     for i, r in enumerate(rows):
         values.append("(" + ", ".join(f"%(r{i}_{c})s::json" if c in _JSON_COLUMNS else f"%(r{i}_{c})s" for c in _LOG_COLUMNS) + ")")
@@ -345,6 +339,8 @@ def _append_and_commit_pg(conn: sa.Connection, rows: list[dict[str, Any]]) -> No
         conn.exec_driver_sql(sql, params)
     finally:
         raw.cursor_factory = factory
+    return True
+
 
 def _text(value: Any) -> str | None:
     return None if value is None else canonical(value)

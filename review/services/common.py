@@ -138,17 +138,19 @@ def product_context(product: Product, review: Review) -> ProductContext:
 
 
 def case_state(review: Review, *, released: bool = False) -> CaseState:
-    """The review's place in the lifecycle (``released``: see ``has_been_released``; it only
-    matters for suspending at INITIATION)."""
-    return CaseState(Gate(review.gate), Status(review.status), Gate(review.suspended_from) if review.suspended_from else None,
-                     released or review.gate == Gate.MONITORING.value)
+    """The review's place in the lifecycle from its row alone (``released`` only matters for suspending at
+    INITIATION: ``lifecycle_state`` finds it out)."""
+    return CaseState(Gate(review.gate), Status(review.status), Gate(review.suspended_from) if review.suspended_from else None, released)
 
 
-def has_been_released(session: Session, review: Review) -> bool:
-    """The product has been on the market: releasing it scheduled follow-up checks (only a released product has any)."""
+def lifecycle_state(session: Session, review: Review) -> CaseState:
+    """``case_state`` with ``released`` known: at INITIATION, whether the product has been on the market
+    (releasing it scheduled follow-up checks, and only a released product has any). One query, there only."""
     from review.store.models_followup import FollowupCheck
 
-    return session.execute(sa.select(FollowupCheck.id).where(FollowupCheck.review_id == review.id).limit(1)).first() is not None
+    released = review.gate == Gate.INITIATION.value and session.execute(
+        sa.select(FollowupCheck.id).where(FollowupCheck.review_id == review.id).limit(1)).first() is not None
+    return case_state(review, released=released)
 
 
 def review_snapshot(review: Review) -> dict[str, Any]:

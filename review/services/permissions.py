@@ -17,9 +17,9 @@ from review.domain import grading
 from review.domain.duties import COMMITTEE, Duty, Role, blockers
 from review.domain.grades import Grade
 from review.domain.lifecycle import COMMAND, Action, Gate, Status
-from review.services.common import active_users, actor_of, case_state, get_review, has_been_released, load_actor, product_context
+from review.services.common import active_users, actor_of, get_review, lifecycle_state, load_actor, product_context
 from review.services.controls import WAIVABLE
-from review.services.reviews import advance_forbidden, advance_gaps, assign_forbidden, round_approvals
+from review.services.reviews import MET, advance_forbidden, advance_gates, assign_forbidden, assigner_forbidden, round_approvals
 from review.store.db import Database
 from review.store.models import ConflictDeclaration, ControlRequirement
 
@@ -51,15 +51,15 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
         review, product = get_review(s, review_id)
         who = load_actor(s, username)
         ctx = product_context(product, review)
-        state = case_state(review, released=review.gate == Gate.INITIATION.value and has_been_released(s, review))
+        state = lifecycle_state(s, review)
         legal = set(state.allowed())
         grade = Grade(review.grade) if review.grade else Grade.LOW
         controls = s.exec(select(ControlRequirement.control_id, ControlRequirement.verify_gate, ControlRequirement.status)
                           .where(ControlRequirement.review_id == review.id)).all()
-        unmet = [cid for cid, gate, status in controls if gate == "DEVELOPMENT" and status not in ("VERIFIED", "WAIVED")]
+        unmet = [cid for cid, gate, status in controls if gate == "DEVELOPMENT" and status not in MET]
+        advance_controls = [cid for cid, gate, status in controls if gate in advance_gates(review.gate) and status not in MET]
         pending_verification = [cid for cid, _gate, status in controls if status == "EVIDENCE_SUBMITTED"]
         prior = round_approvals(s, review)
-        advance_controls = [c.control_id for c in advance_gaps(s, review)]
     out = Permissions(review.id, review.version, who.username)
     here = f"{state.gate.value}/{state.status.value}"
 
@@ -102,11 +102,7 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
         r.append("no control has evidence waiting for verification")
     put("verify", r, ", ".join(pending_verification))
     # assign to someone else (the chair or an admin; reviewers take reviews themselves)
-    r = blockers(who, Duty.ASSIGN)
-    if not (who.has(Role.CHAIR) or who.has(Role.ADMIN)):
-        r.append("only the chair or an admin assigns reviews to others; reviewers assign themselves")
-    elif product.name in who.conflicts:
-        r.append(f"recused: {who.username} declared a conflict of interest on {product.name}; another chair or an admin assigns it")
+    r = assigner_forbidden(who, product, review, to_self=False)
     if state.status not in (Status.SUBMITTED, Status.IN_REVIEW):
         r.append(f"the review is at {here}; only SUBMITTED or IN_REVIEW reviews are assigned")
     put("assign", r, f"now {review.assignee}" if review.assignee else "")

@@ -25,7 +25,7 @@ from review.errors import Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import (
     case_state,
-    has_been_released,
+    lifecycle_state,
     expect_version,
     get_review,
     residual_for,
@@ -70,22 +70,26 @@ def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_
         return review
 
 
-def assign_forbidden(who: Actor, target: Actor, product: Any, review: Review) -> list[str]:
-    """Why ``who`` may not assign ``review`` to ``target`` (one rule for the use case and the TUI's permissions):
-    the role; segregation of duties and recusal, of the assignee and of a chair assigning someone else;
-    reviewers take reviews themselves, and not one another reviewer holds."""
-    ctx = product_context(product, review)
+def assigner_forbidden(who: Actor, product: Any, review: Review, *, to_self: bool) -> list[str]:
+    """Why ``who`` may not assign ``review`` (to themselves, or to someone else): the role; reviewers take
+    reviews themselves, and not one another reviewer holds; a recused chair assigns nobody."""
     reasons = blockers(who, Duty.ASSIGN)
-    reasons += blockers(target, Duty.DECIDE, ctx)
-    if target.username != who.username:
-        if not (who.has(Role.CHAIR) or who.has(Role.ADMIN)):
-            reasons.append(f"reviewers assign reviews to themselves only; ask the chair to assign {target.username}")
+    chair = who.has(Role.CHAIR) or who.has(Role.ADMIN)
+    if not to_self:
+        if not chair:
+            reasons.append("reviewers assign reviews to themselves only; the chair or an admin assigns others")
         elif product.name in who.conflicts:
             reasons.append(f"recused: {who.username} declared a conflict of interest on {product.name}; another chair or an admin assigns it")
-    elif (review.assignee and review.assignee != who.username and review.status == Status.IN_REVIEW.value
-          and not (who.has(Role.CHAIR) or who.has(Role.ADMIN))):
+    elif review.assignee and review.assignee != who.username and review.status == Status.IN_REVIEW.value and not chair:
         reasons.append(f"{review.assignee} holds this review; the chair reassigns it")
     return reasons
+
+
+def assign_forbidden(who: Actor, target: Actor, product: Any, review: Review) -> list[str]:
+    """Why ``who`` may not assign ``review`` to ``target`` (one rule for the use case and the TUI's permissions):
+    the assigner's rule above, and segregation of duties and recusal of the assignee."""
+    return (assigner_forbidden(who, product, review, to_self=target.username == who.username)
+            + blockers(target, Duty.DECIDE, product_context(product, review)))
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,8 @@ def advance(db: Database, review_id: Any, *, actor: str, expected_version: int |
             raise Forbidden("; ".join(reasons))
         state = case_state(review)
         new = state.apply(Action.ADVANCE)
-        gaps = advance_gaps(s, review)
+        needed = advance_gates(review.gate)
+        gaps = unmet_controls(s, review.id, gates=needed) if needed else []
         if gaps:
             raise GateBlocked(f"review {review.id}: cannot advance from {state.gate.value} while required controls are unmet: {_list_gaps(gaps)}")
         before = review_snapshot(review)
@@ -234,13 +239,9 @@ def advance_forbidden(who: Actor, product: Any) -> list[str]:
     return reasons
 
 
-def advance_gaps(s: Session, review: Review) -> list[ControlRequirement]:
-    """The controls that keep ``review`` at its gate: DEVELOPMENT's at DEVELOPMENT, both gates' at RELEASE."""
-    if review.gate == Gate.DEVELOPMENT.value:
-        return unmet_controls(s, review.id, gates=("DEVELOPMENT",))
-    if review.gate == Gate.RELEASE.value:
-        return unmet_controls(s, review.id, gates=("DEVELOPMENT", "RELEASE"))
-    return []
+def advance_gates(gate: str) -> tuple[str, ...]:
+    """The controls (by the gate that verifies them) that must be met before a review leaves ``gate``."""
+    return {Gate.DEVELOPMENT.value: ("DEVELOPMENT",), Gate.RELEASE.value: ("DEVELOPMENT", "RELEASE")}.get(gate, ())
 
 
 def change_standing(db: Database, review_id: Any, action: str, *, actor: str, rationale: str, to_gate: str | None = None,
@@ -268,8 +269,7 @@ def apply_standing(s: Session, review: Review, act: Action, *, actor: str, ratio
             target = Gate(to_gate.upper())
         except ValueError:
             raise InvalidInput(f"--to {to_gate!r} is not a gate; gates: {', '.join(g.value for g in Gate)}") from None
-    state = case_state(review, released=act is Action.SUSPEND and review.gate == Gate.INITIATION.value and has_been_released(s, review))
-    new: CaseState = state.apply(act, to_gate=target)
+    new: CaseState = lifecycle_state(s, review).apply(act, to_gate=target)
     before = review_snapshot(review)
     changes: dict[str, Any] = {"gate": new.gate.value, "status": new.status.value, "suspended_from": new.suspended_from.value if new.suspended_from else None}
     if act is Action.REOPEN:

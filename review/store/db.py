@@ -27,7 +27,7 @@ def utcnow() -> datetime:
 
 def at_text(at: datetime) -> str:
     """Microsecond UTC text, identical after a round trip through SQLite or PostgreSQL."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # 3x faster than strftime
+    return at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # 1.7x faster than strftime
 
 
 def _json_default(v: Any) -> Any:

@@ -38,6 +38,16 @@ def test_a_transactions_rows_are_consecutive_and_chained(db: Database) -> None:
     assert audit.verify_chain(db).ok
 
 
+def test_a_row_is_what_record_saw_even_if_the_caller_changes_its_dict_before_commit(db: Database) -> None:
+    rid = submit(db, "Customer-service copilot")
+    with db.transaction() as s:
+        detail = {"rationale": "as decided"}
+        audit.record(s, actor="wei.chen", action="note", entity="review", entity_id=rid, after=detail)
+        detail["rationale"] = "rewritten after logging"
+    assert _rows(db)[-1].after == {"rationale": "as decided"}
+    assert audit.verify_chain(db).ok
+
+
 def test_a_rolled_back_use_case_leaves_no_row(db: Database) -> None:
     rid = submit(db, "Customer-service copilot")
     before = len(_rows(db))
