@@ -297,7 +297,10 @@ def audit_export(c: LocalClient = Depends(client)) -> StreamingResponse:
         try:
             c.export_audit_log(_Out())
         finally:
-            lines.put(None)
+            try:
+                lines.put(None, timeout=60)  # the end mark, bounded like every line: a reader that left frees this thread
+            except queue.Full:
+                pass
 
     threading.Thread(target=produce, daemon=True).start()
 

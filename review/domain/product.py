@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+from review.text import UNSAFE
+
 _PACK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
@@ -75,7 +76,7 @@ class ProductProfile(BaseModel):
         v = v.strip()
         if not v:
             raise ValueError("must not be blank")
-        if _CONTROL.search(v):
+        if UNSAFE.search(v) or "\t" in v or "\n" in v:
             raise ValueError("must not contain control or bidi characters (terminal escapes, tabs, newlines)")
         return v
 

@@ -137,7 +137,8 @@ def verify_export(path: str | Path, *, public_key: Any = None, extra_checkpoints
                              r["state"], r["state_keys"], r["mac"]))
             elif "checkpoint" in item:
                 docs.append(item["checkpoint"])
-    assert header is not None
+    if header is None:
+        raise InvalidInput(f"{path}: empty; an export starts with its header line (`ethics-review audit-log export`)")
     if public_key is None:
         if not header.get("public_key"):
             raise InvalidInput(f"{path}: the export names no public key; pass --public-key")

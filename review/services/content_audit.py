@@ -12,6 +12,8 @@ The TUI labelling screen calls ``list_runs``, ``get_run``, ``sample_items``,
 
 from __future__ import annotations
 
+import dataclasses
+
 import gc
 
 import hashlib
@@ -610,8 +612,11 @@ def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True
         if hide:  # identifiers masked, same length: the spans still line up
             prompt, output = mask_identifiers(prompt), mask_identifiers(output)
             meta = {k: mask_identifiers(v) if isinstance(v, str) else v for k, v in (meta or {}).items()}
+        found = spans.get(it.record_id, [])
+        if hide:  # a matched e-mail or phone number is an identifier too
+            found = [dataclasses.replace(sp, matched=mask_identifiers(sp.matched)) for sp in found]
         out.append(ItemView(it.seq, it.record_id, it.line, it.flagged, [c for c in it.categories.split(",") if c], prompt, output,
-                            it.modality, meta, spans.get(it.record_id, []), mine, others, None if blind else it.stratum))
+                            it.modality, meta, found, mine, others, None if blind else it.stratum))
     if log_read and out:
         audit.personal_read(db, actor=who.username, what="audit-records", entity="audit_run", entity_id=run.id,
                             detail={"items": [out[0].seq, out[-1].seq], "count": len(out), "masked": hide})

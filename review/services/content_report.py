@@ -224,6 +224,14 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", escaped(text)).replace("\n", " ")
 
 
+def hx(text: object) -> str:
+    """Untrusted text for HTML: tags escaped, control and bidi characters shown as escapes (a report read in a
+    terminal with ``cat`` sets no title and moves no cursor)."""
+    from review.text import escaped
+
+    return html.escape(escaped(text))
+
+
 def _markdown(data: dict) -> str:
     d, v = data["detail"], data["verdict"]
     lines = [f"# Content-safety audit run {d.run.id}: {md(d.product)}", "", "| | |", "|---|---|"]
@@ -245,7 +253,7 @@ def _markdown(data: dict) -> str:
 
 def _html(data: dict) -> str:
     d, v = data["detail"], data["verdict"]
-    e = html.escape
+    e = hx
 
     def table(head, rows):
         return ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"

@@ -81,3 +81,13 @@ def test_a_failed_append_leaves_the_database_as_it_was(db: Database) -> None:
     out = reviews.decide(db, rid, "approve", actor="lucas.martin", rationale="looks right")
     assert out.applied
     assert audit.verify_chain(db).ok
+
+
+def test_an_empty_export_file_is_a_clear_error(db: Database, tmp_path) -> None:
+    from review.errors import InvalidInput
+    from review.services import checkpoints
+
+    empty = tmp_path / "log.jsonl"
+    empty.write_text("")
+    with pytest.raises(InvalidInput, match="log.jsonl: empty"):
+        checkpoints.verify_export(empty)

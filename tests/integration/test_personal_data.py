@@ -40,8 +40,10 @@ def test_personal_data_reads_are_logged_and_masked(db: Database, tmp_path) -> No
     for sp in email_item.spans:  # masking kept the length: every span still covers what it covered
         assert 0 <= sp.start <= sp.end <= len(email_item.output)
     assert _reads(db)[-1] == ("priya.nair", "read:audit-records")
+    assert not any("jane.doe@example.com" in sp.matched for i in items for sp in i.spans)  # what a finding matched is masked too
     unmasked = chair.sample_items(ids["run"])
     assert any("jane.doe@example.com" in i.output for i in unmasked)
+    assert any("jane.doe@example.com" in sp.matched for i in unmasked for sp in i.spans)
 
     from review.services.audit import verify_chain
 

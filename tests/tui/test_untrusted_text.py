@@ -138,4 +138,30 @@ def test_reports_show_markup_as_text(hostile, tmp_path):
     text, page = md.read_text(), htm.read_text()
     assert "[link=https://evil.example]" not in text and "\\[link=https://evil.example\\]" in text  # no Markdown link
     assert "\x1b" not in text and "\u202e" not in text and "\\\\x1b" in text
-    assert "<script" not in page.lower() and "&lt;" not in NAME  # the HTML escapes every tag
+    assert "<script" not in page.lower() and "\x1b" not in page and "\u202e" not in page
+    assert "[bold]not bold[/bold]" in page and "<b>not bold" not in page  # the record is shown as text, its markup inert
+
+
+async def test_select_options_show_markup_as_text() -> None:
+    """Drop-down options (assignees' display names, control titles, customers from a product file) are
+    text: a name with ``[/bold]`` once crashed the dialog (Select parses a plain string as markup)."""
+    from textual.app import App
+    from textual.widgets import Select
+
+    from review.services.permissions import Candidate
+    from tui.modals import AssignModal
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(AssignModal("R-1", [Candidate("amara.okafor", NAME, "")], None))
+
+    app = Host()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        select = app.screen.query_one("#assignee", Select)
+        select.expanded = True
+        await pilot.pause()
+        select.value = "amara.okafor"
+        await pilot.pause()
+        shown = select.query_one("SelectCurrent #label").render()
+        assert f"{NAME} (amara.okafor)" in str(shown)  # literally, markup and all

@@ -21,7 +21,7 @@ class AssignModal(ConfirmCancel, ModalScreen):
         self.review_label, self.candidates, self.current = review_label, candidates, current
 
     def compose(self) -> ComposeResult:
-        eligible = [(f"{c.display_name} ({c.username})", c.username) for c in self.candidates if not c.why_not and c.username != self.current]
+        eligible = [(plain(f"{c.display_name} ({c.username})"), c.username) for c in self.candidates if not c.why_not and c.username != self.current]
         barred = [c for c in self.candidates if c.why_not]
         with Vertical(id="dialog", classes="dialog"):
             yield Label(plain(f"Assign {self.review_label}" + (f" (now {self.current})" if self.current else "")), classes="dialog-title")

@@ -81,7 +81,7 @@ class RecordVisitModal(ConfirmCancel, ModalScreen[VisitRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog wide"):
             yield Label(plain(f"Record a visit of follow-up check {self.check['id']} ({self.check['product']})"), classes="dialog-title")
-            yield Select([(v["customer"], v["customer"]) for v in self.pending], value=self.initial or Select.NULL, id="customer",
+            yield Select([(plain(v["customer"]), v["customer"]) for v in self.pending], value=self.initial or Select.NULL, id="customer",
                          allow_blank=self.initial is None)
             yield Static("Answer each question: y / n (tab moves on)", classes="notes")
             questions = list((self.pending[0] if self.pending else {}).get("questionnaire") or [])

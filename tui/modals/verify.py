@@ -33,7 +33,7 @@ class VerifyControlModal(RationaleModal):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label(plain(f"Verify a control of {self.review_label}"), classes="dialog-title")
-            yield Select([(f"{cid}  {title}", cid) for cid, title in self.pending], value=self.initial or Select.NULL,
+            yield Select([(plain(f"{cid}  {title}"), cid) for cid, title in self.pending], value=self.initial or Select.NULL,
                          id="control", allow_blank=self.initial is None)
             with RadioSet(id="verdict"):
                 yield RadioButton("Pass: evidence meets the requirement", id="v-pass", value=True)

@@ -30,7 +30,7 @@ class WaiveControlModal(RationaleModal):
         ids = [cid for cid, _ in self.open_controls]
         with Vertical(id="dialog", classes="dialog"):
             yield Label(plain(f"Waive a control of {self.review_label}"), classes="dialog-title")
-            yield Select([(f"{cid}  {title}", cid) for cid, title in self.open_controls], prompt="Control", id="control",
+            yield Select([(plain(f"{cid}  {title}"), cid) for cid, title in self.open_controls], prompt="Control", id="control",
                          allow_blank=True, value=self.cursor if self.cursor in ids else Select.BLANK)
             yield from self.rationale_fields("Waive", "Why the control does not apply, or what replaces it")
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Select
 
-from tui.format import GATE_ORDER, GRADE_ORDER
+from tui.format import GATE_ORDER, GRADE_ORDER, plain
 
 STATUSES = ("SUBMITTED", "IN_REVIEW", "CHANGES_REQUESTED", "APPROVED", "REJECTED", "DRAFT")
 
@@ -57,7 +57,7 @@ class FilterBar(Horizontal):
         yield Checkbox("overdue", id="overdue")
 
     def set_people(self, usernames: list[str]) -> None:
-        self.query_one("#assignee", Select).set_options([(u, u) for u in usernames])
+        self.query_one("#assignee", Select).set_options([(plain(u), u) for u in usernames])
 
     @property
     def filters(self) -> Filters:
