@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     server_port: int = Field(default=8765, ge=1, le=65535, description="port of `ethics-review server`")
     server_threads: int = Field(default=4, ge=1, le=256, description="requests each server worker process handles at once "
                                 "(the rest wait their turn; more threads per process only contend for its interpreter lock)")
+    token_cache_seconds: float = Field(default=2.0, ge=0, le=60, description="how long a server worker trusts a personal token it "
+                                       "has checked before reading it again (0: every request); a token revoked through another "
+                                       "worker or in the database stops working within this time, one revoked here at once")
     oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer whose bearer tokens the server accepts")
     oidc_audience: str | None = Field(default=None, description="the audience (aud) those tokens must carry")
     oidc_user_claim: str = Field(default="preferred_username", description="the claim that names the user")

@@ -64,8 +64,10 @@ def create_token(body: TokenIn, c: LocalClient = Depends(client)) -> JSONRespons
 
 
 @router.post("/tokens/{token_id}/revoke", tags=["people"], summary="Revoke a token (its owner or an admin)")
-def revoke_token(token_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.revoke_token(token_id))
+def revoke_token(token_id: str, request: Request, c: LocalClient = Depends(client)) -> JSONResponse:
+    out = ok(c.revoke_token(token_id))
+    state(request).auth.tokens.clear()  # this worker stops trusting it now; the others within token_cache_seconds
+    return out
 
 
 @router.get("/notifications", tags=["people"], summary="Your notifications: to you, your team, the committee or the chair")

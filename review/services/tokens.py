@@ -43,6 +43,7 @@ class Principal:
     scope: str  # read | write
     via: str  # token | oidc | direct
     token_id: int | None = None
+    expires_at: datetime | None = None  # when the credential stops proving it (a token's expiry)
 
     @property
     def can_write(self) -> bool:
@@ -186,7 +187,7 @@ def authenticate(db: Database, credential: str, *, now: datetime | None = None) 
         raise NotAuthenticated(f"API token {row.id} expired on {row.expires_at:%Y-%m-%d}; ask an admin for a new one")
     if not row.active:
         raise NotAuthenticated(f"API token {row.id} belongs to {row.username}, who is no longer an active user")
-    return Principal(row.username, row.scope, "token", row.id)
+    return Principal(row.username, row.scope, "token", row.id, row.expires_at)
 
 
 def principal_for_user(db: Database, username: str, *, via: str) -> Principal:
