@@ -176,6 +176,13 @@ class CaseState:
     def allowed(self) -> list[Action]:
         return allowed_actions(self.gate, self.status, released=self.released)
 
+    def refusal(self, action: Action) -> str | None:
+        """Why ``action`` is not a move from here (naming the commands that are), or None when it is."""
+        if _targets(self.gate, self.status, action, self.released):
+            return None
+        allowed = ", ".join(COMMAND[a] for a in self.allowed()) or "none (final state)"
+        return f"the review is at {self.gate.value}/{self.status.value}; allowed there: {allowed}"
+
     @property
     def is_final(self) -> bool:
         return not self.allowed()

@@ -13,12 +13,14 @@ from sqlmodel import Session, select
 
 from policies.loader import LoadedPack, load_pack
 from review.domain import grading
-from review.domain.duties import Actor, ProductContext, parse_roles
+from review.domain import rules
+from review.domain.duties import Actor, ProductContext, Role, parse_roles
+from review.domain.grades import Grade
 from review.domain.lifecycle import CaseState, Gate, Status
 from review.domain.product import ProductProfile
 from review.errors import Conflict, InvalidInput, NotFound
 from review.store.db import utcnow
-from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Product, Review, User
+from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Decision, Product, Review, User
 
 ACTOR_ENV = "ETHICS_REVIEW_USER"
 
@@ -151,6 +153,40 @@ def lifecycle_state(session: Session, review: Review) -> CaseState:
     released = review.gate == Gate.INITIATION.value and session.execute(
         sa.select(FollowupCheck.id).where(FollowupCheck.review_id == review.id).limit(1)).first() is not None
     return case_state(review, released=released)
+
+
+_APPROVALS = (sa.select(Decision.actor, Decision.actor_roles)
+              .where(Decision.review_id == sa.bindparam("rid"), Decision.gate == sa.bindparam("gate"),
+                     Decision.round == sa.bindparam("round"), Decision.action == "approve"))
+_CONTROLS = (sa.select(ControlRequirement.control_id, ControlRequirement.verify_gate, ControlRequirement.status)
+             .where(ControlRequirement.review_id == sa.bindparam("rid")).order_by(ControlRequirement.id))
+
+
+def round_approvals(s: Session, review: Review) -> list[tuple[str, bool]]:
+    """(approver, approved as chair) of the approvals recorded at the review's gate in its current round."""
+    s.flush()
+    rows = s.connection().execute(_APPROVALS, {"rid": review.id, "gate": review.gate, "round": review.round}).all()
+    return [(actor, Role.CHAIR.value in roles.split(",")) for actor, roles in rows]
+
+
+def situation(s: Session, review: Review, product: Product, *, controls: bool = False, approvals: bool = False,
+              released: bool = False) -> rules.Situation:
+    """What ``review.domain.rules`` needs about a review, reading only the parts asked for (the TUI's
+    permissions ask for all; a use case for what its action's rules look at)."""
+    s.flush()
+    return rules.Situation(
+        review_id=review.id, state=lifecycle_state(s, review) if released else case_state(review),
+        grade=Grade(review.grade) if review.grade else Grade.LOW, product=product_context(product, review), assignee=review.assignee,
+        controls=tuple(rules.Control(*r) for r in s.connection().execute(_CONTROLS, {"rid": review.id})) if controls else (),
+        approvals=tuple(round_approvals(s, review)) if approvals else ())
+
+
+def judge(s: Session, who: Actor, act: rules.Act, review: Review, product: Product, *, target: Actor | None = None,
+          **need: bool) -> rules.Situation:
+    """Apply the rule book inside a use case: raise its refusal (the TUI shows the same words), else the situation."""
+    sit = situation(s, review, product, **need)
+    rules.judge(who, act, sit, target=target).raise_if_refused(review.id, to=target.username if target else "")
+    return sit
 
 
 def review_snapshot(review: Review) -> dict[str, Any]:

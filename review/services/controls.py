@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from review.domain.duties import Duty, require
+from review.domain import rules
+from review.domain.duties import Actor, Duty, require
 from review.domain.lifecycle import Gate
-from review.errors import Conflict, InvalidInput, NotFound
+from review.domain.rules import WAIVABLE, Act  # noqa: F401  (WAIVABLE re-exported)
+from review.errors import Forbidden, InvalidInput, NotFound
 from review.services import audit
-from review.services.common import expect_version, get_review, load_actor, product_context
+from review.services.common import expect_version, get_review, load_actor, product_context, situation
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Evidence
 
@@ -136,15 +138,8 @@ def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.VERIFY, product_context(product, review))
         req = _requirement(s, review.id, control_id)
-        if req.status == "REQUIRED":
-            raise InvalidInput(f"control {req.control_id} on review {review.id} has no evidence yet; the product team adds it with: ethics-review evidence add {review.id} {req.control_id} FILE")
-        if req.status == "WAIVED":
-            raise Conflict(f"control {req.control_id} on review {review.id} was waived by {req.updated_by}; nothing to verify")
-        if req.status in ("VERIFIED", "REJECTED"):
-            raise Conflict(f"control {req.control_id} on review {review.id} is already {req.status} by {req.updated_by} "
-                           f"({req.updated_at:%Y-%m-%d %H:%M}): a verdict stands until new evidence is added")
+        _judge_control(s, who, Act.VERIFY, review, product, req)
         if v == "fail" and len(rationale.strip()) < 3:
             raise InvalidInput("--rationale: a failed verification needs a rationale the product team can act on")
         before = _snap(req)
@@ -157,7 +152,15 @@ def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor
         return req
 
 
-WAIVABLE = ("REQUIRED", "EVIDENCE_SUBMITTED", "REJECTED")  # control statuses a waiver can close
+def _judge_control(s: Session, who: Actor, act: Act, review: Any, product: Any, req: ControlRequirement) -> None:
+    """The rule book for one control: the person's refusals (as for the whole review), then this control's own."""
+    sit = situation(s, review, product)
+    verdict = rules.judge(who, act, sit)
+    refusals = [r for r in verdict.refusals if r.error is Forbidden]  # "no control waiting" is about the others
+    own = rules.control_refusal(act, rules.Control(req.control_id, req.verify_gate, req.status))
+    if own is not None:
+        refusals.append(own)
+    rules.Verdict(act, refusals).raise_if_refused(review.id)
 
 
 def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rationale: str) -> ControlRequirement:
@@ -166,13 +169,8 @@ def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rational
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         who = load_actor(s, actor)
-        require(who, Duty.WAIVE, product_context(product, review))
         req = _requirement(s, review.id, control_id)
-        if req.status == "WAIVED":
-            raise Conflict(f"control {req.control_id} of review {review.id} was already waived by {req.updated_by}")
-        if req.status not in WAIVABLE:
-            raise InvalidInput(f"control {req.control_id} of review {review.id} is {req.status}: only an open control "
-                               f"({', '.join(WAIVABLE)}) can be waived")
+        _judge_control(s, who, Act.WAIVE, review, product, req)
         before = _snap(req)
         req.status, req.rationale, req.updated_by, req.updated_at = "WAIVED", rationale.strip(), who.username, utcnow()
         s.add(req)

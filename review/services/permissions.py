@@ -13,15 +13,12 @@ from typing import Any
 from sqlmodel import select
 
 from policies.loader import load_pack
-from review.domain import grading
-from review.domain.duties import COMMITTEE, Duty, Role, blockers
-from review.domain.grades import Grade
-from review.domain.lifecycle import COMMAND, Action, Gate, Status
-from review.services.common import active_users, actor_of, get_review, lifecycle_state, load_actor, product_context
-from review.services.controls import WAIVABLE
-from review.services.reviews import MET, advance_forbidden, advance_gates, assign_forbidden, assigner_forbidden, round_approvals
+from review.domain import grading, rules
+from review.domain.duties import COMMITTEE, Actor, Duty, Role, blockers
+from review.domain.rules import Act
+from review.services.common import active_users, actor_of, get_review, load_actor, product_context, situation
 from review.store.db import Database
-from review.store.models import ConflictDeclaration, ControlRequirement
+from review.store.models import ConflictDeclaration
 
 
 @dataclass(frozen=True)
@@ -46,84 +43,42 @@ class Permissions:
         return "; ".join(self.actions[action].reasons)
 
 
+#: The TUI's actions and the rule each asks (``assign-to-me`` is an assign with oneself as the assignee).
+ACTIONS: dict[str, Act] = {"assign-to-me": Act.ASSIGN, **{a.value: a for a in Act}}
+
+
 def permissions(db: Database, review_id: Any, username: str) -> Permissions:
+    """Every action's verdict from ``review.domain.rules`` (the use cases raise the same refusals)."""
     with db.reading() as s:
         review, product = get_review(s, review_id)
         who = load_actor(s, username)
-        ctx = product_context(product, review)
-        state = lifecycle_state(s, review)
-        legal = set(state.allowed())
-        grade = Grade(review.grade) if review.grade else Grade.LOW
-        controls = s.exec(select(ControlRequirement.control_id, ControlRequirement.verify_gate, ControlRequirement.status)
-                          .where(ControlRequirement.review_id == review.id)).all()
-        unmet = [cid for cid, gate, status in controls if gate == "DEVELOPMENT" and status not in MET]
-        advance_controls = [cid for cid, gate, status in controls if gate in advance_gates(review.gate) and status not in MET]
-        pending_verification = [cid for cid, _gate, status in controls if status == "EVIDENCE_SUBMITTED"]
-        prior = round_approvals(s, review)
+        sit = situation(s, review, product, controls=True, approvals=True, released=True)
+        pack_id = review.policy_id
     out = Permissions(review.id, review.version, who.username)
-    here = f"{state.gate.value}/{state.status.value}"
-
-    def put(name: str, reasons: list[str], note: str = "") -> None:
-        out.actions[name] = ActionState(name, not reasons, tuple(reasons), note)
-
-    def legal_or(action: Action) -> list[str]:
-        return [] if action in legal else [f"the review is at {here}; {COMMAND[action]} is not allowed there"]
-
-    # assign to me
-    r = assign_forbidden(who, who, product, review)
-    if state.status is not Status.SUBMITTED and not (state.status is Status.IN_REVIEW):
-        r.append(f"the review is at {here}; only SUBMITTED or IN_REVIEW reviews are assigned")
-    if review.assignee == who.username:
-        r.append("already assigned to you")
-    put("assign-to-me", r)
-    # decisions
-    decide_reasons = blockers(who, Duty.DECIDE, ctx)
-    for name, act in (("approve", Action.APPROVE), ("request-changes", Action.REQUEST_CHANGES), ("reject", Action.REJECT)):
-        r = decide_reasons + legal_or(act)
-        note = ""
-        if act is Action.APPROVE:
-            if grade is Grade.UNACCEPTABLE:
-                r.append("graded UNACCEPTABLE: cannot be approved (reject, request changes, or the chair overrides the grade)")
-            if state.gate is Gate.DEVELOPMENT and unmet:
-                r.append(f"required controls unmet: {', '.join(unmet)}")
-            if any(actor == who.username for actor, _ in prior):
-                r.append("you already approved in this round; a quorum needs distinct reviewers")
-            try:
-                q = grading.quorum_progress(load_pack(review.policy_id).pack, state.gate.value, grade, prior)
-            except Exception:  # a missing pack shows up when the decision is taken
-                q = grading.QuorumProgress(1, False)
-            if q.need > 1 or q.chair_required:
-                note = f"quorum: {len(q.approvers)} of {q.need} approvals" + ("; the chair must approve" if q.chair_required else "")
-                if not q.met and q.with_approval(who.username, who.has(Role.CHAIR)).missing() == ["the chair's approval"]:
-                    note += " (yours will not complete it without the chair)"
-        put(name, r, note)
-    r = blockers(who, Duty.VERIFY, ctx)
-    if not pending_verification:
-        r.append("no control has evidence waiting for verification")
-    put("verify", r, ", ".join(pending_verification))
-    # assign to someone else (the chair or an admin; reviewers take reviews themselves)
-    r = assigner_forbidden(who, product, review, to_self=False)
-    if state.status not in (Status.SUBMITTED, Status.IN_REVIEW):
-        r.append(f"the review is at {here}; only SUBMITTED or IN_REVIEW reviews are assigned")
-    put("assign", r, f"now {review.assignee}" if review.assignee else "")
-    r = blockers(who, Duty.WAIVE, ctx)
-    waivable = [cid for cid, _gate, status in controls if status in WAIVABLE]
-    if not waivable:
-        r.append("no control is open (required, with evidence, or rejected)")
-    put("waive", r)
-    put("override-grade", blockers(who, Duty.OVERRIDE_GRADE, ctx))
-    r = blockers(who, Duty.DECLARE_CONFLICT)
-    if product.name in who.conflicts:
-        r.append("you already declared a conflict on this product")
-    put("declare-conflict", r)
-    r = advance_forbidden(who, product) + legal_or(Action.ADVANCE)
-    if advance_controls:
-        r.append(f"required controls unmet: {', '.join(advance_controls)}")
-    put("advance", r)
-    put("submit-gate", blockers(who, Duty.ADD_EVIDENCE, ctx) + legal_or(Action.SUBMIT))
-    for name, act in (("suspend", Action.SUSPEND), ("resume", Action.RESUME), ("withdraw", Action.WITHDRAW)):
-        put(name, blockers(who, Duty.SUSPEND) + legal_or(act))
+    for name, act in ACTIONS.items():
+        reasons = rules.judge(who, act, sit, target=who if name == "assign-to-me" else None).reasons
+        out.actions[name] = ActionState(name, not reasons, tuple(reasons), _note(name, sit, who, pack_id))
     return out
+
+
+def _note(name: str, sit: rules.Situation, who: Actor, pack_id: str) -> str:
+    """What the TUI shows next to an action besides allowed or not (quorum progress, what is pending)."""
+    if name == "verify":
+        return ", ".join(c.control_id for c in sit.controls if c.status == "EVIDENCE_SUBMITTED")
+    if name == "assign":
+        return f"now {sit.assignee}" if sit.assignee else ""
+    if name != "approve":
+        return ""
+    try:
+        q = grading.quorum_progress(load_pack(pack_id).pack, sit.state.gate.value, sit.grade, list(sit.approvals))
+    except Exception:  # a missing pack shows up when the decision is taken
+        return ""
+    if q.need <= 1 and not q.chair_required:
+        return ""
+    note = f"quorum: {len(q.approvers)} of {q.need} approvals" + ("; the chair must approve" if q.chair_required else "")
+    if not q.met and q.with_approval(who.username, who.has(Role.CHAIR)).missing() == ["the chair's approval"]:
+        note += " (yours will not complete it without the chair)"
+    return note
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from policies.loader import load_pack
 from review.domain import grading
-from review.domain.duties import Actor, Duty, Role, blockers, require
+from review.domain.duties import Duty, Role, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
-from review.errors import Forbidden, GateBlocked, InvalidInput, NotFound
+from review.errors import InvalidInput, NotFound
 from review.services import audit
-from review.services.common import (
-    case_state,
-    lifecycle_state,
+from review.domain.rules import MET, Act, advance_gates  # noqa: F401  (MET, advance_gates re-exported)
+from review.services.common import (  # noqa: F401  (round_approvals re-exported)
     expect_version,
     get_review,
-    residual_for,
+    judge,
+    lifecycle_state,
     load_actor,
-    product_context,
+    residual_for,
     review_snapshot,
+    round_approvals,
     save_review,
 )
 from review.services.submissions import Submission, prepare_submission, submit  # noqa: F401  (re-exported)
@@ -43,9 +43,6 @@ from review.store.models import (
     Review,
 )
 
-MET = frozenset({"VERIFIED", "WAIVED"})
-
-
 # ---- committee actions -----------------------------------------------------------------------
 def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_version: int | None = None) -> Review:
     """Assign a reviewer; a SUBMITTED review moves to IN_REVIEW."""
@@ -54,42 +51,15 @@ def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_
         expect_version(review, expected_version)
         who = load_actor(s, actor)
         target = load_actor(s, assignee)
-        reasons = assign_forbidden(who, target, product, review)
-        if reasons:
-            raise Forbidden(f"cannot assign review {review.id} to {assignee}: " + "; ".join(reasons))
-        state = case_state(review)
+        state = judge(s, who, Act.ASSIGN, review, product, target=target).state
         before = review_snapshot(review)
-        changes: dict[str, Any] = {"assignee": assignee}
-        if state.status is Status.SUBMITTED and state.gate in (Gate.INITIATION, Gate.DEVELOPMENT, Gate.RELEASE):
+        changes: dict[str, Any] = {"assignee": target.username}
+        if state.status is Status.SUBMITTED:
             new = state.apply(Action.START_REVIEW)
             changes.update(gate=new.gate.value, status=new.status.value)
-        elif state.is_final or state.gate in (Gate.WITHDRAWN,):
-            raise InvalidInput(f"review {review.id} is {review.gate}/{review.status}: nothing to assign")
         save_review(s, review, review.version, **changes)
         audit.record(s, actor=actor, action="assign", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
         return review
-
-
-def assigner_forbidden(who: Actor, product: Any, review: Review, *, to_self: bool) -> list[str]:
-    """Why ``who`` may not assign ``review`` (to themselves, or to someone else): the role; reviewers take
-    reviews themselves, and not one another reviewer holds; a recused chair assigns nobody."""
-    reasons = blockers(who, Duty.ASSIGN)
-    chair = who.has(Role.CHAIR) or who.has(Role.ADMIN)
-    if not to_self:
-        if not chair:
-            reasons.append("reviewers assign reviews to themselves only; the chair or an admin assigns others")
-        elif product.name in who.conflicts:
-            reasons.append(f"recused: {who.username} declared a conflict of interest on {product.name}; another chair or an admin assigns it")
-    elif review.assignee and review.assignee != who.username and review.status == Status.IN_REVIEW.value and not chair:
-        reasons.append(f"{review.assignee} holds this review; the chair reassigns it")
-    return reasons
-
-
-def assign_forbidden(who: Actor, target: Actor, product: Any, review: Review) -> list[str]:
-    """Why ``who`` may not assign ``review`` to ``target`` (one rule for the use case and the TUI's permissions):
-    the assigner's rule above, and segregation of duties and recusal of the assignee."""
-    return (assigner_forbidden(who, product, review, to_self=target.username == who.username)
-            + blockers(target, Duty.DECIDE, product_context(product, review)))
 
 
 @dataclass(frozen=True)
@@ -124,9 +94,10 @@ def decide(
         seen = review.version if expected_version is None else expected_version
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.DECIDE, product_context(product, review))
-        state = case_state(review)
-        new = state.apply(act)  # raises IllegalTransition with the allowed moves
+        approving = act is Action.APPROVE
+        sit = judge(s, who, Act(act.value), review, product, approvals=approving, controls=approving and review.gate == Gate.DEVELOPMENT.value)
+        state = sit.state
+        new = state.apply(act)
         pack = load_pack(review.policy_id)
         grade = Grade(review.grade) if review.grade else Grade.LOW
         before = review_snapshot(review)
@@ -136,17 +107,8 @@ def decide(
             pack_version=pack.version, round=review.round, created_at=utcnow(),
         )
         applied, message = True, f"review {review.id}: {act.value} recorded; now {new.gate.value}/{new.status.value}"
-        if act is Action.APPROVE:
-            if grade is Grade.UNACCEPTABLE:
-                raise GateBlocked(f"review {review.id} is graded UNACCEPTABLE: it cannot be approved; reject it, request changes, or have the chair override the grade with a rationale")
-            if state.gate is Gate.DEVELOPMENT:
-                gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT",))
-                if gaps:
-                    raise GateBlocked(f"review {review.id}: cannot approve the development gate while required controls are unmet: {_list_gaps(gaps)}")
-            prior = round_approvals(s, review)
-            if any(actor == who.username for actor, _ in prior):
-                raise InvalidInput(f"{who.username} already approved review {review.id} in this round; a quorum needs distinct reviewers")
-            q = grading.quorum_progress(pack.pack, state.gate.value, grade, prior).with_approval(who.username, who.has(Role.CHAIR))
+        if approving:
+            q = grading.quorum_progress(pack.pack, state.gate.value, grade, list(sit.approvals)).with_approval(who.username, who.has(Role.CHAIR))
             if not q.met:
                 applied = False
                 message = (f"review {review.id}: approval {len(q.approvers)} of {q.need} recorded for a {grade.value} product "
@@ -163,18 +125,6 @@ def decide(
         return DecisionOutcome(review, decision, applied, message)
 
 
-_APPROVALS = (sa.select(Decision.actor, Decision.actor_roles)
-              .where(Decision.review_id == sa.bindparam("rid"), Decision.gate == sa.bindparam("gate"),
-                     Decision.round == sa.bindparam("round"), Decision.action == Action.APPROVE.value))
-
-
-def round_approvals(s: Session, review: Review) -> list[tuple[str, bool]]:
-    """(approver, approved as chair) of the approvals recorded at the review's gate in its current round."""
-    s.flush()
-    rows = s.connection().execute(_APPROVALS, {"rid": review.id, "gate": review.gate, "round": review.round}).all()
-    return [(actor, Role.CHAIR.value in roles.split(",")) for actor, roles in rows]
-
-
 def _decision_action(action: str) -> Action:
     value = action.strip().lower().replace("_", "-")
     aliases = {"approve": Action.APPROVE, "request-changes": Action.REQUEST_CHANGES, "changes": Action.REQUEST_CHANGES, "reject": Action.REJECT}
@@ -188,19 +138,13 @@ def unmet_controls(s: Session, review_id: int, *, gates: tuple[str, ...] = ("DEV
     return [c for c in rows if c.verify_gate in gates and c.status not in MET]
 
 
-def _list_gaps(gaps: list[ControlRequirement]) -> str:
-    return ", ".join(f"{c.control_id} ({c.status.lower().replace('_', ' ')})" for c in gaps)
-
-
 def submit_gate(db: Database, review_id: Any, *, actor: str, expected_version: int | None = None) -> Review:
     """The product team submits the current gate (DEVELOPMENT / RELEASE) for review."""
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.ADD_EVIDENCE, product_context(product, review))
-        state = case_state(review)
-        new = state.apply(Action.SUBMIT)
+        new = judge(s, who, Act.SUBMIT_GATE, review, product).state.apply(Action.SUBMIT)
         before = review_snapshot(review)
         pack = load_pack(review.policy_id)
         g = Grade(review.grade) if review.grade else Grade.LOW
@@ -216,32 +160,11 @@ def advance(db: Database, review_id: Any, *, actor: str, expected_version: int |
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        reasons = advance_forbidden(who, product)
-        if reasons:
-            raise Forbidden("; ".join(reasons))
-        state = case_state(review)
-        new = state.apply(Action.ADVANCE)
-        needed = advance_gates(review.gate)
-        gaps = unmet_controls(s, review.id, gates=needed) if needed else []
-        if gaps:
-            raise GateBlocked(f"review {review.id}: cannot advance from {state.gate.value} while required controls are unmet: {_list_gaps(gaps)}")
+        new = judge(s, who, Act.ADVANCE, review, product, controls=True).state.apply(Action.ADVANCE)
         before = review_snapshot(review)
         save_review(s, review, review.version, gate=new.gate.value, status=new.status.value, assignee=None)
         audit.record(s, actor=who.username, action="advance", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
         return review
-
-
-def advance_forbidden(who: Actor, product: Any) -> list[str]:
-    """Why ``who`` may not advance a review of ``product`` (one rule for the use case and the TUI's permissions)."""
-    reasons = blockers(who, Duty.ADVANCE)
-    if who.has(Role.SUBMITTER) and not (who.has(Role.CHAIR) or who.has(Role.ADMIN)) and who.team != product.owner_team:
-        reasons.append(f"{who.username} is not in {product.owner_team}, the team that owns {product.name}")
-    return reasons
-
-
-def advance_gates(gate: str) -> tuple[str, ...]:
-    """The controls (by the gate that verifies them) that must be met before a review leaves ``gate``."""
-    return {Gate.DEVELOPMENT.value: ("DEVELOPMENT",), Gate.RELEASE.value: ("DEVELOPMENT", "RELEASE")}.get(gate, ())
 
 
 def change_standing(db: Database, review_id: Any, action: str, *, actor: str, rationale: str, to_gate: str | None = None,
@@ -254,10 +177,13 @@ def change_standing(db: Database, review_id: Any, action: str, *, actor: str, ra
     if len(rationale) < 3:
         raise InvalidInput(f"--rationale: {action} needs a rationale")
     with db.transaction() as s:
-        review, _product = get_review(s, review_id)
+        review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.SUSPEND)
+        if act is Action.REOPEN:
+            require(who, Duty.SUSPEND)
+        else:
+            judge(s, who, Act(act.value), review, product, released=True)
         return apply_standing(s, review, act, actor=who.username, rationale=rationale, to_gate=to_gate)
 
 
@@ -294,7 +220,7 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        require(who, Duty.OVERRIDE_GRADE, product_context(product, review))
+        judge(s, who, Act.OVERRIDE_GRADE, review, product)
         last = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(Assessment.id.desc())).first()
         if last is None:
             raise NotFound(f"review {review.id} has no assessment to override")

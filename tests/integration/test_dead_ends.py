@@ -39,7 +39,7 @@ def test_a_submission_never_released_is_withdrawn_at_initiation_not_suspended(db
     rid = submit(db, "Customer-service copilot")
     perms = permissions(db, rid, CHAIR)
     assert not perms.allowed("suspend") and perms.allowed("withdraw")
-    with pytest.raises(IllegalTransition, match="cannot suspend a review at INITIATION/SUBMITTED; allowed: assign, withdraw"):
+    with pytest.raises(IllegalTransition, match="cannot suspend review .*: the review is at INITIATION/SUBMITTED; allowed there: assign, withdraw"):
         reviews.change_standing(db, rid, "suspend", actor=CHAIR, rationale="not released: nothing to stop")
     assert reviews.change_standing(db, rid, "withdraw", actor=CHAIR, rationale="submitted by mistake").gate == "WITHDRAWN"
 
@@ -77,6 +77,6 @@ def test_advance_at_release_with_unmet_release_controls_is_refused_in_both_place
     approve(db, rid, "amara.okafor", second=CHAIR)
     team = TEAM_SUBMITTERS[team_of(name)]
     perms = permissions(db, rid, team)
-    assert not perms.allowed("advance") and "required controls unmet" in perms.why_not("advance")
+    assert not perms.allowed("advance") and "required controls are unmet" in perms.why_not("advance")
     with pytest.raises(GateBlocked, match="cannot advance from RELEASE while required controls are unmet"):
         reviews.advance(db, rid, actor=team)

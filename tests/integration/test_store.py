@@ -87,7 +87,7 @@ def test_release_of_high_product_needs_two_distinct_approvers_one_the_chair(peop
     reviews.assign(people, rid, "lucas.martin", actor=CHAIR)
     first = reviews.decide(people, rid, "approve", actor="lucas.martin", rationale="release ok")
     assert not first.applied and "still needs 1 more approval(s) from distinct reviewers and the chair's approval" in first.message
-    with pytest.raises(InvalidInput, match="already approved"):
+    with pytest.raises(Conflict, match="already approved"):
         reviews.decide(people, rid, "approve", actor="lucas.martin", rationale="again")
     second_reviewer = reviews.decide(people, rid, "approve", actor="priya.nair", rationale="me too")
     assert not second_reviewer.applied and "the chair's approval" in second_reviewer.message

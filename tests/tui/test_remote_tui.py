@@ -68,7 +68,9 @@ async def test_refusals_come_back_from_the_server_as_modals(server):
     app = EthicsReviewApp(client)
     async with app.run_test(size=SIZE) as pilot:
         await _open_from_queue(pilot, "City video", rid)
-        tokens.revoke_token(db, client.http.headers["Authorization"].split("_")[1], actor="admin")  # revoked mid-session
+        admin = _client(url, db, "admin")  # revoked mid-session, through the server (which forgets it at once)
+        admin.revoke_token(client.http.headers["Authorization"].split("_")[1])
+        admin.close()
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert isinstance(app.screen, ErrorModal)
