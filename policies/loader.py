@@ -105,30 +105,57 @@ def parse_yaml(data: bytes, where: str, *, max_bytes: int | None = None, limit_h
         raise InvalidInput(f"{where}:{at} malformed YAML: {getattr(exc, 'problem', None) or exc}") from None
 
 
+class _Level:
+    """One open collection while walking the events: its anchor, node count, and for a mapping the keys seen."""
+
+    __slots__ = ("anchor", "n", "keys", "at_key")
+
+    def __init__(self, anchor: str | None, n: int, mapping: bool) -> None:
+        self.anchor, self.n = anchor, n
+        self.keys: dict[str, int] | None = {} if mapping else None  # key -> line of its first use
+        self.at_key = mapping
+
+    def done(self) -> None:
+        """A whole node (key or value) ended at this level."""
+        if self.keys is not None:
+            self.at_key = not self.at_key
+
+
 def _check_shape(data: bytes, where: str) -> None:
-    """Walk the event stream (no objects built): depth and alias-expanded size."""
+    """Walk the event stream (no objects built): depth, alias-expanded size, and duplicate keys
+    (PyYAML keeps the last silently: ``answers: {a: x, a: y}`` would lose ``x`` without a word)."""
     sizes: dict[str, int] = {}
-    stack: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far]
+    stack: list[_Level] = [_Level(None, 0, False)]
     for ev in yaml.parse(data, Loader=_Loader):
         if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            stack.append([ev.anchor, 1])
+            stack.append(_Level(ev.anchor, 1, isinstance(ev, yaml.MappingStartEvent)))
             if len(stack) > MAX_YAML_DEPTH:
                 m = ev.start_mark
                 raise InvalidInput(f"{where}: line {m.line + 1}, column {m.column + 1}: nested more than {MAX_YAML_DEPTH} levels deep")
         elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            anchor, n = stack.pop()
-            if anchor:
-                sizes[anchor] = n
-            stack[-1][1] += n
+            level = stack.pop()
+            if level.anchor:
+                sizes[level.anchor] = level.n
+            stack[-1].n += level.n
+            stack[-1].done()
         elif isinstance(ev, yaml.ScalarEvent):
             if ev.anchor:
                 sizes[ev.anchor] = 1
-            stack[-1][1] += 1
+            level = stack[-1]
+            if level.keys is not None and level.at_key and ev.value != "<<":
+                line = ev.start_mark.line + 1
+                if ev.value in level.keys:
+                    raise InvalidInput(f"{where}: line {line}: duplicate key {ev.value[:80]!r} (first at line {level.keys[ev.value]}); "
+                                       "keep one of the two")
+                level.keys[ev.value] = line
+            level.n += 1
+            level.done()
         elif isinstance(ev, yaml.AliasEvent):
-            stack[-1][1] += sizes.get(ev.anchor, 1)
+            stack[-1].n += sizes.get(ev.anchor, 1)
+            stack[-1].done()
         else:
             continue
-        if stack[-1][1] > MAX_YAML_NODES:
+        if stack[-1].n > MAX_YAML_NODES:
             m = ev.start_mark
             raise InvalidInput(f"{where}: line {m.line + 1}, column {m.column + 1}: more than {MAX_YAML_NODES:,} values once its "
                                "aliases (*name) are expanded; write the values out instead of repeating aliases")

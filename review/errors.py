@@ -12,8 +12,14 @@ class ReviewError(Exception):
     """Base class: a refusal or bad input, explained for a person."""
 
     exit_code = 2
+    #: Longest message kept whole. A message quotes the value it refuses; a 100 MB value must not go
+    #: to stderr, a modal or a problem+json body: the middle is cut, the start (what) and end (the fix) stay.
+    MAX_CHARS = 2000
 
     def __init__(self, message: str) -> None:
+        if len(message) > self.MAX_CHARS:
+            cut = len(message) - 1600
+            message = f"{message[:1200]} ... [{cut:,} characters cut] ... {message[-400:]}"
         super().__init__(message)
         self.message = message
 

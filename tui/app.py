@@ -72,7 +72,12 @@ class EthicsReviewApp(App):
         kw["markup"] = False
         super().notify(visible(message), title=visible(title), **kw)
 
+    def on_resize(self, event: Any) -> None:
+        """A short terminal (24 lines) keeps the panes in view: the "why not" list shrinks to 2 scrollable lines."""
+        self.set_class(event.size.height < 32, "-short")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.height < 32, "-short")
         where = getattr(self.client, "url", None)
         self.sub_title = f"as {self.actor}" + (f" on {where}" if where else "")
         self.switch_mode(self.start_mode)

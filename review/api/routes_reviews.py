@@ -214,6 +214,11 @@ def download_evidence(review_id: str, evidence_id: str, c: LocalClient = Depends
                         headers={"X-Content-SHA256": ev.sha256, "X-Content-Type-Options": "nosniff"})
 
 
+@router.get("/evidence/check", tags=["controls"], summary="Every evidence file (of one review, or all) is in the store and unchanged")
+def check_evidence(review: str | None = None, c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.check_evidence(review))
+
+
 # ---- policies, dashboard, audit log -------------------------------------------------------------
 @router.get("/policies/{pack}/labels", tags=["policies"], summary="Question texts and option labels of a pack")
 def labels(pack: str, c: LocalClient = Depends(client)) -> JSONResponse:
@@ -285,7 +290,7 @@ def audit_export(c: LocalClient = Depends(client)) -> StreamingResponse:
     import queue
     import threading
 
-    c._may_export()  # refuse before streaming starts
+    c.may_export_audit_log()  # refuse before streaming starts
     lines: queue.Queue[str | None] = queue.Queue(maxsize=1000)
 
     class _Out(io.TextIOBase):

@@ -9,6 +9,8 @@ from typing import Any
 
 from review.cli import output
 from review.cli.output import grade_text, status_text, when
+from review.client.messages import override_summary
+from review.hashing import file_sha256
 from review.errors import InvalidInput
 
 
@@ -81,6 +83,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("evidence", help="evidence id")
     p.add_argument("--out", "-o", default=".", help="a directory (keeps the file's name) or a file path (default: current directory)")
     p.set_defaults(func=cmd_evidence_download)
+    p = ev.add_parser("verify", help="check that every evidence file is in the store and unchanged since upload (exit 9 on any problem)")
+    p.add_argument("review", nargs="?", default=None, help="one review (default: every review)")
+    p.set_defaults(func=cmd_evidence_verify)
 
     p = sub.add_parser("verify", help="verify a control's evidence: pass or fail")
     p.add_argument("review")
@@ -360,18 +365,26 @@ def cmd_evidence_list(ctx: Any) -> int:
 
 
 def cmd_evidence_download(ctx: Any) -> int:
-    import hashlib
-
     path = ctx.client.download_evidence(ctx.args.review, ctx.args.evidence, Path(ctx.args.out))
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    digest = file_sha256(path)  # the client already refused a file that does not match the recorded hash
     if ctx.json:
-        output.emit_json({"path": str(path), "sha256": h.hexdigest()})
+        output.emit_json({"path": str(path), "sha256": digest})
     else:
-        output.say(f"wrote {path} (sha256 {h.hexdigest()[:16]}...)")
+        output.say(f"wrote {path} (sha256 {digest[:16]}..., matches the hash recorded at upload)")
     return 0
+
+
+def cmd_evidence_verify(ctx: Any) -> int:
+    rep = ctx.client.check_evidence(ctx.args.review)
+    if ctx.json:
+        output.emit_json({"checked": rep.checked, "ok": rep.ok, "problems": rep.problems})
+    elif rep.ok:
+        output.say(f"{rep.checked} evidence file(s) checked: every one is in the store and matches its SHA-256")
+    else:
+        for p in rep.problems:
+            output.err(p)
+        output.say(f"{len(rep.problems)} of {rep.checked} evidence file(s) are missing or changed")
+    return 0 if rep.ok else 9
 
 
 def cmd_verify(ctx: Any) -> int:
@@ -411,7 +424,7 @@ def cmd_standing(ctx: Any) -> int:
 
 def cmd_override(ctx: Any) -> int:
     r = ctx.client.override_grade(ctx.args.review, ctx.args.grade, rationale=ctx.args.rationale, expected_version=ctx.args.expected_version)
-    _report(ctx, r, f"review {r.id}: grade overridden to {r.grade}")
+    _report(ctx, r, override_summary(r, ctx.args.grade))
     return 0
 
 

@@ -107,14 +107,13 @@ def _condition_text(cond: Any) -> str:
 
 
 def cmd_template(ctx: Any) -> int:
-    """A complete, valid submission skeleton: every question answered with its first option."""
-    import json
+    """A submission skeleton: the profile, and every question with its options as comments and its answer unset
+    (``submit`` refuses an unset answer, naming it: the team has to choose)."""
 
     from policies.loader import load_pack
     from review.domain.product import Capability, DataCategory, UserGroup
 
     lp = load_pack(ctx.args.pack)
-    q = lambda v: json.dumps(v, ensure_ascii=False)
     lines = [
         f"# Product submission for pack {lp.id} {lp.version}: `ethics-review submit THIS_FILE`.",
         "# Every question whose condition holds for the product must be answered; conditional",
@@ -138,9 +137,9 @@ def cmd_template(ctx: Any) -> int:
             lines.append(f"  #   only when: {_condition_text(question.when)}")
         for o in question.options:
             lines.append(f"  #   {o.id}: {o.label}")
-        first = question.options[0].id
-        value = f"[{q(first)}]" if question.kind == "multiple" else q(first)
-        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}: {value}")
+        # unset on purpose: a template that pre-fills the lowest-risk answer submits a LOW product unread
+        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}:"
+                     f"   # unset: {'a list of one or more' if question.kind == 'multiple' else 'one'} of the options above")
     print("\n".join(lines))
     return 0
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from review.domain.grading import GradeResult
 from review.services.audit import ChainReport
 from review.services.content_audit import ItemView, RunDetail
+from review.services.controls import EvidenceCheck
 from review.services.content_report import VerdictView
 from review.services.feedback import TriageOutcome
 from review.services.followups import ScanResult, VisitOutcome
@@ -124,7 +125,13 @@ class Client(ABC):
     def list_evidence(self, review_id: Any) -> list[Evidence]: ...
 
     @abstractmethod
-    def download_evidence(self, review_id: Any, evidence_id: Any, dest: str | Path) -> Path: ...
+    def download_evidence(self, review_id: Any, evidence_id: Any, dest: str | Path) -> Path:
+        """Write the file to ``dest`` (a directory keeps its name); refused, with nothing left behind, when its
+        bytes do not hash to the SHA-256 recorded at upload."""
+
+    @abstractmethod
+    def check_evidence(self, review_id: Any = None) -> EvidenceCheck:
+        """Every evidence file (of one review, or all) is in the store and unchanged since upload."""
 
     @abstractmethod
     def verify(self, review_id: Any, control_id: str, verdict: str, *, rationale: str = "",
@@ -255,3 +262,16 @@ class Client(ABC):
 
     def close(self) -> None:  # noqa: B027 - a no-op by default; the remote client closes its pool
         """Release connections (the remote client's HTTP pool)."""
+
+
+def checked_download(target: Path, expected_sha256: str) -> Path:
+    """A downloaded evidence file, checked against the SHA-256 recorded at upload; removed and refused when it differs."""
+    from review.errors import Conflict
+    from review.hashing import file_sha256
+
+    got = file_sha256(target)
+    if not expected_sha256 or got != expected_sha256.lower():
+        target.unlink(missing_ok=True)
+        raise Conflict(f"{target.name}: the downloaded bytes hash to {got[:16]}..., not the {expected_sha256[:16] or '(missing)'}... "
+                       "recorded at upload; the file was not kept")
+    return target

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from review.client import steps
-from review.client.base import Client, FeedbackReceipt, Progress, Report, StepReport
+from review.client.base import Client, FeedbackReceipt, Progress, Report, StepReport, checked_download
 from review.errors import InvalidInput
 from review.services import audit as audit_service
 from review.services import content_audit as ca
@@ -114,7 +114,10 @@ class LocalClient(Client):
         ev, blob = self.evidence_file(review_id, evidence_id)
         target = _target(Path(dest), ev.filename)
         shutil.copyfile(blob, target)
-        return target
+        return checked_download(target, ev.sha256)
+
+    def check_evidence(self, review_id=None):
+        return controls.check_evidence(self.db, review_id)
 
     def verify(self, review_id, control_id, verdict, *, rationale="", expected_version=None):
         req = controls.verify(self.db, review_id, control_id, verdict, actor=self.actor, rationale=rationale, expected_version=expected_version)
@@ -173,15 +176,17 @@ class LocalClient(Client):
     def export_audit_log(self, out):
         from review.services import checkpoints
 
-        self._may_export()
-        return checkpoints.export(self.db, out)
+        return checkpoints.export(self.db, out, actor=self.actor)
 
-    def _may_export(self) -> None:
-        from review.errors import Forbidden
+    def may_export_audit_log(self) -> None:
+        from review.services import checkpoints
 
-        me = self.whoami()
-        if not {"admin", "chair"} & set(me.roles.split(",")):
-            raise Forbidden(f"{me.username} may not export the audit log (it holds personal data): the chair or an admin exports it")
+        checkpoints.may_export(self.db, self.actor)
+
+    def may_set_clock(self) -> None:
+        from review.domain.duties import Duty
+
+        users.require_duty(self.db, self.actor, Duty.SET_CLOCK)
 
     def audit_public_key(self):
         from review.services import signing

@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
-from review.client.base import Client, FeedbackReceipt, Report, StepReport
+from review.client.base import Client, FeedbackReceipt, Report, StepReport, checked_download
 from review.client.codec import decode
 from review.domain.grading import GradeResult
 from review.errors import InvalidInput, ReviewError, Unavailable, error_for
 from review.services.audit import ChainReport
 from review.services.content_audit import ItemView, RunDetail
+from review.services.controls import EvidenceCheck
 from review.services.content_report import VerdictView
 from review.services.feedback import TriageOutcome
 from review.services.followups import ScanResult, VisitOutcome
@@ -156,7 +157,10 @@ class RemoteClient(Client):
             with target.open("wb") as out:
                 for chunk in r.iter_bytes():
                     out.write(chunk)
-        return target
+            return checked_download(target, r.headers.get("x-content-sha256", ""))
+
+    def check_evidence(self, review_id=None):
+        return self._call("GET", "/evidence/check", EvidenceCheck, params={"review": review_id} if review_id is not None else None)
 
     def verify(self, review_id, control_id, verdict, *, rationale="", expected_version=None):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/controls/{_seg(control_id)}/verify", "control", ControlRequirement,

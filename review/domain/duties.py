@@ -37,6 +37,8 @@ class Duty(StrEnum):
     DECLARE_CONFLICT = "declare conflict"
     TRIAGE = "triage"
     LABEL = "label"
+    EXPORT_LOG = "export the audit log"
+    SET_CLOCK = "run the follow-up scan at another time than now"
 
 
 #: The role table: which roles may perform each duty.
@@ -54,6 +56,8 @@ ROLES_FOR: dict[Duty, frozenset[Role]] = {
     Duty.DECLARE_CONFLICT: frozenset({Role.REVIEWER, Role.CHAIR}),
     Duty.TRIAGE: frozenset({Role.REVIEWER, Role.CHAIR}),
     Duty.LABEL: frozenset({Role.REVIEWER, Role.CHAIR}),
+    Duty.EXPORT_LOG: frozenset({Role.CHAIR, Role.ADMIN}),  # it holds personal data
+    Duty.SET_CLOCK: frozenset({Role.ADMIN}),
 }
 
 #: The ethics committee: who reviews, and who ``committee`` notifications reach.

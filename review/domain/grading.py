@@ -52,42 +52,59 @@ def applicable_questions(pack: PolicyPack, profile: ProductProfile, answers: Ans
 def normalize_answers(pack: PolicyPack, profile: ProductProfile, raw: Mapping[str, object]) -> dict[str, list[str]]:
     """Validate raw answers (``{question: option | [options]}``) against the pack.
 
-    Raises ``InvalidInput`` naming ``answers.<question>`` and the fix for: an unknown
-    question, an invalid choice, several choices on a single-choice question, a missing
-    answer to an applicable question, an answer to a question that does not apply.
+    Raises ``InvalidInput`` naming ``answers.<question>`` and the fix for every problem at once
+    (``N problems: ...; ...``): an unknown question, an unset answer (the template leaves every
+    answer unset), an invalid choice, several choices on a single-choice question, a missing
+    answer to an applicable question, an answer to a question that does not apply. YAML reads
+    an unquoted ``yes`` / ``no`` as true / false: that is taken as the option ``yes`` / ``no``.
     """
     if not isinstance(raw, Mapping):
         raise InvalidInput(f"answers: expected a mapping of question id -> option id, got {type(raw).__name__}")
+    problems: list[str] = []
     out: dict[str, list[str]] = {}
+    unset: set[str] = set()
     for qid, value in raw.items():
         q = pack.question(str(qid))
         if q is None:
             hint = _closest(str(qid), [x.id for x in pack.questions])
-            raise InvalidInput(f"answers.{qid}: unknown question in pack {pack.id} {pack.version}{hint}")
+            problems.append(f"answers.{qid}: unknown question in pack {pack.id} {pack.version}{hint}")
+            continue
+        if value is None:
+            unset.add(q.id)  # reported below, once we know whether the question applies
+            continue
         values = value if isinstance(value, list) else [value]
         if not values:
-            raise InvalidInput(f"answers.{qid}: empty answer; choose one of: {_opts(q)}")
+            problems.append(f"answers.{qid}: empty answer; choose {'one' if q.kind == 'single' else 'one or more'} of: {_opts(q)}")
+            continue
         if q.kind == "single" and len(values) != 1:
-            raise InvalidInput(f"answers.{qid}: single-choice question, got {len(values)} answers; choose one of: {_opts(q)}")
+            problems.append(f"answers.{qid}: single-choice question, got {len(values)} answers; choose one of: {_opts(q)}")
+            continue
         ids = {o.id for o in q.options}
         clean: list[str] = []
         for v in values:
-            if not isinstance(v, (str, int, bool)) or isinstance(v, bool):
-                raise InvalidInput(f"answers.{qid}: invalid choice {v!r}; choose from: {_opts(q)}")
-            sv = str(v)
-            if sv not in ids:
-                raise InvalidInput(f"answers.{qid}: invalid choice {sv!r}; choose from: {_opts(q)}")
-            if sv not in clean:
-                clean.append(sv)
-        out[q.id] = clean
+            if isinstance(v, bool) and ("yes" if v else "no") in ids:
+                v = "yes" if v else "no"  # an unquoted yes/no
+            if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) not in ids:
+                problems.append(f"answers.{qid}: invalid choice {v!r}; choose from: {_opts(q)}")
+                break
+            if str(v) not in clean:
+                clean.append(str(v))
+        else:
+            out[q.id] = clean
     asked = applicable_questions(pack, profile, out)
     asked_ids = {q.id for q in asked}
     for qid in out:
         if qid not in asked_ids:
-            raise InvalidInput(f"answers.{qid}: this question does not apply to this product (its condition is not met); remove the answer")
+            problems.append(f"answers.{qid}: this question does not apply to this product (its condition is not met); remove the answer")
     for q in asked:
-        if q.id not in out:
-            raise InvalidInput(f"answers.{q.id}: missing answer to {q.text!r}; choose {'one' if q.kind == 'single' else 'one or more'} of: {_opts(q)}")
+        if q.id in unset:
+            problems.append(f"answers.{q.id}: unset; answer {q.text!r} with {'one' if q.kind == 'single' else 'one or more'} of: {_opts(q)}")
+        elif q.id not in out and not any(p.startswith(f"answers.{q.id}:") for p in problems):
+            problems.append(f"answers.{q.id}: missing answer to {q.text!r}; choose {'one' if q.kind == 'single' else 'one or more'} of: {_opts(q)}")
+    for qid in sorted(unset - asked_ids):
+        problems.append(f"answers.{qid}: this question does not apply to this product (its condition is not met); remove the line")
+    if problems:
+        raise InvalidInput(problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems))
     return {q.id: out[q.id] for q in asked}
 
 
@@ -169,6 +186,17 @@ def grade(
         # A fixed grade wins over scores and floors; several fixes: the strictest.
         final = max(fixes)
     return GradeResult(scores, levels, base, final, tuple(fired), dict(credit))
+
+
+def overridden(result: GradeResult, new: Grade) -> GradeResult:
+    """The grading as a committee override states it, for deriving controls: raising the grade raises every
+    dimension to at least ``new`` (the override does not say which dimension was underrated, so all are);
+    lowering it caps every dimension at ``new``. Fired triggers stay fired: their controls stay required."""
+    if new >= result.grade:
+        levels = {d: max(level, new) for d, level in result.dimension_levels.items()}
+    else:
+        levels = {d: min(level, new) for d, level in result.dimension_levels.items()}
+    return GradeResult(result.dimension_scores, levels, max(levels.values(), default=new), new, result.triggers_fired, result.mitigation)
 
 
 def required_controls(pack: PolicyPack, profile: ProductProfile, answers: Answers, result: GradeResult) -> list[Control]:

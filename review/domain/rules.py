@@ -201,6 +201,46 @@ def judge(who: Actor, act: Act, sit: Situation, *, target: Actor | None = None) 
     return v
 
 
+def second_signature(current: Grade, new: Grade, computed: Grade, triggers_fired: tuple[str, ...]) -> list[str]:
+    """Why an override from ``current`` to ``new`` needs a second signature (another chair or an admin), or []:
+    lowering by more than one level, lowering from UNACCEPTABLE, or lowering below a grade hard triggers set."""
+    if new >= current:
+        return []
+    out = []
+    if current.rank - new.rank > 1:
+        out.append(f"it lowers the grade by more than one level ({current.value} to {new.value})")
+    if current is Grade.UNACCEPTABLE:
+        out.append("it lowers the grade from UNACCEPTABLE")
+    if triggers_fired and new < computed:
+        out.append(f"it lowers the grade below the {computed.value} that hard trigger(s) {', '.join(triggers_fired)} set")
+    return out
+
+
+def second_signer_refusals(who: Actor, proposer: str, product: ProductContext) -> list[str]:
+    """Why ``who`` may not give the second signature on ``proposer``'s override: another person, a chair or an
+    admin, and (as for any judgement of the product) not of its team, not its submitter, not recused."""
+    out = []
+    if who.username == proposer:
+        out.append(f"{who.username} proposed this override; the second signature is another chair's or an admin's")
+    if not (who.has(Role.CHAIR) or who.has(Role.ADMIN)):
+        out.append(f"{who.username} is neither a chair nor an admin; one of them gives the second signature")
+    out += [r for r in blockers(who, Duty.OVERRIDE_GRADE, product) if "lacks the role" not in r]
+    return out
+
+
+#: Follow-up check statuses on which a visit is recorded (a triggered check's other visits still count).
+RECORDING_CHECKS = ("OPEN", "TRIGGERED")
+
+
+def visit_refusal(check_id: int, status: str, pending: int) -> str | None:
+    """Why no visit can be recorded on this follow-up check now (``pending``: its visits not yet recorded), or None."""
+    if status not in RECORDING_CHECKS:
+        return f"follow-up check {check_id} is {status}: visits are recorded on OPEN or TRIGGERED checks only"
+    if not pending:
+        return f"follow-up check {check_id}: every planned visit is recorded"
+    return None
+
+
 def control_refusal(act: Act, control: Control, *, verdict: str = "pass") -> Refusal | None:
     """Why ``act`` (verify or waive) cannot apply to this one control now, or None."""
     cid, status = control.control_id, control.status

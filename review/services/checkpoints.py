@@ -90,8 +90,17 @@ def stored(db: Database) -> list[dict[str, Any]]:
 
 
 # ---- export --------------------------------------------------------------------------------------
-def export(db: Database, out: IO[str]) -> int:
+def may_export(db: Database, actor: str) -> None:
+    """The chair or an admin exports the log (it holds personal data); anyone else is refused (``Forbidden``)."""
+    from review.domain.duties import Duty
+    from review.services.users import require_duty
+
+    require_duty(db, actor, Duty.EXPORT_LOG)
+
+
+def export(db: Database, out: IO[str], *, actor: str) -> int:
     """The whole log as JSON Lines (a header, every row as stored, every checkpoint); returns the row count."""
+    may_export(db, actor)
     key = signing.load_key(db.data_dir, create=False)
     header = {"format": EXPORT_FORMAT, "exported_at": at_text(utcnow()),
               "public_key": key.public_b64 if key else None, "key_id": key.key_id if key else None}

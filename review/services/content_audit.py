@@ -32,6 +32,7 @@ from review.domain import sampling
 from review.domain.content import records_io as rio
 from review.errors import Conflict, InvalidInput, NotFound
 from review.limits import RECORD_ENV, record_bytes
+from review.hashing import file_sha256
 from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.store.db import Database, utcnow
@@ -101,14 +102,6 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
                      policy_version=f"{lp.id}@{lp.version}")
         s.add(run)
     return run
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_source(run: AuditRun) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from review.domain import rules
 from review.domain.duties import Actor, Duty, require
 from review.domain.lifecycle import Gate
 from review.domain.rules import WAIVABLE, Act  # noqa: F401  (WAIVABLE re-exported)
-from review.errors import Forbidden, InvalidInput, NotFound
+from review.errors import Conflict, Forbidden, InvalidInput, NotFound
+from review.hashing import file_sha256
 from review.services import audit
 from review.services.common import expect_version, get_review, load_actor, product_context, situation
 from review.store.db import Database, utcnow
@@ -39,20 +40,26 @@ def _snap(c: ControlRequirement) -> dict[str, Any]:
 
 def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
     """Copy a file into the content-addressed evidence store; returns (sha256, size, stored path)."""
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file (evidence must be a readable file)")
+    import stat as st_
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        raise InvalidInput(f"{path}: no such file (evidence must be a readable file)") from None
+    if st_.S_ISLNK(info.st_mode):
+        raise InvalidInput(f"{path}: is a symbolic link; attach the file itself (evidence is the file, not a pointer to one)")
+    if not st_.S_ISREG(info.st_mode):
+        raise InvalidInput(f"{path}: is not a regular file (a directory, device or pipe); attach a document")
     from review.limits import EVIDENCE_ENV, evidence_bytes
 
-    size = path.stat().st_size
+    size = info.st_size
+    if size == 0:
+        raise InvalidInput(f"{path}: is empty; evidence must show something (a document, a test report, a screenshot)")
     limit = evidence_bytes()
     if size > limit:
         raise InvalidInput(f"{path}: {size:,} bytes is over the {limit // (1024 * 1024)} MiB evidence limit; attach a summary or a link "
                            f"file, or raise {EVIDENCE_ENV}")
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = file_sha256(path)
     dest = db.evidence_dir / digest[:2] / digest
     if not dest.exists():
         for d in (db.evidence_dir, dest.parent):
@@ -119,13 +126,47 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str)
         if ev is None or ev.review_id != review.id:
             raise NotFound(f"evidence {eid} is not attached to review {review.id}; `ethics-review evidence list {review.id}` shows it")
     path = db.evidence_dir / ev.sha256[:2] / ev.sha256
-    if not path.is_file():
-        raise NotFound(f"evidence {eid} ({ev.filename}): its file {ev.sha256[:12]}... is missing from the evidence store {db.evidence_dir}")
+    problem = blob_problem(db, ev)
+    if problem is not None:
+        raise Conflict(f"{problem}; nothing was sent. `ethics-review evidence verify` checks the whole store")
     with db.reading() as s:
         load_actor(s, actor)
     audit.personal_read(db, actor=actor, what="evidence", entity="review", entity_id=ev.review_id,
                         detail={"evidence": ev.id, "control": ev.control_id, "file": ev.filename, "sha256": ev.sha256})
     return ev, path
+
+
+def blob_problem(db: Database, ev: Evidence) -> str | None:
+    """What is wrong with an evidence row's stored file (missing, or its bytes no longer hash to its SHA-256), or None."""
+    path = db.evidence_dir / ev.sha256[:2] / ev.sha256
+    what = f"evidence {ev.id} ({ev.filename}, review {ev.review_id}, control {ev.control_id})"
+    if not path.is_file():
+        return f"{what}: its file {ev.sha256[:16]}... is missing from the evidence store"
+    if file_sha256(path) != ev.sha256:
+        return f"{what}: the stored file no longer matches its SHA-256 {ev.sha256[:16]}... (changed or corrupted after upload)"
+    return None
+
+
+@dataclass(frozen=True)
+class EvidenceCheck:
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_evidence(db: Database, review_id: Any = None) -> EvidenceCheck:
+    """Every evidence file (of one review, or all) is in the store and still hashes to what was recorded at upload."""
+    with db.reading() as s:
+        q = select(Evidence).order_by(Evidence.id)
+        if review_id is not None:
+            review, _product = get_review(s, review_id)
+            q = q.where(Evidence.review_id == review.id)
+        rows = list(s.exec(q).all())
+    problems = [p for p in (blob_problem(db, ev) for ev in rows) if p is not None]
+    return EvidenceCheck(len(rows), problems)
 
 
 def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor: str, rationale: str = "",

@@ -28,11 +28,25 @@ from review.store.models import Product, Review
 from review.store.models_followup import Feedback, FollowupCheck, FollowupVisit
 
 def _product(s: Any, ref: str) -> Product:
+    """The product a concern is about: by id, by exact name, or by name in any letter case. Otherwise NotFound,
+    suggesting the closest name among products on the market only (the channel is public: names of
+    products still in review are not given away)."""
+    import difflib
+
+    import sqlalchemy as sa
+
     ref = (ref or "").strip()
-    q = select(Product).where(Product.id == int(ref)) if ref.isdigit() else select(Product).where(Product.name == ref)
-    p = s.exec(q).first()
+    if ref.isdigit():
+        p = s.exec(select(Product).where(Product.id == int(ref))).first()
+    else:
+        p = (s.exec(select(Product).where(Product.name == ref)).first()
+             or s.exec(select(Product).where(sa.func.lower(Product.name) == ref.lower()).order_by(Product.id)).first())
     if p is None:
-        raise NotFound(f"--product {ref!r}: no such product (give its exact name or id; `ethics-review list` shows them)")
+        on_market = s.exec(select(Product.name).join(Review, Review.product_id == Product.id).where(Review.gate == Gate.MONITORING.value)).all()
+        by_key = {n.casefold(): n for n in on_market}
+        close = difflib.get_close_matches(ref.casefold(), list(by_key), n=1, cutoff=0.6)
+        hint = f"; did you mean {by_key[close[0]]!r}?" if close else " (give its name as the product shows it, or its id)"
+        raise NotFound(f"--product {ref!r}: no such product{hint}")
     return p
 
 

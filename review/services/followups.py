@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from policies.loader import load_pack
+from review.domain import rules
 from review.domain.duties import Duty, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate
@@ -305,9 +306,12 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
         review, product = s.get(Review, check.review_id), s.get(Product, check.product_id)
         who = load_actor(s, actor)
         require(who, Duty.VERIFY, product_context(product, review))
-        if check.status != "OPEN":
-            raise Conflict(f"follow-up check {check.id} is {check.status}: visits are recorded on OPEN checks only")
         visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == check.id)).all()
+        why = rules.visit_refusal(check.id, check.status, sum(1 for v in visits if v.status == "PENDING"))
+        if why is not None:
+            raise Conflict(why)
+        # a triggered check keeps its first finding; its other planned visits are still recorded (more evidence, more findings)
+        triggered = check.status == "TRIGGERED"
         visit = next((v for v in visits if v.customer == customer), None)
         if visit is None:
             raise InvalidInput(f"--customer {customer!r} is not a planned visit of check {check.id}; planned: {', '.join(v.customer for v in visits)}")
@@ -319,8 +323,10 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
         visit.recorded_by, visit.recorded_at = who.username, now
         s.add(visit)
         reopened, next_due = None, None
+        left = sum(1 for v in visits if v.status == "PENDING")
         if finding != "none":
-            check.status, check.finding, check.closed_at = "TRIGGERED", finding, now
+            if not triggered:
+                check.status, check.finding, check.closed_at = "TRIGGERED", finding, now
             gate = FINDINGS[finding]
             for row in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id, ControlRequirement.control_id.in_(failed))).all():
                 row.status, row.rationale, row.updated_by, row.updated_at = "REJECTED", f"follow-up check {check.id}: {notes}", who.username, now
@@ -329,12 +335,15 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
                 apply_standing(s, review, Action.REOPEN, actor=who.username, to_gate=gate.value,
                                rationale=f"follow-up check {check.id}: {customer} reported {finding.replace('_', ' ')}: {notes}")
                 reopened = gate.value
-            notify(s, kind="followup-triggered", recipient="committee", review_id=review.id, now=now, dedupe_key=f"followup-triggered:{check.id}",
+            notify(s, kind="followup-triggered", recipient="committee", review_id=review.id, now=now,
+                   dedupe_key=f"followup-triggered:{check.id}" + (f":{visit.id}" if triggered else ""),
                    subject=f"{product.name}: {finding.replace('_', ' ')} reported in follow-up check {check.id}"
                            + (f"; review {review.id} reopened at {reopened}" if reopened else ""),
                    body=f"{customer}: {notes}" + (f" (controls: {', '.join(failed)})" if failed else ""))
             message = f"check {check.id}: {finding.replace('_', ' ')} reported by {customer}; " + (
                 f"review {review.id} reopened at {reopened}" if reopened else f"review {review.id} is {review.gate}: not reopened; committee notified")
+        elif triggered:
+            message = f"visit to {customer} recorded on check {check.id} (triggered earlier: {check.finding}); {left} visit(s) still pending"
         elif all(v.status == "RECORDED" for v in visits):
             check.status, check.finding, check.closed_at = "COMPLETED", "none", now
             s.add(check)
@@ -343,7 +352,6 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
                 next_due = schedule_next(s, review, now=now).due_at
             message = f"check {check.id} completed without triggered risk" + (f"; next follow-up due {next_due:%Y-%m-%d}" if next_due else "")
         else:
-            left = sum(1 for v in visits if v.status == "PENDING")
             message = f"visit to {customer} recorded on check {check.id}; {left} visit(s) still pending"
         s.add(check)
         s.flush()

@@ -20,21 +20,26 @@ from review.domain import grading
 from review.domain.duties import Duty, Role, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
-from review.errors import InvalidInput, NotFound
+from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.services import audit
+from review.domain import rules
+from review.domain.product import ProductProfile
 from review.domain.rules import MET, Act, advance_gates  # noqa: F401  (MET, advance_gates re-exported)
 from review.services.common import (  # noqa: F401  (round_approvals re-exported)
     expect_version,
     get_review,
+    initiation_assessment,
     judge,
     lifecycle_state,
     load_actor,
+    product_context,
     residual_for,
     review_snapshot,
     round_approvals,
     save_review,
 )
-from review.services.submissions import Submission, prepare_submission, submit  # noqa: F401  (re-exported)
+from review.services.notifications import notify
+from review.services.submissions import Submission, prepare_submission, submit, sync_controls  # noqa: F401  (re-exported)
 from review.store.db import Database, utcnow
 from review.store.models import (
     Assessment,
@@ -208,7 +213,13 @@ def apply_standing(s: Session, review: Review, act: Action, *, actor: str, ratio
 
 
 def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, rationale: str, expected_version: int | None = None) -> Review:
-    """The chair overrides the computed grade; rationale required, logged, stored as an assessment."""
+    """The chair overrides the computed grade: rationale required, stored as an assessment, on the trail, and the
+    control requirements follow the new grade (verdicts already given stay).
+
+    Lowering the grade by more than one level, from UNACCEPTABLE, or below what a hard trigger set needs a
+    second signature (``rules.second_signature``): the first chair's override is stored as *proposed* (the
+    grade does not change; the chair is notified), and the same override by another chair or an admin
+    applies it. Both signatures are on the trail. The returned review's grade says which happened."""
     try:
         g = Grade(new_grade.upper())
     except ValueError:
@@ -220,22 +231,67 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
-        judge(s, who, Act.OVERRIDE_GRADE, review, product)
-        last = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(Assessment.id.desc())).first()
-        if last is None:
+        initial = initiation_assessment(s, review.id)
+        if initial is None:
             raise NotFound(f"review {review.id} has no assessment to override")
+        current = Grade(review.grade) if review.grade else Grade.LOW
+        needs = rules.second_signature(current, g, Grade(initial.grade), tuple(initial.triggers_fired))
+        proposal = _open_proposal(s, review, g) if needs else None
+        if proposal is not None and proposal.created_by != who.username:
+            refusals = rules.second_signer_refusals(who, proposal.created_by, product_context(product, review))
+            if refusals:
+                raise Forbidden(f"cannot sign the override of review {review.id} to {g.value}: " + "; ".join(refusals))
+            signers = [proposal.created_by, who.username]
+        else:
+            judge(s, who, Act.OVERRIDE_GRADE, review, product)
+            if proposal is not None:
+                raise Conflict(f"{who.username} already proposed lowering review {review.id} to {g.value}; another chair or an admin "
+                               f"gives the second signature with: ethics-review override-grade {review.id} {g.value} -m REASON")
+            signers = [who.username]
+        pack = load_pack(initial.pack_id)
+        result = grading.overridden(_result_of(initial), g)
         before = review_snapshot(review)
+        kind = "override-pending" if needs and len(signers) == 1 else "override"
         s.add(Assessment(
-            review_id=review.id, gate=review.gate, kind="override", pack_id=last.pack_id, pack_version=last.pack_version,
-            pack_hash=last.pack_hash, answers=last.answers, dimension_scores=last.dimension_scores,
-            dimension_levels=last.dimension_levels, base_grade=last.base_grade, grade=g.value,
-            triggers_fired=last.triggers_fired, mitigation=last.mitigation, rationale=rationale,
+            review_id=review.id, gate=review.gate, kind=kind, pack_id=initial.pack_id, pack_version=initial.pack_version,
+            pack_hash=initial.pack_hash, answers=initial.answers, dimension_scores=initial.dimension_scores,
+            dimension_levels={k: v.value for k, v in result.dimension_levels.items()}, base_grade=result.base_grade.value, grade=g.value,
+            triggers_fired=initial.triggers_fired, mitigation=initial.mitigation, rationale=rationale,
             created_by=who.username, created_at=utcnow(),
         ))
+        if kind == "override-pending":
+            s.flush()
+            notify(s, kind="override-second-signature", recipient="chair", review_id=review.id,
+                   subject=f"review {review.id}: {who.username} proposes lowering the grade from {current.value} to {g.value}; a second signature is needed",
+                   body=f"{'; '.join(needs)}. Reason given: {rationale}")
+            audit.record(s, actor=who.username, action="override-grade:proposed", entity="review", entity_id=review.id, before=before,
+                         after={**review_snapshot(review), "proposed_grade": g.value, "rationale": rationale, "needs_second_signature": needs})
+            return review
+        profile = ProductProfile.model_validate(product.profile)
+        wanted = grading.required_controls(pack.pack, profile, initial.answers, result)
+        sync_controls(s, review, wanted, who.username)
         save_review(s, review, review.version, grade=g.value, priority=g.rank)
         audit.record(s, actor=who.username, action="override-grade", entity="review", entity_id=review.id, before=before,
-                     after={**review_snapshot(review), "rationale": rationale, "computed_grade": last.grade})
+                     after={**review_snapshot(review), "rationale": rationale, "computed_grade": initial.grade, "signed_by": signers,
+                            "required_controls": sorted(c.id for c in wanted)})
         return review
+
+
+def _open_proposal(s: Session, review: Review, grade: Grade) -> Assessment | None:
+    """The latest proposed override of ``review`` to ``grade`` at its gate that no override has applied since."""
+    rows = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind.in_(("override", "override-pending")))
+                  .order_by(Assessment.id.desc())).all()
+    for a in rows:
+        if a.kind == "override":
+            return None
+        if a.grade == grade.value and a.gate == review.gate:
+            return a
+    return None
+
+
+def _result_of(a: Assessment) -> grading.GradeResult:
+    return grading.GradeResult(dict(a.dimension_scores), {k: Grade(v) for k, v in a.dimension_levels.items()}, Grade(a.base_grade),
+                               Grade(a.grade), tuple(a.triggers_fired), dict(a.mitigation or {}))
 
 
 def compute_residual(db: Database, review_id: Any, *, actor: str = "system") -> grading.GradeResult:

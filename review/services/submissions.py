@@ -48,6 +48,15 @@ def registered_pack(pack_id: str, source: str) -> LoadedPack:
     return load_pack(pack_id)
 
 
+def _profile_problem(e: Any) -> str:
+    loc = "product" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+    if e["type"] == "missing":
+        return f"{loc}: required field is missing"
+    if e["type"] == "extra_forbidden":
+        return f"{loc}: unknown field"
+    return f"{loc}: bad value {e.get('input')!r}: {e['msg']}"
+
+
 def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:
     """Validate a submission document (``{product: {...}, answers: {...}}``) without touching the database.
 
@@ -65,13 +74,8 @@ def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:
     try:
         profile = ProductProfile.model_validate(doc["product"])
     except ValidationError as exc:
-        e = exc.errors(include_url=False)[0]
-        loc = "product" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
-        if e["type"] == "missing":
-            raise InvalidInput(f"{source}: {loc}: required field is missing") from None
-        if e["type"] == "extra_forbidden":
-            raise InvalidInput(f"{source}: {loc}: unknown field") from None
-        raise InvalidInput(f"{source}: {loc}: bad value {e.get('input')!r}: {e['msg']}") from None
+        problems = [_profile_problem(e) for e in exc.errors(include_url=False)]
+        raise InvalidInput(f"{source}: " + (problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems))) from None
     pack = registered_pack(profile.policy, source)
     try:
         answers = grading.normalize_answers(pack.pack, profile, doc["answers"] or {})
@@ -115,7 +119,7 @@ def _create(s: Session, sub: Submission, actor: str) -> Review:
     s.add(review)
     s.flush()
     _store_assessment(s, review, sub, actor, kind="initiation")
-    _sync_controls(s, review, sub.controls, actor)
+    sync_controls(s, review, sub.controls, actor)
     audit.record(s, actor=actor, action="submit", entity="review", entity_id=review.id, before=None,
                  after={**review_snapshot(review), "product": p.name, "triggers": list(sub.result.triggers_fired)},
                  policy_version=_pv(sub.pack))
@@ -143,7 +147,7 @@ def _resubmit(s: Session, sub: Submission, product: Product, actor: str, source:
                 policy_id=sub.pack.id, policy_version=sub.pack.version, priority=g.rank, round=review.round + 1,
                 due_at=utcnow() + timedelta(days=grading.sla_days(sub.pack.pack, g)))
     _store_assessment(s, review, sub, actor, kind="initiation")
-    _sync_controls(s, review, sub.controls, actor)
+    sync_controls(s, review, sub.controls, actor)
     audit.record(s, actor=actor, action="resubmit", entity="review", entity_id=review.id, before=before,
                  after=review_snapshot(review), policy_version=_pv(sub.pack))
     return review
@@ -188,7 +192,7 @@ def add_missing_controls(s: Session, review: Review, controls: list[Any], actor:
     return added
 
 
-def _sync_controls(s: Session, review: Review, controls: list[Any], actor: str) -> None:
+def sync_controls(s: Session, review: Review, controls: list[Any], actor: str) -> None:
     """Make the review's REQUIRED controls match the grading (keep verdicts already given)."""
     existing = {c.control_id: c for c in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id)).all()}
     add_missing_controls(s, review, controls, actor, existing)

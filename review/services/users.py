@@ -47,6 +47,12 @@ def list_users(db: Database) -> list[User]:
         return list(s.exec(select(User).order_by(User.username)).all())
 
 
+def require_duty(db: Database, actor: str, duty: Duty) -> None:
+    """Refuse (``Forbidden``, naming the role needed) unless ``actor`` may perform ``duty`` (one not tied to a product)."""
+    with db.reading() as s:
+        require(load_actor(s, actor), duty)
+
+
 def declare_conflict(db: Database, product_name: str, *, actor: str, reason: str) -> ConflictDeclaration:
     """A reviewer declares a conflict of interest on a product: they are recused from it."""
     if len((reason or "").strip()) < 3:

@@ -78,6 +78,14 @@ def test_evidence_upload_list_and_download(api, world, tmp_path) -> None:
     down = api.get(f"/api/v1/reviews/{rid}/evidence/{ev['id']}", headers=world.auth("priya.nair"))
     assert down.status_code == 200 and down.content == data and 'filename="raci.md"' in down.headers["content-disposition"]
     _problem(api.get(f"/api/v1/reviews/{rid}/evidence/999", headers=world.auth("priya.nair")), 404, 3, "not-found")
+    assert api.get("/api/v1/evidence/check", headers=world.auth("priya.nair")).json()["problems"] == []
+    blob = world.db.evidence_dir / ev["sha256"][:2] / ev["sha256"]
+    blob.chmod(0o600)
+    blob.write_bytes(data[:-1])  # changed in the store behind the server's back
+    assert "no longer matches" in _problem(api.get(f"/api/v1/reviews/{rid}/evidence/{ev['id']}", headers=world.auth("priya.nair")),
+                                           409, 6, "conflict")
+    checked = api.get("/api/v1/evidence/check", params={"review": rid}, headers=world.auth("priya.nair")).json()
+    assert checked["checked"] == 1 and "raci.md" in checked["problems"][0]
 
 
 def test_public_feedback_is_limited_and_echoes_nothing(world) -> None:
@@ -144,3 +152,11 @@ def test_each_worker_runs_at_most_server_threads_requests_at_once(sqlite_world) 
     with TestClient(create_app(sqlite_world.db, settings_for(sqlite_world.db, server_threads=3))) as client:
         assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == 3
         assert client.get("/api/v1/me", headers=sqlite_world.auth("priya.nair")).status_code == 200
+
+
+def test_only_an_admin_runs_the_scan_at_another_time(api, world) -> None:
+    later = {"now": "2030-01-01T02:00:00+00:00"}
+    detail = _problem(api.post("/api/v1/followups/scan", json=later, headers=world.auth("wei.chen")), 403, 4, "not-allowed")
+    assert "lacks the role to run the follow-up scan at another time than now (needs admin" in detail
+    assert api.post("/api/v1/followups/scan", json={}, headers=world.auth("wei.chen")).status_code == 200
+    assert api.post("/api/v1/followups/scan", json=later, headers=world.auth("admin")).status_code == 200

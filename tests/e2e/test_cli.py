@@ -222,7 +222,10 @@ def test_installed_entry_point_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("pack", ["default", "eu-ai-act"])
-def test_policy_template_submits_as_is(cli: Cli, tmp_path: Path, pack: str) -> None:
+def test_the_template_leaves_every_answer_to_the_team(cli: Cli, tmp_path: Path, pack: str) -> None:
+    """Submitted as printed, the template is refused, every unset answer named in one message; answered, it submits."""
+    from policies.loader import load_pack
+
     code, out, err = cli("policy", "template", pack)
     assert code == 0, err
     doc = yaml.safe_load(out)
@@ -230,5 +233,76 @@ def test_policy_template_submits_as_is(cli: Cli, tmp_path: Path, pack: str) -> N
     doc["product"]["name"] = f"Template product {pack}"
     f = tmp_path / "template.yaml"
     f.write_text(yaml.safe_dump(doc))
-    r = cli.ok("submit", str(f), user="dev.lead")
-    assert r["gate"] == "INITIATION" and r["status"] == "SUBMITTED" and r["policy_id"] == pack
+    code, _, err = cli("submit", str(f), user="dev.lead")
+    unset = [qid for qid, v in doc["answers"].items() if v is None]
+    assert code == 2 and unset and "problems: " in err and all(f"answers.{q}: unset" in err for q in unset)
+    questions = {q.id: q for q in load_pack(pack).pack.questions}
+    for _ in range(10):  # answer what is asked; conditional questions appear as earlier answers open them
+        for qid in list(doc["answers"]):
+            if doc["answers"][qid] is None:
+                first = questions[qid].options[0].id
+                doc["answers"][qid] = [first] if questions[qid].kind == "multiple" else first
+        f.write_text(yaml.safe_dump(doc))
+        code, out, err = cli("submit", str(f), user="dev.lead", json_out=True)
+        if code == 0:
+            break
+        missing = [q for q in questions if f"answers.{q}: missing answer" in err]
+        gone = [q for q in questions if f"answers.{q}: this question does not apply" in err]
+        assert missing or gone, err
+        doc["answers"].update({q: None for q in missing})
+        for q in gone:
+            doc["answers"].pop(q)
+    assert code == 0, err
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["status"] == "SUBMITTED" and r["policy_id"] == pack
+
+
+def test_unquoted_yes_and_no_are_the_options_meant(cli: Cli, tmp_path: Path) -> None:
+    doc = submission(next(p for p in PRODUCTS if p["product"]["name"] == "Remote-sensing platform"))
+    from policies.loader import load_pack
+
+    yes_no = [q.id for q in load_pack("default").pack.questions if {o.id for o in q.options} >= {"yes", "no"} and q.when is None]
+    if not yes_no:
+        pytest.skip("the default pack has no unconditional yes/no question")
+    text = yaml.safe_dump(doc, sort_keys=False)
+    for qid in yes_no:
+        text = text.replace(f"  {qid}: 'yes'", f"  {qid}: yes").replace(f"  {qid}: 'no'", f"  {qid}: no")
+    f = tmp_path / "yes-no.yaml"
+    f.write_text(text)
+    assert any(isinstance(v, bool) for v in yaml.safe_load(text)["answers"].values())
+    assert cli.ok("submit", str(f), user="geo.lead")["status"] == "SUBMITTED"
+
+
+def test_evidence_verify_reports_a_changed_file_and_exits_9(cli: Cli, tmp_path: Path) -> None:
+    rid = str(cli.ok("submit", str(product_file(tmp_path)), user="geo.lead")["id"])
+    cli.ok("assign", rid, "priya.nair", user="wei.chen")
+    cli.ok("decide", rid, "approve", "-m", "No personal data", user="priya.nair")
+    cli.ok("advance", rid, user="geo.lead")
+    f = tmp_path / "raci.md"
+    f.write_text("Accountable owner: Jane Doe")
+    ev = cli.ok("evidence", "add", rid, "HCT-01", str(f), user="geo.lead")
+    assert cli.ok("evidence", "verify") == {"checked": 1, "ok": True, "problems": []}
+    code, out, _ = cli("evidence", "download", rid, str(ev["id"]), "--out", str(tmp_path / "copy.md"), user="priya.nair")
+    assert code == 0 and "matches the hash recorded at upload" in out
+    blob = tmp_path / "home" / "evidence" / ev["sha256"][:2] / ev["sha256"]
+    blob.chmod(0o600)
+    blob.write_text("Accountable owner: nobody")
+    code, out, err = cli("evidence", "verify", rid)
+    assert code == 9 and "no longer matches its SHA-256" in err and "1 of 1 evidence file(s)" in out
+    code, _, err = cli("evidence", "download", rid, str(ev["id"]), "--out", str(tmp_path / "bad.md"), user="priya.nair")
+    assert code == 6 and not (tmp_path / "bad.md").exists()
+
+
+def test_duplicate_keys_and_huge_values_are_refused_briefly(cli: Cli, tmp_path: Path) -> None:
+    f = product_file(tmp_path)
+    text = f.read_text()
+    dup = tmp_path / "dup.yaml"
+    dup.write_text(text.replace("answers:\n", "answers:\n  domain: industrial\n", 1))
+    code, _, err = cli("submit", str(dup), user="geo.lead")
+    assert code == 2 and "duplicate key 'domain'" in err and "first at line" in err
+    huge = tmp_path / "huge.yaml"
+    doc = yaml.safe_load(text)
+    doc["answers"]["domain"] = "x" * 200_000  # an invalid choice, quoted back in the error
+    huge.write_text(yaml.safe_dump(doc))
+    code, _, err = cli("submit", str(huge), user="geo.lead")
+    assert code == 2 and "characters cut" in err and len(err) < 3000 and "huge.yaml" in err

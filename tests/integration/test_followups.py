@@ -15,7 +15,7 @@ from review.services import feedback, followups, gates, reviews
 from review.services.notifications import deliver_pending
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Review
-from review.store.models_followup import FollowupCheck, FollowupVisit, GateReport, Notification, ReauditRequest
+from review.store.models_followup import Feedback, FollowupCheck, FollowupVisit, GateReport, Notification, ReauditRequest
 from tests.integration.followup_helpers import approve, evidence, released, submit, to_release_gate, verify
 
 CLEAN = {"answers": {"q1": "no", "q2": "no", "q3": "yes"}, "finding": "none"}
@@ -146,6 +146,25 @@ def test_new_risk_reopens_at_initiation_and_notifies_committee(monitored) -> Non
     assert (r.gate, r.status) == ("INITIATION", "SUBMITTED")
     assert rows(db, Notification, Notification.kind == "followup-triggered")[0].recipient == "committee"
     assert [c["id"] for c in followups.list_checks(db, which="triggered")] == [check.id]
+
+
+def test_a_triggered_check_still_records_its_other_visits(monitored) -> None:
+    db, rid, t0 = monitored
+    check, customers = _open(db, rid, t0)
+    doc = {"answers": {"q1": "yes", "q2": True, "q3": "yes"}, "finding": "new_risk", "notes": "Imagery now identifies individual farmers"}
+    assert followups.record_visit(db, check.id, customers[0], doc, actor="amara.okafor").check_status == "TRIGGERED"
+    ctrl = rows(db, ControlRequirement, ControlRequirement.review_id == rid)[0].control_id
+    second = {"answers": {"q1": "no", "q2": "no", "q3": "no"}, "finding": "failed-control", "controls": [ctrl.lower()], "notes": "The accountability owner left and nobody replaced them"}
+    out = followups.record_visit(db, check.id, customers[1], second, actor="amara.okafor")
+    assert out.check_status == "TRIGGERED" and out.finding == "failed_control" and out.reopened_at is None  # already reopened once
+    assert rows(db, ControlRequirement, ControlRequirement.review_id == rid, ControlRequirement.control_id == ctrl)[0].status == "REJECTED"
+    [c] = rows(db, FollowupCheck, FollowupCheck.id == check.id)
+    assert c.finding == "new_risk"  # the first finding stands
+    assert len(rows(db, Notification, Notification.kind == "followup-triggered")) == 2
+    out = followups.record_visit(db, check.id, customers[2], CLEAN, actor="priya.nair")
+    assert "triggered earlier" in out.message and out.check_status == "TRIGGERED"
+    with pytest.raises(Conflict, match="every planned visit is recorded"):
+        followups.record_visit(db, check.id, customers[2], CLEAN, actor="priya.nair")
 
 
 def test_failed_control_reopens_at_development_and_rejects_it(monitored) -> None:
@@ -314,3 +333,16 @@ def test_group_notifications_reach_their_people(people: Database) -> None:
     assert any(b.startswith(f"to team:dev-tools ({', '.join(devs)}):") for b in bodies)
     with pytest.raises(NotFound):
         notifications.inbox(people, "nobody")
+
+
+def test_feedback_finds_the_product_in_any_case_and_suggests_only_products_on_the_market(monitored) -> None:
+    db, rid, _t0 = monitored
+    fb = feedback.submit_feedback(db, "remote-sensing PLATFORM", "The imagery shows my farm and my name next to it")
+    with db.reading() as s:
+        assert s.get(Review, rid).product_id == s.get(Feedback, fb.id).product_id
+    with pytest.raises(NotFound, match="did you mean 'Remote-sensing platform'"):
+        feedback.submit_feedback(db, "Remote-sensing platfrom", "The imagery shows my farm and my name next to it")
+    submit(db, "Code assistant")  # in review, not on the market: its name is not given away
+    with pytest.raises(NotFound) as exc:
+        feedback.submit_feedback(db, "Code asistant", "It suggested code that leaks secrets")
+    assert "Code assistant" not in str(exc.value) and "did you mean" not in str(exc.value)

@@ -323,7 +323,7 @@ def test_verifying_a_checkpoint_and_an_export_needs_only_the_public_key(world, t
     assert with_checkpoint.ok and with_checkpoint.checkpoints
     out = tmp_path / "audit.jsonl"
     with out.open("w", encoding="utf-8") as f:
-        n = checkpoints.export(db, f)
+        n = checkpoints.export(db, f, actor="admin")
     pub = read_public_key(public_pem(load_key(db.data_dir).public), where="pub")
     rep, notes = checkpoints.verify_export(out, public_key=pub)
     assert rep.ok and rep.rows == n and rep.checkpoints

@@ -103,3 +103,40 @@ def test_tui_refuses_unknown_user(sqlite_db):
 
     seed_people(sqlite_db)
     assert main(["--as", "nobody", "--database", sqlite_db.url, "tui"]) == 3  # NotFound, before any terminal takeover
+
+
+async def test_shortcuts_act_after_a_filter_drop_down(sqlite_db):
+    """Choosing in a filter drop-down hands the keys back to the queue: `x` clears, nothing is typed into the search."""
+    seed_people(sqlite_db)
+    bulk_reviews(sqlite_db, 200)
+    app = EthicsReviewApp(sqlite_db, "amara.okafor")
+    async with app.run_test(size=(150, 40)) as pilot:
+        await wait_for_queue(pilot)
+        queue = app.screen
+        queue.query_one("#gate").focus()
+        await pilot.press("enter", "down", "enter")  # the first gate
+        await settle(pilot)
+        assert queue.filter_bar.filters.gate is not None
+        await pilot.press("x")
+        await settle(pilot)
+        assert queue.filter_bar.filters.gate is None and queue.query_one("#search").value == ""
+        await pilot.press("s")  # and the sort key cycles
+        await settle(pilot)
+        assert queue.query_state.sort != "id" and queue.query_one("#search").value == ""
+
+
+async def test_at_80_columns_the_queue_keeps_grade_and_status_in_view(demo):
+    db, ids = demo
+    app = EthicsReviewApp(db, "wei.chen")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_queue(pilot)
+        table = app.screen.table
+        keys = [str(c.key.value) for c in table.columns.values()]
+        assert keys[:1] == ["id"] and {"status", "grade", "due"} <= set(keys) and "assignee" not in keys
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= 80
+        row = table.get_row(str(ids["City video analytics"]))
+        assert row[keys.index("grade")].plain.strip() in ("LOW", "MED", "HIGH", "UNACC")
+        await pilot.resize_terminal(150, 40)  # wide again: every column, in full
+        await settle(pilot)
+        assert "assignee" in [str(c.key.value) for c in table.columns.values()]
+        assert table.get_row(str(ids["City video analytics"]))[4].plain.strip() in ("LOW", "MEDIUM", "HIGH", "UNACCEPTABLE")

@@ -7,6 +7,7 @@ from tui.app import EthicsReviewApp
 from tui.messages import OpenReview
 
 SIZE = (150, 45)
+SMALL = (80, 24)
 
 
 def _app(db, actor="wei.chen", start="queue"):
@@ -39,6 +40,21 @@ class TestScreens:
             await settle(pilot)
 
         assert snap_compare(_app(db, "lucas.martin"), terminal_size=SIZE, run_before=decide)
+
+    def test_queue_at_80x24(self, frozen_demo, snap_compare):
+        """A default terminal: the compact queue keeps grade, status and due in view."""
+        db, _ = frozen_demo
+        assert snap_compare(_app(db), terminal_size=SMALL, run_before=wait_for_queue)
+
+    def test_workspace_at_80x24(self, frozen_demo, snap_compare):
+        db, ids = frozen_demo
+
+        async def open_review(pilot):
+            await wait_for_queue(pilot)
+            pilot.app.post_message(OpenReview(ids["Medical LLM assistant"]))
+            await settle(pilot)
+
+        assert snap_compare(_app(db, "amara.okafor"), terminal_size=SMALL, run_before=open_review)
 
     def test_dashboard(self, frozen_demo, snap_compare):
         db, _ = frozen_demo

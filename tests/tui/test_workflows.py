@@ -128,6 +128,38 @@ async def test_verify_a_control(demo):
     assert (c.status, c.updated_by) == ("VERIFIED", "amara.okafor")
 
 
+async def test_a_failed_verification_keeps_the_rationale_typed_first(demo):
+    """The verify dialog opens on the rationale: typed text is never lost, and fail without one is refused."""
+    db, ids = demo
+    rid = ids["Board-game robot for children"]
+    from review.demo.catalog import TEAM_SUBMITTERS
+
+    path = db.data_dir / "hr02-template.md"
+    path.write_text("TODO: fill in\n")
+    controls.add_evidence(db, rid, "HR-02", path, actor=TEAM_SUBMITTERS["edu-robotics"])
+    app = EthicsReviewApp(db, "amara.okafor")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_queue(pilot)
+        app.post_message(OpenReview(rid))
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, VerifyControlModal) and app.focused is modal.query_one("#rationale")
+        await pilot.press("shift+tab", "down", "enter")  # the verdict: fail, no rationale yet
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is modal and "rationale" in str(modal.query_one("#problem").render()).lower()
+        modal.query_one("#rationale").focus()
+        await pilot.press(*"The evidence is an empty template")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewWorkspace)
+    with db.reading() as s:
+        c = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == rid, ControlRequirement.control_id == "HR-02")).one()
+    assert (c.status, c.rationale) == ("REJECTED", "The evidence is an empty template")
+
+
 async def test_override_grade_with_rationale(demo):
     db, ids = demo
     rid = ids["Text-to-image for games"]  # MEDIUM
@@ -137,10 +169,11 @@ async def test_override_grade_with_rationale(demo):
         await pilot.press("g")
         await settle(pilot)
         assert isinstance(app.screen, OverrideGradeModal)
-        await pilot.press("enter", "down", "down", "down", "enter")  # open the select: blank, LOW, MEDIUM, HIGH
+        await pilot.press(*"Likeness of real people in game art")  # the rationale has the focus: nothing typed is lost
+        await pilot.press("shift+tab", "enter", "down", "down", "down", "enter")  # the grade select: blank, LOW, MEDIUM, HIGH
         await settle(pilot)
         assert app.screen.query_one("#grade").value == "HIGH"
-        await pilot.press("tab", *"Likeness of real people in game art", "enter")
+        await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, ReviewWorkspace)
         assert app.screen.detail.review["grade"] == "HIGH"

@@ -117,7 +117,9 @@ def test_conditional_question_only_for_matching_profiles() -> None:
     ({"pii": "none", "features": ["a"]}, r"answers\.harm: missing answer"),
     ({"pii": "none", "harm": "low", "features": []}, r"answers\.features: empty answer"),
     ({"pii": "none", "harm": "low", "features": ["a", "zzz"]}, r"answers\.features: invalid choice 'zzz'"),
-    ({"pii": None, "harm": "low", "features": ["a"]}, r"answers\.pii: invalid choice None"),
+    ({"pii": None, "harm": "low", "features": ["a"]}, r"answers\.pii: unset; answer .* with one of"),
+    ({"pii": True, "harm": "low", "features": ["a"]}, r"answers\.pii: invalid choice True"),  # yes/no only where the pack has them
+    ({"pii": "zzz", "harm": None, "features": []}, r"3 problems: answers\.pii: invalid choice 'zzz'.*; answers\.features: empty answer.*answers\.harm: unset"),
 ])
 def test_answer_errors_name_the_question_and_the_fix(answers: dict[str, Any], pattern: str) -> None:
     with pytest.raises(InvalidInput, match=pattern):

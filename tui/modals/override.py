@@ -30,7 +30,7 @@ class OverrideGradeModal(RationaleModal):
             yield from self.rationale_fields("Override grade")
 
     def on_mount(self) -> None:
-        self.query_one("#grade", Select).focus()
+        self.query_one("#rationale").focus()  # what is typed first is the rationale (shift+tab: the grade)
 
     def result(self) -> OverrideRequest | None:
         grade = self.chosen("grade", "Choose the new grade.")

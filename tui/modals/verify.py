@@ -41,7 +41,7 @@ class VerifyControlModal(RationaleModal):
             yield from self.rationale_fields("Record verdict", "Rationale (required when it fails)")
 
     def on_mount(self) -> None:
-        self.query_one("#verdict", RadioSet).focus()
+        self.query_one("#rationale").focus()  # what is typed first is the rationale (shift+tab: the verdict)
 
     def result(self) -> VerifyRequest | None:
         control = self.query_one("#control", Select).value

@@ -35,7 +35,7 @@ class WaiveControlModal(RationaleModal):
             yield from self.rationale_fields("Waive", "Why the control does not apply, or what replaces it")
 
     def on_mount(self) -> None:
-        self.query_one("#control" if self.cursor is None else "#rationale").focus()
+        self.query_one("#rationale").focus()  # what is typed first is the rationale (shift+tab: the control)
 
     def result(self) -> WaiveRequest | None:
         control = self.chosen("control", "Choose the control to waive.")

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
+from review.domain.rules import visit_refusal
 from tui import messages
 from tui.format import GRADE_STYLE, plain
 from tui.modals.record_visit import RecordVisitModal, VisitRequest
@@ -178,9 +179,9 @@ class FollowupsScreen(CommitteeScreen):
         if d is None:
             self.app.notify("highlight a check first", severity="warning")
             return
-        if d["status"] != "OPEN" or not any(v["status"] == "PENDING" for v in d["visits"]):
-            self.app.notify(f"check {d['id']} is {d['status'].lower()}: visits are recorded on open checks with a pending visit",
-                            title="No visit to record", severity="warning", markup=False)
+        why = visit_refusal(d["id"], d["status"], sum(1 for v in d["visits"] if v["status"] == "PENDING"))
+        if why is not None:
+            self.app.notify(why, title="No visit to record", severity="warning", markup=False)
             return
         check_id, review_id = d["id"], d["review_id"]
         self.app.push_screen(RecordVisitModal(d), lambda r: r and self._record(check_id, review_id, r))

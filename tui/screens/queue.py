@@ -166,6 +166,8 @@ class QueueScreen(CommitteeScreen):
     def _filters_changed(self, event: FilterBar.Changed) -> None:
         self.query_state = replace(self.query_state, filters=event.filters)
         self.reload()
+        if not event.typed:  # a drop-down closed: the keys go back to the queue (`x`, `r`, `s`), not into the search box
+            self.call_after_refresh(self.table.focus)
 
     @on(DataTable.RowSelected, "#queue-table")
     def _open(self, event: DataTable.RowSelected) -> None:

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from review.client import StepReport
+from review.client.messages import override_summary
 from review.client.types import WAIVABLE, Permissions, ReviewDetail
 from tui import messages
 from tui.format import control_status, humanize, plain
@@ -205,7 +206,7 @@ class ReviewWorkspace(CommitteeScreen):
         elif kind == "override":
             assert isinstance(request, OverrideRequest)
             r = c.override_grade(rid, request.grade, rationale=request.rationale, expected_version=version)
-            summary = f"review {r.id}: grade overridden to {r.grade}"
+            summary = override_summary(r, request.grade)
         elif kind == "assign-other":
             r = c.assign(rid, request, expected_version=version)
             summary = f"review {r.id} assigned to {r.assignee}; now {r.gate}/{r.status}"

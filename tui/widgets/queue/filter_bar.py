@@ -46,6 +46,7 @@ class FilterBar(Horizontal):
     @dataclass
     class Changed(Message):
         filters: Filters
+        typed: bool = False  # from the search box (keep typing there); else a drop-down or a toggle
 
     def compose(self) -> ComposeResult:
         yield SearchInput(placeholder="/ search product", id="search")
@@ -89,4 +90,4 @@ class FilterBar(Horizontal):
     @on(Checkbox.Changed)
     def _changed(self, event: Message) -> None:
         event.stop()
-        self.post_message(self.Changed(self.filters))
+        self.post_message(self.Changed(self.filters, typed=isinstance(event, Input.Changed)))
