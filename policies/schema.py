@@ -178,6 +178,18 @@ class Quorum(BaseModel):
     require_chair: bool = False
 
 
+#: Who hears of what: event -> audiences. ``team`` is the product's owner team, ``submitter`` the person who
+#: submitted it, ``assignee`` the reviewer holding it, ``committee`` the reviewers and the chair, ``chair`` the chair.
+Audience = Literal["team", "submitter", "assignee", "committee", "chair"]
+DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
+    "assigned": ("assignee",),
+    "decision": ("team",),
+    "control-rejected": ("team",),
+    "reopened": ("team", "assignee"),
+    "feedback-credible": ("team",),
+}
+
+
 class PolicyPack(BaseModel):
     model_config = Strict
     id: str = Ident
@@ -196,6 +208,20 @@ class PolicyPack(BaseModel):
     #: Raw content-safety section (a mapping, or a path to a YAML file beside the pack);
     #: validated by ``policies.content_schema`` when the pack is loaded.
     content_safety: dict[str, Any] | str | None = None
+    #: Notification routing (``DEFAULT_ROUTES`` for the events a pack leaves out; ``[]`` silences one).
+    notifications: dict[str, list[Audience]] = Field(default_factory=dict)
+
+    @field_validator("notifications")
+    @classmethod
+    def _known_events(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for event in v:
+            if event not in DEFAULT_ROUTES:
+                raise ValueError(f"notifications.{event}: unknown event; events: {', '.join(DEFAULT_ROUTES)}")
+        return v
+
+    def routes(self, event: str) -> tuple[str, ...]:
+        """The audiences of ``event`` under this pack."""
+        return tuple(self.notifications[event]) if event in self.notifications else DEFAULT_ROUTES[event]
 
     # ---- lookups -------------------------------------------------------------------
     def question(self, qid: str) -> Question | None:

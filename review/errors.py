@@ -12,19 +12,26 @@ class ReviewError(Exception):
     """Base class: a refusal or bad input, explained for a person."""
 
     exit_code = 2
-    #: Longest message kept whole. A message quotes the value it refuses; a 100 MB value must not go
-    #: to stderr, a modal or a problem+json body: the middle is cut, the start (what) and end (the fix) stay.
-    MAX_CHARS = 2000
+    #: Longest message kept whole (a file's every problem at once fits). Values are quoted through
+    #: ``clip``; should a message still quote a huge one, the middle is cut: the start (what) and the
+    #: end (the fix) stay, and 100 MB never reaches stderr, a modal or a problem+json body.
+    MAX_CHARS = 20_000
 
     def __init__(self, message: str) -> None:
         if len(message) > self.MAX_CHARS:
-            cut = len(message) - 1600
-            message = f"{message[:1200]} ... [{cut:,} characters cut] ... {message[-400:]}"
+            cut = len(message) - 16_000
+            message = f"{message[:12_000]} ... [{cut:,} characters cut] ... {message[-4_000:]}"
         super().__init__(message)
         self.message = message
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.message
+
+
+def clip(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters with the length said."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class InvalidInput(ReviewError):

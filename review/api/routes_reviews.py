@@ -214,6 +214,11 @@ def download_evidence(review_id: str, evidence_id: str, c: LocalClient = Depends
                         headers={"X-Content-SHA256": ev.sha256, "X-Content-Type-Options": "nosniff"})
 
 
+@router.get("/reviews/{review_id}/report", tags=["reviews"], summary="The review's dossier as Markdown and HTML")
+def review_report(review_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.review_report(review_id))
+
+
 @router.get("/evidence/check", tags=["controls"], summary="Every evidence file (of one review, or all) is in the store and unchanged")
 def check_evidence(review: str | None = None, c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.check_evidence(review))

@@ -158,8 +158,30 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_audit_show)
 
+    rep = sub.add_parser("report", help="reports an auditor reads").add_subparsers(dest="report_cmd", required=True, metavar="KIND")
+    p = rep.add_parser("review", help="one review's dossier: profile, answers, grading, controls and evidence, decisions, "
+                                      "gate reports, follow-ups, audits, its audit trail and the chain's state")
+    p.add_argument("review")
+    p.add_argument("--format", choices=("md", "html"), default="md")
+    p.add_argument("--out", default=None, metavar="FILE", help="write it here (default: standard output)")
+    p.set_defaults(func=cmd_report_review)
+
 
 # ---- handlers ---------------------------------------------------------------------------
+def cmd_report_review(ctx: Any) -> int:
+    rep = ctx.client.review_report(ctx.args.review)
+    text = rep.markdown if ctx.args.format == "md" else rep.html
+    if ctx.args.out:
+        Path(ctx.args.out).write_text(text, encoding="utf-8")
+        if ctx.json:
+            output.emit_json({"review": rep.review_id, "path": ctx.args.out, "format": ctx.args.format})
+        else:
+            output.say(f"wrote the dossier of review {rep.review_id} to {ctx.args.out}")
+    else:
+        sys.stdout.write(text + "\n")  # already escaped for its format; Markdown/HTML, not terminal markup
+    return 0
+
+
 def cmd_init(ctx: Any) -> int:
     from review.services import users
     from review.store.migrate import current_revisions
@@ -316,6 +338,10 @@ def cmd_show(ctx: Any) -> int:
     if d.decisions:
         output.table("Decisions", ["when", "gate", "decision", "by", "rationale"],
                      [(when(_dt(x["created_at"])), x["gate"], x["action"], x["actor"], x["rationale"]) for x in d.decisions])
+    if d.gate_reports:
+        output.table("Gate reports", ["gate", "round", "passed", "residual grade", "when"],
+                     [(g["gate"], g["round"], "yes" if g["passed"] else "no", g.get("residual_grade") or "-", when(_dt(g["updated_at"])))
+                      for g in d.gate_reports])
     if d.trail:
         output.table("Audit trail", ["#", "when", "actor", "action"], [(t["id"], when(_dt(t["at"])), t["actor"], t["action"]) for t in d.trail])
     return 0

@@ -22,6 +22,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = pol.add_parser("template", help="print a product file to fill in: profile + every question with its options")
     p.add_argument("pack", nargs="?", default="default")
     p.set_defaults(func=cmd_template)
+    p = pol.add_parser("example", help="print a filled-in product file (one of the demo's products) to try the tour with")
+    p.add_argument("pack", nargs="?", default="default")
+    p.add_argument("--product", default="Warehouse picking robot", help="a demo product's name (`ethics-review demo` lists them)")
+    p.set_defaults(func=cmd_example)
     p = pol.add_parser("preview", help="which reviews would change grade under a candidate pack (same id)?")
     p.add_argument("path", help="candidate pack: directory, pack.yaml or id")
     p.add_argument("--status", help="only reviews in this status, e.g. APPROVED")
@@ -141,6 +145,25 @@ def cmd_template(ctx: Any) -> int:
         lines.append(f"  {'# ' if question.when is not None else ''}{question.id}:"
                      f"   # unset: {'a list of one or more' if question.kind == 'multiple' else 'one'} of the options above")
     print("\n".join(lines))
+    return 0
+
+
+def cmd_example(ctx: Any) -> int:
+    """A demo product's file, answered for the default pack (another pack's questions differ: use its template)."""
+    import yaml
+
+    from review.demo.catalog import PRODUCTS, submission
+    from review.errors import InvalidInput
+
+    if ctx.args.pack != "default":
+        raise InvalidInput(f"policy example {ctx.args.pack}: the examples answer the default pack; for {ctx.args.pack} use "
+                           f"`ethics-review policy template {ctx.args.pack}` and answer its questions")
+    item = next((p for p in PRODUCTS if p["product"]["name"].lower() == ctx.args.product.strip().lower()), None)
+    if item is None:
+        raise InvalidInput(f"--product {ctx.args.product!r}: not a demo product; one of: {', '.join(p['product']['name'] for p in PRODUCTS)}")
+    doc = submission(item)
+    print(f"# An example product file (the demo's {doc['product']['name']!r}): `ethics-review submit THIS_FILE`.")
+    print(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), end="")
     return 0
 
 

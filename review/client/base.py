@@ -63,6 +63,15 @@ class Report:
     html: str
 
 
+@dataclass(frozen=True)
+class DossierReport:
+    """A review's dossier rendered by the server (``review.services.dossier``); the client writes it."""
+
+    review_id: int
+    markdown: str
+    html: str
+
+
 Progress = Callable[[dict], None]
 
 
@@ -253,6 +262,10 @@ class Client(ABC):
 
     @abstractmethod
     def audit_report(self, run_id: Any) -> Report: ...
+
+    @abstractmethod
+    def review_report(self, review_id: Any) -> DossierReport:
+        """The review's dossier as Markdown and HTML."""
 
     # ---- conveniences (same in both modes) ------------------------------------------------
     def label_item(self, run_id: Any, seq: Any, verdict: str, *, category: str | None = None, severity: int | None = None,

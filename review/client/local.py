@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from review.client import steps
-from review.client.base import Client, FeedbackReceipt, Progress, Report, StepReport, checked_download
+from review.client.base import Client, DossierReport, FeedbackReceipt, Progress, Report, StepReport, checked_download
 from review.errors import InvalidInput
 from review.services import audit as audit_service
 from review.services import content_audit as ca
@@ -288,6 +288,12 @@ class LocalClient(Client):
     def audit_report(self, run_id):
         rid, md, html = content_report.render_report(self.db, run_id)
         return Report(rid, md, html)
+
+    def review_report(self, review_id):
+        from review.services import dossier
+
+        d = dossier.dossier(self.db, review_id)
+        return DossierReport(d.detail.review["id"], dossier.render_markdown(d), dossier.render_html(d))
 
 
 def _target(dest: Path, filename: str) -> Path:

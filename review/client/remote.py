@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from review.client.base import Client, FeedbackReceipt, Report, StepReport, checked_download
+from review.client.base import Client, DossierReport, FeedbackReceipt, Report, StepReport, checked_download
 from review.client.codec import decode
 from review.domain.grading import GradeResult
 from review.errors import InvalidInput, ReviewError, Unavailable, error_for
@@ -323,6 +323,9 @@ class RemoteClient(Client):
 
     def audit_report(self, run_id):
         return self._call("GET", f"/audits/{_seg(run_id)}/report", Report)
+
+    def review_report(self, review_id):
+        return self._call("GET", f"/reviews/{_seg(review_id)}/report", DossierReport)
 
 
 def _seg(value: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping, Sequence
 from policies.schema import Condition, Control, Dimension, PolicyPack, Question
 from review.domain.grades import Grade
 from review.domain.product import ProductProfile
-from review.errors import InvalidInput
+from review.errors import InvalidInput, clip
 
 Answers = Mapping[str, Sequence[str]]
 
@@ -85,7 +85,7 @@ def normalize_answers(pack: PolicyPack, profile: ProductProfile, raw: Mapping[st
             if isinstance(v, bool) and ("yes" if v else "no") in ids:
                 v = "yes" if v else "no"  # an unquoted yes/no
             if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) not in ids:
-                problems.append(f"answers.{qid}: invalid choice {v!r}; choose from: {_opts(q)}")
+                problems.append(f"answers.{qid}: invalid choice {clip(v)}; choose from: {_opts(q)}")
                 break
             if str(v) not in clean:
                 clean.append(str(v))

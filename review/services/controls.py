@@ -18,6 +18,7 @@ from review.domain.rules import WAIVABLE, Act  # noqa: F401  (WAIVABLE re-export
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.hashing import file_sha256
 from review.services import audit
+from review.services.notifications import notify_event
 from review.services.common import expect_version, get_review, load_actor, product_context, situation
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Evidence
@@ -190,6 +191,9 @@ def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor
         s.add(req)
         s.flush()
         audit.record(s, actor=who.username, action=f"verify:{v}", entity="review", entity_id=review.id, before=before, after=_snap(req))
+        if v == "fail":
+            notify_event(s, "control-rejected", review=review, product=product, body=req.rationale or "",
+                         subject=f"{product.name}: control {req.control_id} rejected by {who.username}; add new evidence")
         return req
 
 

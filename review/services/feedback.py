@@ -22,7 +22,7 @@ from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.followups import cadence_for, sample_customers, schedule_next
-from review.services.notifications import notify
+from review.services.notifications import notify, notify_event
 from review.store.db import Database, utcnow
 from review.store.models import Product, Review
 from review.store.models_followup import Feedback, FollowupCheck, FollowupVisit
@@ -126,6 +126,9 @@ def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rational
                              after={"feedback": fid, "gate": review.gate, "message": fb.message[:500], "rationale": rationale})
             notify(s, kind="feedback-credible", recipient="committee", review_id=review.id if review else None, now=now,
                    dedupe_key=f"feedback-credible:{fid}", subject=f"credible concern about {p.name} (feedback {fid})", body=fb.message[:500])
+            if review is not None:
+                notify_event(s, "feedback-credible", review=review, product=p, now=now, dedupe_key=f"feedback-credible:{fid}:route",
+                             subject=f"the committee found a concern about {p.name} credible (feedback {fid})", body=fb.message[:500])
         s.add(fb)
         s.flush()
         audit.record(s, actor=who.username, action=f"feedback-triage:{v}", entity="feedback", entity_id=fid, before={"status": "NEW"},

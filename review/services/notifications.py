@@ -44,6 +44,27 @@ def notify(s: Session, *, kind: str, recipient: str, subject: str, body: str = "
     return row
 
 
+def notify_event(s: Session, event: str, *, review: Any, product: Any, subject: str, body: str = "",
+                 dedupe_key: str | None = None, now: datetime | None = None) -> int:
+    """Notify the audiences the review's pack routes ``event`` to (``PolicyPack.routes``): the product team,
+    its submitter, the assignee, the committee or the chair. Returns how many notifications were queued."""
+    from policies.loader import load_pack
+
+    try:
+        routes = load_pack(review.policy_id).pack.routes(event)
+    except Exception:  # a pack gone from this deployment: the defaults still reach people
+        from policies.schema import DEFAULT_ROUTES
+
+        routes = DEFAULT_ROUTES[event]
+    to = {"team": f"team:{product.owner_team}", "submitter": review.submitted_by, "assignee": review.assignee,
+          "committee": "committee", "chair": "chair"}
+    queued = 0
+    for recipient in dict.fromkeys(to[a] for a in routes if to[a]):
+        key = f"{dedupe_key}:{recipient}" if dedupe_key else None
+        queued += notify(s, kind=event, recipient=recipient, subject=subject, body=body, review_id=review.id, dedupe_key=key, now=now) is not None
+    return queued
+
+
 def notify_many(s: Session, rows: Iterable[dict[str, Any]], *, now: datetime | None = None) -> int:
     """Set-based insert of many notifications (bulk steps); each dict has kind, recipient, subject, body, review_id, dedupe_key."""
     at = now or utcnow()

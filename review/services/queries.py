@@ -182,6 +182,8 @@ class ReviewDetail:
     controls: list[ControlView]
     decisions: list[dict[str, Any]]
     trail: list[dict[str, Any]]
+    #: what the automatic gate steps found (per gate and round)
+    gate_reports: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -205,6 +207,9 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
         evidence = s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(Evidence.id)).all()
         decisions = s.exec(select(Decision).where(Decision.review_id == review.id).order_by(Decision.id)).all()
         trail = audit.trail(s, "review", review.id)
+        from review.store.models_followup import GateReport
+
+        reports = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(GateReport.id)).all()
         by_control: dict[str, list[dict[str, Any]]] = {}
         for e in evidence:
             by_control.setdefault(e.control_id, []).append(
@@ -220,6 +225,7 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
                                   c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls],
             decisions=[d.model_dump(mode="json") for d in decisions],
             trail=[t.model_dump(mode="json", exclude={"prev_hash", "state", "state_keys", "mac", "fmt"}) for t in trail],
+            gate_reports=[g.model_dump(mode="json") for g in reports],
         )
 
 

@@ -38,13 +38,14 @@ from review.services.common import (  # noqa: F401  (round_approvals re-exported
     round_approvals,
     save_review,
 )
-from review.services.notifications import notify
+from review.services.notifications import notify, notify_event
 from review.services.submissions import Submission, prepare_submission, submit, sync_controls  # noqa: F401  (re-exported)
 from review.store.db import Database, utcnow
 from review.store.models import (
     Assessment,
     ControlRequirement,
     Decision,
+    Product,
     Review,
 )
 
@@ -64,6 +65,10 @@ def assign(db: Database, review_id: Any, assignee: str, *, actor: str, expected_
             changes.update(gate=new.gate.value, status=new.status.value)
         save_review(s, review, review.version, **changes)
         audit.record(s, actor=actor, action="assign", entity="review", entity_id=review.id, before=before, after=review_snapshot(review))
+        if target.username != who.username:
+            notify_event(s, "assigned", review=review, product=product,
+                         subject=f"review R-{review.id} ({product.name}, {review.grade}) assigned to you by {who.username}",
+                         body=f"{review.gate}/{review.status}; due {review.due_at:%Y-%m-%d}" if review.due_at else "")
         return review
 
 
@@ -127,6 +132,9 @@ def decide(
         audit.record(s, actor=who.username, action=f"decide:{act.value}", entity="review", entity_id=review.id,
                      before=before, after={**review_snapshot(review), "rationale": rationale, "applied": applied},
                      policy_version=f"{pack.id}@{pack.version}")
+        if applied:  # an approval short of the quorum is not news for the team yet
+            notify_event(s, "decision", review=review, product=product, body=rationale,
+                         subject=f"{product.name}: {act.value} by {who.username} at {state.gate.value}; now {review.gate}/{review.status}")
         return DecisionOutcome(review, decision, applied, message)
 
 
@@ -209,6 +217,10 @@ def apply_standing(s: Session, review: Review, act: Action, *, actor: str, ratio
     save_review(s, review, review.version, **changes)
     audit.record(s, actor=actor, action=act.value, entity="review", entity_id=review.id, before=before,
                  after={**review_snapshot(review), "rationale": rationale})
+    if act is Action.REOPEN:
+        product = s.get(Product, review.product_id)
+        notify_event(s, "reopened", review=review, product=product, body=rationale,
+                     subject=f"{product.name}: review R-{review.id} reopened at {review.gate} by {actor}")
     return review
 
 

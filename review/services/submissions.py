@@ -18,7 +18,7 @@ from review.domain import grading
 from review.domain.duties import Duty, Role, require
 from review.domain.lifecycle import Action, Gate, Status
 from review.domain.product import ProductProfile
-from review.errors import Forbidden, InvalidInput
+from review.errors import Forbidden, InvalidInput, clip
 from review.services import audit
 from review.services.common import case_state, load_actor, review_snapshot, save_review
 from review.store.db import Database, utcnow
@@ -54,7 +54,7 @@ def _profile_problem(e: Any) -> str:
         return f"{loc}: required field is missing"
     if e["type"] == "extra_forbidden":
         return f"{loc}: unknown field"
-    return f"{loc}: bad value {e.get('input')!r}: {e['msg']}"
+    return f"{loc}: bad value {clip(e.get('input'))}: {e['msg']}"
 
 
 def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:

@@ -206,3 +206,12 @@ def test_quorum_progress_counts_distinct_approvers_and_the_chair() -> None:
     assert q.with_approval("priya", False).missing() == ["the chair's approval"]
     assert q.with_approval("wei", True).met
     assert grading.quorum_progress(pack, "RELEASE", Grade.MEDIUM, [("amara", False)]).met
+
+
+def test_a_huge_message_is_cut_in_the_middle_keeping_what_and_the_fix() -> None:
+    from review.errors import ReviewError, clip
+
+    e = InvalidInput("file.yaml: answers.x: " + "y" * 1_000_000 + " ; choose from: a, b")
+    assert len(e.message) < ReviewError.MAX_CHARS and e.message.startswith("file.yaml: answers.x:") and e.message.endswith("choose from: a, b")
+    assert "characters cut" in e.message
+    assert clip("z" * 500).endswith("(502 characters)") and clip("ok") == "'ok'"

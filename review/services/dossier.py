@@ -1,0 +1,153 @@
+"""A review's dossier: everything an auditor asks about one review, in one document (Markdown or HTML).
+
+The profile and answers; the dimension scores, levels and how the grade was reached (triggers, overrides);
+the pack with its version and content hash; the controls with their evidence hashes and verdicts; the
+decisions; the stored gate reports; the follow-up checks and visits; the product's content audits; the
+audit-trail excerpt for the review; and the chain's state (its head and the last signed checkpoint).
+Untrusted text (names, answers, rationales, file names) is escaped for the format: no markup, links or
+control characters get through.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from review.services.common import get_review
+from review.services.content_report import hx, md
+from review.services.queries import ReviewDetail, _jsonable, show_review
+from review.store.db import Database
+from review.store.models import AuditCheckpoint, AuditHead
+from review.store.models_content import AuditRun
+from review.store.models_followup import FollowupCheck, FollowupVisit
+
+
+@dataclass
+class Dossier:
+    detail: ReviewDetail
+    gate_reports: list[dict[str, Any]]
+    followups: list[dict[str, Any]]
+    audits: list[dict[str, Any]]
+    chain: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable({**asdict(self), "detail": self.detail.to_json()})
+
+
+def dossier(db: Database, review_id: Any) -> Dossier:
+    detail = show_review(db, review_id)
+    rid = detail.review["id"]
+    with db.reading() as s:
+        _review, product = get_review(s, rid)
+        checks = list(s.exec(select(FollowupCheck).where(FollowupCheck.review_id == rid).order_by(FollowupCheck.id)))
+        visits: dict[int, list[dict[str, Any]]] = {}
+        if checks:
+            for v in s.exec(select(FollowupVisit).where(FollowupVisit.check_id.in_([c.id for c in checks])).order_by(FollowupVisit.id)):
+                visits.setdefault(v.check_id, []).append(v.model_dump(mode="json", include={"customer", "status", "finding", "notes",
+                                                                                           "recorded_by", "recorded_at"}))
+        followups = [{**c.model_dump(mode="json", include={"id", "kind", "status", "due_at", "finding", "closed_at"}),
+                      "visits": visits.get(c.id, [])} for c in checks]
+        audits = [r.model_dump(mode="json", include={"id", "status", "records", "flagged_records", "findings", "sample_size",
+                                                     "pack_id", "pack_version", "started_by", "created_at", "finished_at"})
+                  for r in s.exec(select(AuditRun).where(AuditRun.product_id == product.id).order_by(AuditRun.id))]
+        head = s.get(AuditHead, 1)
+        last = s.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.at, AuditCheckpoint.key_id)
+                         .order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+    chain = {"head_id": head.last_id if head else 0, "head_hash": head.last_hash if head else None,
+             "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
+    return Dossier(detail, detail.gate_reports, followups, audits, chain)
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """(title, columns, rows) of every table, shared by both formats (cells are raw values, escaped when written)."""
+    r, p = d.detail.review, d.detail.product
+    initiation = next((a for a in reversed(d.detail.assessments) if a["kind"] == "initiation"), None)
+    out: list[tuple[str, list[str], list[list[Any]]]] = [
+        ("Review", ["field", "value"], [["review", f"R-{r['id']}"], ["product", p.get("name")], ["owner team", p.get("owner_team")],
+                                        ["gate / status", f"{r['gate']} / {r['status']}"], ["grade", r.get("grade")],
+                                        ["assignee", r.get("assignee") or "-"], ["submitted by", r.get("submitted_by")],
+                                        ["pack", f"{r['policy_id']} {r['policy_version']}"
+                                                 + (f" #{initiation['pack_hash'][:16]}" if initiation else "")],
+                                        ["round", r.get("round")], ["due", r.get("due_at")]]),
+        ("Profile", ["field", "value"], [[k, ", ".join(map(str, v)) if isinstance(v, list) else v] for k, v in p.items()
+                                         if k not in ("id", "name", "owner_team")]),
+    ]
+    if initiation:
+        out.append(("Answers", ["question", "answer"], [[q, ", ".join(map(str, a)) if isinstance(a, list) else a]
+                                                        for q, a in sorted(initiation["answers"].items())]))
+        out.append(("Dimension scores", ["dimension", "score", "level"],
+                    [[k, v, initiation["dimension_levels"].get(k)] for k, v in sorted(initiation["dimension_scores"].items())]))
+    out.append(("How the grade was reached", ["assessment", "by", "base", "grade", "triggers", "rationale"],
+                [[f"{a['kind']} ({a['created_at'][:16]})", a["created_by"], a["base_grade"], a["grade"],
+                  ", ".join(a.get("triggers_fired") or []) or "-", a.get("rationale") or "-"] for a in d.detail.assessments]))
+    out.append(("Controls", ["control", "title", "gate", "status", "evidence (sha256)", "rationale"],
+                [[c.control_id, c.title, c.verify_gate, c.status,
+                  "; ".join(f"{e['filename']} {e['sha256'][:16]} by {e['uploaded_by']}" for e in c.evidence) or "-", c.rationale or "-"]
+                 for c in d.detail.controls]))
+    out.append(("Decisions", ["when", "gate", "round", "decision", "by", "roles", "rationale"],
+                [[x["created_at"][:16], x["gate"], x["round"], x["action"], x["actor"], x["actor_roles"], x["rationale"]]
+                 for x in d.detail.decisions]))
+    out.append(("Gate reports", ["gate", "round", "passed", "residual grade", "report"],
+                [[g["gate"], g["round"], "yes" if g["passed"] else "no", g.get("residual_grade") or "-", _report_text(g["report"])]
+                 for g in d.gate_reports]))
+    out.append(("Follow-up checks", ["check", "kind", "status", "due", "finding", "visits"],
+                [[f["id"], f["kind"], f["status"], (f["due_at"] or "")[:10], f.get("finding") or "-",
+                  "; ".join(f"{v['customer']}: {v['status'].lower()}" + (f" ({v['finding']})" if v.get("finding") not in (None, "none") else "")
+                            for v in f["visits"]) or "-"] for f in d.followups]))
+    out.append(("Content audits of the product", ["run", "status", "records", "flagged", "findings", "sample", "pack", "by"],
+                [[a["id"], a["status"], a["records"], a["flagged_records"], a["findings"], a["sample_size"],
+                  f"{a['pack_id']} {a['pack_version']}", a["started_by"]] for a in d.audits]))
+    out.append(("Audit trail (this review)", ["#", "when", "who", "action", "hash"],
+                [[t["id"], str(t["at"])[:19], t["actor"], t["action"], (t.get("hash") or "")[:16]] for t in d.detail.trail]))
+    cp = d.chain.get("checkpoint")
+    out.append(("Audit chain", ["field", "value"],
+                [["head row", d.chain["head_id"]], ["head hash", (d.chain.get("head_hash") or "-")[:32]],
+                 ["last signed checkpoint", f"row {cp['head_id']} at {cp['at'][:19]} (key {cp['key_id']})" if cp else "none taken yet"],
+                 ["full check", "ethics-review audit-log verify (exit 9 on any problem)"]]))
+    return out
+
+
+def _report_text(report: Any) -> str:
+    if isinstance(report, dict):
+        return "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in report.items() if v not in (None, [], ""))
+    return str(report)
+
+
+def render_markdown(d: Dossier) -> str:
+    r, p = d.detail.review, d.detail.product
+    lines = [f"# Review dossier: R-{r['id']} {md(p.get('name'))}", ""]
+    for title, cols, rows in _sections(d):
+        lines += [f"## {title}", ""]
+        if not rows:
+            lines += ["none", ""]
+            continue
+        lines.append("| " + " | ".join(cols) + " |")
+        lines.append("|" + "---|" * len(cols))
+        lines += ["| " + " | ".join(md("-" if c is None else c) for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_html(d: Dossier) -> str:
+    r, p = d.detail.review, d.detail.product
+    title = f"Review dossier: R-{r['id']} {p.get('name')}"
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
+             "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+             f"<title>{hx(title)}</title><style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1.5em}}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}</style></head><body>",
+             f"<h1>{hx(title)}</h1>"]
+    for section, cols, rows in _sections(d):
+        parts.append(f"<h2>{html.escape(section)}</h2>")
+        if not rows:
+            parts.append("<p>none</p>")
+            continue
+        parts.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{hx('-' if c is None else c)}</td>" for c in row) + "</tr>" for row in rows]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
