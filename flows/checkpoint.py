@@ -28,7 +28,7 @@ def _name() -> str:
 @flow(name="audit-checkpoint", flow_run_name=_name)
 def audit_checkpoint(database_url: str | None = None, out_dir: str | None = None) -> dict[str, Any]:
     """Sign the audit chain's head; return the document (and write it to ``out_dir`` / ``$ETHICS_REVIEW_CHECKPOINT_DIR``)."""
-    doc = checkpoints.create(database(database_url))
+    doc = checkpoints.create(database(database_url), if_changed=True)  # an idle hour adds no row
     target = out_dir or os.environ.get(DIR_ENV)
     if target:
         path = Path(target) / f"checkpoint-{doc['head_id']}.json"

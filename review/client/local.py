@@ -191,8 +191,11 @@ class LocalClient(Client):
     def audit_public_key(self):
         from review.services import signing
 
-        key = signing.load_key(self.db.data_dir)
-        assert key is not None
+        from review.errors import NotFound
+
+        key = signing.load_key(self.db.data_dir, create=False)  # a read never makes a key
+        if key is None:
+            raise NotFound("this deployment has no audit signing key yet: it is made with the first audit row")
         return signing.public_pem(key.public)
 
     def audit_log(self, *, review_id=None, limit=50):

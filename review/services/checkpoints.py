@@ -40,14 +40,20 @@ def _payload(doc: dict[str, Any]) -> bytes:
     return canonical(body).encode()
 
 
-def create(db: Database) -> dict[str, Any]:
-    """Sign the chain's current head; store the document in the database and return it (to keep elsewhere)."""
+def create(db: Database, *, if_changed: bool = False) -> dict[str, Any]:
+    """Sign the chain's current head; store the document in the database and return it (to keep elsewhere).
+    ``if_changed`` (the hourly flow): when the head is the one the last checkpoint signed, return that
+    document instead of storing another row saying the same."""
     key = signing.load_key(db.data_dir)
     assert key is not None
     with db.transaction() as s:
         head = s.get(AuditHead, 1)
         if head is None:
             raise NotFound("the audit log is empty: nothing to checkpoint yet")
+        if if_changed:
+            last = s.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.document).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+            if last is not None and last.head_id == head.last_id:
+                return {**json.loads(last.document), "unchanged": True}
         rows = head.last_id  # ids run 1..head in an intact chain (verify checks exactly that)
         now = utcnow()
         doc = {"kind": KIND, "version": 1, "head_id": head.last_id, "head_hash": head.last_hash, "rows": int(rows), "at": at_text(now),

@@ -288,7 +288,7 @@ def test_credible_feedback_on_an_unreleased_product_goes_to_its_review(people: D
     assert out.check_id is None and "not released" in out.message and f"R-{rid} at INITIATION" in out.message
     assert rows(people, FollowupCheck) == []
     sent = {(n.recipient, n.review_id) for n in rows(people, Notification, Notification.kind == "feedback-credible")}
-    assert sent == {("committee", rid), ("amara.okafor", rid)}
+    assert sent == {("committee", rid), ("amara.okafor", rid), ("team:geo-insight", rid)}  # the team hears of it too (pack routes)
     with people.reading() as s:
         trail = s.execute(sa.text("SELECT action FROM audit_log WHERE entity = 'review' AND entity_id = :r"), {"r": str(rid)}).scalars().all()
     assert "feedback-concern" in trail

@@ -341,3 +341,31 @@ def test_verifying_a_checkpoint_and_an_export_needs_only_the_public_key(world, t
 
     with pytest.raises(InvalidInput, match="signed by key"):
         checkpoints.verify_export(out, public_key=Ed25519PrivateKey.generate().public_key())
+
+
+def test_the_hourly_checkpoint_adds_no_row_while_the_head_stands_still(db: Database) -> None:
+    from review.client.local import LocalClient
+    from review.store.models import AuditCheckpoint
+
+    seed_people(db)
+    first = checkpoints.create(db, if_changed=True)
+    again = checkpoints.create(db, if_changed=True)
+    assert again["unchanged"] and again["head_id"] == first["head_id"] and again["signature"] == first["signature"]
+    submit(db, "Code assistant")
+    moved = checkpoints.create(db, if_changed=True)
+    assert moved["head_id"] > first["head_id"] and "unchanged" not in moved
+    with db.reading() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(AuditCheckpoint)).scalar_one() == 2
+    assert LocalClient(db, "admin").audit_public_key().startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_reading_the_public_key_never_makes_one(tmp_path) -> None:
+    from review.client.local import LocalClient
+    from review.errors import NotFound
+
+    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}", data_dir=tmp_path / "home")
+    empty.upgrade()
+    with pytest.raises(NotFound, match="no audit signing key yet"):
+        LocalClient(empty, "admin").audit_public_key()
+    assert not list((tmp_path / "home").glob("audit-signing*"))
+    empty.dispose()

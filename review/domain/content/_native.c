@@ -162,8 +162,14 @@ static Py_ssize_t spaced_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i) {
     return count >= 3 ? j : -1;
 }
 
-/* LEET_RE.sub(_leet_run, src) into dst (same length), with re's left-to-right semantics. */
-static void leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n) {
+typedef struct View View;
+static int add_joint(View *w, Py_ssize_t at);
+static inline int is_punct_leet(Py_UCS4 c) { return c == '!' || c == '|' || c == '$'; }
+
+/* LEET_RE.sub(_leet_run, src) into dst (same length), with re's left-to-right semantics. A closing run
+ * that starts with ! | or $ also gets a joint where it starts (PUNCT_LEET in normalize.py): "kill!"
+ * reads as "kill" + boundary as well as "killi". Returns -1 on a memory error. */
+static int leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n, View *w) {
     Py_ssize_t p = 0;
     while (p < n) {
         if (!is_leet(src[p])) { p++; continue; }
@@ -178,6 +184,7 @@ static void leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n) {
             for (Py_ssize_t q = r; q > p; q--) {  /* (?<=LW[a-z])L(?![a-z0-9]), L+ backtracking */
                 if (q == n || !is_alnum(src[q])) { end = q; break; }
             }
+            if (end > p && is_punct_leet(src[p]) && add_joint(w, p) < 0) return -1;
         }
         if (end > p) {
             for (Py_ssize_t q = p; q < end; q++) dst[q] = leet_to(src[q]);
@@ -186,11 +193,12 @@ static void leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n) {
             p++;
         }
     }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ fold() */
 
-typedef struct {
+struct View {
     Py_UCS4 *a, *b;   /* work buffers; the view is out (one of them) */
     Py_UCS4 *out;
     int32_t *st;      /* original index of each view character (its end is st + 1) */
@@ -199,7 +207,7 @@ typedef struct {
     int changed;      /* the map is not the identity */
     Py_ssize_t *jt;   /* joints: view indices right after a removed separator */
     Py_ssize_t nj, cj;
-} View;
+};
 
 /* One workspace, reused by every call (the GIL serializes them): no allocation per text. */
 static View W;
@@ -318,7 +326,18 @@ static int view_of(PyObject *text) {
     }
     if (leet) {
         memcpy(w->b, a, sizeof(Py_UCS4) * m);
-        leet_fold(a, w->b, m);
+        Py_ssize_t before = w->nj;
+        if (leet_fold(a, w->b, m, w) < 0) return -1;
+        if (w->nj > before && before > 0) {  /* keep the joints ascending (fold_batch walks them in order) */
+            for (Py_ssize_t i = 1; i < w->nj; i++) {
+                Py_ssize_t x = w->jt[i], j = i;
+                while (j > 0 && w->jt[j - 1] > x) { w->jt[j] = w->jt[j - 1]; j--; }
+                w->jt[j] = x;
+            }
+            Py_ssize_t u = 1;  /* and once each */
+            for (Py_ssize_t i = 1; i < w->nj; i++) if (w->jt[i] != w->jt[u - 1]) w->jt[u++] = w->jt[i];
+            w->nj = u;
+        }
         w->out = w->b;
     } else {
         w->out = a;

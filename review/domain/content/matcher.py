@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, LEET_RE, SEP_ASCII, _leet_run, canonical_term, match_view,
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, canonical_term, fold_leet, match_view,
                                              native, tables)
 
 try:  # optional native engine
@@ -290,8 +290,9 @@ class KeywordSet:
                 if c in joined:
                     joined = joined.replace(c, one[ord(c)])
         v = joined.lower().replace("l", "i")
+        joints: set[int] = set()
         if leet:
-            v = LEET_RE.sub(_leet_run, v)
+            v = fold_leet(v, joints)
         for k in plain:
             out[k] = []
         assert self._ac is not None
@@ -301,7 +302,7 @@ class KeywordSet:
         allowed = self._allowed(v)
         touched: set[int] = set()
         for pid, s, e in raw:
-            if not self._bounded(v, s, e, self.latin_left[pid], self.latin_right[pid]):
+            if not self._bounded(v, s, e, self.latin_left[pid], self.latin_right[pid], joints):
                 continue
             if allowed and any(a <= s and e <= b for a, b in allowed):
                 continue

@@ -136,7 +136,10 @@ _L = "[013457@$!|]+"
 _LW = "[a-z013457@$!|]"
 # The leading lookahead only restates that every alternative starts on a leetspeak
 # character; it lets ``re`` reject other positions in one step (~4x faster, same matches).
-LEET_RE = re.compile(rf"(?=[013457@$!|])(?:(?<=[a-z]){_L}(?=[a-z])|(?<![a-z0-9]){_L}(?=[a-z]{_LW})|(?<={_LW}[a-z]){_L}(?![a-z0-9]))")
+LEET_RE = re.compile(rf"(?=[013457@$!|])(?:(?<=[a-z]){_L}(?=[a-z])|(?<![a-z0-9]){_L}(?=[a-z]{_LW})|(?P<close>(?<={_LW}[a-z]){_L}(?![a-z0-9])))")
+#: A closing run that starts with one of these may be punctuation ("kill!", "kill yourself!!") as much as a
+#: letter ("a$$"): it is folded, and a word boundary is also allowed where it starts (a joint), so both read.
+PUNCT_LEET = "!|$"
 
 
 def _leet_run(m: re.Match) -> str:
@@ -183,8 +186,21 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
         starts = [starts[k] for k in keep]
         ends = [ends[k] for k in keep]
     if leet:
-        text = LEET_RE.sub(_leet_run, text)
+        text = fold_leet(text, joints)
     return text, starts, ends
+
+
+def fold_leet(text: str, joints: set[int] | None = None) -> str:
+    """``LEET_RE`` applied (same length); a closing run that starts with ``PUNCT_LEET`` adds a joint to ``joints``."""
+    if joints is None:
+        return LEET_RE.sub(_leet_run, text)
+
+    def run(m: re.Match) -> str:
+        if m.group("close") and m.group()[0] in PUNCT_LEET:
+            joints.add(m.start())
+        return m.group().translate(LEET_TABLE)
+
+    return LEET_RE.sub(run, text)
 
 
 #: Frequent one-to-one folds (full-width CJK punctuation) that the view always replaces and
@@ -307,7 +323,7 @@ _NO_JOINTS: frozenset[int] = frozenset()
 def native_view(text: str, fold) -> MatchView:
     v, starts, ends, joints = fold(text)
     if starts is None:
-        return MatchView(v, None, None, _NO_JOINTS)
+        return MatchView(v, None, None, frozenset(joints) if joints else _NO_JOINTS)
     return MatchView(v, _Offsets(starts), _Offsets(ends), frozenset(joints) if joints else _NO_JOINTS)  # type: ignore[arg-type]  # a tuple view
 
 

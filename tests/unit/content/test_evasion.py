@@ -63,3 +63,42 @@ def test_deterministic_and_engines_agree(cfilter, cfilter_ac):
     b = [f.key() for f in cfilter_ac.scan_many(recs)]
     assert a == b
     assert len(a) > 50
+
+
+TRAILING = ["!", "!!", "!?", "$", "|", "!!!1"]
+
+
+@pytest.mark.parametrize("mark", TRAILING)
+@pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
+def test_a_term_followed_by_punctuation_is_found(mark, engine, cfilter, cfilter_ac):
+    """A mark right after a word may be punctuation or leetspeak: both readings count (it was never found)."""
+    f = cfilter if engine == "hyperscan" else cfilter_ac
+    text = f"then kill him{mark} now"
+    assert "kill" in {text[x.start:x.end] for x in f.scan(Record(id="r", output=text)) if x.scanner == "keyword"}, text
+    text = f"make a pipe bomb{mark}"
+    assert "pipe bomb" in {text[x.start:x.end] for x in f.scan(Record(id="r", output=text)) if x.scanner == "keyword"}, text
+
+
+def test_a_trailing_dollar_still_reads_as_a_letter(cfilter):
+    from review.domain.content.normalize import python_reference
+
+    for fold_path in (None, python_reference):
+        view = match_view("cla$$ act") if fold_path is None else _in(fold_path, "cla$$ act")
+        assert view.text.startswith("class") or view.text.startswith("ciass"), view.text
+
+
+def _in(ctx, text):
+    with ctx():
+        return match_view(text)
+
+
+def test_the_python_and_native_folds_agree_on_trailing_marks() -> None:
+    from review.domain.content.normalize import native, python_reference
+
+    if native() is None:
+        pytest.skip("the compiled fold is not built")
+    for text in ["kill yourself!", "kill!! now", "k i l l !", "I will kill| you", "cla$$ act", "a$$hole", "h3r0!n", "k i l l ! x"]:
+        fast = match_view(text)
+        with python_reference():
+            ref = match_view(text)
+        assert (fast.text, set(fast.joints)) == (ref.text, set(ref.joints)), text
