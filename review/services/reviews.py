@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from policies.loader import load_pack
@@ -127,8 +129,11 @@ def decide(
             save_review(s, review, seen, gate=new.gate.value, status=new.status.value)
         else:
             save_review(s, review, seen)  # still bump the version: the quorum state changed
+        # one Core INSERT; the row then joins the session as its own, so the audit images it without a SELECT
+        decision.id = s.connection().execute(_DECISION_INSERT, decision.model_dump(exclude={"id"})).scalar_one()
+        make_transient_to_detached(decision)
         s.add(decision)
-        s.flush()
+        audit.touch(s, "decision", [decision.id])
         audit.record(s, actor=who.username, action=f"decide:{act.value}", entity="review", entity_id=review.id,
                      before=before, after={**review_snapshot(review), "rationale": rationale, "applied": applied},
                      policy_version=f"{pack.id}@{pack.version}")
@@ -136,6 +141,9 @@ def decide(
             notify_event(s, "decision", review=review, product=product, body=rationale,
                          subject=f"{product.name}: {act.value} by {who.username} at {state.gate.value}; now {review.gate}/{review.status}")
         return DecisionOutcome(review, decision, applied, message)
+
+
+_DECISION_INSERT = sa.insert(Decision.__table__).returning(Decision.__table__.c.id)  # type: ignore[attr-defined]
 
 
 def _decision_action(action: str) -> Action:
