@@ -51,13 +51,14 @@ def notify(s: Session, *, kind: str, recipient: str, subject: str, body: str = "
 
 
 def notify_event(s: Session, event: str, *, review: Any, product: Any, subject: str, body: str = "",
-                 dedupe_key: str | None = None, now: datetime | None = None) -> int:
+                 dedupe_key: str | None = None, now: datetime | None = None, pack: Any = None) -> int:
     """Notify the audiences the review's pack routes ``event`` to (``PolicyPack.routes``): the product team,
-    its submitter, the assignee, the committee or the chair. Returns how many notifications were queued."""
+    its submitter, the assignee, the committee or the chair. Returns how many notifications were queued.
+    ``pack``: the review's loaded pack, when the caller has it (saves reading it again)."""
     from policies.loader import load_pack
 
     try:
-        routes = load_pack(review.policy_id).pack.routes(event)
+        routes = (pack or load_pack(review.policy_id)).pack.routes(event)
     except Exception:  # a pack gone from this deployment: the defaults still reach people
         from policies.schema import DEFAULT_ROUTES
 

@@ -138,7 +138,7 @@ def decide(
                      before=before, after={**review_snapshot(review), "rationale": rationale, "applied": applied},
                      policy_version=f"{pack.id}@{pack.version}")
         if applied:  # an approval short of the quorum is not news for the team yet
-            notify_event(s, "decision", review=review, product=product, body=rationale,
+            notify_event(s, "decision", review=review, product=product, body=rationale, pack=pack,
                          subject=f"{product.name}: {act.value} by {who.username} at {state.gate.value}; now {review.gate}/{review.status}")
         return DecisionOutcome(review, decision, applied, message)
 
