@@ -140,3 +140,19 @@ async def test_at_80_columns_the_queue_keeps_grade_and_status_in_view(demo):
         await settle(pilot)
         assert "assignee" in [str(c.key.value) for c in table.columns.values()]
         assert table.get_row(str(ids["City video analytics"]))[4].plain.strip() in ("LOW", "MEDIUM", "HIGH", "UNACCEPTABLE")
+
+
+async def test_at_80_columns_every_action_button_is_on_screen(demo):
+    from tui.messages import OpenReview
+    from tui.widgets.review.actions import ACTION_KEYS
+
+    db, ids = demo
+    app = EthicsReviewApp(db, "wei.chen")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_queue(pilot)
+        app.post_message(OpenReview(ids["Medical LLM assistant"]))
+        await settle(pilot)
+        for action in ACTION_KEYS:
+            button = app.screen.query_one(f"#act-{action}")
+            assert button.region.right <= 80 and button.region.width > 0, (action, button.region)
+        assert str(app.screen.query_one("#act-approve").label) == "p Approve"

@@ -7,6 +7,7 @@ buttons never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,6 +31,14 @@ ACTION_KEYS: dict[str, tuple[str, str]] = {
     "resume": ("u", "Resume"),
     "withdraw": ("d", "Withdraw"),
 }
+# Shorter labels for a narrow terminal (both rows fit in 80 columns).
+SHORT_LABELS: dict[str, str] = {
+    "assign-to-me": "Take", "approve": "Approve", "request-changes": "Changes", "reject": "Reject", "verify": "Verify",
+    "override-grade": "Grade", "declare-conflict": "Conflict", "assign": "Assign", "waive": "Waive", "advance": "Advance",
+    "suspend": "Suspend", "resume": "Resume", "withdraw": "Withdraw",
+}
+#: Narrower than this, the buttons use ``SHORT_LABELS``.
+NARROW = 110
 # The second row of buttons: the chair's (and admin's) actions.
 CHAIR_ROW = ("override-grade", "assign", "waive", "advance", "suspend", "resume", "withdraw")
 # Chair actions the bar explains only when they are possible (their "why not" for a
@@ -49,6 +58,11 @@ class ActionBar(Vertical):
                     key, label = ACTION_KEYS[action]
                     yield Button(f"{label} ({key})", id=f"act-{action}", disabled=True, compact=True)
         yield Static("", id="why-not", markup=False)
+
+    def on_resize(self, event: Any) -> None:
+        short = self.app.size.width < NARROW  # the bar's own width grows with its widest row
+        for action, (key, label) in ACTION_KEYS.items():
+            self.query_one(f"#act-{action}", Button).label = f"{key} {SHORT_LABELS[action]}" if short else f"{label} ({key})"
 
     def show(self, perms: object | None) -> None:
         """Enable/disable every button from ``services.permissions.Permissions`` and list the reasons."""
