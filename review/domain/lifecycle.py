@@ -122,6 +122,11 @@ def allowed_actions(gate: Gate, status: Status, *, released: bool = False) -> li
     return [a for a in Action if _targets(gate, status, a, released)]
 
 
+def allowed_commands(gate: Gate, status: Status, released: bool = False) -> str:
+    """The moves from (gate, status) as a person types them, for a refusal."""
+    return ", ".join(COMMAND[a] for a in allowed_actions(gate, status, released=released)) or "none (final state)"
+
+
 def parse_action(value: str) -> Action:
     try:
         return Action(value.strip().lower().replace("_", "-"))
@@ -139,9 +144,8 @@ def apply_action(gate: Gate, status: Status, action: Action, *, to_gate: Gate | 
     """
     targets = _targets(gate, status, action, released)
     if not targets:
-        allowed = ", ".join(COMMAND[a] for a in allowed_actions(gate, status, released=released)) or "none (final state)"
         raise IllegalTransition(
-            f"cannot {COMMAND[action]} a review at {gate.value}/{status.value}; allowed: {allowed}"
+            f"cannot {COMMAND[action]} a review at {gate.value}/{status.value}; allowed: {allowed_commands(gate, status, released)}"
         )
     if len(targets) == 1 and to_gate is None:
         return targets[0]
@@ -180,8 +184,7 @@ class CaseState:
         """Why ``action`` is not a move from here (naming the commands that are), or None when it is."""
         if _targets(self.gate, self.status, action, self.released):
             return None
-        allowed = ", ".join(COMMAND[a] for a in self.allowed()) or "none (final state)"
-        return f"the review is at {self.gate.value}/{self.status.value}; allowed there: {allowed}"
+        return f"the review is at {self.gate.value}/{self.status.value}; allowed there: {allowed_commands(self.gate, self.status, self.released)}"
 
     @property
     def is_final(self) -> bool:

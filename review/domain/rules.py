@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Iterable
 
 from review.domain.duties import Actor, Duty, ProductContext, Role, blockers
 from review.domain.grades import Grade
@@ -113,7 +114,8 @@ def advance_gates(gate: str) -> tuple[str, ...]:
     return {Gate.DEVELOPMENT.value: ("DEVELOPMENT",), Gate.RELEASE.value: ("DEVELOPMENT", "RELEASE")}.get(gate, ())
 
 
-def list_gaps(gaps: list[Control]) -> str:
+def list_gaps(gaps: Iterable[Any]) -> str:
+    """``SAF-03 (evidence submitted), ...``: controls (rule-book ``Control`` or stored rows) and their status."""
     return ", ".join(f"{c.control_id} ({c.status.lower().replace('_', ' ')})" for c in gaps)
 
 

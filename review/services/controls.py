@@ -39,6 +39,11 @@ def _snap(c: ControlRequirement) -> dict[str, Any]:
     return {"control": c.control_id, "status": c.status, "rationale": c.rationale}
 
 
+def blob_path(db: Database, sha256: str) -> Path:
+    """Where the content-addressed store keeps the blob with this SHA-256."""
+    return db.evidence_dir / sha256[:2] / sha256
+
+
 def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
     """Copy a file into the content-addressed evidence store; returns (sha256, size, stored path)."""
     import stat as st_
@@ -61,7 +66,7 @@ def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
         raise InvalidInput(f"{path}: {size:,} bytes is over the {limit // (1024 * 1024)} MiB evidence limit; attach a summary or a link "
                            f"file, or raise {EVIDENCE_ENV}")
     digest = file_sha256(path)
-    dest = db.evidence_dir / digest[:2] / digest
+    dest = blob_path(db, digest)
     if not dest.exists():
         for d in (db.evidence_dir, dest.parent):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)  # evidence may hold personal data: owner only
@@ -126,7 +131,7 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str)
         ev = s.get(Evidence, eid)
         if ev is None or ev.review_id != review.id:
             raise NotFound(f"evidence {eid} is not attached to review {review.id}; `ethics-review evidence list {review.id}` shows it")
-    path = db.evidence_dir / ev.sha256[:2] / ev.sha256
+    path = blob_path(db, ev.sha256)
     problem = blob_problem(db, ev)
     if problem is not None:
         raise Conflict(f"{problem}; nothing was sent. `ethics-review evidence verify` checks the whole store")
@@ -139,7 +144,7 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str)
 
 def blob_problem(db: Database, ev: Evidence) -> str | None:
     """What is wrong with an evidence row's stored file (missing, or its bytes no longer hash to its SHA-256), or None."""
-    path = db.evidence_dir / ev.sha256[:2] / ev.sha256
+    path = blob_path(db, ev.sha256)
     what = f"evidence {ev.id} ({ev.filename}, review {ev.review_id}, control {ev.control_id})"
     if not path.is_file():
         return f"{what}: its file {ev.sha256[:16]}... is missing from the evidence store"

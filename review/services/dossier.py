@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from review.services.common import get_review
 from review.services.content_report import hx, md
 from review.services.queries import ReviewDetail, _jsonable, show_review
 from review.store.db import Database
@@ -40,9 +39,8 @@ class Dossier:
 
 def dossier(db: Database, review_id: Any) -> Dossier:
     detail = show_review(db, review_id)
-    rid = detail.review["id"]
+    rid, product_id = detail.review["id"], detail.product["id"]
     with db.reading() as s:
-        _review, product = get_review(s, rid)
         checks = list(s.exec(select(FollowupCheck).where(FollowupCheck.review_id == rid).order_by(FollowupCheck.id)))
         visits: dict[int, list[dict[str, Any]]] = {}
         if checks:
@@ -53,7 +51,7 @@ def dossier(db: Database, review_id: Any) -> Dossier:
                       "visits": visits.get(c.id, [])} for c in checks]
         audits = [r.model_dump(mode="json", include={"id", "status", "records", "flagged_records", "findings", "sample_size",
                                                      "pack_id", "pack_version", "started_by", "created_at", "finished_at"})
-                  for r in s.exec(select(AuditRun).where(AuditRun.product_id == product.id).order_by(AuditRun.id))]
+                  for r in s.exec(select(AuditRun).where(AuditRun.product_id == product_id).order_by(AuditRun.id))]
         head = s.get(AuditHead, 1)
         last = s.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.at, AuditCheckpoint.key_id)
                          .order_by(AuditCheckpoint.id.desc()).limit(1)).first()

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from review.domain.duties import Duty, require
 from review.domain.lifecycle import Gate
-from review.errors import Conflict, InvalidInput, NotFound
+from review.errors import Conflict, InvalidInput, NotFound, clip
 from review.services import audit
 from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.followups import cadence_for, sample_customers, schedule_next
@@ -46,7 +46,7 @@ def _product(s: Any, ref: str) -> Product:
         by_key = {n.casefold(): n for n in on_market}
         close = difflib.get_close_matches(ref.casefold(), list(by_key), n=1, cutoff=0.6)
         hint = f"; did you mean {by_key[close[0]]!r}?" if close else " (give its name as the product shows it, or its id)"
-        raise NotFound(f"--product {ref!r}: no such product{hint}")
+        raise NotFound(f"--product {clip(ref)}: no such product{hint}")
     return p
 
 

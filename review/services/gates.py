@@ -32,6 +32,7 @@ from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate, Status
 from review.domain.product import ProductProfile
 from review.errors import GateBlocked, IllegalTransition, NotFound
+from review.domain import rules
 from review.services import audit
 from review.services.common import case_state, get_review, initiation_assessment, residual_for, review_snapshot, save_review
 from review.services.followups import active_check, schedule_next
@@ -187,8 +188,7 @@ def release_step(db: Database, review_id: Any, *, now: datetime | None = None) -
                                   f"review {review.id} is not released: still needs {'; '.join(missing)}", {"missing": missing})
             gaps = unmet_controls(s, review.id, gates=("DEVELOPMENT", "RELEASE"))
             if gaps:
-                raise GateBlocked(f"review {review.id}: cannot release while required controls are unmet: "
-                                  + ", ".join(f"{c.control_id} ({c.status.lower().replace('_', ' ')})" for c in gaps))
+                raise GateBlocked(f"review {review.id}: cannot release while required controls are unmet: {rules.list_gaps(gaps)}")
             _save_report(s, review, report, residual, True, now)
             new = state.apply(Action.ADVANCE)
             before = review_snapshot(review)

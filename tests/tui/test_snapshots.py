@@ -14,6 +14,17 @@ def _app(db, actor="wei.chen", start="queue"):
     return EthicsReviewApp(db, actor, clock=lambda: FIXED_NOW, start=start)
 
 
+def _opener(review_id):
+    """``run_before`` that opens one review from the queue."""
+
+    async def open_review(pilot):
+        await wait_for_queue(pilot)
+        pilot.app.post_message(OpenReview(review_id))
+        await settle(pilot)
+
+    return open_review
+
+
 class TestScreens:
     def test_queue(self, frozen_demo, snap_compare):
         db, _ = frozen_demo
@@ -21,13 +32,7 @@ class TestScreens:
 
     def test_workspace(self, frozen_demo, snap_compare):
         db, ids = frozen_demo
-
-        async def open_review(pilot):
-            await wait_for_queue(pilot)
-            pilot.app.post_message(OpenReview(ids["Medical LLM assistant"]))
-            await settle(pilot)
-
-        assert snap_compare(_app(db, "amara.okafor"), terminal_size=SIZE, run_before=open_review)
+        assert snap_compare(_app(db, "amara.okafor"), terminal_size=SIZE, run_before=_opener(ids["Medical LLM assistant"]))
 
     def test_decide_modal(self, frozen_demo, snap_compare):
         db, ids = frozen_demo
@@ -48,13 +53,7 @@ class TestScreens:
 
     def test_workspace_at_80x24(self, frozen_demo, snap_compare):
         db, ids = frozen_demo
-
-        async def open_review(pilot):
-            await wait_for_queue(pilot)
-            pilot.app.post_message(OpenReview(ids["Medical LLM assistant"]))
-            await settle(pilot)
-
-        assert snap_compare(_app(db, "amara.okafor"), terminal_size=SMALL, run_before=open_review)
+        assert snap_compare(_app(db, "amara.okafor"), terminal_size=SMALL, run_before=_opener(ids["Medical LLM assistant"]))
 
     def test_dashboard(self, frozen_demo, snap_compare):
         db, _ = frozen_demo

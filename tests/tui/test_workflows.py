@@ -99,14 +99,19 @@ async def test_open_and_approve_updates_queue(demo):
     assert _review(db, rid).status == "APPROVED"
 
 
-async def test_verify_a_control(demo):
-    db, ids = demo
-    rid = ids["Board-game robot for children"]  # HR-02 failed verification; the team uploads new evidence
+def _new_hr02_evidence(db, rid: int, text: str) -> None:
+    """The Board-game robot's team uploads new evidence for HR-02 (its earlier verification failed)."""
     from review.demo.catalog import TEAM_SUBMITTERS
 
-    path = db.data_dir / "hr02.md"
-    path.write_text("Minors' mode covered in section 4\n")
+    path = db.data_dir / f"hr02-{abs(hash(text))}.md"
+    path.write_text(text)
     controls.add_evidence(db, rid, "HR-02", path, actor=TEAM_SUBMITTERS["edu-robotics"])
+
+
+async def test_verify_a_control(demo):
+    db, ids = demo
+    rid = ids["Board-game robot for children"]
+    _new_hr02_evidence(db, rid, "Minors' mode covered in section 4\n")
     app = EthicsReviewApp(db, "amara.okafor")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_queue(pilot)
@@ -132,11 +137,7 @@ async def test_a_failed_verification_keeps_the_rationale_typed_first(demo):
     """The verify dialog opens on the rationale: typed text is never lost, and fail without one is refused."""
     db, ids = demo
     rid = ids["Board-game robot for children"]
-    from review.demo.catalog import TEAM_SUBMITTERS
-
-    path = db.data_dir / "hr02-template.md"
-    path.write_text("TODO: fill in\n")
-    controls.add_evidence(db, rid, "HR-02", path, actor=TEAM_SUBMITTERS["edu-robotics"])
+    _new_hr02_evidence(db, rid, "TODO: fill in\n")
     app = EthicsReviewApp(db, "amara.okafor")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_queue(pilot)

@@ -79,17 +79,12 @@ def test_a_term_followed_by_punctuation_is_found(mark, engine, cfilter, cfilter_
     assert "pipe bomb" in {text[x.start:x.end] for x in f.scan(Record(id="r", output=text)) if x.scanner == "keyword"}, text
 
 
-def test_a_trailing_dollar_still_reads_as_a_letter(cfilter):
+def test_a_trailing_dollar_still_reads_as_a_letter() -> None:
     from review.domain.content.normalize import python_reference
 
-    for fold_path in (None, python_reference):
-        view = match_view("cla$$ act") if fold_path is None else _in(fold_path, "cla$$ act")
-        assert view.text.startswith("class") or view.text.startswith("ciass"), view.text
-
-
-def _in(ctx, text):
-    with ctx():
-        return match_view(text)
+    assert match_view("cla$$ act").text == "ciass act"  # (l folds to i, as the terms do)
+    with python_reference():
+        assert match_view("cla$$ act").text == "ciass act"
 
 
 def test_the_python_and_native_folds_agree_on_trailing_marks() -> None:

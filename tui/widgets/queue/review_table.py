@@ -99,12 +99,12 @@ class ReviewTable(DataTable):
     @staticmethod
     def cells(r: Any, now: datetime, *, compact: bool = False) -> list[Any]:
         if compact:
-            due = due_text(r.due_at, r.status, now)
+            due, status = due_text(r.due_at, r.status, now), status_text(r.status)
             return [
                 Text(str(r.id), style="dim", justify="right"),
                 plain(r.product, overflow="ellipsis", no_wrap=True),
                 _GATE_SHORT.get(r.gate, r.gate.lower()[:4]),
-                Text(status_text(r.status).plain[:12], style=status_text(r.status).style),
+                Text(status.plain[:12], style=status.style),
                 Text(f" {_GRADE_SHORT.get(r.grade, r.grade)} " if r.grade else " - ", style=grade_badge(r.grade).style),
                 Text(_short_due(due.plain), style=due.style),
             ]
