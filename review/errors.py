@@ -7,6 +7,8 @@ line and exits non-zero; the TUI shows it in a modal. Anything else is a bug.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ReviewError(Exception):
     """Base class: a refusal or bad input, explained for a person."""
@@ -16,6 +18,9 @@ class ReviewError(Exception):
     #: ``clip``; should a message still quote a huge one, the middle is cut: the start (what) and the
     #: end (the fix) stay, and 100 MB never reaches stderr, a modal or a problem+json body.
     MAX_CHARS = 20_000
+    #: Set by a use case for work to do once its transaction rolled back (``Database.transaction`` calls it
+    #: with the database): a refused attempt the trail keeps.
+    after_rollback: Any = None
 
     def __init__(self, message: str) -> None:
         if len(message) > self.MAX_CHARS:

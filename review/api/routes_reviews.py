@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -217,6 +217,12 @@ def download_evidence(review_id: str, evidence_id: str, c: LocalClient = Depends
 @router.get("/reviews/{review_id}/report", tags=["reviews"], summary="The review's dossier as Markdown and HTML")
 def review_report(review_id: str, c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.review_report(review_id))
+
+
+@router.get("/reports/process", tags=["reviews"], summary="The review process over a period, along the six dimensions")
+def process_report(start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+                   c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.process_report(start, end))
 
 
 @router.get("/evidence/check", tags=["controls"], summary="Every evidence file (of one review, or all) is in the store and unchanged")

@@ -39,6 +39,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = aud.add_parser("list", help="list audit runs")
     p.add_argument("--product", default=None)
     p.add_argument("--limit", type=int, default=50)
+    output.csv_option(p)
     p.set_defaults(func=cmd_list)
     p = aud.add_parser("show", help="one run: counts, bad records, verdict; --items lists the spot-check sample")
     p.add_argument("run")
@@ -145,8 +146,9 @@ def _summary(ctx: Any, run_id: int) -> int:
 
 def cmd_list(ctx: Any) -> int:
     rows = ctx.client.list_audits(product=ctx.args.product, limit=ctx.args.limit)
-    if ctx.json:
-        output.emit_json([{**r.model_dump(mode="json"), "product": n} for r, n in rows])
+    if ctx.json or ctx.args.format == "csv":
+        records = [{**r.model_dump(mode="json"), "product": n} for r, n in rows]
+        output.emit_json(records) if ctx.json else output.emit_csv(records)
         return 0
     output.table("Audit runs", ["run", "product", "status", "records", "flagged", "findings", "bad", "sample", "started"],
                  [(r.id, n, r.status, f"{r.records:,}", f"{r.flagged_records:,}", f"{r.findings:,}", r.bad_records, r.sample_size,

@@ -50,6 +50,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--asc", action="store_true", help="ascending order")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
+    output.csv_option(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", help="show one review in full")
@@ -156,6 +157,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = al.add_parser("show", help="show audit rows")
     p.add_argument("--review", default=None)
     p.add_argument("--limit", type=int, default=50)
+    output.csv_option(p)
     p.set_defaults(func=cmd_audit_show)
 
     rep = sub.add_parser("report", help="reports an auditor reads").add_subparsers(dest="report_cmd", required=True, metavar="KIND")
@@ -165,6 +167,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--format", choices=("md", "html"), default="md")
     p.add_argument("--out", default=None, metavar="FILE", help="write it here (default: standard output)")
     p.set_defaults(func=cmd_report_review)
+    p = rep.add_parser("process", help="the review process over a period, along the six dimensions (research, organisation, "
+                                       "mechanism, technical support, communication, tracking), each with figures")
+    p.add_argument("--from", dest="start", metavar="YYYY-MM-DD", default=None, help="first day (default: 89 days before --to)")
+    p.add_argument("--to", dest="end", metavar="YYYY-MM-DD", default=None, help="last day, included (default: today)")
+    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--out", default=None, metavar="FILE", help="write it here (default: standard output)")
+    p.set_defaults(func=cmd_report_process)
 
 
 # ---- handlers ---------------------------------------------------------------------------
@@ -179,6 +188,26 @@ def cmd_report_review(ctx: Any) -> int:
             output.say(f"wrote the dossier of review {rep.review_id} to {ctx.args.out}")
     else:
         sys.stdout.write(text + "\n")  # already escaped for its format; Markdown/HTML, not terminal markup
+    return 0
+
+
+def cmd_report_process(ctx: Any) -> int:
+    import json
+
+    a = ctx.args
+    rep = ctx.client.process_report(a.start, a.end)
+    fmt = "json" if ctx.json and not a.out else a.format
+    text = {"md": rep.markdown, "html": rep.html}.get(fmt) or json.dumps(rep.data, ensure_ascii=False, indent=1)
+    if a.out:
+        Path(a.out).write_text(text, encoding="utf-8")
+        if ctx.json:
+            output.emit_json({"from": rep.data["from"], "to": rep.data["to"], "path": a.out, "format": fmt})
+        else:
+            output.say(f"wrote the process report {rep.data['from']} to {rep.data['to']} to {a.out}")
+    elif fmt == "json":
+        output.emit_json(rep.data)
+    else:
+        sys.stdout.write(text + "\n")  # already escaped for its format
     return 0
 
 
@@ -298,6 +327,9 @@ def cmd_list(ctx: Any) -> int:
     page = ctx.client.list_reviews(f, sort=a.sort, descending=not a.asc, limit=a.limit, offset=a.offset)
     if ctx.json:
         output.emit_json({"total": page.total, "offset": page.offset, "limit": page.limit, "reviews": [r.to_json() for r in page.rows]})
+        return 0
+    if a.format == "csv":
+        output.emit_csv(r.to_json() for r in page.rows)
         return 0
     rows = [
         (r.id, r.product, r.owner_team, r.gate, status_text(r.status), grade_text(r.grade), r.assignee or "-",
@@ -570,6 +602,8 @@ def cmd_audit_show(ctx: Any) -> int:
     rows = ctx.client.audit_log(review_id=ctx.args.review, limit=ctx.args.limit)
     if ctx.json:
         output.emit_json([r.model_dump(mode="json") for r in rows])
+    elif ctx.args.format == "csv":
+        output.emit_csv(r.model_dump(mode="json") for r in rows)
     else:
         output.table("Audit log", ["#", "when", "actor", "action", "entity", "after"],
                      [(r.id, when(r.at), r.actor, r.action, f"{r.entity} {r.entity_id}", _short(r.after)) for r in rows])

@@ -19,6 +19,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     g.add_argument("--overdue", action="store_const", const="overdue", dest="which", help="open past the escalation delay")
     g.add_argument("--triggered", action="store_const", const="triggered", dest="which", help="a visit reported a risk")
     p.add_argument("--limit", type=int, default=200)
+    output.csv_option(p)
     p.set_defaults(func=cmd_followup_list, which=None)
     p = fu.add_parser("show", help="one check: visits, questionnaire, answers")
     p.add_argument("check")
@@ -45,6 +46,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_feedback_triage)
     p = fb.add_parser("list", help="feedback, newest first")
     p.add_argument("--status", default=None, help="new, credible, not-credible")
+    output.csv_option(p)
     p.set_defaults(func=cmd_feedback_list)
 
     p = sub.add_parser("notifications", help="your notifications: to you, your team, the committee or the chair (newest first)")
@@ -74,6 +76,9 @@ def cmd_followup_list(ctx: Any) -> int:
     rows = ctx.client.list_checks(which=ctx.args.which, limit=ctx.args.limit)
     if ctx.json:
         output.emit_json(rows)
+        return 0
+    if ctx.args.format == "csv":
+        output.emit_csv(rows)
         return 0
     output.table(None, ["check", "review", "product", "#", "kind", "grade", "status", "due", "visits", "flags"],
                  [(r["id"], r["review_id"], r["product"], r["sequence"], r["kind"], output.grade_text(r["grade"]), output.status_text(r["status"]),
@@ -149,6 +154,9 @@ def cmd_feedback_list(ctx: Any) -> int:
     rows = ctx.client.list_feedback(status=ctx.args.status)
     if ctx.json:
         output.emit_json(rows)
+        return 0
+    if ctx.args.format == "csv":
+        output.emit_csv(rows)
         return 0
     output.table(None, ["id", "product", "status", "received", "message", "check"],
                  [(r["id"], r["product"], r["status"], r["created_at"][:16], r["message"][:80], r["check_id"] or "-") for r in rows])

@@ -141,7 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _json_everywhere(parser)
     return parser
+
+
+def _json_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--json`` also after the subcommand (``ethics-review list --json``). Its default is SUPPRESS, so a
+    subcommand that does not see it leaves the top-level ``--json`` as given."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                if "--json" not in child._option_string_actions:
+                    child.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable JSON output")
+                _json_everywhere(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

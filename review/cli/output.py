@@ -49,6 +49,41 @@ def emit_json(value: Any) -> None:
     print(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
+def csv_option(parser: Any) -> None:
+    """``--format table|csv`` on a listing command."""
+    parser.add_argument("--format", choices=("table", "csv"), default="table", help="csv: every row in full, for a spreadsheet")
+
+
+def emit_csv(records: Iterable[dict[str, Any]]) -> None:
+    """Records as CSV on standard output (columns: every key, first seen first). Lists and objects are JSON
+    text; a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) is prefixed with ``'``;
+    control characters and escape sequences are shown as escapes, as everywhere."""
+    import csv
+
+    rows = list(records)
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(list(columns))
+    for r in rows:
+        w.writerow([_csv_cell(r.get(c)) for c in columns])
+
+
+def _csv_cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    text = v if isinstance(v, str) else json.dumps(v, default=_default, ensure_ascii=False)
+    text = safe(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _default(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat()

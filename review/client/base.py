@@ -72,6 +72,15 @@ class DossierReport:
     html: str
 
 
+@dataclass(frozen=True)
+class ProcessReportDoc:
+    """The review process report (``review.services.process_report``): its figures as data and both renderings."""
+
+    data: dict[str, Any]
+    markdown: str
+    html: str
+
+
 Progress = Callable[[dict], None]
 
 
@@ -266,6 +275,10 @@ class Client(ABC):
     @abstractmethod
     def review_report(self, review_id: Any) -> DossierReport:
         """The review's dossier as Markdown and HTML."""
+
+    @abstractmethod
+    def process_report(self, start: str | None = None, end: str | None = None) -> ProcessReportDoc:
+        """The review process over ``start``..``end`` (YYYY-MM-DD, both included; default the last 90 days)."""
 
     # ---- conveniences (same in both modes) ------------------------------------------------
     def label_item(self, run_id: Any, seq: Any, verdict: str, *, category: str | None = None, severity: int | None = None,

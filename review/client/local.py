@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from review.client import steps
-from review.client.base import Client, DossierReport, FeedbackReceipt, Progress, Report, StepReport, checked_download
+from review.client.base import Client, DossierReport, FeedbackReceipt, ProcessReportDoc, Progress, Report, StepReport, checked_download
 from review.errors import InvalidInput
 from review.services import audit as audit_service
 from review.services import content_audit as ca
@@ -297,6 +297,13 @@ class LocalClient(Client):
 
         d = dossier.dossier(self.db, review_id)
         return DossierReport(d.detail.review["id"], dossier.render_markdown(d), dossier.render_html(d))
+
+    def process_report(self, start=None, end=None):
+        from review.services import process_report as pr
+
+        lo, hi = pr.period(start, end)
+        r = pr.process_report(self.db, lo, hi, actor=self.actor)
+        return ProcessReportDoc(r.to_json(), pr.render_markdown(r), pr.render_html(r))
 
 
 def _target(dest: Path, filename: str) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from review.client.base import Client, DossierReport, FeedbackReceipt, Report, StepReport, checked_download
+from review.client.base import Client, DossierReport, FeedbackReceipt, ProcessReportDoc, Report, StepReport, checked_download
 from review.client.codec import decode
 from review.domain.grading import GradeResult
 from review.errors import InvalidInput, ReviewError, Unavailable, error_for
@@ -326,6 +326,9 @@ class RemoteClient(Client):
 
     def review_report(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}/report", DossierReport)
+
+    def process_report(self, start=None, end=None):
+        return self._call("GET", "/reports/process", ProcessReportDoc, params={"from": start, "to": end})
 
 
 def _seg(value: Any) -> str:

@@ -39,6 +39,7 @@ class Duty(StrEnum):
     LABEL = "label"
     EXPORT_LOG = "export the audit log"
     SET_CLOCK = "run the follow-up scan at another time than now"
+    READ_PROCESS = "read the process report"
 
 
 #: The role table: which roles may perform each duty.
@@ -58,6 +59,7 @@ ROLES_FOR: dict[Duty, frozenset[Role]] = {
     Duty.LABEL: frozenset({Role.REVIEWER, Role.CHAIR}),
     Duty.EXPORT_LOG: frozenset({Role.CHAIR, Role.ADMIN}),  # it holds personal data
     Duty.SET_CLOCK: frozenset({Role.ADMIN}),
+    Duty.READ_PROCESS: frozenset({Role.REVIEWER, Role.CHAIR, Role.ADMIN}),  # it names people and their load
 }
 
 #: The ethics committee: who reviews, and who ``committee`` notifications reach.

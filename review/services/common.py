@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from review.domain.duties import Actor, ProductContext, Role, parse_roles
 from review.domain.grades import Grade
 from review.domain.lifecycle import CaseState, Gate, Status
 from review.domain.product import ProductProfile
-from review.errors import Conflict, InvalidInput, NotFound
+from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.store.db import utcnow
 from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Decision, Product, Review, User
 
@@ -185,8 +185,27 @@ def judge(s: Session, who: Actor, act: rules.Act, review: Review, product: Produ
           **need: bool) -> rules.Situation:
     """Apply the rule book inside a use case: raise its refusal (the TUI shows the same words), else the situation."""
     sit = situation(s, review, product, **need)
-    rules.judge(who, act, sit, target=target).raise_if_refused(review.id, to=target.username if target else "")
+    verdict = rules.judge(who, act, sit, target=target)
+    try:
+        verdict.raise_if_refused(review.id, to=target.username if target else "")
+    except Forbidden as exc:  # role, segregation or recusal: the refused attempt goes on the trail once the use case rolls back
+        exc.after_rollback = partial(_record_refusal, who.username, act.value, review.id, verdict.reasons,
+                                     target.username if target else None)
+        raise
     return sit
+
+
+#: audit-log action of a refused attempt (role, segregation of duties, recusal): ``refused:<act>``
+REFUSED = "refused:"
+
+
+def _record_refusal(actor: str, act: str, review_id: int, reasons: tuple[str, ...], target: str | None, db: Any) -> None:
+    """Write the refused attempt in its own transaction, after the use case rolled back (the process report counts them)."""
+    from review.services import audit
+
+    with db.transaction() as s:
+        audit.record(s, actor=actor, action=f"{REFUSED}{act}", entity="review", entity_id=review_id, before=None,
+                     after={"reasons": list(reasons), **({"to": target} if target else {})})
 
 
 def review_snapshot(review: Review) -> dict[str, Any]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -166,8 +168,16 @@ class Database:
             from review.errors import Conflict
 
             raise Conflict(raced) from None
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            after = getattr(exc, "after_rollback", None)
+            if after is not None:  # e.g. a refused attempt the trail keeps: written once the use case's changes are gone
+                exc.after_rollback = None  # type: ignore[attr-defined]
+                session.close()
+                try:
+                    after(self)
+                except Exception:  # never hide the refusal behind a failure to record it
+                    log.warning("could not record %s after rollback", type(exc).__name__, exc_info=True)
             raise
         finally:
             session.close()

@@ -305,3 +305,49 @@ def test_duplicate_keys_and_huge_values_are_refused_briefly(cli: Cli, tmp_path: 
     huge.write_text(yaml.safe_dump(doc))
     code, _, err = cli("submit", str(huge), user="geo.lead")
     assert code == 2 and "(200,002 characters)" in err and len(err) < 3000 and "huge.yaml" in err
+
+
+def test_listings_export_csv_and_json_goes_after_the_subcommand(cli: Cli, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    def hostile(doc: dict) -> None:
+        doc["product"]["name"] = "=HYPERLINK(\"http://evil.example\")"
+
+    rid = str(cli.ok("submit", str(product_file(tmp_path, mutate=hostile)), user="geo.lead")["id"])
+    code, out, err = cli("list", "--format", "csv", user="wei.chen")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["id"] for r in rows] == [rid] and rows[0]["gate"] == "INITIATION" and rows[0]["grade"] == "LOW"
+    assert rows[0]["product"].startswith("'=HYPERLINK")  # a spreadsheet shows it, never runs it
+    code, out, _ = cli("audit-log", "show", "--review", rid, "--format", "csv", user="wei.chen")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and rows[-1]["action"] == "submit" and rows[-1]["entity_id"] == rid
+    assert cli("feedback", "submit", "--product", rid, "-m", "\x1b]8;;http://evil\x07see\x1b]8;;\x07 -1+1")[0] == 0
+    code, out, _ = cli("feedback", "list", "--format", "csv", user="wei.chen")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and rows[0]["message"].startswith("\\x1b]8;;")
+    for args in (["followup", "list"], ["audit", "list"]):
+        code, out, err = cli(*args, "--format", "csv", user="wei.chen")
+        assert code == 0 and not err and out.count("\n") >= 1
+    code, out, _ = cli("list", "--json", user="wei.chen")  # --json after the subcommand, as before it
+    assert code == 0 and json.loads(out)["total"] == 1
+    code, out, _ = cli("audit-log", "show", "--limit", "1", "--json", user="wei.chen")
+    assert code == 0 and len(json.loads(out)) == 1
+
+
+def test_report_process_in_every_format(cli: Cli, tmp_path: Path) -> None:
+    rid = str(cli.ok("submit", str(product_file(tmp_path)), user="geo.lead")["id"])
+    cli.ok("assign", rid, "priya.nair", user="wei.chen")
+    cli.ok("decide", rid, "approve", "-m", "fine", user="priya.nair")
+    data = cli.ok("report", "process", user="wei.chen")
+    mech = next(d for d in data["dimensions"] if d["key"] == "mechanism_guarantee")
+    assert mech["figures"]["gate cycles decided"] == 1
+    code, out, _ = cli("report", "process", "--format", "md", user="wei.chen")
+    assert code == 0 and "## Continuous tracking" in out
+    code, out, _ = cli("report", "process", "--format", "html", "--out", str(tmp_path / "p.html"), user="wei.chen")
+    assert code == 0 and "<svg" in (tmp_path / "p.html").read_text()
+    code, _, err = cli("report", "process", "--from", "yesterday", user="wei.chen")
+    assert code == 2 and "--from 'yesterday': not a date; use YYYY-MM-DD" in err
+    code, _, err = cli("report", "process", user="geo.lead")
+    assert code == 4 and "read the process report" in err

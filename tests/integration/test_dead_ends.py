@@ -13,8 +13,9 @@ import pytest
 
 from review.demo.seed import CHAIR
 from review.errors import Forbidden, GateBlocked, IllegalTransition
-from review.services import reviews, users
+from review.services import audit, reviews, users
 from review.services.permissions import permissions
+from review.services.queries import show_review
 from review.store.db import Database
 from tests.integration.followup_helpers import approve, released, submit, team_of, to_release_gate
 from review.demo.catalog import TEAM_SUBMITTERS
@@ -69,6 +70,12 @@ def test_assigning_to_someone_segregation_forbids_is_not_allowed_exit_4(db: Data
     with pytest.raises(Forbidden) as exc:
         reviews.assign(db, rid, submitter, actor=CHAIR)
     assert exc.value.exit_code == 4
+    # the refused attempt is on the trail (written after the use case rolled back); the review is as it was
+    rows = [r for r in audit.recent(db, review_id=rid) if r.action.startswith("refused:")]
+    assert [(r.actor, r.action, r.after["to"]) for r in rows] == [(CHAIR, "refused:assign", submitter)]
+    assert rows[0].after["reasons"] and str(exc.value).endswith("; ".join(rows[0].after["reasons"]))
+    assert show_review(db, rid).review["assignee"] is None
+    assert audit.verify_chain(db).ok
 
 
 def test_advance_at_release_with_unmet_release_controls_is_refused_in_both_places(db: Database, tmp_path) -> None:

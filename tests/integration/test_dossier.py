@@ -41,4 +41,12 @@ def test_bench_reports_runs_the_user_path() -> None:
     from review.bench.reports import run
 
     out = run(controls=12, trail=20, runs=2, echo=None)
-    assert out["dossier_ms"] > 0 and out["controls"] == 12 and out["process_report_s_100k"] is None
+    assert out["dossier_ms"] > 0 and out["controls"] == 12
+
+
+def test_bench_process_report_seeds_history_and_runs_the_user_path() -> None:
+    from review.bench.reports import run_process
+
+    out = run_process(reviews=300, runs=1, echo=None)
+    assert out["process_report_s"] > 0 and out["process_reviews"] == 300
+    assert out["process_trail"] >= 600 and out["process_decisions"] >= 300
