@@ -220,9 +220,9 @@ def review_report(review_id: str, c: LocalClient = Depends(client)) -> JSONRespo
 
 
 @router.get("/reports/process", tags=["reviews"], summary="The review process over a period, along the six dimensions")
-def process_report(start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+def process_report(start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"), now: datetime | None = None,
                    c: LocalClient = Depends(client)) -> JSONResponse:
-    return ok(c.process_report(start, end))
+    return ok(c.process_report(start, end, now=now))
 
 
 @router.get("/evidence/check", tags=["controls"], summary="Every evidence file (of one review, or all) is in the store and unchanged")

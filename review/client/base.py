@@ -277,8 +277,8 @@ class Client(ABC):
         """The review's dossier as Markdown and HTML."""
 
     @abstractmethod
-    def process_report(self, start: str | None = None, end: str | None = None) -> ProcessReportDoc:
-        """The review process over ``start``..``end`` (YYYY-MM-DD, both included; default the last 90 days)."""
+    def process_report(self, start: str | None = None, end: str | None = None, *, now: datetime | None = None) -> ProcessReportDoc:
+        """The review process over ``start``..``end`` (YYYY-MM-DD, both included; default the 90 days to ``now``)."""
 
     # ---- conveniences (same in both modes) ------------------------------------------------
     def label_item(self, run_id: Any, seq: Any, verdict: str, *, category: str | None = None, severity: int | None = None,

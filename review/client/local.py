@@ -298,11 +298,11 @@ class LocalClient(Client):
         d = dossier.dossier(self.db, review_id)
         return DossierReport(d.detail.review["id"], dossier.render_markdown(d), dossier.render_html(d))
 
-    def process_report(self, start=None, end=None):
+    def process_report(self, start=None, end=None, *, now=None):
         from review.services import process_report as pr
 
-        lo, hi = pr.period(start, end)
-        r = pr.process_report(self.db, lo, hi, actor=self.actor)
+        lo, hi = pr.period(start, end, now=now)
+        r = pr.process_report(self.db, lo, hi, actor=self.actor, now=now)
         return ProcessReportDoc(r.to_json(), pr.render_markdown(r), pr.render_html(r))
 
 

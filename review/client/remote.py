@@ -327,8 +327,8 @@ class RemoteClient(Client):
     def review_report(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}/report", DossierReport)
 
-    def process_report(self, start=None, end=None):
-        return self._call("GET", "/reports/process", ProcessReportDoc, params={"from": start, "to": end})
+    def process_report(self, start=None, end=None, *, now=None):
+        return self._call("GET", "/reports/process", ProcessReportDoc, params={"from": start, "to": end, "now": now})
 
 
 def _seg(value: Any) -> str:

@@ -15,7 +15,7 @@ from review.demo.seed import seed_people
 from tests.tui.conftest import settle, wait_for_queue
 from tui.app import EthicsReviewApp
 from tui.format import due_text
-from tui.widgets.dashboard import charts
+from tui.widgets.dashboard import charts, process_panel
 from tui.screens.queue import PAGE
 
 
@@ -64,6 +64,19 @@ async def test_dashboard_counts(demo):
         # The content-audit panel is registered: its card replaces the placeholder.
         assert "Audit pass rates" == app.screen.query_one("#dash-audit-pass-rates").border_title
         assert not app.screen.query("#dash-audit")
+        # The process card: the same figures as `report process`, six dimensions, the cycle time per gate as bars.
+        dims = {d["key"]: d for d in data.process["dimensions"]}
+        assert len(dims) == 6 and dims["mechanism_guarantee"]["figures"]["gate cycles decided"] == 11
+        console = Console(width=140, record=True, file=io.StringIO())
+        console.print(process_panel.render(data.process, 140))
+        text = console.export_text()
+        for title in ("Theoretical research", "Organisational support", "Mechanism guarantee", "Technical support",
+                      "External communication", "Continuous tracking"):
+            assert title in text
+        import re
+
+        assert re.search(r"gate cycles decided +11\b", text)
+        assert "init" in text and "100.0%" in text
 
 
 def test_due_text_is_relative_to_the_given_clock():

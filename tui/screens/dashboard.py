@@ -1,4 +1,5 @@
-"""The committee dashboard: grade distribution, gate funnel, overdue reviews, and registered panels.
+"""The committee dashboard: grade distribution, gate funnel, overdue reviews, registered panels, and the
+process card (the six dimensions of ``ethics-review report process`` over the last 90 days).
 
 Audit pass rates are not here yet: the content-audit work adds them as a panel with
 ``tui.registry.register_dashboard_panel`` (see the placeholder card).
@@ -18,7 +19,8 @@ from textual.widgets import Footer, Static
 
 from tui.registry import dashboard_panels
 from tui.screens.base import CommitteeScreen
-from tui.widgets.dashboard import charts
+from review.errors import ReviewError
+from tui.widgets.dashboard import charts, process_panel
 from tui.widgets.nav import NavBar
 
 BAR_WIDTH = 36
@@ -39,6 +41,7 @@ class DashboardScreen(CommitteeScreen):
         funnel: dict[str, dict[str, int]]
         overdue: dict[str, Any]
         extra: dict[str, Any]
+        process: dict[str, Any] | str
 
     def compose(self) -> ComposeResult:
         yield NavBar("dashboard", id="nav")
@@ -50,6 +53,7 @@ class DashboardScreen(CommitteeScreen):
                 yield Card(p.title, id=f"dash-{p.id}", classes="card")
             if not any(p.id == "audit-pass-rates" for p in dashboard_panels()):
                 yield Card("Audit pass rates", id="dash-audit", classes="card placeholder")
+            yield Card("The review process, last 90 days (ethics-review report process)", id="dash-process", classes="card wide")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -68,7 +72,12 @@ class DashboardScreen(CommitteeScreen):
     def _load(self) -> None:
         c = self.app.client
         extra = {p.id: p.load(c) for p in dashboard_panels()}
-        self.post_message(self.Loaded(c.grade_distribution(), c.gate_funnel(), c.overdue_counts(now=self.app.now()), extra))
+        now = self.app.now()
+        try:
+            process: dict[str, Any] | str = c.process_report(now=now).data
+        except ReviewError as exc:  # e.g. a person outside the committee: the card says why
+            process = exc.message
+        self.post_message(self.Loaded(c.grade_distribution(), c.gate_funnel(), c.overdue_counts(now=now), extra, process))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
@@ -78,6 +87,8 @@ class DashboardScreen(CommitteeScreen):
         self.query_one("#dash-overdue", Card).update(charts.overdue(event.overdue, BAR_WIDTH))
         for p in dashboard_panels():
             self.query_one(f"#dash-{p.id}", Card).update(p.render(event.extra.get(p.id), BAR_WIDTH))
+        card = self.query_one("#dash-process", Card)
+        card.update(process_panel.render(event.process, max(40, card.content_size.width or self.size.width - 8)))
 
     def action_reload(self) -> None:
         self.reload()
