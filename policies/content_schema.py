@@ -190,6 +190,8 @@ class ContentSafetyPolicy(BaseModel):
     classifier: ClassifierConfig | None = None
     sampling: SamplingPlan = SamplingPlan()
     minimums: LibraryMinimums = LibraryMinimums()
+    #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
+    audit_control: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContentSafetyPolicy":

@@ -192,6 +192,10 @@ def _load_cached(path_str: str, _mtime: int, _size: int) -> LoadedPack:
                 raise InvalidInput(f"{where}: content_safety references {rel!r}, which does not exist beside the pack")
             hasher.update(rel.encode() + b"\0")
             hasher.update(f.read_bytes())
+        ctrl = content_policy.audit_control
+        if ctrl is not None and ctrl not in {c.id for c in pack.controls}:
+            raise InvalidInput(f"{where}: content_safety.audit_control: {ctrl!r} is not one of the pack's controls; "
+                               f"use one of {', '.join(c.id for c in pack.controls)}")
     return LoadedPack(pack=pack, path=path, content_hash=hasher.hexdigest(), files=tuple(sorted(files)), content_policy=content_policy)
 
 

@@ -187,6 +187,7 @@ DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
     "control-rejected": ("team",),
     "reopened": ("team", "assignee"),
     "feedback-credible": ("team",),
+    "audit-failed": ("team", "committee"),
 }
 
 

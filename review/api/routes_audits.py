@@ -26,7 +26,7 @@ MAX_AUDIT_UPLOAD_BYTES = 64 * 1024 ** 3
 
 
 class LabelsIn(BaseModel):
-    labels: list[dict[str, Any]] = Field(description="each: item, verdict (pass|violation), category, severity, note, second")
+    labels: list[dict[str, Any]] = Field(description="each: item, verdict (pass|violation), category, severity, note, second, adjudicate")
     where: list[str] | None = Field(None, description="names each label's source (file:line) in error messages")
 
 
@@ -34,8 +34,9 @@ def _workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _scan_in_background(st: ServerState, run_id: int, actor: str, reaudit: Any = None) -> None:
-    """Scan a run's pending chunks on a server thread (chunks in worker processes), then close a re-audit request."""
+def _scan_in_background(st: ServerState, run_id: int, actor: str) -> None:
+    """Scan a run's pending chunks on a server thread (chunks in worker processes); a re-audit request the run
+    serves closes with its verdict, when the spot checks are done."""
     if (t := st.audit_threads.get(run_id)) is not None and t.is_alive():
         raise Conflict(f"audit run {run_id} is already being scanned on the server; poll its progress")
     st.audit_errors.pop(run_id, None)
@@ -43,8 +44,6 @@ def _scan_in_background(st: ServerState, run_id: int, actor: str, reaudit: Any =
     def work() -> None:
         try:
             ca.run_inline(st.db, run_id, actor=actor, workers=_workers())
-            if reaudit is not None:
-                followups.complete_reaudit(st.db, int(reaudit), actor=actor, note=f"content audit run {run_id}")
         except ReviewError as exc:
             st.audit_errors[run_id] = exc.message
         except Exception as exc:  # reported through /progress; `audit resume` continues where it stopped
@@ -85,13 +84,12 @@ async def start(request: Request, product: str, filename: str, fmt: str | None =
         raise
 
     def plan() -> Any:
-        if reaudit is not None:
-            followups.get_pending_reaudit(st.db, reaudit, product=product)
+        req = followups.get_pending_reaudit(st.db, reaudit, product=product)["id"] if reaudit is not None else None
         return ca.start_run(st.db, dest, product=product, actor=c.actor, fmt=fmt, chunk_lines=chunk, double_review=double_review,
-                            engine="inline", pack=pack, seed=seed)
+                            engine="inline", pack=pack, seed=seed, reaudit=req)
 
     run = await run_in_threadpool(plan)
-    _scan_in_background(st, run.id, c.actor, reaudit)
+    _scan_in_background(st, run.id, c.actor)
     return ok(run, 202)
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from review import errors
 from review.cli import output
 
 
@@ -26,7 +27,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes scanning chunks with --engine inline (default: one per core)")
     p.add_argument("--reaudit", metavar="REQUEST", default=None,
-                   help="this run answers a content re-audit request opened by a follow-up (closed when the run completes)")
+                   help="this run answers a content re-audit request opened by a follow-up (closed when the run's verdict is in)")
     p.set_defaults(func=cmd_run)
     p = aud.add_parser("reaudits", help="content re-audit requests opened by post-release follow-ups, still pending")
     p.set_defaults(func=cmd_reaudits)
@@ -53,7 +54,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--severity", type=int, default=None)
     p.add_argument("--note", "-m", default="")
     p.add_argument("--second", action="store_true", help="a blind second review by another reviewer")
-    p.add_argument("--file", default=None, help="batch: CSV or JSONL with item, verdict, category, severity, note, second")
+    p.add_argument("--adjudicate", action="store_true",
+                   help="double review: a third reviewer settles an item the first two disagree on (before the verdict)")
+    p.add_argument("--file", default=None, help="batch: CSV or JSONL with item, verdict, category, severity, note, second, adjudicate")
     p.set_defaults(func=cmd_label)
     p = aud.add_parser("report", help="write Markdown and HTML reports of a run")
     p.add_argument("run")
@@ -103,7 +106,7 @@ def cmd_run(ctx: Any) -> int:
         run = ctx.client.run_audit(a.file, product=a.product, fmt=a.fmt, chunk_lines=a.chunk, double_review=a.double_review, pack=a.pack,
                                    seed=a.seed, reaudit=a.reaudit, engine=a.engine, workers=_workers(ctx), progress=tick, started=started)
     if a.reaudit is not None and not ctx.json:
-        output.say(f"content re-audit request {a.reaudit} closed by audit run {run.id}")
+        output.say(f"audit run {run.id} serves content re-audit request {a.reaudit}: it closes when the spot-check verdict is in")
     return _summary(ctx, run.id)
 
 
@@ -130,6 +133,12 @@ def cmd_resume(ctx: Any) -> int:
 def _summary(ctx: Any, run_id: int) -> int:
     d = ctx.client.get_audit(run_id, bad_limit=10)
     r = d.run
+    if r.status == "FAILED" and r.records == 0:
+        for b in d.bad[1:]:
+            output.err(f"bad: {b.message}")
+        raise errors.InvalidInput(f"{r.source}: no valid record to audit ({r.bad_records:,} rejected"
+                           + (f"; the first: {d.bad[0].message}" if d.bad else "; the file holds none")
+                           + f"); fix the file and start a new run (audit run {r.id} is FAILED)")
     if ctx.json:
         output.emit_json({"run": r.id, "status": r.status, "records": r.records, "bad_records": r.bad_records,
                           "flagged_records": r.flagged_records, "findings": r.findings, "sample_size": r.sample_size, "seed": r.seed,
@@ -174,6 +183,14 @@ def cmd_show(ctx: Any) -> int:
     output.table("Findings", ["category", "severity", "findings", "records"], d.by_category)
     output.say(f"labelled {v.labelled}/{v.items}; pass rate {v.rate:.1%} [{v.lower:.1%}, {v.upper:.1%}] vs {v.threshold:.0%}: {verdict_word(v)}"
                + (f"; kappa {v.kappa:.3f} ({v.pairs} pairs)" if v.kappa is not None else ""))
+    if r.review_id is not None:
+        output.say(f"counts for review R-{r.review_id}" + (f", control {r.control_id}" if r.control_id else " (it requires no audit control)")
+                   + (f"; verdict {r.verdict.upper()} since {output.when(r.verdict_at)}" if r.verdict else "; the verdict is not in yet"))
+    if v.awaiting_adjudication:
+        output.say(f"{len(v.awaiting_adjudication)} disagreement(s) wait for a third reviewer (audit label {r.id} ITEM VERDICT --adjudicate): "
+                   + ", ".join(map(str, v.awaiting_adjudication[:20])), style="yellow")
+    elif v.awaiting_second:
+        output.say(f"{v.awaiting_second} item(s) wait for their second review", style="yellow")
     for b in d.bad[:10]:
         output.say(f"  bad: {b.message}", style="yellow")
     if items:
@@ -197,14 +214,22 @@ def cmd_label(ctx: Any) -> int:
     else:
         if not a.item or not a.verdict:
             raise InvalidInput("usage: ethics-review audit label RUN ITEM pass|violation [--category C --severity N] (or --file LABELS)")
-        lab = ctx.client.label_item(a.run, a.item, a.verdict, category=a.category, severity=a.severity, note=a.note, second=a.second)
+        lab = ctx.client.label_item(a.run, a.item, a.verdict, category=a.category, severity=a.severity, note=a.note, second=a.second,
+                                    adjudicate=a.adjudicate)
         done = [lab]
         msg = f"item {lab.seq}: {lab.verdict}" + (f" {lab.category} (severity {lab.severity})" if lab.category else "") + \
-            (" (second review)" if lab.round == 2 else "")
+            {2: " (second review)", 3: " (adjudication)"}.get(lab.round, "")
     if ctx.json:
         output.emit_json([x.model_dump(mode="json") for x in done])
-    else:
-        output.say(msg)
+        return 0
+    output.say(msg)
+    v = ctx.client.audit_verdict(a.run)
+    if v.final:
+        output.say(f"the verdict is in: {v.final.upper()} (pass rate {v.rate:.1%}, {v.confidence:.0%} interval {v.lower:.1%}-{v.upper:.1%}, "
+                   f"bar {v.threshold:.0%}); `ethics-review audit show {a.run}` says what it did", style="bold")
+    elif v.awaiting_adjudication:
+        output.say(f"{len(v.awaiting_adjudication)} item(s) wait for a third reviewer (--adjudicate): "
+                   + ", ".join(map(str, v.awaiting_adjudication[:20])))
     return 0
 
 

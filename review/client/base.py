@@ -282,9 +282,9 @@ class Client(ABC):
 
     # ---- conveniences (same in both modes) ------------------------------------------------
     def label_item(self, run_id: Any, seq: Any, verdict: str, *, category: str | None = None, severity: int | None = None,
-                   note: str = "", second: bool = False) -> SpotCheckLabel:
+                   note: str = "", second: bool = False, adjudicate: bool = False) -> SpotCheckLabel:
         return self.label_items(run_id, [{"item": seq, "verdict": verdict, "category": category, "severity": severity,
-                                          "note": note, "second": second}])[0]
+                                          "note": note, "second": second, "adjudicate": adjudicate}])[0]
 
     def close(self) -> None:  # noqa: B027 - a no-op by default; the remote client closes its pool
         """Release connections (the remote client's HTTP pool)."""

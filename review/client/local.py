@@ -243,17 +243,14 @@ class LocalClient(Client):
     # ---- content-safety audits -----------------------------------------------------------
     def run_audit(self, path, *, product, fmt=None, chunk_lines=10_000, double_review=False, pack=None, seed=None, reaudit=None,
                   engine="inline", workers=1, progress=None, started=None, source_name: str | None = None):
-        if reaudit is not None:  # checked before anything is written
-            followups.get_pending_reaudit(self.db, reaudit, product=product)
+        # checked before anything is written; the request closes with the run's verdict, not when the scan ends
+        req = followups.get_pending_reaudit(self.db, reaudit, product=product)["id"] if reaudit is not None else None
         run = ca.start_run(self.db, path, product=product, actor=self.actor, fmt=fmt, chunk_lines=chunk_lines,
-                           double_review=double_review, engine=engine, pack=pack, seed=seed)
+                           double_review=double_review, engine=engine, pack=pack, seed=seed, reaudit=req)
         if started is not None:
             started(run)
         assert run.id is not None
-        run = self._scan(run.id, engine, workers, progress)
-        if reaudit is not None:
-            followups.complete_reaudit(self.db, int(reaudit), actor=self.actor, note=f"content audit run {run.id}")
-        return run
+        return self._scan(run.id, engine, workers, progress)
 
     def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None):
         run = ca.get_run_row(self.db, run_id)

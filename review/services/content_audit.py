@@ -47,8 +47,9 @@ _FILTERS: dict[str, Any] = {}
 # ---- runs ------------------------------------------------------------------------------------
 def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt: str | None = None,
               chunk_lines: int = DEFAULT_CHUNK_LINES, double_review: bool = False, engine: str = "inline",
-              pack: str | None = None, seed: int | None = None) -> AuditRun:
-    """Plan a run over ``source`` (streaming: only chunk boundaries are kept)."""
+              pack: str | None = None, seed: int | None = None, reaudit: int | None = None) -> AuditRun:
+    """Plan a run over ``source`` (streaming: only chunk boundaries are kept). The run counts for the product's
+    review and the pack's audit control (``audit_verdict``); ``reaudit``: the follow-up's request it serves."""
     path = Path(source)
     if not path.is_file():
         raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
@@ -68,7 +69,11 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
     digest = file_sha256(path)
     limit = record_bytes()
     with db.transaction() as s:
-        run = AuditRun(product_id=prod.id, source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
+        from review.services.audit_verdict import link
+
+        review_id, control_id = link(s, prod, lp.content_policy.audit_control)
+        run = AuditRun(product_id=prod.id, review_id=review_id, control_id=control_id, reaudit_id=reaudit,
+                       source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
                        pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
                        seed=seed if seed is not None else (plan.seed if plan.seed is not None else secrets.randbits(31)),
                        double_review=double_review, started_by=actor, created_at=utcnow(),
@@ -98,7 +103,8 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
             s.execute(sa.insert(BadInputRecord.__table__), oversized)
         run.chunks_total = n
         audit.record(s, actor=actor, action="content_audit.start", entity="audit_run", entity_id=run.id,
-                     after={"source": run.source, "product": prod.name, "chunks": n, "seed": run.seed, "pack_hash": lp.content_hash},
+                     after={"source": run.source, "product": prod.name, "chunks": n, "seed": run.seed, "pack_hash": lp.content_hash,
+                            "review": review_id, "control": control_id, "reaudit": reaudit},
                      policy_version=f"{lp.id}@{lp.version}")
         s.add(run)
     return run
@@ -400,6 +406,8 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
     plan = sampling_plan(run)
     by = set(plan["stratify_by"])
     records = sum(c.records for c in chunks)
+    if records == 0:
+        return _no_records(db, run_id, len(bad_lines), actor)
     explicit: dict[str, list[int]] = {}
     if by:
         for line in sorted(primary):
@@ -430,6 +438,19 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
         audit.record(s, actor=actor or run.started_by, action="content_audit.scanned", entity="audit_run", entity_id=run.id,
                      after={"records": records, "bad": run.bad_records, "flagged": len(primary), "findings": run.findings,
                             "sample": len(items), "seed": run.seed}, policy_version=f"{run.pack_id}@{run.pack_version}")
+    return run
+
+
+def _no_records(db: Database, run_id: int, bad: int, actor: str | None) -> AuditRun:
+    """Every record was rejected (or the file held none): nothing to sample, no verdict can come; the run FAILED."""
+    with db.transaction() as s:
+        run = load_run(s, run_id)
+        if run.status != "RUNNING":
+            return run
+        run.status, run.finished_at, run.records, run.bad_records = "FAILED", utcnow(), 0, bad
+        s.add(run)
+        audit.record(s, actor=actor or run.started_by, action="content_audit.failed", entity="audit_run", entity_id=run.id,
+                     after={"records": 0, "bad": bad, "reason": "no valid record"}, policy_version=f"{run.pack_id}@{run.pack_version}")
     return run
 
 

@@ -14,7 +14,9 @@ from review.domain.duties import Duty, ProductContext, require
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import load_actor, locked
+from review.services.audit_verdict import settle
 from review.services.content_audit import VERDICTS, load_run, pack_filter
+from review.services.content_report import ADJUDICATION, FIRST, SECOND
 from review.store.db import Database, utcnow
 from review.store.models import Product
 from review.store.models_content import AuditRun, SpotCheckItem, SpotCheckLabel
@@ -22,11 +24,12 @@ from review.store.models_content import AuditRun, SpotCheckItem, SpotCheckLabel
 
 # ---- labelling -------------------------------------------------------------------------------
 def label_item(db: Database, run_id: Any, seq: Any, reviewer: str, verdict: str, *, category: str | None = None,
-               severity: int | None = None, note: str = "", second: bool = False) -> SpotCheckLabel:
+               severity: int | None = None, note: str = "", second: bool = False, adjudicate: bool = False) -> SpotCheckLabel:
     """Record ``reviewer``'s label on item ``seq``: ``pass``, or ``violation`` with a category
-    (and severity, default the category's). ``second``: a blind second review (kappa)."""
+    (and severity, default the category's). ``second``: a blind second review (kappa); ``adjudicate``: a third
+    reviewer settles a double-review disagreement."""
     return label_items(db, run_id, reviewer, [{"item": seq, "verdict": verdict, "category": category, "severity": severity,
-                                               "note": note, "second": second}])[0]
+                                               "note": note, "second": second, "adjudicate": adjudicate}])[0]
 
 
 def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict], *, where: Callable[[int], str] | None = None
@@ -45,6 +48,7 @@ def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict]
         for k, lab in enumerate(labels):
             at = f"{where(k)}: " if where else ""
             out.append(_label(s, run, lp.content_policy, reviewer, lab, at))
+        settle(s, run, reviewer)  # the label that completes the sample brings the verdict in, in this transaction
     return out
 
 
@@ -80,21 +84,28 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
     mine = next((x for x in existing if x.reviewer == reviewer), None)
     others = [x for x in existing if x.reviewer != reviewer]
     second = bool(lab.get("second"))
-    if second and mine is not None and mine.round == 1:
-        raise Forbidden(f"{at}item {seq}: you gave its first review; a second review must come from a different reviewer")
-    if mine is not None:
-        rnd = mine.round
+    if lab.get("adjudicate"):
+        rnd = _adjudication_round(run, seq, existing, mine, reviewer, at)
+    elif mine is not None:
+        if second and mine.round == FIRST:
+            raise Forbidden(f"{at}item {seq}: you gave its first review; a second review must come from a different reviewer")
+        rnd = mine.round  # a reviewer corrects their own label (first, second or adjudication)
     elif second or (others and run.double_review):
-        if any(x.round == 2 for x in others):
-            raise Conflict(f"{at}item {seq} already has its second review (by {next(x.reviewer for x in others if x.round == 2)})")
-        rnd = 2
-    elif any(x.round == 1 for x in others):
-        first = next(x.reviewer for x in others if x.round == 1)
+        if any(x.round == SECOND for x in others):
+            raise Conflict(f"{at}item {seq} already has its second review (by {next(x.reviewer for x in others if x.round == SECOND)})"
+                           + ("; a third reviewer settles a disagreement with --adjudicate" if run.double_review else ""))
+        rnd = SECOND
+    elif any(x.round == FIRST for x in others):
+        first = next(x.reviewer for x in others if x.round == FIRST)
         raise Conflict(f"{at}item {seq} is already labelled by {first}; pass --second for a blind second review")
     else:
-        rnd = 1
-    if rnd == 2 and any(x.round == 1 and x.reviewer == reviewer for x in existing):
+        rnd = FIRST
+    if rnd == SECOND and any(x.round == FIRST and x.reviewer == reviewer for x in existing):
         raise Forbidden(f"{at}item {seq}: a second review must come from a different reviewer")
+    if run.verdict is not None and not (rnd == SECOND and mine is None and not run.double_review):
+        # only a blind second review for agreement (kappa) may still come: it does not change a single-review verdict
+        raise Conflict(f"{at}run {run.id}'s verdict is in ({run.verdict}, {run.verdict_at:%Y-%m-%d %H:%M}); its labels are final. "
+                       f"A new audit run draws a new sample")
     before = None if mine is None else {"verdict": mine.verdict, "category": mine.category, "severity": mine.severity}
     row = mine or SpotCheckLabel(run_id=run.id, seq=seq, reviewer=reviewer, round=rnd, verdict=verdict, labelled_at=utcnow())
     row.verdict, row.category, row.severity = verdict, category if verdict == "violation" else None, severity
@@ -105,6 +116,23 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
                  policy_version=f"{run.pack_id}@{run.pack_version}")
     s.flush()
     return row
+
+
+def _adjudication_round(run: AuditRun, seq: int, existing: list[SpotCheckLabel], mine: SpotCheckLabel | None, reviewer: str, at: str) -> int:
+    """A third reviewer settles an item its two reviewers disagree on (double review only); refused otherwise."""
+    if not run.double_review:
+        raise InvalidInput(f"{at}item {seq}: run {run.id} is not double-reviewed; --adjudicate settles disagreements between two reviews")
+    by = {x.round: x for x in existing}
+    if FIRST not in by or SECOND not in by:
+        raise Conflict(f"{at}item {seq} has {'no' if not by else 'one'} review so far; adjudication follows two reviews that disagree")
+    if by[FIRST].verdict == by[SECOND].verdict:
+        raise Conflict(f"{at}item {seq}: {by[FIRST].reviewer} and {by[SECOND].reviewer} agree ({by[FIRST].verdict}); nothing to adjudicate")
+    if mine is not None and mine.round != ADJUDICATION:
+        raise Forbidden(f"{at}item {seq}: you gave its {'first' if mine.round == FIRST else 'second'} review; "
+                        f"a third reviewer adjudicates ({by[FIRST].reviewer} and {by[SECOND].reviewer} may not)")
+    if ADJUDICATION in by and by[ADJUDICATION].reviewer != reviewer:
+        raise Conflict(f"{at}item {seq} is already adjudicated by {by[ADJUDICATION].reviewer}")
+    return ADJUDICATION
 
 
 # ---- batch labels from a file ----------------------------------------------------------------
@@ -137,5 +165,6 @@ def read_label_file(path: str | Path) -> tuple[list[dict], list[str]]:
             labels.append(obj)
             where.append(f"{path}:{n}")
     for lab in labels:
-        lab["second"] = str(lab.get("second", "")).strip().lower() in ("1", "true", "yes", "y")
+        for flag in ("second", "adjudicate"):
+            lab[flag] = str(lab.get(flag, "")).strip().lower() in ("1", "true", "yes", "y")
     return labels, where

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,34 +38,57 @@ class VerdictView:
     disagreements: int
     missed: int  # violations on items the filter did not flag
     violations_by_category: dict[str, int]
+    #: double review: items whose two reviewers disagree and no third reviewer has settled yet
+    awaiting_adjudication: list[int] = field(default_factory=list)
+    adjudicated: int = 0
+    #: double review: items still waiting for their second review
+    awaiting_second: int = 0
+    #: the stored verdict (pass | fail) once it is in, and when
+    final: str | None = None
+
+
+#: label rounds: a first review, a blind second review, a third reviewer's adjudication of a disagreement
+FIRST, SECOND, ADJUDICATION = 1, 2, 3
 
 
 def verdict(db: Database, run_id: Any) -> VerdictView:
-    """Pass rate of the first-round labels against the plan's threshold, Wilson interval,
-    Cohen's kappa over items with a blind second review."""
+    """Pass rate of the labels against the plan's threshold, Wilson interval, Cohen's kappa over items with a
+    blind second review; in double review, what still waits for a second review or an adjudication."""
     with db.reading() as s:
-        run = load_run(s, run_id)
-        items = {i.seq: i.flagged for i in s.exec(select(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).all()}
-        labels = s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id)).all()
+        return compute(s, load_run(s, run_id))
+
+
+def compute(s: Session, run: Any) -> VerdictView:
+    """The verdict from the stored items and labels (inside the caller's session: labelling settles with it).
+
+    An item's label is the adjudication when there is one, else the first review (else the second). The verdict
+    is complete when every item is labelled and, in double review, second-reviewed and every disagreement
+    adjudicated by a third reviewer."""
+    items = {i.seq: i.flagged for i in s.exec(select(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).all()}
+    labels = s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id)).all()
     plan = sampling_plan(run)
-    first: dict[int, SpotCheckLabel] = {}
-    second: dict[int, SpotCheckLabel] = {}
+    rounds: dict[int, dict[int, SpotCheckLabel]] = {FIRST: {}, SECOND: {}, ADJUDICATION: {}}
     for lab in labels:
-        (first if lab.round == 1 else second)[lab.seq] = lab
-    primary = {seq: first.get(seq) or second.get(seq) for seq in set(first) | set(second)}
-    passes = sum(1 for x in primary.values() if x.verdict == "pass")
+        rounds[lab.round if lab.round in rounds else SECOND][lab.seq] = lab
+    first, second, third = rounds[FIRST], rounds[SECOND], rounds[ADJUDICATION]
+    primary = {seq: third.get(seq) or first.get(seq) or second.get(seq) for seq in set(first) | set(second) | set(third)}
+    passes = sum(1 for x in primary.values() if x and x.verdict == "pass")
     n = len(primary)
     v = sampling.pass_verdict(passes, n, plan["pass_threshold"], plan["interval_confidence"])
     both = sorted(set(first) & set(second))
     kappa = sampling.cohens_kappa([first[k].verdict for k in both], [second[k].verdict for k in both]) if both else None
     by_cat: dict[str, int] = {}
     for x in primary.values():
-        if x.verdict == "violation":
+        if x and x.verdict == "violation":
             by_cat[x.category or "?"] = by_cat.get(x.category or "?", 0) + 1
+    disagree = [k for k in both if first[k].verdict != second[k].verdict]
+    waiting = sorted(k for k in disagree if k not in third) if run.double_review else []
+    no_second = sum(1 for k in items if k not in second) if run.double_review else 0
+    complete = n == len(items) and n > 0 and not waiting and not no_second
     return VerdictView(run.id, len(items), n, passes, n - passes, v.rate, v.lower, v.upper, v.threshold, plan["interval_confidence"],
-                       v.passed, v.lower_clears, n == len(items) and n > 0, kappa, len(both),
-                       sum(1 for k in both if first[k].verdict != second[k].verdict),
-                       sum(1 for k, x in primary.items() if x.verdict == "violation" and not items.get(k, False)), by_cat)
+                       v.passed, v.lower_clears, complete, kappa, len(both), len(disagree),
+                       sum(1 for k, x in primary.items() if x and x.verdict == "violation" and not items.get(k, False)), by_cat,
+                       waiting, len(third), no_second, getattr(run, "verdict", None))
 
 
 # ---- missed violations -> candidate keywords -------------------------------------------------
@@ -128,9 +151,12 @@ def suggest_keywords(db: Database, run_id: Any, *, limit: int = 20) -> list[dict
 
 
 def _primary_labels(s: Session, run_id: int) -> dict[int, SpotCheckLabel]:
+    """Each item's label that counts: the adjudication, else the first review, else the second."""
     out: dict[int, SpotCheckLabel] = {}
-    for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run_id).order_by(SpotCheckLabel.round)).all():
-        out.setdefault(lab.seq, lab)
+    rank = {ADJUDICATION: 0, FIRST: 1, SECOND: 2}
+    for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run_id)).all():
+        if lab.seq not in out or rank.get(lab.round, 3) < rank.get(out[lab.seq].round, 3):
+            out[lab.seq] = lab
     return out
 
 
@@ -148,7 +174,13 @@ def verdict_word(v: VerdictView) -> str:
     if not v.labelled:
         return "NOT LABELLED"
     word = "PASS" if v.passed else "FAIL"
-    return word if v.complete else f"{word} (provisional: {v.labelled} of {v.items} items labelled)"
+    if v.complete:
+        return word
+    if v.awaiting_adjudication:
+        return f"{word} (provisional: {len(v.awaiting_adjudication)} disagreement(s) wait for a third reviewer)"
+    if v.awaiting_second:
+        return f"{word} (provisional: {v.awaiting_second} item(s) wait for their second review)"
+    return f"{word} (provisional: {v.labelled} of {v.items} items labelled)"
 
 
 def render_report(db: Database, run_id: Any) -> tuple[int, str, str]:

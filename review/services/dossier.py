@@ -50,7 +50,8 @@ def dossier(db: Database, review_id: Any) -> Dossier:
         followups = [{**c.model_dump(mode="json", include={"id", "kind", "status", "due_at", "finding", "closed_at"}),
                       "visits": visits.get(c.id, [])} for c in checks]
         audits = [r.model_dump(mode="json", include={"id", "status", "records", "flagged_records", "findings", "sample_size",
-                                                     "pack_id", "pack_version", "started_by", "created_at", "finished_at"})
+                                                     "pack_id", "pack_version", "started_by", "created_at", "finished_at",
+                                                     "control_id", "verdict", "verdict_at"})
                   for r in s.exec(select(AuditRun).where(AuditRun.product_id == product_id).order_by(AuditRun.id))]
         head = s.get(AuditHead, 1)
         last = s.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.at, AuditCheckpoint.key_id)
@@ -97,8 +98,9 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                 [[f["id"], f["kind"], f["status"], (f["due_at"] or "")[:10], f.get("finding") or "-",
                   "; ".join(f"{v['customer']}: {v['status'].lower()}" + (f" ({v['finding']})" if v.get("finding") not in (None, "none") else "")
                             for v in f["visits"]) or "-"] for f in d.followups]))
-    out.append(("Content audits of the product", ["run", "status", "records", "flagged", "findings", "sample", "pack", "by"],
+    out.append(("Content audits of the product", ["run", "status", "records", "flagged", "findings", "sample", "verdict", "control", "pack", "by"],
                 [[a["id"], a["status"], a["records"], a["flagged_records"], a["findings"], a["sample_size"],
+                  f"{a['verdict']} ({(a.get('verdict_at') or '')[:10]})" if a.get("verdict") else "not in yet", a.get("control_id") or "-",
                   f"{a['pack_id']} {a['pack_version']}", a["started_by"]] for a in d.audits]))
     out.append(("Audit trail (this review)", ["#", "when", "who", "action", "hash"],
                 [[t["id"], str(t["at"])[:19], t["actor"], t["action"], (t.get("hash") or "")[:16]] for t in d.detail.trail]))

@@ -441,11 +441,16 @@ def get_pending_reaudit(db: Database, request_id: Any, *, product: str | None = 
 def complete_reaudit(db: Database, request_id: int, *, actor: str, note: str = "") -> None:
     """Mark a re-audit request DONE (called by the content-audit work once its audit ran); audited."""
     with db.transaction() as s:
-        req = locked(s, ReauditRequest, parse_id(request_id, "re-audit request id"))
-        if req is None:
-            raise NotFound(f"content re-audit request {request_id} does not exist")
-        if req.status != "PENDING":
-            raise Conflict(f"content re-audit request {request_id} is already {req.status}")
-        req.status = "DONE"
-        s.add(req)
-        audit.record(s, actor=actor, action="content-reaudit-done", entity="review", entity_id=req.review_id, after={"request": req.id, "note": note})
+        close_reaudit(s, request_id, actor=actor, note=note)
+
+
+def close_reaudit(s: Session, request_id: Any, *, actor: str, note: str = "") -> None:
+    """``complete_reaudit`` inside the caller's transaction (an audit's verdict closes the request it serves)."""
+    req = locked(s, ReauditRequest, parse_id(request_id, "re-audit request id"))
+    if req is None:
+        raise NotFound(f"content re-audit request {request_id} does not exist")
+    if req.status != "PENDING":
+        raise Conflict(f"content re-audit request {request_id} is already {req.status}")
+    req.status = "DONE"
+    s.add(req)
+    audit.record(s, actor=actor, action="content-reaudit-done", entity="review", entity_id=req.review_id, after={"request": req.id, "note": note})

@@ -38,6 +38,11 @@ class AuditRun(SQLModel, table=True):
     started_by: str = Field(max_length=64)
     created_at: datetime
     finished_at: Optional[datetime] = None
+    review_id: Optional[int] = Field(default=None, foreign_key="review.id", index=True, description="the review the audit counts for")
+    control_id: Optional[str] = Field(default=None, max_length=32, description="the pack's audit control it evidences or fails")
+    reaudit_id: Optional[int] = Field(default=None, description="the follow-up's re-audit request it serves (closed by the verdict)")
+    verdict: Optional[str] = Field(default=None, max_length=8, description="pass | fail, once every sampled item is labelled (and adjudicated)")
+    verdict_at: Optional[datetime] = None
 
 
 class AuditChunk(SQLModel, table=True):

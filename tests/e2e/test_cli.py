@@ -351,3 +351,11 @@ def test_report_process_in_every_format(cli: Cli, tmp_path: Path) -> None:
     assert code == 2 and "--from 'yesterday': not a date; use YYYY-MM-DD" in err
     code, _, err = cli("report", "process", user="geo.lead")
     assert code == 4 and "read the process report" in err
+
+
+def test_an_audit_whose_records_are_all_rejected_exits_non_zero(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("submit", str(product_file(tmp_path)), user="geo.lead")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n[1, 2]\n")
+    code, _, err = cli("audit", "run", str(bad), "--product", "Remote-sensing platform", "--workers", "1", user="priya.nair")
+    assert code == 2 and f"{bad}: no valid record to audit (2 rejected; the first: {bad}:1" in err and "is FAILED" in err

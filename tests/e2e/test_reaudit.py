@@ -1,4 +1,4 @@
-"""A follow-up's content re-audit request is served by an audit run and closed with it."""
+"""A follow-up's content re-audit request is served by an audit run and closed with its verdict (not the scan)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,16 @@ def test_reaudit_request_is_closed_by_the_audit_that_serves_it(tmp_path: Path, c
     code, out, err = run(capsys, "--database", url, "--as", "priya.nair", "audit", "run", str(records), "--product", req["product"],
                          "--reaudit", str(req["id"]))
     assert code == 0, err
-    assert f"content re-audit request {req['id']} closed by audit run" in out
+    assert f"serves content re-audit request {req['id']}: it closes when the spot-check verdict is in" in out
+    code, out, _ = run(capsys, "--database", url, "--json", "audit", "reaudits")
+    assert req["id"] in [r["id"] for r in json.loads(out)]  # scanned, not yet judged: still pending
+    with engine.connect() as conn:
+        run_id = conn.exec_driver_sql("SELECT max(id) FROM audit_run").scalar()
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,verdict\n" + "".join(f"{i},pass\n" for i in range(1, 51)))
+    code, out, err = run(capsys, "--database", url, "--as", "priya.nair", "audit", "label", str(run_id), "--file", str(labels))
+    assert code == 0, err
+    assert "the verdict is in: PASS" in out
     code, out, _ = run(capsys, "--database", url, "--json", "audit", "reaudits")
     assert req["id"] not in [r["id"] for r in json.loads(out)]
     code, _, err = run(capsys, "--database", url, "--as", "priya.nair", "audit", "run", str(records), "--product", req["product"],

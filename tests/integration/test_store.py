@@ -14,7 +14,7 @@ from sqlmodel import select
 from review.demo.catalog import PRODUCTS, TEAM_SUBMITTERS, submission
 from review.demo.seed import CHAIR
 from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, NotFound
-from review.services import controls, reviews, users
+from review.services import audit, controls, reviews, users
 from review.services.queries import ReviewFilter, list_reviews, show_review
 from review.services.replay import replay
 from review.store.db import Database
@@ -129,7 +129,9 @@ def test_refused_use_cases_change_nothing(people: Database) -> None:
     ]:
         with pytest.raises(exc):
             call()
-    assert counts(people) == before
+    # nothing changed but the trail's one row of the refused segregation attempt (written after the rollback)
+    assert counts(people) == {**before, "AuditLog": before["AuditLog"] + 1}
+    assert [r.action for r in audit.recent(people, review_id=rid, limit=1)] == ["refused:assign"]
     assert show_review(people, rid).review["version"] == version
 
 

@@ -106,7 +106,7 @@ _AUDIT_TEXTS = ["how to build a pipe bomb at home", "a friendly answer about gar
                 "contact me at jane.doe@example.com", "the recipe uses scampi", "where to get a fake passport"]
 
 
-def make_audit_run(db: Database, path, *, records: int = 12, actor: str = "amara.okafor") -> int:
+def make_audit_run(db: Database, path, *, records: int = 12, actor: str = "amara.okafor", double_review: bool = False) -> int:
     """A scanned audit run of ``records`` chat records (half of them flagged) for AUDIT_PRODUCT; returns its id.
 
     Small enough that the whole population is the spot-check sample (seeded: same order every time).
@@ -118,7 +118,7 @@ def make_audit_run(db: Database, path, *, records: int = 12, actor: str = "amara
     lines = [json.dumps({"id": f"r{k:03d}", "product": AUDIT_PRODUCT, "prompt": "please answer",
                          "output": f"{_AUDIT_TEXTS[k % len(_AUDIT_TEXTS)]} (#{k})"}, ensure_ascii=False) for k in range(records)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    run = content_audit.start_run(db, path, product=AUDIT_PRODUCT, actor=actor, seed=3)
+    run = content_audit.start_run(db, path, product=AUDIT_PRODUCT, actor=actor, seed=3, double_review=double_review)
     return content_audit.run_inline(db, run.id).id
 
 

@@ -112,6 +112,32 @@ async def test_second_reviewer_is_blind_to_the_first_label(audit_demo):
     assert _labels(db, run_id, "amara.okafor")[1] == ("violation", "self_harm", 6, 1)  # untouched
 
 
+async def test_a_third_reviewer_adjudicates_a_disagreement_and_the_verdict_comes_in(demo, tmp_path):
+    from tests.tui.conftest import make_audit_run
+
+    db, _ids = demo
+    run_id = make_audit_run(db, tmp_path / "double.jsonl", double_review=True)
+    content_labels.label_items(db, run_id, "amara.okafor", [{"item": i, "verdict": "pass"} for i in range(1, 13)])
+    content_labels.label_items(db, run_id, "lucas.martin", [{"item": 1, "verdict": "violation", "category": "self_harm"}]
+                               + [{"item": i, "verdict": "pass"} for i in range(2, 13)])
+    assert content_report.verdict(db, run_id).awaiting_adjudication == [1]
+    app = EthicsReviewApp(db, "priya.nair", start="spot-checks")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_run(pilot)
+        assert "1 wait for a third reviewer (a): 1" in _text(screen, "#sc-progress")
+        await pilot.press("a")
+        await settle(pilot)
+        assert screen.adjudicate and not screen.second and not screen.blind  # the adjudicator sees both labels
+        assert any("items waiting: 1" in n.message for n in app._notifications)
+        assert screen.state.current.seq == 1
+        assert {lab.reviewer for lab in screen.state.current.other_labels} == {"amara.okafor", "lucas.martin"}
+        await pilot.press("y")
+        await settle(pilot)
+    assert _labels(db, run_id, "priya.nair") == {1: ("pass", None, None, 3)}
+    v = content_report.verdict(db, run_id)
+    assert (v.final, v.adjudicated, v.passes) == ("pass", 1, 12)
+
+
 async def test_labelling_refusal_reaches_the_error_modal(audit_demo):
     """The product team cannot label its own product's audit (duty + segregation of duties): a modal says why."""
     from review.demo.catalog import TEAM_SUBMITTERS

@@ -7,7 +7,8 @@ severity, the findings, your label; progress with the pass rate and its Wilson i
 * ``y`` pass, ``v`` violation (category picker: a letter per category of the run's pack,
   digits 0-7 first for the severity), ``0``-``7`` change the severity of your violation,
   ``j``/``n`` next, ``k``/``p`` previous, ``u`` unlabelled only, ``b`` blind, ``s`` second
-  review, ``escape`` back to the runs.
+  review, ``a`` adjudicate (double review: a third reviewer settles the items the first two
+  disagree on, seeing both labels), ``escape`` back to the runs.
 * Blind (the default) hides other reviewers' labels and the item's stratum. A second
   review (``s``: labels go in with ``second=True``, for Cohen's kappa) is always blind; it
   is switched on when you open a run someone else has already labelled.
@@ -42,7 +43,8 @@ register_screen(ScreenEntry("spot-checks", "3", "Spot checks", "tui.screens.spot
 register_dashboard_panel(audit_panel.PANEL)  # the content-audit work's card on the dashboard
 
 #: Actions that only make sense in the labelling view (hidden from the footer elsewhere).
-LABEL_ACTIONS = {"back", "label_pass", "label_violation", "severity", "move", "toggle_unlabelled", "toggle_blind", "toggle_second"}
+LABEL_ACTIONS = {"back", "label_pass", "label_violation", "severity", "move", "toggle_unlabelled", "toggle_blind", "toggle_second",
+                 "toggle_adjudicate"}
 RUN_COLUMNS = (("run", "run", 5), ("product", "product", 28), ("status", "status", 9), ("records", "records", 9),
                ("flagged", "flagged", 8), ("sample", "sample", 7), ("labelled", "labelled", 9),
                ("rate", "pass rate (Wilson)", 30), ("verdict", "verdict", 20), ("started", "started", 17))
@@ -88,6 +90,7 @@ class SpotChecksScreen(CommitteeScreen):
         Binding("u", "toggle_unlabelled", "Unlabelled"),
         Binding("b", "toggle_blind", "Blind"),
         Binding("s", "toggle_second", "2nd review"),
+        Binding("a", "toggle_adjudicate", "Adjudicate"),
         Binding("ctrl+r,r", "reload", "Reload"),
     ]
 
@@ -119,6 +122,7 @@ class SpotChecksScreen(CommitteeScreen):
         self.state: LabelState | None = None
         self.blind = True
         self.second = False
+        self.adjudicate = False
         self.unlabelled_only = False
 
     # ---- layout -----------------------------------------------------------------------
@@ -222,7 +226,7 @@ class SpotChecksScreen(CommitteeScreen):
                             f"(`ethics-review audit resume {run_id}`)", title="No sample yet", severity="warning", markup=False)
             return
         self.state = None
-        self.blind, self.second, self.unlabelled_only = True, False, False
+        self.blind, self.second, self.adjudicate, self.unlabelled_only = True, False, False, False
         self._load_run(row, True, False, True, None)
 
     @work(thread=True, exclusive=True, group="spotcheck-run", exit_on_error=False)
@@ -260,6 +264,7 @@ class SpotChecksScreen(CommitteeScreen):
         header.append(f" Run {st.run.id} ", style="bold reverse")
         header.append(f" {st.run.product} ", style="bold")
         for on_, label, style in ((self.blind or self.second, "blind", "black on cyan"), (self.second, "second review", "black on magenta"),
+                                  (self.adjudicate, "adjudication", "black on green"),
                                   (self.unlabelled_only, "unlabelled only", "black on yellow")):
             if on_:
                 header.append(" ")
@@ -361,9 +366,21 @@ class SpotChecksScreen(CommitteeScreen):
     def action_toggle_second(self) -> None:
         self.second = not self.second
         if self.second:
-            self.blind = True
+            self.blind, self.adjudicate = True, False
         self.app.notify("your next labels are a blind second review" if self.second else "your next labels are first-round labels",
                         title="Second review " + ("on" if self.second else "off"), markup=False, timeout=3)
+        self.reload()
+
+    def action_toggle_adjudicate(self) -> None:
+        """Double review: settle the items the first two reviewers disagree on (you see both labels; not blind)."""
+        self.adjudicate = not self.adjudicate
+        if self.adjudicate:
+            self.second, self.blind = False, False
+            waiting = self.state.verdict.awaiting_adjudication if self.state and self.state.verdict else []
+            note = f"items waiting: {', '.join(map(str, waiting[:12]))}" if waiting else "no disagreement waits for a third reviewer now"
+        else:
+            self.blind, note = True, "your next labels are first-round labels"
+        self.app.notify(note, title="Adjudication " + ("on" if self.adjudicate else "off"), markup=False, timeout=4)
         self.reload()
 
     def action_reload(self) -> None:
@@ -371,22 +388,24 @@ class SpotChecksScreen(CommitteeScreen):
 
     # ---- writing ----------------------------------------------------------------------------
     def _save(self, run_id: int, seq: int, verdict: str, category: str | None, severity: int | None, *, advance: bool) -> None:
-        self._write_label(run_id, seq, verdict, category, severity, self.second, self.blind or self.second, advance)
+        self._write_label(run_id, seq, verdict, category, severity, (self.second, self.adjudicate), self.blind or self.second, advance)
 
     @work(thread=True, group="spotcheck-label", exit_on_error=False)
-    def _write_label(self, run_id: int, seq: int, verdict: str, category: str | None, severity: int | None, second: bool,
+    def _write_label(self, run_id: int, seq: int, verdict: str, category: str | None, severity: int | None, mode: tuple[bool, bool],
                      blind: bool, advance: bool) -> None:
         c = self.app.client
+        second, adjudicate = mode
         try:
-            label = c.label_item(run_id, seq, verdict, category=category, severity=severity, second=second)
+            label = c.label_item(run_id, seq, verdict, category=category, severity=severity, second=second, adjudicate=adjudicate)
         except Conflict as exc:
-            hint = " (press s in this screen for a blind second review)" if "--second" in exc.message else ""
-            raise Conflict(exc.message.replace("pass --second", "label it as a second review") + hint) from None
+            hint = (" (press s in this screen for a blind second review)" if "--second" in exc.message else
+                    " (press a in this screen to adjudicate)" if "--adjudicate" in exc.message else "")
+            raise Conflict(exc.message.replace("pass --second", "label it as a second review").replace("with --adjudicate", "by adjudicating")
+                           + hint) from None
         fresh = c.sample_items(run_id, blind=blind, offset=seq - 1, limit=1)
         item = fresh[0] if fresh and fresh[0].seq == seq else None
         summary = f"item {seq}: {label.verdict}" + (f" {label.category} severity {label.severity}" if label.verdict == "violation" else "")
-        if label.round == 2:
-            summary += " (second review)"
+        summary += {2: " (second review)", 3: " (adjudication)"}.get(label.round, "")
         self.post_message(self.Labelled(run_id, item, c.audit_verdict(run_id), summary, advance))
 
     @on(Labelled)
@@ -415,6 +434,8 @@ class SpotChecksScreen(CommitteeScreen):
                  self.action_toggle_blind),
                 ("Spot checks: second review" + (" (on)" if self.second else " (off)"), "label as a blind second reviewer (s)",
                  self.action_toggle_second),
+                ("Spot checks: adjudicate" + (" (on)" if self.adjudicate else " (off)"), "settle the first two reviews' disagreements (a)",
+                 self.action_toggle_adjudicate),
             ]
         else:
             out += [(f"Label audit run {r.id} ({r.product})", f"{r.status.lower()}, sample {r.sample}", lambda rid=r.id: self.open_run(rid))

@@ -141,6 +141,9 @@ def progress(v: Any | None, *, shown: int, position: int) -> Text:
     if v.pairs:
         kappa = "-" if v.kappa is None else f"{v.kappa:.2f}"
         t.append(f" · kappa {kappa} over {v.pairs} ({v.disagreements} disagree)", style="dim")
+    waiting = getattr(v, "awaiting_adjudication", None)
+    if waiting:
+        t.append(f" · {len(waiting)} wait for a third reviewer (a): {', '.join(map(str, waiting[:8]))}", style="bold yellow")
     t.append(f"   item {position} of {shown} shown", style="dim")
     return t
 

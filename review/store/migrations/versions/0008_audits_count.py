@@ -1,0 +1,34 @@
+"""Audit runs are attached to a review and a control, carry the re-audit request they serve, and keep their verdict
+
+Revision ID: 0008_audits_count
+Revises: 0007_chunk_keys
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+revision: str = "0008_audits_count"
+down_revision: Union[str, Sequence[str], None] = "0007_chunk_keys"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+UTC = sqlmodel.sql.sqltypes.UTCDateTime
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("audit_run") as b:
+        b.add_column(sa.Column("review_id", sa.Integer(), sa.ForeignKey("review.id", name="fk_audit_run_review"), nullable=True))
+        b.add_column(sa.Column("control_id", sa.String(length=32), nullable=True))
+        b.add_column(sa.Column("reaudit_id", sa.Integer(), nullable=True))
+        b.add_column(sa.Column("verdict", sa.String(length=8), nullable=True))
+        b.add_column(sa.Column("verdict_at", UTC(), nullable=True))
+        b.create_index("ix_audit_run_review_id", ["review_id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("audit_run") as b:
+        b.drop_index("ix_audit_run_review_id")
+        for c in ("verdict_at", "verdict", "reaudit_id", "control_id", "review_id"):
+            b.drop_column(c)
