@@ -199,6 +199,25 @@ def cmd_serve(ctx: Any) -> int:
     if not os.environ.get("PREFECT_API_URL"):
         raise InvalidInput("PREFECT_API_URL is not set: start `prefect server start` in another terminal, then "
                            "`export PREFECT_API_URL=http://127.0.0.1:4200/api` and run `ethics-review serve` again")
+    _prefect_reachable(os.environ["PREFECT_API_URL"])
     output.table("Serving", ["deployment", "schedule (cron, UTC)", "tags"], rows)
     serve_all(limit=ctx.args.limit)
     return 0
+
+
+def _prefect_reachable(api_url: str, timeout: float = 3.0) -> None:
+    """One line (exit 11) within ``timeout`` seconds when the Prefect server does not answer, instead of serve()'s
+    minutes of retries and tracebacks."""
+    import httpx
+
+    from review.errors import Unavailable
+
+    url = api_url.rstrip("/") + "/health"
+    try:
+        r = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"Prefect is not reachable at {api_url} ({type(exc).__name__}: {exc or 'no answer'}); start it with "
+                          f"`prefect server start` (or fix PREFECT_API_URL) and run `ethics-review serve` again") from None
+    if r.status_code != 200:
+        raise Unavailable(f"Prefect at {api_url} answered {url} with HTTP {r.status_code}, not a healthy server; check PREFECT_API_URL "
+                          f"(it ends in /api, e.g. http://127.0.0.1:4200/api)")

@@ -102,8 +102,25 @@ def test_serve_lists_deployments_and_needs_a_server(demo: Database, capsys: pyte
     assert code == 0
     rows = {r["deployment"]: r["schedule"] for r in json.loads(out)}
     assert rows["followup-scan/nightly"] == "15 1 * * *" and rows["release-gate/on-demand"] == "on demand"
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     code, _, err = cli(demo, capsys, "serve")
     assert code == 2 and "PREFECT_API_URL is not set" in err
+
+
+def test_serve_says_in_one_line_when_prefect_is_unreachable(demo: Database, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    t0 = time.monotonic()
+    code, out, err = cli(demo, capsys, "serve")
+    assert time.monotonic() - t0 < 10
+    assert code == 11 and f"Prefect is not reachable at http://127.0.0.1:{port}/api" in err and "prefect server start" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
 
 
 def test_bench_followups_small(capsys: pytest.CaptureFixture[str]) -> None:

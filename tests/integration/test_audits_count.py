@@ -110,3 +110,4 @@ def test_a_file_whose_records_are_all_rejected_fails_the_run(db: Database, tmp_p
     run = LocalClient(db, A).run_audit(src, product=MEDICAL)
     assert (run.status, run.records, run.bad_records, run.sample_size) == ("FAILED", 0, 2, 0)
 
+
