@@ -122,6 +122,27 @@ class Trigger(BaseModel):
         return self
 
 
+class CrossCheck(BaseModel):
+    """A consistency check over a submitted product: when ``when`` holds (and the grade is at least ``grade_at_least``),
+    ``expect`` must hold too (and the product must name customers, with ``needs_customers``); otherwise the pack
+    refuses the submission or warns the committee, with ``message`` (what is inconsistent and the fix)."""
+
+    model_config = Strict
+    id: str = Ident
+    when: Condition | None = None
+    grade_at_least: Grade | None = None
+    expect: Condition | None = None
+    needs_customers: bool = False
+    level: Literal["warn", "refuse"] = "warn"
+    message: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _tests_something(self) -> "CrossCheck":
+        if self.expect is None and not self.needs_customers:
+            raise ValueError("a cross-check needs 'expect' (a condition) or 'needs_customers: true'")
+        return self
+
+
 class Control(BaseModel):
     model_config = Strict
     id: str = Field(pattern=r"^[A-Z][A-Z0-9_.-]*$", max_length=32)
@@ -211,6 +232,8 @@ class PolicyPack(BaseModel):
     content_safety: dict[str, Any] | str | None = None
     #: Notification routing (``DEFAULT_ROUTES`` for the events a pack leaves out; ``[]`` silences one).
     notifications: dict[str, list[Audience]] = Field(default_factory=dict)
+    #: Consistency checks over a submitted product (``grading.cross_check``): a warning or a refusal.
+    cross_checks: list[CrossCheck] = Field(default_factory=list)
 
     @field_validator("notifications")
     @classmethod

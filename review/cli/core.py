@@ -307,6 +307,10 @@ def cmd_submit(ctx: Any) -> int:
     if target.endswith((".yaml", ".yml")) or Path(target).exists():
         review, step = ctx.client.submit(read_yaml(target), source=target)
         verb = "submitted"
+        initiation = [a for a in ctx.client.show_review(review.id).assessments if a["kind"] == "initiation"]
+        for w in (initiation[-1].get("warnings") or []) if initiation else []:
+            text = f"warning: cross-check {w['id']}: {w['message']} (the committee is told)"
+            print(output.safe(text), file=sys.stderr) if ctx.json else output.say(text, style="yellow")
     else:
         review, step = ctx.client.submit_gate(target)
         verb = f"submitted {review.gate} gate of"

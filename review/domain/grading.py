@@ -273,3 +273,25 @@ def quorum_for(pack: PolicyPack, gate: str, g: Grade) -> tuple[int, bool]:
         if q.gate == gate and g >= q.min_grade:
             need, chair = max(need, q.approvals), chair or q.require_chair
     return need, chair
+
+
+@dataclass(frozen=True)
+class CrossCheckFinding:
+    """A pack cross-check that does not hold for a product: ``level`` warn or refuse."""
+
+    id: str
+    level: str
+    message: str
+
+
+def cross_check(pack: PolicyPack, profile: ProductProfile, answers: Answers, grade_: Grade) -> list[CrossCheckFinding]:
+    """The pack's cross-checks that fail for this product (at its computed grade), in pack order."""
+    out = []
+    for c in pack.cross_checks:
+        applies = (c.when is None or holds(c.when, profile, answers)) and (c.grade_at_least is None or grade_ >= c.grade_at_least)
+        if not applies:
+            continue
+        ok = (c.expect is None or holds(c.expect, profile, answers)) and (not c.needs_customers or bool(profile.customers))
+        if not ok:
+            out.append(CrossCheckFinding(c.id, c.level, c.message))
+    return out

@@ -81,9 +81,10 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                                                         for q, a in sorted(initiation["answers"].items())]))
         out.append(("Dimension scores", ["dimension", "score", "level"],
                     [[k, v, initiation["dimension_levels"].get(k)] for k, v in sorted(initiation["dimension_scores"].items())]))
-    out.append(("How the grade was reached", ["assessment", "by", "base", "grade", "triggers", "rationale"],
+    out.append(("How the grade was reached", ["assessment", "by", "base", "grade", "triggers", "cross-check warnings", "rationale"],
                 [[f"{a['kind']} ({a['created_at'][:16]})", a["created_by"], a["base_grade"], a["grade"],
-                  ", ".join(a.get("triggers_fired") or []) or "-", a.get("rationale") or "-"] for a in d.detail.assessments]))
+                  ", ".join(a.get("triggers_fired") or []) or "-", "; ".join(f"{w['id']}: {w['message']}" for w in a.get("warnings") or []) or "-",
+                  a.get("rationale") or "-"] for a in d.detail.assessments]))
     out.append(("Controls", ["control", "title", "gate", "status", "evidence (sha256)", "rationale"],
                 [[c.control_id, c.title, c.verify_gate, c.status,
                   "; ".join(f"{e['filename']} {e['sha256'][:16]} by {e['uploaded_by']}" for e in c.evidence) or "-", c.rationale or "-"]

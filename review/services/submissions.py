@@ -21,6 +21,7 @@ from review.domain.product import ProductProfile
 from review.errors import Forbidden, InvalidInput, clip
 from review.services import audit
 from review.services.common import case_state, load_actor, review_snapshot, save_review
+from review.services.notifications import notify
 from review.store.db import Database, utcnow
 from review.store.models import Assessment, ControlRequirement, PolicySnapshot, Product, Review
 
@@ -35,6 +36,8 @@ class Submission:
     pack: LoadedPack
     result: grading.GradeResult
     controls: list[Any] = field(default_factory=list)
+    #: the pack cross-checks that warn (the refusing ones stopped the submission)
+    warnings: list[grading.CrossCheckFinding] = field(default_factory=list)
 
 
 def registered_pack(pack_id: str, source: str) -> LoadedPack:
@@ -82,8 +85,13 @@ def prepare_submission(doc: Any, *, source: str = "submission") -> Submission:
     except InvalidInput as exc:
         raise InvalidInput(f"{source}: {exc.message}") from None
     result = grading.grade(pack.pack, profile, answers)
+    checks = grading.cross_check(pack.pack, profile, answers, result.grade)
+    refused = [c for c in checks if c.level == "refuse"]
+    if refused:
+        raise InvalidInput(f"{source}: " + ("" if len(refused) == 1 else f"{len(refused)} cross-checks of pack {pack.id} fail: ")
+                           + "; ".join(f"cross-check {c.id}: {c.message}" for c in refused))
     controls = grading.required_controls(pack.pack, profile, answers, result)
-    return Submission(profile, answers, pack, result, controls)
+    return Submission(profile, answers, pack, result, controls, [c for c in checks if c.level == "warn"])
 
 
 def submit(db: Database, doc: Any, *, actor: str, source: str = "submission") -> Review:
@@ -121,7 +129,8 @@ def _create(s: Session, sub: Submission, actor: str) -> Review:
     _store_assessment(s, review, sub, actor, kind="initiation")
     sync_controls(s, review, sub.controls, actor)
     audit.record(s, actor=actor, action="submit", entity="review", entity_id=review.id, before=None,
-                 after={**review_snapshot(review), "product": p.name, "triggers": list(sub.result.triggers_fired)},
+                 after={**review_snapshot(review), "product": p.name, "triggers": list(sub.result.triggers_fired),
+                        **({"warnings": [w.id for w in sub.warnings]} if sub.warnings else {})},
                  policy_version=_pv(sub.pack))
     return review
 
@@ -167,9 +176,14 @@ def _store_assessment(s: Session, review: Review, sub: Submission, actor: str, *
         pack_hash=sub.pack.content_hash, answers=sub.answers, dimension_scores=r.dimension_scores,
         dimension_levels={k: v.value for k, v in r.dimension_levels.items()}, base_grade=r.base_grade.value,
         grade=r.grade.value, triggers_fired=list(r.triggers_fired), mitigation=r.mitigation,
-        created_by=actor, created_at=utcnow(),
+        created_by=actor, created_at=utcnow(), warnings=[{"id": w.id, "message": w.message} for w in sub.warnings] or None,
     )
     s.add(a)
+    if sub.warnings:
+        s.flush()
+        notify(s, kind="submission-warning", recipient="committee", review_id=review.id,
+               subject=f"{sub.profile.name}: {len(sub.warnings)} cross-check warning(s) on submission",
+               body="; ".join(f"{w.id}: {w.message}" for w in sub.warnings))
     return a
 
 

@@ -96,6 +96,8 @@ class Assessment(SQLModel, table=True):
     rationale: Optional[str] = Field(default=None, sa_type=sa.Text)
     created_by: str = Field(max_length=64)
     created_at: datetime
+    #: the pack cross-checks this submission did not pass at level warn: [{"id", "message"}]
+    warnings: Optional[list] = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ControlRequirement(SQLModel, table=True):

@@ -359,3 +359,32 @@ def test_an_audit_whose_records_are_all_rejected_exits_non_zero(cli: Cli, tmp_pa
     bad.write_text("not json\n[1, 2]\n")
     code, _, err = cli("audit", "run", str(bad), "--product", "Remote-sensing platform", "--workers", "1", user="priya.nair")
     assert code == 2 and f"{bad}: no valid record to audit (2 rejected; the first: {bad}:1" in err and "is FAILED" in err
+
+
+def test_pack_cross_checks_refuse_or_warn(cli: Cli, tmp_path: Path) -> None:
+    def biometric_without_data(doc: dict) -> None:
+        doc["product"]["capabilities"] = ["biometric_identification"]
+        doc["product"]["data_categories"] = ["public"]
+        doc["answers"]["biometric_setting"] = "closed_premises"
+
+    before = snapshot(cli.url)
+    code, _, err = cli("submit", str(product_file(tmp_path, mutate=biometric_without_data)), user="geo.lead")
+    assert code == 2 and "cross-check biometric-data: capabilities name biometric identification" in err and "add it" in err
+    assert snapshot(cli.url) == before
+
+    def high_without_customers(doc: dict) -> None:
+        doc["product"]["customers"] = []
+
+    f = product_file(tmp_path, "Medical LLM assistant", mutate=high_without_customers)
+    import yaml as _yaml
+
+    doc = _yaml.safe_load(f.read_text())
+    doc["product"]["owner_team"] = "geo-insight"
+    f.write_text(_yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    code, out, err = cli("submit", str(f), user="geo.lead")
+    assert code == 0 and "warning: cross-check followup-customers: a HIGH-risk product is followed up" in out
+    rid = str(json.loads(cli("list", "--json", user="wei.chen")[1])["reviews"][0]["id"])
+    shown = cli.ok("show", rid, user="wei.chen")
+    assert [w["id"] for w in shown["assessments"][0]["warnings"]] == ["followup-customers"]
+    code, out, _ = cli("notifications", user="wei.chen")
+    assert code == 0 and "cross-check warning" in out

@@ -215,3 +215,20 @@ def test_a_huge_message_is_cut_in_the_middle_keeping_what_and_the_fix() -> None:
     assert len(e.message) < ReviewError.MAX_CHARS and e.message.startswith("file.yaml: answers.x:") and e.message.endswith("choose from: a, b")
     assert "characters cut" in e.message
     assert clip("z" * 500).endswith("(502 characters)") and clip("ok") == "'ok'"
+
+
+def test_cross_checks_warn_or_refuse_only_when_they_apply() -> None:
+    pack = tiny_pack(cross_checks=[
+        {"id": "bio", "when": {"profile": "capabilities", "any_of": ["biometric_identification"]},
+         "expect": {"profile": "data_categories", "any_of": ["biometric"]}, "level": "refuse", "message": "add biometric"},
+        {"id": "customers", "grade_at_least": "HIGH", "needs_customers": True, "message": "name customers"},
+    ])
+    bio = PROFILE.model_copy(update={"capabilities": ["biometric_identification"]})
+    assert [(f.id, f.level) for f in grading.cross_check(pack, bio, {}, Grade.LOW)] == [("bio", "refuse")]
+    fixed = bio.model_copy(update={"data_categories": ["biometric"]})
+    assert grading.cross_check(pack, fixed, {}, Grade.LOW) == []
+    assert [(f.id, f.level) for f in grading.cross_check(pack, PROFILE, {}, Grade.HIGH)] == [("customers", "warn")]
+    assert grading.cross_check(pack, PROFILE, {}, Grade.MEDIUM) == []  # below the grade it applies from
+    assert grading.cross_check(pack, PROFILE.model_copy(update={"customers": ["Acme"]}), {}, Grade.UNACCEPTABLE) == []
+    with pytest.raises(ValueError, match="needs 'expect'"):
+        tiny_pack(cross_checks=[{"id": "empty", "message": "nothing to check"}])

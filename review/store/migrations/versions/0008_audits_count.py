@@ -1,4 +1,5 @@
-"""Audit runs are attached to a review and a control, carry the re-audit request they serve, and keep their verdict
+"""Audit runs are attached to a review and a control, carry the re-audit request they serve, and keep their verdict;
+assessments keep the pack cross-checks a submission did not pass (warnings)
 
 Revision ID: 0008_audits_count
 Revises: 0007_chunk_keys
@@ -25,9 +26,13 @@ def upgrade() -> None:
         b.add_column(sa.Column("verdict", sa.String(length=8), nullable=True))
         b.add_column(sa.Column("verdict_at", UTC(), nullable=True))
         b.create_index("ix_audit_run_review_id", ["review_id"])
+    with op.batch_alter_table("assessment") as b:
+        b.add_column(sa.Column("warnings", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("assessment") as b:
+        b.drop_column("warnings")
     with op.batch_alter_table("audit_run") as b:
         b.drop_index("ix_audit_run_review_id")
         for c in ("verdict_at", "verdict", "reaudit_id", "control_id", "review_id"):
