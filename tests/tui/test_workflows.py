@@ -108,10 +108,10 @@ def _new_hr02_evidence(db, rid: int, text: str) -> None:
     controls.add_evidence(db, rid, "HR-02", path, actor=TEAM_SUBMITTERS["edu-robotics"])
 
 
-async def test_verify_a_control(demo):
+async def test_verify_a_control(demo, tmp_path):
     db, ids = demo
     rid = ids["Board-game robot for children"]
-    _new_hr02_evidence(db, rid, "Minors' mode covered in section 4\n")
+    _new_hr02_evidence(db, rid, "Minors' mode covered in section 4\n\x1b[31mred\x1b[0m [b]not markup[/b]\n")
     app = EthicsReviewApp(db, "amara.okafor")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_queue(pilot)
@@ -124,6 +124,19 @@ async def test_verify_a_control(demo):
         await settle(pilot)
         modal = app.screen
         assert isinstance(modal, VerifyControlModal) and modal.initial == "HR-02"
+        # the evidence: every file with size, hash and uploader; a preview of the newest (untrusted text stays text)
+        files = str(modal.query_one("#evidence-files").render())
+        assert "hr02-" in files and "sha256" in files and " by " in files and " bytes" in files
+        preview = str(modal.query_one("#evidence-preview").render())
+        assert "Minors' mode covered in section 4" in preview and "\u241b[31mred" in preview and "[b]not markup[/b]" in preview
+        assert "\x1b" not in preview
+        modal.query_one("#save-to").value = str(tmp_path)
+        await pilot.click("#save")
+        await settle(pilot)
+        saved = list(tmp_path.glob("hr02-*.md"))
+        assert len(saved) == 1 and saved[0].read_text().startswith("Minors' mode covered in section 4")
+        assert any("hash checked" in n.message for n in app._notifications)
+        modal.query_one("#rationale").focus()
         await pilot.press("ctrl+s")  # pass is the default verdict; no rationale needed for a pass
         await settle(pilot)
         assert isinstance(app.screen, ReviewWorkspace)

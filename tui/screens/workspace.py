@@ -157,7 +157,11 @@ class ReviewWorkspace(CommitteeScreen):
         elif action == "verify":
             pending = [(c.control_id, c.title) for c in self.detail.controls if c.status == "EVIDENCE_SUBMITTED"]
             cursor = self._control_under_cursor()
-            self.app.push_screen(VerifyControlModal(self.label, pending, cursor), lambda r: r and self._run("verify", r, version=version))
+            rid, client = self.detail.review["id"], self.app.client
+            evidence = {c.control_id: c.evidence for c in self.detail.controls}
+            self.app.push_screen(VerifyControlModal(self.label, pending, cursor, evidence=evidence,
+                                                    fetch=lambda eid, dest: client.download_evidence(rid, eid, dest)),
+                                 lambda r: r and self._run("verify", r, version=version))
         elif action == "override-grade":
             self.app.push_screen(OverrideGradeModal(self.label, self.detail.review["grade"]),
                                  lambda r: r and self._run("override", r, version=version))
