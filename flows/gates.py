@@ -8,9 +8,9 @@ recorded in the CLI or TUI starts the next flow (``review.client.steps``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from prefect import flow, get_run_logger, tags
+from prefect import Flow, flow, get_run_logger, tags
 
 from flows.settings import database
 from review.services import gates
@@ -52,7 +52,7 @@ def release_gate(review_id: int, database_url: str | None = None) -> dict[str, A
 
 
 #: Gate name -> flow, for hooks and the demo.
-GATE_FLOWS: dict[str, Callable[..., dict[str, Any]]] = {
+GATE_FLOWS: dict[str, Flow[..., dict[str, Any]]] = {
     "initiation": initiation_review,
     "development": development_verification,
     "release": release_gate,

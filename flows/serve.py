@@ -25,18 +25,18 @@ from flows.settings import checkpoint_cron, escalation_cron, followup_cron, sche
 def build_deployments(*, followup: str | None = None, escalation: str | None = None) -> list[Any]:
     """The deployments to serve (RunnerDeployment objects; nothing is sent to the server here)."""
     tz = schedule_timezone()
-    common = {"entrypoint_type": EntrypointType.MODULE_PATH}
+    by_module = EntrypointType.MODULE_PATH  # the flows are found by module path, not by file
     out = [
         post_release_followups.to_deployment(name="nightly", schedule=Cron(followup or followup_cron(), timezone=tz),
-                                             tags=["ethics-review", "followups"], description="Open due follow-up checks; escalate overdue ones.", **common),
+                                             tags=["ethics-review", "followups"], description="Open due follow-up checks; escalate overdue ones.", entrypoint_type=by_module),
         followup_escalation.to_deployment(name="hourly", schedule=Cron(escalation or escalation_cron(), timezone=tz),
-                                          tags=["ethics-review", "followups"], description="Escalate overdue follow-up checks to the chair.", **common),
+                                          tags=["ethics-review", "followups"], description="Escalate overdue follow-up checks to the chair.", entrypoint_type=by_module),
         audit_checkpoint.to_deployment(name="hourly", schedule=Cron(checkpoint_cron(), timezone=tz), tags=["ethics-review", "audit-log"],
-                                       description="Sign the audit chain's head; keep a copy outside the database.", **common),
+                                       description="Sign the audit chain's head; keep a copy outside the database.", entrypoint_type=by_module),
     ]
     for gate, fl in gates.GATE_FLOWS.items():
         out.append(fl.to_deployment(name=gates.DEPLOYMENT, tags=["ethics-review", f"gate:{gate}"],
-                                    description=f"The {gate} gate's automatic step, started by the CLI / TUI.", **common))
+                                    description=f"The {gate} gate's automatic step, started by the CLI / TUI.", entrypoint_type=by_module))
     return out
 
 

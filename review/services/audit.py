@@ -38,8 +38,9 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
+from review.services.tables import table_of
 from review.store.db import Database, at_text, canonical_json, utcnow
 from review.store.models import AuditHead, AuditLog
 
@@ -78,7 +79,7 @@ def row_hash_v2(prev_hash: str, id: int, at: str, actor: str, action: str, entit
 @dataclass
 class _Pending:
     keys: dict[tuple[str, tuple], None] = field(default_factory=dict)  # (table, pk) in change order
-    selectors: list[tuple[type, Any]] = field(default_factory=list)  # (model, where clause) for set-based writes
+    selectors: list[tuple[type[SQLModel], Any]] = field(default_factory=list)  # (model, where clause) for set-based writes
     actor: str | None = None
 
 
@@ -96,7 +97,7 @@ def touch(s: Session, table: str, ids: Iterable[Any]) -> None:
         p.keys[(table, (i,) if not isinstance(i, tuple) else i)] = None
 
 
-def touch_where(s: Session, model: type, clause: Any) -> None:
+def touch_where(s: Session, model: type[SQLModel], clause: Any) -> None:
     """Mark every row of ``model`` matching ``clause`` (e.g. visits inserted for these checks)."""
     _pending(s).selectors.append((model, clause))
 
@@ -212,7 +213,7 @@ def _images(s: Session, p: _Pending) -> dict[str, Any]:
                 r = found.get(pk)
                 out[key_of(table, pk)] = image_row(t, r) if r is not None else None
     for model, clause in p.selectors:
-        t = model.__table__
+        t = table_of(model)
         cols = list(t.primary_key.columns)
         for r in s.execute(sa.select(t).where(clause)):
             out[key_of(t.name, tuple(r._mapping[c] for c in cols))] = image_row(t, r)
@@ -262,8 +263,8 @@ def record(
 
 
 # Built once: statements run on every append skip construction and cache-key generation.
-_LOG_INSERT = sa.insert(AuditLog.__table__)
-_HEAD_T = AuditHead.__table__
+_LOG_INSERT = sa.insert(table_of(AuditLog))
+_HEAD_T = table_of(AuditHead)
 _HEAD = sa.select(_HEAD_T.c.last_id, _HEAD_T.c.last_hash).where(_HEAD_T.c.id == 1)
 _HEAD_LOCK = _HEAD.with_for_update()
 _HEAD_INSERT = sa.insert(_HEAD_T).values(id=1)
@@ -356,14 +357,14 @@ def personal_read(db: Database, *, actor: str, what: str, entity: str, entity_id
 # ---- reading -----------------------------------------------------------------------------------
 def trail(session: Session, entity: str, entity_id: Any, limit: int = 200) -> list[AuditLog]:
     return list(session.exec(
-        select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id)).order_by(AuditLog.id).limit(limit)
+        select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id)).order_by(col(AuditLog.id)).limit(limit)
     ).all())
 
 
 def recent(db: Database, *, review_id: int | None = None, limit: int = 50) -> list[AuditLog]:
     """The last ``limit`` audit rows (of one review when given), oldest first."""
     with db.reading() as s:
-        q = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+        q = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(limit)
         if review_id is not None:
             q = q.where(AuditLog.entity == "review", AuditLog.entity_id == str(review_id))
         return list(reversed(s.exec(q).all()))
@@ -373,7 +374,7 @@ def baseline(db: Database, *, actor: str = "system:upgrade") -> int:
     """Image every state row in one ``baseline`` row when the log has no images yet (after upgrading
     from a log without them); returns how many rows were imaged (0: nothing to do)."""
     with db.transaction() as s:
-        has_images = s.execute(sa.select(AuditLog.id).where(AuditLog.state_keys.is_not(None)).limit(1)).first()
+        has_images = s.execute(sa.select(col(AuditLog.id)).where(col(AuditLog.state_keys).is_not(None)).limit(1)).first()
         if has_images is not None:
             return 0
         n = 0
@@ -478,7 +479,7 @@ def _parse(text: str | None) -> Any:
 
 
 def walk_columns() -> list[Any]:
-    c = AuditLog.__table__.c
+    c = table_of(AuditLog).c
     return [c.id, c.at, c.actor, c.action, c.entity, c.entity_id, sa.cast(c.before, sa.Text), sa.cast(c.after, sa.Text), c.policy_version,
             c.prev_hash, c.hash, c.fmt, sa.cast(c.state, sa.Text), c.state_keys, c.mac]
 
@@ -502,9 +503,9 @@ def verify_chain(db: Database, *, state: bool = True, checkpoints: Iterable[dict
         w.checkpoints.setdefault(head.head_id, []).append((n, head.head_hash))
     with db.read_engine.connect() as conn:
         conn = conn.execution_options(stream_results=True, yield_per=batch)
-        for r in conn.execute(sa.select(*walk_columns()).order_by(AuditLog.id)):
+        for r in conn.execute(sa.select(*walk_columns()).order_by(col(AuditLog.id))):
             w.row(*r)
-        head_row = conn.execute(sa.select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
+        head_row = conn.execute(sa.select(col(AuditHead.last_id), col(AuditHead.last_hash)).where(col(AuditHead.id) == 1)).first()
     w.end()
     if head_row is not None:
         last_id, last_hash = head_row
@@ -546,9 +547,9 @@ def _check_state(db: Database, w: ChainWalk) -> int:
                                                          "the log was deleted"))
     for k, row_id, image in diffs:
         w.problems.append(ChainProblem(int(row_id), "state", _difference(db, k, int(row_id), image)))
-    for k, (row_id, h) in w.last.items():
+    for k, (last_row, h) in w.last.items():
         if k not in seen and h != _sha("null"):
-            w.problems.append(ChainProblem(row_id, "missing", f"{_label(k)} is gone, but the log says it exists since row {row_id}: "
+            w.problems.append(ChainProblem(last_row, "missing", f"{_label(k)} is gone, but the log says it exists since row {last_row}: "
                                                               "deleted outside the application"))
     return checked
 
@@ -561,7 +562,7 @@ def _label(key: str) -> str:
 def _difference(db: Database, key: str, row_id: int, image: dict[str, Any]) -> str:
     """'review 7: grade is LOW, the log says HIGH since row 212' (every differing field)."""
     with db.read_engine.connect() as conn:
-        text = conn.execute(sa.select(sa.cast(AuditLog.state, sa.Text)).where(AuditLog.id == row_id)).scalar()
+        text = conn.execute(sa.select(sa.cast(col(AuditLog.state), sa.Text)).where(col(AuditLog.id) == row_id)).scalar()
     logged = (_parse(text) or {}).get(key)
     if logged is None:
         return f"{_label(key)} exists, but the log says it was deleted at row {row_id}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from review.errors import InvalidInput, NotFound
 from review.services import signing
@@ -51,7 +52,7 @@ def create(db: Database, *, if_changed: bool = False) -> dict[str, Any]:
         if head is None:
             raise NotFound("the audit log is empty: nothing to checkpoint yet")
         if if_changed:
-            last = s.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.document).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+            last = s.execute(sa.select(col(AuditCheckpoint.head_id), col(AuditCheckpoint.document)).order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
             if last is not None and last.head_id == head.last_id:
                 return {**json.loads(last.document), "unchanged": True}
         rows = head.last_id  # ids run 1..head in an intact chain (verify checks exactly that)
@@ -92,7 +93,7 @@ def read_file(path: str | Path) -> dict[str, Any]:
 def stored(db: Database) -> list[dict[str, Any]]:
     """Every checkpoint taken on this database, oldest first."""
     with db.reading() as s:
-        return [json.loads(d) for d in s.execute(sa.select(AuditCheckpoint.document).order_by(AuditCheckpoint.id)).scalars()]
+        return [json.loads(d) for d in s.execute(sa.select(col(AuditCheckpoint.document)).order_by(col(AuditCheckpoint.id))).scalars()]
 
 
 # ---- export --------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def export(db: Database, out: IO[str], *, actor: str) -> int:
     n = 0
     with db.read_engine.connect() as conn:
         conn = conn.execution_options(stream_results=True, yield_per=10_000)
-        for r in conn.execute(sa.select(*walk_columns()).order_by(AuditLog.id)):
+        for r in conn.execute(sa.select(*walk_columns()).order_by(col(AuditLog.id))):
             row = dict(r._mapping)
             row["at"] = at_text(row["at"])
             out.write(canonical({"row": row}) + "\n")  # JSON columns as their stored text: hashed as they are

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies.loader import LoadedPack, load_pack
 from review.domain import grading
@@ -19,6 +19,7 @@ from review.domain.grades import Grade
 from review.domain.lifecycle import CaseState, Gate, Status
 from review.domain.product import ProductProfile
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
+from review.services.tables import table_of
 from review.store.db import utcnow
 from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Decision, Product, Review, User
 
@@ -32,10 +33,10 @@ def acting_username(explicit: str | None) -> str:
     return name
 
 
-_ACTOR = (sa.select(User.username, User.team, User.roles, User.active, Product.name)
-          .outerjoin(ConflictDeclaration, ConflictDeclaration.username == User.username)  # type: ignore[arg-type]
-          .outerjoin(Product, Product.id == ConflictDeclaration.product_id)  # type: ignore[arg-type]
-          .where(User.username == sa.bindparam("username")))
+_ACTOR = (sa.select(col(User.username), col(User.team), col(User.roles), col(User.active), col(Product.name))
+          .outerjoin(ConflictDeclaration, col(ConflictDeclaration.username) == col(User.username))
+          .outerjoin(Product, col(Product.id) == col(ConflictDeclaration.product_id))
+          .where(col(User.username) == sa.bindparam("username")))
 
 
 def load_actor(session: Session, username: str) -> Actor:
@@ -54,7 +55,7 @@ def actor_of(user: User, conflicts: Iterable[str] = ()) -> Actor:
 
 def active_users(session: Session) -> list[User]:
     """Every active user, by username."""
-    return list(session.exec(select(User).where(User.active.is_(True)).order_by(User.username)).all())
+    return list(session.exec(select(User).where(col(User.active).is_(True)).order_by(col(User.username))).all())
 
 
 def parse_id(value: Any, what: str, *, prefix: str = "", hint: str = "") -> int:
@@ -78,7 +79,7 @@ def parse_review_id(value: Any) -> int:
 def initiation_assessment(session: Session, review_id: int) -> Assessment | None:
     """The review's latest initiation assessment (a resubmission adds a newer one), or None."""
     return session.exec(select(Assessment).where(Assessment.review_id == review_id, Assessment.kind == "initiation")
-                        .order_by(Assessment.id.desc())).first()
+                        .order_by(col(Assessment.id).desc())).first()
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def residual_for(session: Session, review: Review, product: Product) -> Residual
     """The residual grade: the latest initiation answers regraded with credit for VERIFIED
     controls only (None before any initiation assessment). One rule for the gate report and
     ``compute_residual``."""
+    assert review.id is not None  # a stored review
     initial = initiation_assessment(session, review.id)
     if initial is None:
         return None
@@ -119,8 +121,8 @@ def expect_version(review: Review, expected_version: int | None) -> None:
                        f"{review.version}: {review.gate}/{review.status}); reload it and try again")
 
 
-_REVIEW_AND_PRODUCT = (select(Review, Product).join(Product, Product.id == Review.product_id)  # type: ignore[arg-type]
-                       .where(Review.id == sa.bindparam("rid")))
+_REVIEW_AND_PRODUCT = (select(Review, Product).join(Product, col(Product.id) == col(Review.product_id))
+                       .where(col(Review.id) == sa.bindparam("rid")))
 _REVIEW_AND_PRODUCT_LOCKED = _REVIEW_AND_PRODUCT.with_for_update(of=Review).execution_options(populate_existing=True)
 
 
@@ -151,15 +153,15 @@ def lifecycle_state(session: Session, review: Review) -> CaseState:
     from review.store.models_followup import FollowupCheck
 
     released = review.gate == Gate.INITIATION.value and session.execute(
-        sa.select(FollowupCheck.id).where(FollowupCheck.review_id == review.id).limit(1)).first() is not None
+        sa.select(col(FollowupCheck.id)).where(col(FollowupCheck.review_id) == review.id).limit(1)).first() is not None
     return case_state(review, released=released)
 
 
-_APPROVALS = (sa.select(Decision.actor, Decision.actor_roles)
-              .where(Decision.review_id == sa.bindparam("rid"), Decision.gate == sa.bindparam("gate"),
-                     Decision.round == sa.bindparam("round"), Decision.action == "approve"))
-_CONTROLS = (sa.select(ControlRequirement.control_id, ControlRequirement.verify_gate, ControlRequirement.status)
-             .where(ControlRequirement.review_id == sa.bindparam("rid")).order_by(ControlRequirement.id))
+_APPROVALS = (sa.select(col(Decision.actor), col(Decision.actor_roles))
+              .where(col(Decision.review_id) == sa.bindparam("rid"), col(Decision.gate) == sa.bindparam("gate"),
+                     col(Decision.round) == sa.bindparam("round"), col(Decision.action) == "approve"))
+_CONTROLS = (sa.select(col(ControlRequirement.control_id), col(ControlRequirement.verify_gate), col(ControlRequirement.status))
+             .where(col(ControlRequirement.review_id) == sa.bindparam("rid")).order_by(col(ControlRequirement.id)))
 
 
 def round_approvals(s: Session, review: Review) -> list[tuple[str, bool]]:
@@ -174,6 +176,7 @@ def situation(s: Session, review: Review, product: Product, *, controls: bool = 
     """What ``review.domain.rules`` needs about a review, reading only the parts asked for (the TUI's
     permissions ask for all; a use case for what its action's rules look at)."""
     s.flush()
+    assert review.id is not None  # flushed: a stored review
     return rules.Situation(
         review_id=review.id, state=lifecycle_state(s, review) if released else case_state(review),
         grade=Grade(review.grade) if review.grade else Grade.LOW, product=product_context(product, review), assignee=review.assignee,
@@ -185,6 +188,7 @@ def judge(s: Session, who: Actor, act: rules.Act, review: Review, product: Produ
           **need: bool) -> rules.Situation:
     """Apply the rule book inside a use case: raise its refusal (the TUI shows the same words), else the situation."""
     sit = situation(s, review, product, **need)
+    assert review.id is not None  # situation() flushed it
     verdict = rules.judge(who, act, sit, target=target)
     try:
         verdict.raise_if_refused(review.id, to=target.username if target else "")
@@ -224,7 +228,7 @@ def review_snapshot(review: Review) -> dict[str, Any]:
 @lru_cache(maxsize=64)
 def _review_update(columns: tuple[str, ...]) -> sa.Update:
     """``UPDATE review SET <columns> WHERE id = :rid AND version = :seen``, built once per set of columns."""
-    t = Review.__table__
+    t = table_of(Review)
     return sa.update(t).where(t.c.id == sa.bindparam("rid"), t.c.version == sa.bindparam("seen")).values(
         {c: sa.bindparam(c) for c in columns})
 

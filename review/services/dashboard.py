@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from review.domain.lifecycle import AWAITING_COMMITTEE
 from review.store.db import Database, utcnow
@@ -24,10 +24,10 @@ def overdue_counts(db: Database, *, now: datetime | None = None) -> dict[str, An
     with db.reading() as s:
         late = s.exec(
             select(Review.grade, Review.gate, sa.func.count())
-            .where(Review.status.in_(OPEN), Review.due_at < now)
+            .where(col(Review.status).in_(OPEN), col(Review.due_at) < now)
             .group_by(Review.grade, Review.gate)
         ).all()
-        open_total = s.exec(select(sa.func.count()).select_from(Review).where(Review.status.in_(OPEN))).one()
+        open_total = s.exec(select(sa.func.count()).select_from(Review).where(col(Review.status).in_(OPEN))).one()
     by_grade: dict[str, int] = {}
     by_gate: dict[str, int] = {}
     for grade, gate, n in late:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from review.domain.duties import Duty, require
 from review.domain.lifecycle import Gate
@@ -40,9 +40,9 @@ def _product(s: Any, ref: str) -> Product:
         p = s.exec(select(Product).where(Product.id == int(ref))).first()
     else:
         p = (s.exec(select(Product).where(Product.name == ref)).first()
-             or s.exec(select(Product).where(sa.func.lower(Product.name) == ref.lower()).order_by(Product.id)).first())
+             or s.exec(select(Product).where(sa.func.lower(Product.name) == ref.lower()).order_by(col(Product.id))).first())
     if p is None:
-        on_market = s.exec(select(Product.name).join(Review, Review.product_id == Product.id).where(Review.gate == Gate.MONITORING.value)).all()
+        on_market = s.exec(select(Product.name).join(Review, col(Review.product_id) == col(Product.id)).where(Review.gate == Gate.MONITORING.value)).all()
         by_key = {n.casefold(): n for n in on_market}
         close = difflib.get_close_matches(ref.casefold(), list(by_key), n=1, cutoff=0.6)
         hint = f"; did you mean {by_key[close[0]]!r}?" if close else " (give its name as the product shows it, or its id)"
@@ -66,6 +66,7 @@ def submit_feedback(db: Database, product: str, message: str, *, contact: str | 
         raise InvalidInput("--contact: over 200 characters; give an e-mail address or a phone number")
     with db.transaction() as s:
         p = _product(s, product)
+        assert p.id is not None  # a stored product
         fb = Feedback(product_id=p.id, message=message, contact=contact, status="NEW", created_at=now)
         s.add(fb)
         s.flush()
@@ -100,7 +101,8 @@ def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rational
         if fb.status != "NEW":
             raise Conflict(f"feedback {fid} was already triaged {fb.status.lower().replace('_', '-')} by {fb.triaged_by}")
         p = s.get(Product, fb.product_id)
-        review = s.exec(select(Review).where(Review.product_id == p.id).order_by(Review.id.desc())).first()
+        assert p is not None  # the feedback's product (foreign key)
+        review = s.exec(select(Review).where(Review.product_id == p.id).order_by(col(Review.id).desc())).first()
         who = load_actor(s, actor)
         require(who, Duty.TRIAGE, product_context(p, review) if review else None)
         if review is not None:
@@ -139,6 +141,7 @@ def triage(db: Database, feedback_id: Any, verdict: str, *, actor: str, rational
 def _open_adhoc(s: Any, review: Review, product: Product, feedback_id: int, now: datetime) -> FollowupCheck:
     """An OPEN ad-hoc check with its visits planned now (the review's scheduled check, if any, stays as it is)."""
     check = schedule_next(s, review, now=now, kind="adhoc", feedback_id=feedback_id)
+    assert check.id is not None  # schedule_next flushed it
     _every, k, _days, questions = cadence_for(review.policy_id, review.grade)
     check.status, check.opened_at = "OPEN", now
     s.add(check)
@@ -160,6 +163,7 @@ def list_feedback(db: Database, *, status: str | None = None, limit: int = 100, 
             allowed = may_see_personal_data(load_actor(s, viewer).roles)
     shown = [r["id"] for r in rows if r.get("contact")]
     if allowed and shown:
+        assert viewer is not None  # allowed only for a viewer
         audit.personal_read(db, actor=viewer, what="feedback-contacts", entity="feedback", entity_id=",".join(map(str, shown[:20])),
                             detail={"feedback": shown})
     if not allowed:
@@ -169,7 +173,7 @@ def list_feedback(db: Database, *, status: str | None = None, limit: int = 100, 
 
 def _feedback_rows(db: Database, status: str | None, limit: int) -> list[dict[str, Any]]:
     with db.reading() as s:
-        q = select(Feedback, Product.name).join(Product, Product.id == Feedback.product_id).order_by(Feedback.id.desc()).limit(limit)
+        q = select(Feedback, Product.name).join(Product, col(Product.id) == col(Feedback.product_id)).order_by(col(Feedback.id).desc()).limit(limit)
         if status:
             st = status.strip().upper().replace("-", "_")
             if st not in ("NEW", "CREDIBLE", "NOT_CREDIBLE"):

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies.loader import load_pack
 from review.domain import rules
@@ -61,6 +61,7 @@ def schedule_next(s: Session, review: Review, *, now: datetime, kind: str = "cad
     """Add the review's next check in the caller's transaction (cadence: due after ``every_days``; adhoc: due now)."""
     every, _visits, _days, _q = cadence_for(review.policy_id, review.grade)
     seq = s.exec(select(sa.func.max(FollowupCheck.sequence)).where(FollowupCheck.review_id == review.id)).one() or 0
+    assert review.id is not None  # a stored review
     check = FollowupCheck(review_id=review.id, product_id=review.product_id, sequence=seq + 1, kind=kind,
                           grade=review.grade or "LOW", status="SCHEDULED", due_at=now if kind == "adhoc" else now + timedelta(days=every),
                           feedback_id=feedback_id, created_at=now)
@@ -70,8 +71,8 @@ def schedule_next(s: Session, review: Review, *, now: datetime, kind: str = "cad
 
 
 def active_check(s: Session, review_id: int) -> FollowupCheck | None:
-    return s.exec(select(FollowupCheck).where(FollowupCheck.review_id == review_id, FollowupCheck.status.in_(("SCHEDULED", "OPEN")))
-                  .order_by(FollowupCheck.id)).first()
+    return s.exec(select(FollowupCheck).where(FollowupCheck.review_id == review_id, col(FollowupCheck.status).in_(("SCHEDULED", "OPEN")))
+                  .order_by(col(FollowupCheck.id))).first()
 
 
 def sample_customers(check_id: int, customers: list[str], k: int) -> list[str]:
@@ -108,7 +109,7 @@ def due_ranges(db: Database, *, now: datetime | None = None, chunk: int = 25_000
     now = now or utcnow()
     with db.reading() as s:
         lo, hi = s.execute(sa.select(sa.func.min(FollowupCheck.id), sa.func.max(FollowupCheck.id))
-                           .where(FollowupCheck.status == "SCHEDULED", FollowupCheck.due_at <= now)).one()
+                           .where(col(FollowupCheck.status) == "SCHEDULED", col(FollowupCheck.due_at) <= now)).one()
     if lo is None:
         return []
     return [(a, min(a + chunk - 1, hi)) for a in range(lo, hi + 1, chunk)]
@@ -119,10 +120,11 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
     now = now or utcnow()
     out = ScanResult()
     with db.transaction() as s:
-        q = (sa.select(FollowupCheck.id, FollowupCheck.review_id, FollowupCheck.product_id, FollowupCheck.grade, FollowupCheck.sequence,
-                       Review.gate, Review.policy_id, Product.name, Product.owner_team, Product.profile)
-             .join(Review, Review.id == FollowupCheck.review_id).join(Product, Product.id == FollowupCheck.product_id)
-             .where(FollowupCheck.status == "SCHEDULED", FollowupCheck.due_at <= now, FollowupCheck.id.between(lo, hi)))
+        q = (sa.select(col(FollowupCheck.id), col(FollowupCheck.review_id), col(FollowupCheck.product_id), col(FollowupCheck.grade),
+                       col(FollowupCheck.sequence), col(Review.gate), col(Review.policy_id), col(Product.name), col(Product.owner_team),
+                       col(Product.profile))
+             .join(Review, col(Review.id) == col(FollowupCheck.review_id)).join(Product, col(Product.id) == col(FollowupCheck.product_id))
+             .where(col(FollowupCheck.status) == "SCHEDULED", col(FollowupCheck.due_at) <= now, col(FollowupCheck.id).between(lo, hi)))
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(of=FollowupCheck, skip_locked=True)
         rows = s.execute(q).all()
@@ -131,7 +133,7 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
         visits: list[dict[str, Any]] = []
         reaudits: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
-        plans: dict[tuple[str, str], tuple[int, int, int, list[str]]] = {}
+        plans: dict[tuple[str, str], tuple[int, int, int, list[dict[str, str]]]] = {}
         for r in rows:
             if r.gate == Gate.SUSPENDED.value:
                 continue  # paused with the product; opened once it is resumed
@@ -154,11 +156,11 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
                           "body": "; ".join(chosen), "dedupe_key": f"followup-opened:{r.id}"})
             opened.append(r.id)
         for batch in _batches(opened):
-            s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(status="OPEN", opened_at=now))
+            s.execute(sa.update(FollowupCheck).where(col(FollowupCheck.id).in_(batch)).values(status="OPEN", opened_at=now))
             audit.touch(s, "followup_check", batch)
-            audit.touch_where(s, FollowupVisit, FollowupVisit.check_id.in_(batch))
+            audit.touch_where(s, FollowupVisit, col(FollowupVisit.check_id).in_(batch))
         for batch in _batches(cancelled):
-            s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(status="CANCELLED", closed_at=now))
+            s.execute(sa.update(FollowupCheck).where(col(FollowupCheck.id).in_(batch)).values(status="CANCELLED", closed_at=now))
             audit.touch(s, "followup_check", batch)
         if visits:
             s.execute(sa.insert(FollowupVisit), visits)
@@ -178,15 +180,15 @@ def escalate_overdue(db: Database, *, now: datetime | None = None) -> ScanResult
     out = ScanResult()
     with db.transaction() as s:
         rows = s.execute(
-            sa.select(FollowupCheck.id, FollowupCheck.review_id, FollowupCheck.due_at, Review.policy_id, Product.name)
-            .join(Review, Review.id == FollowupCheck.review_id).join(Product, Product.id == FollowupCheck.product_id)
-            .where(FollowupCheck.status == "OPEN", FollowupCheck.escalated_at.is_(None), FollowupCheck.due_at <= now - timedelta(days=1))
+            sa.select(col(FollowupCheck.id), col(FollowupCheck.review_id), col(FollowupCheck.due_at), col(Review.policy_id), col(Product.name))
+            .join(Review, col(Review.id) == col(FollowupCheck.review_id)).join(Product, col(Product.id) == col(FollowupCheck.product_id))
+            .where(col(FollowupCheck.status) == "OPEN", col(FollowupCheck.escalated_at).is_(None), col(FollowupCheck.due_at) <= now - timedelta(days=1))
         ).all()
         delay = {p: timedelta(days=cadence_for(p, None)[2]) for p in {r.policy_id for r in rows}}
         late = [r for r in rows if r.due_at + delay[r.policy_id] <= now]
         ids = [r.id for r in late]
         for batch in _batches(ids):
-            s.execute(sa.update(FollowupCheck).where(FollowupCheck.id.in_(batch)).values(escalated_at=now))
+            s.execute(sa.update(FollowupCheck).where(col(FollowupCheck.id).in_(batch)).values(escalated_at=now))
             audit.touch(s, "followup_check", batch)
         notify_many(s, ({"kind": "followup-overdue", "recipient": "chair", "review_id": r.review_id,
                          "subject": f"follow-up check {r.id} of {r.name} is {(now - r.due_at).days} days overdue",
@@ -304,6 +306,7 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
         if check is None:
             raise NotFound(f"follow-up check {check_id} does not exist; `ethics-review followup list` shows them")
         review, product = s.get(Review, check.review_id), s.get(Product, check.product_id)
+        assert review is not None and review.id is not None and product is not None  # the check's review and product (foreign keys)
         who = load_actor(s, actor)
         require(who, Duty.VERIFY, product_context(product, review))
         visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == check.id)).all()
@@ -328,7 +331,8 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
             if not triggered:
                 check.status, check.finding, check.closed_at = "TRIGGERED", finding, now
             gate = FINDINGS[finding]
-            for row in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id, ControlRequirement.control_id.in_(failed))).all():
+            assert gate is not None  # only finding "none" maps to no gate
+            for row in s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id, col(ControlRequirement.control_id).in_(failed))).all():
                 row.status, row.rationale, row.updated_by, row.updated_at = "REJECTED", f"follow-up check {check.id}: {notes}", who.username, now
                 s.add(row)
             if review.gate == Gate.MONITORING.value:
@@ -366,21 +370,22 @@ def list_checks(db: Database, *, which: str | None = None, now: datetime | None 
     """Checks newest first; ``which``: due (SCHEDULED due or OPEN), overdue (OPEN past the escalation delay), triggered."""
     now = now or utcnow()
     with db.reading() as s:
-        q = (sa.select(FollowupCheck, Product.name, Review.policy_id, Review.gate)
-             .join(Product, Product.id == FollowupCheck.product_id).join(Review, Review.id == FollowupCheck.review_id))
+        q = (sa.select(FollowupCheck, col(Product.name), col(Review.policy_id), col(Review.gate))
+             .join(Product, col(Product.id) == col(FollowupCheck.product_id)).join(Review, col(Review.id) == col(FollowupCheck.review_id)))
         if which == "due":
-            q = q.where(sa.or_(FollowupCheck.status == "OPEN", sa.and_(FollowupCheck.status == "SCHEDULED", FollowupCheck.due_at <= now)))
+            q = q.where(sa.or_(col(FollowupCheck.status) == "OPEN", sa.and_(col(FollowupCheck.status) == "SCHEDULED", col(FollowupCheck.due_at) <= now)))
         elif which == "overdue":
-            q = q.where(FollowupCheck.status == "OPEN", FollowupCheck.due_at <= now)
+            q = q.where(col(FollowupCheck.status) == "OPEN", col(FollowupCheck.due_at) <= now)
         elif which == "triggered":
-            q = q.where(FollowupCheck.status == "TRIGGERED")
+            q = q.where(col(FollowupCheck.status) == "TRIGGERED")
         elif which is not None:
             raise InvalidInput(f"filter {which!r} is not one of: due, overdue, triggered")
-        rows = s.execute(q.order_by(FollowupCheck.due_at.desc(), FollowupCheck.id.desc()).limit(limit)).all()
-        counts = dict(s.execute(sa.select(FollowupVisit.check_id, sa.func.count()).where(
-            FollowupVisit.check_id.in_([r[0].id for r in rows] or [0]), FollowupVisit.status == "RECORDED").group_by(FollowupVisit.check_id)).all())
-        totals = dict(s.execute(sa.select(FollowupVisit.check_id, sa.func.count()).where(
-            FollowupVisit.check_id.in_([r[0].id for r in rows] or [0])).group_by(FollowupVisit.check_id)).all())
+        rows = s.execute(q.order_by(col(FollowupCheck.due_at).desc(), col(FollowupCheck.id).desc()).limit(limit)).all()
+        counts = dict(s.execute(sa.select(col(FollowupVisit.check_id), sa.func.count()).where(
+            col(FollowupVisit.check_id).in_([r[0].id for r in rows] or [0]), col(FollowupVisit.status) == "RECORDED")
+            .group_by(col(FollowupVisit.check_id))).tuples().all())
+        totals = dict(s.execute(sa.select(col(FollowupVisit.check_id), sa.func.count()).where(
+            col(FollowupVisit.check_id).in_([r[0].id for r in rows] or [0])).group_by(col(FollowupVisit.check_id))).tuples().all())
     out = []
     for c, name, policy_id, gate in rows:
         days = cadence_for(policy_id, c.grade)[2]
@@ -409,7 +414,8 @@ def _check(db: Database, check_id: Any) -> dict[str, Any]:
         if c is None:
             raise NotFound(f"follow-up check {cid} does not exist; `ethics-review followup list` shows them")
         product = s.get(Product, c.product_id)
-        visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == cid).order_by(FollowupVisit.id)).all()
+        assert product is not None  # the check's product (foreign key)
+        visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == cid).order_by(col(FollowupVisit.id))).all()
         reaudit = s.exec(select(ReauditRequest).where(ReauditRequest.check_id == cid)).first()
         return {**c.model_dump(mode="json"), "product": product.name, "visits": [v.model_dump(mode="json") for v in visits],
                 "content_reaudit": reaudit.model_dump(mode="json") if reaudit else None}
@@ -418,8 +424,8 @@ def _check(db: Database, check_id: Any) -> dict[str, Any]:
 def pending_reaudits(db: Database, *, limit: int = 500) -> list[dict[str, Any]]:
     """Content re-audit requests not yet served (for the content-audit flow), oldest first."""
     with db.reading() as s:
-        q = (select(ReauditRequest, Product.name).join(Product, Product.id == ReauditRequest.product_id)
-             .where(ReauditRequest.status == "PENDING").order_by(ReauditRequest.id).limit(limit))
+        q = (select(ReauditRequest, Product.name).join(Product, col(Product.id) == col(ReauditRequest.product_id))
+             .where(ReauditRequest.status == "PENDING").order_by(col(ReauditRequest.id)).limit(limit))
         return [{**r.model_dump(mode="json"), "product": name} for r, name in s.exec(q).all()]
 
 
@@ -430,7 +436,9 @@ def get_pending_reaudit(db: Database, request_id: Any, *, product: str | None = 
         req = s.get(ReauditRequest, rid)
         if req is None:
             raise NotFound(f"content re-audit request {rid} does not exist; `ethics-review audit reaudits` lists the pending ones")
-        name = s.get(Product, req.product_id).name
+        owner = s.get(Product, req.product_id)
+        assert owner is not None  # the request's product (foreign key)
+        name = owner.name
     if req.status != "PENDING":
         raise InvalidInput(f"content re-audit request {rid} is already {req.status}")
     if product is not None and product != name:

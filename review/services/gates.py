@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies.loader import load_pack
 from review.domain import grading
@@ -72,6 +72,7 @@ def initiation_step(db: Database, review_id: Any, *, now: datetime | None = None
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         _expect_gate(review, Gate.INITIATION)
+        assert review.id is not None  # a stored review
         a = initiation_assessment(s, review.id)
         if a is None:
             raise NotFound(f"review {review.id} has no initiation assessment; the product team submits it with `ethics-review submit PRODUCT.yaml`")
@@ -86,6 +87,7 @@ def initiation_step(db: Database, review_id: Any, *, now: datetime | None = None
         if changes:
             save_review(s, review, review.version, **changes)
         due = review.due_at
+        assert due is not None  # set above when it was missing
         notify(s, kind="review-queued", recipient="committee", review_id=review.id, now=now,
                dedupe_key=f"queued:{review.id}:{review.gate}:{review.round}",
                subject=f"{product.name} ({g.value}) is in the committee queue: initiation review {review.id}, due {due:%Y-%m-%d}",
@@ -128,6 +130,7 @@ def _save_report(s: Session, review: Review, report: dict[str, Any], residual: s
     row = s.exec(select(GateReport).where(GateReport.review_id == review.id, GateReport.gate == review.gate,
                                           GateReport.round == review.round)).first()
     if row is None:
+        assert review.id is not None  # a stored review
         row = GateReport(review_id=review.id, gate=review.gate, round=review.round, passed=passed, residual_grade=residual,
                          report=report, created_at=now, updated_at=now)
     else:
@@ -143,6 +146,7 @@ def development_step(db: Database, review_id: Any, *, now: datetime | None = Non
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         _expect_gate(review, Gate.DEVELOPMENT, Gate.RELEASE)
+        assert review.id is not None  # a stored review
         report, residual = build_report(s, review, product)
         passed = not report["blocking"]
         prior = s.exec(select(GateReport).where(GateReport.review_id == review.id, GateReport.gate == review.gate,
@@ -176,6 +180,7 @@ def release_step(db: Database, review_id: Any, *, now: datetime | None = None) -
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         _expect_gate(review, Gate.RELEASE, Gate.MONITORING)
+        assert review.id is not None  # a stored review
         released_now = False
         if review.gate == Gate.RELEASE.value:
             state = case_state(review)
@@ -218,5 +223,5 @@ def gate_reports(db: Database, review_id: Any) -> list[dict[str, Any]]:
     """The stored gate reports of a review, oldest first."""
     with db.reading() as s:
         review, _ = get_review(s, review_id)
-        rows = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(GateReport.id)).all()
+        rows = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(col(GateReport.id))).all()
         return [r.model_dump(mode="json") for r in rows]

@@ -14,14 +14,15 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from review.domain.duties import COMMITTEE, Role
 from review.errors import NotFound
 from review.services.common import active_users, actor_of
+from review.services.tables import table_of
 from review.store.db import Database, utcnow
 from review.store.models import User
 from review.store.models_followup import Notification
@@ -30,7 +31,7 @@ WEBHOOK_ENV = "ETHICS_REVIEW_WEBHOOK_URL"
 log = logging.getLogger("ethics_review.notify")
 
 
-_INSERT = sa.insert(Notification.__table__).returning(Notification.__table__.c.id)  # type: ignore[attr-defined]
+_INSERT = sa.insert(table_of(Notification)).returning(table_of(Notification).c.id)
 
 
 def notify(s: Session, *, kind: str, recipient: str, subject: str, body: str = "", review_id: int | None = None,
@@ -110,13 +111,13 @@ def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Cal
     url = webhook_url if webhook_url is not None else os.environ.get(WEBHOOK_ENV, "")
     with db.transaction() as s:
         if not url and sender is None:
-            n = s.execute(sa.update(Notification).where(Notification.delivery == "PENDING")
+            n = s.exec(sa.update(Notification).where(col(Notification.delivery) == "PENDING")
                           .values(delivery="LOGGED", delivered_at=utcnow())).rowcount
             return Delivery(0, 0, n or 0)
-        rows = s.exec(select(Notification).where(Notification.delivery.in_(("PENDING", "FAILED"))).order_by(Notification.id).limit(limit)).all()
+        rows = s.exec(select(Notification).where(col(Notification.delivery).in_(("PENDING", "FAILED"))).order_by(col(Notification.id)).limit(limit)).all()
         users = active_users(s) if rows else []
         people = {rcpt: members(users, rcpt) for rcpt in {r.recipient for r in rows}}
-        pending = [(r.id, f"[ethics-review] {r.subject}", f"to {_to(r.recipient, people[r.recipient])}: {r.body}".strip()) for r in rows]
+        pending = [(cast(int, r.id), f"[ethics-review] {r.subject}", f"to {_to(r.recipient, people[r.recipient])}: {r.body}".strip()) for r in rows]  # stored rows: ids are set
     try:
         send = sender or _apprise_sender(url)
     except Exception as exc:  # a bad webhook must not break the workflow
@@ -149,7 +150,7 @@ def _mark(db: Database, results: list[tuple[int, bool, str | None]]) -> None:
     now = utcnow()
     with db.transaction() as s:
         for rid, ok, err in results:
-            s.execute(sa.update(Notification).where(Notification.id == rid)
+            s.execute(sa.update(Notification).where(col(Notification.id) == rid)
                       .values(delivery="SENT" if ok else "FAILED", error=err, delivered_at=now if ok else None))
 
 
@@ -181,15 +182,15 @@ def inbox(db: Database, username: str, *, limit: int = 100) -> list[dict[str, An
         if user is None:
             raise NotFound(f"user {username!r} does not exist; `ethics-review user list` shows them")
         reach = audience(user)
-        rows = s.exec(select(Notification).where(Notification.recipient.in_(sorted(reach)))
-                      .order_by(Notification.id.desc()).limit(limit)).all()
+        rows = s.exec(select(Notification).where(col(Notification.recipient).in_(sorted(reach)))
+                      .order_by(col(Notification.id).desc()).limit(limit)).all()
         return [{**n.model_dump(mode="json"), "via": None if n.recipient == username else n.recipient} for n in rows]
 
 
 def list_notifications(db: Database, *, review_id: int | None = None, recipient: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Newest first, as plain dicts."""
     with db.reading() as s:
-        q = select(Notification).order_by(Notification.id.desc()).limit(limit)
+        q = select(Notification).order_by(col(Notification.id).desc()).limit(limit)
         if review_id is not None:
             q = q.where(Notification.review_id == review_id)
         if recipient is not None:

@@ -54,6 +54,7 @@ def permissions(db: Database, review_id: Any, username: str) -> Permissions:
         who = load_actor(s, username)
         sit = situation(s, review, product, controls=True, approvals=True, released=True)
         pack_id = review.policy_id
+    assert review.id is not None  # a stored review
     out = Permissions(review.id, review.version, who.username)
     for name, act in ACTIONS.items():
         reasons = rules.judge(who, act, sit, target=who if name == "assign-to-me" else None).reasons

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlalchemy.orm import Mapped
+from sqlmodel import col, select
 
 from review.domain.grades import Grade
 from review.domain.lifecycle import AWAITING_COMMITTEE, Gate, Status
@@ -21,16 +22,16 @@ from review.services.common import get_review
 from review.store.db import Database, utcnow
 from review.store.models import Assessment, ControlRequirement, Decision, Evidence, Product, Review
 
-SORTABLE = {
-    "id": Review.id,
-    "product": Product.name,
-    "gate": Review.gate,
-    "status": Review.status,
-    "grade": Review.priority,  # priority is the grade's rank
-    "assignee": Review.assignee,
-    "due": Review.due_at,
-    "updated": Review.updated_at,
-    "created": Review.created_at,
+SORTABLE: dict[str, Mapped[Any]] = {
+    "id": col(Review.id),
+    "product": col(Product.name),
+    "gate": col(Review.gate),
+    "status": col(Review.status),
+    "grade": col(Review.priority),  # priority is the grade's rank
+    "assignee": col(Review.assignee),
+    "due": col(Review.due_at),
+    "updated": col(Review.updated_at),
+    "created": col(Review.created_at),
 }
 
 
@@ -100,19 +101,19 @@ def _where(f: ReviewFilter) -> list[Any]:
         conds.append(Review.grade == f.grade)
     if f.assignee:
         conds.append(Review.assignee == f.assignee)
-    product_conds = []
+    product_conds: list[sa.ColumnElement[bool]] = []
     if f.team:
-        product_conds.append(Product.owner_team == f.team)
+        product_conds.append(col(Product.owner_team) == f.team)
     if f.overdue:
-        conds.append(Review.due_at < utcnow())
-        conds.append(Review.status.in_([s.value for s in AWAITING_COMMITTEE]))
+        conds.append(col(Review.due_at) < utcnow())
+        conds.append(col(Review.status).in_([s.value for s in AWAITING_COMMITTEE]))
     if f.search:
-        product_conds.append(Product.name.ilike(f"%{f.search}%"))
+        product_conds.append(col(Product.name).ilike(f"%{f.search}%"))
     if product_conds:
         # The matching products first (PostgreSQL: the trigram index), then their reviews. MATERIALIZED keeps
         # PostgreSQL from walking the whole review index backwards hoping to meet 50 matches early.
-        matched = sa.select(Product.id).where(*product_conds).cte("matched").prefix_with("MATERIALIZED", dialect="postgresql")
-        conds.append(Review.product_id.in_(sa.select(matched.c.id)))
+        matched = sa.select(col(Product.id)).where(*product_conds).cte("matched").prefix_with("MATERIALIZED", dialect="postgresql")
+        conds.append(col(Review.product_id).in_(sa.select(matched.c.id)))
     return conds
 
 
@@ -131,31 +132,31 @@ def list_reviews(
         raise InvalidInput(f"--sort {sort!r} is not one of: {', '.join(SORTABLE)}")
     if not 1 <= limit <= 10_000:
         raise InvalidInput(f"--limit {limit} must be between 1 and 10000")
-    col = SORTABLE[sort]
-    order = [col.desc() if descending else col.asc()]
+    column = SORTABLE[sort]
+    order = [column.desc() if descending else column.asc()]
     if sort != "id":
-        order.append(Review.id.desc() if descending else Review.id.asc())
+        order.append(col(Review.id).desc() if descending else col(Review.id).asc())
     conds = _where(f)
     needs_product = sort == "product"
     # The page's review ids first (on the review table alone when no product column is involved,
     # so a deep page walks an index, not a join of the whole table), then their rows.
-    ids = sa.select(Review.id)
+    ids = sa.select(col(Review.id))
     if needs_product:
-        ids = ids.join(Product, Product.id == Review.product_id)
+        ids = ids.join(Product, col(Product.id) == col(Review.product_id))
     page_ids = ids.where(*conds).order_by(*order).limit(limit).offset(offset).subquery()
     stmt = (
-        select(Review.id, Product.name, Product.owner_team, Review.gate, Review.status, Review.grade, Review.assignee,
-               Review.due_at, Review.updated_at, Review.version)
-        .join(Product, Product.id == Review.product_id)
-        .where(Review.id.in_(sa.select(page_ids.c.id)))
+        sa.select(col(Review.id), col(Product.name), col(Product.owner_team), col(Review.gate), col(Review.status), col(Review.grade),
+                  col(Review.assignee), col(Review.due_at), col(Review.updated_at), col(Review.version))
+        .join(Product, col(Product.id) == col(Review.product_id))
+        .where(col(Review.id).in_(sa.select(page_ids.c.id)))
         .order_by(*order)
     )
     with db.reading() as s:
-        rows = [ReviewRow(*r) for r in s.exec(stmt).all()]
+        rows = [ReviewRow(*r) for r in s.execute(stmt).all()]
         total = -1
         if with_total:
             count = sa.select(sa.func.count()).select_from(Review)
-            total = s.exec(count.where(*conds)).one()[0]
+            total = s.execute(count.where(*conds)).one()[0]
     return Page(rows, total, offset, limit)
 
 
@@ -202,14 +203,14 @@ def _jsonable(value: Any) -> Any:
 def show_review(db: Database, review_id: Any) -> ReviewDetail:
     with db.reading() as s:
         review, product = get_review(s, review_id)
-        assessments = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(Assessment.id)).all()
-        controls = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id).order_by(ControlRequirement.control_id)).all()
-        evidence = s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(Evidence.id)).all()
-        decisions = s.exec(select(Decision).where(Decision.review_id == review.id).order_by(Decision.id)).all()
+        assessments = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(col(Assessment.id))).all()
+        controls = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id).order_by(col(ControlRequirement.control_id))).all()
+        evidence = s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(col(Evidence.id))).all()
+        decisions = s.exec(select(Decision).where(Decision.review_id == review.id).order_by(col(Decision.id))).all()
         trail = audit.trail(s, "review", review.id)
         from review.store.models_followup import GateReport
 
-        reports = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(GateReport.id)).all()
+        reports = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(col(GateReport.id))).all()
         by_control: dict[str, list[dict[str, Any]]] = {}
         for e in evidence:
             by_control.setdefault(e.control_id, []).append(
@@ -246,14 +247,14 @@ def gate_funnel(db: Database) -> dict[str, dict[str, int]]:
 
 def open_controls(db: Database, limit: int = 1000) -> list[dict[str, Any]]:
     with db.reading() as s:
-        rows = s.exec(
-            select(ControlRequirement.review_id, Product.name, ControlRequirement.control_id, ControlRequirement.title,
-                   ControlRequirement.status, ControlRequirement.verify_gate)
-            .join(Review, Review.id == ControlRequirement.review_id)
-            .join(Product, Product.id == Review.product_id)
-            .where(ControlRequirement.status.in_(["REQUIRED", "EVIDENCE_SUBMITTED", "REJECTED"]))
-            .where(Review.gate.notin_(["WITHDRAWN"]), Review.status != "REJECTED")
-            .order_by(ControlRequirement.review_id, ControlRequirement.control_id)
+        rows = s.execute(
+            sa.select(col(ControlRequirement.review_id), col(Product.name), col(ControlRequirement.control_id), col(ControlRequirement.title),
+                      col(ControlRequirement.status), col(ControlRequirement.verify_gate))
+            .join(Review, col(Review.id) == col(ControlRequirement.review_id))
+            .join(Product, col(Product.id) == col(Review.product_id))
+            .where(col(ControlRequirement.status).in_(["REQUIRED", "EVIDENCE_SUBMITTED", "REJECTED"]))
+            .where(col(Review.gate).notin_(["WITHDRAWN"]), col(Review.status) != "REJECTED")
+            .order_by(col(ControlRequirement.review_id), col(ControlRequirement.control_id))
             .limit(limit)
         ).all()
     return [dict(zip(("review_id", "product", "control_id", "title", "status", "verify_gate"), r, strict=True)) for r in rows]

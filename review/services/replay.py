@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from policies.loader import load_pack
 from policies.schema import PolicyPack
@@ -44,6 +44,7 @@ class ReplayReport:
 def replay(db: Database, review_id: Any) -> ReplayReport:
     with db.reading() as s:
         review, product = get_review(s, review_id)
+        assert review.id is not None  # a stored review
         a = initiation_assessment(s, review.id)
         if a is None:
             raise NotFound(f"review {review.id} has no initiation assessment to replay")
@@ -70,6 +71,7 @@ def replay(db: Database, review_id: Any) -> ReplayReport:
     except ReviewError:
         cur_hash, cur_label = "", "(not installed)"
     detail = "; ".join(diffs) if diffs else "recomputed scores, levels, triggers and grade match the stored assessment"
+    assert a.id is not None  # a stored assessment
     return ReplayReport(review.id, a.id, a.grade, f"{a.pack_id}@{a.pack_version}", a.pack_hash, again.grade.value, matches,
                         cur_label, cur_hash, current_grade, current_matches, detail)
 
@@ -115,10 +117,10 @@ def preview_pack(db: Database, candidate_ref: str, *, status: str | None = None,
     while True:
         with db.reading() as s:
             q = (select(Review, Product, Assessment)
-                 .join(Product, Product.id == Review.product_id)
-                 .join(Assessment, (Assessment.review_id == Review.id) & (Assessment.kind == "initiation"))
-                 .where(Assessment.pack_id == cand.id, Review.id > last)
-                 .order_by(Review.id, Assessment.id.desc()))
+                 .join(Product, col(Product.id) == col(Review.product_id))
+                 .join(Assessment, (col(Assessment.review_id) == col(Review.id)) & (col(Assessment.kind) == "initiation"))
+                 .where(Assessment.pack_id == cand.id, col(Review.id) > last)
+                 .order_by(col(Review.id), col(Assessment.id).desc()))
             if status:
                 q = q.where(Review.status == status.upper())
             rows = s.exec(q.limit(batch)).all()
@@ -126,6 +128,7 @@ def preview_pack(db: Database, candidate_ref: str, *, status: str | None = None,
             break
         seen: set[int] = set()
         for review, product, a in rows:
+            assert review.id is not None  # a stored review
             last = max(last, review.id)
             if review.id in seen:
                 continue  # older assessment of the same review (resubmission)

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies.loader import load_pack
 from review.domain import grading
@@ -42,6 +42,7 @@ from review.services.common import (  # noqa: F401  (round_approvals re-exported
 )
 from review.services.notifications import notify, notify_event
 from review.services.submissions import Submission, prepare_submission, submit, sync_controls  # noqa: F401  (re-exported)
+from review.services.tables import table_of
 from review.store.db import Database, utcnow
 from review.store.models import (
     Assessment,
@@ -113,6 +114,7 @@ def decide(
         pack = load_pack(review.policy_id)
         grade = Grade(review.grade) if review.grade else Grade.LOW
         before = review_snapshot(review)
+        assert review.id is not None  # a stored review
         decision = Decision(
             review_id=review.id, gate=review.gate, action=act.value, rationale=rationale, actor=who.username,
             actor_roles=",".join(sorted(r.value for r in who.roles)), grade=review.grade,
@@ -143,7 +145,7 @@ def decide(
         return DecisionOutcome(review, decision, applied, message)
 
 
-_DECISION_INSERT = sa.insert(Decision.__table__).returning(Decision.__table__.c.id)  # type: ignore[attr-defined]
+_DECISION_INSERT = sa.insert(table_of(Decision)).returning(table_of(Decision).c.id)
 
 
 def _decision_action(action: str) -> Action:
@@ -227,6 +229,7 @@ def apply_standing(s: Session, review: Review, act: Action, *, actor: str, ratio
                  after={**review_snapshot(review), "rationale": rationale})
     if act is Action.REOPEN:
         product = s.get(Product, review.product_id)
+        assert product is not None  # the review's product (foreign key)
         notify_event(s, "reopened", review=review, product=product, body=rationale,
                      subject=f"{product.name}: review R-{review.id} reopened at {review.gate} by {actor}")
     return review
@@ -251,6 +254,7 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
+        assert review.id is not None  # a stored review
         initial = initiation_assessment(s, review.id)
         if initial is None:
             raise NotFound(f"review {review.id} has no assessment to override")
@@ -299,8 +303,8 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
 
 def _open_proposal(s: Session, review: Review, grade: Grade) -> Assessment | None:
     """The latest proposed override of ``review`` to ``grade`` at its gate that no override has applied since."""
-    rows = s.exec(select(Assessment).where(Assessment.review_id == review.id, Assessment.kind.in_(("override", "override-pending")))
-                  .order_by(Assessment.id.desc())).all()
+    rows = s.exec(select(Assessment).where(Assessment.review_id == review.id, col(Assessment.kind).in_(("override", "override-pending")))
+                  .order_by(col(Assessment.id).desc())).all()
     for a in rows:
         if a.kind == "override":
             return None
@@ -322,6 +326,7 @@ def compute_residual(db: Database, review_id: Any, *, actor: str = "system") -> 
         if res is None:
             raise NotFound(f"review {review.id} has no initiation assessment")
         initial, pack, verified, result = res.initial, res.pack, res.verified, res.result
+        assert review.id is not None  # a stored review
         s.add(Assessment(
             review_id=review.id, gate=review.gate, kind="residual", pack_id=pack.id, pack_version=pack.version,
             pack_hash=pack.content_hash, answers=initial.answers, dimension_scores=result.dimension_scores,

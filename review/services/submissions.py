@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies.loader import LoadedPack, load_pack, pack_snapshot
 from review.domain import grading
@@ -117,6 +117,7 @@ def _create(s: Session, sub: Submission, actor: str) -> Review:
     )
     s.add(product)
     s.flush()
+    assert product.id is not None  # flushed
     g = sub.result.grade
     review = Review(
         product_id=product.id, gate=Gate.INITIATION.value, status=Status.SUBMITTED.value, grade=g.value,
@@ -136,7 +137,7 @@ def _create(s: Session, sub: Submission, actor: str) -> Review:
 
 
 def _resubmit(s: Session, sub: Submission, product: Product, actor: str, source: str) -> Review:
-    review = s.exec(select(Review).where(Review.product_id == product.id).order_by(Review.id.desc())).first()
+    review = s.exec(select(Review).where(Review.product_id == product.id).order_by(col(Review.id).desc())).first()
     assert review is not None
     state = case_state(review)
     if state.gate is not Gate.INITIATION or state.status not in (Status.DRAFT, Status.CHANGES_REQUESTED):
@@ -171,6 +172,7 @@ def _store_assessment(s: Session, review: Review, sub: Submission, actor: str, *
         s.add(PolicySnapshot(content_hash=sub.pack.content_hash, pack_id=sub.pack.id, version=sub.pack.version,
                              body=pack_snapshot(sub.pack), created_at=utcnow()))
     r = sub.result
+    assert review.id is not None  # a stored review
     a = Assessment(
         review_id=review.id, gate=review.gate, kind=kind, pack_id=sub.pack.id, pack_version=sub.pack.version,
         pack_hash=sub.pack.content_hash, answers=sub.answers, dimension_scores=r.dimension_scores,
@@ -197,6 +199,7 @@ def add_missing_controls(s: Session, review: Review, controls: list[Any], actor:
     for c in controls:
         if c.id in existing:
             continue
+        assert review.id is not None  # a stored review
         s.add(ControlRequirement(
             review_id=review.id, control_id=c.id, title=c.title, dimension=c.dimension,
             required_from=c.required_from.value, verify_gate=c.verified_at, evidence_expected=c.evidence,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from review.domain.duties import Duty, Role, require
 from review.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -98,6 +98,7 @@ def _hash(token: str) -> str:
 
 
 def _info(t: ApiToken) -> TokenInfo:
+    assert t.id is not None  # a stored token (flushed)
     return TokenInfo(t.id, t.username, t.name, t.scope, t.created_by, t.created_at, t.expires_at, t.revoked_at, t.last_used_at)
 
 
@@ -133,7 +134,7 @@ def list_tokens(db: Database, *, actor: str, username: str | None = None) -> lis
     """Tokens, newest first: an admin sees everyone's (or ``username``'s), others their own."""
     with db.reading() as s:
         who = load_actor(s, actor)
-        q = select(ApiToken).order_by(ApiToken.id.desc())
+        q = select(ApiToken).order_by(col(ApiToken.id).desc())
         if not who.has(Role.ADMIN):
             if username and username != who.username:
                 raise Forbidden(f"{who.username} may list their own tokens only (an admin lists everyone's)")
@@ -166,9 +167,9 @@ def looks_like_token(credential: str) -> bool:
 
 
 # One indexed read (token joined to its user), no ORM session, built once: this runs on every request.
-_BY_ID = (sa.select(ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.username,
-                    User.active)
-          .outerjoin(User, User.username == ApiToken.username).where(ApiToken.id == sa.bindparam("token_id")))  # type: ignore[arg-type]
+_BY_ID = (sa.select(col(ApiToken.id), col(ApiToken.token_hash), col(ApiToken.scope), col(ApiToken.expires_at), col(ApiToken.revoked_at),
+                    col(ApiToken.username), col(User.active))
+          .outerjoin(User, col(User.username) == col(ApiToken.username)).where(col(ApiToken.id) == sa.bindparam("token_id")))
 
 
 def authenticate(db: Database, credential: str, *, now: datetime | None = None) -> Principal:

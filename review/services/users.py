@@ -66,6 +66,7 @@ def declare_conflict(db: Database, product_name: str, *, actor: str, reason: str
         existing = s.exec(select(ConflictDeclaration).where(ConflictDeclaration.username == who.username, ConflictDeclaration.product_id == product.id)).first()
         if existing:
             return existing
+        assert product.id is not None  # a stored product
         decl = ConflictDeclaration(username=who.username, product_id=product.id, reason=reason.strip(), created_at=utcnow())
         s.add(decl)
         s.flush()
