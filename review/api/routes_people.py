@@ -43,6 +43,21 @@ def me(c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.whoami())
 
 
+class ChannelIn(BaseModel):
+    url: str | None = Field(description="an Apprise URL (mailto://, slack://, msteams://, ntfy://...); null clears it")
+    username: str | None = Field(None, description="another person's (admin only); default: yours")
+
+
+@router.put("/channel", tags=["people"], summary="Set or clear your own notification channel (the answer is masked)")
+def set_channel(body: ChannelIn, c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.set_channel(body.url, username=body.username))
+
+
+@router.get("/channel", tags=["people"], summary="Your notification channel, masked")
+def get_channel(username: str | None = None, c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.channel(username))
+
+
 @router.get("/users", tags=["people"], summary="Everyone, with teams and roles")
 def users(c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.list_users())

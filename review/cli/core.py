@@ -32,6 +32,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=cmd_user_add)
     p = users.add_parser("list", help="list people")
     p.set_defaults(func=cmd_user_list)
+    p = users.add_parser("channel", help="your own notification channel: an Apprise URL (mailto://, slack://, msteams://, ntfy://...); "
+                                         "everything that reaches you is sent there too")
+    p.add_argument("url", nargs="?", default=None, help="set it (omit to show it, masked)")
+    p.add_argument("--clear", action="store_true", help="remove it")
+    p.add_argument("--user", default=None, help="another person's (admin)")
+    p.set_defaults(func=cmd_user_channel)
 
     p = sub.add_parser("submit", help="submit PRODUCT.yaml for initiation review, or a review id to submit its current gate")
     p.add_argument("target", metavar="PRODUCT.yaml|REVIEW")
@@ -274,6 +280,23 @@ def cmd_user_list(ctx: Any) -> int:
         output.emit_json([u.model_dump(mode="json") for u in rows])
     else:
         output.table("People", ["user", "name", "team", "roles"], [(u.username, u.display_name, u.team, u.roles) for u in rows])
+    return 0
+
+
+def cmd_user_channel(ctx: Any) -> int:
+    a = ctx.args
+    if a.clear and a.url:
+        raise InvalidInput("give a URL to set, or --clear, not both")
+    if a.clear or a.url:
+        shown = ctx.client.set_channel(None if a.clear else a.url, username=a.user)
+        text = f"notification channel of {a.user or ctx.actor}: " + (f"set to {shown}" if shown else "cleared")
+    else:
+        shown = ctx.client.channel(a.user)
+        text = f"notification channel of {a.user or ctx.actor}: {shown or 'none (the inbox and the deployment webhook reach you)'}"
+    if ctx.json:
+        output.emit_json({"user": a.user or ctx.actor, "channel": shown})
+    else:
+        output.say(text)
     return 0
 
 

@@ -98,6 +98,15 @@ class Client(ABC):
     def add_user(self, username: str, *, team: str, roles: str, display_name: str = "") -> User: ...
 
     @abstractmethod
+    def set_channel(self, url: str | None, *, username: str | None = None) -> str | None:
+        """Set (``None``: clear) the notification channel (an Apprise URL) of this person, or of ``username`` (admin);
+        returns it masked."""
+
+    @abstractmethod
+    def channel(self, username: str | None = None) -> str | None:
+        """This person's (or ``username``'s) channel, masked; None when there is none."""
+
+    @abstractmethod
     def list_users(self) -> list[User]: ...
 
     @abstractmethod

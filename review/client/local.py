@@ -14,6 +14,7 @@ from typing import Any, Callable
 from review.client import steps
 from review.client.base import Client, DossierReport, FeedbackReceipt, ProcessReportDoc, Progress, Report, StepReport, checked_download
 from review.errors import InvalidInput
+from review.domain.duties import Duty
 from review.services import audit as audit_service
 from review.services import content_audit as ca
 from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
@@ -59,6 +60,15 @@ class LocalClient(Client):
 
     def list_users(self):
         return users.list_users(self.db)
+
+    def set_channel(self, url, *, username=None):
+        return notifications.set_channel(self.db, username or self.actor, url, actor=self.actor)
+
+    def channel(self, username=None):
+        who = username or self.actor
+        if who != self.actor:
+            users.require_duty(self.db, self.actor, Duty.MANAGE_USERS)
+        return notifications.channel_of(self.db, who)
 
     def create_token(self, username, *, scope="write", expires=None, name=""):
         return tokens.create_token(self.db, username, actor=self.actor, scope=scope, expires=expires, name=name)

@@ -99,6 +99,12 @@ class RemoteClient(Client):
     def list_users(self):
         return self._call("GET", "/users", list[User])
 
+    def set_channel(self, url, *, username=None):
+        return self._call("PUT", "/channel", str | None, json={"url": url, "username": username})
+
+    def channel(self, username=None):
+        return self._call("GET", "/channel", str | None, params={"username": username})
+
     def create_token(self, username, *, scope="write", expires=None, name=""):
         return self._call("POST", "/tokens", NewToken, json={"username": username, "scope": scope, "expires": expires, "name": name})
 

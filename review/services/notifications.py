@@ -5,7 +5,8 @@ the state change it announces was committed. ``deliver_pending`` runs *after* th
 it posts pending rows to ``ETHICS_REVIEW_WEBHOOK_URL`` through Apprise (any Apprise URL:
 ``json://``, ``slack://``, ``mailto://`` ...) and marks each SENT or FAILED. A failed
 delivery is logged and kept for a retry; it never undoes the state change. Without a
-webhook the rows are marked LOGGED.
+webhook the rows are marked LOGGED. A person may also name their own channel (``set_channel``): every
+notification that reaches them (directly or through their team, the committee or the chair) goes there too.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from review.domain.duties import COMMITTEE, Role
-from review.errors import NotFound
+from review.errors import Forbidden, InvalidInput, NotFound, clip
 from review.services.common import active_users, actor_of
 from review.services.tables import table_of
 from review.store.db import Database, utcnow
 from review.store.models import User
-from review.store.models_followup import Notification
+from review.store.models_followup import Notification, NotifyChannel
 
 WEBHOOK_ENV = "ETHICS_REVIEW_WEBHOOK_URL"
 log = logging.getLogger("ethics_review.notify")
@@ -102,41 +103,143 @@ def _apprise_sender(url: str) -> Callable[[str, str], bool]:
 
 
 def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Callable[[str, str], bool] | None = None,
-                    limit: int = 500) -> Delivery:
-    """Send pending notifications to the webhook (or mark them LOGGED when none is configured).
+                    personal: Callable[[str], Callable[[str, str], bool]] | None = None, limit: int = 500) -> Delivery:
+    """Send pending notifications to the deployment's webhook and to the personal channel of each person a
+    notification reaches (``set_channel``); a row no channel takes is marked LOGGED.
 
-    Never raises for a delivery problem: the error is logged and stored on the row.
-    ``sender`` replaces Apprise in tests.
+    Never raises for a delivery problem: the error is logged and stored on the row (FAILED rows are retried,
+    to every target again). ``sender`` replaces the webhook's Apprise and ``personal(url)`` a channel's, in tests.
     """
     url = webhook_url if webhook_url is not None else os.environ.get(WEBHOOK_ENV, "")
+    shared = bool(url) or sender is not None
     with db.transaction() as s:
-        if not url and sender is None:
+        if not shared and s.exec(select(NotifyChannel.username).limit(1)).first() is None:  # nobody has a channel: log them all
             n = s.exec(sa.update(Notification).where(col(Notification.delivery) == "PENDING")
-                          .values(delivery="LOGGED", delivered_at=utcnow())).rowcount
+                       .values(delivery="LOGGED", delivered_at=utcnow())).rowcount
             return Delivery(0, 0, n or 0)
-        rows = s.exec(select(Notification).where(col(Notification.delivery).in_(("PENDING", "FAILED"))).order_by(col(Notification.id)).limit(limit)).all()
+        rows = s.exec(select(Notification).where(col(Notification.delivery).in_(("PENDING", "FAILED") if shared else ("PENDING",)))
+                      .order_by(col(Notification.id)).limit(limit)).all()
         users = active_users(s) if rows else []
         people = {rcpt: members(users, rcpt) for rcpt in {r.recipient for r in rows}}
-        pending = [(cast(int, r.id), f"[ethics-review] {r.subject}", f"to {_to(r.recipient, people[r.recipient])}: {r.body}".strip()) for r in rows]  # stored rows: ids are set
-    try:
-        send = sender or _apprise_sender(url)
-    except Exception as exc:  # a bad webhook must not break the workflow
-        log.error("notifications not delivered: %s", exc)
-        _mark(db, [(rid, False, str(exc)) for rid, _, _ in pending])
-        return Delivery(0, len(pending), 0)
-    results: list[tuple[int, bool, str | None]] = []
-    for rid, title, body in pending:
+        reached = sorted({p for ps in people.values() for p in ps})
+        channels = {c.username: c.url for c in s.exec(select(NotifyChannel).where(col(NotifyChannel.username).in_(reached))).all()} if reached else {}
+        if not shared:  # rows whose people have no channel of their own are only logged
+            quiet = [cast(int, r.id) for r in rows if not any(p in channels for p in people[r.recipient])]
+            if quiet:
+                s.exec(sa.update(Notification).where(col(Notification.id).in_(quiet)).values(delivery="LOGGED", delivered_at=utcnow()))
+            logged = set(quiet)
+            rows = [r for r in rows if r.id not in logged]
+            if not rows:
+                return Delivery(0, 0, len(quiet))
+        else:
+            quiet = []
+        pending = [(cast(int, r.id), f"[ethics-review] {r.subject}", f"to {_to(r.recipient, people[r.recipient])}: {r.body}".strip(),
+                    [(p, channels[p]) for p in people[r.recipient] if p in channels]) for r in rows]  # stored rows: ids are set
+    send: Callable[[str, str], bool] | None = None
+    broken: str | None = None
+    if shared:
         try:
-            ok = send(title, body)
-            results.append((rid, ok, None if ok else "webhook refused the message"))
-        except Exception as exc:  # a failed delivery is stored, never raised
-            results.append((rid, False, f"{type(exc).__name__}: {exc}"))
+            send = sender or _apprise_sender(url)
+        except Exception as exc:  # a bad webhook must not break the workflow
+            log.error("notifications not delivered to the webhook: %s", exc)
+            broken = str(exc)
+    open_channels: dict[str, Callable[[str, str], bool] | Exception] = {}
+    results: list[tuple[int, bool, str | None]] = []
+    for rid, title, body, targets in pending:
+        errors = [f"webhook: {broken}"] if broken else []
+        if send is not None:
+            errors += _attempt("webhook", send, title, body)
+        for person, curl in targets:
+            if curl not in open_channels:
+                try:
+                    open_channels[curl] = (personal or _apprise_sender)(curl)
+                except Exception as exc:
+                    open_channels[curl] = exc
+            ch = open_channels[curl]
+            errors += [f"{person}'s channel: {ch}"] if isinstance(ch, Exception) else _attempt(f"{person}'s channel", ch, title, body)
+        results.append((rid, not errors, "; ".join(errors) or None))
     for rid, ok, err in results:
         if not ok:
             log.warning("notification %s not delivered: %s", rid, err)
     _mark(db, results)
     sent = sum(1 for _, ok, _ in results if ok)
-    return Delivery(sent, len(results) - sent, 0)
+    return Delivery(sent, len(results) - sent, len(quiet))
+
+
+def _attempt(target: str, send: Callable[[str, str], bool], title: str, body: str) -> list[str]:
+    """[] when ``send`` delivered; else what went wrong, naming the target (a failure is stored, never raised)."""
+    try:
+        return [] if send(title, body) else [f"{target} refused the message"]
+    except Exception as exc:
+        return [f"{target}: {type(exc).__name__}: {exc}"]
+
+
+# ---- personal channels ---------------------------------------------------------------------------
+PERSONAL_SCHEMES_ENV = "ETHICS_REVIEW_PERSONAL_SCHEMES"
+#: Apprise services a person may name for themselves (the server sends to them): messaging services and mail,
+#: not raw json:// / xml:// / form:// posts to any host (an admin widens this with the setting, e.g. for a test hook)
+PERSONAL_SCHEMES = ("mailto", "mailtos", "slack", "msteams", "discord", "ntfy", "ntfys", "tgram", "matrix", "matrixs",
+                    "rocket", "rockets", "mmost", "mmosts", "pover", "signal", "signals", "zulip", "gchat", "ses")
+
+
+def personal_schemes() -> tuple[str, ...]:
+    extra = os.environ.get(PERSONAL_SCHEMES_ENV, "")
+    return PERSONAL_SCHEMES + tuple(x.strip().lower() for x in extra.split(",") if x.strip())
+
+
+def masked(url: str) -> str:
+    """``slack://…`` or ``mailto://…@example.org``: enough to recognise a channel, never its secret."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1] if scheme in ("mailto", "mailtos") else ""
+    return f"{scheme}://…{('@' + host) if host else ''}"
+
+
+def set_channel(db: Database, username: str, url: str | None, *, actor: str) -> str | None:
+    """Set (or with ``None`` clear) ``username``'s own notification channel: the person themselves, or an admin.
+    Returns the channel masked. Refused: another person's channel, a scheme not allowed, a URL Apprise cannot use."""
+    from review.services import audit
+    from review.services.common import load_actor
+
+    with db.transaction() as s:
+        who = load_actor(s, actor)
+        if username != who.username and not who.has(Role.ADMIN):
+            raise Forbidden(f"{who.username} may set only their own notification channel; an admin sets another person's")
+        if s.exec(select(User.id).where(User.username == username)).first() is None:
+            raise NotFound(f"user {username!r} does not exist; `ethics-review user list` shows them")
+        row = s.get(NotifyChannel, username)
+        before = {"channel": masked(row.url)} if row else None
+        if url is None:
+            if row is None:
+                return None
+            s.delete(row)
+            audit.record(s, actor=who.username, action="channel-clear", entity="user", entity_id=username, before=before, after=None)
+            return None
+        url = url.strip()
+        scheme = url.partition("://")[0].lower()
+        allowed = personal_schemes()
+        if "://" not in url or scheme not in allowed:
+            raise InvalidInput(f"channel {masked(url) if '://' in url else clip(url)}: scheme {scheme or '(none)'!r} is not one a person may "
+                               f"name; use one of {', '.join(allowed)} (an admin may allow more with {PERSONAL_SCHEMES_ENV})")
+        import apprise
+
+        if not apprise.Apprise().add(url):
+            raise InvalidInput(f"channel {masked(url)}: not a URL Apprise can send to; see https://github.com/caronc/apprise/wiki "
+                               f"for the form of a {scheme}:// URL")
+        if row is None:
+            row = NotifyChannel(username=username, url=url, set_by=who.username, set_at=utcnow())
+        else:
+            row.url, row.set_by, row.set_at = url, who.username, utcnow()
+        s.add(row)
+        audit.record(s, actor=who.username, action="channel-set", entity="user", entity_id=username, before=before,
+                     after={"channel": masked(url)})
+        return masked(url)
+
+
+def channel_of(db: Database, username: str) -> str | None:
+    """A person's channel, masked (None: only the deployment's webhook and the inbox reach them)."""
+    with db.reading() as s:
+        row = s.get(NotifyChannel, username)
+        return masked(row.url) if row else None
 
 
 def _to(recipient: str, people: list[str]) -> str:

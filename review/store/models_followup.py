@@ -129,3 +129,14 @@ class ReauditRequest(SQLModel, table=True):
     status: str = Field(default="PENDING", max_length=16, description="PENDING | DONE")
     reason: str = Field(sa_type=sa.Text)
     created_at: datetime
+
+
+class NotifyChannel(SQLModel, table=True):
+    """A person's own notification channel (an Apprise URL: mail, Slack, Teams, ntfy...). Not imaged on the audit
+    trail (the URL may hold a secret); setting or clearing it is on the trail with the URL masked."""
+
+    __tablename__ = "notify_channel"
+    username: str = Field(primary_key=True, max_length=64)
+    url: str = Field(sa_type=sa.Text)
+    set_by: str = Field(max_length=64)
+    set_at: datetime

@@ -394,3 +394,17 @@ def test_pack_cross_checks_refuse_or_warn(cli: Cli, tmp_path: Path) -> None:
     assert [w["id"] for w in shown["assessments"][0]["warnings"]] == ["followup-customers"]
     code, out, _ = cli("notifications", user="wei.chen")
     assert code == 0 and "cross-check warning" in out
+
+
+def test_user_channel_sets_shows_masked_and_clears(cli: Cli) -> None:
+    url = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ethics"
+    code, out, err = cli("user", "channel", url, user="amara.okafor")
+    assert code == 0 and "set to slack://…" in out and "TIiajk" not in out
+    assert cli.ok("user", "channel", user="amara.okafor") == {"user": "amara.okafor", "channel": "slack://…"}
+    code, _, err = cli("user", "channel", url, "--user", "amara.okafor", user="priya.nair")
+    assert code == 4 and "may set only their own" in err
+    code, _, err = cli("user", "channel", "json://evil.example/hook", user="amara.okafor")
+    assert code == 2 and "scheme 'json' is not one a person may name" in err
+    code, out, _ = cli("user", "list", user="admin")
+    assert "TIiajk" not in out and "slack" not in out
+    assert cli.ok("user", "channel", "--clear", user="amara.okafor")["channel"] is None

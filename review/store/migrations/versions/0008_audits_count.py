@@ -1,5 +1,5 @@
 """Audit runs are attached to a review and a control, carry the re-audit request they serve, and keep their verdict;
-assessments keep the pack cross-checks a submission did not pass (warnings)
+assessments keep the pack cross-checks a submission did not pass (warnings); people may set their own notification channel
 
 Revision ID: 0008_audits_count
 Revises: 0007_chunk_keys
@@ -28,9 +28,18 @@ def upgrade() -> None:
         b.create_index("ix_audit_run_review_id", ["review_id"])
     with op.batch_alter_table("assessment") as b:
         b.add_column(sa.Column("warnings", sa.JSON(), nullable=True))
+    op.create_table(
+        "notify_channel",
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("set_by", sa.String(length=64), nullable=False),
+        sa.Column("set_at", UTC(), nullable=False),
+        sa.PrimaryKeyConstraint("username"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notify_channel")
     with op.batch_alter_table("assessment") as b:
         b.drop_column("warnings")
     with op.batch_alter_table("audit_run") as b:
