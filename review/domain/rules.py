@@ -59,6 +59,15 @@ class Control:
     control_id: str
     verify_gate: str  # DEVELOPMENT | RELEASE
     status: str  # REQUIRED | EVIDENCE_SUBMITTED | VERIFIED | REJECTED | WAIVED
+    by: str | None = None  # who gave the standing verdict (or waiver), and when
+    at: Any = None
+
+    def verdict_by(self) -> str:
+        """`` by wei.chen (2026-03-14)`` when the rows say who gave the standing verdict, else ``""``."""
+        if not self.by:
+            return ""
+        when = self.at.strftime("%Y-%m-%d") if hasattr(self.at, "strftime") else str(self.at or "")[:10]
+        return f" by {self.by}" + (f" ({when})" if when else "")
 
 
 @dataclass(frozen=True)
@@ -250,12 +259,12 @@ def control_refusal(act: Act, control: Control, *, verdict: str = "pass") -> Ref
         if status == "REQUIRED":
             return Refusal(f"control {cid} has no evidence yet; the product team adds it with: ethics-review evidence add REVIEW {cid} FILE", InvalidInput)
         if status == "WAIVED":
-            return Refusal(f"control {cid} was waived; nothing to verify", Conflict)
+            return Refusal(f"control {cid} was waived{control.verdict_by()}; nothing to verify", Conflict)
         if status in ("VERIFIED", "REJECTED"):
-            return Refusal(f"control {cid} is already {status}: a verdict stands until new evidence is added", Conflict)
+            return Refusal(f"control {cid} is already {status}{control.verdict_by()}: a verdict stands until new evidence is added", Conflict)
     if act is Act.WAIVE:
         if status == "WAIVED":
-            return Refusal(f"control {cid} is already waived", Conflict)
+            return Refusal(f"control {cid} is already waived{control.verdict_by()}", Conflict)
         if status not in WAIVABLE:
             return Refusal(f"control {cid} is {status}: only an open control ({', '.join(WAIVABLE)}) can be waived", InvalidInput)
     return None

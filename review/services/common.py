@@ -160,7 +160,8 @@ def lifecycle_state(session: Session, review: Review) -> CaseState:
 _APPROVALS = (sa.select(col(Decision.actor), col(Decision.actor_roles))
               .where(col(Decision.review_id) == sa.bindparam("rid"), col(Decision.gate) == sa.bindparam("gate"),
                      col(Decision.round) == sa.bindparam("round"), col(Decision.action) == "approve"))
-_CONTROLS = (sa.select(col(ControlRequirement.control_id), col(ControlRequirement.verify_gate), col(ControlRequirement.status))
+_CONTROLS = (sa.select(col(ControlRequirement.control_id), col(ControlRequirement.verify_gate), col(ControlRequirement.status),
+                       col(ControlRequirement.updated_by), col(ControlRequirement.updated_at))
              .where(col(ControlRequirement.review_id) == sa.bindparam("rid")).order_by(col(ControlRequirement.id)))
 
 

@@ -207,7 +207,7 @@ def _judge_control(s: Session, who: Actor, act: Act, review: Any, product: Any, 
     sit = situation(s, review, product)
     verdict = rules.judge(who, act, sit)
     refusals = [r for r in verdict.refusals if r.error is Forbidden]  # "no control waiting" is about the others
-    own = rules.control_refusal(act, rules.Control(req.control_id, req.verify_gate, req.status))
+    own = rules.control_refusal(act, rules.Control(req.control_id, req.verify_gate, req.status, req.updated_by, req.updated_at))
     if own is not None:
         refusals.append(own)
     rules.Verdict(act, refusals).raise_if_refused(review.id)

@@ -87,3 +87,20 @@ def test_advance_at_release_with_unmet_release_controls_is_refused_in_both_place
     assert not perms.allowed("advance") and "required controls are unmet" in perms.why_not("advance")
     with pytest.raises(GateBlocked, match="cannot advance from RELEASE while required controls are unmet"):
         reviews.advance(db, rid, actor=team)
+
+
+def test_a_standing_verdict_refusal_names_who_gave_it_and_when_in_both_places(db: Database, tmp_path) -> None:
+    from review.errors import Conflict
+    from review.services import controls
+    from review.store.db import utcnow
+    from tests.integration.followup_helpers import evidence
+
+    name = "Remote-sensing platform"
+    rid = submit(db, name)
+    approve(db, rid, "priya.nair")
+    reviews.advance(db, rid, actor=TEAM_SUBMITTERS[team_of(name)])
+    evidence(db, rid, name, tmp_path, ("DEVELOPMENT",))
+    controls.verify(db, rid, "HCT-01", "pass", actor="priya.nair")
+    today = utcnow().strftime("%Y-%m-%d")
+    with pytest.raises(Conflict, match=f"control HCT-01 is already VERIFIED by priya.nair \\({today}\\): a verdict stands"):
+        controls.verify(db, rid, "HCT-01", "fail", actor="amara.okafor", rationale="second opinion")
