@@ -90,6 +90,7 @@ class Settings(BaseSettings):
 
     # -- integrations --------------------------------------------------------------------------
     webhook_url: SecretStr | None = Field(default=None, description="Apprise URL for notifications")
+    personal_schemes: str | None = Field(default=None, description="extra Apprise schemes people may use for their own channel, comma-separated")
     prefect_api_url: str | None = Field(default=None, validation_alias="PREFECT_API_URL", description="a Prefect server")
     matcher: str | None = Field(default=None, description="content filter engine: hyperscan or ahocorasick")
     native: str | None = Field(default=None, description="0 uses the pure-Python text fold")
