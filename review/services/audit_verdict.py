@@ -20,7 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from review.domain.lifecycle import Action, Gate, Status
 from review.services import audit
@@ -56,7 +56,9 @@ def settle(s: Session, run: AuditRun, actor: str) -> VerdictView | None:
     if run.review_id is not None:
         review = s.get(Review, run.review_id)
         if review is not None:
-            _apply(s, run, v, review, s.get(Product, review.product_id), actor)
+            product = s.get(Product, review.product_id)
+            assert product is not None  # the review's product (foreign key)
+            _apply(s, run, v, review, product, actor)
     if run.reaudit_id is not None:
         from review.services.followups import close_reaudit
 
@@ -115,6 +117,7 @@ def _evidence(s: Session, run: AuditRun, v: VerdictView, review: Review, req: Co
     finally:
         Path(tmp).unlink(missing_ok=True)
     before = {"control": req.control_id, "status": req.status}
+    assert review.id is not None  # a stored review
     s.add(Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=f"content-audit-{run.id}-verdict.json",
                    size=size, uploaded_by=SYSTEM, uploaded_at=utcnow()))
     req.status, req.updated_by, req.updated_at = "EVIDENCE_SUBMITTED", SYSTEM, utcnow()
@@ -128,7 +131,7 @@ def link(s: Session, product: Product, control: str | None) -> tuple[int | None,
     """The review an audit of ``product`` counts for (its newest, not withdrawn) and the pack's audit control when
     the review requires it."""
     review = s.exec(select(Review).where(Review.product_id == product.id, Review.gate != Gate.WITHDRAWN.value)
-                    .order_by(Review.id.desc())).first()
+                    .order_by(col(Review.id).desc())).first()
     if review is None:
         return None, None
     if control and s.exec(select(ControlRequirement.id).where(ControlRequirement.review_id == review.id,

@@ -22,10 +22,10 @@ import secrets
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from policies.loader import load_pack
 from review.domain import sampling
@@ -35,6 +35,7 @@ from review.limits import RECORD_ENV, record_bytes
 from review.hashing import file_sha256
 from review.services import audit
 from review.services.common import load_actor, parse_id
+from review.services.tables import table_of
 from review.store.db import Database, utcnow
 from review.store.models import Product
 from review.store.models_content import AuditChunk, AuditRun, BadInputRecord, ContentFinding, SpotCheckItem, SpotCheckLabel
@@ -72,6 +73,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
         from review.services.audit_verdict import link
 
         review_id, control_id = link(s, prod, lp.content_policy.audit_control)
+        assert prod.id is not None  # a stored product
         run = AuditRun(product_id=prod.id, review_id=review_id, control_id=control_id, reaudit_id=reaudit,
                        source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
                        pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
@@ -95,12 +97,12 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
                           "flagged": 0, "findings": 0})
             n += 1
             if len(batch) >= 1000:
-                s.execute(sa.insert(AuditChunk.__table__), batch)
+                s.execute(sa.insert(table_of(AuditChunk)), batch)
                 batch = []
         if batch:
-            s.execute(sa.insert(AuditChunk.__table__), batch)
+            s.execute(sa.insert(table_of(AuditChunk)), batch)
         if oversized:
-            s.execute(sa.insert(BadInputRecord.__table__), oversized)
+            s.execute(sa.insert(table_of(BadInputRecord)), oversized)
         run.chunks_total = n
         audit.record(s, actor=actor, action="content_audit.start", entity="audit_run", entity_id=run.id,
                      after={"source": run.source, "product": prod.name, "chunks": n, "seed": run.seed, "pack_hash": lp.content_hash,
@@ -187,7 +189,7 @@ def chunk_descriptors(db: Database, run_id: int, *, pending_only: bool = True) -
         q = select(AuditChunk).where(AuditChunk.run_id == run.id)
         if pending_only:
             q = q.where(AuditChunk.done == sa.false())
-        chunks = s.exec(q.order_by(AuditChunk.seq)).all()
+        chunks = s.exec(q.order_by(col(AuditChunk.seq))).all()
     return [{"run_id": run.id, "seq": c.seq, "path": run.source, "fmt": run.fmt, "byte_start": c.byte_start,
              "byte_end": c.byte_end, "line_start": c.line_start, "lines": c.lines} for c in chunks]
 
@@ -203,6 +205,7 @@ def scan_descriptor(desc: dict, filt, product: str, columns: list[str] | None) -
 def process_chunk(db: Database, desc: dict) -> dict:
     """Scan one chunk and persist it (skips a chunk already done). Returns its counts."""
     run = get_run_row(db, desc["run_id"])
+    assert run.id is not None  # a loaded run
     with db.reading() as s:
         chunk = s.get(AuditChunk, (run.id, desc["seq"]))
         if chunk is None:
@@ -216,11 +219,16 @@ def process_chunk(db: Database, desc: dict) -> dict:
 def _insert_ignore(s: Session, table: sa.Table, rows: list[dict]) -> None:
     if not rows:
         return
+    stmt: sa.Insert
     if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    s.execute(insert(table).on_conflict_do_nothing(), rows)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    s.execute(stmt, rows)
 
 
 def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
@@ -230,9 +238,9 @@ def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
              "level": f.level, "matched": f.matched, "rule_id": f.rule_id, "score": f.score} for line, f in res.findings]
     bad = [{"run_id": run_id, "line": b.line, "field": b.field, "value": b.value, "message": b.message} for b in res.bad]
     with db.transaction() as s:
-        _insert_ignore(s, ContentFinding.__table__, rows)
-        _insert_ignore(s, BadInputRecord.__table__, bad)
-        s.execute(sa.update(AuditChunk).where(AuditChunk.run_id == run_id, AuditChunk.seq == res.seq).values(
+        _insert_ignore(s, table_of(ContentFinding), rows)
+        _insert_ignore(s, table_of(BadInputRecord), bad)
+        s.execute(sa.update(AuditChunk).where(col(AuditChunk.run_id) == run_id, col(AuditChunk.seq) == res.seq).values(
             done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow(), keys=res.keys))
     return {"seq": res.seq, "skipped": False, "records": res.records, "findings": len(rows), "bad": len(bad)}
 
@@ -320,8 +328,8 @@ def _primary_categories(s: Session, run_id: int) -> tuple[dict[int, str], dict[i
     line -> every category found."""
     best: dict[int, tuple[int, str]] = {}
     cats: dict[int, set[str]] = {}
-    for line, cat, sev in s.execute(sa.select(ContentFinding.line, ContentFinding.category, ContentFinding.severity)
-                                    .where(ContentFinding.run_id == run_id)):
+    for line, cat, sev in s.execute(sa.select(col(ContentFinding.line), col(ContentFinding.category), col(ContentFinding.severity))
+                                    .where(col(ContentFinding.run_id) == run_id)):
         cats.setdefault(line, set()).add(cat)
         cur = best.get(line)
         if cur is None or (-sev, cat) < (-cur[0], cur[1]):
@@ -362,16 +370,18 @@ def dedupe_across_chunks(db: Database, run_id: int) -> int:
                 if rid not in first:
                     first[rid] = line
                     continue
-                n_found = s.execute(sa.delete(ContentFinding).where(ContentFinding.run_id == run.id, ContentFinding.line == line)).rowcount
+                n_found = s.exec(sa.delete(ContentFinding).where(col(ContentFinding.run_id) == run.id,
+                                                                 col(ContentFinding.line) == line)).rowcount
                 bad = rio.BadRecord(line, "id", repr(rid)[:60], f"{run.source}:{line}: field 'id': value {rid!r} repeats the id of line "
                                                              f"{first[rid]}; give every record a unique id")
-                _insert_ignore(s, BadInputRecord.__table__, [{"run_id": run.id, "line": bad.line, "field": bad.field, "value": bad.value,
+                _insert_ignore(s, table_of(BadInputRecord), [{"run_id": run.id, "line": bad.line, "field": bad.field, "value": bad.value,
                                                               "message": bad.message}])
-                c = s.get(AuditChunk, (run.id, seq))
-                c.records, c.bad, c.findings = c.records - 1, c.bad + 1, c.findings - max(0, n_found or 0)
-                c.flagged = c.flagged - (1 if n_found else 0)
-                c.keys = _without_line(c.keys, line)  # found once: a second finish does not count it again
-                s.add(c)
+                chunk = s.get(AuditChunk, (run.id, seq))
+                assert chunk is not None  # one of the run's chunks, read above
+                chunk.records, chunk.bad, chunk.findings = chunk.records - 1, chunk.bad + 1, chunk.findings - max(0, n_found or 0)
+                chunk.flagged = chunk.flagged - (1 if n_found else 0)
+                chunk.keys = _without_line(chunk.keys, line)  # found once: a second finish does not count it again
+                s.add(chunk)
                 marked += 1
     return marked
 
@@ -397,12 +407,13 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
         run = load_run(s, run_id)
         if run.status == "SCANNED":
             return run
-        chunks = s.exec(select(AuditChunk).where(AuditChunk.run_id == run.id).order_by(AuditChunk.seq)).all()
+        chunks = s.exec(select(AuditChunk).where(AuditChunk.run_id == run.id).order_by(col(AuditChunk.seq))).all()
         pending = [c.seq for c in chunks if not c.done]
         if pending:
             raise Conflict(f"run {run.id} has {len(pending)} chunk(s) not scanned yet; `ethics-review audit resume {run.id}` finishes them")
+        assert run.id is not None  # a loaded run
         primary, cats = _primary_categories(s, run.id)
-        bad_lines = set(s.execute(sa.select(BadInputRecord.line).where(BadInputRecord.run_id == run.id)).scalars())
+        bad_lines = set(s.execute(sa.select(col(BadInputRecord.line)).where(col(BadInputRecord.run_id) == run.id)).scalars())
     plan = sampling_plan(run)
     by = set(plan["stratify_by"])
     records = sum(c.records for c in chunks)
@@ -414,7 +425,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
             key = f"flagged:{primary[line]}" if "category" in by else "flagged"
             explicit.setdefault(key, []).append(line)
     implicit = "clean" if by else "all"
-    sizes: dict[str, int] = {k: len(v) for k, v in explicit.items()}
+    sizes: dict[Hashable, int] = {k: len(v) for k, v in explicit.items()}  # stratum -> size, as draw_positions takes it
     sizes[implicit] = records - (len(primary) if by else 0)
     total = sampling.sample_size(records, min_sample=plan["min_sample"], confidence=plan["confidence"], margin=plan["margin"])
     drawn = sampling.draw_positions(sizes, total, seed=run.seed, min_per_stratum=plan["min_per_stratum"])
@@ -429,7 +440,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
         run = load_run(s, run_id)
         if run.status == "SCANNED":
             return run
-        _insert_ignore(s, SpotCheckItem.__table__, items)
+        _insert_ignore(s, table_of(SpotCheckItem), items)
         run.status, run.finished_at = "SCANNED", utcnow()
         run.records, run.bad_records, run.flagged_records = records, len(bad_lines), len(primary)
         run.findings, run.sample_size = sum(c.findings for c in chunks), len(items)
@@ -516,21 +527,24 @@ class RunDetail:
 
 def list_runs(db: Database, *, product: str | None = None, limit: int = 50) -> list[tuple[AuditRun, str]]:
     with db.reading() as s:
-        q = select(AuditRun, Product.name).join(Product, Product.id == AuditRun.product_id)
+        q = select(AuditRun, Product.name).join(Product, col(Product.id) == col(AuditRun.product_id))
         if product:
             q = q.where(Product.name == product)
-        return [(r, n) for r, n in s.exec(q.order_by(AuditRun.id.desc()).limit(limit)).all()]
+        return [(r, n) for r, n in s.exec(q.order_by(col(AuditRun.id).desc()).limit(limit)).all()]
 
 
 def get_run(db: Database, run_id: Any, *, bad_limit: int = 50) -> RunDetail:
     with db.reading() as s:
         run = load_run(s, run_id)
         prod = s.get(Product, run.product_id)
-        done = s.execute(sa.select(sa.func.count()).select_from(AuditChunk).where(AuditChunk.run_id == run.id, AuditChunk.done == sa.true())).scalar_one()
+        done = s.execute(sa.select(sa.func.count()).select_from(AuditChunk).where(col(AuditChunk.run_id) == run.id,
+                                                                                  col(AuditChunk.done) == sa.true())).scalar_one()
         f = ContentFinding
-        rows = s.execute(sa.select(f.category, f.severity, sa.func.count(), sa.func.count(sa.distinct(f.line)))
-                         .where(f.run_id == run.id).group_by(f.category, f.severity).order_by(f.category, f.severity)).all()
-        bad = s.exec(select(BadInputRecord).where(BadInputRecord.run_id == run.id).order_by(BadInputRecord.line).limit(bad_limit)).all()
+        rows = s.execute(sa.select(col(f.category), col(f.severity), sa.func.count(), sa.func.count(sa.distinct(col(f.line))))
+                         .where(col(f.run_id) == run.id).group_by(col(f.category), col(f.severity))
+                         .order_by(col(f.category), col(f.severity))).all()
+        bad = s.exec(select(BadInputRecord).where(BadInputRecord.run_id == run.id).order_by(col(BadInputRecord.line))
+                     .limit(bad_limit)).all()
     return RunDetail(run, prod.name if prod else "?", done, [tuple(r) for r in rows], list(bad))
 
 
@@ -540,9 +554,10 @@ def run_progress(db: Database, run_id: Any) -> dict[str, Any]:
         run = load_run(s, run_id)
         c = AuditChunk
         total, done_lines, lines, chunks_done, found = s.execute(sa.select(
-            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((c.done == sa.true(), c.lines), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(c.lines), 0), sa.func.coalesce(sa.func.sum(sa.case((c.done == sa.true(), 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(c.findings), 0)).where(c.run_id == run.id)).one()
+            sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((col(c.done) == sa.true(), col(c.lines)), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(col(c.lines)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((col(c.done) == sa.true(), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(col(c.findings)), 0)).where(col(c.run_id) == run.id)).one()
     return {"run": run.id, "status": run.status, "chunks_total": int(total), "chunks_done": int(chunks_done),
             "lines_total": int(lines), "lines_done": int(done_lines), "findings": int(found)}
 
@@ -602,18 +617,18 @@ def sample_items(db: Database, run_id: Any, reviewer: str, *, blind: bool = True
     with db.reading() as s:
         run = load_run(s, run_id)
         who = load_actor(s, reviewer)
-        q = select(SpotCheckItem).where(SpotCheckItem.run_id == run.id).order_by(SpotCheckItem.seq).offset(offset)
+        q = select(SpotCheckItem).where(SpotCheckItem.run_id == run.id).order_by(col(SpotCheckItem.seq)).offset(offset)
         items = s.exec(q.limit(limit) if limit else q).all()
         seqs = [i.seq for i in items]
         labels: dict[int, list[SpotCheckLabel]] = {}
         if seqs:
-            for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id, SpotCheckLabel.seq.in_(seqs))).all():
+            for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id, col(SpotCheckLabel.seq).in_(seqs))).all():
                 labels.setdefault(lab.seq, []).append(lab)
         spans: dict[str, list[Span]] = {}
         ids = [i.record_id for i in items if i.flagged]
         for k in range(0, len(ids), 500):
-            for f in s.exec(select(ContentFinding).where(ContentFinding.run_id == run.id, ContentFinding.record_id.in_(ids[k:k + 500]))
-                            .order_by(ContentFinding.field, ContentFinding.span_start)).all():
+            for f in s.exec(select(ContentFinding).where(ContentFinding.run_id == run.id, col(ContentFinding.record_id).in_(ids[k:k + 500]))
+                            .order_by(col(ContentFinding.field), col(ContentFinding.span_start))).all():
                 spans.setdefault(f.record_id, []).append(Span(f.field, f.span_start, f.span_end, f.category, f.severity, f.scanner, f.matched))
     hide = (not may_see_personal_data(who.roles)) if mask is None else mask
     out = []

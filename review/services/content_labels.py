@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlmodel import Session, select
 
@@ -42,6 +42,7 @@ def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict]
         if run.status != "SCANNED":
             raise Conflict(f"run {run.id} is {run.status}: its sample is drawn when every chunk is scanned (`ethics-review audit resume {run.id}`)")
         prod = s.get(Product, run.product_id)
+        assert prod is not None  # the run's product (foreign key)
         who = load_actor(s, reviewer)
         require(who, Duty.LABEL, ProductContext(prod.name, prod.owner_team))
         lp, _ = pack_filter(run.settings["pack_ref"])
@@ -107,6 +108,7 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
         raise Conflict(f"{at}run {run.id}'s verdict is in ({run.verdict}, {run.verdict_at:%Y-%m-%d %H:%M}); its labels are final. "
                        f"A new audit run draws a new sample")
     before = None if mine is None else {"verdict": mine.verdict, "category": mine.category, "severity": mine.severity}
+    assert run.id is not None  # a loaded run
     row = mine or SpotCheckLabel(run_id=run.id, seq=seq, reviewer=reviewer, round=rnd, verdict=verdict, labelled_at=utcnow())
     row.verdict, row.category, row.severity = verdict, category if verdict == "violation" else None, severity
     row.note, row.labelled_at = str(lab.get("note") or ""), utcnow()
@@ -118,7 +120,8 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
     return row
 
 
-def _adjudication_round(run: AuditRun, seq: int, existing: list[SpotCheckLabel], mine: SpotCheckLabel | None, reviewer: str, at: str) -> int:
+def _adjudication_round(run: AuditRun, seq: int, existing: Sequence[SpotCheckLabel], mine: SpotCheckLabel | None, reviewer: str,
+                        at: str) -> int:
     """A third reviewer settles an item its two reviewers disagree on (double review only); refused otherwise."""
     if not run.double_review:
         raise InvalidInput(f"{at}item {seq}: run {run.id} is not double-reviewed; --adjudicate settles disagreements between two reviews")

@@ -119,6 +119,7 @@ def suggest_keywords(db: Database, run_id: Any, *, limit: int = 20) -> list[dict
     with db.reading() as s:
         run = load_run(s, run_id)
         items = {i.seq: i for i in s.exec(select(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).all()}
+        assert run.id is not None  # a loaded run
         labels = _primary_labels(s, run.id)
     _, filt = pack_filter(run.settings["pack_ref"])
     library = set()

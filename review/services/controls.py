@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from review.domain import rules
 from review.domain.duties import Actor, Duty, require
@@ -88,6 +88,7 @@ def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path
         require(who, Duty.ADD_EVIDENCE, product_context(product, review))
         if review.gate == Gate.WITHDRAWN.value:
             raise InvalidInput(f"review {review.id} is withdrawn; no more evidence is taken")
+        assert review.id is not None  # a stored review
         req = _requirement(s, review.id, control_id)
         if req.status in ("VERIFIED", "WAIVED"):
             raise InvalidInput(f"control {req.control_id} on review {review.id} is already {req.status}; no new evidence needed")
@@ -117,7 +118,7 @@ def list_evidence(db: Database, review_id: Any) -> list[Evidence]:
     """Every evidence file attached to a review, oldest first."""
     with db.reading() as s:
         review, _product = get_review(s, review_id)
-        return list(s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(Evidence.id)).all())
+        return list(s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(col(Evidence.id))).all())
 
 
 def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str) -> tuple[Evidence, Path]:
@@ -166,7 +167,7 @@ class EvidenceCheck:
 def check_evidence(db: Database, review_id: Any = None) -> EvidenceCheck:
     """Every evidence file (of one review, or all) is in the store and still hashes to what was recorded at upload."""
     with db.reading() as s:
-        q = select(Evidence).order_by(Evidence.id)
+        q = select(Evidence).order_by(col(Evidence.id))
         if review_id is not None:
             review, _product = get_review(s, review_id)
             q = q.where(Evidence.review_id == review.id)
@@ -185,6 +186,7 @@ def verify(db: Database, review_id: Any, control_id: str, verdict: str, *, actor
         review, product = get_review(s, review_id)
         expect_version(review, expected_version)
         who = load_actor(s, actor)
+        assert review.id is not None  # a stored review
         req = _requirement(s, review.id, control_id)
         _judge_control(s, who, Act.VERIFY, review, product, req)
         if v == "fail" and len(rationale.strip()) < 3:
@@ -219,6 +221,7 @@ def waive(db: Database, review_id: Any, control_id: str, *, actor: str, rational
     with db.transaction() as s:
         review, product = get_review(s, review_id)
         who = load_actor(s, actor)
+        assert review.id is not None  # a stored review
         req = _requirement(s, review.id, control_id)
         _judge_control(s, who, Act.WAIVE, review, product, req)
         before = _snap(req)

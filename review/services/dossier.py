@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from review.services.content_report import hx, md
 from review.services.queries import ReviewDetail, _jsonable, show_review
@@ -41,21 +41,22 @@ def dossier(db: Database, review_id: Any) -> Dossier:
     detail = show_review(db, review_id)
     rid, product_id = detail.review["id"], detail.product["id"]
     with db.reading() as s:
-        checks = list(s.exec(select(FollowupCheck).where(FollowupCheck.review_id == rid).order_by(FollowupCheck.id)))
+        checks = list(s.exec(select(FollowupCheck).where(FollowupCheck.review_id == rid).order_by(col(FollowupCheck.id))))
         visits: dict[int, list[dict[str, Any]]] = {}
         if checks:
-            for v in s.exec(select(FollowupVisit).where(FollowupVisit.check_id.in_([c.id for c in checks])).order_by(FollowupVisit.id)):
+            for v in s.exec(select(FollowupVisit).where(col(FollowupVisit.check_id).in_([c.id for c in checks]))
+                            .order_by(col(FollowupVisit.id))):
                 visits.setdefault(v.check_id, []).append(v.model_dump(mode="json", include={"customer", "status", "finding", "notes",
                                                                                            "recorded_by", "recorded_at"}))
         followups = [{**c.model_dump(mode="json", include={"id", "kind", "status", "due_at", "finding", "closed_at"}),
-                      "visits": visits.get(c.id, [])} for c in checks]
+                      "visits": visits.get(cast(int, c.id), [])} for c in checks]  # loaded rows: ids are set
         audits = [r.model_dump(mode="json", include={"id", "status", "records", "flagged_records", "findings", "sample_size",
                                                      "pack_id", "pack_version", "started_by", "created_at", "finished_at",
                                                      "control_id", "verdict", "verdict_at"})
-                  for r in s.exec(select(AuditRun).where(AuditRun.product_id == product_id).order_by(AuditRun.id))]
+                  for r in s.exec(select(AuditRun).where(AuditRun.product_id == product_id).order_by(col(AuditRun.id)))]
         head = s.get(AuditHead, 1)
-        last = s.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.at, AuditCheckpoint.key_id)
-                         .order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+        last = s.execute(sa.select(col(AuditCheckpoint.head_id), col(AuditCheckpoint.at), col(AuditCheckpoint.key_id))
+                         .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
     chain = {"head_id": head.last_id if head else 0, "head_hash": head.last_hash if head else None,
              "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
     return Dossier(detail, detail.gate_reports, followups, audits, chain)

@@ -20,9 +20,10 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from review.domain.duties import COMMITTEE, Duty, Role, parse_roles
 from review.domain.grades import Grade
@@ -86,6 +87,10 @@ def period(start: str | None, end: str | None, *, now: datetime | None = None) -
     return (datetime.combine(first, time(), timezone.utc), datetime.combine(last + timedelta(days=1), time(), timezone.utc))
 
 
+@overload
+def _aware(at: datetime) -> datetime: ...
+@overload
+def _aware(at: None) -> None: ...
 def _aware(at: datetime | None) -> datetime | None:
     return at if at is None or at.tzinfo else at.replace(tzinfo=timezone.utc)
 
@@ -118,22 +123,24 @@ def process_report(db: Database, start: datetime, end: datetime, *, actor: str, 
 def _research(c: sa.Connection, start: datetime, end: datetime, now: datetime) -> Dimension:
     d = Dimension("theoretical_research", "Theoretical research",
                   "Are the review criteria (policy packs) and the keyword library kept current and used?")
-    packs = c.execute(sa.select(PolicySnapshot.pack_id, PolicySnapshot.version, PolicySnapshot.created_at)
-                      .order_by(PolicySnapshot.created_at)).all()
+    packs = c.execute(sa.select(col(PolicySnapshot.pack_id), col(PolicySnapshot.version), col(PolicySnapshot.created_at))
+                      .order_by(col(PolicySnapshot.created_at))).all()
     newest: dict[str, tuple[str, datetime]] = {}
     for pid, version, at in packs:
-        newest[pid] = (version, _aware(at))  # type: ignore[assignment]
-    used = c.execute(sa.select(Review.policy_id, Review.policy_version, sa.func.count()).where(Review.created_at >= start, Review.created_at < end)
-                     .group_by(Review.policy_id, Review.policy_version)).all()
+        newest[pid] = (version, _aware(at))
+    used = c.execute(sa.select(col(Review.policy_id), col(Review.policy_version), sa.func.count())
+                     .where(col(Review.created_at) >= start, col(Review.created_at) < end)
+                     .group_by(col(Review.policy_id), col(Review.policy_version))).all()
     rows = [[pid, version, at.date().isoformat(), round((now - at).total_seconds() / DAY)] for pid, (version, at) in sorted(newest.items())]
     d.tables.append(("Policy packs: newest version stored", ["pack", "version", "first stored", "age (days)"], rows))
     d.tables.append(("Reviews submitted in the period, by pack", ["pack", "version", "reviews"], [[p, v, n] for p, v, n in sorted(used)]))
-    lib = c.execute(sa.select(AuditRun.pack_id, AuditRun.pack_hash, sa.func.min(AuditRun.created_at), sa.func.max(AuditRun.created_at))
-                    .where(AuditRun.created_at < end).group_by(AuditRun.pack_id, AuditRun.pack_hash)).all()
+    lib = c.execute(sa.select(col(AuditRun.pack_id), col(AuditRun.pack_hash), sa.func.min(col(AuditRun.created_at)),
+                              sa.func.max(col(AuditRun.created_at)))
+                    .where(col(AuditRun.created_at) < end).group_by(col(AuditRun.pack_id), col(AuditRun.pack_hash))).all()
     current: dict[str, tuple[str, datetime, int]] = {}
-    for pid, h, first, _last in sorted(lib, key=lambda r: _aware(r[3])):  # type: ignore[arg-type]
+    for pid, h, first, _last in sorted(lib, key=lambda r: _aware(r[3])):
         seen = current.get(pid, ("", first, 0))[2] + 1
-        current[pid] = (h, _aware(first), seen)  # type: ignore[assignment]
+        current[pid] = (h, _aware(first), seen)
     d.tables.append(("Content-safety library in use (by the audits)", ["pack", "library hash", "in use since", "age (days)", "versions seen"],
                      [[pid, h[:16], first.date().isoformat(), round((now - first).total_seconds() / DAY), n]
                       for pid, (h, first, n) in sorted(current.items())]))
@@ -148,17 +155,18 @@ def _organisation(c: sa.Connection, start: datetime, end: datetime) -> Dimension
     d = Dimension("organisational_support", "Organisational support",
                   "Is there a committee with the people and the time to review what is submitted?")
     roles: Counter[str] = Counter()
-    for (text,) in c.execute(sa.select(User.roles).where(User.active.is_(True))):
+    for (text,) in c.execute(sa.select(col(User.roles)).where(col(User.active).is_(True))):
         for r in parse_roles(text):
             roles[r.value] += 1
-    load = c.execute(sa.select(Review.assignee, sa.func.count()).where(Review.status.in_([s.value for s in AWAITING_COMMITTEE]))
-                     .group_by(Review.assignee)).all()
+    load = c.execute(sa.select(col(Review.assignee), sa.func.count()).where(col(Review.status).in_([s.value for s in AWAITING_COMMITTEE]))
+                     .group_by(col(Review.assignee))).all()
     held = sorted(((a, n) for a, n in load if a), key=lambda x: -x[1])
     unassigned = sum(n for a, n in load if not a)
-    by_actor = c.execute(sa.select(Decision.actor, sa.func.count()).where(Decision.created_at >= start, Decision.created_at < end)
-                         .group_by(Decision.actor)).all()
+    by_actor = c.execute(sa.select(col(Decision.actor), sa.func.count())
+                         .where(col(Decision.created_at) >= start, col(Decision.created_at) < end)
+                         .group_by(col(Decision.actor))).all()
     recusals = c.execute(sa.select(sa.func.count()).select_from(ConflictDeclaration)
-                         .where(ConflictDeclaration.created_at >= start, ConflictDeclaration.created_at < end)).scalar_one()
+                         .where(col(ConflictDeclaration.created_at) >= start, col(ConflictDeclaration.created_at) < end)).scalar_one()
     committee = sum(roles[r.value] for r in COMMITTEE)
     d.figures += [("committee members (reviewers and chairs)", committee), ("chairs", roles[Role.CHAIR.value]),
                   ("open reviews waiting for the committee", sum(n for _a, n in load)), ("open reviews nobody holds", unassigned),
@@ -171,16 +179,18 @@ def _organisation(c: sa.Connection, start: datetime, end: datetime) -> Dimension
 
 def _cycles(c: sa.Connection, start: datetime, end: datetime) -> list[tuple[int, str, str, str, float, str]]:
     """(review, gate, grade, policy, seconds, outcome) of every gate cycle whose last decision falls in the period."""
-    gate_col = AuditLog.after["gate"].as_string()
+    gate_col = col(AuditLog.after)["gate"].as_string()
     entries: dict[tuple[int, str], list[datetime]] = defaultdict(list)
-    for eid, at, gate in c.execute(sa.select(AuditLog.entity_id, AuditLog.at, gate_col)
-                                   .where(AuditLog.entity == "review", AuditLog.action.in_(ENTRIES), AuditLog.at < end)):
-        entries[(int(eid), gate)].append(_aware(at))  # type: ignore[arg-type]
+    for eid, at, gate in c.execute(sa.select(col(AuditLog.entity_id), col(AuditLog.at), gate_col)
+                                   .where(col(AuditLog.entity) == "review", col(AuditLog.action).in_(ENTRIES), col(AuditLog.at) < end)):
+        entries[(int(eid), gate)].append(_aware(at))
     for v in entries.values():
         v.sort()
     last: dict[tuple[int, str, int], tuple[datetime, str, str, str]] = {}
-    rows = c.execute(sa.select(Decision.review_id, Decision.gate, Decision.action, Decision.grade, Decision.created_at, Review.policy_id)
-                     .join(Review, Review.id == Decision.review_id).where(Decision.created_at < end, Decision.action.in_(OUTCOMES)))
+    rows = c.execute(sa.select(col(Decision.review_id), col(Decision.gate), col(Decision.action), col(Decision.grade),
+                               col(Decision.created_at), col(Review.policy_id))
+                     .join(Review, col(Review.id) == col(Decision.review_id))
+                     .where(col(Decision.created_at) < end, col(Decision.action).in_(OUTCOMES)))
     for rid, gate, action, grade, at, policy in rows:
         at = _aware(at)
         starts = entries.get((rid, gate))
@@ -227,7 +237,7 @@ def _mechanism(c: sa.Connection, start: datetime, end: datetime, now: datetime) 
         if sla is not None:
             judged[gate] += 1
             within[gate] += secs <= sla * DAY
-    rows = []
+    rows: list[list[Any]] = []
     for gate in [g for g in GATES if g in per_gate] + sorted(g for g in per_gate if g not in GATES):
         med, p90 = _days(per_gate[gate])
         rows.append([gate, len(per_gate[gate]), med, p90, _pct(within[gate], judged[gate])])
@@ -235,19 +245,20 @@ def _mechanism(c: sa.Connection, start: datetime, end: datetime, now: datetime) 
     grades = [g.value for g in Grade if g.value in by_grade] + sorted(g for g in by_grade if g not in {x.value for x in Grade})
     d.tables.append(("Outcomes by grade", ["grade", *OUTCOMES, "total"],
                      [[g, *(by_grade[g][a] for a in OUTCOMES), sum(by_grade[g].values())] for g in grades]))
-    ov = c.execute(sa.select(AuditLog.before["grade"].as_string(), AuditLog.after["grade"].as_string()).where(
-        AuditLog.action == "override-grade", AuditLog.at >= start, AuditLog.at < end)).all()
+    ov = c.execute(sa.select(col(AuditLog.before)["grade"].as_string(), col(AuditLog.after)["grade"].as_string()).where(
+        col(AuditLog.action) == "override-grade", col(AuditLog.at) >= start, col(AuditLog.at) < end)).all()
     rank = {g.value: i for i, g in enumerate(Grade)}
     direction: Counter[str] = Counter()
     for was, now_grade in ov:
         r0, r1 = rank.get(was or "", 0), rank.get(now_grade or "", 0)
         direction["raised" if r1 > r0 else "lowered" if r1 < r0 else "confirmed"] += 1
     pending = c.execute(sa.select(sa.func.count()).select_from(Assessment).where(
-        Assessment.kind == "override-pending", Assessment.created_at >= start, Assessment.created_at < end)).scalar_one()
-    refused = c.execute(sa.select(AuditLog.action, sa.func.count()).where(AuditLog.action.like(f"{REFUSED}%"), AuditLog.at >= start,
-                                                                         AuditLog.at < end).group_by(AuditLog.action)).all()
-    late = c.execute(sa.select(sa.func.count()).select_from(Review).where(Review.status.in_([s.value for s in AWAITING_COMMITTEE]),
-                                                                         Review.due_at < now)).scalar_one()
+        col(Assessment.kind) == "override-pending", col(Assessment.created_at) >= start, col(Assessment.created_at) < end)).scalar_one()
+    refused = c.execute(sa.select(col(AuditLog.action), sa.func.count()).where(col(AuditLog.action).like(f"{REFUSED}%"),
+                                                                              col(AuditLog.at) >= start, col(AuditLog.at) < end)
+                        .group_by(col(AuditLog.action))).all()
+    late = c.execute(sa.select(sa.func.count()).select_from(Review).where(col(Review.status).in_([s.value for s in AWAITING_COMMITTEE]),
+                                                                         col(Review.due_at) < now)).scalar_one()
     all_judged, all_within = sum(judged.values()), sum(within.values())
     d.figures += [("gate cycles decided", len(cycles)), ("within SLA %", _pct(all_within, all_judged)),
                   ("open reviews past their SLA now", late), ("overrides raising the grade", direction["raised"]),
@@ -264,31 +275,33 @@ def _mechanism(c: sa.Connection, start: datetime, end: datetime, now: datetime) 
 def _technical(c: sa.Connection, start: datetime, end: datetime, now: datetime) -> Dimension:
     d = Dimension("technical_support", "Technical support",
                   "Do the tools do their part: content audits with spot checks, gate checks, evidence, a verifiable record?")
-    runs = c.execute(sa.select(AuditRun.status, sa.func.count(), sa.func.sum(AuditRun.records), sa.func.sum(AuditRun.findings),
-                               sa.func.sum(AuditRun.sample_size)).where(AuditRun.created_at >= start, AuditRun.created_at < end)
-                     .group_by(AuditRun.status)).all()
-    verdicts = Counter(v for (v,) in c.execute(sa.select(AuditLog.after["verdict"].as_string()).where(
-        AuditLog.action == "content_audit.verdict", AuditLog.at >= start, AuditLog.at < end)))
+    runs = c.execute(sa.select(col(AuditRun.status), sa.func.count(), sa.func.sum(col(AuditRun.records)),
+                               sa.func.sum(col(AuditRun.findings)), sa.func.sum(col(AuditRun.sample_size)))
+                     .where(col(AuditRun.created_at) >= start, col(AuditRun.created_at) < end)
+                     .group_by(col(AuditRun.status))).all()
+    verdicts = Counter(v for (v,) in c.execute(sa.select(col(AuditLog.after)["verdict"].as_string()).where(
+        col(AuditLog.action) == "content_audit.verdict", col(AuditLog.at) >= start, col(AuditLog.at) < end)))
     labels = c.execute(sa.select(sa.func.count()).select_from(SpotCheckLabel)
-                       .where(SpotCheckLabel.labelled_at >= start, SpotCheckLabel.labelled_at < end)).scalar_one()
-    gate_reports = c.execute(sa.select(GateReport.gate, GateReport.passed, sa.func.count()).where(
-        GateReport.updated_at >= start, GateReport.updated_at < end).group_by(GateReport.gate, GateReport.passed)).all()
-    evidence = c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Evidence.size), 0)).where(
-        Evidence.uploaded_at >= start, Evidence.uploaded_at < end)).one()
-    head = c.execute(sa.select(AuditHead.last_id)).scalar()
-    cp = c.execute(sa.select(AuditCheckpoint.head_id, AuditCheckpoint.at).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+                       .where(col(SpotCheckLabel.labelled_at) >= start, col(SpotCheckLabel.labelled_at) < end)).scalar_one()
+    gate_reports = c.execute(sa.select(col(GateReport.gate), col(GateReport.passed), sa.func.count()).where(
+        col(GateReport.updated_at) >= start, col(GateReport.updated_at) < end).group_by(col(GateReport.gate), col(GateReport.passed))).all()
+    evidence = c.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(col(Evidence.size)), 0)).where(
+        col(Evidence.uploaded_at) >= start, col(Evidence.uploaded_at) < end)).one()
+    head = c.execute(sa.select(col(AuditHead.last_id))).scalar()
+    cp = c.execute(sa.select(col(AuditCheckpoint.head_id), col(AuditCheckpoint.at))
+                   .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
     v = verdicts
     d.figures += [("content audits run", sum(r[1] for r in runs)), ("records audited", int(sum(r[2] or 0 for r in runs))),
                   ("spot-check labels given", labels), ("audit verdicts: pass", v.get("pass", 0)), ("audit verdicts: fail", v.get("fail", 0)),
                   ("evidence files received", evidence[0]),
-                  ("hours since the last signed checkpoint", round((now - _aware(cp.at)).total_seconds() / 3600, 1) if cp else None)]  # type: ignore[operator]
+                  ("hours since the last signed checkpoint", round((now - _aware(cp.at)).total_seconds() / 3600, 1) if cp else None)]
     d.tables.append(("Content audits by status", ["status", "runs", "records", "findings", "sampled"],
                      [[st, n, int(r or 0), int(f or 0), int(sm or 0)] for st, n, r, f, sm in sorted(runs, key=lambda x: str(x[0]))]))
     d.tables.append(("Gate checks (automatic)", ["gate", "passed", "failed"],
                      [[g, sum(n for g2, p, n in gate_reports if g2 == g and p), sum(n for g2, p, n in gate_reports if g2 == g and not p)]
                       for g in sorted({g for g, _p, _n in gate_reports})]))
     d.tables.append(("Audit chain", ["field", "value"], [["rows", head or 0], ["last signed checkpoint",
-                                                                              f"row {cp.head_id} at {_aware(cp.at).isoformat()[:19]}" if cp else "none"],  # type: ignore[union-attr]
+                                                                              f"row {cp.head_id} at {_aware(cp.at).isoformat()[:19]}" if cp else "none"],
                                                         ["full check", "ethics-review audit-log verify"]]))
     return d
 
@@ -296,13 +309,15 @@ def _technical(c: sa.Connection, start: datetime, end: datetime, now: datetime) 
 def _communication(c: sa.Connection, start: datetime, end: datetime, now: datetime) -> Dimension:
     d = Dimension("external_communication", "External communication",
                   "Are customers and users heard, and do the people concerned hear back?")
-    fb = c.execute(sa.select(Feedback.status, Feedback.created_at, Feedback.triaged_at).where(Feedback.created_at >= start, Feedback.created_at < end)).all()
+    fb = c.execute(sa.select(col(Feedback.status), col(Feedback.created_at), col(Feedback.triaged_at))
+                   .where(col(Feedback.created_at) >= start, col(Feedback.created_at) < end)).all()
     status = Counter(st for st, _c, _t in fb)
-    waits = [(_aware(t) - _aware(cr)).total_seconds() for _s, cr, t in fb if t is not None]  # type: ignore[operator]
-    untriaged = [(now - _aware(cr)).total_seconds() for st, cr, _t in fb if st == "NEW"]  # type: ignore[operator]
+    waits = [(_aware(t) - _aware(cr)).total_seconds() for _s, cr, t in fb if t is not None]
+    untriaged = [(now - _aware(cr)).total_seconds() for st, cr, _t in fb if st == "NEW"]
     med, p90 = _days([w * 24 for w in waits])  # hours, through the same median/p90
-    notes = c.execute(sa.select(Notification.kind, Notification.delivery, sa.func.count()).where(
-        Notification.created_at >= start, Notification.created_at < end).group_by(Notification.kind, Notification.delivery)).all()
+    notes = c.execute(sa.select(col(Notification.kind), col(Notification.delivery), sa.func.count()).where(
+        col(Notification.created_at) >= start, col(Notification.created_at) < end)
+                      .group_by(col(Notification.kind), col(Notification.delivery))).all()
     kinds: dict[str, Counter[str]] = defaultdict(Counter)
     for kind, delivery, n in notes:
         kinds[kind][delivery] += n
@@ -321,19 +336,20 @@ def _communication(c: sa.Connection, start: datetime, end: datetime, now: dateti
 def _tracking(c: sa.Connection, start: datetime, end: datetime, now: datetime) -> Dimension:
     d = Dimension("continuous_tracking", "Continuous tracking",
                   "After release, are products followed up on time, and do findings lead back into review?")
-    checks = c.execute(sa.select(FollowupCheck.status, FollowupCheck.due_at, FollowupCheck.closed_at)
-                       .where(FollowupCheck.due_at >= start, FollowupCheck.due_at < end)).all()
+    checks = c.execute(sa.select(col(FollowupCheck.status), col(FollowupCheck.due_at), col(FollowupCheck.closed_at))
+                       .where(col(FollowupCheck.due_at) >= start, col(FollowupCheck.due_at) < end)).all()
     status = Counter(st for st, _d, _c in checks)
     closed = [(due, cl) for st, due, cl in checks if st in ("COMPLETED", "TRIGGERED") and cl is not None]
-    on_time = sum(1 for due, cl in closed if _aware(cl) <= _aware(due))  # type: ignore[operator]
+    on_time = sum(1 for due, cl in closed if _aware(cl) <= _aware(due))
     overdue = c.execute(sa.select(sa.func.count()).select_from(FollowupCheck).where(
-        FollowupCheck.status.in_(("SCHEDULED", "OPEN")), FollowupCheck.due_at < now)).scalar_one()
-    released = c.execute(sa.select(sa.func.count(sa.distinct(AuditLog.entity_id))).where(
-        AuditLog.entity == "review", AuditLog.action == "release", AuditLog.at < end)).scalar_one()
-    reopened = c.execute(sa.select(sa.func.count(sa.distinct(AuditLog.entity_id))).where(
-        AuditLog.entity == "review", AuditLog.action == "reopen", AuditLog.at >= start, AuditLog.at < end)).scalar_one()
-    reaudits = c.execute(sa.select(ReauditRequest.status, sa.func.count()).where(ReauditRequest.created_at >= start, ReauditRequest.created_at < end)
-                         .group_by(ReauditRequest.status)).all()
+        col(FollowupCheck.status).in_(("SCHEDULED", "OPEN")), col(FollowupCheck.due_at) < now)).scalar_one()
+    released = c.execute(sa.select(sa.func.count(sa.distinct(col(AuditLog.entity_id)))).where(
+        col(AuditLog.entity) == "review", col(AuditLog.action) == "release", col(AuditLog.at) < end)).scalar_one()
+    reopened = c.execute(sa.select(sa.func.count(sa.distinct(col(AuditLog.entity_id)))).where(
+        col(AuditLog.entity) == "review", col(AuditLog.action) == "reopen", col(AuditLog.at) >= start, col(AuditLog.at) < end)).scalar_one()
+    reaudits = c.execute(sa.select(col(ReauditRequest.status), sa.func.count())
+                         .where(col(ReauditRequest.created_at) >= start, col(ReauditRequest.created_at) < end)
+                         .group_by(col(ReauditRequest.status))).all()
     due_total = len(checks) - status["CANCELLED"]
     d.figures += [("follow-ups due in the period", due_total), ("completed", status["COMPLETED"]),
                   ("triggered (a finding)", status["TRIGGERED"]), ("closed on time %", _pct(on_time, len(closed))),
