@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_home_default, description="data directory: default database, evidence store, keys")
     database_url: SecretStr | None = Field(default=None, description="SQLAlchemy URL (default: a SQLite file under home)")
     evidence_dir: Path | None = Field(default=None, description="content-addressed evidence store (default: home/evidence)")
+    evidence_store: Literal["dir", "database"] | None = Field(
+        default=None, description="where evidence blobs live: database (default on PostgreSQL) or dir (default on SQLite)")
     policy_path: str = Field(default="", description="extra directories with policy packs (os.pathsep-separated)")
 
     # -- client side: which server, as whom --------------------------------------------------
@@ -180,10 +182,6 @@ class Settings(BaseSettings):
     @property
     def remote(self) -> bool:
         return self.url is not None
-
-    @property
-    def evidence_store(self) -> Path:
-        return self.evidence_dir or self.home / "evidence"
 
     @property
     def config_file(self) -> Path | None:

@@ -113,7 +113,7 @@ def _evidence(s: Session, run: AuditRun, v: VerdictView, review: Review, req: Co
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
-        digest, size, _ = store_blob(db, Path(tmp))
+        digest, size = store_blob(db, s, Path(tmp))
     finally:
         Path(tmp).unlink(missing_ok=True)
     before = {"control": req.control_id, "status": req.status}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from review.domain.lifecycle import Gate
 from review.domain.rules import WAIVABLE, Act  # noqa: F401  (WAIVABLE re-exported)
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.hashing import file_sha256
-from review.services import audit
+from review.services import audit, evidence_store
 from review.services.notifications import notify_event
 from review.services.common import expect_version, get_review, load_actor, product_context, situation
 from review.store.db import Database, utcnow
@@ -39,13 +37,15 @@ def _snap(c: ControlRequirement) -> dict[str, Any]:
     return {"control": c.control_id, "status": c.status, "rationale": c.rationale}
 
 
-def blob_path(db: Database, sha256: str) -> Path:
-    """Where the content-addressed store keeps the blob with this SHA-256."""
-    return db.evidence_dir / sha256[:2] / sha256
+def blob_path(db: Database, sha256: str) -> Path | None:
+    """A local file with the stored blob's bytes (``evidence_store.locate``: the directory store, or a private copy
+    from the database store), or None when the store does not have it. Check its bytes before trusting them."""
+    return evidence_store.locate(db, sha256)
 
 
-def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
-    """Copy a file into the content-addressed evidence store; returns (sha256, size, stored path)."""
+def store_blob(db: Database, s: Session, path: Path) -> tuple[str, int]:
+    """Check a file and put it in the deployment's evidence store (in ``s``'s transaction for the database store);
+    returns (sha256, size)."""
     import stat as st_
 
     try:
@@ -66,15 +66,8 @@ def store_blob(db: Database, path: Path) -> tuple[str, int, Path]:
         raise InvalidInput(f"{path}: {size:,} bytes is over the {limit // (1024 * 1024)} MiB evidence limit; attach a summary or a link "
                            f"file, or raise {EVIDENCE_ENV}")
     digest = file_sha256(path)
-    dest = blob_path(db, digest)
-    if not dest.exists():
-        for d in (db.evidence_dir, dest.parent):
-            d.mkdir(mode=0o700, parents=True, exist_ok=True)  # evidence may hold personal data: owner only
-        fd, tmp = tempfile.mkstemp(dir=dest.parent)
-        os.close(fd)
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, dest)  # atomic: a blob is either whole or absent
-    return digest, size, dest
+    evidence_store.put(db, s, path, digest)
+    return digest, size
 
 
 def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path, *, actor: str, filename: str | None = None) -> Evidence:
@@ -92,7 +85,7 @@ def add_evidence(db: Database, review_id: Any, control_id: str, file: str | Path
         req = _requirement(s, review.id, control_id)
         if req.status in ("VERIFIED", "WAIVED"):
             raise InvalidInput(f"control {req.control_id} on review {review.id} is already {req.status}; no new evidence needed")
-        digest, size, _ = store_blob(db, path)
+        digest, size = store_blob(db, s, path)
         before = _snap(req)
         ev = Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=name, size=size,
                       uploaded_by=who.username, uploaded_at=utcnow())
@@ -133,9 +126,12 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str)
         if ev is None or ev.review_id != review.id:
             raise NotFound(f"evidence {eid} is not attached to review {review.id}; `ethics-review evidence list {review.id}` shows it")
     path = blob_path(db, ev.sha256)
-    problem = blob_problem(db, ev)
-    if problem is not None:
-        raise Conflict(f"{problem}; nothing was sent. `ethics-review evidence verify` checks the whole store")
+    if path is None:
+        raise NotFound(f"{_what(ev)}: its file {ev.sha256[:16]}... is missing from the evidence store; nothing was sent. "
+                       f"`ethics-review evidence verify` checks the whole store")
+    if file_sha256(path) != ev.sha256:
+        raise Conflict(f"{_what(ev)}: {_CHANGED.format(sha=ev.sha256[:16])}; nothing was sent. "
+                       f"`ethics-review evidence verify` checks the whole store")
     with db.reading() as s:
         load_actor(s, actor)
     audit.personal_read(db, actor=actor, what="evidence", entity="review", entity_id=ev.review_id,
@@ -143,14 +139,21 @@ def evidence_file(db: Database, review_id: Any, evidence_id: Any, *, actor: str)
     return ev, path
 
 
+_CHANGED = "the stored file no longer matches its SHA-256 {sha}... (changed or corrupted after upload)"
+
+
+def _what(ev: Evidence) -> str:
+    return f"evidence {ev.id} ({ev.filename}, review {ev.review_id}, control {ev.control_id})"
+
+
 def blob_problem(db: Database, ev: Evidence) -> str | None:
-    """What is wrong with an evidence row's stored file (missing, or its bytes no longer hash to its SHA-256), or None."""
-    path = blob_path(db, ev.sha256)
-    what = f"evidence {ev.id} ({ev.filename}, review {ev.review_id}, control {ev.control_id})"
-    if not path.is_file():
-        return f"{what}: its file {ev.sha256[:16]}... is missing from the evidence store"
-    if file_sha256(path) != ev.sha256:
-        return f"{what}: the stored file no longer matches its SHA-256 {ev.sha256[:16]}... (changed or corrupted after upload)"
+    """What is wrong with an evidence row's stored bytes (missing, or no longer hashing to its SHA-256), or None;
+    read straight from the store (the directory, or the database's chunks)."""
+    found = evidence_store.stored_sha256(db, ev.sha256)
+    if found is None:
+        return f"{_what(ev)}: its file {ev.sha256[:16]}... is missing from the evidence store"
+    if found != ev.sha256:
+        return f"{_what(ev)}: {_CHANGED.format(sha=ev.sha256[:16])}"
     return None
 
 

@@ -128,6 +128,15 @@ class Evidence(SQLModel, table=True):
     uploaded_at: datetime
 
 
+class EvidenceChunk(SQLModel, table=True):
+    """An evidence blob stored in the database (``review.services.evidence_store``): content-addressed, in chunks."""
+
+    __tablename__ = "evidence_chunk"
+    sha256: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+
+
 class Decision(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     review_id: int = Field(foreign_key="review.id", index=True)

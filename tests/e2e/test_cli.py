@@ -296,6 +296,9 @@ def test_evidence_verify_reports_a_changed_file_and_exits_9(cli: Cli, tmp_path: 
     assert code == 9 and "no longer matches its SHA-256" in err and "1 of 1 evidence file(s)" in out
     code, _, err = cli("evidence", "download", rid, str(ev["id"]), "--out", str(tmp_path / "bad.md"), user="priya.nair")
     assert code == 6 and not (tmp_path / "bad.md").exists()
+    blob.unlink()
+    code, _, err = cli("evidence", "download", rid, str(ev["id"]), "--out", str(tmp_path / "bad.md"), user="priya.nair")
+    assert code == 3 and "is missing from the evidence store" in err
 
 
 def test_duplicate_keys_and_huge_values_are_refused_briefly(cli: Cli, tmp_path: Path) -> None:

@@ -87,7 +87,9 @@ def test_a_passing_audit_becomes_the_controls_evidence(db: Database, tmp_path: P
     assert len(ev) == 1 and ev[0]["uploaded_by"] == "system:content-audit"
     check = controls.check_evidence(db, rid)
     assert check.ok and check.checked >= 1
-    doc = json.loads(controls.blob_path(db, ev[0]["sha256"]).read_text())
+    blob = controls.blob_path(db, ev[0]["sha256"])
+    assert blob is not None
+    doc = json.loads(blob.read_text())
     assert (doc["run"], doc["verdict"], doc["sample"], doc["passes"], doc["control"]) == (run.id, "pass", 12, 12, "CS-03")
     # the committee still verifies it, as any evidence
     controls.verify(db, rid, "CS-03", "pass", actor=C, rationale="sample and interval read")

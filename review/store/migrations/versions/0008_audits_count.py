@@ -1,5 +1,5 @@
 """Audit runs are attached to a review and a control, carry the re-audit request they serve, and keep their verdict;
-assessments keep the pack cross-checks a submission did not pass (warnings); people may set their own notification channel
+assessments keep the pack cross-checks a submission did not pass (warnings); people may set their own notification channel; evidence blobs may live in the database
 
 Revision ID: 0008_audits_count
 Revises: 0007_chunk_keys
@@ -29,6 +29,13 @@ def upgrade() -> None:
     with op.batch_alter_table("assessment") as b:
         b.add_column(sa.Column("warnings", sa.JSON(), nullable=True))
     op.create_table(
+        "evidence_chunk",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "seq"),
+    )
+    op.create_table(
         "notify_channel",
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
@@ -40,6 +47,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("notify_channel")
+    op.drop_table("evidence_chunk")
     with op.batch_alter_table("assessment") as b:
         b.drop_column("warnings")
     with op.batch_alter_table("audit_run") as b:
