@@ -82,9 +82,15 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("control")
     p.add_argument("file")
     p.set_defaults(func=cmd_evidence_add)
-    p = ev.add_parser("list", help="evidence files attached to a review")
+    p = ev.add_parser("list", help="evidence files attached to a review (or to one of its controls)")
     p.add_argument("review")
+    p.add_argument("control", nargs="?", default=None, help="only this control's files")
     p.set_defaults(func=cmd_evidence_list)
+    p = ev.add_parser("get", help="download a control's newest evidence file (hash-checked)")
+    p.add_argument("review")
+    p.add_argument("control")
+    p.add_argument("--out", "-o", default=".", help="a directory (keeps the file's name) or a file path (default: current directory)")
+    p.set_defaults(func=cmd_evidence_get)
     p = ev.add_parser("download", help="download one evidence file (see `evidence list` for ids)")
     p.add_argument("review")
     p.add_argument("evidence", help="evidence id")
@@ -438,8 +444,27 @@ def cmd_evidence_add(ctx: Any) -> int:
     return 0
 
 
-def cmd_evidence_list(ctx: Any) -> int:
+def _control_files(ctx: Any) -> list[Any]:
     rows = ctx.client.list_evidence(ctx.args.review)
+    if ctx.args.control is None:
+        return list(rows)
+    wanted = ctx.args.control.strip().upper()
+    return [e for e in rows if e.control_id.upper() == wanted]
+
+
+def cmd_evidence_get(ctx: Any) -> int:
+    from review.errors import NotFound
+
+    files = _control_files(ctx)
+    if not files:
+        raise NotFound(f"control {ctx.args.control!r} of review {ctx.args.review} has no evidence file; "
+                       f"`ethics-review evidence list {ctx.args.review}` lists the review's files")
+    ctx.args.evidence = files[-1].id
+    return cmd_evidence_download(ctx)
+
+
+def cmd_evidence_list(ctx: Any) -> int:
+    rows = _control_files(ctx)
     if ctx.json:
         output.emit_json([e.model_dump(mode="json") for e in rows])
     else:

@@ -411,3 +411,22 @@ def test_user_channel_sets_shows_masked_and_clears(cli: Cli) -> None:
     code, out, _ = cli("user", "list", user="admin")
     assert "TIiajk" not in out and "slack" not in out
     assert cli.ok("user", "channel", "--clear", user="amara.okafor")["channel"] is None
+
+
+def test_evidence_list_by_control_and_get_the_newest(cli: Cli, tmp_path: Path) -> None:
+    rid = str(cli.ok("submit", str(product_file(tmp_path)), user="geo.lead")["id"])
+    cli.ok("assign", rid, "priya.nair", user="wei.chen")
+    cli.ok("decide", rid, "approve", "-m", "No personal data", user="priya.nair")
+    cli.ok("advance", rid, user="geo.lead")
+    for text in ("first draft", "signed RACI"):
+        f = tmp_path / f"{text.replace(' ', '-')}.md"
+        f.write_text(text)
+        cli.ok("evidence", "add", rid, "HCT-01", str(f), user="geo.lead")
+    assert [e["filename"] for e in cli.ok("evidence", "list", rid, "hct-01", user="priya.nair")] == ["first-draft.md", "signed-RACI.md"]
+    assert cli.ok("evidence", "list", rid, "PRV-01", user="priya.nair") == []
+    out = tmp_path / "out"
+    out.mkdir()
+    got = cli.ok("evidence", "get", rid, "HCT-01", "--out", str(out), user="priya.nair")
+    assert Path(got["path"]).read_text() == "signed RACI"
+    code, _, err = cli("evidence", "get", rid, "PRV-01", user="priya.nair")
+    assert code == 3 and "has no evidence file" in err
