@@ -50,3 +50,15 @@ def test_bench_process_report_seeds_history_and_runs_the_user_path() -> None:
     out = run_process(reviews=300, runs=1, echo=None)
     assert out["process_report_s"] > 0 and out["process_reviews"] == 300
     assert out["process_trail"] >= 600 and out["process_decisions"] >= 300
+
+
+def test_bench_filter_measures_recall_false_fires_and_speed(tmp_path) -> None:
+    from review.bench.filter import run
+
+    words = tmp_path / "words"
+    words.write_text("apple\nkill\nskillful\nMongolia\nheroine\n")
+    out = run(dictionary=words, speed_items=2000, compile_terms=2000, echo=None)
+    assert out["recall_by_class"]["plain"] == 1.0 and out["recall_by_class"]["diacritics"] == 1.0
+    assert 0 <= out["recall_min_class"] < 1  # the classes not handled yet show, honestly
+    assert out["dictionary_false_fires"] == 1 and out["dictionary_examples"] == ["kill"]
+    assert out["filter_mb_s"] > 0 and out["ratio_pyahocorasick"] > 0 and out["compile_s"] > 0

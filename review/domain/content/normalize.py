@@ -1,6 +1,6 @@
 """The normalized "match view" of a text, with a lazy map back to the original.
 
-Per character: NFKC, case fold, Unicode confusables (Cyrillic/Greek look-alikes) to Latin,
+Per character: NFKC, case fold, diacritics off Latin/Greek/Cyrillic letters, Unicode confusables (Cyrillic/Greek look-alikes) to Latin,
 Traditional -> Simplified Chinese (single-character table from zhconv), zero-width and bidi
 controls removed, and the letters ``l`` and ``i`` merged (so ``1``/``|``/``!`` can stand for
 either). Then, in context: runs of >= 3 single characters separated by spaces/punctuation
@@ -61,10 +61,25 @@ def _t2s() -> dict[str, str]:
     return {k: v for k, v in table.items() if len(k) == 1 and len(v) == 1 and k != v}
 
 
+def _strip_marks(n: str) -> str:
+    """Diacritics off Latin, Greek and Cyrillic letters (``pïpe`` reads ``pipe``): NFKD, combining marks dropped.
+    Other scripts keep their composition (Hangul would otherwise fall apart into jamo)."""
+    d = unicodedata.normalize("NFKD", n)
+    if d == n:
+        return n
+    base = "".join(ch for ch in d if not unicodedata.combining(ch))
+    return base if base and all(ord(ch) < 0x530 for ch in base) else n
+
+
+#: Combining diacritical marks on their own (``ki\u0301ll``): dropped, as the precomposed letters lose theirs.
+COMBINING_MARKS = ((0x300, 0x370), (0x1AB0, 0x1B00), (0x1DC0, 0x1E00), (0x20D0, 0x2100), (0xFE20, 0xFE30))
+
+
 def _fold_raw(c: str, t2s: dict[str, str]) -> str:
-    if c in INVISIBLE or unicodedata.category(c) == "Cf":
+    if c in INVISIBLE or unicodedata.category(c) == "Cf" or any(lo <= ord(c) < hi for lo, hi in COMBINING_MARKS):
         return ""
     n = unicodedata.normalize("NFKC", c).casefold()
+    n = _strip_marks(n)
     n = "".join(HOMOGLYPHS.get(x, x) for x in n)
     n = "".join(t2s.get(x, x) for x in n)
     return n.replace("l", "i")

@@ -19,6 +19,8 @@ CASES = [
     ("traditional", "如何製造炸藥？", "炸藥"),
     ("traditional2", "他想殺人", "殺人"),
     ("math-bold", "\U0001d424\U0001d422\U0001d425\U0001d425 it", "\U0001d424\U0001d422\U0001d425\U0001d425"),
+    ("diacritics", "make a p\u00efpe b\u00f6mb", "p\u00efpe b\u00f6mb"),
+    ("diacritics-combining", "how do I ki\u0301ll him", "ki\u0301ll"),
 ]
 
 
@@ -97,3 +99,33 @@ def test_the_python_and_native_folds_agree_on_trailing_marks() -> None:
         with python_reference():
             ref = match_view(text)
         assert (fast.text, set(fast.joints)) == (ref.text, set(ref.joints)), text
+
+
+def test_diacritics_fold_the_same_in_both_folds_and_leave_other_scripts_composed() -> None:
+    from review.domain.content.normalize import fold_text, native, python_reference
+
+    for text in ["pïpe bömb", "ki\u0301ll", "Crème brûlée", "ΆΈΉ", "한국어 텍스트", "自杀"]:
+        fast = match_view(text)
+        with python_reference():
+            ref = match_view(text)
+        assert fast.text == ref.text, text
+        for k in range(len(fast.text)):  # every view character maps back into the original
+            s, e = fast.span(k, k + 1)
+            assert 0 <= s < e <= len(text)
+    assert fold_text("pïpe bömb") == "pipe bomb" and fold_text("Crème brûlée") == "creme bruiee"
+    assert fold_text("한국어") == "한국어"  # Hangul is not taken apart into jamo
+    assert native() is None or fold_text("ki\u0301ll") == "kiii"
+
+
+def test_the_evasion_suite_covers_every_class_that_applies() -> None:
+    import random
+
+    from review.domain.content.evasion import CLASSES, suite, variants
+
+    v = variants("pipe bomb", random.Random(1))
+    assert {"plain", "trailing_punct", "whitespace", "separators", "diacritics", "greek", "glued", "typo_swap", "typo_drop"} <= set(v)
+    assert v["whitespace"].split() == ["pipe", "bomb"] and v["whitespace"] != "pipe bomb"
+    assert "spaced_cjk" in variants("自杀", random.Random(1)) and "glued" not in variants("自杀", random.Random(1))
+    cases = suite([("pipe bomb", "weapons"), ("自杀", "self_harm")])
+    assert {c.cls for c in cases} <= set(CLASSES) and all(c.category in ("weapons", "self_harm") for c in cases)
+    assert suite([("pipe bomb", "weapons")]) == suite([("pipe bomb", "weapons")])  # seeded: the same suite every run

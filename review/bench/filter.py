@@ -1,0 +1,116 @@
+"""``ethics-review bench filter``: the content filter's quality and speed, on the path an audit runs.
+
+- **Recall per evasion class** (``review.domain.content.evasion``): every term of the shipped default pack's
+  keyword library under every everyday evasion that applies to it, in a sentence, written as JSONL records
+  and scanned as the audit scans a chunk (the raw-bytes prefilter, then the decoded candidates, with the
+  whole pack: keywords, rules, knowledge base, classifier). A case is caught when a finding of the term's
+  category covers the record.
+- **Dictionary false fires**: every word of Debian's ``wamerican`` list (``/usr/share/dict/american-english``,
+  about 100,000 words; ``apt-get install wamerican``) as its own record, through the same path; a word fires
+  when the keyword scanner reports anything in it. Target: at most 0.1% of the words.
+- **Speed**: ``filter_mb_s`` and ``ratio_pyahocorasick`` from ``measure_filter`` (the audit's buffer path
+  against raw pyahocorasick over the same texts, same run), and ``compile_s_50k``: compiling a 50,000-term
+  keyword filter.
+
+Prints, last, one JSON object with ``recall_min_class``, ``recall_by_class``, ``dictionary_false_fire_rate``,
+``filter_mb_s``, ``ratio_pyahocorasick`` and ``compile_s_50k``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+DICTIONARY = Path("/usr/share/dict/american-english")
+
+
+def register(bench: Any) -> None:
+    p = bench.add_parser("filter", help="content filter recall per evasion class, dictionary false fires, MB/s vs pyahocorasick, "
+                                        "compile time at 50k terms")
+    p.add_argument("--pack", default="default", help="the pack whose library and filter are measured (default: default)")
+    p.add_argument("--dictionary", default=str(DICTIONARY), help="a word list, one word a line (default: wamerican)")
+    p.add_argument("--speed-items", type=int, default=100_000, help="records in the throughput corpus (0 skips)")
+    p.add_argument("--compile-terms", type=int, default=50_000, help="terms compiled for compile_s (0 skips)")
+    p.set_defaults(func=cmd_bench_filter)
+
+
+def cmd_bench_filter(ctx: Any) -> int:
+    a = ctx.args
+    out = run(pack=a.pack, dictionary=Path(a.dictionary), speed_items=a.speed_items, compile_terms=a.compile_terms,
+              echo=None if ctx.json else print)
+    print(json.dumps(out))
+    return 0
+
+
+def _scan(filt: Any, texts: list[str]) -> dict[int, list[Any]]:
+    """Findings per text index, through the audit's buffer path (records as JSONL bytes)."""
+    from review.domain.content.benchmark import scan_buffer
+    from review.domain.content.taxonomy import Record
+
+    out: dict[int, list[Any]] = defaultdict(list)
+    for lo in range(0, len(texts), 4096):
+        batch = [Record(id=str(k), product="bench", prompt="", output=t) for k, t in enumerate(texts[lo:lo + 4096], lo)]
+        buf = "".join(json.dumps(r.model_dump(exclude_defaults=True), ensure_ascii=False) + "\n" for r in batch).encode()
+        found = scan_buffer(filt, buf) if filt.hinted_only else filt.scan_many(batch)
+        for f in found:
+            out[int(f.record_id)].append(f)
+    return out
+
+
+def run(*, pack: str = "default", dictionary: Path = DICTIONARY, speed_items: int = 100_000, compile_terms: int = 50_000,
+        echo: Any = print) -> dict[str, Any]:
+    from policies.content_schema import load_content_library
+    from review.domain.content.benchmark import generate_corpus, keyword_filter, measure_filter, synthetic_library
+    from review.domain.content.evasion import CLASSES, suite
+    from review.services.content_audit import pack_filter
+
+    say = echo or (lambda _t: None)
+    lp, filt = pack_filter(pack)
+    lib = load_content_library(lp.content_policy, lp.directory)
+    terms = [(k.term, k.category) for k in lib.keywords]
+    cases = suite(terms)
+    found = _scan(filt, [c.text for c in cases])
+    total: Counter[str] = Counter()
+    caught: Counter[str] = Counter()
+    missed: dict[str, list[str]] = defaultdict(list)
+    for k, c in enumerate(cases):
+        total[c.cls] += 1
+        if any(f.category == c.category for f in found.get(k, [])):
+            caught[c.cls] += 1
+        elif len(missed[c.cls]) < 5:
+            missed[c.cls].append(c.term)
+    recall = {cls: round(caught[cls] / total[cls], 4) for cls in CLASSES if total[cls]}
+    for cls, r in recall.items():
+        say(f"recall {cls:<15} {r:7.1%}  ({caught[cls]}/{total[cls]})" + (f"  missed e.g. {', '.join(missed[cls][:3])}" if missed[cls] else ""))
+    out: dict[str, Any] = {"pack": lp.id, "terms": len(terms), "cases": len(cases), "recall_by_class": recall,
+                           "recall_min_class": min(recall.values()) if recall else None}
+
+    if dictionary.is_file():
+        words = sorted({w.strip() for w in dictionary.read_text(encoding="utf-8", errors="replace").splitlines() if w.strip()})
+        fired = _scan(filt, words)
+        keyword_fired = [words[k] for k, fs in fired.items() if any(f.scanner == "keyword" for f in fs)]
+        rate = len(keyword_fired) / len(words)
+        say(f"dictionary false fires: {len(keyword_fired)} of {len(words):,} words ({rate:.3%}); e.g. {', '.join(keyword_fired[:8])}")
+        out.update(dictionary_words=len(words), dictionary_false_fires=len(keyword_fired), dictionary_false_fire_rate=round(rate, 5),
+                   dictionary_examples=keyword_fired[:20])
+    else:
+        say(f"{dictionary}: not found (apt-get install wamerican); dictionary false fires not measured")
+        out.update(dictionary_false_fire_rate=None)
+
+    if speed_items:
+        library = synthetic_library()
+        m = measure_filter(generate_corpus(speed_items, library), library)
+        ratio = m["filter_mb_s"] / m["baseline_mb_s"]["pyahocorasick"] if m["filter_mb_s"] and m["baseline_mb_s"]["pyahocorasick"] else None
+        say(f"filter {m['filter_mb_s']} MB/s vs pyahocorasick {m['baseline_mb_s']['pyahocorasick']} MB/s: x{ratio:.2f}" if ratio else "speed: n/a")
+        out.update(filter_mb_s=m["filter_mb_s"], pyahocorasick_mb_s=m["baseline_mb_s"]["pyahocorasick"],
+                   ratio_pyahocorasick=round(ratio, 2) if ratio else None, speed_corpus="benchmark.generate_corpus (synthetic)")
+    if compile_terms:
+        big = synthetic_library(n_en=compile_terms // 2, n_zh=compile_terms - compile_terms // 2, seed=13)
+        t0 = time.perf_counter()
+        keyword_filter(big, pack_hash=f"compile-{time.time_ns()}")
+        out["compile_s_50k" if compile_terms == 50_000 else "compile_s"] = round(time.perf_counter() - t0, 2)
+        say(f"compiling a {len(big):,}-term keyword filter: {out.get('compile_s_50k', out.get('compile_s'))} s")
+    return out
