@@ -296,6 +296,19 @@ static int view_of(PyObject *text) {
     }
     Py_ssize_t m = o;
     w->nj = 0;
+    /* a run of spaces (and of the separators that fold to one: tab, line break, -, _, .) reads as one space,
+       so "pipe  bomb" and "pipe - bomb" read "pipe bomb" (normalize._collapse_spaces) */
+    for (Py_ssize_t i = 1; i < m; i++) {
+        if (a[i] != ' ' || a[i - 1] != ' ') continue;
+        Py_ssize_t wr = i;
+        for (Py_ssize_t k = i + 1; k < m; k++) {
+            if (a[k] == ' ' && a[wr - 1] == ' ') continue;
+            a[wr] = a[k]; st[wr] = st[k]; wr++;
+        }
+        m = wr;
+        changed = 1;
+        break;
+    }
     /* the spaced-run join: keep every character outside the runs and the tokens inside */
     Py_ssize_t ms = m + 1, me = m + 1;
     for (Py_ssize_t i = 0; i + 1 < m; i++) {

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, canonical_term, fold_leet, match_view,
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, canonical_term, fold_leet, match_view,
                                              native, tables)
 
 try:  # optional native engine
@@ -289,12 +289,16 @@ class KeywordSet:
             for c in reps:
                 if c in joined:
                     joined = joined.replace(c, one[ord(c)])
-        v = joined.lower().replace("l", "i")
+        v = ascii_fold(joined)
         joints: set[int] = set()
         if leet:
             v = fold_leet(v, joints)
         for k in plain:
             out[k] = []
+        # a text whose fold holds a run of spaces reads differently once the run collapses: the general path
+        runs = {j for j, k in enumerate(plain) if "  " in v[offs[j]:offs[j] + len(texts[k])]} if "  " in v else set()
+        for j in runs:
+            out[plain[j]] = self.find(texts[plain[j]], hints[plain[j]])
         assert self._ac is not None
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
@@ -307,6 +311,8 @@ class KeywordSet:
             if allowed and any(a <= s and e <= b for a, b in allowed):
                 continue
             j = bisect_right(offs, s) - 1
+            if j in runs:
+                continue
             base = offs[j]
             lst = out[plain[j]]
             for t in self.groups[pid]:
@@ -337,6 +343,8 @@ def _hs_spell(folded: str) -> str:
     for ch in folded:
         if ch == "i":  # the view merges l and i
             parts.append("[il]")
+        elif ch == " ":  # the view reads these separators as a space ("pipe-bomb"; a tab or line break is escaped in JSON)
+            parts.append("[\\x09\\x0a\\x0d\\x20\\x2d\\x2e\\x5f]+")
         elif ch.isascii():
             parts.append(_esc_bytes(ch))
         else:  # Traditional / compatibility variants that fold one-to-one into ch

@@ -46,6 +46,17 @@ HOMOGLYPHS: dict[str, str] = {
     "ʀ": "r", "ꜱ": "s", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴋ": "k", "ᴍ": "m",
     "ᴏ": "o", "ᴘ": "p", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
 }
+#: Word separators a multi-word term may be written with ("pipe-bomb", "pipe_bomb", "pipe.bomb", a tab or a
+#: line break): the view reads each as a space (one to one: offsets stay put), as the terms are canonicalized.
+SEP_FOLD = {"-": " ", "_": " ", ".": " ", "\t": " ", "\n": " ", "\r": " "}
+_SEP_TABLE = str.maketrans(SEP_FOLD)
+
+
+def ascii_fold(text: str) -> str:
+    """The fold of ASCII text: lower case, ``l`` read as ``i``, separators as spaces (== ``translate(ascii_table)``)."""
+    return text.lower().replace("l", "i").translate(_SEP_TABLE)
+
+
 # Invisible characters removed outright (besides every Unicode "Cf" format character).
 INVISIBLE = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u3164", "\uffa0"}
 
@@ -82,7 +93,7 @@ def _fold_raw(c: str, t2s: dict[str, str]) -> str:
     n = _strip_marks(n)
     n = "".join(HOMOGLYPHS.get(x, x) for x in n)
     n = "".join(t2s.get(x, x) for x in n)
-    return n.replace("l", "i")
+    return "".join(SEP_FOLD.get(x, x) for x in n.replace("l", "i"))
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ def tables() -> FoldTables:
     multi: dict[int, str] = {}
     for cp in range(0x80):
         c = chr(cp)
-        f = c.lower().replace("l", "i")
+        f = ascii_fold(c)
         if f != c:
             one[cp] = f
     cps = [cp for lo, hi in _RANGES for cp in range(lo, hi)]
@@ -179,8 +190,10 @@ class MatchView:
 
 def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
                 spaced: bool = True, leet: bool = True, joints: set[int] | None = None):
-    """Join spaced-out single letters, then fold leetspeak inside letter words.
+    """Collapse space runs, join spaced-out single letters, then fold leetspeak inside letter words.
     ``spaced``/``leet`` False skips a step the prefilter has proved a no-op."""
+    if "  " in text:
+        text, starts, ends = _collapse_spaces(text, starts, ends)
     if spaced and SPACED_RE.search(text):
         leet = True
         if starts is None or ends is None:
@@ -203,6 +216,16 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
     if leet:
         text = fold_leet(text, joints)
     return text, starts, ends
+
+
+def _collapse_spaces(text: str, starts: list[int] | None, ends: list[int] | None) -> tuple[str, list[int], list[int]]:
+    """A run of spaces (after the fold: also tabs, line breaks, ``-``, ``_``, ``.``) as one space, with offsets:
+    "pipe  bomb" and "pipe - bomb" read "pipe bomb" (the compiled fold does the same)."""
+    if starts is None or ends is None:
+        starts = list(range(len(text)))
+        ends = list(range(1, len(text) + 1))
+    keep = [k for k, ch in enumerate(text) if not (ch == " " and k > 0 and text[k - 1] == " ")]
+    return "".join(text[k] for k in keep), [starts[k] for k in keep], [ends[k] for k in keep]
 
 
 def fold_leet(text: str, joints: set[int] | None = None) -> str:
@@ -243,7 +266,7 @@ def _fold_listed(text: str, hints, t: FoldTables):
         elif head == "m:":
             multis.append(tag[2:])
     if not multis:
-        return folded.lower().replace("l", "i"), None, None
+        return ascii_fold(folded), None, None
     at: list[int] = []
     for c in multis:
         k = folded.find(c)
@@ -270,7 +293,7 @@ def _fold_listed(text: str, hints, t: FoldTables):
         out.append(folded[pos:].lower())
         starts.extend(range(pos, len(folded)))
         ends.extend(range(pos + 1, len(folded) + 1))
-    return "".join(out).replace("l", "i"), starts, ends
+    return ascii_fold("".join(out)), starts, ends
 
 
 # ---------------------------------------------------------------- compiled fold (optional)
@@ -359,7 +382,7 @@ def match_view_py(text: str, hints: frozenset[str] | set[str] | None = None) -> 
     t = tables()
     sus = hints is None or "sus" in hints
     if text.isascii():
-        folded, starts, ends = text.lower().replace("l", "i"), None, None  # == translate(ascii_table)
+        folded, starts, ends = ascii_fold(text), None, None  # == translate(ascii_table)
     elif hints is not None and "fx" in hints and "fold" not in hints:
         folded, starts, ends = _fold_listed(text, hints, t)
     elif not sus or t.multi_re.search(text) is None:

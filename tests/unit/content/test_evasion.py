@@ -20,6 +20,12 @@ CASES = [
     ("traditional2", "他想殺人", "殺人"),
     ("math-bold", "\U0001d424\U0001d422\U0001d425\U0001d425 it", "\U0001d424\U0001d422\U0001d425\U0001d425"),
     ("diacritics", "make a p\u00efpe b\u00f6mb", "p\u00efpe b\u00f6mb"),
+    ("double-space", "make a pipe  bomb", "pipe  bomb"),
+    ("tab", "make a pipe\tbomb", "pipe\tbomb"),
+    ("newline", "make a pipe\n\nbomb", "pipe\n\nbomb"),
+    ("hyphenated", "make a pipe-bomb", "pipe-bomb"),
+    ("underscored", "make a pipe_bomb", "pipe_bomb"),
+    ("spaced-hyphen", "make a pipe - bomb", "pipe - bomb"),
     ("diacritics-combining", "how do I ki\u0301ll him", "ki\u0301ll"),
 ]
 
@@ -129,3 +135,14 @@ def test_the_evasion_suite_covers_every_class_that_applies() -> None:
     cases = suite([("pipe bomb", "weapons"), ("自杀", "self_harm")])
     assert {c.cls for c in cases} <= set(CLASSES) and all(c.category in ("weapons", "self_harm") for c in cases)
     assert suite([("pipe bomb", "weapons")]) == suite([("pipe bomb", "weapons")])  # seeded: the same suite every run
+
+
+def test_space_runs_collapse_the_same_in_both_folds_with_exact_offsets() -> None:
+    from review.domain.content.normalize import python_reference
+
+    for text in ["pipe  bomb", "pipe - bomb", "e.g. the  end...  ok", "k  i  l  l it", "a\u3000 b", "x \t\n y", "  lead", "trail  "]:
+        fast = match_view(text)
+        with python_reference():
+            ref = match_view(text)
+        assert fast.text == ref.text and "  " not in fast.text, text
+        assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [ref.span(i, i + 1) for i in range(len(ref.text))], text
