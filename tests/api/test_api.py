@@ -79,9 +79,9 @@ def test_evidence_upload_list_and_download(api, world, tmp_path) -> None:
     assert down.status_code == 200 and down.content == data and 'filename="raci.md"' in down.headers["content-disposition"]
     _problem(api.get(f"/api/v1/reviews/{rid}/evidence/999", headers=world.auth("priya.nair")), 404, 3, "not-found")
     assert api.get("/api/v1/evidence/check", headers=world.auth("priya.nair")).json()["problems"] == []
-    blob = world.db.evidence_dir / ev["sha256"][:2] / ev["sha256"]
-    blob.chmod(0o600)
-    blob.write_bytes(data[:-1])  # changed in the store behind the server's back
+    from tests.integration.followup_helpers import tamper_blob
+
+    tamper_blob(world.db, ev["sha256"], data[:-1])  # changed in the store behind the server's back
     assert "no longer matches" in _problem(api.get(f"/api/v1/reviews/{rid}/evidence/{ev['id']}", headers=world.auth("priya.nair")),
                                            409, 6, "conflict")
     checked = api.get("/api/v1/evidence/check", params={"review": rid}, headers=world.auth("priya.nair")).json()

@@ -67,3 +67,27 @@ def released(db: Database, name: str, tmp: Path, *, now=None) -> int:
     approve(db, rid, "amara.okafor", second=CHAIR)
     gates.release_step(db, rid, now=now)
     return rid
+
+
+def tamper_blob(db: Database, sha: str, data: bytes | None) -> None:
+    """Change (or with None remove) a stored blob behind the application's back, in whichever store holds it."""
+    import os
+
+    import sqlalchemy as sa
+
+    from review.services import evidence_store
+    from review.store.models import EvidenceChunk
+
+    if evidence_store.kind(db) == "database":
+        with db.engine.begin() as conn:
+            if data is None:
+                conn.execute(sa.delete(EvidenceChunk).where(EvidenceChunk.sha256 == sha))
+            else:
+                conn.execute(sa.update(EvidenceChunk).where(EvidenceChunk.sha256 == sha).values(data=data))
+        return
+    blob = db.evidence_dir / sha[:2] / sha
+    os.chmod(blob, 0o600)
+    if data is None:
+        blob.unlink()
+    else:
+        blob.write_bytes(data)

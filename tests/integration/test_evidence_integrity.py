@@ -6,17 +6,15 @@ mode and through the server) and reported by ``evidence verify``, which exits 9 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from review.client.local import LocalClient
 from review.errors import Conflict, InvalidInput, NotFound
-from review.services import controls, evidence_store, reviews
-from review.store.models import EvidenceChunk
+from review.services import controls, reviews
 from review.store.db import Database
-from tests.integration.followup_helpers import approve, submit, team_of
+from tests.integration.followup_helpers import approve, submit, tamper_blob, team_of
 
 pytestmark = pytest.mark.usefixtures("people")
 GEO = "Remote-sensing platform"
@@ -60,33 +58,13 @@ def test_a_changed_blob_is_refused_on_download_and_reported(db: Database, tmp_pa
     out.mkdir()
     assert reviewer.download_evidence(rid, ev.id, out).read_text() == "Accountable owner: Jane Doe"
     assert reviewer.check_evidence().ok and reviewer.check_evidence(rid).checked == 1
-    _tamper(db, ev.sha256, b"Accountable owner: nobody")  # someone with access to the store edits it
+    tamper_blob(db, ev.sha256, b"Accountable owner: nobody")  # someone with access to the store edits it
     with pytest.raises(Conflict, match="no longer matches its SHA-256"):
         reviewer.download_evidence(rid, ev.id, tmp_path / "again.md")
     assert not (tmp_path / "again.md").exists()
     rep = reviewer.check_evidence()
     assert not rep.ok and rep.checked == 1 and "no longer matches" in rep.problems[0] and "HCT-01" in rep.problems[0]
-    _tamper(db, ev.sha256, None)
+    tamper_blob(db, ev.sha256, None)
     assert "missing from the evidence store" in reviewer.check_evidence(rid).problems[0]
     with pytest.raises(NotFound, match="missing from the evidence store; nothing was sent"):  # exit 3: not there
         reviewer.download_evidence(rid, ev.id, tmp_path / "gone.md")
-
-
-def _tamper(db: Database, sha: str, data: bytes | None) -> None:
-    """Change (or with None remove) a stored blob behind the application's back, in whichever store holds it."""
-    if evidence_store.kind(db) == "database":
-        import sqlalchemy as sa
-
-        with db.engine.begin() as conn:
-            if data is None:
-                conn.execute(sa.delete(EvidenceChunk).where(EvidenceChunk.sha256 == sha))
-            else:
-                conn.execute(sa.update(EvidenceChunk).where(EvidenceChunk.sha256 == sha).values(data=data))
-        return
-    blob = db.evidence_dir / sha[:2] / sha
-    os.chmod(blob, 0o600)
-    if data is None:
-        blob.unlink()
-    else:
-        blob.write_bytes(data)
-

@@ -14,7 +14,7 @@ from sqlmodel import select
 from review.demo.catalog import PRODUCTS, TEAM_SUBMITTERS, submission
 from review.demo.seed import CHAIR
 from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, NotFound
-from review.services import audit, controls, reviews, users
+from review.services import audit, controls, evidence_store, reviews, users
 from review.services.queries import ReviewFilter, list_reviews, show_review
 from review.services.replay import replay
 from review.store.db import Database
@@ -153,8 +153,8 @@ def test_evidence_is_content_addressed(people: Database, tmp_path: Path) -> None
     ev = controls.add_evidence(people, rid, "CS-01", f, actor="dev.lead")
     digest = hashlib.sha256(f.read_bytes()).hexdigest()
     assert ev.sha256 == digest
-    stored = people.evidence_dir / digest[:2] / digest
-    assert stored.read_bytes() == f.read_bytes()
+    stored = evidence_store.locate(people, digest)  # the directory (SQLite) or the database (PostgreSQL)
+    assert stored is not None and stored.read_bytes() == f.read_bytes()
     with pytest.raises(InvalidInput, match="no such file"):
         controls.add_evidence(people, rid, "CS-01", tmp_path / "missing.pdf", actor="dev.lead")
     with pytest.raises(NotFound, match="control 'XX-9' is not required on review"):

@@ -165,6 +165,7 @@ static Py_ssize_t spaced_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i) {
 typedef struct View View;
 static int add_joint(View *w, Py_ssize_t at);
 static inline int is_punct_leet(Py_UCS4 c) { return c == '!' || c == '|' || c == '$'; }
+static inline int is_han(Py_UCS4 c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF); }
 
 /* LEET_RE.sub(_leet_run, src) into dst (same length), with re's left-to-right semantics. A closing run
  * that starts with ! | or $ also gets a joint where it starts (PUNCT_LEET in normalize.py): "kill!"
@@ -299,14 +300,21 @@ static int view_of(PyObject *text) {
     /* a run of spaces (and of the separators that fold to one: tab, line break, -, _, .) reads as one space,
        so "pipe  bomb" and "pipe - bomb" read "pipe bomb" (normalize._collapse_spaces) */
     for (Py_ssize_t i = 1; i < m; i++) {
-        if (a[i] != ' ' || a[i - 1] != ' ') continue;
-        Py_ssize_t wr = i;
-        for (Py_ssize_t k = i + 1; k < m; k++) {
-            if (a[k] == ' ' && a[wr - 1] == ' ') continue;
-            a[wr] = a[k]; st[wr] = st[k]; wr++;
+        if (a[i] != ' ' || (a[i - 1] != ' ' && !is_han(a[i - 1]))) continue;
+        Py_ssize_t j = i;
+        while (j < m && a[j] == ' ') j++;
+        if (a[i - 1] != ' ' && j - i == 1 && !(j < m && is_han(a[j]))) continue;  /* one space after a Han: a word break */
+        Py_ssize_t wr = i, k = i;  /* compact from here: one space per run, none between two Han characters */
+        while (k < m) {
+            if (a[k] != ' ') { a[wr] = a[k]; st[wr] = st[k]; wr++; k++; continue; }
+            Py_ssize_t e = k;
+            while (e < m && a[e] == ' ') e++;
+            int drop = wr > 0 && (a[wr - 1] == ' ' || (e < m && is_han(a[wr - 1]) && is_han(a[e])));
+            if (!drop) { a[wr] = a[k]; st[wr] = st[k]; wr++; }
+            k = e;
         }
+        if (wr != m) changed = 1;
         m = wr;
-        changed = 1;
         break;
     }
     /* the spaced-run join: keep every character outside the runs and the tokens inside */

@@ -27,6 +27,7 @@ text); force with ``engine=`` or the env var ``ETHICS_REVIEW_MATCHER``.
 from __future__ import annotations
 
 import functools
+import re
 import os
 import threading
 from bisect import bisect_right
@@ -35,7 +36,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, canonical_term, fold_leet, match_view,
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet, match_view,
                                              native, tables)
 
 try:  # optional native engine
@@ -296,7 +297,7 @@ class KeywordSet:
         for k in plain:
             out[k] = []
         # a text whose fold holds a run of spaces reads differently once the run collapses: the general path
-        runs = {j for j, k in enumerate(plain) if "  " in v[offs[j]:offs[j] + len(texts[k])]} if "  " in v else set()
+        runs = {j for j, k in enumerate(plain) if needs_collapse(v[offs[j]:offs[j] + len(texts[k])])} if needs_collapse(v) else set()
         for j in runs:
             out[plain[j]] = self.find(texts[plain[j]], hints[plain[j]])
         assert self._ac is not None
@@ -439,6 +440,17 @@ def _spaced_pattern() -> str:
     return f"(?:^|[^{_TOK_ASCII}]){tok}(?:{sep}+{tok}){{2}}(?:[^{_TOK_ASCII}]|$)"
 
 
+HAN_GAP_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]{2}")
+
+
+def _han_gap_pattern() -> str:
+    """Raw UTF-8 bytes: a CJK character, then spaces or separators (ASCII, NBSP, ideographic space, full-width
+    hyphen/dot/low line), then another (a superset of the view's Chinese gaps, ``normalize.HAN_GAP_RE``)."""
+    cjk = r"[\xe3-\xe9][\x80-\xbf][\x80-\xbf]"
+    sep = r"(?:[\x09\x0a\x0d\x20\x2d\x2e\x5f]|\xc2\xa0|\xe3\x80\x80|\xef\xbc[\x8d\x8e]|\xef\xbc\xbf)+"
+    return cjk + sep + cjk
+
+
 def _spaced_pattern_utf8() -> str:
     """The former single UTF-8 spaced pattern (reference for tests)."""
     tok = "[A-Za-z0-9@$!|]"
@@ -575,6 +587,12 @@ class Prefilter:
             main = _DB(exprs, flags, tags)
             self._buffer_dbs.append(main)
             self._text_dbs.append(main)
+        if keyword and any(HAN_GAP_CHAR.search(t.canon) for t in terms):
+            # a Chinese term written with spaces or hyphens between its characters ("自 杀", "自-杀"); no literal in the
+            # pattern, so its own database (like the spaced pattern: it would drag the main one onto a slower automaton)
+            gap = _han_gap_pattern().encode("ascii")
+            self._buffer_dbs.append(_DB([gap], [0], [TAG_SPACED_LOOSE]))
+            self._text_dbs.append(_DB([gap], [0], [TAG_SPACED]))
         if keyword and nat is None:
             self._buffer_dbs.append(_DB([_spaced_pattern().encode("ascii")], [0], [TAG_SPACED_LOOSE]))
             self._text_dbs.append(_DB([_leet_pattern_strict().encode("ascii"), _spaced_pattern_utf8().encode("ascii")],

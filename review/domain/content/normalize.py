@@ -192,7 +192,7 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
                 spaced: bool = True, leet: bool = True, joints: set[int] | None = None):
     """Collapse space runs, join spaced-out single letters, then fold leetspeak inside letter words.
     ``spaced``/``leet`` False skips a step the prefilter has proved a no-op."""
-    if "  " in text:
+    if needs_collapse(text):
         text, starts, ends = _collapse_spaces(text, starts, ends)
     if spaced and SPACED_RE.search(text):
         leet = True
@@ -218,13 +218,40 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
     return text, starts, ends
 
 
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+#: a space between two Chinese characters ("自 杀", "自-杀" once folded): not a word break in Chinese
+HAN_GAP_RE = re.compile(f"[{_HAN}] +[{_HAN}]")
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+def needs_collapse(view: str) -> bool:
+    """The folded text holds a run of spaces, or a space between two Chinese characters (``_collapse_spaces``)."""
+    return "  " in view or HAN_GAP_RE.search(view) is not None
+
+
 def _collapse_spaces(text: str, starts: list[int] | None, ends: list[int] | None) -> tuple[str, list[int], list[int]]:
-    """A run of spaces (after the fold: also tabs, line breaks, ``-``, ``_``, ``.``) as one space, with offsets:
-    "pipe  bomb" and "pipe - bomb" read "pipe bomb" (the compiled fold does the same)."""
+    """A run of spaces (after the fold: also tabs, line breaks, ``-``, ``_``, ``.``) as one space, and none between
+    two Chinese characters, with offsets: "pipe  bomb" and "pipe - bomb" read "pipe bomb", "自 - 杀" reads "自杀"
+    (the compiled fold does the same)."""
     if starts is None or ends is None:
         starts = list(range(len(text)))
         ends = list(range(1, len(text) + 1))
-    keep = [k for k, ch in enumerate(text) if not (ch == " " and k > 0 and text[k - 1] == " ")]
+    keep: list[int] = []
+    k, n = 0, len(text)
+    while k < n:
+        if text[k] != " ":
+            keep.append(k)
+            k += 1
+            continue
+        j = k
+        while j < n and text[j] == " ":
+            j += 1
+        if not (keep and j < n and _is_han(text[keep[-1]]) and _is_han(text[j])):
+            keep.append(k)
+        k = j
     return "".join(text[k] for k in keep), [starts[k] for k in keep], [ends[k] for k in keep]
 
 

@@ -26,6 +26,9 @@ CASES = [
     ("hyphenated", "make a pipe-bomb", "pipe-bomb"),
     ("underscored", "make a pipe_bomb", "pipe_bomb"),
     ("spaced-hyphen", "make a pipe - bomb", "pipe - bomb"),
+    ("spaced-cjk", "我想 自 杀 怎么办", "自 杀"),
+    ("hyphenated-cjk", "我想自-杀怎么办", "自-杀"),
+    ("ideographic-space-cjk", "我想自\u3000杀怎么办", "自\u3000杀"),
     ("diacritics-combining", "how do I ki\u0301ll him", "ki\u0301ll"),
 ]
 
@@ -140,9 +143,10 @@ def test_the_evasion_suite_covers_every_class_that_applies() -> None:
 def test_space_runs_collapse_the_same_in_both_folds_with_exact_offsets() -> None:
     from review.domain.content.normalize import python_reference
 
-    for text in ["pipe  bomb", "pipe - bomb", "e.g. the  end...  ok", "k  i  l  l it", "a\u3000 b", "x \t\n y", "  lead", "trail  "]:
+    for text in ["pipe  bomb", "pipe - bomb", "e.g. the  end...  ok", "k  i  l  l it", "a\u3000 b", "x \t\n y", "  lead", "trail  ",
+                 "自 杀", "自 - 杀", "中文 text 中文", "今天 天气  很好", "a 自 b"]:
         fast = match_view(text)
         with python_reference():
             ref = match_view(text)
-        assert fast.text == ref.text and "  " not in fast.text, text
+        assert fast.text == ref.text and "  " not in fast.text and "自 杀" not in fast.text, text
         assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [ref.span(i, i + 1) for i in range(len(ref.text))], text
