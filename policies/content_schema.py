@@ -248,6 +248,8 @@ class Keyword:
     severity: int
     subcode: str | None
     source: str  # "file:line"
+    #: written ``*term*``: found inside longer words too ("buyfentanylnow"), for terms no ordinary word contains
+    glued: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,11 @@ def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> Content
             parts = [p.strip() for p in raw.split("\t")]
             term = parts[0]
             where = f"{cat.keywords}:{n}"
+            glued = len(term) > 2 and term.startswith("*") and term.endswith("*")
+            if glued:
+                term = term[1:-1].strip()
+            elif "*" in term[:1] + term[-1:]:
+                raise ContentLibraryError(f"{where}: {term!r}: write *term* (a star on both sides) for a term found inside longer words")
             if not term:
                 raise ContentLibraryError(f"{where}: empty term before a tab")
             if len(parts) > 3:
@@ -323,7 +330,7 @@ def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> Content
             if term.casefold() in seen:
                 continue
             seen.add(term.casefold())
-            lib.keywords.append(Keyword(term, cat.code, sev, sub, where))
+            lib.keywords.append(Keyword(term, cat.code, sev, sub, where, glued))
     if policy.allow_list:
         lib.allow_list = [raw.strip() for _, raw in _read_lines(pack_dir / policy.allow_list, policy.allow_list)]
     if policy.knowledge_base:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from dataclasses import replace
 from typing import Iterable, Sequence
 
 from review.domain.content.classifier import NaiveBayes
@@ -63,7 +64,9 @@ class ContentFilter:
         level = policy.level_of
         use = (lambda n: True) if wanted is None else (lambda n: n in wanted)
         out: list[Scanner] = []
-        terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity) for k in library.keywords]
+        terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False)) for k in library.keywords]
+        # a glued multi-word term is also found written as one word ("pipebomb", a soft hyphen between its words)
+        terms += [replace(t, canon=t.canon.replace(" ", "")) for t in terms if t.glued and " " in t.canon]
         kws = KeywordSet(terms, library.allow_list, hyperscan=eng == "hyperscan")
         rules = [compile_rule(r) for r in policy.regex_rules]
         prefilter = None

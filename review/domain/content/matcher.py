@@ -69,6 +69,7 @@ class Term:
     category: str
     subcode: str | None
     severity: int
+    glued: bool = False  # found inside longer words too (no word boundary on either side)
 
 
 class Hit(NamedTuple):  # a tuple: cheap to build (thousands per chunk)
@@ -131,8 +132,9 @@ class KeywordSet:
                         group[k] = t
         self.canons = sorted(by_canon)
         self.groups = [by_canon[c] for c in self.canons]
-        self.latin_left = [c[0] in ALNUM for c in self.canons]
-        self.latin_right = [c[-1] in ALNUM for c in self.canons]
+        glued = {t.canon for t in terms if t.glued}
+        self.latin_left = [c[0] in ALNUM and c not in glued for c in self.canons]
+        self.latin_right = [c[-1] in ALNUM and c not in glued for c in self.canons]
         self._ac = ahocorasick_rs.AhoCorasick(self.canons, implementation=_AC_DFA) if self.canons else None
         allow = sorted({a for a in (canonical_term(x) for x in allow_list) if a})
         self.allow = allow

@@ -26,6 +26,8 @@ CASES = [
     ("hyphenated", "make a pipe-bomb", "pipe-bomb"),
     ("underscored", "make a pipe_bomb", "pipe_bomb"),
     ("spaced-hyphen", "make a pipe - bomb", "pipe - bomb"),
+    ("glued", "#buyfentanylnow", "fentanyl"),
+    ("glued-phrase", "where2buycocaine.com", "buycocaine"),
     ("spaced-cjk", "我想 自 杀 怎么办", "自 杀"),
     ("hyphenated-cjk", "我想自-杀怎么办", "自-杀"),
     ("ideographic-space-cjk", "我想自\u3000杀怎么办", "自\u3000杀"),
@@ -150,3 +152,25 @@ def test_space_runs_collapse_the_same_in_both_folds_with_exact_offsets() -> None
             ref = match_view(text)
         assert fast.text == ref.text and "  " not in fast.text and "自 杀" not in fast.text, text
         assert [fast.span(i, i + 1) for i in range(len(fast.text))] == [ref.span(i, i + 1) for i in range(len(ref.text))], text
+
+
+def test_only_terms_marked_glued_are_found_inside_longer_words(cfilter) -> None:
+    from policies.content_schema import ContentLibraryError, load_content_library
+    from policies.loader import load_pack
+
+    lp = load_pack("default")
+    lib = load_content_library(lp.content_policy, lp.directory)
+    glued = {k.term for k in lib.keywords if k.glued}
+    assert "fentanyl" in glued and "heroin" not in glued  # "heroine" holds it
+    for text in ["the heroine wins", "a skillful class", "murderous intent"]:
+        assert [x for x in cfilter.scan(Record(id="r", output=text)) if x.scanner == "keyword"] == [], text
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        bad = pathlib.Path(d) / "k.txt"
+        bad.write_text("*half\n")
+        policy = lp.content_policy.model_copy(update={"categories": [c.model_copy(update={"keywords": "k.txt"}) for c in lp.content_policy.categories[:1]],
+                                                      "allow_list": None, "knowledge_base": None, "classifier": None})
+        with pytest.raises(ContentLibraryError, match="k.txt:1: '\\*half': write \\*term\\*"):
+            load_content_library(policy, pathlib.Path(d))
