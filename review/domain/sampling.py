@@ -8,7 +8,10 @@ import math
 import random
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Hashable, Mapping, Sequence
+from typing import Generic, Hashable, Mapping, Sequence, TypeVar
+
+K = TypeVar("K", bound=Hashable)  # a stratum label
+T = TypeVar("T")  # a drawn member: an id (``draw``) or a position (``draw_positions``)
 
 
 def z_for(confidence: float) -> float:
@@ -38,7 +41,7 @@ def sample_size(population: int, *, min_sample: int | None = None, confidence: f
     return min(n, population)
 
 
-def allocate(strata: Mapping[Hashable, int], total: int, min_per_stratum: int = 0) -> dict:
+def allocate(strata: Mapping[K, int], total: int, min_per_stratum: int = 0) -> dict[K, int]:
     """Split ``total`` over strata (name -> size): proportional (largest remainder), with at
     least ``min_per_stratum`` for every non-empty stratum when the total allows it, never
     more than a stratum holds, and never above the population. Deterministic."""
@@ -84,23 +87,23 @@ def allocate(strata: Mapping[Hashable, int], total: int, min_per_stratum: int = 
 
 
 @dataclass(frozen=True)
-class Sample:
+class Sample(Generic[K, T]):
     seed: int
-    allocation: dict
-    ids: dict  # stratum -> sorted list of drawn ids
+    allocation: dict[K, int]
+    ids: dict[K, list[T]]  # stratum -> sorted list of drawn ids
 
 
 def _stratum_seed(seed: int, stratum: Hashable) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}|{stratum!r}".encode()).digest()[:8], "big")
 
 
-def draw(population_by_stratum: Mapping[Hashable, Sequence[str]], total: int, *, seed: int,
-         min_per_stratum: int = 0) -> Sample:
+def draw(population_by_stratum: Mapping[K, Sequence[str]], total: int, *, seed: int,
+         min_per_stratum: int = 0) -> Sample[K, str]:
     """Seeded, reproducible stratified draw: same seed and population -> same sample
     (ids are sorted inside each stratum before drawing, so input order does not matter)."""
     sizes = {k: len(v) for k, v in population_by_stratum.items()}
     alloc = allocate(sizes, total, min_per_stratum)
-    ids = {}
+    ids: dict[K, list[str]] = {}
     for k, n in alloc.items():
         pool = sorted(population_by_stratum[k])
         ids[k] = sorted(random.Random(_stratum_seed(seed, k)).sample(pool, n))
@@ -154,7 +157,7 @@ def cohens_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     return (po - pe) / (1 - pe)
 
 
-def draw_positions(sizes: Mapping[Hashable, int], total: int, *, seed: int, min_per_stratum: int = 0) -> Sample:
+def draw_positions(sizes: Mapping[K, int], total: int, *, seed: int, min_per_stratum: int = 0) -> Sample[K, int]:
     """Like ``draw`` for populations too big to list: each stratum is ``range(size)`` (the
     caller maps position ``k`` to its k-th member in a fixed order, e.g. input order).
     Memory is O(sample), not O(population); same seed and sizes -> same positions."""

@@ -22,7 +22,7 @@ import secrets
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -425,7 +425,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
             key = f"flagged:{primary[line]}" if "category" in by else "flagged"
             explicit.setdefault(key, []).append(line)
     implicit = "clean" if by else "all"
-    sizes: dict[Hashable, int] = {k: len(v) for k, v in explicit.items()}  # stratum -> size, as draw_positions takes it
+    sizes = {k: len(v) for k, v in explicit.items()}  # stratum -> size
     sizes[implicit] = records - (len(primary) if by else 0)
     total = sampling.sample_size(records, min_sample=plan["min_sample"], confidence=plan["confidence"], margin=plan["margin"])
     drawn = sampling.draw_positions(sizes, total, seed=run.seed, min_per_stratum=plan["min_per_stratum"])

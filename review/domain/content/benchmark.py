@@ -8,9 +8,12 @@ import gc
 import json
 import random
 import time
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from review.domain.content.taxonomy import Record
+from review.domain.content.taxonomy import Finding, Record
+
+if TYPE_CHECKING:
+    from review.domain.content.engine import ContentFilter
 
 _EN = ("the team reviewed the quarterly report and agreed to ship the update next week while the "
        "support staff answered customer questions about billing travel weather recipes and garden "
@@ -81,7 +84,7 @@ def generate_corpus(n: int, library: list[str], *, hit_share: float = 0.05, seed
         yield Record(id=f"bench-{i:07d}", product="bench", prompt=prompt, output=output)
 
 
-def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: str = "bench"):
+def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: str = "bench") -> ContentFilter:
     """A keyword-only ``ContentFilter`` over a plain term list (one synthetic category)."""
     from types import SimpleNamespace as NS  # duck-typed policy/library: domain does not import policies
 
@@ -95,7 +98,7 @@ def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: st
 
 
 def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk: int = 4096,
-                   substring_every: int = 50, engine: str | None = None) -> dict:
+                   substring_every: int = 50, engine: str | None = None) -> dict[str, Any]:
     """Throughput in MB/s (MB = 10^6 bytes of UTF-8 prompt+output), one core:
 
     * ``filter_mb_s``: normalize + match + findings with original spans on the raw JSONL
@@ -126,7 +129,7 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
     n_records = n_findings = n_pyac = 0
     it = iter(records_iter)
     while True:
-        batch = []
+        batch: list[Record] = []
         for r in it:
             batch.append(r)
             if len(batch) >= chunk:
@@ -173,7 +176,7 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
     }
 
 
-def scan_buffer(filt, buf: bytes) -> list:
+def scan_buffer(filt: ContentFilter, buf: bytes) -> list[Finding]:
     """The filter on a buffer of JSONL records (the audit's fast path, with its checks of
     the candidate records but no duplicate-id bookkeeping): one prefilter pass over the raw
     bytes, then only tagged or escaped lines are located (no split of the buffer), decoded,
@@ -190,7 +193,7 @@ def scan_buffer(filt, buf: bytes) -> list:
         if nl < 0:
             break
         i = find(b"\\", nl)
-    cands: list = []
+    cands: list[Record] = []
     forced: list[bool] = []
     line_tags: list[set[str]] = []
     none: set[str] = set()

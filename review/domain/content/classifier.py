@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any, Mapping, NotRequired, Sequence, TypedDict
 
 from review.domain.content.normalize import fold_text, native
 
@@ -60,11 +61,27 @@ def features(text: str, max_chars: int = 2000) -> tuple[set[str], float]:
     return feats, len(words) + cjk / 2
 
 
+class ClassifierWeights(TypedDict):
+    """The classifier weights file of a pack (``classifier_nb.json``), as ``train`` writes it."""
+
+    kind: str
+    version: str
+    classes: list[str]
+    bias: list[float]
+    scale: float
+    weights: dict[str, list[int]]  # feature -> one integer per class (times ``scale``)
+    temperature: float
+    min_norm: float
+    min_evidence: float
+    max_chars: int
+    held_out: NotRequired[dict[str, Any]]  # the cross-validation summary ``train_classifier`` adds
+
+
 class NaiveBayes:
     """Loads the pack's classifier weights (kind ``softmax_lr_wordchar_v2``). Name kept for
     compatibility; the model is a calibrated softmax regression."""
 
-    def __init__(self, weights: dict):
+    def __init__(self, weights: Mapping[str, Any]):
         if weights.get("kind") != KIND:
             raise ValueError(f"unsupported classifier weights kind {weights.get('kind')!r}; "
                              "retrain with python -m review.domain.content.train_classifier")
@@ -76,7 +93,7 @@ class NaiveBayes:
         self.scale = float(weights.get("scale", 1.0))
         # Weights as stored (integers times ``scale`` for trained packs): sums of integers
         # are exact, so the compiled path and this reference give identical logits.
-        self.table: dict[str, list] = {f: list(row) for f, row in weights["weights"].items()}
+        self.table: dict[str, list[float]] = {f: list(row) for f, row in weights["weights"].items()}
         self._keys = frozenset(self.table)
         self._ints = all(type(v) is int for row in self.table.values() for v in row)
         nat = native()
@@ -87,7 +104,7 @@ class NaiveBayes:
         self.version: str = str(weights.get("version", "0"))
         self.max_chars = int(weights.get("max_chars", 2000))
 
-    def sums(self, feats: set[str]) -> list:
+    def sums(self, feats: set[str]) -> list[float]:
         """Per-class sums of the weights of ``feats`` (exact for integer weights)."""
         present = feats & self._keys  # C-speed: only features the model has weights for
         if not present:
@@ -95,7 +112,7 @@ class NaiveBayes:
         cols = zip(*[self.table[f] for f in present], strict=True)
         return [sum(col) for col in cols] if self._ints else [math.fsum(col) for col in cols]
 
-    def _logits(self, sums, n_features: int) -> list[float]:
+    def _logits(self, sums: Sequence[float], n_features: int) -> list[float]:
         norm = 1.0 / math.sqrt(max(n_features, self.min_norm))
         scale = self.scale
         return [b + (a * scale) * norm for b, a in zip(self.bias, sums, strict=True)]
@@ -107,7 +124,7 @@ class NaiveBayes:
         """(logits, evidence units) of ``text``: compiled (hashed features, weight sums in C)
         when available, else from ``features``; the same numbers either way."""
         if self._model is not None:
-            sums, n, units = native().model_sums(self._model, text, self.max_chars)
+            sums, n, units = native().model_sums(self._model, text, self.max_chars)  # type: ignore[union-attr]  # set only with native()
             return self._logits(sums, n), units
         feats, units = features(text, self.max_chars)
         return self.logits(feats), units
@@ -146,7 +163,7 @@ Classifier = NaiveBayes
 
 def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5, l2: float = 1e-4,
           harm_weight: float = 1.0, min_df: int = 1, min_norm: float = 24.0, min_evidence: float = 3.0, keep: int = 4000,
-          temperature: float = 1.0, version: str = "2", seed: int = 13) -> dict:
+          temperature: float = 1.0, version: str = "2", seed: int = 13) -> ClassifierWeights:
     """Fit softmax regression with AdaGrad + L2 (lazy, sparse). Features seen in fewer than
     ``min_df`` examples are dropped; the ``keep`` features with the largest weight norm are
     stored (as integers, ``scale`` 1e-2)."""
@@ -176,9 +193,9 @@ def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5,
     for _ in range(epochs):
         rnd.shuffle(order)
         for i in order:
-            fs, x, y = data[i]  # type: ignore[assignment]  # a list of the kept features here
+            kept, x, y = data[i]
             s = list(b)
-            for f in fs:
+            for f in kept:
                 row = W.get(f)
                 if row is not None:
                     for k in range(n):
@@ -193,7 +210,7 @@ def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5,
             for k in range(n):
                 gb[k] += g[k] * g[k]
                 b[k] -= lr * g[k] / math.sqrt(gb[k])
-            for f in fs:
+            for f in kept:
                 row = W.get(f)
                 if row is None:
                     row = W[f] = [0.0] * n

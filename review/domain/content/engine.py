@@ -10,18 +10,82 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import replace
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from review.domain.content.classifier import NaiveBayes
-from review.domain.content.knowledge import KnowledgeBase
+from review.domain.content.knowledge import Exemplar, KnowledgeBase
 from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine
 from review.domain.content.normalize import canonical_term, native, tables
-from review.domain.content.rules import compile_rule
+from review.domain.content.rules import RuleSpec, compile_rule
 from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
                                             KnowledgeBaseScanner, RegexScanner, Scanner)
-from review.domain.content.taxonomy import Finding, Record, metadata_text
+from review.domain.content.taxonomy import FieldName, Finding, Record, metadata_text
 
-_CACHE: dict[tuple, "ContentFilter"] = {}
+# What ``from_policy`` reads of a ``policies.content_schema.ContentSafetyPolicy`` and a
+# ``ContentLibrary`` (duck-typed: the domain does not import policies).
+
+
+class KeywordEntry(Protocol):
+    @property
+    def term(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def subcode(self) -> str | None: ...
+    @property
+    def severity(self) -> int: ...
+
+
+class CategorySpec(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def default_severity(self) -> int: ...
+
+
+class KnowledgeBaseSpec(Protocol):
+    @property
+    def shingle(self) -> int: ...
+    @property
+    def num_perm(self) -> int: ...
+    @property
+    def bands(self) -> int: ...
+    @property
+    def threshold(self) -> float: ...
+
+
+class ClassifierSpec(Protocol):
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def threshold(self) -> float: ...
+
+
+class ContentPolicy(Protocol):
+    def level_of(self, severity: int) -> str: ...
+    @property
+    def regex_rules(self) -> Sequence[RuleSpec]: ...
+    @property
+    def knowledge_base(self) -> KnowledgeBaseSpec | None: ...
+    @property
+    def classifier(self) -> ClassifierSpec | None: ...
+    @property
+    def categories(self) -> Sequence[CategorySpec]: ...
+
+
+class Library(Protocol):
+    @property
+    def keywords(self) -> Sequence[KeywordEntry]: ...
+    @property
+    def allow_list(self) -> Sequence[str]: ...
+    @property
+    def exemplars(self) -> Sequence[Exemplar]: ...
+    @property
+    def classifier_weights(self) -> Mapping[str, Any] | None: ...
+
+
+_CacheKey = tuple[str, str, tuple[str, ...] | None, bool]  # pack hash, engine, scanners, compiled fold
+_CACHE: dict[_CacheKey, "ContentFilter"] = {}
 _CACHE_LOCK = threading.Lock()
 BATCH = 4096  # records per Hyperscan buffer
 _FIELD_RANK = {"prompt": 0, "output": 1, "metadata": 2}  # Finding.sort_key's field order
@@ -36,7 +100,7 @@ class ContentFilter:
         self.engine = engine
 
     @classmethod
-    def from_policy(cls, policy, library, pack_version: str, pack_hash: str, *, engine: str | None = None,
+    def from_policy(cls, policy: ContentPolicy, library: Library, pack_version: str, pack_hash: str, *, engine: str | None = None,
                     scanners: Iterable[str] | None = None, extra_scanners: Iterable[Scanner] = ()) -> "ContentFilter":
         """Compile ``policy`` (``ContentSafetyPolicy``) and ``library`` (``ContentLibrary``).
 
@@ -59,17 +123,18 @@ class ContentFilter:
         return built
 
     @classmethod
-    def _build(cls, policy, library, pack_version, pack_hash, eng, wanted, extra):
+    def _build(cls, policy: ContentPolicy, library: Library, pack_version: str, pack_hash: str, eng: str,
+               wanted: tuple[str, ...] | None, extra: tuple[Scanner, ...]) -> ContentFilter:
         tables()
         level = policy.level_of
-        use = (lambda n: True) if wanted is None else (lambda n: n in wanted)
+        use: Callable[[str], bool] = (lambda n: True) if wanted is None else (lambda n: n in wanted)
         out: list[Scanner] = []
         terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False)) for k in library.keywords]
         # a glued multi-word term is also found written as one word ("pipebomb", a soft hyphen between its words)
         terms += [replace(t, canon=t.canon.replace(" ", "")) for t in terms if t.glued and " " in t.canon]
         kws = KeywordSet(terms, library.allow_list, hyperscan=eng == "hyperscan")
         rules = [compile_rule(r) for r in policy.regex_rules]
-        prefilter = None
+        prefilter: Prefilter | None = None
         prefiltered: set[str] = set()
         if eng == "hyperscan":
             extra_patterns = {f"rule:{r.id}": r.pattern for r in rules} if use("regex") else {}
@@ -151,16 +216,16 @@ class ContentFilter:
         if self.prefilter is None:
             return self.scan_many(records)
         reuse = line_tags is not None and self.prefilter.native
-        if reuse and self._keyword_only is not None:
-            return self._keyword_candidates(records)
+        if reuse and (keyword_only := self._keyword_only) is not None:
+            return self._keyword_candidates(keyword_only, records)
         full = self.all_tags
         findings: list[Finding] = []
         for lo in range(0, len(records), BATCH):
             chunk = records[lo:lo + BATCH]
             texts = _texts(chunk)
-            if reuse:
-                hints = {}
-                for k, tags in enumerate(line_tags[lo:lo + BATCH]):  # type: ignore[index]
+            if reuse and line_tags is not None:  # (reuse implies line_tags)
+                hints: dict[int, set[str]] = {}
+                for k, tags in enumerate(line_tags[lo:lo + BATCH]):
                     if tags:
                         hints[3 * k] = hints[3 * k + 1] = hints[3 * k + 2] = tags
             else:
@@ -178,11 +243,11 @@ class ContentFilter:
             return self.scanners[0]
         return None
 
-    def _keyword_candidates(self, records: Sequence[Record]) -> list[Finding]:
+    def _keyword_candidates(self, keyword_only: KeywordScanner, records: Sequence[Record]) -> list[Finding]:
         """Every field of every candidate through the keyword scanner in one compiled pass
         (each candidate line drew a keyword tag or is forced: all its fields are looked
         at). Findings come out in record, field, span order, as ``_scan_batch`` sorts."""
-        owners: list[tuple[str, str]] = []
+        owners: list[tuple[str, FieldName]] = []
         texts: list[str] = []
         for r in records:
             if r.prompt:
@@ -196,9 +261,9 @@ class ContentFilter:
                 if meta:
                     owners.append((r.id, "metadata"))
                     texts.append(meta)
-        return self._keyword_only.scan_fields(owners, texts) if texts else []  # type: ignore[union-attr]
+        return keyword_only.scan_fields(owners, texts) if texts else []
 
-    def _scan_batch(self, chunk: list[Record], texts: list[str], hints) -> list[Finding]:
+    def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None) -> list[Finding]:
         batch: list[Finding] = []
         for s in self.scanners:
             if hasattr(s, "scan_batch"):
@@ -221,5 +286,5 @@ def _texts(chunk: list[Record]) -> list[str]:
     return texts
 
 
-def _uses_hints(scanner) -> bool:
+def _uses_hints(scanner: Scanner) -> bool:
     return isinstance(scanner, (KeywordScanner, RegexScanner))

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import argparse
 import importlib.util
@@ -47,17 +47,20 @@ def conftest_benign() -> list[str]:
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.benign_sentences()
+    sentences: list[str] = mod.benign_sentences()
+    return sentences
 
 
-def external(model: NaiveBayes, thresholds=THRESHOLDS) -> dict:
+def external(model: NaiveBayes, thresholds: Iterable[float] = THRESHOLDS) -> dict[str, Any]:
     benign = conftest_benign()
     pb = [model.predict(t) for t in benign]
     pc = [model.predict(t) for t in CAPTIONS]
     ph = [model.predict(t) for t, _ in OBVIOUS_HARMFUL]
     out: dict[str, Any] = {"benign_n": len(benign), "by_threshold": {}}
     for th in thresholds:
-        fl = lambda lp, th=th: lp[0] != SAFE and lp[1] >= th
+        def fl(lp: tuple[str, float], th: float = th) -> bool:
+            return lp[0] != SAFE and lp[1] >= th
+
         out["by_threshold"][str(th)] = {
             "benign_flagged": sum(map(fl, pb)), "benign_fpr": round(sum(map(fl, pb)) / len(pb), 4),
             "captions_flagged": sum(map(fl, pc)),
@@ -79,7 +82,7 @@ def external(model: NaiveBayes, thresholds=THRESHOLDS) -> dict:
     return out
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=PACK / "classifier_nb.json")
     ap.add_argument("--seed-file", type=Path, default=PACK / "classifier_seed.jsonl")

@@ -19,6 +19,7 @@ import random
 import zlib
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from typing import Iterable, Protocol
 
 from review.domain.content.normalize import fold_text, native
 
@@ -65,8 +66,21 @@ class KBMatch:
     similarity: float
 
 
+class Exemplar(Protocol):
+    """What the knowledge base reads of an exemplar (``policies.content_schema.Exemplar``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+
+
 class KnowledgeBase:
-    def __init__(self, exemplars, shingle: int = 5, num_perm: int = 64, bands: int = 16, threshold: float = 0.5):
+    def __init__(self, exemplars: Iterable[Exemplar], shingle: int = 5, num_perm: int = 64, bands: int = 16, threshold: float = 0.5):
         if num_perm % bands:
             raise ValueError(f"bands ({bands}) must divide num_perm ({num_perm})")
         self.k, self.bands, self.rows, self.threshold = shingle, bands, num_perm // bands, threshold
@@ -74,7 +88,7 @@ class KnowledgeBase:
         self.exemplars = list(exemplars)
         self.sigs: list[tuple[int, ...]] = []
         self.sizes: list[int] = []
-        self.buckets: dict[tuple, list[int]] = {}
+        self.buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
         self.ex_shingles: list[set[str]] = []
         for i, ex in enumerate(self.exemplars):
             sh = shingles(ex.text, self.k)
@@ -107,7 +121,7 @@ class KnowledgeBase:
         if not self.exemplars or not text:
             return []
         if self._native is not None:  # the same test on hashed shingles, no strings built
-            if not native().kb_could_match(self._native, text, self.k, self.threshold * SLACK):
+            if not native().kb_could_match(self._native, text, self.k, self.threshold * SLACK):  # type: ignore[union-attr]  # set only with native()
                 return []
             sh = shingles(text, self.k)
         else:
@@ -118,7 +132,7 @@ class KnowledgeBase:
         cands: set[int] = set()
         for band in range(self.bands):
             cands.update(self.buckets.get((band, sig[band * self.rows:(band + 1) * self.rows]), ()))
-        out = []
+        out: list[KBMatch] = []
         for i in sorted(cands):
             sim = jaccard_estimate(sig, self.sigs[i])
             if sim >= self.threshold:

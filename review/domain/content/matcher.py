@@ -32,7 +32,7 @@ import os
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Sequence, cast
 
 import ahocorasick_rs
 
@@ -42,7 +42,7 @@ from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, asci
 try:  # optional native engine
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - depends on the platform
-    _hs = None  # type: ignore[assignment]
+    _hs = None  # type: ignore[assignment]  # a module or None: callers check `_hs is not None`
 
 ENV_ENGINE = "ETHICS_REVIEW_MATCHER"
 # The DFA form of the automaton: same matches, about twice as fast per text (measured).
@@ -104,7 +104,7 @@ class _ByteMatcher:
             out: list[tuple[int, int, int]] = []
             append, lens = out.append, self.lens
 
-            def on_match(pid, _start, end, _flags, _ctx):
+            def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
                 append((pid, end - lens[pid], end))
 
             with self._lock:
@@ -118,7 +118,7 @@ class _ByteMatcher:
 class KeywordSet:
     """Canonical keyword matcher over the match view (exact spans, boundaries, allow-list)."""
 
-    def __init__(self, terms: list[Term], allow_list: list[str] = (), hyperscan: bool = True):  # type: ignore[assignment]
+    def __init__(self, terms: list[Term], allow_list: Iterable[str] = (), hyperscan: bool = True):
         by_canon: dict[str, list[Term]] = {}
         for t in terms:
             if not t.canon:
@@ -146,7 +146,7 @@ class KeywordSet:
                        if self._batchable and native() is not None else None)
 
     @staticmethod
-    def _bounded(view: str, s: int, e: int, left: bool, right: bool, joints=frozenset()) -> bool:
+    def _bounded(view: str, s: int, e: int, left: bool, right: bool, joints: AbstractSet[int] = frozenset()) -> bool:
         # A removed separator counts as a word boundary: in "I k i l l" the spaced run
         # swallows the "I", and the term must still be found.
         if left and s > 0 and view[s - 1] in ALNUM and s not in joints:
@@ -181,14 +181,14 @@ class KeywordSet:
         hits.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
         return hits
 
-    def find_many(self, texts: list[str], hints: list) -> list[list[Hit]]:
+    def find_many(self, texts: list[str], hints: Sequence[set[str] | None]) -> list[list[Hit]]:
         """``[self.find(t, h) for t, h in zip(texts, hints)]``, with the texts whose view is
         a plain per-character fold (prefilter-listed folds only: no suspicious character,
         deletion, leetspeak or spaced run) folded and matched together: one joined string,
         C-speed ``replace``/``lower``, one automaton call. Same hits, same order."""
         if self._bytes is not None:
             return self._find_native(texts)
-        out: list[list[Hit] | None] = [None] * len(texts)
+        out: list[list[Hit]] = [None] * len(texts)  # type: ignore[list-item]  # placeholders: every slot is set below
         plain: list[int] = []
         leet: list[int] = []  # plain but for leetspeak: LEET_RE keeps lengths and stops at the joints
         slow = _SLOW_TAGS
@@ -202,11 +202,12 @@ class KeywordSet:
                     leet.append(k)
                     continue
             out[k] = self.find(text, h)
+        tagged = cast("Sequence[set[str]]", hints)  # the plain and leet texts have tags (checked above)
         if plain:
-            self._find_plain(texts, hints, plain, out)
+            self._find_plain(texts, tagged, plain, out)
         if leet:
-            self._find_plain(texts, hints, leet, out, leet=True)
-        return out  # type: ignore[return-value]
+            self._find_plain(texts, tagged, leet, out, leet=True)
+        return out
 
     def _find_native(self, texts: list[str]) -> list[list[Hit]]:
         """``find`` for many texts with the compiled fold (see ``find_flat``)."""
@@ -222,7 +223,7 @@ class KeywordSet:
         texts, which no term holds) with a byte -> original-index map, and one byte-literal
         scan finds the terms and allow-list entries in all of them. Boundaries are checked
         on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a letter of a Latin word)."""
-        buf, starts, omap, joints = native().fold_batch(texts)
+        buf, starts, omap, joints = native().fold_batch(texts)  # type: ignore[union-attr]  # callers check native_ready
         assert self._bytes is not None  # built with the native fold
         raw = self._bytes.find(buf)
         if not raw:
@@ -273,17 +274,18 @@ class KeywordSet:
                     allowed.append((s, e))
         return allowed
 
-    def _find_plain(self, texts, hints, plain: list[int], out: list, leet: bool = False) -> None:
+    def _find_plain(self, texts: Sequence[str], hints: Sequence[set[str]], plain: list[int], out: list[list[Hit]],
+                    leet: bool = False) -> None:
         one = tables().one
         reps: set[str] = set(COMMON_FOLD)
         offs: list[int] = []
         pos = 0
         parts: list[str] = []
         for k in plain:
-            t = texts[k]
+            text = texts[k]
             offs.append(pos)
-            pos += len(t) + 1
-            parts.append(t)
+            pos += len(text) + 1
+            parts.append(text)
             for tag in hints[k]:
                 if tag[:2] == FOLD_PREFIX:
                     reps.add(tag[2:])
@@ -333,7 +335,7 @@ def _esc_bytes(ch: str) -> str:
     return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8"))
 
 
-def _alts(chars) -> str:
+def _alts(chars: Iterable[str]) -> str:
     chars = sorted(set(chars))
     if len(chars) == 1:
         return _esc_bytes(chars[0])
@@ -411,11 +413,11 @@ def _leet_pattern_strict() -> str:
             f"|{lw}[A-Za-z]{leet}(?:[^A-Za-z0-9]|$)")
 
 
-def _char_class_utf8(chars) -> str:
+def _char_class_utf8(chars: Iterable[str]) -> str:
     return "[" + "".join(_class_items(chars)) + "]"
 
 
-def _class_items(chars) -> list[str]:
+def _class_items(chars: Iterable[str]) -> list[str]:
     cps = sorted(ord(c) for c in chars)
     out: list[str] = []
     i = 0
@@ -520,10 +522,10 @@ class _DB:
         self.db = _hs.Database()
         self.db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
 
-    def scan(self, buf: bytes, append) -> None:
+    def scan(self, buf: bytes, append: Callable[[tuple[int, str]], None]) -> None:
         tags = self.tags
 
-        def on_match(pid, start, end, flags, ctx):
+        def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
             append((end, tags[pid]))
 
         self.db.scan(buf, match_event_handler=on_match)
@@ -651,7 +653,7 @@ class Prefilter:
             s.add(tag)
         return out
 
-    def scan_segments(self, buf: bytes, starts) -> dict[int, set[str]]:
+    def scan_segments(self, buf: bytes, starts: Sequence[int]) -> dict[int, set[str]]:
         """Tags per segment of ``buf`` (segment ``k`` starts at ``starts[k]``; sorted),
         one scan per database for the whole buffer; a match belongs to the segment holding
         its last byte."""
@@ -675,9 +677,9 @@ class Prefilter:
         if not buf:
             return out
         rfind, find, size = buf.rfind, buf.find, len(buf)
-        cur = [-1, -1, None]  # [line start, line end (exclusive), tag set] of the last hit line
+        cur: list[Any] = [-1, -1, None]  # [line start, line end (exclusive), tag set] of the last hit line
 
-        def on_match(pid, start, end, flags, ctx):
+        def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
             at = end - 1 if end else 0
             if cur[0] <= at < cur[1]:
                 cur[2].add(tags[pid])

@@ -22,6 +22,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"}
 LEET_TABLE = str.maketrans(LEET)
@@ -102,7 +103,7 @@ class FoldTables:
     multi: dict[int, str]  # deletions ('') and expansions (len > 1)
     full: dict[int, str | None]  # one + multi, for offset-free translate
     ascii_table: dict[int, str]
-    multi_re: re.Pattern
+    multi_re: re.Pattern[str]
     inverse: dict[str, frozenset[str]]  # folded char -> every single char folding to it
     suspicious: frozenset[str]  # non-ASCII chars whose fold can build or split a Latin term
     nonascii_sep: frozenset[str]  # non-ASCII chars folding to an ASCII separator
@@ -168,7 +169,7 @@ LEET_RE = re.compile(rf"(?=[013457@$!|])(?:(?<=[a-z]){_L}(?=[a-z])|(?<![a-z0-9])
 PUNCT_LEET = "!|$"
 
 
-def _leet_run(m: re.Match) -> str:
+def _leet_run(m: re.Match[str]) -> str:
     return m.group().translate(LEET_TABLE)
 
 
@@ -177,8 +178,8 @@ class MatchView:
     """Folded text plus, when lengths changed, where each folded char came from."""
 
     text: str
-    starts: tuple[int, ...] | None = None  # None: identity map
-    ends: tuple[int, ...] | None = None
+    starts: tuple[int, ...] | _Offsets | None = None  # None: identity map
+    ends: tuple[int, ...] | _Offsets | None = None
     joints: frozenset[int] = frozenset()  # view indices right after a removed separator
 
     def span(self, i: int, j: int) -> tuple[int, int]:
@@ -189,7 +190,8 @@ class MatchView:
 
 
 def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
-                spaced: bool = True, leet: bool = True, joints: set[int] | None = None):
+                spaced: bool = True, leet: bool = True, joints: set[int] | None = None
+                ) -> tuple[str, list[int] | None, list[int] | None]:
     """Collapse space runs, join spaced-out single letters, then fold leetspeak inside letter words.
     ``spaced``/``leet`` False skips a step the prefilter has proved a no-op."""
     if needs_collapse(text):
@@ -260,7 +262,7 @@ def fold_leet(text: str, joints: set[int] | None = None) -> str:
     if joints is None:
         return LEET_RE.sub(_leet_run, text)
 
-    def run(m: re.Match) -> str:
+    def run(m: re.Match[str]) -> str:
         if m.group("close") and m.group()[0] in PUNCT_LEET:
             joints.add(m.start())
         return m.group().translate(LEET_TABLE)
@@ -273,7 +275,7 @@ def fold_leet(text: str, joints: set[int] | None = None) -> str:
 COMMON_FOLD = "，：；？！（）"
 
 
-def _fold_listed(text: str, hints, t: FoldTables):
+def _fold_listed(text: str, hints: Iterable[str], t: FoldTables) -> tuple[str, list[int] | None, list[int] | None]:
     """The per-character fold of ``text`` when the prefilter listed each folding non-ASCII
     character present ("f:<c>": one-to-one into a lower-case fixed point; "m:<c>": deleted
     or expanded), with no other case-changing non-ASCII character: C-speed ``replace`` and
@@ -328,11 +330,31 @@ def _fold_listed(text: str, hints, t: FoldTables):
 ENV_NATIVE = "ETHICS_REVIEW_NATIVE"
 
 
-_NATIVE: list = []  # [module or None] once loaded
+#: What the compiled fold returns for one text: (view, starts, ends, joints); starts and ends are
+#: int32 arrays (bytes), both None when the view has the text's length, joints None when empty.
+NativeFold = tuple[str, bytes | None, bytes | None, tuple[int, ...] | None]
+
+
+class Native(Protocol):
+    """The compiled extension ``_native`` (``_native.c``, no stubs), typed at its import boundary.
+    Capsules (``model_new``, ``kb_new``) are opaque: only passed back to the module."""
+
+    def set_tables(self, table: dict[int, str], /) -> None: ...
+    def fold(self, text: str, /) -> NativeFold: ...
+    def fold_batch(self, texts: Sequence[str], /) -> tuple[bytes, bytes, bytes, list[int]]: ...
+    def feature_hash(self, feature: str, /) -> int: ...
+    def model_new(self, weights: dict[str, list[float]], n_classes: int, /) -> object: ...
+    def model_sums(self, model: object, text: str, max_chars: int, /) -> tuple[tuple[int, ...], int, float]: ...
+    def kb_new(self, exemplars: Sequence[set[str]], /) -> object: ...
+    def kb_could_match(self, kb: object, text: str, k: int, threshold: float, /) -> bool: ...
+    def spaced_hits(self, buf: bytes, /) -> list[int]: ...
+
+
+_NATIVE: list[Native | None] = []  # [module or None] once loaded
 _REFERENCE = threading.local()
 
 
-def native():
+def native() -> Native | None:
     """The compiled fold (``_native``, built from ``_native.c`` at install) with this
     process's tables installed, or None: not built, ``ETHICS_REVIEW_NATIVE=0``, or inside
     ``python_reference()``. Same views as the Python reference (pinned by differential
@@ -340,12 +362,14 @@ def native():
     if getattr(_REFERENCE, "on", False):
         return None
     if not _NATIVE:
-        mod = None
+        mod: Native | None = None
         if os.environ.get(ENV_NATIVE, "").strip().lower() not in ("0", "false", "no", "off"):
             try:
-                from review.domain.content import _native as mod
+                from review.domain.content import _native
             except ImportError:  # pragma: no cover - no compiler at install time
                 mod = None
+            else:
+                mod = _native
         if mod is not None:
             mod.set_tables({cp: (f or "") for cp, f in tables().full.items()})
         _NATIVE.append(mod)
@@ -353,7 +377,7 @@ def native():
 
 
 @contextlib.contextmanager
-def python_reference():
+def python_reference() -> Iterator[None]:
     """Within this block (this thread), ``native()`` is None: filters built and texts folded
     here use the pure-Python reference (tests compare the two)."""
     before = getattr(_REFERENCE, "on", False)
@@ -372,24 +396,24 @@ class _Offsets:
     def __init__(self, raw: bytes):
         self._m = memoryview(raw).cast("i")
 
-    def __getitem__(self, k):
+    def __getitem__(self, k: int) -> int:
         return self._m[k]
 
     def __len__(self) -> int:
         return len(self._m)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(self._m)
 
 
 _NO_JOINTS: frozenset[int] = frozenset()
 
 
-def native_view(text: str, fold) -> MatchView:
+def native_view(text: str, fold: Callable[[str], NativeFold]) -> MatchView:
     v, starts, ends, joints = fold(text)
     if starts is None:
         return MatchView(v, None, None, frozenset(joints) if joints else _NO_JOINTS)
-    return MatchView(v, _Offsets(starts), _Offsets(ends), frozenset(joints) if joints else _NO_JOINTS)  # type: ignore[arg-type]  # a tuple view
+    return MatchView(v, _Offsets(starts), _Offsets(ends), frozenset(joints) if joints else _NO_JOINTS)  # type: ignore[arg-type]  # ends is bytes when starts is
 
 
 def match_view(text: str, hints: frozenset[str] | set[str] | None = None) -> MatchView:

@@ -18,17 +18,20 @@ import json
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from review.domain.content.taxonomy import Finding, Record
+
+if TYPE_CHECKING:
+    from review.domain.content.engine import ContentFilter
 
 try:  # a dependency of prefect; the stdlib is the fallback
     import orjson as _orjson
 
-    _loads = _orjson.loads
+    _loads: Callable[[bytes], Any] = _orjson.loads
     _JSONError: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, ValueError)
 except ImportError:  # pragma: no cover
-    _loads = json.loads  # type: ignore[assignment]  # same call shape for what is used here
+    _loads = json.loads  # same call shape for what is used here
     _JSONError = (ValueError,)
 
 FORMATS = ("jsonl", "csv")
@@ -161,7 +164,7 @@ def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int, max_record_byt
             yield ChunkSpec(seq, start, pos, line_start, n)
 
 
-def _line_sizes(f, limit: int, block: int = 1 << 20) -> Iterator[int]:
+def _line_sizes(f: IO[bytes], limit: int, block: int = 1 << 20) -> Iterator[int]:
     """The byte length of each line (newline included), reading a too-long line in blocks, never whole."""
     while True:
         raw = f.readline(limit + 1)
@@ -176,11 +179,11 @@ def _line_sizes(f, limit: int, block: int = 1 << 20) -> Iterator[int]:
         yield size
 
 
-def _csv_rows(f, pos: int) -> Iterator[tuple[int, int]]:
+def _csv_rows(f: IO[bytes], pos: int) -> Iterator[tuple[int, int]]:
     """(last physical line number, byte offset after the record) per CSV record."""
     state = {"pos": pos, "line": 1}
 
-    def lines():
+    def lines() -> Iterator[str]:
         for raw in f:
             state["pos"] += len(raw)
             state["line"] += 1
@@ -190,20 +193,20 @@ def _csv_rows(f, pos: int) -> Iterator[tuple[int, int]]:
         yield state["line"], state["pos"]
 
 
-def _read(path, spec: ChunkSpec) -> bytes:
+def _read(path: str | Path, spec: ChunkSpec) -> bytes:
     with open(path, "rb") as f:
         f.seek(spec.byte_start)
         return f.read(spec.byte_end - spec.byte_start)
 
 
-def _bad(path, line: int, fld: str, value: Any, what: str, fix: str) -> BadRecord:
+def _bad(path: str | Path, line: int, fld: str, value: Any, what: str, fix: str) -> BadRecord:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return BadRecord(line, fld, shown, f"{path}:{line}: field {fld!r}: value {shown} {what}; {fix}")
 
 
-def validate(obj: Any, path, line: int, product: str | None) -> Record | BadRecord:
+def validate(obj: Any, path: str | Path, line: int, product: str | None) -> Record | BadRecord:
     """A ``Record`` from a decoded object, or the first problem with it."""
     if not isinstance(obj, dict):
         return _bad(path, line, "(record)", obj, "is not a JSON object", "write one object per line")
@@ -236,7 +239,7 @@ def validate(obj: Any, path, line: int, product: str | None) -> Record | BadReco
                   modality=modality, metadata=meta)  # type: ignore[arg-type]  # checked against MODALITIES above
 
 
-def _decode(raw: bytes, path, line: int) -> Any:
+def _decode(raw: bytes, path: str | Path, line: int) -> Any:
     try:
         return _loads(raw)
     except _JSONError as exc:
@@ -244,7 +247,7 @@ def _decode(raw: bytes, path, line: int) -> Any:
                     "write one JSON object per line")
 
 
-def read_chunk(path, fmt: str, spec: ChunkSpec, product: str | None = None, columns: list[str] | None = None
+def read_chunk(path: str | Path, fmt: str, spec: ChunkSpec, product: str | None = None, columns: list[str] | None = None
                ) -> Iterator[tuple[int, Record | BadRecord]]:
     """Every non-blank record of one chunk, validated, with its line number."""
     data = _read(path, spec)
@@ -259,7 +262,8 @@ def read_chunk(path, fmt: str, spec: ChunkSpec, product: str | None = None, colu
         yield line, obj if isinstance(obj, BadRecord) else validate(obj, path, line, product)
 
 
-def _read_csv(data: bytes, path, spec, product, columns) -> Iterator[tuple[int, Record | BadRecord]]:
+def _read_csv(data: bytes, path: str | Path, spec: ChunkSpec, product: str | None, columns: list[str]
+              ) -> Iterator[tuple[int, Record | BadRecord]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -286,7 +290,8 @@ def _read_csv(data: bytes, path, spec, product, columns) -> Iterator[tuple[int, 
         yield line, validate(obj, path, line, product)
 
 
-def scan_chunk(filt, path, fmt: str, spec: ChunkSpec, product: str | None = None, columns: list[str] | None = None) -> ChunkResult:
+def scan_chunk(filt: ContentFilter, path: str | Path, fmt: str, spec: ChunkSpec, product: str | None = None,
+               columns: list[str] | None = None) -> ChunkResult:
     """Read, validate and filter one chunk. Findings are ``(line, Finding)`` in line order."""
     if fmt == "jsonl" and filt.hinted_only:
         return _scan_jsonl_fast(filt, path, spec, product)
@@ -304,7 +309,7 @@ def scan_chunk(filt, path, fmt: str, spec: ChunkSpec, product: str | None = None
     return _finish(res, filt.scan_many(records), lines, len(records))
 
 
-def _dup(path, line: int, rid: str, first: int) -> BadRecord:
+def _dup(path: str | Path, line: int, rid: str, first: int) -> BadRecord:
     return _bad(path, line, "id", rid, f"repeats the id of line {first}", "give every record a unique id")
 
 
@@ -316,7 +321,7 @@ def _finish(res: ChunkResult, findings: list[Finding], lines: dict[str, int], n:
     return res
 
 
-def _scan_jsonl_fast(filt, path, spec: ChunkSpec, product) -> ChunkResult:
+def _scan_jsonl_fast(filt: ContentFilter, path: str | Path, spec: ChunkSpec, product: str | None) -> ChunkResult:
     data = _read(path, spec)
     raws = data.split(b"\n")
     starts = [0, *accumulate(len(r) + 1 for r in raws)][:-1]
@@ -354,7 +359,7 @@ def _scan_jsonl_fast(filt, path, spec: ChunkSpec, product) -> ChunkResult:
     return _finish(res, filt.scan_hinted(cands, forced, cand_tags), lines, n)
 
 
-def _quick(obj: Any, path, line: int, product) -> str | Record | BadRecord:
+def _quick(obj: Any, path: str | Path, line: int, product: str | None) -> str | Record | BadRecord:
     """The id of a plain text record (the common case, no ``Record`` built), else the full
     validation result (a ``Record`` with metadata, or a ``BadRecord``)."""
     if type(obj) is dict:
@@ -367,13 +372,13 @@ def _quick(obj: Any, path, line: int, product) -> str | Record | BadRecord:
     return validate(obj, path, line, product)
 
 
-def _plain(obj: dict, rid: str, product) -> Record:
+def _plain(obj: dict[str, Any], rid: str, product: str | None) -> Record:
     """The ``Record`` of an object ``_quick`` accepted as plain text (its checks stand)."""
     return Record(rid, obj.get("product") or product or "", obj.get("prompt", ""), obj.get("output", ""),
                   obj.get("modality", "text"))
 
 
-def member_lines(path, fmt: str, spec: ChunkSpec, bad_lines: set[int], columns: list[str] | None = None) -> list[int]:
+def member_lines(path: str | Path, fmt: str, spec: ChunkSpec, bad_lines: set[int], columns: list[str] | None = None) -> list[int]:
     """Line numbers of the valid records of a chunk, in order, knowing its bad lines
     (JSONL: no parsing, just the non-blank lines that were not bad)."""
     if fmt == "csv":
@@ -383,7 +388,7 @@ def member_lines(path, fmt: str, spec: ChunkSpec, bad_lines: set[int], columns: 
             if raw and not raw.isspace() and spec.line_start + i not in bad_lines]
 
 
-def records_at(path, fmt: str, spec: ChunkSpec, lines: set[int], product: str | None = None,
+def records_at(path: str | Path, fmt: str, spec: ChunkSpec, lines: set[int], product: str | None = None,
                columns: list[str] | None = None) -> dict[int, Record]:
     """The records on the given lines of a chunk (only those lines are decoded for JSONL)."""
     if fmt == "csv":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -41,7 +42,7 @@ VALIDATORS = {"none": None, "cn_id_checksum": cn_id_checksum, "luhn": luhn}
 class CompiledRule:
     id: str
     pattern: str
-    regex: re.Pattern
+    regex: re.Pattern[str]
     category: str
     subcode: str | None
     severity: int
@@ -56,7 +57,26 @@ class CompiledRule:
         return out
 
 
-def compile_rule(rule) -> CompiledRule:
+class RuleSpec(Protocol):
+    """What ``compile_rule`` reads: the fields of a ``policies.content_schema.RegexRule``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def subcode(self) -> str | None: ...
+    @property
+    def severity(self) -> int: ...
+    @property
+    def validator(self) -> str: ...
+    @property
+    def ignore_case(self) -> bool: ...
+
+
+def compile_rule(rule: RuleSpec) -> CompiledRule:
     """``rule`` is a ``policies.content_schema.RegexRule`` (or anything with its fields)."""
     flags = re.IGNORECASE if rule.ignore_case else 0
     return CompiledRule(rule.id, rule.pattern, re.compile(rule.pattern, flags), rule.category,

@@ -7,7 +7,8 @@ from typing import Any, Literal, NamedTuple
 
 
 Level = Literal["safe", "low", "medium", "high"]
-FIELDS = ("prompt", "output", "metadata")
+FieldName = Literal["prompt", "output", "metadata"]
+FIELDS: tuple[FieldName, FieldName, FieldName] = ("prompt", "output", "metadata")
 
 
 def level_of(severity: int) -> Level:
@@ -81,7 +82,7 @@ class Finding(NamedTuple):
     level: Level
     scanner: str
     pack_version: str
-    field: Literal["prompt", "output", "metadata"]
+    field: FieldName
     start: int
     end: int
     matched: str
@@ -91,9 +92,9 @@ class Finding(NamedTuple):
     def model_dump(self) -> dict[str, Any]:
         return self._asdict()
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, str, str, int, int, str]:
         """Natural key for idempotent writes (with the run id)."""
         return (self.record_id, self.field, self.scanner, self.start, self.end, self.category)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, int, int, str, str, str]:
         return (FIELDS.index(self.field), self.start, self.end, self.scanner, self.category, self.rule_id)

@@ -20,17 +20,32 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
+from typing import Any, Iterable, Sequence, TypedDict
 
-from review.domain.content.classifier import SAFE, NaiveBayes, decide as _decide_p, features, train
+from review.domain.content.classifier import SAFE, ClassifierWeights, NaiveBayes, decide as _decide_p, features, train
 
 PACK = Path(__file__).resolve().parents[3] / "policies" / "packs" / "default" / "content"
 TRAIN_ONLY = {"legacy"}
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)
 
+Row = tuple[str, str, str]  # (text, label, group) of a seed line
 
-def load_seed(path: Path) -> list[tuple[str, str, str]]:
+
+class HeldOut(TypedDict):
+    """One out-of-fold prediction: a scored seed line and the logits of a model that never saw its group."""
+
+    text: str
+    label: str
+    group: str
+    logits: list[float]
+    units: float
+    min_evidence: float
+    classes: list[str]
+
+
+def load_seed(path: Path) -> list[Row]:
     """(text, label, group) triples; a line without ``group`` is its own group."""
-    out = []
+    out: list[Row] = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -42,7 +57,7 @@ def load_seed(path: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def group_folds(rows, k: int) -> list[set[str]]:
+def group_folds(rows: Sequence[Row], k: int) -> list[set[str]]:
     """Deterministic grouped folds: scored groups, largest first, each to the lightest fold."""
     sizes = Counter(g for _, _, g in rows if g not in TRAIN_ONLY)
     folds: list[set[str]] = [set() for _ in range(k)]
@@ -54,9 +69,9 @@ def group_folds(rows, k: int) -> list[set[str]]:
     return [f for f in folds if f]
 
 
-def out_of_fold(rows, k: int = 8, **train_kw) -> list[dict]:
+def out_of_fold(rows: Sequence[Row], k: int = 8, **train_kw: Any) -> list[HeldOut]:
     """Held-out logits for every scored row (its whole group was not in training)."""
-    out = []
+    out: list[HeldOut] = []
     for fold in group_folds(rows, k):
         model = NaiveBayes(train([(t, l) for t, l, g in rows if g not in fold], **train_kw))
         for t, l, g in rows:
@@ -67,14 +82,14 @@ def out_of_fold(rows, k: int = 8, **train_kw) -> list[dict]:
     return out
 
 
-def _softmax(scores, temperature):
+def _softmax(scores: Sequence[float], temperature: float) -> list[float]:
     top = max(scores)
     e = [math.exp((s - top) / temperature) for s in scores]
     z = sum(e)
     return [v / z for v in e]
 
 
-def fit_temperature(oof: list[dict]) -> float:
+def fit_temperature(oof: Sequence[HeldOut]) -> float:
     """Temperature minimising held-out negative log-likelihood (grid search)."""
     best = (float("inf"), 1.0)
     for t in [0.4 + 0.05 * i for i in range(53)]:
@@ -86,7 +101,7 @@ def fit_temperature(oof: list[dict]) -> float:
     return best[1]
 
 
-def decide(r: dict, temperature: float) -> tuple[str, float]:
+def decide(r: HeldOut, temperature: float) -> tuple[str, float]:
     """Same decision as ``NaiveBayes.predict`` from stored logits."""
     classes = r["classes"]
     if r["units"] < r["min_evidence"]:
@@ -94,7 +109,7 @@ def decide(r: dict, temperature: float) -> tuple[str, float]:
     return _decide_p(classes, _softmax(r["logits"], temperature))
 
 
-def report(oof: list[dict], temperature: float, thresholds=THRESHOLDS) -> dict:
+def report(oof: Sequence[HeldOut], temperature: float, thresholds: Iterable[float] = THRESHOLDS) -> dict[str, Any]:
     """Per threshold: held-out benign false-positive rate, harmful recall (any category),
     per-category precision/recall (a flag counts for the predicted category)."""
     preds = [(r["label"], *decide(r, temperature)) for r in oof]
@@ -102,12 +117,12 @@ def report(oof: list[dict], temperature: float, thresholds=THRESHOLDS) -> dict:
     n_safe = sum(1 for y, _, _ in preds if y == SAFE)
     n_harm = len(preds) - n_safe
     acc = sum(1 for y, lab, _ in preds if y == lab) / len(preds)
-    table = {}
+    table: dict[str, dict[str, Any]] = {}
     for th in thresholds:
         flag = [(y, lab if lab != SAFE and p >= th else SAFE) for y, lab, p in preds]
         fp = sum(1 for y, f in flag if y == SAFE and f != SAFE)
         caught = sum(1 for y, f in flag if y != SAFE and f != SAFE)
-        per = {}
+        per: dict[str, dict[str, float | None]] = {}
         for c in cats:
             tp = sum(1 for y, f in flag if y == c and f == c)
             npred = sum(1 for _, f in flag if f == c)
@@ -119,7 +134,7 @@ def report(oof: list[dict], temperature: float, thresholds=THRESHOLDS) -> dict:
             "argmax_accuracy": round(acc, 3), "temperature": temperature, "by_threshold": table}
 
 
-def build(rows, k: int = 8, **train_kw) -> tuple[dict, dict]:
+def build(rows: Sequence[Row], k: int = 8, **train_kw: Any) -> tuple[ClassifierWeights, dict[str, Any]]:
     oof = out_of_fold(rows, k, **train_kw)
     temperature = fit_temperature(oof)
     held_out = report(oof, temperature)
@@ -131,7 +146,7 @@ def build(rows, k: int = 8, **train_kw) -> tuple[dict, dict]:
     return weights, held_out
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed-file", type=Path, default=PACK / "classifier_seed.jsonl")
     ap.add_argument("--out", type=Path, default=PACK / "classifier_nb.json")
