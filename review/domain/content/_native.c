@@ -569,6 +569,121 @@ static PyObject *spaced_hits(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* ------------------------------------------------------------------ han_gaps() */
+
+/* A CJK character (a 3-byte UTF-8 sequence led by 0xE3-0xE9: U+3000-U+9FFF) ending at buf[i-1]. */
+static inline int cjk_before(const unsigned char *b, Py_ssize_t i) {
+    return i >= 3 && b[i - 3] >= 0xE3 && b[i - 3] <= 0xE9 && (b[i - 2] & 0xC0) == 0x80 && (b[i - 1] & 0xC0) == 0x80;
+}
+
+/* Length of the separator at buf[i] (0: none): ASCII space, tab, line break, - . _, NBSP, ideographic space,
+ * full-width hyphen, full stop, low line (what the view folds to a space). */
+static inline Py_ssize_t gap_sep(const unsigned char *b, Py_ssize_t n, Py_ssize_t i) {
+    unsigned char c = b[i];
+    if (c == ' ' || c == '-' || c == '.' || c == '_' || c == '\t' || c == '\n' || c == '\r') return 1;
+    if (c == 0xC2 && i + 1 < n && b[i + 1] == 0xA0) return 2;
+    if (c == 0xE3 && i + 2 < n && b[i + 1] == 0x80 && b[i + 2] == 0x80) return 3;
+    if (c == 0xEF && i + 2 < n && b[i + 1] == 0xBC && (b[i + 2] == 0x8D || b[i + 2] == 0x8E || b[i + 2] == 0xBF)) return 3;
+    return 0;
+}
+
+/* Offsets in a UTF-8 buffer where a CJK character, separators, and another CJK character meet ("自 杀", "自-杀"):
+ * the end of the gap. A superset of the view's Chinese gaps (normalize.HAN_GAP_RE), for the raw-bytes prefilter
+ * (one pass with a byte test, instead of a Hyperscan database without a literal). */
+/* Per 64-byte block: CJK lead bytes (0xE3-0xE9), and (only when the block or the one before holds one) bytes that
+ * may start a separator (gap_sep; a tab or line break inside a JSONL string is escaped, so the raw bytes never
+ * hold one between two characters there). An ASCII block costs two compares per 16 bytes. */
+static void gap_masks64(const unsigned char *p, uint64_t *sep, uint64_t *lead, uint64_t carry) {
+#if defined(__SSE2__)
+    uint64_t s = 0, l = 0;
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    const __m128i lo = _mm_set1_epi8((char)(0xE2 ^ 0x80)), hi = _mm_set1_epi8((char)(0xEA ^ 0x80));
+    __m128i v[4];
+    for (int q = 0; q < 4; q++) {
+        v[q] = _mm_loadu_si128((const __m128i *)(p + 16 * q));
+        __m128i x = _mm_xor_si128(v[q], flip);
+        l |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi))) << (16 * q);
+    }
+    if (l | carry) {  /* any ASCII byte (the sign bit clear), or a lead byte of a non-ASCII separator */
+        for (int q = 0; q < 4; q++) {
+            __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v[q], _mm_set1_epi8((char)0xC2)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(v[q], _mm_set1_epi8((char)0xE3)), _mm_cmpeq_epi8(v[q], _mm_set1_epi8((char)0xEF))));
+            uint32_t ascii = ~(uint32_t)_mm_movemask_epi8(v[q]) & 0xFFFFu;
+            s |= (uint64_t)(ascii | (uint32_t)_mm_movemask_epi8(m)) << (16 * q);
+        }
+    }
+    *sep = s; *lead = l;
+#else
+    uint64_t s = 0, l = 0;
+    (void)carry;
+    for (int i = 0; i < 64; i++) {
+        unsigned char c = p[i];
+        s |= (uint64_t)(c == ' ' || c == '-' || c == '.' || c == '_' || c == 0xC2 || c == 0xE3 || c == 0xEF) << i;
+        l |= (uint64_t)(c >= 0xE3 && c <= 0xE9) << i;
+    }
+    *sep = s; *lead = l;
+#endif
+}
+
+#define HAN_LO 0x3000
+#define HAN_SPAN 0x7000  /* U+3000-U+9FFF */
+
+static inline Py_ssize_t cp3(const unsigned char *p) { return ((p[0] & 0x0F) << 12) | ((p[1] & 0x3F) << 6) | (p[2] & 0x3F); }
+static inline int bit_at(const unsigned char *bits, Py_ssize_t k) { return k >= 0 && k < HAN_SPAN && (bits[k >> 3] >> (k & 7)) & 1; }
+
+/* Offsets in a UTF-8 buffer where a CJK character, separators, and another CJK character meet ("自 杀", "自-杀"):
+ * the end of the gap, when the character before can be followed, and the one after preceded, within a library
+ * term (``bits``: two bit sets over U+3000-U+9FFF, "may go on" then "may follow"). A superset of the view's gaps
+ * inside a term (normalize.HAN_GAP_RE), for the raw-bytes prefilter: 64 bytes at a time, a separator 3 bytes
+ * after a CJK lead byte is checked in full. */
+static PyObject *han_gaps(PyObject *self, PyObject *args) {
+    Py_buffer view, bv;
+    PyObject *arg;
+    if (!PyArg_ParseTuple(args, "Oy*", &arg, &bv)) return NULL;
+    if (bv.len < 2 * HAN_SPAN / 8) { PyBuffer_Release(&bv); PyErr_SetString(PyExc_ValueError, "han_gaps: bits too short"); return NULL; }
+    const unsigned char *go_on = bv.buf, *follow = (const unsigned char *)bv.buf + HAN_SPAN / 8;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&bv); return NULL; }
+    const unsigned char *b = view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *out = PyList_New(0);
+    if (!out) { PyBuffer_Release(&view); PyBuffer_Release(&bv); return NULL; }
+    uint64_t prev_lead = 0;
+    Py_ssize_t next_ok = 0;  /* the end of the last gap reported: later candidates inside it are skipped */
+    for (Py_ssize_t base = 0; base < n; base += 64) {
+        uint64_t sep, lead;
+        uint64_t carry = prev_lead >> 61;
+        if (base + 64 <= n) {
+            gap_masks64(b + base, &sep, &lead, carry);
+        } else {
+            unsigned char tail[64];
+            memset(tail, 0, 64);
+            memcpy(tail, b + base, n - base);
+            gap_masks64(tail, &sep, &lead, carry);
+        }
+        uint64_t cand = sep & ((lead << 3) | carry);
+        prev_lead = lead;
+        while (cand) {
+            Py_ssize_t i = base + __builtin_ctzll(cand);
+            cand &= cand - 1;
+            if (i < next_ok || i >= n) continue;
+            Py_ssize_t k = gap_sep(b, n, i);
+            if (!k || !cjk_before(b, i)) continue;
+            Py_ssize_t j = i + k;
+            while (j < n && (k = gap_sep(b, n, j))) j += k;
+            if (j + 2 < n && b[j] >= 0xE3 && b[j] <= 0xE9 && (b[j + 1] & 0xC0) == 0x80 && (b[j + 2] & 0xC0) == 0x80
+                    && bit_at(go_on, cp3(b + i - 3) - HAN_LO) && bit_at(follow, cp3(b + j) - HAN_LO)) {
+                PyObject *v = PyLong_FromSsize_t(j);
+                if (!v || PyList_Append(out, v) < 0) { Py_XDECREF(v); Py_DECREF(out); PyBuffer_Release(&view); PyBuffer_Release(&bv); return NULL; }
+                Py_DECREF(v);
+            }
+            next_ok = j;
+        }
+    }
+    PyBuffer_Release(&view);
+    PyBuffer_Release(&bv);
+    return out;
+}
+
 /* ------------------------------------------------------------------ classifier features */
 
 /* The classifier's features (classifier.features: Latin words "w", word bigrams "b", char
@@ -914,6 +1029,7 @@ static PyMethodDef methods[] = {
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
+    {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -36,7 +36,7 @@ from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Sequence, c
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet, match_view,
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, SEP_FOLD, ascii_fold, needs_collapse, canonical_term, fold_leet, match_view,
                                              native, tables)
 
 try:  # optional native engine
@@ -342,14 +342,14 @@ def _alts(chars: Iterable[str]) -> str:
     return "(?:" + "|".join(_esc_bytes(c) for c in chars) + ")"
 
 
-def _hs_spell(folded: str) -> str:
+def _hs_spell(folded: str, gaps: bool = True) -> str:
     inverse = tables().inverse
     parts: list[str] = []
     for ch in folded:
         if ch == "i":  # the view merges l and i
             parts.append("[il]")
-        elif ch == " ":  # the view reads these separators as a space ("pipe-bomb"; a tab or line break is escaped in JSON)
-            parts.append("[\\x09\\x0a\\x0d\\x20\\x2d\\x2e\\x5f]+")
+        elif ch == " " and gaps:  # spelled out by hs_term_patterns (WORD_GAPS)
+            parts.append(_GAP)
         elif ch.isascii():
             parts.append(_esc_bytes(ch))
         else:  # Traditional / compatibility variants that fold one-to-one into ch
@@ -357,12 +357,26 @@ def _hs_spell(folded: str) -> str:
     return "".join(parts)
 
 
+_GAP = "\x00"
+#: How the words of a multi-word term may be separated in raw text (the view reads each as one space): each is a
+#: pattern of its own, so the patterns stay literals (measured: a separator class between the words cost the
+#: filter a tenth of its speed; these literals cost none, but compile slower). A tab or line break is escaped
+#: in a JSONL line (and the line decoded anyway); it is here for texts scanned as they are.
+WORD_GAPS = ("\\x20", "\\x20\\x20", "\\x2d", "\\x5f", "\\x2e", "\\x20\\x2d\\x20", "\\x09", "\\x0a", "\\x0a\\x0a", "\\x0d\\x0a")
+
+
 def hs_term_patterns(term: str, canon: str) -> list[str]:
     """Byte-level patterns (matched caseless, no word boundaries: the verifier checks
-    those) for the term as written and for its canonical form; leet, homoglyph, spaced and
-    zero-width spellings are caught by the dedicated flag patterns instead."""
-    base = term.strip().translate(tables().one)
-    return sorted({_hs_spell(base), _hs_spell(canon)})
+    those) for the term as written and for its canonical form, with each way of separating its words
+    (``WORD_GAPS``); leet, homoglyph, spaced and zero-width spellings are caught by the dedicated flag
+    patterns instead."""
+    one = tables().one
+    base = term.strip().translate(one)
+    written = term.strip().translate({k: v for k, v in one.items() if chr(k) not in SEP_FOLD})  # its own separators
+    out: set[str] = {_hs_spell(written, gaps=False)}  # as written ("black-market grenade"), mixed separators and all
+    for p in {_hs_spell(base), _hs_spell(canon)}:
+        out.update(p.replace(_GAP, g) for g in WORD_GAPS) if _GAP in p else out.add(p)
+    return sorted(out)
 
 
 _TOK_ASCII = "A-Za-z0-9@$!|"
@@ -445,6 +459,27 @@ def _spaced_pattern() -> str:
 
 
 HAN_GAP_CHAR = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]{2}")
+
+
+def _han_pair_bits(terms: list[str]) -> bytes:
+    """Two bit sets over U+3000-U+9FFF for ``_native.han_gaps``: the characters a term goes on after, then the
+    characters that follow another in a term (every variant that folds into them, Traditional included)."""
+    inverse = tables().inverse
+    span = 0x7000
+    go_on, follow = bytearray(span // 8), bytearray(span // 8)
+
+    def mark(bits: bytearray, ch: str) -> None:
+        for c in {ch} | set(inverse.get(ch, ())):
+            k = ord(c) - 0x3000
+            if 0 <= k < span:
+                bits[k >> 3] |= 1 << (k & 7)
+
+    for term in terms:
+        for a, b in zip(term, term[1:], strict=False):
+            if HAN_GAP_CHAR.fullmatch(a + b):
+                mark(go_on, a)
+                mark(follow, b)
+    return bytes(go_on + follow)
 
 
 def _han_gap_pattern() -> str:
@@ -591,9 +626,16 @@ class Prefilter:
             main = _DB(exprs, flags, tags)
             self._buffer_dbs.append(main)
             self._text_dbs.append(main)
-        if keyword and any(HAN_GAP_CHAR.search(t.canon) for t in terms):
-            # a Chinese term written with spaces or hyphens between its characters ("自 杀", "自-杀"); no literal in the
-            # pattern, so its own database (like the spaced pattern: it would drag the main one onto a slower automaton)
+        # a Chinese term written with spaces or hyphens between its characters ("自 杀", "自-杀"): with the compiled
+        # fold, one byte-test pass (``han_gaps``); else a database of its own (no literal: it would drag the main one
+        # onto a slower automaton)
+        han = keyword and any(HAN_GAP_CHAR.search(t.canon) for t in terms)
+        self._han_gaps = None
+        if han and nat is not None:
+            bits = _han_pair_bits([t.canon for t in terms] + [t.term for t in terms])
+            scan = nat.han_gaps
+            self._han_gaps = lambda buf: scan(buf, bits)
+        if han and nat is None:
             gap = _han_gap_pattern().encode("ascii")
             self._buffer_dbs.append(_DB([gap], [0], [TAG_SPACED_LOOSE]))
             self._text_dbs.append(_DB([gap], [0], [TAG_SPACED]))
@@ -621,6 +663,8 @@ class Prefilter:
         if self._spaced_hits is not None:
             # a hit is the run's last token; the byte after it is where Hyperscan's match ends
             ends.extend((p + 2, TAG_SPACED_LOOSE) for p in self._spaced_hits(buf))
+        if self._han_gaps is not None:
+            ends.extend((p + 1, TAG_SPACED_LOOSE) for p in self._han_gaps(buf))
         return ends
 
     def scan(self, texts: list[str]) -> dict[int, set[str]]:
@@ -701,4 +745,8 @@ class Prefilter:
             tags = [TAG_SPACED_LOOSE]
             for p in self._spaced_hits(buf):
                 on_match(0, p, p + 2 if p + 1 < size else p + 1, 0, None)
+        if self._han_gaps is not None:
+            tags = [TAG_SPACED_LOOSE]
+            for p in self._han_gaps(buf):
+                on_match(0, p, p + 1, 0, None)
         return out
