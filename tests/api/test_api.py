@@ -160,3 +160,21 @@ def test_only_an_admin_runs_the_scan_at_another_time(api, world) -> None:
     assert "lacks the role to run the follow-up scan at another time than now (needs admin" in detail
     assert api.post("/api/v1/followups/scan", json={}, headers=world.auth("wei.chen")).status_code == 200
     assert api.post("/api/v1/followups/scan", json=later, headers=world.auth("admin")).status_code == 200
+
+
+def test_process_report_and_personal_channel_over_the_api(api, world, monkeypatch) -> None:
+    from review.client.base import ProcessReportDoc
+    from review.client.codec import decode
+
+    r = api.get("/api/v1/reports/process", params={"from": "2000-01-01"}, headers=world.auth("wei.chen"))
+    assert r.status_code == 200
+    doc = decode(ProcessReportDoc, r.json())
+    assert doc.data["from"] == "2000-01-01" and len(doc.data["dimensions"]) == 6
+    assert "## Mechanism guarantee" in doc.markdown and doc.html.startswith("<!doctype html>")
+    _problem(api.get("/api/v1/reports/process", headers=world.auth("dev.lead")), 403, 4, "not-allowed")
+    _problem(api.get("/api/v1/reports/process", params={"to": "someday"}, headers=world.auth("wei.chen")), 422, 2, "invalid-input")
+    url = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ethics"
+    r = api.put("/api/v1/channel", json={"url": url}, headers=world.auth("amara.okafor"))
+    assert r.status_code == 200 and r.json() == "slack://…"
+    assert api.get("/api/v1/channel", headers=world.auth("amara.okafor")).json() == "slack://…"
+    _problem(api.get("/api/v1/channel", params={"username": "amara.okafor"}, headers=world.auth("priya.nair")), 403, 4, "not-allowed")
