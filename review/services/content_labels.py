@@ -38,7 +38,7 @@ def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict]
     (e.g. ``labels.csv:4``) in error messages."""
     out: list[SpotCheckLabel] = []
     with db.transaction() as s:
-        run = load_run(s, run_id)
+        run = locked(s, AuditRun, load_run(s, run_id).id)  # one labelling transaction per run at a time: the verdict comes in once
         if run.status != "SCANNED":
             raise Conflict(f"run {run.id} is {run.status}: its sample is drawn when every chunk is scanned (`ethics-review audit resume {run.id}`)")
         prod = s.get(Product, run.product_id)
@@ -91,6 +91,8 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
         if second and mine.round == FIRST:
             raise Forbidden(f"{at}item {seq}: you gave its first review; a second review must come from a different reviewer")
         rnd = mine.round  # a reviewer corrects their own label (first, second or adjudication)
+    elif run.double_review and not any(x.round == FIRST for x in others):
+        rnd = FIRST  # in a double review the first label of an item is its first review, whatever the flag says
     elif second or (others and run.double_review):
         if any(x.round == SECOND for x in others):
             raise Conflict(f"{at}item {seq} already has its second review (by {next(x.reviewer for x in others if x.round == SECOND)})"

@@ -83,7 +83,7 @@ def compute(s: Session, run: Any) -> VerdictView:
             by_cat[x.category or "?"] = by_cat.get(x.category or "?", 0) + 1
     disagree = [k for k in both if first[k].verdict != second[k].verdict]
     waiting = sorted(k for k in disagree if k not in third) if run.double_review else []
-    no_second = sum(1 for k in items if k not in second) if run.double_review else 0
+    no_second = sum(1 for k in items if k not in first or k not in second) if run.double_review else 0
     complete = n == len(items) and n > 0 and not waiting and not no_second
     return VerdictView(run.id, len(items), n, passes, n - passes, v.rate, v.lower, v.upper, v.threshold, plan["interval_confidence"],
                        v.passed, v.lower_clears, complete, kappa, len(both), len(disagree),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, cast
@@ -153,10 +154,11 @@ def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Cal
             if curl not in open_channels:
                 try:
                     open_channels[curl] = (personal or _apprise_sender)(curl)
-                except Exception as exc:
-                    open_channels[curl] = exc
+                except Exception as exc:  # the message may quote the URL (a secret): keep only what kind of failure
+                    open_channels[curl] = RuntimeError(f"cannot be used ({type(exc).__name__})")
             ch = open_channels[curl]
-            errors += [f"{person}'s channel: {ch}"] if isinstance(ch, Exception) else _attempt(f"{person}'s channel", ch, title, body)
+            target = f"{person}'s channel {masked(curl)}"
+            errors += [f"{target} {ch}"] if isinstance(ch, Exception) else _attempt(target, ch, title, body, quote=False)
         results.append((rid, not errors, "; ".join(errors) or None))
     for rid, ok, err in results:
         if not ok:
@@ -166,12 +168,13 @@ def deliver_pending(db: Database, *, webhook_url: str | None = None, sender: Cal
     return Delivery(sent, len(results) - sent, len(quiet))
 
 
-def _attempt(target: str, send: Callable[[str, str], bool], title: str, body: str) -> list[str]:
-    """[] when ``send`` delivered; else what went wrong, naming the target (a failure is stored, never raised)."""
+def _attempt(target: str, send: Callable[[str, str], bool], title: str, body: str, *, quote: bool = True) -> list[str]:
+    """[] when ``send`` delivered; else what went wrong, naming the target (a failure is stored, never raised).
+    ``quote`` False: the exception's text is left out (a personal channel's error may quote its secret URL)."""
     try:
         return [] if send(title, body) else [f"{target} refused the message"]
     except Exception as exc:
-        return [f"{target}: {type(exc).__name__}: {exc}"]
+        return [f"{target}: {type(exc).__name__}" + (f": {exc}" if quote else "")]
 
 
 # ---- personal channels ---------------------------------------------------------------------------
@@ -190,7 +193,8 @@ def personal_schemes() -> tuple[str, ...]:
 def masked(url: str) -> str:
     """``slack://…`` or ``mailto://…@example.org``: enough to recognise a channel, never its secret."""
     scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1] if scheme in ("mailto", "mailtos") else ""
+    scheme = scheme.lower()
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1] if scheme in ("mailto", "mailtos") else ""
     return f"{scheme}://…{('@' + host) if host else ''}"
 
 

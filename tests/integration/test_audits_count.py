@@ -113,3 +113,16 @@ def test_a_file_whose_records_are_all_rejected_fails_the_run(db: Database, tmp_p
     assert (run.status, run.records, run.bad_records, run.sample_size) == ("FAILED", 0, 2, 0)
 
 
+
+
+def test_in_a_double_review_one_persons_labels_are_never_a_verdict(db: Database, tmp_path: Path) -> None:
+    rid = submit(db, MEDICAL)
+    run = LocalClient(db, A).run_audit(_records(tmp_path / "out.jsonl", MEDICAL, n=6), product=MEDICAL, double_review=True)
+    # A marks everything "second": in a double review the first label of an item is its first review anyway
+    labels = cl.label_items(db, run.id, A, [{"item": i, "verdict": "pass", "second": True} for i in range(1, 7)])
+    assert {x.round for x in labels} == {1}
+    v = verdict(db, run.id)
+    assert (v.complete, v.awaiting_second, v.final) == (False, 6, None)
+    cl.label_items(db, run.id, B, [{"item": i, "verdict": "pass"} for i in range(1, 7)])  # B is the second reviewer
+    assert verdict(db, run.id).final == "pass"
+    assert _control(db, rid).status in ("REQUIRED", "EVIDENCE_SUBMITTED")

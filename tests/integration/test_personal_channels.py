@@ -81,3 +81,24 @@ def test_a_failing_channel_is_stored_on_the_row_and_retried(db: Database, monkey
     with db.reading() as s:
         errors = s.execute(sa.select(Notification.error).where(Notification.delivery == "FAILED")).scalars().all()
     assert errors and all(f"{CHAIR}'s channel" in e for e in errors)
+
+
+def test_a_channel_is_never_shown_or_stored_in_full() -> None:
+    assert notifications.masked("mailto://smtp.example.com?user=me&pass=SECRET") == "mailto://…@smtp.example.com"
+    assert notifications.masked("MAILTO://me:pw@mail.example.org/to@x.org") == "mailto://…@mail.example.org"
+    assert notifications.masked("slack://T1/B2/C3") == "slack://…"
+
+
+def test_a_channel_that_cannot_be_opened_is_reported_without_its_url(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(notifications.PERSONAL_SCHEMES_ENV, "json")
+    notifications.set_channel(db, CHAIR, "json://127.0.0.1:9/s3cr3t-path", actor=CHAIR)
+    rid = submit(db, "Code assistant")
+    gates.initiation_step(db, rid)
+
+    def broken(url: str):
+        raise ValueError(f"cannot use {url}")
+
+    notifications.deliver_pending(db, webhook_url="", personal=broken)
+    with db.reading() as s:
+        errors = s.execute(sa.select(Notification.error).where(Notification.delivery == "FAILED")).scalars().all()
+    assert errors and all("s3cr3t" not in e and "json://…" in e for e in errors)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -72,8 +74,9 @@ class RationaleModal(ConfirmCancel, ModalScreen):
     def rationale(self) -> str:
         return self.query_one("#rationale", Input).value.strip()
 
-    def problem(self, text: str) -> None:
-        self.query_one("#problem", Label).update(text)
+    def problem(self, text: "str | Text") -> None:
+        """Say what is wrong in the modal, as plain text (a message may quote a file name or other untrusted text)."""
+        self.query_one("#problem", Label).update(text if isinstance(text, Text) else Text(text))
 
     def check_rationale(self) -> bool:
         if self.rationale_required and len(self.rationale) < self.min_rationale:

@@ -150,7 +150,7 @@ class VerifyControlModal(RationaleModal):
                 path = fetch(int(newest["id"]), Path(where).expanduser())
                 self.app.call_from_thread(self.app.notify, f"saved {path} (hash checked)", title="Evidence", markup=False)
             except Exception as exc:
-                self.app.call_from_thread(self.problem, f"not saved: {getattr(exc, 'message', exc)}")
+                self.app.call_from_thread(self.problem, plain(f"not saved: {getattr(exc, 'message', exc)}"))
 
         self.run_worker(work, thread=True, group="evidence-save")
 

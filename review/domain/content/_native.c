@@ -618,7 +618,7 @@ static void gap_masks64(const unsigned char *p, uint64_t *sep, uint64_t *lead, u
     (void)carry;
     for (int i = 0; i < 64; i++) {
         unsigned char c = p[i];
-        s |= (uint64_t)(c == ' ' || c == '-' || c == '.' || c == '_' || c == 0xC2 || c == 0xE3 || c == 0xEF) << i;
+        s |= (uint64_t)(c < 0x80 || c == 0xC2 || c == 0xE3 || c == 0xEF) << i;  /* as the SSE2 path: any ASCII byte */
         l |= (uint64_t)(c >= 0xE3 && c <= 0xE9) << i;
     }
     *sep = s; *lead = l;
