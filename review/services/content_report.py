@@ -265,6 +265,31 @@ def hx(text: object) -> str:
     return html.escape(escaped(text))
 
 
+def md_table(cols: list[str], rows: list[list[Any]], cell: Any = lambda v: "-" if v is None else v) -> list[str]:
+    """A Markdown table (our column names; every cell escaped with ``md`` after ``cell``), or ``none``; a blank line after."""
+    if not rows:
+        return ["none", ""]
+    return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + [
+        "| " + " | ".join(md(cell(c)) for c in row) + " |" for row in rows] + [""]
+
+
+def html_table(cols: list[str], rows: list[list[Any]], cell: Any = lambda v: "-" if v is None else v) -> str:
+    """An HTML table (head and cells escaped with ``hx``), or ``<p>none</p>``."""
+    if not rows:
+        return "<p>none</p>"
+    return ("<table><tr>" + "".join(f"<th>{hx(c)}</th>" for c in cols) + "</tr>\n"
+            + "\n".join("<tr>" + "".join(f"<td>{hx(cell(c))}</td>" for c in row) + "</tr>" for row in rows) + "\n</table>")
+
+
+def html_page(title: str, body: list[str], *, css: str = "") -> str:
+    """A self-contained report page: no scripts or outside resources (CSP), the title escaped."""
+    return "\n".join(["<!doctype html><html><head><meta charset='utf-8'>",
+                      "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+                      f"<title>{hx(title)}</title><style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;"
+                      "margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+                      f"th{{background:#f3f3f3}}{css}</style></head><body>", f"<h1>{hx(title)}</h1>", *body, "</body></html>"])
+
+
 def _markdown(data: dict) -> str:
     d, v = data["detail"], data["verdict"]
     lines = [f"# Content-safety audit run {d.run.id}: {md(d.product)}", "", "| | |", "|---|---|"]

@@ -10,14 +10,13 @@ control characters get through.
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from review.services.content_report import hx, md
+from review.services.content_report import html_page, html_table, hx, md, md_table
 from review.services.queries import ReviewDetail, _jsonable, show_review
 from review.store.db import Database
 from review.store.models import AuditCheckpoint, AuditHead
@@ -124,32 +123,13 @@ def render_markdown(d: Dossier) -> str:
     r, p = d.detail.review, d.detail.product
     lines = [f"# Review dossier: R-{r['id']} {md(p.get('name'))}", ""]
     for title, cols, rows in _sections(d):
-        lines += [f"## {title}", ""]
-        if not rows:
-            lines += ["none", ""]
-            continue
-        lines.append("| " + " | ".join(cols) + " |")
-        lines.append("|" + "---|" * len(cols))
-        lines += ["| " + " | ".join(md("-" if c is None else c) for c in row) + " |" for row in rows]
-        lines.append("")
+        lines += [f"## {title}", "", *md_table(cols, rows)]
     return "\n".join(lines)
 
 
 def render_html(d: Dossier) -> str:
     r, p = d.detail.review, d.detail.product
-    title = f"Review dossier: R-{r['id']} {p.get('name')}"
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-             f"<title>{hx(title)}</title><style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1.5em}}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}</style></head><body>",
-             f"<h1>{hx(title)}</h1>"]
+    body: list[str] = []
     for section, cols, rows in _sections(d):
-        parts.append(f"<h2>{html.escape(section)}</h2>")
-        if not rows:
-            parts.append("<p>none</p>")
-            continue
-        parts.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{hx('-' if c is None else c)}</td>" for c in row) + "</tr>" for row in rows]
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        body += [f"<h2>{hx(section)}</h2>", html_table(cols, rows)]
+    return html_page(f"Review dossier: R-{r['id']} {p.get('name')}", body)

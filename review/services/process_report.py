@@ -30,7 +30,7 @@ from review.domain.grades import Grade
 from review.domain.lifecycle import AWAITING_COMMITTEE
 from review.errors import InvalidInput
 from review.services.common import REFUSED
-from review.services.content_report import hx, md
+from review.services.content_report import html_page, html_table, hx, md, md_table
 from review.store.db import Database, utcnow
 from review.store.models import (Assessment, AuditCheckpoint, AuditHead, AuditLog, ConflictDeclaration, Decision, Evidence, PolicySnapshot,
                                  Review, User)
@@ -374,13 +374,7 @@ def render_markdown(r: ProcessReport) -> str:
         lines += [f"| {k} | {md(_cell(v))} |" for k, v in d.figures]
         lines.append("")
         for title, cols, rows in d.tables:
-            lines += [f"### {title}", ""]
-            if not rows:
-                lines += ["none", ""]
-                continue
-            lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            lines += ["| " + " | ".join(md(_cell(x)) for x in row) + " |" for row in rows]
-            lines.append("")
+            lines += [f"### {title}", "", *md_table(cols, rows, _cell)]
     return "\n".join(lines)
 
 
@@ -404,26 +398,10 @@ def _svg_bars(title: str, unit: str, bars: list[tuple[str, float]]) -> str:
 
 def render_html(r: ProcessReport) -> str:
     j = r.to_json()
-    title = f"Review process report: {j['from']} to {j['to']}"
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-             f"<title>{hx(title)}</title><style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1.5em}}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}"
-             "figure{margin:0 0 1.5em 0}</style></head><body>",
-             f"<h1>{hx(title)}</h1><p>Generated {hx(j['generated_at'][:19])} UTC from the review database.</p>"]
+    body = [f"<p>Generated {hx(j['generated_at'][:19])} UTC from the review database.</p>"]
     for d in r.dimensions:
-        parts.append(f"<h2>{hx(d.title)}</h2><p><em>{hx(d.asks)}</em></p><table><tr><th>figure</th><th>value</th></tr>")
-        parts += [f"<tr><td>{hx(k)}</td><td>{hx(_cell(v))}</td></tr>" for k, v in d.figures]
-        parts.append("</table>")
-        parts += [_svg_bars(t, u, b) for t, u, b in d.charts]
+        body += [f"<h2>{hx(d.title)}</h2><p><em>{hx(d.asks)}</em></p>", html_table(["figure", "value"], [[k, v] for k, v in d.figures], _cell)]
+        body += [_svg_bars(t, u, b) for t, u, b in d.charts]
         for t, cols, rows in d.tables:
-            parts.append(f"<h3>{hx(t)}</h3>")
-            if not rows:
-                parts.append("<p>none</p>")
-                continue
-            parts.append("<table><tr>" + "".join(f"<th>{hx(x)}</th>" for x in cols) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{hx(_cell(x))}</td>" for x in row) + "</tr>" for row in rows]
-            parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
+            body += [f"<h3>{hx(t)}</h3>", html_table(cols, rows, _cell)]
+    return html_page(f"Review process report: {j['from']} to {j['to']}", body, css="figure{margin:0 0 1.5em 0}")
