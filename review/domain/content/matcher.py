@@ -114,6 +114,7 @@ def compile_db(exprs: list[bytes], flags: list[int]) -> Any:
     if path is not None and path.is_file():
         try:
             db = _hs.loadb(path.read_bytes(), _hs.HS_MODE_BLOCK)
+            db.scratch = _hs.Scratch(db)  # a loaded database has none (compile() makes one)
             os.utime(path)  # recently used: pruned last
             return db
         except (OSError, _hs.error, ValueError):
