@@ -27,7 +27,7 @@ EMOJI = ("😀", "😂", "🙂", "😉", "😍", "🤔", "👍", "👏", "🙏",
 ZH_PUNCT_MID = "，，，、；："
 ZH_PUNCT_END = "。。。。！？"
 TLDS = ("com", "org", "io", "net", "cn", "dev")
-NAMES = ("Alice", "Bob", "Zhang", "Maria", "OpenAI", "Python", "Linux", "GitHub", "Beijing", "London", "Nvidia", "Monday",
+NAMES = ("Alice", "Bob", "Zhang", "Mary", "OpenAI", "Python", "Linux", "GitHub", "Beijing", "London", "Nvidia", "Monday",
          "January", "Excel", "Docker", "Kubernetes", "Shanghai", "Paris", "Tesla", "Amazon")
 
 
@@ -167,12 +167,13 @@ def _paragraph(rng: random.Random, lang: str) -> str:
 
 def realistic_library(n: int = 10_000, seed: int = 7) -> list[str]:
     """``n`` real terms: 30% rarer English words (frequency ranks 15,000-60,000), 30% two-word English
-    phrases (pairs of words of ranks 300-20,000), 40% Chinese words and two-word compounds."""
+    phrases (pairs of words of ranks 300-20,000), 40% Chinese words (frequency ranks 8,000-30,000) and two-word compounds."""
     rng = random.Random(seed)
     en, zh = _en().words, _zh().words
     out: set[str] = set()
-    singles = [w for w in en[15_000:60_000] if w.isalpha() and len(w) >= 4]
-    zh_words = [w for w in zh[1_000:30_000] if all("\u4e00" <= c <= "\u9fff" for c in w)]
+    stems = {"doesn", "didn", "isn", "wasn", "couldn", "wouldn", "shouldn", "aren", "weren", "hasn", "haven", "hadn"}
+    singles = [w for w in en[15_000:60_000] if w.isalpha() and len(w) >= 4 and w not in stems]  # not a contraction's stem
+    zh_words = [w for w in zh[8_000:30_000] if all("\u4e00" <= c <= "\u9fff" for c in w)]
     phrase_words = [w for w in en[300:20_000] if w.isalpha() and len(w) >= 3]
     while len(out) < n:
         r = rng.random()
