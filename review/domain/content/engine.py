@@ -19,7 +19,7 @@ from review.domain.content.normalize import canonical_term, native, tables
 from review.domain.content.rules import RuleSpec, compile_rule
 from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
                                             KnowledgeBaseScanner, RegexScanner, Scanner)
-from review.domain.content.taxonomy import FieldName, Finding, Record, metadata_text
+from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields, metadata_text
 
 # What ``from_policy`` reads of a ``policies.content_schema.ContentSafetyPolicy`` and a
 # ``ContentLibrary`` (duck-typed: the domain does not import policies).
@@ -236,6 +236,12 @@ class ContentFilter:
             findings.extend(self._scan_batch(chunk, texts, hints))
         return findings
 
+    @property
+    def keyword_only(self) -> KeywordScanner | None:
+        """The keyword scanner when it is the filter's only scanner and has the compiled path: then every field of
+        a candidate goes through it in one pass (``add_fields`` + ``scan_fields``), whatever the prefilter tags."""
+        return self._keyword_only if self.prefilter is not None and self.prefilter.native else None
+
     @functools.cached_property
     def _keyword_only(self) -> KeywordScanner | None:
         """The keyword scanner when it is the only scanner and has the compiled path."""
@@ -250,17 +256,7 @@ class ContentFilter:
         owners: list[tuple[str, FieldName]] = []
         texts: list[str] = []
         for r in records:
-            if r.prompt:
-                owners.append((r.id, "prompt"))
-                texts.append(r.prompt)
-            if r.output:
-                owners.append((r.id, "output"))
-                texts.append(r.output)
-            if r.metadata:
-                meta = metadata_text(r.metadata)
-                if meta:
-                    owners.append((r.id, "metadata"))
-                    texts.append(meta)
+            add_fields(owners, texts, r.id, r.prompt, r.output, r.metadata)
         return keyword_only.scan_fields(owners, texts) if texts else []
 
     def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None) -> list[Finding]:

@@ -105,7 +105,7 @@ def compile_db(exprs: list[bytes], flags: list[int]) -> Any:
     seconds and loads in a millisecond), else compiled and stored. The key is a hash of everything the
     compiled form depends on, so a changed pack, library or Hyperscan version never meets a stale database;
     a database the running Hyperscan cannot load (another CPU, a damaged file) is compiled again."""
-    h = hashlib.sha256(f"{_hs.__version__}|{platform.machine()}|{len(exprs)}".encode())
+    h = hashlib.sha256(f"{getattr(_hs, '__version__', '')}|{platform.machine()}|{len(exprs)}".encode())
     for e, f in zip(exprs, flags, strict=True):
         h.update(b"%d\x00%d\x00" % (f, len(e)))
         h.update(e)

@@ -20,7 +20,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
-from review.domain.content.taxonomy import Finding, Record
+from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields
 
 if TYPE_CHECKING:
     from review.domain.content.engine import ContentFilter
@@ -345,6 +345,10 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
     forced: list[bool] = []
     cand_tags: list[set[str]] = []
     none: set[str] = set()
+    # keyword-only (compiled): the candidates' fields go straight to the keyword scanner, no Record for plain lines
+    kw = filt.keyword_only
+    owners: list[tuple[str, FieldName]] = []
+    texts: list[str] = []
     n = 0
     for i, raw in enumerate(raws):
         if not raw or raw.isspace():
@@ -364,11 +368,19 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
         t = tags.get(i)
         escaped = everything or b"\\" in raw  # the decoded text differs from the scanned bytes: look at everything
         if t or escaped or not isinstance(rec, str):
+            if kw is not None:
+                if isinstance(rec, str):
+                    add_fields(owners, texts, rec, obj.get("prompt", ""), obj.get("output", ""), None)
+                else:
+                    add_fields(owners, texts, rec.id, rec.prompt, rec.output, rec.metadata)
+                continue
             if isinstance(rec, str):
                 rec = _plain(obj, rec, product)
             cands.append(rec)
             forced.append(escaped or bool(rec.metadata))
             cand_tags.append(t or none)
+    if kw is not None:
+        return _finish(res, kw.scan_fields(owners, texts) if texts else [], lines, n)
     return _finish(res, filt.scan_hinted(cands, forced, cand_tags), lines, n)
 
 
