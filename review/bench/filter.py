@@ -71,7 +71,8 @@ def run(*, pack: str = "default", dictionary: Path = DICTIONARY, speed_items: in
     lp, filt = pack_filter(pack)
     lib = load_content_library(lp.content_policy, lp.directory)
     terms = [(k.term, k.category) for k in lib.keywords]
-    cases = suite(terms)
+    typo_categories = {c.code for c in lp.content_policy.categories if c.typos}
+    cases = suite(terms, typo_categories=typo_categories)
     found = _scan(filt, [c.text for c in cases])
     total: Counter[str] = Counter()
     caught: Counter[str] = Counter()
