@@ -40,8 +40,8 @@ from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Sequence, c
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet, match_view,
-                                             native, tables)
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet,
+                                             inner_seps, match_view, native, tables)
 
 try:  # optional native engine
     import hyperscan as _hs
@@ -198,6 +198,18 @@ class _ByteMatcher:
         return []
 
 
+_INNER_SEPS = frozenset("-._")
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._")
+
+
+def _merge_joined(hits: list[Hit], extra: list[tuple[int, int, int, Term]]) -> list[Hit]:
+    """``hits`` plus the ``_joined`` hits of one text that are not already there (same span, category and term)."""
+    if not extra:
+        return hits
+    seen = {(h.start, h.end, h.term.category, h.term.term) for h in hits}
+    return hits + [Hit(s, e, t) for _, s, e, t in extra if (s, e, t.category, t.term) not in seen]
+
+
 class KeywordSet:
     """Canonical keyword matcher over the match view (exact spans, boundaries, allow-list)."""
 
@@ -238,9 +250,10 @@ class KeywordSet:
             return False
         return True
 
-    def find(self, text: str, hints: set[str] | None = None) -> list[Hit]:
+    def find(self, text: str, hints: set[str] | None = None, joined: bool = True) -> list[Hit]:
         """Every library term in ``text`` (original spans), sorted, allow-list applied.
-        ``hints``: prefilter tags for this text (same result, less work)."""
+        ``hints``: prefilter tags for this text (same result, less work). ``joined``: also the words a separator
+        splits (``_joined``)."""
         if self._ac is None or not text:
             return []
         if self._bytes is not None:
@@ -250,7 +263,7 @@ class KeywordSet:
         assert self._ac is not None
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
-            return []
+            return _merge_joined([], self._joined([text])) if joined else []
         allowed = self._allowed(v)
         hits: list[Hit] = []
         for pid, s, e in raw:
@@ -261,6 +274,8 @@ class KeywordSet:
             os_, oe = view.span(s, e)
             for t in self.groups[pid]:
                 hits.append(Hit(os_, oe, t))
+        if joined:
+            hits = _merge_joined(hits, self._joined([text]))
         hits.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
         return hits
 
@@ -290,6 +305,48 @@ class KeywordSet:
             self._find_plain(texts, tagged, plain, out)
         if leet:
             self._find_plain(texts, tagged, leet, out, leet=True)
+        batched = plain + leet
+        for j, s, e, t in self._joined([texts[k] for k in batched]):
+            k = batched[j]
+            merged = _merge_joined(out[k], [(0, s, e, t)])
+            merged.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
+            out[k] = merged
+        return out
+
+    def _joined(self, texts: Sequence[str]) -> list[tuple[int, int, int, Term]]:
+        """Terms in the words a separator splits (``mur-der``, ``be.head``, ``kill_er``): the view reads such a
+        word as two, so each token of letters and ``-._`` around a split is matched again with its separators
+        taken out, and a hit counts when it spans a removed separator (the rest the view has found). Only texts
+        with such a split are looked at again (``inner_seps``, compiled), and only those tokens."""
+        pos = inner_seps(texts)
+        if not pos:
+            return []
+        toks: list[str] = []
+        owners: list[tuple[int, list[int]]] = []
+        last_j, last_end = -1, -1
+        for j, p in pos:
+            if j == last_j and p < last_end:
+                continue  # same token
+            text = texts[j]
+            s, e, n = p, p, len(text)
+            while s > 0 and text[s - 1] in _TOKEN_CHARS:
+                s -= 1
+            while e < n and text[e] in _TOKEN_CHARS:
+                e += 1
+            last_j, last_end = j, e
+            keep = [k for k in range(s, e) if text[k] not in _INNER_SEPS]
+            toks.append("".join(text[k] for k in keep))
+            owners.append((j, keep))
+        if self._bytes is not None:
+            flat = self.find_flat(toks, joined=False)
+        else:
+            flat = [(i, h.start, h.end, h.term) for i, tok in enumerate(toks) for h in self.find(tok, joined=False)]
+        out: list[tuple[int, int, int, Term]] = []
+        for i, s2, e2, t in flat:
+            j, keep = owners[i]
+            os_, oe = keep[s2], keep[e2 - 1] + 1
+            if oe - os_ != e2 - s2:  # spans a removed separator
+                out.append((j, os_, oe, t))
         return out
 
     def _find_native(self, texts: list[str]) -> list[list[Hit]]:
@@ -299,7 +356,7 @@ class KeywordSet:
             out[j].append(Hit(s, e, t))
         return out
 
-    def find_flat(self, texts: list[str]) -> list[tuple[int, int, int, Term]]:
+    def find_flat(self, texts: list[str], joined: bool = True) -> list[tuple[int, int, int, Term]]:
         """Every hit in ``texts`` as ``(text index, start, end, term)`` in original offsets,
         sorted by text, start, end, category, canonical form (the compiled fold; callers
         check ``native_ready``). The views come back as one UTF-8 buffer (NUL between
@@ -309,7 +366,8 @@ class KeywordSet:
         buf, starts, omap, joints = native().fold_batch(texts)  # type: ignore[union-attr]  # callers check native_ready
         assert self._bytes is not None  # built with the native fold
         raw = self._bytes.find(buf)
-        if not raw:
+        extra = self._joined(texts) if joined else []
+        if not raw and not extra:
             return []
         n_terms = len(self.canons)
         alnum = _ALNUM_BYTES
@@ -339,6 +397,9 @@ class KeywordSet:
             os_, oe = om[s], om[e - 1] + 1
             for t in groups[pid]:
                 hits.append((j, os_, oe, t))
+        if extra:
+            seen = {(j, s, e, t.category, t.term) for j, s, e, t in hits}
+            hits += [h for h in extra if (h[0], h[1], h[2], h[3].category, h[3].term) not in seen]
         hits.sort(key=lambda h: (h[0], h[1], h[2], h[3].category, h[3].canon))
         return hits
 
@@ -463,6 +524,22 @@ def hs_typo_patterns(term: str) -> list[str]:
     11 s spelled, under 1 s as literals). So a typo on top of another evasion (``kiIl yourseIf``, ``murdr--er``)
     reaches the view only on a line the prefilter passes for another reason, or when it is skipped."""
     return ["".join(_esc_bytes(c) for c in v) for v in typo_variants(term.strip().lower())]
+
+
+def hs_split_patterns(term: str) -> list[str]:
+    """Literal patterns (matched caseless) that a single Latin word split by a separator (``mur-der``, ``beh.ead``)
+    cannot avoid: for each split point, the longer side with the separator next to it (``mur-``/``-der``...), so
+    every such spelling is a candidate for ``KeywordSet._joined`` without a spelled pattern per split. A word split
+    twice (``mu-r-der``) is found only on a line that is a candidate anyway (or when the prefilter stands aside)."""
+    w = term.strip().lower()
+    if " " in w or not w.isascii() or len(w) < 4 or not w.isalpha():
+        return []
+    out: list[str] = []
+    for k in range(1, len(w)):
+        for sep in "-._":
+            lit = w[:k] + sep if k >= len(w) - k else sep + w[k:]
+            out.append("".join(_esc_bytes(c) for c in lit))
+    return out
 
 
 _TOK_ASCII = "A-Za-z0-9@$!|"
@@ -673,6 +750,7 @@ class Prefilter:
         tags: list[str] = []
         base = _hs.HS_FLAG_CASELESS
         spelled = sorted({p for t in terms if t.canon for p in hs_term_patterns(t.term, t.canon)}
+                         | {p for t in terms if t.canon for p in hs_split_patterns(t.term)}
                          | {p for t in typo_terms for p in hs_typo_patterns(t.term)})
         for p in spelled:
             exprs.append(p.encode("ascii"))
