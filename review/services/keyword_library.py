@@ -107,13 +107,14 @@ def _write(db: Database, lp: LoadedPack, policy: ContentSafetyPolicy, report: Im
     pack_yaml, old, new = bump_patch(lp.path.read_text(encoding="utf-8"), str(lp.path))
     files: dict[Path, str] = {lp.path: pack_yaml}
     note = f"# {len(plan.added)} term(s) imported for version {new} (see the audit trail: {ACTION})"
-    for code, _n in plan.added_per_category().items():
-        rel = policy.category(code).keywords
+    lines: dict[Path, list[str]] = {}  # keyword file -> its new lines (two categories may share a file)
+    for t in plan.added:
+        rel = policy.category(t.category).keywords
         assert rel is not None  # checked by import_keywords
-        target = lp.directory / rel
+        lines.setdefault(lp.directory / rel, [note]).append(keyword_line(t))
+    for target, new_lines in lines.items():
         before = target.read_text(encoding="utf-8")
-        lines = [keyword_line(t) for t in plan.added if t.category == code]
-        files[target] = before + ("" if not before or before.endswith("\n") else "\n") + "\n".join([note, *lines]) + "\n"
+        files[target] = before + ("" if not before or before.endswith("\n") else "\n") + "\n".join(new_lines) + "\n"
     originals: dict[Path, bytes] = {}
     try:
         with db.transaction() as s:
