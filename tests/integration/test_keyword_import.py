@@ -192,3 +192,12 @@ def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, 
     assert code == 2 and "could not be written" in err
     assert _files(pack) == before and _log_rows(people) == rows
     assert load_pack(pack).version == "1.0.0"
+
+
+def test_bench_keywords_imports_into_a_copy_and_prints_one_json_line(capsys) -> None:
+    shipped = _files(PACKS_DIR / "default")
+    assert main(["bench", "keywords", "--terms", "300", "--scan-items", "40"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["read"] == 300 and last["added"] + last["skipped"] == 300 and last["version"] == "1.0.0 -> 1.0.1"
+    assert last["library_terms"] > 294 and last["import_s"] >= 0 and last["scan_mb_s"] > 0
+    assert _files(PACKS_DIR / "default") == shipped  # the shipped pack is untouched
