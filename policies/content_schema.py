@@ -184,6 +184,10 @@ class LibraryMinimums(BaseModel):
     per_a1_risk: int = Field(default=200, ge=0)
     per_a2_risk: int = Field(default=100, ge=0)
 
+    def for_risk(self, risk: str) -> int:
+        """The stated minimum for one TC260 risk (A.1 and A.2 risks have one, the others none)."""
+        return self.per_a1_risk if risk.startswith("A.1.") else self.per_a2_risk if risk.startswith("A.2.") else 0
+
 
 class ContentSafetyPolicy(BaseModel):
     """The ``content_safety:`` section of a policy pack (all paths relative to the pack)."""
@@ -303,6 +307,36 @@ def _read_lines(path: Path, rel: str):
         yield n, raw.rstrip("\r\n")
 
 
+def split_keyword_line(raw: str, where: str, subcodes: dict[str, str], category: str) -> tuple[str, bool, int | None, str | None]:
+    """One keyword-file line (``term[<TAB>severity[<TAB>subcode]]``, ``*term*`` for a glued term) as
+    (term, glued, severity or None for the category's default, subcode or None)."""
+    parts = [p.strip() for p in raw.split("\t")]
+    term = parts[0]
+    glued = len(term) > 2 and term.startswith("*") and term.endswith("*")
+    if glued:
+        term = term[1:-1].strip()
+    elif "*" in term[:1] + term[-1:]:
+        raise ContentLibraryError(f"{where}: {term!r}: write *term* (a star on both sides) for a term found inside longer words")
+    if not term:
+        raise ContentLibraryError(f"{where}: empty term before a tab")
+    if len(parts) > 3:
+        raise ContentLibraryError(f"{where}: expected 'term', 'term<TAB>severity' or 'term<TAB>severity<TAB>subcode', got {len(parts)} tab-separated fields")
+    sev = None
+    if len(parts) >= 2 and parts[1]:
+        sev = parse_severity(parts[1], f"{where}: severity", term)
+    sub = parts[2] if len(parts) == 3 and parts[2] else None
+    if sub is not None and sub not in subcodes:
+        raise ContentLibraryError(f"{where}: subcode {sub!r} is not one of {sorted(subcodes)} for category {category}")
+    return term, glued, sev, sub
+
+
+def parse_severity(text: str, what: str, term: str) -> int:
+    """A severity 0-7 written as text, or ``ContentLibraryError`` naming ``what`` (file, line, field) and the term."""
+    if not text.isascii() or not text.isdigit() or not 0 <= int(text) <= 7:
+        raise ContentLibraryError(f"{what} {text!r} for {term!r} must be an integer 0-7 (0 safe .. 7 most severe)")
+    return int(text)
+
+
 def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> ContentLibrary:
     """Read keyword files (``term[<TAB>severity[<TAB>subcode]]``, ``#`` comments), the
     allow-list (one phrase a line), the knowledge base (JSON lines with id, category,
@@ -316,26 +350,9 @@ def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> Content
             continue
         seen: set[str] = set()
         for n, raw in _read_lines(pack_dir / cat.keywords, cat.keywords):
-            parts = [p.strip() for p in raw.split("\t")]
-            term = parts[0]
             where = f"{cat.keywords}:{n}"
-            glued = len(term) > 2 and term.startswith("*") and term.endswith("*")
-            if glued:
-                term = term[1:-1].strip()
-            elif "*" in term[:1] + term[-1:]:
-                raise ContentLibraryError(f"{where}: {term!r}: write *term* (a star on both sides) for a term found inside longer words")
-            if not term:
-                raise ContentLibraryError(f"{where}: empty term before a tab")
-            if len(parts) > 3:
-                raise ContentLibraryError(f"{where}: expected 'term', 'term<TAB>severity' or 'term<TAB>severity<TAB>subcode', got {len(parts)} tab-separated fields")
-            sev = cat.default_severity
-            if len(parts) >= 2 and parts[1]:
-                if not parts[1].isdigit() or not 0 <= int(parts[1]) <= 7:
-                    raise ContentLibraryError(f"{where}: severity {parts[1]!r} for {term!r} must be an integer 0-7")
-                sev = int(parts[1])
-            sub = parts[2] if len(parts) == 3 and parts[2] else None
-            if sub is not None and sub not in cat.subcodes:
-                raise ContentLibraryError(f"{where}: subcode {sub!r} is not one of {sorted(cat.subcodes)} for category {cat.code}")
+            term, glued, severity, sub = split_keyword_line(raw, where, cat.subcodes, cat.code)
+            sev = cat.default_severity if severity is None else severity
             if term.casefold() in seen:
                 continue
             seen.add(term.casefold())
@@ -397,7 +414,7 @@ def lint_library(policy: ContentSafetyPolicy, library: ContentLibrary) -> list[L
         for r in risks:
             per_risk[r].add(k.term.casefold())
     for risk, title in TC260_RISKS.items():
-        need = m.per_a1_risk if risk.startswith("A.1.") else m.per_a2_risk if risk.startswith("A.2.") else 0
+        need = m.for_risk(risk)
         have = len(per_risk[risk])
         if have < need:
             issues.append(LintIssue(risk, have, need, f"{risk} ({title}): {have} keywords, needs {need}"))
