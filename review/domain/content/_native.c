@@ -1019,6 +1019,55 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     Py_RETURN_FALSE;
 }
 
+/* term_view(buf) -> bytes of the same length: the buffer the prefilter's term literals are scanned in (matcher.
+ * TERM_VIEW): ASCII l and L read i, tab, line breaks, - and _ read a space, and a non-ASCII character whose fold is
+ * one character of the same UTF-8 length (Traditional -> Simplified, CJK compatibility forms, Greek and Cyrillic
+ * capitals) reads as that character. Byte for byte, so offsets and lines stay where they are; every other byte
+ * (invalid UTF-8 included) is copied. */
+static unsigned char tv_ascii[128];
+
+static PyObject *term_view(PyObject *self, PyObject *arg) {
+    Py_buffer in;
+    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0) return NULL;
+    if (!tables_ready) {
+        PyBuffer_Release(&in);
+        PyErr_SetString(PyExc_RuntimeError, "term_view: set_tables() was not called");
+        return NULL;
+    }
+    Py_ssize_t n = in.len;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (!out) { PyBuffer_Release(&in); return NULL; }
+    const unsigned char *s = in.buf;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) { o[i] = tv_ascii[c]; i++; continue; }
+        int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        int ok = len > 1 && i + len <= n;
+        for (int k = 1; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
+        if (!ok) { o[i] = c; i++; continue; }
+        Py_UCS4 cp = len == 2 ? ((Py_UCS4)(c & 0x1F) << 6) | (s[i + 1] & 0x3F)
+                   : len == 3 ? ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F)
+                   : ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(s[i + 1] & 0x3F) << 12) | ((Py_UCS4)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+        int32_t e = cp < 0x110000 ? lookup(cp) : -1;
+        Py_UCS4 f = e >= 0 && entry_len[e] == 1 ? pool[entry_off[e]] : cp;
+        int flen = f < 0x80 ? 1 : f < 0x800 ? 2 : f < 0x10000 ? 3 : 4;
+        if (f == cp || flen != len || (f >= 0xD800 && f <= 0xDFFF)) {  /* no fold of the same length: as is */
+            memcpy(o + i, s + i, (size_t)len);
+        } else if (len == 2) {
+            o[i] = 0xC0 | (f >> 6); o[i + 1] = 0x80 | (f & 0x3F);
+        } else if (len == 3) {
+            o[i] = 0xE0 | (f >> 12); o[i + 1] = 0x80 | ((f >> 6) & 0x3F); o[i + 2] = 0x80 | (f & 0x3F);
+        } else {
+            o[i] = 0xF0 | (f >> 18); o[i + 1] = 0x80 | ((f >> 12) & 0x3F); o[i + 2] = 0x80 | ((f >> 6) & 0x3F); o[i + 3] = 0x80 | (f & 0x3F);
+        }
+        i += len;
+    }
+    PyBuffer_Release(&in);
+    return out;
+}
+
 /* inner_seps(texts) -> [(text index, position)]: every -, . or _ with an ASCII letter on both sides (a word
  * split by a separator: "mur-der"), in text then position order (normalize.inner_seps is the reference). */
 static inline int ascii_letter(Py_UCS4 c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
@@ -1066,6 +1115,7 @@ static PyMethodDef methods[] = {
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
+    {"term_view", term_view, METH_O, "The prefilter's term view of a UTF-8 buffer (same length): l/L as i, separators as space, CJK variants folded."},
     {"inner_seps", inner_seps, METH_O, "[(text index, position)] of every -, . or _ between two ASCII letters."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
@@ -1075,6 +1125,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, 
 
 PyMODINIT_FUNC PyInit__native(void) {
     init_classes();
+    for (int c = 0; c < 128; c++) tv_ascii[c] = (unsigned char)c;
+    tv_ascii['l'] = tv_ascii['L'] = 'i';
+    tv_ascii['\t'] = tv_ascii['\n'] = tv_ascii['\r'] = tv_ascii['-'] = tv_ascii['_'] = ' ';
     for (int i = 0; i < 256; i++) identity_page[i] = -1;
     for (int i = 0; i < NPAGES; i++) pages[i] = identity_page;
     return PyModule_Create(&module);

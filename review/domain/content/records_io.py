@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from hashlib import blake2b as _blake2b
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -87,9 +88,7 @@ class ChunkResult:
 
 def id_key(rid: str) -> int:
     """A 64-bit hash of a record id (duplicates it suggests are confirmed on the ids themselves)."""
-    import hashlib
-
-    return int.from_bytes(hashlib.blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    return int.from_bytes(_blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
 def pack_keys(lines: dict[str, int]) -> bytes:
@@ -350,11 +349,8 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
     owners: list[tuple[str, FieldName]] = []
     texts: list[str] = []
     n = 0
-    for i, raw in enumerate(raws):
-        if not raw or raw.isspace():
-            continue
+    for i, raw, obj in _decoded(raws, path, line_start):
         line = line_start + i
-        obj = _decode(raw, path, line)
         rec = obj if isinstance(obj, BadRecord) else _quick(obj, path, line, product)
         if isinstance(rec, BadRecord):
             res.bad.append(rec)
@@ -382,6 +378,19 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
     if kw is not None:
         return _finish(res, kw.scan_fields(owners, texts) if texts else [], lines, n)
     return _finish(res, filt.scan_hinted(cands, forced, cand_tags), lines, n)
+
+
+def _decoded(raws: list[bytes], path: str | Path, line_start: int) -> Iterator[tuple[int, bytes, Any]]:
+    """(index, line, decoded object or BadRecord) of the non-blank lines: the whole chunk in one decoder call when
+    it is valid JSON line by line (one object per line: the counts agree), else line by line with the errors."""
+    idx = [i for i, raw in enumerate(raws) if raw and not raw.isspace()]
+    try:
+        objs = _loads(b"[" + b",".join([raws[i] for i in idx]) + b"]")
+    except _JSONError:
+        objs = None
+    if objs is not None and len(objs) == len(idx):
+        return zip(idx, [raws[i] for i in idx], objs, strict=True)
+    return ((i, raws[i], _decode(raws[i], path, line_start + i)) for i in idx)
 
 
 def _prefilter(filt: ContentFilter, data: bytes, raws: list[bytes], starts: list[int]) -> tuple[dict[int, set[str]], bool]:
