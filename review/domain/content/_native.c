@@ -328,11 +328,18 @@ static int view_of(PyObject *text) {
         Py_ssize_t wr = 0, i = 0;
         while (i < m) {
             if (i < ms) { a[wr] = a[i]; st[wr] = st[i]; wr++; i++; continue; }
+            /* a run reads as one word (normalize._contextual): "s k i l l s" is not "kill"; only a leading or
+               trailing "a" or "i" may be a word of its own ("do I k i l l him"), a joint after or before it */
+            Py_ssize_t first = -1, last = -1;
             for (Py_ssize_t k = ms; k < me; k++) {
                 if (is_sep(a[k])) continue;
-                if (k > ms && add_joint(w, wr) < 0) return -1;
+                if (first < 0) first = wr;
+                last = wr;
                 a[wr] = a[k]; st[wr] = st[k]; wr++;
             }
+            int lead = last > first && (a[first] == 'a' || a[first] == 'i');
+            if (lead && add_joint(w, first + 1) < 0) return -1;
+            if (last > first && (a[last] == 'a' || a[last] == 'i') && !(lead && last == first + 1) && add_joint(w, last) < 0) return -1;
             i = me;
             ms = me = m + 1;  /* the next run, searched from the end of this one */
             for (Py_ssize_t q = i; q + 1 < m; q++) {

@@ -205,11 +205,18 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
         pos = 0
         for m in SPACED_RE.finditer(text):
             keep.extend(range(pos, m.start()))
+            toks: list[int] = []
             for k, ch in enumerate(m.group()):
                 if not _SEP_RE.match(ch):
-                    if k and joints is not None:
-                        joints.add(len(keep))
+                    toks.append(len(keep))
                     keep.append(m.start() + k)
+            # the run reads as one word ("s k i l l s" is not "kill"); only a leading or trailing "a" or "i" may be
+            # a word of its own ("do I k i l l him"): a joint after or before it
+            if joints is not None and len(toks) >= 2:
+                if text[keep[toks[0]]] in "ai":
+                    joints.add(toks[0] + 1)
+                if text[keep[toks[-1]]] in "ai":
+                    joints.add(toks[-1])
             pos = m.end()
         keep.extend(range(pos, len(text)))
         text = "".join(text[k] for k in keep)
