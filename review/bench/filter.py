@@ -109,6 +109,8 @@ def run(*, pack: str = "default", dictionary: Path = DICTIONARY, speed_items: in
         say(f"{dictionary}: not found (apt-get install wamerican); dictionary false fires not measured")
         out.update(dictionary_false_fire_rate=None)
 
+    out.update(_chinese(filt, say))
+
     if speed_items:
         library = synthetic_library()
         m = measure_filter(generate_corpus(speed_items, library), library)
@@ -123,3 +125,28 @@ def run(*, pack: str = "default", dictionary: Path = DICTIONARY, speed_items: in
         out["compile_s_50k" if compile_terms == 50_000 else "compile_s"] = round(time.perf_counter() - t0, 2)
         say(f"compiling a {len(big):,}-term keyword filter: {out.get('compile_s_50k', out.get('compile_s'))} s")
     return out
+
+
+def _chinese(filt: Any, say: Any) -> dict[str, Any]:
+    """False fires on ordinary Chinese: the 30,000 most frequent Chinese words (wordfreq), one text each, and 2,000
+    paragraphs of Chinese drawn by real word frequency (``review.bench.corpus``). A fire on a word or a paragraph
+    made of common words is a fire a committee would have to dismiss."""
+    try:
+        from review.bench.corpus import _zh, _zh_sentence
+    except ImportError:  # pragma: no cover - wordfreq is a dev dependency
+        say("wordfreq is not installed: Chinese false fires not measured")
+        return {"chinese_word_false_fire_rate": None}
+    import random
+
+    words = [w for w in _zh().words if any("\u4e00" <= c <= "\u9fff" for c in w)]
+    fired = _scan(filt, words)
+    word_fires = [words[k] for k, fs in fired.items() if any(f.scanner == "keyword" for f in fs)]
+    rng = random.Random(3)
+    paragraphs = [" ".join(_zh_sentence(rng) for _ in range(rng.randint(2, 5))) for _ in range(2000)]
+    fired = _scan(filt, paragraphs)
+    para_fires = [k for k, fs in fired.items() if any(f.scanner == "keyword" for f in fs)]
+    say(f"Chinese false fires: {len(word_fires)} of {len(words):,} common words ({len(word_fires) / len(words):.3%}; e.g. "
+        f"{', '.join(word_fires[:8])}); {len(para_fires)} of {len(paragraphs):,} ordinary paragraphs")
+    return {"chinese_words": len(words), "chinese_word_false_fires": len(word_fires),
+            "chinese_word_false_fire_rate": round(len(word_fires) / len(words), 5), "chinese_word_examples": word_fires[:20],
+            "chinese_paragraph_fire_rate": round(len(para_fires) / len(paragraphs), 4)}
