@@ -19,7 +19,7 @@ from hashlib import blake2b as _blake2b
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, cast
 
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields
 
@@ -338,6 +338,10 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
     raws = data.split(b"\n")
     starts = [0, *accumulate(len(r) + 1 for r in raws)][:-1]
     tags, everything = _prefilter(filt, data, raws, starts)
+    decoded = _decoded(raws, path, line_start)
+    fast = _all_plain(filt, decoded, raws, tags, everything, line_start, seq, product)
+    if fast is not None:
+        return fast
     res = ChunkResult(seq)
     lines: dict[str, int] = {}
     cands: list[Record] = []
@@ -349,7 +353,7 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
     owners: list[tuple[str, FieldName]] = []
     texts: list[str] = []
     n = 0
-    for i, raw, obj in _decoded(raws, path, line_start):
+    for i, raw, obj in decoded:
         line = line_start + i
         rec = obj if isinstance(obj, BadRecord) else _quick(obj, path, line, product)
         if isinstance(rec, BadRecord):
@@ -380,7 +384,7 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
     return _finish(res, filt.scan_hinted(cands, forced, cand_tags), lines, n)
 
 
-def _decoded(raws: list[bytes], path: str | Path, line_start: int) -> Iterator[tuple[int, bytes, Any]]:
+def _decoded(raws: list[bytes], path: str | Path, line_start: int) -> list[tuple[int, bytes, Any]]:
     """(index, line, decoded object or BadRecord) of the non-blank lines: the whole chunk in one decoder call when
     it is valid JSON line by line (one object per line: the counts agree), else line by line with the errors."""
     idx = [i for i, raw in enumerate(raws) if raw and not raw.isspace()]
@@ -389,8 +393,35 @@ def _decoded(raws: list[bytes], path: str | Path, line_start: int) -> Iterator[t
     except _JSONError:
         objs = None
     if objs is not None and len(objs) == len(idx):
-        return zip(idx, [raws[i] for i in idx], objs, strict=True)
-    return ((i, raws[i], _decode(raws[i], path, line_start + i)) for i in idx)
+        return list(zip(idx, [raws[i] for i in idx], objs, strict=True))
+    return [(i, raws[i], _decode(raws[i], path, line_start + i)) for i in idx]
+
+
+def _all_plain(filt: ContentFilter, decoded: list[tuple[int, bytes, Any]], raws: list[bytes], tags: dict[int, set[str]],
+               everything: bool, line_start: int, seq: int, product: str | None) -> ChunkResult | None:
+    """``scan_jsonl`` for the common chunk, in bulk: every line a plain text record with its own id (else None:
+    the line-by-line path names what is wrong). Same result, a fraction of the per-line work."""
+    ids = [_plain_id(obj, product) for _, _, obj in decoded]
+    if None in ids or len(set(ids)) != len(ids):
+        return None
+    rids = cast("list[str]", ids)
+    res = ChunkResult(seq)
+    lines = dict(zip(rids, [line_start + i for i, _, _ in decoded], strict=True))
+    cand = (range(len(decoded)) if everything
+            else [k for k, (i, raw, _) in enumerate(decoded) if i in tags or b"\\" in raw])
+    kw = filt.keyword_only
+    if kw is not None:
+        owners: list[tuple[str, FieldName]] = []
+        texts: list[str] = []
+        for k in cand:
+            obj = decoded[k][2]
+            add_fields(owners, texts, rids[k], obj.get("prompt", ""), obj.get("output", ""), None)
+        return _finish(res, kw.scan_fields(owners, texts) if texts else [], lines, len(rids))
+    none: set[str] = set()
+    cands = [_plain(decoded[k][2], rids[k], product) for k in cand]
+    forced = [everything or b"\\" in decoded[k][1] for k in cand]
+    cand_tags = [tags.get(decoded[k][0]) or none for k in cand]
+    return _finish(res, filt.scan_hinted(cands, forced, cand_tags), lines, len(rids))
 
 
 def _prefilter(filt: ContentFilter, data: bytes, raws: list[bytes], starts: list[int]) -> tuple[dict[int, set[str]], bool]:
@@ -408,6 +439,12 @@ def _prefilter(filt: ContentFilter, data: bytes, raws: list[bytes], starts: list
 def _quick(obj: Any, path: str | Path, line: int, product: str | None) -> str | Record | BadRecord:
     """The id of a plain text record (the common case, no ``Record`` built), else the full
     validation result (a ``Record`` with metadata, or a ``BadRecord``)."""
+    rid = _plain_id(obj, product)
+    return rid if rid is not None else validate(obj, path, line, product)
+
+
+def _plain_id(obj: Any, product: str | None) -> str | None:
+    """The id of a plain text record (valid as it stands, no metadata), else None (``validate`` decides)."""
     if type(obj) is dict:
         rid, p, o = obj.get("id"), obj.get("prompt", ""), obj.get("output", "")
         prod = obj.get("product")
@@ -415,7 +452,7 @@ def _quick(obj: Any, path: str | Path, line: int, product: str | None) -> str | 
                 and not obj.get("metadata") and obj.get("modality", "text") in MODALITIES
                 and (prod is None or prod == "" or (type(prod) is str and (not product or prod == product)))):
             return rid
-    return validate(obj, path, line, product)
+    return None
 
 
 def _plain(obj: dict[str, Any], rid: str, product: str | None) -> Record:
