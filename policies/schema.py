@@ -223,6 +223,8 @@ class MitigationRule(BaseModel):
     section: str
     at_least: float = Field(gt=0, le=1)
     factor: float = Field(gt=0, lt=1)
+    #: ``nearest``: the scaled score is rounded to the nearest whole point, halves up (as the AIA's own tool does).
+    rounding: Literal["exact", "nearest"] = "exact"
 
 
 class Grading(BaseModel):

@@ -20,6 +20,7 @@ Pure functions: no database, no I/O.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, Protocol, Sequence
@@ -229,6 +230,8 @@ def levels_from_scores(pack: PolicyPack, scores: Mapping[str, int]) -> tuple[dic
     for rule in gr.mitigation:
         if scores[rule.section] >= _exact(rule.at_least) * maxima.sections[rule.section]:
             score *= _exact(rule.factor)
+            if rule.rounding == "nearest":
+                score = Fraction(math.floor(score + Fraction(1, 2)))
     ladder = pack.all_levels()
     level = ladder[0].grade
     for lvl in ladder[1:]:
