@@ -84,6 +84,8 @@ def normalize_answers(pack: PolicyPack, profile: ProductProfile, raw: Mapping[st
             hint = _closest(str(qid), [x.id for x in pack.questions])
             problems.append(f"answers.{qid}: unknown question in pack {pack.id} {pack.version}{hint}")
             continue
+        if q.kind == "text" and isinstance(value, list) and len(value) == 1:
+            value = value[0]  # the stored form (replay, preview): one text in a list
         if value is None or (q.kind == "text" and isinstance(value, str) and not value.strip()):
             unset.add(q.id)  # reported below, once we know whether the question applies
             continue
