@@ -257,7 +257,7 @@ class Grading(BaseModel):
                 raise ValueError(f"cut_offs.{g.value}: {f} is out of range; a cut-off is a fraction of the maximum score "
                                  "between 0 and 1 exclusive (0.25 for 25%)")
         ordered = sorted(self.cut_offs.items(), key=lambda kv: kv[0].rank)
-        for (g1, f1), (g2, f2) in zip(ordered, ordered[1:]):
+        for (g1, f1), (g2, f2) in zip(ordered, ordered[1:], strict=False):
             if f2 <= f1:
                 raise ValueError(f"cut_offs.{g2.value}: {f2} must be above the cut-off of {g1.value} ({f1}); "
                                  "higher levels start at higher fractions")

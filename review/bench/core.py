@@ -65,7 +65,39 @@ def bulk_reviews(db: Database, n: int, *, start: int = 0, seed: int = 7) -> None
             conn.execute(sa.insert(Review), revs)
 
 
-def run(*, reviews: int = 100_000, submits: int = 300, url: str | None = None, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+def pack_documents(pack_id: str, n: int, *, seed: int = 7) -> list[dict[str, Any]]:
+    """``n`` product files for a pack other than the default (whose demo products answer only it): the demo's
+    profiles with random valid answers (conditions followed, free text written, optional ones sometimes left out)."""
+    from policies.loader import load_pack
+    from review.domain.grading import holds
+    from review.domain.product import ProductProfile
+
+    pack = load_pack(pack_id).pack
+    kinds = {q.id: q.kind for q in pack.questions}
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        doc = submission(PRODUCTS[i % len(PRODUCTS)])
+        doc["product"]["policy"] = pack_id
+        profile = ProductProfile.model_validate(doc["product"])
+        answers: dict[str, list[str]] = {}
+        for q in pack.questions:
+            if (q.when is not None and not holds(q.when, profile, answers)) or (q.optional and rng.random() < 0.5):
+                continue
+            ids = [o.id for o in q.options]
+            if q.kind == "text":
+                answers[q.id] = [f"Explanation {i} for {q.id}."]
+            elif q.kind == "multiple":
+                answers[q.id] = rng.sample(ids, rng.randint(0 if q.allow_none else 1, len(ids)))
+            else:
+                answers[q.id] = [rng.choice(ids)]
+        doc["answers"] = {k: v if kinds[k] == "multiple" else v[0] for k, v in answers.items()}
+        out.append(doc)
+    return out
+
+
+def run(*, reviews: int = 100_000, submits: int = 300, url: str | None = None, pack: str = "default",
+        echo: Callable[[str], None] | None = print) -> dict[str, Any]:
     say = echo or (lambda _t: None)
     tmp = Path(tempfile.mkdtemp(prefix="ethics-review-bench-"))
     db = Database(url or f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp)
@@ -73,7 +105,7 @@ def run(*, reviews: int = 100_000, submits: int = 300, url: str | None = None, e
     seed_people(db)
 
     # -- submit: validate + grade + persist (+ controls + audit), one transaction each
-    docs = [submission(p) for p in PRODUCTS]
+    docs = [submission(p) for p in PRODUCTS] if pack == "default" else pack_documents(pack, len(PRODUCTS) * 4)
     timings: list[float] = []
     for i in range(submits):
         doc = copy.deepcopy(docs[i % len(docs)])
@@ -83,7 +115,7 @@ def run(*, reviews: int = 100_000, submits: int = 300, url: str | None = None, e
         review_service.submit(db, doc, actor=actor, source="bench")
         timings.append((time.perf_counter() - t0) * 1000)
     warm = timings[5:] if len(timings) > 10 else timings
-    say(f"submit: n={len(warm)} p50={statistics.median(warm):.1f} ms p95={_pct(warm, 0.95):.1f} ms max={max(warm):.1f} ms")
+    say(f"submit ({pack}): n={len(warm)} p50={statistics.median(warm):.1f} ms p95={_pct(warm, 0.95):.1f} ms max={max(warm):.1f} ms")
 
     # -- list: bring the database to `reviews` rows, then time page queries
     t0 = time.perf_counter()
@@ -114,5 +146,6 @@ def run(*, reviews: int = 100_000, submits: int = 300, url: str | None = None, e
         "list_ms_100k": round(figures["default page (newest first, with total)"], 2),
         "list_worst_ms_100k": round(max(figures.values()), 2),
         "reviews": reviews,
+        "pack": pack,
         "backend": "sqlite" if db.is_sqlite else db.engine.dialect.name,
     }

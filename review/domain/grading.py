@@ -308,7 +308,7 @@ def grading_problems(pack: PolicyPack) -> list[tuple[str, str]]:
             problems.append((f"grading.mitigation[{i}].section", f"{rule.section!r} can score no points (maximum 0); give its options points"))
     ladder = pack.all_levels()
     bounds = [_exact(gr.cut_offs[lvl.grade]) * maxima.total for lvl in ladder[1:]] + [Fraction(maxima.total)]
-    for lvl, low, high in zip(ladder[1:], bounds, bounds[1:]):
+    for lvl, low, high in zip(ladder[1:], bounds, bounds[1:], strict=False):
         if int(low) + 1 > high:  # the least whole score above the cut-off
             problems.append((f"grading.cut_offs.{lvl.grade.value}", f"level {lvl.label!r} is unreachable: it takes a score above "
                              f"{float(low):g} and at most {float(high):g} (maximum {maxima.total}), and no whole score lies there; "
@@ -382,7 +382,7 @@ def _maxima(pack: PolicyPack, objectives: dict[str, dict[str, int]]) -> dict[str
             atoms.extend((c.profile, v) for v in c.any_of or () if (c.profile, v) not in atoms)
     gating = [q for q in pack.questions if q.id in tested]
     choices = [_answer_choices(q, tested[q.id]) for q in gating]
-    first = {q.id: ch[0] for q, ch in zip(gating, choices)}
+    first = {q.id: ch[0] for q, ch in zip(gating, choices, strict=True)}
     count = 2 ** len(atoms)
     for ch in choices:
         count *= len(ch)
@@ -392,12 +392,12 @@ def _maxima(pack: PolicyPack, objectives: dict[str, dict[str, int]]) -> dict[str
     best = {k: None for k in objectives}  # type: dict[str, int | None]
     for truth in itertools.product((False, True), repeat=len(atoms)):
         facets: dict[str, set[str]] = {}
-        for (name, v), on in zip(atoms, truth):
+        for (name, v), on in zip(atoms, truth, strict=True):
             if on:
                 facets.setdefault(name, set()).add(v)
         profile = _Profile(facets)
         for combo in itertools.product(*choices):
-            picked = {q.id: c for q, c in zip(gating, combo)}
+            picked = {q.id: c for q, c in zip(gating, combo, strict=True)}
             for key, weights in objectives.items():
                 total = _best_total(pack, profile, picked, first, tested, weights)
                 if total is not None and (best[key] is None or total > best[key]):  # type: ignore[operator]
