@@ -5,6 +5,7 @@ regraded for the residual; Level IV is approved with the chair and a second sign
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +72,26 @@ def test_a_canada_aia_product_end_to_end(db: Database, capsys: pytest.CaptureFix
     assert d.review["grade"] == "UNACCEPTABLE" and d.review["policy_id"] == "canada-aia"  # Level IV
     a = d.assessments[0]
     assert a["answers"]["impact_explanation"] == [MARKUP] and a["answers"]["motivation"] == []
+    assert sum(v for k, v in a["dimension_scores"].items() if k != "mitigation") == 100  # of 101: "another area" left out
     controls = {c.control_id for c in d.controls}
     assert {"AIA-HUMAN-IN-LOOP", "AIA-SECOND-EXPERT", "AIA-HIGHEST-APPROVAL", "AIA-EXPLAIN"} <= controls
 
     code, out, err = _cli(db, capsys, "show", str(rid), user=CHAIR)
     assert code == 0, err
     assert "[bold red]not markup[/]" in out and "\u202e" not in out  # shown as text, never as markup or a bidi override
+    assert re.search(r"grade \W*UNACCEPTABLE\W* \(Level IV \(very high impact\)\)", out), out
 
     rep = replay(db, rid)
     assert rep.matches and rep.current_matches and rep.replayed_grade == "UNACCEPTABLE", rep.detail
     assert preview_pack(db, "canada-aia") == (1, [])
+    raw = yaml.safe_load(Path(load_pack("canada-aia").path).read_text())
+    # what if the pack added an optional question worth 90 points? The product's 100 points are 52% of 191: Level III
+    raw["questions"].append({"id": "extra_risk", "text": "A new, optional risk question?", "optional": True,
+                             "options": [{"id": "yes", "label": "Yes", "scores": {"impact": 90}}, {"id": "no", "label": "No"}]})
+    (tmp_path / "candidate").mkdir()
+    (tmp_path / "candidate" / "pack.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    examined, changes = preview_pack(db, str(tmp_path / "candidate"))
+    assert examined == 1 and [(c.stored_grade, c.candidate_grade) for c in changes] == [("UNACCEPTABLE", "HIGH")]
     residual = reviews.compute_residual(db, rid)
     assert residual.grade.value == "UNACCEPTABLE" and residual.max_score == 101 and residual.score is not None
 
