@@ -501,6 +501,8 @@ def _check_condition(problems: list[tuple[str, str]], path: str, cond: Condition
     if cond.answer is not None:
         if cond.answer not in options:
             problems.append((f"{path}.answer", f"unknown or later question {cond.answer!r}"))
+        elif not options[cond.answer]:
+            problems.append((f"{path}.answer", f"question {cond.answer!r} takes free text; a condition looks at a choice question"))
         else:
             for k, v in enumerate(cond.any_of or []):
                 if v not in options[cond.answer]:

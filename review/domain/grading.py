@@ -382,14 +382,16 @@ def _maxima(pack: PolicyPack, objectives: dict[str, dict[str, int]]) -> dict[str
             atoms.extend((c.profile, v) for v in c.any_of or () if (c.profile, v) not in atoms)
     gating = [q for q in pack.questions if q.id in tested]
     choices = [_answer_choices(q, tested[q.id]) for q in gating]
-    first = {q.id: ch[0] for q, ch in zip(gating, choices, strict=True)}
     count = 2 ** len(atoms)
     for ch in choices:
         count *= len(ch)
     if count > MAX_COMBINATIONS:
         raise InvalidInput(f"grading: the maximum score needs {count:,} combinations of the answers conditions look at "
                            f"(limit {MAX_COMBINATIONS:,}); condition fewer questions on multi-choice answers")
-    best = {k: None for k in objectives}  # type: dict[str, int | None]
+    keys = list(objectives)
+    plan = [_QuestionPlan(q, tested.get(q.id), [objectives[k] for k in keys]) for q in pack.questions if q.kind != "text"]
+    first = {q.id: ch[0] for q, ch in zip(gating, choices, strict=True)}
+    best: list[int | None] = [None] * len(keys)
     for truth in itertools.product((False, True), repeat=len(atoms)):
         facets: dict[str, set[str]] = {}
         for (name, v), on in zip(atoms, truth, strict=True):
@@ -398,23 +400,48 @@ def _maxima(pack: PolicyPack, objectives: dict[str, dict[str, int]]) -> dict[str
         profile = _Profile(facets)
         for combo in itertools.product(*choices):
             picked = {q.id: c for q, c in zip(gating, combo, strict=True)}
-            for key, weights in objectives.items():
-                total = _best_total(pack, profile, picked, first, tested, weights)
-                if total is not None and (best[key] is None or total > best[key]):  # type: ignore[operator]
-                    best[key] = total
-    return {k: v or 0 for k, v in best.items()}
+            totals = _best_totals(plan, profile, picked, first, len(keys))
+            if totals is not None:
+                best = [t if b is None or t > b else b for b, t in zip(best, totals, strict=True)]
+    return {k: b or 0 for k, b in zip(keys, best, strict=True)}
 
 
-def _best_total(pack: PolicyPack, profile: _Profile, picked: dict[str, tuple[str, ...] | None], first: dict[str, tuple[str, ...] | None],
-                tested: dict[str, set[str]], weights: Mapping[str, int]) -> int | None:
-    """The best weighted total given the answers of the tested questions (None: those answers are impossible)."""
+class _QuestionPlan:
+    """One question's points per objective, worked out once for the enumeration."""
+
+    def __init__(self, q: Question, tested: set[str] | None, objectives: list[dict[str, int]]) -> None:
+        self.q, self.tested = q, tested
+        self.values = [{o.id: sum(w.get(d, 0) * p for d, p in o.scores.items()) for o in q.options} for w in objectives]
+        self.tops = [self._top(list(v.values())) for v in self.values]
+
+    def _top(self, vals: list[int]) -> int:
+        q = self.q
+        top = max(vals) if q.kind == "single" else sum(v for v in vals if v > 0) or (0 if q.allow_none else max(vals))
+        return max(top, 0) if q.optional else top
+
+    def picked(self, i: int, choice: tuple[str, ...]) -> int | None:
+        """Objective ``i``'s points for a tested question answered ``choice`` (plus the best untested options), or None."""
+        value = self.values[i]
+        if self.q.kind != "multiple":
+            return sum(value[o] for o in choice)
+        free = [v for o, v in value.items() if o not in (self.tested or ())]
+        extra = sum(v for v in free if v > 0)
+        q = self.q
+        if not choice and not q.allow_none and not q.optional and extra == 0:
+            if not free:
+                return None  # needs one of the tested options
+            extra = max(free)
+        return sum(value[o] for o in choice) + extra
+
+
+def _best_totals(plan: list[_QuestionPlan], profile: _Profile, picked: dict[str, tuple[str, ...] | None],
+                 first: dict[str, tuple[str, ...] | None], n: int) -> list[int] | None:
+    """The best total of each objective given the answers of the tested questions (None: those answers are impossible)."""
     answers: dict[str, list[str]] = {}
-    total = 0
-    for q in pack.questions:
-        if q.kind == "text":
-            continue
+    totals = [0] * n
+    for qp in plan:
+        q = qp.q
         visible = q.when is None or holds(q.when, profile, answers)
-        value = {o.id: sum(weights.get(d, 0) * p for d, p in o.scores.items()) for o in q.options}
         if q.id in picked:
             choice = picked[q.id]
             if not visible:
@@ -423,23 +450,16 @@ def _best_total(pack: PolicyPack, profile: _Profile, picked: dict[str, tuple[str
                 continue
             if choice is None:
                 continue
-            free = [v for o, v in value.items() if o not in tested[q.id]] if q.kind == "multiple" else []
-            if q.kind == "multiple" and not choice and not q.allow_none and not q.optional and not any(v > 0 for v in free):
-                if not free:
-                    return None  # needs one of the tested options
-                total += max(free)
+            for i in range(n):
+                pts = qp.picked(i, choice)
+                if pts is None:
+                    return None
+                totals[i] += pts
             answers[q.id] = list(choice)
-            total += sum(value[o] for o in choice) + sum(v for v in free if v > 0)
-            continue
-        if not visible:
-            continue
-        vals = list(value.values())
-        if q.kind == "single":
-            top = max(vals)
-        else:
-            top = sum(v for v in vals if v > 0) or (0 if q.allow_none else max(vals))
-        total += max(top, 0) if q.optional else top
-    return total
+        elif visible:
+            for i in range(n):
+                totals[i] += qp.tops[i]
+    return totals
 
 
 def overridden(result: GradeResult, new: Grade) -> GradeResult:

@@ -261,6 +261,10 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
             raise NotFound(f"review {review.id} has no assessment to override")
         current = Grade(review.grade) if review.grade else Grade.LOW
         pack = load_pack(initial.pack_id)
+        levels = pack.pack.all_levels()
+        if g.rank >= len(levels):
+            raise InvalidInput(f"grade {g.value} is not one of pack {pack.id}'s levels: "
+                               + ", ".join(f"{lvl.grade.value} ({lvl.label})" for lvl in levels))
         needs = rules.second_signature(current, g, Grade(initial.grade), tuple(initial.triggers_fired), pack.pack.level(current))
         proposal = _open_proposal(s, review, g) if needs else None
         if proposal is not None and proposal.created_by != who.username:

@@ -119,3 +119,20 @@ def test_a_canada_aia_product_that_skips_a_required_answer_is_refused_and_nothin
     assert "answers.judgement_description: missing answer to 'Describe the decisions that will be automated.'" in err
     code, out, _ = _cli(db, capsys, "--json", "list", user=CHAIR)
     assert json.loads(out.strip().splitlines()[-1])["total"] == 0
+
+
+def test_override_to_a_grade_the_pack_does_not_declare_is_refused(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from review.errors import InvalidInput
+    from tests.unit.test_grading_models import SMALL
+
+    (tmp_path / "packs" / "small").mkdir(parents=True)
+    (tmp_path / "packs" / "small" / "pack.yaml").write_text(yaml.safe_dump(SMALL, sort_keys=False))
+    monkeypatch.setenv("ETHICS_REVIEW_POLICY_PATH", str(tmp_path / "packs"))
+    doc = {"product": {"name": "Three-level product", "owner_team": TEAM, "business_line": "b", "intended_users": ["enterprise"],
+                       "deployment_regions": ["CA"], "data_categories": ["none"], "policy": "small"},
+           "answers": {"q1": "a", "q2": "yes", "q4": ["y"], "note": "free text"}}
+    rid = reviews.submit(db, doc, actor=TEAM_SUBMITTERS[TEAM]).id
+    assert show_review(db, rid).review["grade_label"] in {"low", "mid", "top"}
+    with pytest.raises(InvalidInput, match=r"grade UNACCEPTABLE is not one of pack small's levels: LOW \(low\), MEDIUM \(mid\), HIGH \(top\)"):
+        reviews.override_grade(db, rid, "UNACCEPTABLE", actor=CHAIR, rationale="worse than it looks")
+    assert show_review(db, rid).review["grade"] != "UNACCEPTABLE"

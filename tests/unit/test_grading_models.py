@@ -162,3 +162,80 @@ def test_lowering_from_a_level_that_blocks_or_needs_sign_off_needs_a_second_sign
         ["it lowers the grade from Level IV (very high impact) (UNACCEPTABLE), whose approval needs extra sign-off"]
     assert rules.second_signature(Grade.MEDIUM, Grade.LOW, Grade.LOW, (), aia.level(Grade.MEDIUM)) == []
     assert aia.label(Grade.HIGH) == "Level III (high impact)" and default.label("HIGH") == "HIGH"
+
+
+SMALL = {
+    "id": "small", "version": "1.0", "title": "Small additive pack",
+    "principles": [{"id": "p", "title": "P"}],
+    "dimensions": [{"id": "risk", "title": "Risk", "principle": "p"}, {"id": "care", "title": "Care", "principle": "p"}],
+    "levels": [{"grade": "LOW", "label": "low"}, {"grade": "MEDIUM", "label": "mid"}, {"grade": "HIGH", "label": "top", "require_chair": True}],
+    "grading": {"model": "additive", "score": [{"dimension": "risk", "weight": 2}], "cut_offs": {"MEDIUM": 0.3, "HIGH": 0.6},
+                "mitigation": [{"section": "care", "at_least": 0.5, "factor": 0.5}]},
+    "questions": [
+        {"id": "q1", "text": "Branch?", "options": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]},
+        {"id": "q2", "text": "Only on a", "when": {"answer": "q1", "any_of": ["a"]},
+         "options": [{"id": "yes", "label": "Y", "scores": {"risk": 5}}, {"id": "no", "label": "N", "scores": {"care": 2}}]},
+        {"id": "q3", "text": "Only on b", "when": {"not": {"answer": "q1", "any_of": ["a"]}},
+         "options": [{"id": "yes", "label": "Y", "scores": {"risk": 3, "care": 1}}, {"id": "no", "label": "N"}]},
+        {"id": "q4", "text": "Pick", "kind": "multiple", "allow_none": True,
+         "options": [{"id": "x", "label": "X", "scores": {"risk": 2}}, {"id": "y", "label": "Y", "scores": {"risk": 4}},
+                     {"id": "z", "label": "Z", "scores": {"risk": -1}}]},
+        {"id": "q5", "text": "Only with x", "when": {"answer": "q4", "any_of": ["x"]},
+         "options": [{"id": "yes", "label": "Y", "scores": {"risk": 10}}, {"id": "no", "label": "N", "scores": {"care": 1}}]},
+        {"id": "q6", "text": "Only for surveillance", "optional": True, "when": {"profile": "capabilities", "any_of": ["surveillance"]},
+         "options": [{"id": "yes", "label": "Y", "scores": {"risk": 7}}, {"id": "no", "label": "N"}]},
+        {"id": "note", "text": "Anything else?", "kind": "text", "optional": True},
+    ],
+    "controls": [{"id": "C1", "title": "c", "dimension": "risk", "required_from": "HIGH", "evidence": "e", "mitigation": 3}],
+    "review_sla_days": {"LOW": 5, "MEDIUM": 5, "HIGH": 5},
+    "followups": {"cadence": {g: {"every_days": 30, "visits": 1} for g in ("LOW", "MEDIUM", "HIGH")}, "questionnaire": ["Any problem?"]},
+}
+
+
+def _every_answer_set(pack: Any) -> list[tuple[ProductProfile, dict[str, list[str]]]]:
+    """Brute force: every profile the conditions tell apart and every valid answer set."""
+    import itertools
+
+    out = []
+    for caps in ([], ["surveillance"]):
+        profile = PROFILE.model_copy(update={"capabilities": caps})
+        options = []
+        for q in pack.questions:
+            if q.kind == "text":
+                options.append([None])
+            elif q.kind == "multiple":
+                ids = [o.id for o in q.options]
+                options.append([list(c) for n in range(len(ids) + 1) for c in itertools.combinations(ids, n)])
+            else:
+                options.append([[o.id] for o in q.options])
+            if q.kind != "text" and (q.optional or q.when is not None):
+                options[-1].append(None)
+        for combo in itertools.product(*options):
+            raw = {q.id: v for q, v in zip(pack.questions, combo, strict=True) if v is not None}
+            try:
+                out.append((profile, grading.normalize_answers(pack, profile, raw)))
+            except InvalidInput:
+                continue  # an answer to a question that does not apply, or one missing
+    return out
+
+
+def test_the_maximum_is_the_best_attainable_score(tmp_path: Path) -> None:
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small" / "pack.yaml").write_text(yaml.safe_dump(SMALL, sort_keys=False))
+    pack = load_pack(tmp_path / "small").pack
+    sets = _every_answer_set(pack)
+    assert len(sets) > 100
+    risk = max(2 * grading.points(pack, p, a)["risk"] for p, a in sets)
+    care = max(grading.points(pack, p, a)["care"] for p, a in sets)
+    assert grading.max_scores(pack) == grading.Maxima(total=risk, sections={"care": care}) == grading.Maxima(56, {"care": 3})
+    seen = {grading.grade(pack, p, a).grade for p, a in sets}
+    assert seen == {Grade.LOW, Grade.MEDIUM, Grade.HIGH}
+
+
+def test_a_condition_cannot_look_at_a_free_text_question(tmp_path: Path) -> None:
+    bad = {**SMALL, "questions": SMALL["questions"] + [{"id": "q7", "text": "?", "when": {"answer": "note", "any_of": ["x"]},
+                                                         "options": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]}]}
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "pack.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
+    with pytest.raises(InvalidInput, match=r"questions\[7\]\.when\.answer: question 'note' takes free text"):
+        load_pack(tmp_path / "bad")
