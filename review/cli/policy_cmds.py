@@ -55,12 +55,14 @@ def cmd_validate(ctx: Any) -> int:
     lp = load_pack(ctx.args.path)
     summary = {"id": lp.id, "version": lp.version, "hash": lp.content_hash, "dimensions": len(lp.pack.dimensions),
                "questions": len(lp.pack.questions), "triggers": len(lp.pack.triggers), "controls": len(lp.pack.controls),
-               "content_safety": lp.content_policy is not None, "files": list(lp.files)}
+               "content_safety": lp.content_policy is not None, "files": list(lp.files), "grading": lp.pack.grading.model,
+               "levels": [lvl.label for lvl in lp.pack.all_levels()]}
     if ctx.json:
         output.emit_json({"valid": True, **summary})
     else:
         output.say(f"{lp.path}: valid pack {lp.id} {lp.version} (#{lp.content_hash[:12]}): {summary['dimensions']} dimensions, "
-                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls"
+                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls, "
+                   f"{lp.pack.grading.model} grading"
                    + (", content-safety section" if lp.content_policy is not None else ""))
     return 0
 
