@@ -70,12 +70,14 @@ def cmd_validate(ctx: Any) -> int:
     lp = load_pack(ctx.args.path)
     summary = {"id": lp.id, "version": lp.version, "hash": lp.content_hash, "dimensions": len(lp.pack.dimensions),
                "questions": len(lp.pack.questions), "triggers": len(lp.pack.triggers), "controls": len(lp.pack.controls),
-               "content_safety": lp.content_policy is not None, "files": list(lp.files)}
+               "content_safety": lp.content_policy is not None, "files": list(lp.files), "grading": lp.pack.grading.model,
+               "levels": [lvl.label for lvl in lp.pack.all_levels()]}
     if ctx.json:
         output.emit_json({"valid": True, **summary})
     else:
         output.say(f"{lp.path}: valid pack {lp.id} {lp.version} (#{lp.content_hash[:12]}): {summary['dimensions']} dimensions, "
-                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls"
+                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls, "
+                   f"{lp.pack.grading.model} grading"
                    + (", content-safety section" if lp.content_policy is not None else ""))
     return 0
 
@@ -92,8 +94,31 @@ def cmd_show(ctx: Any) -> int:
     if pk.framework:
         output.say(f"framework: {pk.framework}")
     principles = {p.id: p.title for p in pk.principles}
-    output.table("Dimensions", ["id", "title", "principle", "medium", "high", "unacceptable"],
-                 [(d.id, d.title, principles[d.principle], d.thresholds.medium, d.thresholds.high, d.thresholds.unacceptable or "-") for d in pk.dimensions])
+    gr = pk.grading
+    if gr.model == "highest":
+        output.say("grading: highest (a dimension's level comes from its thresholds; the highest dimension level wins)")
+        output.table("Dimensions", ["id", "title", "principle", "medium", "high", "unacceptable"],
+                     [(d.id, d.title, principles[d.principle], d.thresholds.medium, d.thresholds.high, d.thresholds.unacceptable or "-")
+                      for d in pk.dimensions if d.thresholds is not None])
+    else:
+        from review.domain.grading import max_scores
+
+        maxima = max_scores(pk)
+        weights = {x.dimension: x.weight for x in gr.score}
+        rules = {m.section: m for m in gr.mitigation}
+        output.say(f"grading: additive (the weighted points of the scored sections are summed; maximum attainable {maxima.total})")
+        output.table("Sections", ["id", "title", "principle", "role"],
+                     [(d.id, d.title, principles[d.principle],
+                       f"scored x{weights[d.id]}" if d.id in weights else
+                       f"mitigation: score x{rules[d.id].factor:g} from {rules[d.id].at_least:.0%} of {maxima.sections[d.id]}" if d.id in rules else "-")
+                      for d in pk.dimensions])
+    levels = pk.all_levels()
+    output.table("Levels", ["grade", "label", "from", "approval (besides the quorum rules)"],
+                 [(lvl.grade.value, lvl.label,
+                   "-" if i == 0 or gr.model == "highest" else f"above {gr.cut_offs[lvl.grade]:.0%} of the maximum",
+                   "blocked" if lvl.blocks_approval else
+                   f"{lvl.approvals} approval(s)" + (", the chair's among them" if lvl.require_chair else "") if lvl.extra_sign_off else "-")
+                  for i, lvl in enumerate(levels)])
     if ctx.args.questions:
         for q in pk.questions:
             cond = " (conditional)" if q.when else ""
@@ -151,16 +176,25 @@ def cmd_template(ctx: Any) -> int:
         "answers:",
     ]
     for question in lp.pack.questions:
-        lines.append(f"  # {question.text}" + (" (choose one or more)" if question.kind == "multiple" else ""))
+        lines.append(f"  # {question.text}" + (" (choose any that apply)" if question.kind == "multiple" else ""))
         if question.when is not None:
             lines.append(f"  #   only when: {_condition_text(question.when)}")
         for o in question.options:
             lines.append(f"  #   {o.id}: {o.label}")
         # unset on purpose: a template that pre-fills the lowest-risk answer submits a LOW product unread
-        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}:"
-                     f"   # unset: {'a list of one or more' if question.kind == 'multiple' else 'one'} of the options above")
+        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}:   # unset: {_answer_hint(question)}")
     print("\n".join(lines))
     return 0
+
+
+def _answer_hint(q: Any) -> str:
+    if q.kind == "text":
+        hint = f"free text in quotes, at most {q.max_length} characters (stored and shown, never scored)"
+    elif q.kind == "multiple":
+        hint = f"a list of {'none, one or more ([] for none)' if q.allow_none else 'one or more'} of the options above"
+    else:
+        hint = "one of the options above"
+    return hint + ("; optional: delete the line to leave it unanswered" if q.optional else "")
 
 
 def cmd_example(ctx: Any) -> int:
