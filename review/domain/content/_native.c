@@ -1075,12 +1075,14 @@ static PyObject *term_view(PyObject *self, PyObject *arg) {
     return out;
 }
 
-/* inner_seps(texts) -> [(text index, position)]: every -, . or _ with an ASCII letter on both sides (a word
- * split by a separator: "mur-der"), in text then position order (normalize.inner_seps is the reference). */
-static inline int ascii_letter(Py_UCS4 c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+/* split_words(texts) -> [(text index, start, end)]: every maximal run of ASCII letters and - . _ that starts and
+ * ends with a letter and holds a separator with a letter on both sides (a word a separator splits: "mur-der",
+ * "www.example.com"), in text then position order (normalize.SPLIT_WORD_RE is the reference). */
+static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
 
-static PyObject *inner_seps(PyObject *self, PyObject *arg) {
-    PyObject *seq = PySequence_Fast(arg, "inner_seps expects a sequence of str");
+static PyObject *split_words(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "split_words expects a sequence of str");
     if (!seq) return NULL;
     Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
@@ -1089,19 +1091,35 @@ static PyObject *inner_seps(PyObject *self, PyObject *arg) {
     for (Py_ssize_t t = 0; t < nt; t++) {
         PyObject *text = items[t];
         if (!PyUnicode_Check(text)) {
-            PyErr_SetString(PyExc_TypeError, "inner_seps expects str");
+            PyErr_SetString(PyExc_TypeError, "split_words expects str");
             goto fail;
         }
         Py_ssize_t n = PyUnicode_GET_LENGTH(text);
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
-        for (Py_ssize_t i = 1; i + 1 < n; i++) {
+        Py_ssize_t i = 0;
+        while (i < n) {
             Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (c != '-' && c != '.' && c != '_') continue;
-            if (!ascii_letter(PyUnicode_READ(kind, data, i - 1)) || !ascii_letter(PyUnicode_READ(kind, data, i + 1))) continue;
-            PyObject *pair = Py_BuildValue("(nn)", t, i);
-            if (!pair || PyList_Append(out, pair) < 0) { Py_XDECREF(pair); goto fail; }
-            Py_DECREF(pair);
+            if (!ascii_letter(c)) { i++; continue; }
+            /* a run from a letter: letters, and separators followed (after more separators) by a letter */
+            Py_ssize_t s = i, e = i + 1, k = i + 1;
+            int split = 0;
+            while (k < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, k);
+                if (ascii_letter(d)) { e = ++k; continue; }
+                if (!word_sep(d)) break;
+                Py_ssize_t q = k;
+                while (q < n && word_sep(PyUnicode_READ(kind, data, q))) q++;
+                if (q >= n || !ascii_letter(PyUnicode_READ(kind, data, q))) break;
+                if (q == k + 1) split = 1;  /* one separator between two letters */
+                k = q;
+            }
+            if (split) {
+                PyObject *tri = Py_BuildValue("(nnn)", t, s, e);
+                if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }
+                Py_DECREF(tri);
+            }
+            i = e;
         }
     }
     Py_DECREF(seq);
@@ -1123,7 +1141,7 @@ static PyMethodDef methods[] = {
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
     {"term_view", term_view, METH_O, "The prefilter's term view of a UTF-8 buffer (same length): l/L as i, separators as space, CJK variants folded."},
-    {"inner_seps", inner_seps, METH_O, "[(text index, position)] of every -, . or _ between two ASCII letters."},
+    {"split_words", split_words, METH_O, "[(text index, start, end)] of the words a - . or _ splits."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };

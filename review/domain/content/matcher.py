@@ -42,7 +42,7 @@ from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Sequence, c
 import ahocorasick_rs
 
 from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet,
-                                             inner_seps, match_view, native, tables)
+                                             match_view, native, split_words, tables)
 
 try:  # optional native engine
     import hyperscan as _hs
@@ -200,7 +200,6 @@ class _ByteMatcher:
 
 
 _INNER_SEPS = frozenset("-._")
-_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._")
 
 
 def _merge_joined(hits: list[Hit], extra: list[tuple[int, int, int, Term]]) -> list[Hit]:
@@ -318,33 +317,19 @@ class KeywordSet:
         """Terms in the words a separator splits (``mur-der``, ``be.head``, ``kill_er``): the view reads such a
         word as two, so each token of letters and ``-._`` around a split is matched again with its separators
         taken out, and a hit counts when it spans a removed separator (the rest the view has found). Only texts
-        with such a split are looked at again (``inner_seps``, compiled), and only those tokens."""
-        pos = inner_seps(texts)
-        if not pos:
+        with such a split are looked at again (``split_words``, compiled), and only those words."""
+        spans = split_words(texts)
+        if not spans:
             return []
-        toks: list[str] = []
-        owners: list[tuple[int, list[int]]] = []
-        last_j, last_end = -1, -1
-        for j, p in pos:
-            if j == last_j and p < last_end:
-                continue  # same token
-            text = texts[j]
-            s, e, n = p, p, len(text)
-            while s > 0 and text[s - 1] in _TOKEN_CHARS:
-                s -= 1
-            while e < n and text[e] in _TOKEN_CHARS:
-                e += 1
-            last_j, last_end = j, e
-            keep = [k for k in range(s, e) if text[k] not in _INNER_SEPS]
-            toks.append("".join(text[k] for k in keep))
-            owners.append((j, keep))
+        toks = [texts[j][s:e].replace("-", "").replace(".", "").replace("_", "") for j, s, e in spans]
         if self._bytes is not None:
             flat = self.find_flat(toks, joined=False)
         else:
             flat = [(i, h.start, h.end, h.term) for i, tok in enumerate(toks) for h in self.find(tok, joined=False)]
         out: list[tuple[int, int, int, Term]] = []
         for i, s2, e2, t in flat:
-            j, keep = owners[i]
+            j, s, e = spans[i]
+            keep = [k for k in range(s, e) if texts[j][k] not in _INNER_SEPS]
             os_, oe = keep[s2], keep[e2 - 1] + 1
             if oe - os_ != e2 - s2:  # spans a removed separator
                 out.append((j, os_, oe, t))

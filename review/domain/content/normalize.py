@@ -356,7 +356,7 @@ class Native(Protocol):
     def kb_could_match(self, kb: object, text: str, k: int, threshold: float, /) -> bool: ...
     def spaced_hits(self, buf: bytes, /) -> list[int]: ...
     def han_gaps(self, buf: bytes, bits: bytes, /) -> list[int]: ...
-    def inner_seps(self, texts: Sequence[str], /) -> list[tuple[int, int]]: ...
+    def split_words(self, texts: Sequence[str], /) -> list[tuple[int, int, int]]: ...
     def term_view(self, buf: bytes, /) -> bytes: ...
 
 
@@ -386,16 +386,18 @@ def native() -> Native | None:
     return _NATIVE[0]
 
 
-INNER_SEP_RE = re.compile(r"(?<=[A-Za-z])[-._](?=[A-Za-z])")
+SPLIT_WORD_RE = re.compile(r"[A-Za-z]+(?:[-._]+[A-Za-z]+)+")
+_ONE_SPLIT_RE = re.compile(r"[A-Za-z][-._][A-Za-z]")
 
 
-def inner_seps(texts: Sequence[str]) -> list[tuple[int, int]]:
-    """(text index, position) of every ``-``, ``.`` or ``_`` between two ASCII letters: a word a separator splits
-    (``mur-der``), which the view reads as two words (compiled when available)."""
+def split_words(texts: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(text index, start, end) of every word a separator splits (``mur-der``, ``www.example.com``): a maximal run
+    of ASCII letters and ``-._`` from a letter to a letter with one separator between two letters somewhere; the
+    view reads it as several words (compiled when available)."""
     nat = native()
     if nat is not None:
-        return nat.inner_seps(texts)
-    return [(k, m.start()) for k, t in enumerate(texts) for m in INNER_SEP_RE.finditer(t)]
+        return nat.split_words(texts)
+    return [(k, m.start(), m.end()) for k, t in enumerate(texts) for m in SPLIT_WORD_RE.finditer(t) if _ONE_SPLIT_RE.search(m.group())]
 
 
 @contextlib.contextmanager

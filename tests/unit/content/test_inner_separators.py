@@ -8,7 +8,7 @@ import random
 import pytest
 
 from review.domain.content.benchmark import keyword_filter
-from review.domain.content.normalize import INNER_SEP_RE, native, python_reference
+from review.domain.content.normalize import native, python_reference, split_words
 from review.domain.content.taxonomy import Record
 
 LIB = ["murder", "behead", "pipe bomb", "kill", "*fentanyl*"]
@@ -18,14 +18,18 @@ def _found(filt, text: str) -> list[tuple[str, int, int]]:
     return [(f.matched, f.start, f.end) for f in filt.scan_many([Record(id="r", output=text)])]
 
 
-def test_inner_seps_compiled_equals_reference():
+def test_split_words_compiled_equals_reference():
     nat = native()
     if nat is None:
         pytest.skip("compiled fold not built")
     rng = random.Random(3)
     alphabet = "ab-._ Z9é-"
-    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)] + ["mur-der", "U.S.A", "-a-", "a-"]
-    assert nat.inner_seps(texts) == [(k, m.start()) for k, t in enumerate(texts) for m in INNER_SEP_RE.finditer(t)]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    texts += ["mur-der", "U.S.A", "-a-", "a-", "a--b", "x.y--z", "www.ex.com/a-b"]
+    got = nat.split_words(texts)
+    with python_reference():
+        assert got == split_words(texts)
+    assert [texts[j][s:e] for j, s, e in got[-5:]] == ["mur-der", "U.S.A", "x.y--z", "www.ex.com", "a-b"]
 
 
 @pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
