@@ -189,6 +189,20 @@ class LibraryMinimums(BaseModel):
         return self.per_a1_risk if risk.startswith("A.1.") else self.per_a2_risk if risk.startswith("A.2.") else 0
 
 
+class TestBanks(BaseModel):
+    """The pack's test banks (``policies.banks``): JSON Lines files relative to the pack."""
+
+    model_config = Strict
+    generated: str | None = None
+    should_refuse: str | None = None
+    must_not_refuse: str | None = None
+    #: a starter bank (a few questions per risk to begin with), not one that meets the standard: lint says so
+    starter: bool = False
+
+    def paths(self) -> dict[str, str | None]:
+        return {"generated": self.generated, "should_refuse": self.should_refuse, "must_not_refuse": self.must_not_refuse}
+
+
 class ContentSafetyPolicy(BaseModel):
     """The ``content_safety:`` section of a policy pack (all paths relative to the pack)."""
 
@@ -203,6 +217,9 @@ class ContentSafetyPolicy(BaseModel):
     minimums: LibraryMinimums = LibraryMinimums()
     #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
     audit_control: str | None = None
+    #: the standard the deployment is held to (``policies/standards/<id>.yaml``: its figures, not code)
+    standard: str | None = None
+    banks: TestBanks | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContentSafetyPolicy":
@@ -239,6 +256,8 @@ class ContentSafetyPolicy(BaseModel):
             files.append(self.knowledge_base.file)
         if self.classifier:
             files.append(self.classifier.weights)
+        if self.banks:
+            files.extend(p for p in self.banks.paths().values() if p)
         return sorted(set(files))
 
 
