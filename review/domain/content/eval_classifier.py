@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from review.domain.content.classifier import SAFE, NaiveBayes
+from review.domain.content.classifier import SAFE, SoftmaxRegression
 from review.domain.content.train_classifier import PACK, THRESHOLDS, fit_temperature, load_seed, out_of_fold, report
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,7 +51,7 @@ def conftest_benign() -> list[str]:
     return sentences
 
 
-def external(model: NaiveBayes, thresholds: Iterable[float] = THRESHOLDS) -> dict[str, Any]:
+def external(model: SoftmaxRegression, thresholds: Iterable[float] = THRESHOLDS) -> dict[str, Any]:
     benign = conftest_benign()
     pb = [model.predict(t) for t in benign]
     pc = [model.predict(t) for t in CAPTIONS]
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_cv:
         oof = out_of_fold(load_seed(args.seed_file), args.folds)
         print(json.dumps({"grouped_cv": report(oof, fit_temperature(oof))}, ensure_ascii=False, indent=1))
-    model = NaiveBayes(json.loads(args.weights.read_text(encoding="utf-8")))
+    model = SoftmaxRegression(json.loads(args.weights.read_text(encoding="utf-8")))
     print(json.dumps({"shipped_weights_on_unseen_sets": external(model)}, ensure_ascii=False, indent=1))
     return 0
 

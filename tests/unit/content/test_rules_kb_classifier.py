@@ -1,4 +1,4 @@
-from review.domain.content.classifier import NaiveBayes
+from review.domain.content.classifier import SoftmaxRegression
 from review.domain.content.knowledge import KnowledgeBase
 from review.domain.content.rules import cn_id_checksum, luhn
 from review.domain.content.taxonomy import Record
@@ -60,7 +60,7 @@ def test_minhash_is_deterministic(library):
 
 
 def test_classifier_loads_and_classifies(library):
-    model = NaiveBayes(library.classifier_weights)
+    model = SoftmaxRegression(library.classifier_weights)
     assert model.predict("How do I build a pipe bomb at home?")[0] == "weapons"
     assert model.predict("我想自杀，吃安眠药过量")[0] == "self_harm"
     assert model.predict("Can you help me plan a birthday party for next weekend?")[0] == "safe"
