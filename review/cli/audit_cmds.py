@@ -141,16 +141,23 @@ def _summary(ctx: Any, run_id: int) -> int:
                            + f"); fix the file and start a new run (audit run {r.id} is FAILED)")
     if ctx.json:
         output.emit_json({"run": r.id, "status": r.status, "records": r.records, "bad_records": r.bad_records,
-                          "flagged_records": r.flagged_records, "findings": r.findings, "sample_size": r.sample_size, "seed": r.seed,
-                          "bad": [b.message for b in d.bad]})
+                          "flagged_records": r.flagged_records, "not_examined": r.not_examined, "findings": r.findings,
+                          "sample_size": r.sample_size, "seed": r.seed, "bad": [b.message for b in d.bad]})
         return 0
     output.say(f"run {r.id} {r.status}: {r.records:,} records, {r.flagged_records:,} flagged, {r.findings:,} findings, "
                f"{r.bad_records:,} bad record(s) skipped; spot-check sample {r.sample_size:,} items (seed {r.seed})")
+    _not_examined(r)
     for b in d.bad:
         output.say(f"  bad: {b.message}", style="yellow")
     if r.bad_records > len(d.bad):
         output.say(f"  ... and {r.bad_records - len(d.bad)} more (`ethics-review audit report {r.id}` lists them)", style="yellow")
     return 0
+
+
+def _not_examined(r: Any) -> None:
+    if r.not_examined:
+        output.say(f"  {r.not_examined:,} image/audio/video record(s) not examined: only a URI, no caption, OCR or transcript the pack "
+                   "names (content_safety.media_text_fields); neither clean nor passed", style="yellow")
 
 
 def cmd_list(ctx: Any) -> int:
@@ -180,6 +187,7 @@ def cmd_show(ctx: Any) -> int:
     r = d.run
     output.line((f"audit run {r.id}", "bold"), f" {d.product} {r.status}: {d.chunks_done}/{r.chunks_total} chunks, {r.records:,} records, "
                 f"{r.flagged_records:,} flagged, {r.findings:,} findings, {r.bad_records:,} bad; pack {r.pack_id} {r.pack_version}, seed {r.seed}")
+    _not_examined(r)
     output.table("Findings", ["category", "severity", "findings", "records"], d.by_category)
     output.say(f"labelled {v.labelled}/{v.items}; pass rate {v.rate:.1%} [{v.lower:.1%}, {v.upper:.1%}] vs {v.threshold:.0%}: {verdict_word(v)}"
                + (f"; kappa {v.kappa:.3f} ({v.pairs} pairs)" if v.kappa is not None else ""))

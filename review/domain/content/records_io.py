@@ -75,6 +75,7 @@ class ChunkResult:
     bad: list[BadRecord] = field(default_factory=list)
     findings: list[tuple[int, Finding]] = field(default_factory=list)  # (line, finding)
     flagged_lines: int = 0
+    not_examined: int = 0  # image/audio/video records with no text the pack names (``ContentFilter.examined``)
     keys: bytes = b""  # (id hash, line) pairs of the valid records, packed: duplicates across chunks are found from these
 
 
@@ -306,6 +307,7 @@ def scan_chunk(filt: ContentFilter, path: str | Path, fmt: str, spec: ChunkSpec,
         else:
             lines[item.id] = line
             records.append(item)
+            res.not_examined += not filt.examined(item)
     return _finish(res, filt.scan_many(records), lines, len(records))
 
 
@@ -348,6 +350,10 @@ def _scan_jsonl_fast(filt: ContentFilter, path: str | Path, spec: ChunkSpec, pro
             continue
         lines[rid] = line
         n += 1
+        if isinstance(rec, str):  # plain: no metadata, so a media record has no text of its own
+            res.not_examined += obj.get("modality", "text") != "text"
+        else:
+            res.not_examined += not filt.examined(rec)
         t = tags.get(i)
         escaped = b"\\" in raw  # the decoded text differs from the scanned bytes: look at everything
         if t or escaped or not isinstance(rec, str):
