@@ -33,7 +33,7 @@ class ModerationServer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, Any]] = []
-        self.answered: Counter[str] = Counter()  # text -> times answered with a good reply
+        self.answered: Counter[tuple[str, str]] = Counter()  # (path, text) -> times answered with a good reply
         self.faults: list[str] = []  # the next requests' fates: "500", "429", "slow", "malformed", "garbled"
         self.good_left: int | None = None  # after this many good answers, every request gets a 500
         self.slow_seconds = 2.0
@@ -115,7 +115,7 @@ class ModerationServer:
                     return self._send(404, b'{"error": "no such path"}')
                 if fate == "ok" or fate == "slow":
                     with srv.lock:
-                        srv.answered.update(texts)
+                        srv.answered.update((self.path, t) for t in texts)
                 self._send(200, json.dumps(reply).encode())
 
         return Handler

@@ -154,9 +154,8 @@ def _check_plugins(lp) -> None:
     import review.plugins.moderation  # noqa: F401  # registers the remote scanners
 
     policy = lp.content_policy
-    plugins = [u for u in policy.scanner_uses() if u.use not in LOCAL_SCANNERS]
     try:
-        build(plugins, ScannerContext(lp.version, policy.level_of, policy.categories))
+        build(policy.scanner_uses(), ScannerContext(lp.version, policy.level_of, policy.categories), skip=LOCAL_SCANNERS)
     except ScannerConfigError as exc:
         raise InvalidInput(f"{lp.path}: {exc}") from None
 

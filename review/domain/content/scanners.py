@@ -123,11 +123,14 @@ class ScannerConfigError(ValueError):
     """A pack's scanner entry names no known scanner, or its factory refused the options."""
 
 
-def build(uses: Sequence[ScannerUse], ctx: ScannerContext) -> list[Scanner]:
-    """The scanners of ``uses``, in order. Raises ``ScannerConfigError`` naming the entry."""
+def build(uses: Sequence[ScannerUse], ctx: ScannerContext, skip: Iterable[str] = ()) -> list[Scanner]:
+    """The scanners of ``uses``, in order, but those named in ``skip``. Raises ``ScannerConfigError`` naming the entry."""
     known = available_scanners()
     out: list[Scanner] = []
+    skipped = set(skip)
     for i, u in enumerate(uses):
+        if u.use in skipped:
+            continue
         where = f"content_safety.scanners[{i}] ({u.use})"
         factory = known.get(u.use)
         if factory is None:
