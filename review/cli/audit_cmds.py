@@ -58,6 +58,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="double review: a third reviewer settles an item the first two disagree on (before the verdict)")
     p.add_argument("--file", default=None, help="batch: CSV or JSONL with item, verdict, category, severity, note, second, adjudicate")
     p.set_defaults(func=cmd_label)
+    clf = aud.add_parser("classifier", help="the pack's offline classifier (a softmax regression)").add_subparsers(
+        dest="classifier_cmd", required=True, metavar="ACTION")
+    p = clf.add_parser("evaluate", help="its recall and false-positive rate at the pack's threshold")
+    p.add_argument("--pack", default="default", help="policy pack (default: default)")
+    p.add_argument("--cv", action="store_true", help="recompute the grouped cross-validation from the seed set (slower)")
+    p.set_defaults(func=cmd_classifier_evaluate)
     p = aud.add_parser("report", help="write Markdown and HTML reports of a run")
     p.add_argument("run")
     p.add_argument("--out", default=".", help="output directory (default: current)")
@@ -238,6 +244,27 @@ def cmd_label(ctx: Any) -> int:
     elif v.awaiting_adjudication:
         output.say(f"{len(v.awaiting_adjudication)} item(s) wait for a third reviewer (--adjudicate): "
                    + ", ".join(map(str, v.awaiting_adjudication[:20])))
+    return 0
+
+
+def cmd_classifier_evaluate(ctx: Any) -> int:
+    from review.services.content_audit import evaluate_classifier
+
+    ev = evaluate_classifier(ctx.args.pack, cv=ctx.args.cv)
+    if ctx.json:
+        output.emit_json(ev)
+        return 0
+    output.say(f"classifier of pack {ev['pack']} {ev['version']}: softmax regression ({ev['kind']}, weights v{ev['weights_version']}), "
+               f"threshold {ev['threshold']}")
+    rows = []
+    for name, what in (("held_out", "held out"), ("unseen", "never trained on")):
+        r = ev.get(name)
+        if r:
+            rows.append((what, f"{r['recall']:.1%} of {r['harmful']}", f"{r['false_positive_rate']:.2%} of {r['benign']}",
+                         r.get("source", "benign sentences; obvious harmful requests")))
+    output.table("Recall and false-positive rate", ["set", "recall (harmful)", "false positives (benign)", "measured on"], rows)
+    if ev.get("held_out") is None:
+        output.say("no held-out figures stored for this threshold: run with --cv", style="yellow")
     return 0
 
 

@@ -22,7 +22,7 @@ import secrets
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -192,6 +192,26 @@ def pack_filter(ref: str):
     return lp, filt
 
 
+def evaluate_classifier(pack: str, *, cv: bool = False) -> dict[str, Any]:
+    """Recall and false-positive rate of a pack's offline classifier at the pack's threshold
+    (``eval_classifier.at_threshold``); ``cv`` recomputes the grouped cross-validation from the seed set."""
+    from policies.content_schema import load_content_library
+    from review.domain.content.eval_classifier import at_threshold
+
+    lp = load_pack(pack)
+    policy = lp.content_policy
+    if policy is None or policy.classifier is None or not policy.classifier.enabled:
+        raise InvalidInput(f"pack {lp.id} has no enabled classifier (content_safety.classifier: {{enabled: true, weights: ...}})")
+    lib = load_content_library(policy, lp.directory)
+    assert lib.classifier_weights is not None  # an enabled classifier's weights load or fail above
+    seed = None
+    if cv:
+        seed = lp.directory / Path(policy.classifier.weights).with_name("classifier_seed.jsonl")
+        if not seed.is_file():
+            raise InvalidInput(f"{seed}: no seed set beside the classifier weights to cross-validate on; drop --cv to use the stored figures")
+    return {"pack": lp.id, "version": lp.version, **at_threshold(lib.classifier_weights, policy.classifier.threshold, seed_file=seed)}
+
+
 class AnswerCache:
     """Remote scanners' answers in the database (``ScannerAnswer``), by text hash: what one run
     paid for, a resumed or repeated run reads back. Each write is its own small transaction,
@@ -200,7 +220,7 @@ class AnswerCache:
     def __init__(self, db: Database):
         self.db = db
 
-    def get_many(self, keys: list[str]) -> dict[str, Any]:
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         with self.db.reading() as s:
             for k in range(0, len(keys), 500):
@@ -208,7 +228,7 @@ class AnswerCache:
                                      .where(col(ScannerAnswer.key).in_(keys[k:k + 500]))).tuples().all())
         return out
 
-    def put_many(self, scanner: str, items: dict[str, Any]) -> None:
+    def put_many(self, scanner: str, items: Mapping[str, Any]) -> None:
         now = utcnow()
         with self.db.transaction() as s:
             _insert_ignore(s, table_of(ScannerAnswer), [{"key": k, "scanner": scanner, "answer": a, "created_at": now}

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import argparse
 import importlib.util
@@ -79,6 +79,35 @@ def external(model: SoftmaxRegression, thresholds: Iterable[float] = THRESHOLDS)
                 model.predict(t)
             best = min(best, (time.perf_counter() - t0) / len(batch))
         out[f"us_per_text_{name}"] = round(best * 1e6, 1)
+    return out
+
+
+def at_threshold(weights: Mapping[str, Any], threshold: float, *, seed_file: Path | None = None, folds: int = 8) -> dict[str, Any]:
+    """Recall and false-positive rate of a pack's classifier at the pack's threshold: held out (grouped
+    cross-validation: recomputed from ``seed_file`` when given, else as stored by ``train_classifier``)
+    and on sets never used in training (the benign sentence set, obvious harmful requests)."""
+    out: dict[str, Any] = {"threshold": threshold, "kind": weights.get("kind"), "weights_version": str(weights.get("version", "0"))}
+    if seed_file is not None:
+        oof = out_of_fold(load_seed(seed_file), folds)
+        cv = report(oof, fit_temperature(oof), [threshold])
+        row = cv["by_threshold"][str(threshold)]
+        source = f"grouped {folds}-fold CV on {seed_file.name}, recomputed now"
+    else:
+        cv = dict(weights.get("held_out") or {})
+        row = (cv.get("by_threshold") or {}).get(str(threshold))
+        source = str(cv.get("method", "grouped CV")) + ", as stored with the weights"
+    out["held_out"] = None if row is None else {
+        "source": source, "recall": row["harmful_recall"], "false_positive_rate": row["benign_fpr"],
+        "harmful": cv.get("n_harmful"), "benign": cv.get("n_safe")}
+    model = SoftmaxRegression(weights)
+    try:
+        ext = external(model, [threshold])
+    except (OSError, AttributeError):  # the benign set lives in the repository's tests, not in an installed package
+        ext = None
+    if ext is not None:
+        row = ext["by_threshold"][str(threshold)]
+        out["unseen"] = {"recall": round(row["obvious_caught"] / ext["obvious_n"], 3), "harmful": ext["obvious_n"],
+                         "false_positive_rate": row["benign_fpr"], "benign": ext["benign_n"]}
     return out
 
 
