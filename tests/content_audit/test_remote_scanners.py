@@ -155,3 +155,34 @@ def test_the_prefect_flow_runs_the_listed_models(prefect_harness, sqlite_audit_d
     got = rows(db, run.id)
     assert ("r001", "output", "openai_moderation", OPENAI_MODEL, "terrorism_violence", "openai:violence") in got
     assert ("r002", "output", "llama_guard", GUARD_MODEL, "hate_discrimination", "llama_guard:S10") in got
+
+
+def test_a_reaudit_runs_the_listed_models(tmp_path: Path, capsys) -> None:
+    """A follow-up's content re-audit, through the CLI, with a pack that lists the models."""
+    from review.cli.main import main
+
+    home = tmp_path / "demo"
+    assert main(["--json", "demo", "--home", str(home)]) == 0
+    url = f"sqlite:///{home / 'ethics-review.db'}"
+    capsys.readouterr()
+    assert main(["--database", url, "--json", "audit", "reaudits"]) == 0
+    req = json.loads(capsys.readouterr().out)[0]
+    records = tmp_path / "outputs.jsonl"
+    records.write_text("\n".join(json.dumps({"id": f"r{i}", "product": req["product"], "prompt": "Summarise the plan",
+                                             "output": "the ATTACKPLAN" if i == 3 else "Rest and fluids."}) for i in range(20)) + "\n")
+    with ModerationServer() as srv:
+        pack = remote_pack(tmp_path, srv)
+        code = main(["--database", url, "--as", "priya.nair", "--json", "audit", "run", str(records), "--product", req["product"],
+                     "--reaudit", str(req["id"]), "--pack", pack])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+    summary = json.loads(out)
+    db = Database(url)
+    try:
+        got = rows(db, summary["run"])
+        with db.reading() as s:
+            assert s.get(AuditRun, summary["run"]).reaudit_id == req["id"]
+    finally:
+        db.dispose()
+    assert ("r3", "output", "openai_moderation", OPENAI_MODEL, "terrorism_violence", "openai:violence") in got
+    assert ("r3", "output", "llama_guard", GUARD_MODEL, "terrorism_violence", "llama_guard:S1") in got
