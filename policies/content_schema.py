@@ -251,7 +251,7 @@ class ContentSafetyPolicy(BaseModel):
     audit_control: str | None = None
     #: the scanners of an audit, in order; absent: the built-ins the section configures (keyword, regex,
     #: knowledge_base when it has a file, classifier when enabled), which is what audits ran before the list existed
-    scanners: list[ScannerUse] | None = None
+    scanners: list[ScannerUse] | None = Field(default=None, min_length=1)
     #: metadata fields of an image, audio or video record that carry its text (OCR, transcript, caption): a
     #: media record without one is reported as not examined, never as clean
     media_text_fields: list[str] = Field(default=["caption", "alt_text", "alt", "ocr", "ocr_text", "transcript", "subtitles",

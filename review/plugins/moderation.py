@@ -9,7 +9,7 @@
   codes (``S1,S10``), mapped through the categories' ``llama_guard:`` lists. A record's output
   is judged as the assistant's answer to its prompt.
 
-Every text is one unit of work, keyed by a hash of (scanner, model, what is sent). Units the
+Every text is one unit of work, keyed by a hash of (scanner, model, threshold, what is sent). Units the
 scan's ``RESULT_CACHE`` already holds are not sent again; the others go in batches (moderation:
 ``batch_size`` texts a request; chat: one conversation a request) over ``concurrency`` threads,
 at most ``rate_limit`` requests a second, each with a ``timeout``; a timeout, a refused
@@ -149,7 +149,7 @@ class RemoteScanner:
             if not text:
                 continue
             payload = self.payload(records[i // 3], FIELDS[i % 3], text)
-            key = hashlib.sha256(json.dumps([self.name, self.opts.model, payload], ensure_ascii=False).encode()).hexdigest()
+            key = hashlib.sha256(json.dumps([self.name, self.opts.model, self.opts.threshold, payload], ensure_ascii=False).encode()).hexdigest()
             units.append((i, key))
             todo[key] = payload
         if not units:

@@ -161,6 +161,7 @@ def _section(**extra):
     ([{"use": "openai_moderation", "url": "http://h/v1", "model": "m", "api_key": "sk-123"}], "never put a key in the pack"),
     ([{"use": "keyword", "timeout": 3}], "takes no option 'timeout'"),
     ([{"use": "keyword"}, {"use": "keyword"}], "listed twice"),
+    ([], "at least 1 item"),
     ([{"use": "openai_moderation", "url": "http://h/v1", "model": "m", "batch": 3}], "unknown option 'batch'"),
 ])
 def test_the_scanner_list_is_checked(scanners, message):
