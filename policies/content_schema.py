@@ -257,6 +257,15 @@ class ContentSafetyPolicy(BaseModel):
     media_text_fields: list[str] = Field(default=["caption", "alt_text", "alt", "ocr", "ocr_text", "transcript", "subtitles",
                                                   "description"], min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_secrets(cls, data: Any) -> Any:
+        """A credential written into a scanner entry is refused (``ScannerUse``); its value never reaches the error message."""
+        if isinstance(data, dict) and isinstance(data.get("scanners"), list):
+            data = {**data, "scanners": [{k: "(hidden)" if str(k).lower().replace("-", "_") in _SECRET_NAMES else v for k, v in e.items()}
+                                         if isinstance(e, dict) else e for e in data["scanners"]]}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> "ContentSafetyPolicy":
         covered = sorted(s for lv in self.severity_levels for s in range(lv.low, lv.high + 1))

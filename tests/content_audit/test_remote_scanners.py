@@ -111,6 +111,12 @@ def test_a_bad_scanner_entry_is_refused_before_any_row(audit_db: Database, tmp_p
     with pytest.raises(InvalidInput, match=r"scanners\[0\] \(openai_moderation\): api_key_env: the environment variable "
                                            r"ER_MODERATION_KEY is not set"):
         ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", pack=keyless)
+    (tmp_path / "c").mkdir()
+    keyed = make_pack(tmp_path / "c", [{"use": "llama_guard", "url": "http://127.0.0.1:9/v1", "model": "m", "api_key": "sk-SECRET"}])
+    with pytest.raises(InvalidInput) as exc:
+        ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", pack=keyed)
+    assert "content_safety.yaml: scanners[0]" in str(exc.value) and "never put a key in the pack" in str(exc.value)
+    assert "sk-SECRET" not in str(exc.value)
     with db.reading() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(AuditRun)).scalar_one() == 0
 
