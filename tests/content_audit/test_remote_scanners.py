@@ -192,3 +192,57 @@ def test_a_reaudit_runs_the_listed_models(tmp_path: Path, capsys) -> None:
         db.dispose()
     assert ("r3", "output", "openai_moderation", OPENAI_MODEL, "terrorism_violence", "openai:violence") in got
     assert ("r3", "output", "llama_guard", GUARD_MODEL, "terrorism_violence", "llama_guard:S1") in got
+
+
+PLUGIN = '''
+from review.domain.content.taxonomy import Finding
+
+
+class Shouting:
+    """Flags a text written all in capitals (a plugin as a third party would publish it)."""
+
+    name, version = "shouting", "0.1"
+
+    def __init__(self, ctx, options):
+        self.ctx, self.category, self.min_len = ctx, options.get("category", "harassment_defamation"), int(options.get("min_len", 8))
+
+    def scan(self, record):
+        out = []
+        for field in ("prompt", "output"):
+            text = getattr(record, field)
+            if len(text) >= self.min_len and text.isupper():
+                sev = self.ctx.severity_of(self.category)
+                out.append(Finding(record.id, self.category, None, sev, self.ctx.level(sev), self.name, self.ctx.pack_version, field,
+                                   0, len(text), text, "shouting", None, self.version))
+        return out
+
+
+def factory(ctx, options):
+    if set(options) - {"category", "min_len"}:
+        raise ValueError(f"unknown option(s) {sorted(set(options) - {'category', 'min_len'})}")
+    return Shouting(ctx, options)
+'''
+
+
+def test_a_plugin_published_under_the_entry_point_group_runs(audit_db: Database, tmp_path: Path, monkeypatch) -> None:
+    """A distribution on sys.path declaring ``ethics_review.scanners`` (no registration call) is found by name."""
+    site = tmp_path / "site"
+    (site / "er_shouting").mkdir(parents=True)
+    (site / "er_shouting" / "__init__.py").write_text(PLUGIN, encoding="utf-8")
+    dist = site / "er_shouting-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: er-shouting\nVersion: 0.1\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[ethics_review.scanners]\nshouting = er_shouting:factory\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    db = audit_db
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"r{k}", "product": PRODUCT, "prompt": "hi", "output": o})
+                              for k, o in enumerate(["A CALM ANSWER IN CAPITALS", "a calm answer", "OK"])) + "\n", encoding="utf-8")
+    (tmp_path / "a").mkdir()
+    bad = make_pack(tmp_path / "a", [{"use": "keyword"}, {"use": "shouting", "colour": "red"}])
+    with pytest.raises(InvalidInput, match=r"scanners\[1\] \(shouting\): unknown option\(s\) \['colour'\]"):
+        ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", pack=bad)
+    run = ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", pack=make_pack(tmp_path, [{"use": "keyword"},
+                                                                                                   {"use": "shouting", "min_len": 4}]))
+    ca.run_inline(db, run.id)
+    assert rows(db, run.id) == [("r0", "output", "shouting", "0.1", "harassment_defamation", "shouting")]
