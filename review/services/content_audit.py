@@ -33,6 +33,7 @@ from review.domain.content import records_io as rio
 from review.errors import Conflict, InvalidInput, NotFound
 from review.limits import RECORD_ENV, record_bytes
 from review.hashing import file_sha256
+from review import plugins
 from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.services.tables import table_of
@@ -151,8 +152,7 @@ def _check_plugins(lp) -> None:
     from policies.content_schema import LOCAL_SCANNERS
     from review.domain.content.scanners import ScannerConfigError, ScannerContext, build
 
-    import review.plugins.moderation  # noqa: F401  # registers the remote scanners
-
+    plugins.register()
     policy = lp.content_policy
     try:
         build(policy.scanner_uses(), ScannerContext(lp.version, policy.level_of, policy.categories), skip=LOCAL_SCANNERS)
@@ -173,8 +173,7 @@ def pack_filter(ref: str):
     from review.domain.content.engine import ContentFilter
     from review.domain.content.scanners import ScannerConfigError
 
-    import review.plugins.moderation  # noqa: F401  # registers the remote scanners
-
+    plugins.register()
     lp = load_pack(ref)
     if lp.content_policy is None:
         raise InvalidInput(f"pack {lp.id} has no content_safety section; an audit needs one (see policies/packs/default/content)")
