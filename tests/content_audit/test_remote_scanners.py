@@ -20,7 +20,7 @@ from review.services import content_report as cr
 from review.store.db import Database
 from review.store.models_content import AuditChunk, AuditRun, ContentFinding, ScannerAnswer
 from tests.content_audit.conftest import PRODUCT
-from tests.moderation_server import GUARD_MODEL, OPENAI_MODEL, ModerationServer
+from review.bench.moderation_server import GUARD_MODEL, OPENAI_MODEL, ModerationServer
 
 DEFAULT = Path(__file__).resolve().parents[2] / "policies" / "packs" / "default"
 FAST = {"retries": 1, "backoff": 0.01, "timeout": 2, "concurrency": 3, "batch_size": 4}

@@ -15,7 +15,7 @@ from review.domain.content.scanners import RESULT_CACHE, ScannerConfigError, Sca
 from review.domain.content.taxonomy import Record
 from review.errors import ScannerUnavailable
 from review.plugins.moderation import LlamaGuard, OpenAIModeration
-from tests.moderation_server import GUARD_MODEL, OPENAI_MODEL, ModerationServer
+from review.bench.moderation_server import GUARD_MODEL, OPENAI_MODEL, ModerationServer
 from tests.unit.content.conftest import PACK
 
 FAST = {"retries": 2, "backoff": 0.01, "timeout": 0.5, "concurrency": 2, "batch_size": 2}

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 that speaks the two moderation APIs the remote scanners call:
+"""A real HTTP server on 127.0.0.1 that speaks the two moderation APIs the remote scanners call
+(the stand-in for an endpoint outside the machine, for ``bench scanners`` and the tests):
 OpenAI's ``POST /v1/moderations`` and an OpenAI-compatible ``POST /v1/chat/completions`` serving
 Llama Guard. It judges by marker words (``ATTACKPLAN``: violence / S1, ``SLURWORD``: hate / S10)
 and can be told to fail: HTTP 500, 429 with Retry-After, a slow answer, malformed JSON, or a 500
@@ -29,17 +30,22 @@ def judge(text: str) -> list[tuple[str, str]]:
     return out
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # concurrent clients connect at once
+
+
 class ModerationServer:
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, Any]] = []
         self.answered: Counter[tuple[str, str]] = Counter()  # (path, text) -> times answered with a good reply
         self.faults: list[str] = []  # the next requests' fates: "500", "429", "slow", "malformed", "garbled"
         self.good_left: int | None = None  # after this many good answers, every request gets a 500
         self.slow_seconds = 2.0
+        self.latency = latency  # seconds every answer takes (a model's inference time)
         self.retry_after = "1"
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -96,6 +102,8 @@ class ModerationServer:
                     return self._send(200, b'{"results": [ {"flagged": tru')
                 if fate == "slow":
                     time.sleep(srv.slow_seconds)
+                elif srv.latency:
+                    time.sleep(srv.latency)
                 if self.path == "/v1/moderations":
                     texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
                     results = []
