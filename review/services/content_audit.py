@@ -340,7 +340,7 @@ def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | 
         check_source(run)
     # A pack with a plugin scans in this process: a remote scanner brings its own concurrency, and
     # worker processes would each open connections and multiply its rate limit.
-    if workers > 1 and len(descs) > 1 and stop_after is None and not has_plugins(_checked_pack(run.settings["pack_ref"])):
+    if workers > 1 and len(descs) > 1 and stop_after is None and not has_plugins(load_pack(run.settings["pack_ref"])):
         _scan_in_pool(db, run_id, descs, workers, progress)
         return finish_run(db, run_id, actor=actor)
     for k, desc in enumerate(descs):
