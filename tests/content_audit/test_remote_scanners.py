@@ -133,7 +133,7 @@ def media_corpus(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("scanners", [None, [{"use": "keyword"}, {"use": "regex"}]], ids=["default", "fast-path"])
-def test_media_with_only_a_uri_is_not_examined(audit_db: Database, tmp_path: Path, scanners) -> None:
+def test_media_with_only_a_uri_is_not_examined(audit_db: Database, tmp_path: Path, scanners, capsys) -> None:
     db = audit_db
     path = media_corpus(tmp_path / "media.jsonl")
     pack = make_pack(tmp_path, scanners)
@@ -146,6 +146,13 @@ def test_media_with_only_a_uri_is_not_examined(audit_db: Database, tmp_path: Pat
     assert cr.verdict(db, run.id).not_examined == 3
     _, markdown, html = cr.render_report(db, run.id)
     assert "| Not examined | 3 image/audio/video record(s) with only a URI" in markdown and "Not examined" in html
+    from review.cli.main import main
+
+    capsys.readouterr()
+    assert main(["--database", db.url, "--as", "amara.okafor", "audit", "show", str(run.id)]) == 0
+    assert "3 image/audio/video record(s) not examined" in capsys.readouterr().out
+    assert main(["--database", db.url, "--as", "amara.okafor", "--json", "audit", "show", str(run.id)]) == 0
+    assert json.loads(capsys.readouterr().out)["run"]["not_examined"] == 3
 
 
 def test_the_prefect_flow_runs_the_listed_models(prefect_harness, sqlite_audit_db: Database, tmp_path: Path) -> None:
