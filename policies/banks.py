@@ -93,18 +93,19 @@ def parse_item(obj: Any, kind: str, where: str, *, today: date, default_added: d
     if any(not c.isprintable() and c not in "\n\t" for c in q):
         raise _bad(where, "question", q, "holds control characters", "remove them")
     raw_added = obj.get("added")
-    if raw_added is None and default_added is not None:
-        added = default_added
-    else:
-        try:
-            added = date.fromisoformat(raw_added) if isinstance(raw_added, str) else None
-        except ValueError:
-            added = None
-        if added is None:
-            raise _bad(where, "added", raw_added, "is not a date", "write the day it was added as YYYY-MM-DD")
-        if added > today:
-            raise _bad(where, "added", raw_added, "is in the future", "write the day it was added")
+    added = default_added if raw_added is None else _date(raw_added)
+    if added is None:
+        raise _bad(where, "added", raw_added, "is not a date", "write the day it was added as YYYY-MM-DD")
+    if added > today:
+        raise _bad(where, "added", raw_added, "is in the future", "write the day it was added")
     return BankItem(rid.strip(), kind, risk, lang, q.strip(), added, where)
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def parse_lines(text: str, kind: str, name: str, *, today: date, default_added: date | None = None) -> list[BankItem]:

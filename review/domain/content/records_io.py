@@ -83,6 +83,7 @@ class ChunkResult:
     bad: list[BadRecord] = field(default_factory=list)
     findings: list[tuple[int, Finding]] = field(default_factory=list)  # (line, finding)
     flagged_lines: int = 0
+    not_examined: int = 0  # image/audio/video records with no text the pack names (``ContentFilter.examined``)
     keys: bytes = b""  # (id hash, line) pairs of the valid records, packed: duplicates across chunks are found from these
 
 
@@ -312,6 +313,7 @@ def scan_chunk(filt: ContentFilter, path: str | Path, fmt: str, spec: ChunkSpec,
         else:
             lines[item.id] = line
             records.append(item)
+            res.not_examined += not filt.examined(item)
     return _finish(res, filt.scan_many(records), lines, len(records))
 
 
@@ -365,6 +367,10 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
             continue
         lines[rid] = line
         n += 1
+        if isinstance(rec, str):  # plain: no metadata, so a media record has no text of its own
+            res.not_examined += obj.get("modality", "text") != "text"
+        else:
+            res.not_examined += not filt.examined(rec)
         t = tags.get(i)
         escaped = everything or b"\\" in raw  # the decoded text differs from the scanned bytes: look at everything
         if t or escaped or not isinstance(rec, str):
@@ -406,6 +412,8 @@ def _all_plain(filt: ContentFilter, decoded: list[tuple[int, bytes, Any]], raws:
         return None
     rids = cast("list[str]", ids)
     res = ChunkResult(seq)
+    # plain records have no metadata, so a media one has no text of its own: not examined
+    res.not_examined = sum(1 for _, _, obj in decoded if obj.get("modality", "text") != "text")
     lines = dict(zip(rids, [line_start + i for i, _, _ in decoded], strict=True))
     cand = (range(len(decoded)) if everything
             else [k for k, (i, raw, _) in enumerate(decoded) if i in tags or b"\\" in raw])
