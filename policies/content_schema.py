@@ -274,7 +274,8 @@ class ContentSafetyPolicy(BaseModel):
     minimums: LibraryMinimums = LibraryMinimums()
     #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
     audit_control: str | None = None
-    #: the standard the deployment is held to (``policies/standards/<id>.yaml``: its figures, not code)
+    #: the standard the deployment is held to: an id (``policies/standards/<id>.yaml``) or a YAML file in the pack
+    #: (relative to it); its figures are data, not code
     standard: str | None = None
     banks: TestBanks | None = None
     #: the scanners of an audit, in order; absent: the built-ins the section configures (keyword, regex,
@@ -363,6 +364,8 @@ class ContentSafetyPolicy(BaseModel):
             files.append(self.classifier.weights)
         if self.banks:
             files.extend(p for p in self.banks.paths().values() if p)
+        if self.standard and self.standard.endswith((".yaml", ".yml")):  # a standard file of the pack's own
+            files.append(self.standard)
         return sorted(set(files))
 
 

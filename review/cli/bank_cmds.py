@@ -1,4 +1,4 @@
-"""Test-bank commands: ``bank lint`` and ``bank import``."""
+"""Test-bank commands (``bank lint``, ``bank import``) and ``conformance`` (the deployment against its standard)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--bank", required=True, choices=("generated", "should_refuse", "must_not_refuse"))
     p.add_argument("--dry-run", action="store_true", help="report what would be added; write nothing")
     p.set_defaults(func=cmd_import)
+    register_conformance(sub)
 
 
 def cmd_lint(ctx: Any) -> int:
@@ -76,3 +77,47 @@ def cmd_import(ctx: Any) -> int:
     else:
         output.say("nothing new: nothing written")
     return 0
+
+
+def register_conformance(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("conformance", help="the deployment against its pack's standard, number by number "
+                                           f"(exit {SHORT} when anything required is not met or has no data)")
+    p.add_argument("--pack", default="default", help="pack id or directory (default: default)")
+    p.add_argument("--product", help="only this product's audit runs (default: all)")
+    p.add_argument("--format", dest="fmt", choices=("md", "html", "json"), default=None,
+                   help="md (default on a terminal), html or json (also: --json)")
+    p.add_argument("--out", help="write the report to this file instead of printing it")
+    p.set_defaults(func=cmd_conformance)
+
+
+def cmd_conformance(ctx: Any) -> int:
+    import json as _json
+    from pathlib import Path
+
+    from review.services.conformance import MET, conformance, render_html, render_markdown
+
+    a = ctx.args
+    rep = conformance(ctx.db, a.pack, a.product)
+    fmt = "json" if ctx.json else (a.fmt or "md")
+    code = 0 if rep.conforms else SHORT
+    if fmt == "json" and not a.out:
+        output.emit_json(rep.to_json())
+        return code
+    text = (_json.dumps(rep.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
+            else render_html(rep) if fmt == "html" else render_markdown(rep))
+    if a.out:
+        Path(a.out).write_text(text, encoding="utf-8")
+        c = rep.counts()
+        output.say(f"{a.out}: {'conforms' if rep.conforms else 'does not conform'} ({c[MET]} met, {c['not met']} not met, "
+                   f"{c['no data']} without data)")
+        return code
+    if fmt == "md" and not ctx.json:
+        output.table(f"Conformance with {rep.standard} (pack {rep.pack} {rep.version})",
+                     ["area", "requirement", "found", "status", "evidence"],
+                     [(r.area, r.requirement, r.found, r.status, r.evidence) for r in rep.rows])
+        c = rep.counts()
+        output.say(f"{'conforms' if rep.conforms else 'does not conform'}: {c[MET]} met, {c['not met']} not met, "
+                   f"{c['no data']} without data")
+        return code
+    output.say(text)
+    return code

@@ -28,11 +28,14 @@ def _policy(lp: LoadedPack) -> ContentSafetyPolicy:
     return policy
 
 
-def _standard(lp: LoadedPack, policy: ContentSafetyPolicy) -> Standard:
-    if not policy.standard:
-        raise InvalidInput(f"pack {lp.id}: content_safety.standard is not set; name the standard the banks are held to "
+def pack_standard(lp: LoadedPack) -> Standard:
+    """The standard the pack names: an id (``policies/standards/<id>.yaml``) or a YAML file beside the pack."""
+    policy = _policy(lp)
+    ref = policy.standard
+    if not ref:
+        raise InvalidInput(f"pack {lp.id}: content_safety.standard is not set; name the standard it is held to "
                            "(e.g. `standard: tc260-003`)")
-    return load_standard(policy.standard)
+    return load_standard(str(lp.directory / ref) if ref.endswith((".yaml", ".yml")) else ref)
 
 
 def read_banks(lp: LoadedPack, today: date | None = None) -> dict[str, list[BankItem]]:
@@ -64,7 +67,7 @@ def bank_lint(pack_ref: str, today: date | None = None) -> BankReport:
     today = today or date.today()
     lp = load_pack(pack_ref)
     policy = _policy(lp)
-    std = _standard(lp, policy)
+    std = pack_standard(lp)
     paths: dict[str, str | None] = policy.banks.paths() if policy.banks else dict.fromkeys(KINDS)
     lints = lint_banks(read_banks(lp, today), paths, std, today)
     return BankReport(lp.id, lp.version, std.id, bool(policy.banks and policy.banks.starter), lints, today)
