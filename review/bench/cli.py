@@ -1,0 +1,95 @@
+"""CLI latency benchmark: wall clock of fresh ``ethics-review`` processes on a demo database.
+
+``ethics-review bench cli`` seeds a temporary demo database (the ``ethics-review demo`` data,
+removed afterwards), then runs ``--help``, ``list`` and ``show ID`` as a person does (a new
+process each time, direct mode via ``$ETHICS_REVIEW_HOME``) and prints, last, one JSON object
+with the medians ``help_ms``, ``list_ms``, ``show_ms`` and ``python_startup_ms`` (a bare
+``python -c pass``: the floor). Targets: ``help_ms`` <= 150, ``list_ms`` and ``show_ms`` <= 300.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from review.errors import InvalidInput
+
+ACTOR = "wei.chen"  # the demo's hint (`ethics-review --as wei.chen list`)
+
+
+def register(bench: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = bench.add_parser("cli", help="wall clock of `--help`, `list` and `show` as fresh processes on a demo database")
+    p.add_argument("--repeat", type=int, default=7, help="timed runs of each command (the median is reported)")
+    p.set_defaults(func=cmd_bench_cli)
+
+
+def _seed(home: Path) -> int:
+    """The demo database in ``home``; returns the id of the first review (the one ``show`` prints)."""
+    from review.demo.seed import run_demo
+    from review.store.db import Database
+
+    db = Database(f"sqlite:///{home / 'ethics-review.db'}", data_dir=home)
+    try:
+        db.upgrade()
+        return min(run_demo(db, evidence_dir=home / "evidence-sources").values())
+    finally:
+        db.dispose()
+
+
+def _entry_point() -> list[str]:
+    """The installed ``ethics-review`` script next to this interpreter, else ``python -m review.cli.main``."""
+    script = Path(sys.executable).with_name("ethics-review")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "review.cli.main"]
+
+
+def _median_ms(cmd: list[str], env: dict[str, str], repeat: int) -> float:
+    """Median wall clock of ``cmd`` over ``repeat`` runs after one untimed warm-up; a failing run is an error."""
+    times = []
+    for i in range(repeat + 1):
+        t = time.perf_counter()
+        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        elapsed = (time.perf_counter() - t) * 1000
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+        if i:
+            times.append(elapsed)
+    return round(statistics.median(times), 1)
+
+
+def run(*, repeat: int = 7, echo: Any = print) -> dict[str, Any]:
+    if repeat < 1:
+        raise InvalidInput(f"--repeat {repeat}: must be at least 1")
+    home = Path(tempfile.mkdtemp(prefix="ethics-review-bench-cli-"))
+    try:
+        t = time.perf_counter()
+        review_id = _seed(home)
+        if echo:
+            echo(f"seeded the demo database in {time.perf_counter() - t:.1f} s")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETHICS_REVIEW_")}
+        env.update(ETHICS_REVIEW_HOME=str(home), ETHICS_REVIEW_USER=ACTOR)
+        cli = _entry_point()
+        out: dict[str, Any] = {}
+        for key, cmd in (("python_startup_ms", [sys.executable, "-c", "pass"]), ("help_ms", [*cli, "--help"]),
+                         ("list_ms", [*cli, "list"]), ("show_ms", [*cli, "show", str(review_id)])):
+            out[key] = _median_ms(cmd, env, repeat)
+            if echo:
+                echo(f"{key}: {out[key]} ms (median of {repeat})")
+        out["repeat"] = repeat
+        return out
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def cmd_bench_cli(ctx: Any) -> int:
+    result = run(repeat=ctx.args.repeat, echo=None if ctx.json else print)
+    print(json.dumps(result))
+    return 0
