@@ -94,6 +94,13 @@ class ContentCategory(BaseModel):
     default_severity: int = Field(default=4, ge=0, le=7)
     subcodes: dict[str, str] = {}  # subcode -> TC260 risk it maps to (e.g. ethnicity -> A.2.1)
     keywords: str | None = None  # path of a keyword file, relative to the pack
+    #: how strictly the category's terms match: ``word`` (default) needs a word boundary on both sides of a Latin
+    #: term; ``none`` finds every term inside longer words too (as ``*term*`` does for one term), for categories
+    #: whose terms no ordinary word contains
+    boundary: Literal["word", "none"] = "word"
+    #: ``1``: terms of five letters or more are also found one typo away (two adjacent letters swapped, one letter
+    #: missing; never the first or last letter). ``bench filter`` measures what it costs in false fires.
+    typos: Literal[0, 1] = 0
 
     @model_validator(mode="after")
     def _known_codes(self) -> "ContentCategory":
@@ -248,8 +255,10 @@ class Keyword:
     severity: int
     subcode: str | None
     source: str  # "file:line"
-    #: written ``*term*``: found inside longer words too ("buyfentanylnow"), for terms no ordinary word contains
+    #: written ``*term*`` (or in a ``boundary: none`` category): found inside longer words too ("buyfentanylnow"),
+    #: for terms no ordinary word contains
     glued: bool = False
+    typos: int = 0  # the category's ``typos``
 
 
 @dataclass(frozen=True)
@@ -330,7 +339,7 @@ def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> Content
             if term.casefold() in seen:
                 continue
             seen.add(term.casefold())
-            lib.keywords.append(Keyword(term, cat.code, sev, sub, where, glued))
+            lib.keywords.append(Keyword(term, cat.code, sev, sub, where, glued or cat.boundary == "none", cat.typos))
     if policy.allow_list:
         lib.allow_list = [raw.strip() for _, raw in _read_lines(pack_dir / policy.allow_list, policy.allow_list)]
     if policy.knowledge_base:

@@ -23,6 +23,7 @@ os.environ["PREFECT_HOME"] = str(_TMP / "prefect-home")
 os.environ.setdefault("PREFECT_API_ENABLE_HTTP2", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["ETHICS_REVIEW_HOME"] = str(_TMP / "home")
+os.environ["ETHICS_REVIEW_MATCHER_CACHE"] = str(_TMP / "matchers")  # compiled Hyperscan databases: this run's own
 os.environ.pop("ETHICS_REVIEW_DATABASE_URL", None)
 os.environ.pop("ETHICS_REVIEW_USER", None)
 

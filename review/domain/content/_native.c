@@ -1019,6 +1019,43 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     Py_RETURN_FALSE;
 }
 
+/* inner_seps(texts) -> [(text index, position)]: every -, . or _ with an ASCII letter on both sides (a word
+ * split by a separator: "mur-der"), in text then position order (normalize.inner_seps is the reference). */
+static inline int ascii_letter(Py_UCS4 c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+
+static PyObject *inner_seps(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "inner_seps expects a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *out = PyList_New(0);
+    if (!out) { Py_DECREF(seq); return NULL; }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        PyObject *text = items[t];
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "inner_seps expects str");
+            goto fail;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        for (Py_ssize_t i = 1; i + 1 < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c != '-' && c != '.' && c != '_') continue;
+            if (!ascii_letter(PyUnicode_READ(kind, data, i - 1)) || !ascii_letter(PyUnicode_READ(kind, data, i + 1))) continue;
+            PyObject *pair = Py_BuildValue("(nn)", t, i);
+            if (!pair || PyList_Append(out, pair) < 0) { Py_XDECREF(pair); goto fail; }
+            Py_DECREF(pair);
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_O, "Install the per-character fold table {code point: folded str}."},
     {"fold", fold, METH_O, "The match view of a str: (view, starts, ends, joints)."},
@@ -1029,6 +1066,7 @@ static PyMethodDef methods[] = {
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
+    {"inner_seps", inner_seps, METH_O, "[(text index, position)] of every -, . or _ between two ASCII letters."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };

@@ -84,17 +84,20 @@ def generate_corpus(n: int, library: list[str], *, hit_share: float = 0.05, seed
         yield Record(id=f"bench-{i:07d}", product="bench", prompt=prompt, output=output)
 
 
-def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: str = "bench") -> ContentFilter:
-    """A keyword-only ``ContentFilter`` over a plain term list (one synthetic category)."""
+def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: str = "bench", typos: bool = False,
+                   glued: bool = False) -> ContentFilter:
+    """A keyword-only ``ContentFilter`` over a plain term list (one synthetic category; ``typos`` / ``glued`` as a
+    category's ``typos: 1`` / ``boundary: none``)."""
     from types import SimpleNamespace as NS  # duck-typed policy/library: domain does not import policies
 
     from review.domain.content.engine import ContentFilter
     from review.domain.content.taxonomy import level_of
 
     policy = NS(level_of=level_of, regex_rules=[], knowledge_base=None, classifier=None, categories=[])
-    lib = NS(keywords=[NS(term=t, category="synthetic", subcode=None, severity=4) for t in terms],
+    lib = NS(keywords=[NS(term=t, category="synthetic", subcode=None, severity=4, typos=int(typos), glued=glued) for t in terms],
              allow_list=[], exemplars=[], classifier_weights=None)
-    return ContentFilter.from_policy(policy, lib, "bench", f"{pack_hash}:{len(terms)}", engine=engine, scanners=["keyword"])
+    return ContentFilter.from_policy(policy, lib, "bench", f"{pack_hash}:{len(terms)}:{typos}:{glued}", engine=engine,
+                                     scanners=["keyword"])
 
 
 def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk: int = 4096,
@@ -177,37 +180,8 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
 
 
 def scan_buffer(filt: ContentFilter, buf: bytes) -> list[Finding]:
-    """The filter on a buffer of JSONL records (the audit's fast path, with its checks of
-    the candidate records but no duplicate-id bookkeeping): one prefilter pass over the raw
-    bytes, then only tagged or escaped lines are located (no split of the buffer), decoded,
-    checked and verified."""
-    from review.domain.content.records_io import BadRecord, _loads, _plain, _quick
+    """The filter on a buffer of JSONL records, through the audit's own chunk path (``records_io.scan_jsonl``:
+    prefilter or not, every line decoded and checked, candidates filtered)."""
+    from review.domain.content.records_io import scan_jsonl
 
-    tags = filt.prefilter_lines(buf)
-    escaped: set[int] = set()
-    find, rfind = buf.find, buf.rfind
-    i = find(b"\\")
-    while i >= 0:
-        escaped.add(rfind(b"\n", 0, i) + 1)
-        nl = find(b"\n", i)
-        if nl < 0:
-            break
-        i = find(b"\\", nl)
-    cands: list[Record] = []
-    forced: list[bool] = []
-    line_tags: list[set[str]] = []
-    none: set[str] = set()
-    for lo in sorted(tags.keys() | escaped):
-        nl = find(b"\n", lo)
-        raw = buf[lo:nl] if nl >= 0 else buf[lo:]
-        if not raw:
-            continue
-        obj = _loads(raw)
-        rid = _quick(obj, "bench", 0, None)
-        rec = _plain(obj, rid, None) if isinstance(rid, str) else rid
-        if isinstance(rec, BadRecord):
-            continue
-        cands.append(rec)
-        forced.append(lo in escaped or bool(rec.metadata))
-        line_tags.append(tags.get(lo, none))
-    return filt.scan_hinted(cands, forced, line_tags)
+    return [f for _, f in scan_jsonl(filt, buf, "bench").findings]

@@ -14,12 +14,12 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from review.domain.content.classifier import NaiveBayes
 from review.domain.content.knowledge import Exemplar, KnowledgeBase
-from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine
+from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine, typo_variants
 from review.domain.content.normalize import canonical_term, native, tables
 from review.domain.content.rules import RuleSpec, compile_rule
 from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
                                             KnowledgeBaseScanner, RegexScanner, Scanner)
-from review.domain.content.taxonomy import FieldName, Finding, Record, metadata_text
+from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields, metadata_text
 
 # What ``from_policy`` reads of a ``policies.content_schema.ContentSafetyPolicy`` and a
 # ``ContentLibrary`` (duck-typed: the domain does not import policies).
@@ -129,16 +129,23 @@ class ContentFilter:
         level = policy.level_of
         use: Callable[[str], bool] = (lambda n: True) if wanted is None else (lambda n: n in wanted)
         out: list[Scanner] = []
-        terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False)) for k in library.keywords]
+        terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False),
+                      getattr(k, "typos", 0) > 0) for k in library.keywords]
         # a glued multi-word term is also found written as one word ("pipebomb", a soft hyphen between its words)
         terms += [replace(t, canon=t.canon.replace(" ", "")) for t in terms if t.glued and " " in t.canon]
+        # a term of a category with ``typos: 1`` is also found one typo away (``typo_variants``); a variant that is
+        # another term's own spelling stays that term's
+        real = {t.canon for t in terms}
+        typo_terms = [t for t in terms if t.typos]
+        terms += [replace(t, canon=v) for t in typo_terms for v in typo_variants(t.canon) if v not in real]
         kws = KeywordSet(terms, library.allow_list, hyperscan=eng == "hyperscan")
         rules = [compile_rule(r) for r in policy.regex_rules]
         prefilter: Prefilter | None = None
         prefiltered: set[str] = set()
         if eng == "hyperscan":
             extra_patterns = {f"rule:{r.id}": r.pattern for r in rules} if use("regex") else {}
-            prefilter = Prefilter(terms if use("keyword") else [], extra_patterns)
+            kw_terms = [t for t in terms if not t.typos or t.canon in real] if use("keyword") else []
+            prefilter = Prefilter(kw_terms, extra_patterns, typo_terms if use("keyword") else [])
             prefiltered = {r.id for r in rules if f"rule:{r.id}" not in prefilter.unsupported}
         if use("keyword"):
             out.append(KeywordScanner(kws, pack_version, level))
@@ -236,6 +243,12 @@ class ContentFilter:
             findings.extend(self._scan_batch(chunk, texts, hints))
         return findings
 
+    @property
+    def keyword_only(self) -> KeywordScanner | None:
+        """The keyword scanner when it is the filter's only scanner and has the compiled path: then every field of
+        a candidate goes through it in one pass (``add_fields`` + ``scan_fields``), whatever the prefilter tags."""
+        return self._keyword_only if self.prefilter is not None and self.prefilter.native else None
+
     @functools.cached_property
     def _keyword_only(self) -> KeywordScanner | None:
         """The keyword scanner when it is the only scanner and has the compiled path."""
@@ -250,17 +263,7 @@ class ContentFilter:
         owners: list[tuple[str, FieldName]] = []
         texts: list[str] = []
         for r in records:
-            if r.prompt:
-                owners.append((r.id, "prompt"))
-                texts.append(r.prompt)
-            if r.output:
-                owners.append((r.id, "output"))
-                texts.append(r.output)
-            if r.metadata:
-                meta = metadata_text(r.metadata)
-                if meta:
-                    owners.append((r.id, "metadata"))
-                    texts.append(meta)
+            add_fields(owners, texts, r.id, r.prompt, r.output, r.metadata)
         return keyword_only.scan_fields(owners, texts) if texts else []
 
     def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None) -> list[Finding]:

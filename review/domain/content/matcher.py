@@ -27,17 +27,21 @@ text); force with ``engine=`` or the env var ``ETHICS_REVIEW_MATCHER``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import os
+import platform
+import tempfile
 import threading
+from pathlib import Path
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Sequence, cast
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet, match_view,
-                                             native, tables)
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet,
+                                             inner_seps, match_view, native, tables)
 
 try:  # optional native engine
     import hyperscan as _hs
@@ -45,6 +49,9 @@ except ImportError:  # pragma: no cover - depends on the platform
     _hs = None  # type: ignore[assignment]  # a module or None: callers check `_hs is not None`
 
 ENV_ENGINE = "ETHICS_REVIEW_MATCHER"
+#: Where compiled Hyperscan databases are kept (default: $XDG_CACHE_HOME/ethics-review/matchers); "off" disables.
+ENV_CACHE = "ETHICS_REVIEW_MATCHER_CACHE"
+CACHE_MAX_BYTES = 512 * 1024 * 1024  # the oldest databases go beyond this
 # The DFA form of the automaton: same matches, about twice as fast per text (measured).
 _AC_DFA = getattr(getattr(ahocorasick_rs, "Implementation", None), "DFA", None)
 RECORD_SEP = "\x00"
@@ -70,6 +77,28 @@ class Term:
     subcode: str | None
     severity: int
     glued: bool = False  # found inside longer words too (no word boundary on either side)
+    typos: bool = False  # found one typo away too (``typo_variants``); a variant's ``canon`` is the misspelling
+
+
+#: Terms with at least this many letters get typo variants (shorter ones would collide with ordinary words).
+TYPO_MIN_LETTERS = 5
+
+
+def typo_variants(canon: str) -> list[str]:
+    """The canonical spellings one everyday typo away from ``canon``: two adjacent letters of a word swapped, or
+    one letter left out, never the term's first or last letter (people keep those, and most accidental collisions
+    with ordinary words change them). Only Latin terms of ``TYPO_MIN_LETTERS`` letters or more."""
+    letters = [i for i, c in enumerate(canon) if "a" <= c <= "z"]
+    if len(letters) < TYPO_MIN_LETTERS or not canon.isascii():
+        return []
+    out: set[str] = set()
+    for i in letters[1:-2]:
+        if "a" <= canon[i + 1] <= "z" and canon[i] != canon[i + 1]:
+            out.add(canon[:i] + canon[i + 1] + canon[i] + canon[i + 2:])
+    for i in letters[1:-1]:
+        out.add(canon[:i] + canon[i + 1:])
+    out.discard(canon)
+    return sorted(out)
 
 
 class Hit(NamedTuple):  # a tuple: cheap to build (thousands per chunk)
@@ -79,6 +108,62 @@ class Hit(NamedTuple):  # a tuple: cheap to build (thousands per chunk)
 
 
 _ALNUM_BYTES = frozenset(c.encode()[0] for c in ALNUM)
+
+
+def cache_dir() -> Path | None:
+    """The compiled-database cache directory, or None when caching is off."""
+    value = os.environ.get(ENV_CACHE, "").strip()
+    if value.lower() in ("off", "0", "none", "false"):
+        return None
+    if value:
+        return Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ethics-review" / "matchers"
+
+
+def compile_db(exprs: list[bytes], flags: list[int]) -> Any:
+    """A Hyperscan block-mode database for ``exprs`` (ids 0..n-1), loaded from the cache when the same
+    expressions and flags were compiled before on this kind of machine (a 10,000-term library compiles in
+    seconds and loads in a millisecond), else compiled and stored. The key is a hash of everything the
+    compiled form depends on, so a changed pack, library or Hyperscan version never meets a stale database;
+    a database the running Hyperscan cannot load (another CPU, a damaged file) is compiled again."""
+    h = hashlib.sha256(f"{getattr(_hs, '__version__', '')}|{platform.machine()}|{len(exprs)}".encode())
+    for e, f in zip(exprs, flags, strict=True):
+        h.update(b"%d\x00%d\x00" % (f, len(e)))
+        h.update(e)
+    folder = cache_dir()
+    path = folder / f"{h.hexdigest()}.hsdb" if folder is not None else None
+    if path is not None and path.is_file():
+        try:
+            db = _hs.loadb(path.read_bytes(), _hs.HS_MODE_BLOCK)
+            db.scratch = _hs.Scratch(db)  # a loaded database has none (compile() makes one)
+            os.utime(path)  # recently used: pruned last
+            return db
+        except (OSError, _hs.error, ValueError):
+            pass
+    db = _hs.Database()
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+    if path is not None:
+        _store(path, _hs.dumpb(db))
+    return db
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write atomically (a reader never sees half a file); a cache that cannot be written is no cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        files = sorted(path.parent.glob("*.hsdb"), key=lambda p: p.stat().st_mtime, reverse=True)
+        total = 0
+        for p in files:
+            total += p.stat().st_size
+            if total > CACHE_MAX_BYTES and p != path:
+                p.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 class _ByteMatcher:
@@ -92,9 +177,7 @@ class _ByteMatcher:
         if not words:
             return
         if hyperscan and _hs is not None:
-            self._db = _hs.Database()
-            self._db.compile(expressions=["".join(f"\\x{b:02x}" for b in w).encode("ascii") for w in words],
-                             ids=list(range(len(words))), flags=[0] * len(words))
+            self._db = compile_db(["".join(f"\\x{b:02x}" for b in w).encode("ascii") for w in words], [0] * len(words))
             self._lock = threading.Lock()  # one scratch space per database
         else:
             self._ac = ahocorasick_rs.BytesAhoCorasick(words, implementation=_AC_DFA)
@@ -113,6 +196,18 @@ class _ByteMatcher:
         if self._ac is not None:
             return self._ac.find_matches_as_indexes(buf, overlapping=True)
         return []
+
+
+_INNER_SEPS = frozenset("-._")
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._")
+
+
+def _merge_joined(hits: list[Hit], extra: list[tuple[int, int, int, Term]]) -> list[Hit]:
+    """``hits`` plus the ``_joined`` hits of one text that are not already there (same span, category and term)."""
+    if not extra:
+        return hits
+    seen = {(h.start, h.end, h.term.category, h.term.term) for h in hits}
+    return hits + [Hit(s, e, t) for _, s, e, t in extra if (s, e, t.category, t.term) not in seen]
 
 
 class KeywordSet:
@@ -155,9 +250,10 @@ class KeywordSet:
             return False
         return True
 
-    def find(self, text: str, hints: set[str] | None = None) -> list[Hit]:
+    def find(self, text: str, hints: set[str] | None = None, joined: bool = True) -> list[Hit]:
         """Every library term in ``text`` (original spans), sorted, allow-list applied.
-        ``hints``: prefilter tags for this text (same result, less work)."""
+        ``hints``: prefilter tags for this text (same result, less work). ``joined``: also the words a separator
+        splits (``_joined``)."""
         if self._ac is None or not text:
             return []
         if self._bytes is not None:
@@ -167,7 +263,7 @@ class KeywordSet:
         assert self._ac is not None
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
-            return []
+            return _merge_joined([], self._joined([text])) if joined else []
         allowed = self._allowed(v)
         hits: list[Hit] = []
         for pid, s, e in raw:
@@ -178,6 +274,8 @@ class KeywordSet:
             os_, oe = view.span(s, e)
             for t in self.groups[pid]:
                 hits.append(Hit(os_, oe, t))
+        if joined:
+            hits = _merge_joined(hits, self._joined([text]))
         hits.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
         return hits
 
@@ -207,6 +305,48 @@ class KeywordSet:
             self._find_plain(texts, tagged, plain, out)
         if leet:
             self._find_plain(texts, tagged, leet, out, leet=True)
+        batched = plain + leet
+        for j, s, e, t in self._joined([texts[k] for k in batched]):
+            k = batched[j]
+            merged = _merge_joined(out[k], [(0, s, e, t)])
+            merged.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
+            out[k] = merged
+        return out
+
+    def _joined(self, texts: Sequence[str]) -> list[tuple[int, int, int, Term]]:
+        """Terms in the words a separator splits (``mur-der``, ``be.head``, ``kill_er``): the view reads such a
+        word as two, so each token of letters and ``-._`` around a split is matched again with its separators
+        taken out, and a hit counts when it spans a removed separator (the rest the view has found). Only texts
+        with such a split are looked at again (``inner_seps``, compiled), and only those tokens."""
+        pos = inner_seps(texts)
+        if not pos:
+            return []
+        toks: list[str] = []
+        owners: list[tuple[int, list[int]]] = []
+        last_j, last_end = -1, -1
+        for j, p in pos:
+            if j == last_j and p < last_end:
+                continue  # same token
+            text = texts[j]
+            s, e, n = p, p, len(text)
+            while s > 0 and text[s - 1] in _TOKEN_CHARS:
+                s -= 1
+            while e < n and text[e] in _TOKEN_CHARS:
+                e += 1
+            last_j, last_end = j, e
+            keep = [k for k in range(s, e) if text[k] not in _INNER_SEPS]
+            toks.append("".join(text[k] for k in keep))
+            owners.append((j, keep))
+        if self._bytes is not None:
+            flat = self.find_flat(toks, joined=False)
+        else:
+            flat = [(i, h.start, h.end, h.term) for i, tok in enumerate(toks) for h in self.find(tok, joined=False)]
+        out: list[tuple[int, int, int, Term]] = []
+        for i, s2, e2, t in flat:
+            j, keep = owners[i]
+            os_, oe = keep[s2], keep[e2 - 1] + 1
+            if oe - os_ != e2 - s2:  # spans a removed separator
+                out.append((j, os_, oe, t))
         return out
 
     def _find_native(self, texts: list[str]) -> list[list[Hit]]:
@@ -216,7 +356,7 @@ class KeywordSet:
             out[j].append(Hit(s, e, t))
         return out
 
-    def find_flat(self, texts: list[str]) -> list[tuple[int, int, int, Term]]:
+    def find_flat(self, texts: list[str], joined: bool = True) -> list[tuple[int, int, int, Term]]:
         """Every hit in ``texts`` as ``(text index, start, end, term)`` in original offsets,
         sorted by text, start, end, category, canonical form (the compiled fold; callers
         check ``native_ready``). The views come back as one UTF-8 buffer (NUL between
@@ -226,7 +366,8 @@ class KeywordSet:
         buf, starts, omap, joints = native().fold_batch(texts)  # type: ignore[union-attr]  # callers check native_ready
         assert self._bytes is not None  # built with the native fold
         raw = self._bytes.find(buf)
-        if not raw:
+        extra = self._joined(texts) if joined else []
+        if not raw and not extra:
             return []
         n_terms = len(self.canons)
         alnum = _ALNUM_BYTES
@@ -256,6 +397,9 @@ class KeywordSet:
             os_, oe = om[s], om[e - 1] + 1
             for t in groups[pid]:
                 hits.append((j, os_, oe, t))
+        if extra:
+            seen = {(j, s, e, t.category, t.term) for j, s, e, t in hits}
+            hits += [h for h in extra if (h[0], h[1], h[2], h[3].category, h[3].term) not in seen]
         hits.sort(key=lambda h: (h[0], h[1], h[2], h[3].category, h[3].canon))
         return hits
 
@@ -372,6 +516,30 @@ def hs_term_patterns(term: str, canon: str) -> list[str]:
     instead."""
     base = term.strip().translate(tables().one)
     return sorted({_hs_spell(base), _hs_spell(canon)})
+
+
+def hs_typo_patterns(term: str) -> list[str]:
+    """Literal patterns (matched caseless) for the typo variants of a term as written: plain literals compile in a
+    fraction of the time of spelled ones (the ``[il]`` class and ``_GAP``: 2,856 variants of the default pack took
+    11 s spelled, under 1 s as literals). So a typo on top of another evasion (``kiIl yourseIf``, ``murdr--er``)
+    reaches the view only on a line the prefilter passes for another reason, or when it is skipped."""
+    return ["".join(_esc_bytes(c) for c in v) for v in typo_variants(term.strip().lower())]
+
+
+def hs_split_patterns(term: str) -> list[str]:
+    """Literal patterns (matched caseless) that a single Latin word split by a separator (``mur-der``, ``beh.ead``)
+    cannot avoid: for each split point, the longer side with the separator next to it (``mur-``/``-der``...), so
+    every such spelling is a candidate for ``KeywordSet._joined`` without a spelled pattern per split. A word split
+    twice (``mu-r-der``) is found only on a line that is a candidate anyway (or when the prefilter stands aside)."""
+    w = term.strip().lower()
+    if " " in w or not w.isascii() or len(w) < 4 or not w.isalpha():
+        return []
+    out: list[str] = []
+    for k in range(1, len(w)):
+        for sep in "-._":
+            lit = w[:k] + sep if k >= len(w) - k else sep + w[k:]
+            out.append("".join(_esc_bytes(c) for c in lit))
+    return out
 
 
 _TOK_ASCII = "A-Za-z0-9@$!|"
@@ -549,8 +717,7 @@ class _DB:
 
     def __init__(self, exprs: list[bytes], flags: list[int], tags: list[str]):
         self.tags = tags
-        self.db = _hs.Database()
-        self.db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+        self.db = compile_db(exprs, flags)
 
     def scan(self, buf: bytes, append: Callable[[tuple[int, str]], None]) -> None:
         tags = self.tags
@@ -575,14 +742,16 @@ class Prefilter:
     its own one-pattern database (~1.6 GB/s); the fold literals (which non-ASCII
     characters a text holds) only run on candidate texts, never on whole buffers."""
 
-    def __init__(self, terms: list[Term], extra: dict[str, str]):
+    def __init__(self, terms: list[Term], extra: dict[str, str], typo_terms: Sequence[Term] = ()):
         if _hs is None:  # pragma: no cover
             raise RuntimeError("hyperscan is not importable")
         exprs: list[bytes] = []
         flags: list[int] = []
         tags: list[str] = []
         base = _hs.HS_FLAG_CASELESS
-        spelled = sorted({p for t in terms if t.canon for p in hs_term_patterns(t.term, t.canon)})
+        spelled = sorted({p for t in terms if t.canon for p in hs_term_patterns(t.term, t.canon)}
+                         | {p for t in terms if t.canon for p in hs_split_patterns(t.term)}
+                         | {p for t in typo_terms for p in hs_typo_patterns(t.term)})
         for p in spelled:
             exprs.append(p.encode("ascii"))
             flags.append(base)

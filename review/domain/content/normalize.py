@@ -349,6 +349,7 @@ class Native(Protocol):
     def kb_could_match(self, kb: object, text: str, k: int, threshold: float, /) -> bool: ...
     def spaced_hits(self, buf: bytes, /) -> list[int]: ...
     def han_gaps(self, buf: bytes, bits: bytes, /) -> list[int]: ...
+    def inner_seps(self, texts: Sequence[str], /) -> list[tuple[int, int]]: ...
 
 
 _NATIVE: list[Native | None] = []  # [module or None] once loaded
@@ -375,6 +376,18 @@ def native() -> Native | None:
             mod.set_tables({cp: (f or "") for cp, f in tables().full.items()})
         _NATIVE.append(mod)
     return _NATIVE[0]
+
+
+INNER_SEP_RE = re.compile(r"(?<=[A-Za-z])[-._](?=[A-Za-z])")
+
+
+def inner_seps(texts: Sequence[str]) -> list[tuple[int, int]]:
+    """(text index, position) of every ``-``, ``.`` or ``_`` between two ASCII letters: a word a separator splits
+    (``mur-der``), which the view reads as two words (compiled when available)."""
+    nat = native()
+    if nat is not None:
+        return nat.inner_seps(texts)
+    return [(k, m.start()) for k, t in enumerate(texts) for m in INNER_SEP_RE.finditer(t)]
 
 
 @contextlib.contextmanager

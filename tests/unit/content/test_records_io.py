@@ -42,6 +42,31 @@ def test_fast_path_equals_scan_many(lib, tmp_path, cfilter):
         assert [f.key() for f in scan_buffer(filt, path.read_bytes())] == ref
 
 
+@pytest.mark.parametrize("escaped_share", [0.0, 0.9])
+def test_prefilter_skipped_or_not_same_findings(lib, tmp_path, escaped_share, monkeypatch):
+    """A chunk whose first lines would mostly be looked at anyway skips the prefilter (every line a candidate);
+    either way the findings are scan_many's."""
+    import dataclasses
+    import random
+
+    from review.domain.content import records_io
+
+    rng = random.Random(5)
+    recs = _records(lib)
+    recs = [dataclasses.replace(r, output=r.output + "\n") if rng.random() < escaped_share else r for r in recs]
+    recs = [*recs, *(Record(id=f"tail-{k}", output=f"clean line {k}" + ("" if k % 7 else " " + lib[k])) for k in range(600))]
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r.model_dump(exclude_defaults=True), ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    seen = []
+    real = records_io._prefilter
+    monkeypatch.setattr(records_io, "_prefilter", lambda *a: seen.append(real(*a)[1]) or real(*a))
+    filt = keyword_filter(lib)
+    ref = [f.key() for f in filt.scan_many(recs)]
+    got = [f.key() for spec in plan_chunks(path, "jsonl", len(recs)) for _, f in scan_chunk(filt, path, "jsonl", spec).findings]
+    assert seen == [escaped_share > records_io.PREFILTER_MAX_SHARE]
+    assert got == ref and ref
+
+
 def test_bad_lines_are_named_and_skipped(lib, tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text('{"id": "a", "output": "ok"}\n\n{"id": "a", "output": "dup"}\n{"id": "b", "metadata": [1]}\nnot json\n'
