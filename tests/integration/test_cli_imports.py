@@ -81,3 +81,15 @@ def test_list_and_show_import_no_prefect_textual_or_audit_engine(env: dict[str, 
     assert code == 0 and "Questionnaire answers" in text, text
     assert loaded(modules, READ_FORBIDS) == []
     assert "policies.loader" in modules  # the questions' wording comes from the pack
+
+
+def test_bench_cli_figures_and_no_leftovers(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from review.cli.main import main
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert main(["--json", "bench", "cli", "--repeat", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("python_startup", "store_import", "help", "list", "show"):
+        assert figures[f"{key}_ms"] > 0 and figures[f"{key}_cpu_ms"] > 0
+    assert figures["repeat"] == 1
+    assert list(tmp_path.iterdir()) == []  # the demo database and its evidence are gone
