@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/ethics-review bench tui --reviews 100000
 	$(BIN)/ethics-review bench api
 	$(BIN)/ethics-review bench integrity
+	$(BIN)/ethics-review bench cli
 
 lint: $(STAMP)
 	$(BIN)/ruff check review flows policies tui tests

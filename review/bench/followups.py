@@ -22,13 +22,10 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import sqlalchemy as sa
-
-from review.store.db import Database, utcnow
-from review.store.models import Product, Review
-from review.store.models_followup import FollowupCheck, FollowupVisit, Notification, ReauditRequest
+if TYPE_CHECKING:
+    from review.store.db import Database
 
 CUSTOMERS = ["Northwind Retail", "Contoso Health", "Fabrikam Logistics", "City transit authority", "Provincial education bureau",
              "Harbor Bank", "Riverside Clinic"]
@@ -47,6 +44,12 @@ def register(bench: Any) -> None:
 
 def seed(db: Database, n: int, *, seed: int = 11, due_every: int = 30) -> int:
     """Insert ``n`` released products (review at MONITORING, one SCHEDULED check each); returns how many are due now."""
+    import sqlalchemy as sa
+
+    from review.store.db import utcnow
+    from review.store.models import Product, Review
+    from review.store.models_followup import FollowupCheck
+
     rng = random.Random(seed)
     now = utcnow()
     due = 0
@@ -80,6 +83,10 @@ def seed(db: Database, n: int, *, seed: int = 11, due_every: int = 30) -> int:
 
 def reset(db: Database) -> None:
     """Put the checks a scan opened back to SCHEDULED (to time the scan again on the same data)."""
+    import sqlalchemy as sa
+
+    from review.store.models_followup import FollowupCheck, FollowupVisit, Notification, ReauditRequest
+
     with db.engine.begin() as conn:
         for model in (FollowupVisit, ReauditRequest, Notification):
             conn.execute(sa.delete(model))
@@ -90,6 +97,7 @@ def reset(db: Database) -> None:
 def run(*, products: int, chunk: int = 25_000, prefect: bool = True, url: str | None = None,
         echo: Callable[[str], None] | None = print) -> dict[str, Any]:
     from review.services.followups import scan
+    from review.store.db import Database
 
     say = echo or (lambda _t: None)
     tmp = Path(tempfile.mkdtemp(prefix="ethics-review-bench-followups-"))

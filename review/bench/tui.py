@@ -10,9 +10,7 @@ seeding does not count). Targets: <= 1000, <= 150, <= 500.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing
 import resource
 import statistics
 import sys
@@ -42,6 +40,8 @@ def _seed(url: str, data_dir: str, n: int) -> None:
 
 
 async def _drive(db: Any, query: str) -> dict[str, Any]:
+    import asyncio
+
     from tui.app import EthicsReviewApp
     from tui.messages import QueuePainted
 
@@ -81,6 +81,9 @@ async def _drive(db: Any, query: str) -> dict[str, Any]:
 
 
 def run(*, reviews: int = 100_000, query: str = "0042", echo: Any = print) -> dict[str, Any]:
+    import asyncio
+    import multiprocessing
+
     from review.store.db import Database
 
     tmp = Path(tempfile.mkdtemp(prefix="ethics-review-bench-tui-"))

@@ -364,9 +364,11 @@ def cmd_list(ctx: Any) -> int:
     if a.format == "csv":
         output.emit_csv(r.to_json() for r in page.rows)
         return 0
+    from rich.text import Text
+
     rows = [
         (r.id, r.product, r.owner_team, r.gate, status_text(r.status), grade_text(r.grade), r.assignee or "-",
-         output.Text(when(r.due_at), style="bold red" if r.overdue else ""))
+         Text(when(r.due_at), style="bold red" if r.overdue else ""))
         for r in page.rows
     ]
     shown = f"{page.offset + 1}-{page.offset + len(page.rows)}" if page.rows else "0"

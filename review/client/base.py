@@ -16,22 +16,23 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from review.domain.grading import GradeResult
-from review.services.audit import ChainReport
-from review.services.content_audit import ItemView, RunDetail
-from review.services.controls import EvidenceCheck
-from review.services.content_report import VerdictView
-from review.services.feedback import TriageOutcome
-from review.services.followups import ScanResult, VisitOutcome
-from review.services.permissions import Candidate, Permissions
-from review.services.queries import Page, ReviewDetail, ReviewFilter
-from review.services.replay import PreviewChange, ReplayReport
-from review.services.reviews import DecisionOutcome
-from review.services.tokens import NewToken, TokenInfo
-from review.store.models import AuditLog, ConflictDeclaration, ControlRequirement, Evidence, Review, User
-from review.store.models_content import AuditRun, SpotCheckLabel
+if TYPE_CHECKING:  # only named in signatures: importing the client must not import every use case (CLI start-up)
+    from review.domain.grading import GradeResult
+    from review.services.audit import ChainReport
+    from review.services.content_audit import ItemView, RunDetail
+    from review.services.controls import EvidenceCheck
+    from review.services.content_report import VerdictView
+    from review.services.feedback import TriageOutcome
+    from review.services.followups import ScanResult, VisitOutcome
+    from review.services.permissions import Candidate, Permissions
+    from review.services.queries import Page, ReviewDetail, ReviewFilter
+    from review.services.replay import PreviewChange, ReplayReport
+    from review.services.reviews import DecisionOutcome
+    from review.services.tokens import NewToken, TokenInfo
+    from review.store.models import AuditLog, ConflictDeclaration, ControlRequirement, Evidence, Review, User
+    from review.store.models_content import AuditRun, SpotCheckLabel
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,39 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from review.client import steps
 from review.client.base import Client, DossierReport, FeedbackReceipt, ProcessReportDoc, Progress, Report, StepReport, checked_download
 from review.errors import InvalidInput
 from review.domain.duties import Duty
-from review.services import audit as audit_service
-from review.services import content_audit as ca
-from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
-from review.services import queries, replay, reviews, tokens, users
-from review.services.common import parse_review_id
-from review.store.db import Database
+
+if TYPE_CHECKING:
+    from review.client import steps
+    from review.services import audit as audit_service
+    from review.services import content_audit as ca
+    from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
+    from review.services import common, queries, replay, reviews, tokens, users
+    from review.store.db import Database
+else:  # imported on first use: `ethics-review list` needs the queries, not the audit engine
+    from review.lazy import LazyModule
+
+    steps = LazyModule("review.client.steps")
+    audit_service = LazyModule("review.services.audit")
+    ca = LazyModule("review.services.content_audit")
+    common = LazyModule("review.services.common")
+    content_labels = LazyModule("review.services.content_labels")
+    content_report = LazyModule("review.services.content_report")
+    controls = LazyModule("review.services.controls")
+    dashboard = LazyModule("review.services.dashboard")
+    feedback = LazyModule("review.services.feedback")
+    followups = LazyModule("review.services.followups")
+    notifications = LazyModule("review.services.notifications")
+    permissions = LazyModule("review.services.permissions")
+    queries = LazyModule("review.services.queries")
+    replay = LazyModule("review.services.replay")
+    reviews = LazyModule("review.services.reviews")
+    tokens = LazyModule("review.services.tokens")
+    users = LazyModule("review.services.users")
 
 
 class LocalClient(Client):
@@ -209,7 +230,7 @@ class LocalClient(Client):
         return signing.public_pem(key.public)
 
     def audit_log(self, *, review_id=None, limit=50):
-        return audit_service.recent(self.db, review_id=None if review_id is None else parse_review_id(review_id), limit=limit)
+        return audit_service.recent(self.db, review_id=None if review_id is None else common.parse_review_id(review_id), limit=limit)
 
     # ---- follow-ups, feedback, notifications ---------------------------------------------
     def list_checks(self, *, which=None, now=None, limit=200):
@@ -248,7 +269,7 @@ class LocalClient(Client):
         return notifications.inbox(self.db, self.actor, limit=limit)
 
     def review_notifications(self, review_id, *, limit=100):
-        return [{**n, "via": None} for n in notifications.list_notifications(self.db, review_id=parse_review_id(review_id), limit=limit)]
+        return [{**n, "via": None} for n in notifications.list_notifications(self.db, review_id=common.parse_review_id(review_id), limit=limit)]
 
     # ---- content-safety audits -----------------------------------------------------------
     def run_audit(self, path, *, product, fmt=None, chunk_lines=10_000, double_review=False, pack=None, seed=None, reaudit=None,
