@@ -21,8 +21,9 @@ import os
 import secrets
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -43,6 +44,8 @@ from review.store.models_content import AuditChunk, AuditRun, BadInputRecord, Co
 DEFAULT_CHUNK_LINES = 10_000
 VERDICTS = ("pass", "violation")
 _FILTERS: dict[str, Any] = {}
+_END = object()
+F = TypeVar("F")
 
 
 # ---- runs ------------------------------------------------------------------------------------
@@ -277,7 +280,7 @@ def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: st
     return scan_descriptor(desc, filt, product, columns)
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """In a scanning worker: exit when the process that started it dies (even by ``kill -9``), never linger."""
     import signal
     import threading
@@ -303,7 +306,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
     run = get_run_row(db, run_id)
     # Fail fast without compiling the filter here (each worker compiles its own).
@@ -312,14 +315,38 @@ def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, pr
         raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
                        "start a new run to audit with the new pack")
     ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
-    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx, initializer=_die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"],
-                               run.pack_hash) for d in descs]
-        for fut in as_completed(futures):
+    n = min(workers, len(descs))
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        def submit(d: dict) -> Future:
+            return pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"], run.pack_hash)
+
+        for fut in in_flight(descs, submit, 2 * n, as_completed):
             out = persist_chunk(db, run_id, fut.result())
             if progress:
                 progress(out)
+
+
+def in_flight(items: Iterable[Any], submit: Callable[[Any], F], limit: int,
+              as_completed: Callable[[list[F]], Iterator[F]]) -> Iterator[F]:
+    """Submit ``items`` with at most ``limit`` in flight and yield each future as it completes (no barrier:
+    a slow chunk holds one slot, not a wave). ``as_completed``: the futures' own (concurrent.futures, Prefect)."""
+    items = iter(items)
+    pending = [submit(x) for x in islice(items, max(1, limit))]
+    while pending:
+        done = next(as_completed(pending))
+        pending.remove(done)
+        nxt = next(items, _END)
+        if nxt is not _END:
+            pending.append(submit(nxt))
+        yield done
+
+
+def require_shared_database(db: Database, what: str) -> None:
+    """A run spread over other processes or machines writes from each of them: refuse a SQLite file."""
+    if db.is_sqlite:
+        raise InvalidInput(f"{what}: the workers write the findings to the database themselves, so it must be shared; "
+                           f"{db.url} is a SQLite file. Use PostgreSQL (--database postgresql+psycopg://USER@HOST/DB), "
+                           "or drop the option to scan on this machine")
 
 
 # ---- sample ----------------------------------------------------------------------------------
