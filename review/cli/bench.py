@@ -21,7 +21,8 @@ def _extensions(bench: Any) -> None:
     """Benchmarks contributed by other modules (flows, content audit, TUI)."""
     import importlib
 
-    for name in ("review.bench.followups", "review.bench.audit", "review.bench.tui", "review.bench.api", "review.bench.integrity", "review.bench.reports", "review.bench.filter"):
+    for name in ("review.bench.followups", "review.bench.audit", "review.bench.tui", "review.bench.api", "review.bench.integrity", "review.bench.reports", "review.bench.filter",
+                 "review.bench.cluster"):
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -335,10 +335,10 @@ def in_flight(items: Iterable[Any], submit: Callable[[Any], F], limit: int,
     while pending:
         done = next(as_completed(pending))
         pending.remove(done)
+        yield done
         nxt = next(items, _END)
         if nxt is not _END:
             pending.append(submit(nxt))
-        yield done
 
 
 def require_shared_database(db: Database, what: str) -> None:
