@@ -33,6 +33,7 @@ from review.errors import InvalidInput
 from review.services import content_audit
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PROCESSES: TaskRunner[Any] = ProcessPoolTaskRunner()  # the default: the chunk tasks are CPU-bound, threads would share one core
 
 
 @task(name="scan-audit-chunk", task_run_name="scan chunk {descriptor[seq]} of run {descriptor[run_id]}", retries=1,
@@ -49,7 +50,7 @@ def draw_spot_check(run_id: int, database_url: str, actor: str | None = None) ->
             "flagged_records": run.flagged_records, "sample_size": run.sample_size, "seed": run.seed}
 
 
-@flow(name="aigc-content-audit", flow_run_name="aigc-content-audit run {run_id}", task_runner=ProcessPoolTaskRunner())
+@flow(name="aigc-content-audit", flow_run_name="aigc-content-audit run {run_id}", task_runner=PROCESSES)
 def aigc_content_audit(run_id: int, database_url: str | None = None, actor: str | None = None,
                        in_flight: int | None = None) -> dict[str, Any]:
     """Scan every pending chunk of run ``run_id`` (at most ``in_flight`` at once, default two per worker slot,
@@ -77,7 +78,7 @@ def _slots() -> int:
     return getattr(runner, "_max_workers", None) or os.cpu_count() or 1
 
 
-def task_runner(*, workers: int = 1, cluster: str | None = None, dask_workers: int = 0) -> TaskRunner:
+def task_runner(*, workers: int = 1, cluster: str | None = None, dask_workers: int = 0) -> TaskRunner[Any]:
     """The runner of the chunk tasks: the Dask cluster at ``cluster``, a local one of ``dask_workers`` processes
     (one thread each: the scan is CPU-bound), else ``workers`` processes on this machine."""
     if cluster or dask_workers:
