@@ -6,19 +6,21 @@ byte range, first line): never a list of records as an argument. Writes are idem
 retried task, a re-run flow or a resumed run gives exactly the findings of a clean run.
 The same service functions run in-process for ``ethics-review audit run`` (no server).
 
-Where the chunk tasks run is the task runner's business (``run_audit``): a pool of
-processes on this machine (default), a Dask cluster (``--cluster tcp://HOST:8786``) or a
-local one (``--dask-workers N``). A task reads its byte range itself and writes its chunk
-to the database itself, so a cluster run needs a database every worker reaches
-(PostgreSQL), and every worker reports to the Prefect API of this flow run (never its own
-temporary server).
+The chunk tasks run in a pool of processes on this machine (the flow's task runner), or on
+a Dask cluster (parameter ``cluster``, ``--cluster tcp://HOST:8786``) or a local one
+(``dask_workers``, ``--dask-workers N``) through prefect-dask. A task reads its byte range
+itself and writes its chunk to the database itself, so a cluster run needs a database every
+worker reaches (PostgreSQL), and every worker reports to the Prefect API of this flow run
+(``api_for_workers``: never a temporary server of its own). ``ethics-review serve`` deploys
+this flow (``aigc-content-audit/on-demand``).
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -51,27 +53,40 @@ def draw_spot_check(run_id: int, database_url: str, actor: str | None = None) ->
 
 
 @flow(name="aigc-content-audit", flow_run_name="aigc-content-audit run {run_id}", task_runner=PROCESSES)
-def aigc_content_audit(run_id: int, database_url: str | None = None, actor: str | None = None,
-                       in_flight: int | None = None) -> dict[str, Any]:
-    """Scan every pending chunk of run ``run_id`` (at most ``in_flight`` at once, default two per worker slot,
-    each taken as it completes), then draw the spot-check sample."""
+def aigc_content_audit(run_id: int, database_url: str | None = None, actor: str | None = None, cluster: str | None = None,
+                       dask_workers: int = 0, in_flight: int | None = None) -> dict[str, Any]:
+    """Scan every pending chunk of run ``run_id``, then draw the spot-check sample.
+
+    The chunk tasks run on the Dask cluster at ``cluster``, on a local one of ``dask_workers`` processes, else on
+    the flow's task runner; at most ``in_flight`` at once (default: two per worker slot), each taken as it completes."""
     db = database(database_url)
+    if cluster or dask_workers:
+        check_cluster(cluster)
+        content_audit.require_shared_database(db, "--cluster" if cluster else "--dask-workers")
     pending = content_audit.chunk_descriptors(db, run_id)
     log = get_run_logger()
-    limit = in_flight or 2 * _slots()
-    log.info("run %s: %d chunk(s) to scan, up to %d at once", run_id, len(pending), limit)
-    for done in content_audit.in_flight(pending, lambda d: scan_audit_chunk.submit(d, db.url), limit, as_completed):
-        done.result()
+    with ExitStack() as stack:
+        ctx = FlowRunContext.get()
+        runner = stack.enter_context(task_runner(cluster=cluster, dask_workers=dask_workers)) if cluster or dask_workers else \
+            ctx.task_runner if ctx else None
+        assert runner is not None  # in a flow run
+        limit = in_flight or 2 * _slots(runner)
+        log.info("run %s: %d chunk(s) to scan, up to %d at once", run_id, len(pending), limit)
+        submit = partial(_submit, runner, db.url)
+        for done in content_audit.in_flight(pending, submit, limit, as_completed):
+            done.result()
     summary = draw_spot_check(run_id, db.url, actor)
     log.info("run %s: %s records, %s findings, %s bad, sample %s", run_id, summary["records"], summary["findings"],
              summary["bad_records"], summary["sample_size"])
     return summary
 
 
-def _slots() -> int:
-    """How many chunk tasks the flow's task runner runs at once (Dask: the cluster's threads)."""
-    ctx = FlowRunContext.get()
-    runner = ctx.task_runner if ctx else None
+def _submit(runner: TaskRunner[Any], database_url: str, descriptor: dict) -> Any:
+    return runner.submit(scan_audit_chunk, {"descriptor": descriptor, "database_url": database_url})
+
+
+def _slots(runner: TaskRunner[Any]) -> int:
+    """How many chunk tasks ``runner`` runs at once (Dask: the cluster's threads)."""
     client = getattr(runner, "client", None) if type(runner).__name__ == "DaskTaskRunner" else None
     if client is not None:
         return max(1, sum(client.nthreads().values()))
@@ -138,10 +153,7 @@ def api_for_workers() -> Iterator[None]:
 
 def run_audit(run_id: int, database_url: str, actor: str | None = None, *, workers: int = 1, cluster: str | None = None,
               dask_workers: int = 0) -> dict[str, Any]:
-    """``audit run|resume --engine prefect`` (``--cluster``, ``--dask-workers``): the flow with the chosen task runner."""
-    check_cluster(cluster)
-    if cluster or dask_workers:
-        content_audit.require_shared_database(database(database_url), "--cluster" if cluster else "--dask-workers")
-    runner = task_runner(workers=workers, cluster=cluster, dask_workers=dask_workers)
+    """``audit run|resume --engine prefect`` (``--workers``, ``--cluster``, ``--dask-workers``) in this process."""
+    flow_ = aigc_content_audit.with_options(task_runner=task_runner(workers=workers))
     with api_for_workers():
-        return aigc_content_audit.with_options(task_runner=runner)(run_id=run_id, database_url=database_url, actor=actor)
+        return flow_(run_id=run_id, database_url=database_url, actor=actor, cluster=cluster, dask_workers=dask_workers)
