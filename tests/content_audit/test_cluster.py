@@ -73,6 +73,16 @@ def test_dask_workers_run_equals_inline(prefect_harness, pg_audit_db, tmp_path, 
     path = write_corpus(tmp_path / "in.jsonl", 1200, bad={3: "{broken"})
     got, inline = _same_as_inline(pg_audit_db, capsys, path, "--dask-workers", "2")
     assert (got["findings"], got["flagged_records"], got["sample_size"]) == (inline["findings"], inline["flagged"], inline["sample"])
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:  # the workers reported to this session's server, not to servers of their own
+        flow_run = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"aigc-content-audit run {got['run']}"])),
+                                         sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        runs = [r for r in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+                if r.name.startswith("scan chunk")]
+    assert len(runs) == ca.get_run_row(pg_audit_db, got["run"]).chunks_total and {r.state_type.value for r in runs} == {"COMPLETED"}
 
 
 class KillFirstChunk(distributed.WorkerPlugin):
