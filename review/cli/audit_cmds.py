@@ -14,7 +14,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     aud = sub.add_parser("audit", help="AIGC content-safety audits: scan records, spot-check, verdict, report").add_subparsers(
         dest="audit_cmd", required=True, metavar="ACTION")
     p = aud.add_parser("run", help="audit a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
-    p.add_argument("file")
+    p.add_argument("file", help="a path, or a URL: file://, http(s)://, s3:// or gs:// (with s3fs / gcsfs)")
     p.add_argument("--product", required=True, help="the registered product the records come from")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline",
                    help="inline (default: in this process, no Prefect server) or prefect (the aigc_content_audit flow)")

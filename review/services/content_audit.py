@@ -31,9 +31,10 @@ from sqlmodel import Session, col, select
 from policies.loader import load_pack
 from review.domain import sampling
 from review.domain.content import records_io as rio
+from review.domain.content import sources
 from review.errors import Conflict, InvalidInput, NotFound
 from review.limits import RECORD_ENV, record_bytes
-from review.hashing import file_sha256
+from review.hashing import stream_sha256
 from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.services.tables import table_of
@@ -54,10 +55,12 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
               pack: str | None = None, seed: int | None = None, reaudit: int | None = None) -> AuditRun:
     """Plan a run over ``source`` (streaming: only chunk boundaries are kept). The run counts for the product's
     review and the pack's audit control (``audit_verdict``); ``reaudit``: the follow-up's request it serves."""
-    path = Path(source)
-    if not path.is_file():
-        raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
+    path: str | Path = str(source) if sources.is_url(source) else Path(source)
     try:
+        size = sources.size(path)
+        if size is None:
+            raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, "
+                               "metadata), as a path or a URL (file://, http(s)://; s3://, gs:// with s3fs, gcsfs)")
         fmt = rio.detect_format(path, fmt)
         columns = rio.csv_header(path) if fmt == "csv" else None
     except ValueError as exc:
@@ -70,7 +73,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
     ref = pack or prod.policy_id
     lp = _checked_pack(ref)  # validated (library files included); compiled later, where the scanning happens
     plan = lp.content_policy.sampling
-    digest = file_sha256(path)
+    digest = stream_sha256(sources.open_source(path))
     limit = record_bytes()
     with db.transaction() as s:
         from review.services.audit_verdict import link
@@ -78,7 +81,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
         review_id, control_id = link(s, prod, lp.content_policy.audit_control)
         assert prod.id is not None  # a stored product
         run = AuditRun(product_id=prod.id, review_id=review_id, control_id=control_id, reaudit_id=reaudit,
-                       source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
+                       source=str(path.resolve() if isinstance(path, Path) else path), fmt=fmt, source_bytes=size, pack_id=lp.id,
                        pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
                        seed=seed if seed is not None else (plan.seed if plan.seed is not None else secrets.randbits(31)),
                        double_review=double_review, started_by=actor, created_at=utcnow(),
@@ -117,11 +120,11 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
 
 def check_source(run: AuditRun) -> None:
     """Refuse to go on scanning a run whose input file changed since it started (size, then SHA-256)."""
-    path = Path(run.source)
     want = (run.settings or {}).get("source_sha256")
-    if not path.is_file():
+    size = sources.size(run.source)
+    if size is None:
         raise InvalidInput(f"{run.source}: the input of audit run {run.id} is gone; restore it to resume, or start a new run")
-    if path.stat().st_size != run.source_bytes or (want and file_sha256(path) != want):
+    if size != run.source_bytes or (want and stream_sha256(sources.open_source(run.source)) != want):
         raise InvalidInput(f"{run.source}: the input of audit run {run.id} changed since the run started ({run.source_bytes:,} bytes, "
                            f"sha256 {str(want)[:12]}...); restore the original file, or start a new run on the new one")
 
@@ -200,7 +203,7 @@ def chunk_descriptors(db: Database, run_id: int, *, pending_only: bool = True) -
 def scan_descriptor(desc: dict, filt, product: str, columns: list[str] | None) -> rio.ChunkResult:
     """The pure, CPU-bound part of a chunk (no database): read, validate, filter."""
     spec = rio.ChunkSpec(desc["seq"], desc["byte_start"], desc["byte_end"], desc["line_start"], desc["lines"])
-    if not os.path.exists(desc["path"]):
+    if sources.size(desc["path"]) is None:
         raise InvalidInput(f"{desc['path']}: the run's input file is gone; restore it to resume run {desc['run_id']}")
     return rio.scan_chunk(filt, desc["path"], desc["fmt"], spec, product, columns)
 

@@ -57,9 +57,10 @@ def _inline(db, path: Path):
     return ca.run_inline(db, ca.start_run(db, path, product=PRODUCT, actor=USER, chunk_lines=150, seed=11).id)
 
 
-def _same_as_inline(db, capsys, path: Path, *where: str) -> tuple[dict, dict]:
+def _same_as_inline(db, capsys, path: Path, *where: str, source: str | None = None) -> tuple[dict, dict]:
+    """Audit ``path`` inline and (as ``source``, default the path) with the CLI options ``where``: the same findings and sample."""
     inline = _inline(db, path)
-    code, out, err = _cli(db, capsys, "audit", "run", str(path), "--product", PRODUCT, "--chunk", "150", "--seed", "11", *where)
+    code, out, err = _cli(db, capsys, "audit", "run", source or str(path), "--product", PRODUCT, "--chunk", "150", "--seed", "11", *where)
     assert code == 0, err
     got = json.loads(out)
     assert got["status"] == "SCANNED" and got["records"] == inline.records == 1200 and got["bad_records"] == inline.bad_records == 1
@@ -68,10 +69,12 @@ def _same_as_inline(db, capsys, path: Path, *where: str) -> tuple[dict, dict]:
     return got, {"findings": inline.findings, "flagged": inline.flagged_records, "sample": inline.sample_size}
 
 
-def test_dask_workers_run_equals_inline(prefect_harness, pg_audit_db, tmp_path, capsys):
-    """`--dask-workers 2` starts its own LocalCluster of two worker processes for the run."""
-    path = write_corpus(tmp_path / "in.jsonl", 1200, bad={3: "{broken"})
-    got, inline = _same_as_inline(pg_audit_db, capsys, path, "--dask-workers", "2")
+def test_dask_workers_run_equals_inline(prefect_harness, pg_audit_db, http_files, capsys):
+    """`--dask-workers 2` starts its own LocalCluster of two worker processes for the run; the input is a URL
+    (a real HTTP server on 127.0.0.1): each worker reads its chunks' byte ranges itself."""
+    root, base = http_files
+    path = write_corpus(root / "in.jsonl", 1200, bad={3: "{broken"})
+    got, inline = _same_as_inline(pg_audit_db, capsys, path, "--dask-workers", "2", source=f"{base}/in.jsonl")
     assert (got["findings"], got["flagged_records"], got["sample_size"]) == (inline["findings"], inline["flagged"], inline["sample"])
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName

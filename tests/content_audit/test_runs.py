@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from review.services import content_audit as ca
@@ -160,3 +161,23 @@ def test_chunks_in_flight_are_bounded_and_taken_as_they_complete():
                 release.set()  # chunks 1..7 finished while chunk 0 still ran
     assert sorted(order[:7]) == [1, 2, 3, 4, 5, 6, 7] and sorted(order) == list(range(10))
     assert peak[0] == 3
+
+
+def test_input_by_url_equals_the_local_file(sqlite_audit_db, tmp_path, http_files):
+    """``http(s)://`` (range requests to a real server on 127.0.0.1) and ``file://`` read the same records as the path."""
+    from review.errors import InvalidInput
+
+    db = sqlite_audit_db
+    root, base = http_files
+    path = write_corpus(root / "in.jsonl", 450, bad={7: "{broken"})
+    local = ca.run_inline(db, _run(db, path, chunk_lines=100).id)
+    for url in (f"{base}/in.jsonl", path.as_uri()):
+        run = ca.run_inline(db, _run(db, url, chunk_lines=100).id, workers=2)
+        assert run.source == url and (run.records, run.bad_records, run.findings) == (local.records, local.bad_records, local.findings)
+        assert finding_rows(db, run.id) == finding_rows(db, local.id) != []
+        with db.reading() as s:
+            a, b = ([tuple(r) for r in s.exec(sa.select(SpotCheckItem.record_id, SpotCheckItem.prompt, SpotCheckItem.output)
+                                               .where(SpotCheckItem.run_id == rid).order_by(SpotCheckItem.seq)).all()] for rid in (local.id, run.id))
+        assert a == b
+    with pytest.raises(InvalidInput, match="no such file"):
+        _run(db, f"{base}/missing.jsonl")
