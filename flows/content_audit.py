@@ -106,7 +106,7 @@ def task_runner(*, workers: int = 1, cluster: str | None = None, dask_workers: i
             return DaskTaskRunner(address=cluster)
         return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                               cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True,
-                                              "dashboard_address": None})
+                                              "dashboard_address": ":0"})  # no fixed port (8787 may be taken)
     return ProcessPoolTaskRunner(max_workers=workers, initializer=content_audit.die_with_parent, initargs=(os.getpid(),))
 
 

@@ -28,7 +28,7 @@ USER = "amara.okafor"
 def cluster():
     """Two worker processes, one thread each (the scan is CPU-bound), as `--dask-workers 2` starts them."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-        with distributed.Client(c) as client:
+        with distributed.Client(c, set_as_default=False) as client:  # prefect-dask would take a default client's cluster for any run
             yield c, client
 
 
