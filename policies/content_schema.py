@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -94,6 +94,13 @@ class ContentCategory(BaseModel):
     default_severity: int = Field(default=4, ge=0, le=7)
     subcodes: dict[str, str] = {}  # subcode -> TC260 risk it maps to (e.g. ethnicity -> A.2.1)
     keywords: str | None = None  # path of a keyword file, relative to the pack
+    #: how strictly the category's terms match: ``word`` (default) needs a word boundary on both sides of a Latin
+    #: term; ``none`` finds every term inside longer words too (as ``*term*`` does for one term), for categories
+    #: whose terms no ordinary word contains
+    boundary: Literal["word", "none"] = "word"
+    #: ``1``: terms of five letters or more are also found one typo away (two adjacent letters swapped, one letter
+    #: missing; never the first or last letter). ``bench filter`` measures what it costs in false fires.
+    typos: Literal[0, 1] = 0
 
     @model_validator(mode="after")
     def _known_codes(self) -> "ContentCategory":
@@ -151,6 +158,63 @@ class ClassifierConfig(BaseModel):
     max_chars: int = Field(default=2000, ge=50)
 
 
+#: Scanners the engine builds in; ``openai_moderation`` and ``llama_guard`` call a model over HTTP.
+LOCAL_SCANNERS = ("keyword", "regex", "knowledge_base", "classifier")
+REMOTE_SCANNERS = ("openai_moderation", "llama_guard")
+_REMOTE_FIELDS = ("url", "model", "api_key_env", "batch_size", "concurrency", "timeout", "retries", "backoff", "rate_limit",
+                  "threshold", "severity")
+_SECRET_NAMES = {"api_key", "apikey", "key", "token", "secret", "password", "authorization", "bearer"}
+
+
+class ScannerUse(BaseModel):
+    """One entry of ``content_safety.scanners``: ``use`` names a built-in scanner or a plugin
+    (entry point group ``ethics_review.scanners``); the other keys are its options. The remote
+    options are typed here; a plugin's own options pass through to its factory."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    use: str = Code
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", description="the endpoint's base URL, e.g. http://host:8000/v1")
+    model: str | None = Field(default=None, min_length=1, max_length=128)
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="the environment variable holding the API key (never the key itself)")
+    batch_size: int = Field(default=16, ge=1, le=2048, description="texts per request (moderation endpoints)")
+    concurrency: int = Field(default=4, ge=1, le=64, description="requests in flight at once")
+    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per request")
+    retries: int = Field(default=3, ge=0, le=10, description="retries of a failed request (timeouts, 5xx, 429, malformed replies)")
+    backoff: float = Field(default=0.5, ge=0, le=60, description="first retry delay in seconds, doubled each retry (Retry-After wins)")
+    rate_limit: float | None = Field(default=None, gt=0, description="requests per second at most")
+    threshold: float | None = Field(default=None, gt=0, le=1,
+                                    description="openai_moderation: flag a category at this score (default: the endpoint's own flags)")
+    severity: int | None = Field(default=None, ge=0, le=7, description="severity of its findings (default: the category's)")
+
+    @model_validator(mode="after")
+    def _options(self) -> "ScannerUse":
+        secrets = sorted(k for k in (self.model_extra or {}) if k.lower().replace("-", "_") in _SECRET_NAMES)
+        if secrets:
+            raise ValueError(f"scanner {self.use!r}: option {secrets[0]!r} looks like a credential; never put a key in the pack: "
+                             "export it and name the variable with api_key_env: NAME")
+        given = [f for f in _REMOTE_FIELDS if f in self.model_fields_set]
+        if self.use in LOCAL_SCANNERS and (given or self.model_extra):
+            bad = (given or sorted(self.model_extra or {}))[0]
+            raise ValueError(f"scanner {self.use!r} takes no option {bad!r} (it is configured by its own section of content_safety)")
+        if self.use in REMOTE_SCANNERS:
+            if self.url is None:
+                raise ValueError(f"scanner {self.use!r} needs url: the endpoint's base URL (e.g. http://127.0.0.1:8000/v1)")
+            if self.model is None:
+                raise ValueError(f"scanner {self.use!r} needs model: the model name the endpoint serves")
+            if self.model_extra:
+                raise ValueError(f"scanner {self.use!r}: unknown option {sorted(self.model_extra)[0]!r}; "
+                                 f"its options are {', '.join(_REMOTE_FIELDS)}")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The options as the scanner's factory gets them (a plugin's own keys included)."""
+        out = self.model_dump(exclude={"use"}, exclude_unset=True)
+        if self.use in REMOTE_SCANNERS:  # the typed defaults count for the built-in remote scanners
+            out = {f: getattr(self, f) for f in _REMOTE_FIELDS}
+        return out
+
+
 class SamplingPlan(BaseModel):
     """Manual spot-check plan: fixed minimum, or confidence + margin (whichever is larger)."""
 
@@ -177,6 +241,24 @@ class LibraryMinimums(BaseModel):
     per_a1_risk: int = Field(default=200, ge=0)
     per_a2_risk: int = Field(default=100, ge=0)
 
+    def for_risk(self, risk: str) -> int:
+        """The stated minimum for one TC260 risk (A.1 and A.2 risks have one, the others none)."""
+        return self.per_a1_risk if risk.startswith("A.1.") else self.per_a2_risk if risk.startswith("A.2.") else 0
+
+
+class TestBanks(BaseModel):
+    """The pack's test banks (``policies.banks``): JSON Lines files relative to the pack."""
+
+    model_config = Strict
+    generated: str | None = None
+    should_refuse: str | None = None
+    must_not_refuse: str | None = None
+    #: a starter bank (a few questions per risk to begin with), not one that meets the standard: lint says so
+    starter: bool = False
+
+    def paths(self) -> dict[str, str | None]:
+        return {"generated": self.generated, "should_refuse": self.should_refuse, "must_not_refuse": self.must_not_refuse}
+
 
 class ContentSafetyPolicy(BaseModel):
     """The ``content_safety:`` section of a policy pack (all paths relative to the pack)."""
@@ -192,6 +274,26 @@ class ContentSafetyPolicy(BaseModel):
     minimums: LibraryMinimums = LibraryMinimums()
     #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
     audit_control: str | None = None
+    #: the standard the deployment is held to: an id (``policies/standards/<id>.yaml``) or a YAML file in the pack
+    #: (relative to it); its figures are data, not code
+    standard: str | None = None
+    banks: TestBanks | None = None
+    #: the scanners of an audit, in order; absent: the built-ins the section configures (keyword, regex,
+    #: knowledge_base when it has a file, classifier when enabled), which is what audits ran before the list existed
+    scanners: list[ScannerUse] | None = Field(default=None, min_length=1)
+    #: metadata fields of an image, audio or video record that carry its text (OCR, transcript, caption): a
+    #: media record without one is reported as not examined, never as clean
+    media_text_fields: list[str] = Field(default=["caption", "alt_text", "alt", "ocr", "ocr_text", "transcript", "subtitles",
+                                                  "description"], min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_secrets(cls, data: Any) -> Any:
+        """A credential written into a scanner entry is refused (``ScannerUse``); its value never reaches the error message."""
+        if isinstance(data, dict) and isinstance(data.get("scanners"), list):
+            data = {**data, "scanners": [{k: "(hidden)" if str(k).lower().replace("-", "_") in _SECRET_NAMES else v for k, v in e.items()}
+                                         if isinstance(e, dict) else e for e in data["scanners"]]}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContentSafetyPolicy":
@@ -205,7 +307,39 @@ class ContentSafetyPolicy(BaseModel):
         for i, rule in enumerate(self.regex_rules):
             if rule.category not in codes:
                 raise ValueError(f"regex_rules[{i}] ({rule.id}): unknown category {rule.category!r}; known: {', '.join(codes)}")
+        self._check_scanners()
         return self
+
+    def _check_scanners(self) -> None:
+        seen: dict[str, int] = {}
+        for i, sc in enumerate(self.scanners or []):
+            where = f"scanners[{i}] ({sc.use})"
+            if sc.use in seen:
+                raise ValueError(f"{where}: listed twice (first at scanners[{seen[sc.use]}]); list each scanner once")
+            seen[sc.use] = i
+            if sc.use == "knowledge_base" and self.knowledge_base is None:
+                raise ValueError(f"{where}: the pack has no knowledge_base section to match against; add one or drop the scanner")
+            if sc.use == "classifier" and (self.classifier is None or not self.classifier.enabled):
+                raise ValueError(f"{where}: the pack's classifier section is missing or disabled; add it (enabled: true) or drop the scanner")
+            field, names = {"openai_moderation": ("openai", OPENAI_MODERATION), "llama_guard": ("llama_guard", LLAMA_GUARD)}.get(
+                sc.use, ("", set()))
+            if field:
+                mapped = {n for c in self.categories for n in getattr(c, field)}
+                missing = sorted(names - mapped, key=lambda n: (len(n), n))
+                if missing:
+                    raise ValueError(f"{where}: the model's categories {', '.join(missing)} map to no pack category; add each to "
+                                     f"a category's {field}: list, so no verdict of the model is dropped")
+
+    def scanner_uses(self) -> list[ScannerUse]:
+        """The listed scanners, or the built-ins this section configures when none are listed."""
+        if self.scanners is not None:
+            return list(self.scanners)
+        names = ["keyword", "regex"] if self.regex_rules else ["keyword"]
+        if self.knowledge_base is not None:
+            names.append("knowledge_base")
+        if self.classifier is not None and self.classifier.enabled:
+            names.append("classifier")
+        return [ScannerUse(use=n) for n in names]
 
     def category(self, code: str) -> ContentCategory:
         for c in self.categories:
@@ -228,6 +362,10 @@ class ContentSafetyPolicy(BaseModel):
             files.append(self.knowledge_base.file)
         if self.classifier:
             files.append(self.classifier.weights)
+        if self.banks:
+            files.extend(p for p in self.banks.paths().values() if p)
+        if self.standard and self.standard.endswith((".yaml", ".yml")):  # a standard file of the pack's own
+            files.append(self.standard)
         return sorted(set(files))
 
 
@@ -248,8 +386,10 @@ class Keyword:
     severity: int
     subcode: str | None
     source: str  # "file:line"
-    #: written ``*term*``: found inside longer words too ("buyfentanylnow"), for terms no ordinary word contains
+    #: written ``*term*`` (or in a ``boundary: none`` category): found inside longer words too ("buyfentanylnow"),
+    #: for terms no ordinary word contains
     glued: bool = False
+    typos: int = 0  # the category's ``typos``
 
 
 @dataclass(frozen=True)
@@ -294,6 +434,36 @@ def _read_lines(path: Path, rel: str):
         yield n, raw.rstrip("\r\n")
 
 
+def split_keyword_line(raw: str, where: str, subcodes: dict[str, str], category: str) -> tuple[str, bool, int | None, str | None]:
+    """One keyword-file line (``term[<TAB>severity[<TAB>subcode]]``, ``*term*`` for a glued term) as
+    (term, glued, severity or None for the category's default, subcode or None)."""
+    parts = [p.strip() for p in raw.split("\t")]
+    term = parts[0]
+    glued = len(term) > 2 and term.startswith("*") and term.endswith("*")
+    if glued:
+        term = term[1:-1].strip()
+    elif "*" in term[:1] + term[-1:]:
+        raise ContentLibraryError(f"{where}: {term!r}: write *term* (a star on both sides) for a term found inside longer words")
+    if not term:
+        raise ContentLibraryError(f"{where}: empty term before a tab")
+    if len(parts) > 3:
+        raise ContentLibraryError(f"{where}: expected 'term', 'term<TAB>severity' or 'term<TAB>severity<TAB>subcode', got {len(parts)} tab-separated fields")
+    sev = None
+    if len(parts) >= 2 and parts[1]:
+        sev = parse_severity(parts[1], f"{where}: severity", term)
+    sub = parts[2] if len(parts) == 3 and parts[2] else None
+    if sub is not None and sub not in subcodes:
+        raise ContentLibraryError(f"{where}: subcode {sub!r} is not one of {sorted(subcodes)} for category {category}")
+    return term, glued, sev, sub
+
+
+def parse_severity(text: str, what: str, term: str) -> int:
+    """A severity 0-7 written as text, or ``ContentLibraryError`` naming ``what`` (file, line, field) and the term."""
+    if not text.isascii() or not text.isdigit() or not 0 <= int(text) <= 7:
+        raise ContentLibraryError(f"{what} {text!r} for {term!r} must be an integer 0-7 (0 safe .. 7 most severe)")
+    return int(text)
+
+
 def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> ContentLibrary:
     """Read keyword files (``term[<TAB>severity[<TAB>subcode]]``, ``#`` comments), the
     allow-list (one phrase a line), the knowledge base (JSON lines with id, category,
@@ -307,30 +477,13 @@ def load_content_library(policy: ContentSafetyPolicy, pack_dir: Path) -> Content
             continue
         seen: set[str] = set()
         for n, raw in _read_lines(pack_dir / cat.keywords, cat.keywords):
-            parts = [p.strip() for p in raw.split("\t")]
-            term = parts[0]
             where = f"{cat.keywords}:{n}"
-            glued = len(term) > 2 and term.startswith("*") and term.endswith("*")
-            if glued:
-                term = term[1:-1].strip()
-            elif "*" in term[:1] + term[-1:]:
-                raise ContentLibraryError(f"{where}: {term!r}: write *term* (a star on both sides) for a term found inside longer words")
-            if not term:
-                raise ContentLibraryError(f"{where}: empty term before a tab")
-            if len(parts) > 3:
-                raise ContentLibraryError(f"{where}: expected 'term', 'term<TAB>severity' or 'term<TAB>severity<TAB>subcode', got {len(parts)} tab-separated fields")
-            sev = cat.default_severity
-            if len(parts) >= 2 and parts[1]:
-                if not parts[1].isdigit() or not 0 <= int(parts[1]) <= 7:
-                    raise ContentLibraryError(f"{where}: severity {parts[1]!r} for {term!r} must be an integer 0-7")
-                sev = int(parts[1])
-            sub = parts[2] if len(parts) == 3 and parts[2] else None
-            if sub is not None and sub not in cat.subcodes:
-                raise ContentLibraryError(f"{where}: subcode {sub!r} is not one of {sorted(cat.subcodes)} for category {cat.code}")
+            term, glued, severity, sub = split_keyword_line(raw, where, cat.subcodes, cat.code)
+            sev = cat.default_severity if severity is None else severity
             if term.casefold() in seen:
                 continue
             seen.add(term.casefold())
-            lib.keywords.append(Keyword(term, cat.code, sev, sub, where, glued))
+            lib.keywords.append(Keyword(term, cat.code, sev, sub, where, glued or cat.boundary == "none", cat.typos))
     if policy.allow_list:
         lib.allow_list = [raw.strip() for _, raw in _read_lines(pack_dir / policy.allow_list, policy.allow_list)]
     if policy.knowledge_base:
@@ -388,7 +541,7 @@ def lint_library(policy: ContentSafetyPolicy, library: ContentLibrary) -> list[L
         for r in risks:
             per_risk[r].add(k.term.casefold())
     for risk, title in TC260_RISKS.items():
-        need = m.per_a1_risk if risk.startswith("A.1.") else m.per_a2_risk if risk.startswith("A.2.") else 0
+        need = m.for_risk(risk)
         have = len(per_risk[risk])
         if have < need:
             issues.append(LintIssue(risk, have, need, f"{risk} ({title}): {have} keywords, needs {need}"))

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from policies.schema import PolicyPack, cross_check
+from review.domain.grading import grading_problems
 from review.errors import InvalidInput, NotFound
 
 PACKS_DIR = Path(__file__).parent / "packs"
@@ -174,6 +175,11 @@ def _load_cached(path_str: str, _mtime: int, _size: int) -> LoadedPack:
     except ValidationError as exc:
         raise InvalidInput(_explain(where, exc, raw)) from None
     problems = cross_check(pack)
+    if not problems:
+        try:
+            problems = grading_problems(pack)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc.message}") from None
     if problems:
         p, msg = problems[0]
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""

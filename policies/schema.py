@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from review.domain.grades import Grade
+from review.domain.grades import GRADES_ASCENDING, Grade
 from review.domain.product import PROFILE_FACETS
 
 Strict = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -49,7 +49,8 @@ class Dimension(BaseModel):
     title: str
     principle: str
     description: str = ""
-    thresholds: Thresholds
+    #: Levels of this dimension under ``grading: highest`` (an additive pack grades sections together instead).
+    thresholds: Thresholds | None = None
 
 
 class Condition(BaseModel):
@@ -95,13 +96,31 @@ class Option(BaseModel):
 
 
 class Question(BaseModel):
+    """A question of the initiation questionnaire. ``text`` questions take a free-text answer that is stored and
+    shown but never scored; ``optional`` ones may be left unanswered; a ``multiple`` question with ``allow_none``
+    accepts an empty list (none of the options applies)."""
+
     model_config = Strict
     id: str = Ident
     text: str
-    kind: Literal["single", "multiple"] = "single"
-    options: list[Option] = Field(min_length=2)
+    kind: Literal["single", "multiple", "text"] = "single"
+    options: list[Option] = Field(default_factory=list)
     when: Condition | None = None
     help: str = ""
+    optional: bool = False
+    allow_none: bool = False
+    #: Longest free-text answer accepted (``text`` questions).
+    max_length: int = Field(default=2000, ge=1, le=20000)
+
+    @model_validator(mode="after")
+    def _options_fit_kind(self) -> "Question":
+        if self.kind == "text" and self.options:
+            raise ValueError("a 'text' question takes free text: remove its options (or make it 'single' / 'multiple')")
+        if self.kind != "text" and len(self.options) < 2:
+            raise ValueError(f"a '{self.kind}' question needs at least 2 options (or kind: text for a free-text answer)")
+        if self.allow_none and self.kind != "multiple":
+            raise ValueError("allow_none is for 'multiple' questions (an empty selection); use optional: true for others")
+        return self
 
 
 class Trigger(BaseModel):
@@ -157,6 +176,92 @@ class Control(BaseModel):
     triggers: list[str] = Field(default_factory=list)
     #: Points taken off the dimension score in the residual grade once VERIFIED.
     mitigation: int = Field(default=0, ge=0)
+
+
+class Level(BaseModel):
+    """What a grade means under this pack: the name people see, and what it asks of an approval.
+
+    Levels are declared lowest first and stand for the stored grades in order (the first is LOW, the second
+    MEDIUM, ...), so a pack with four levels names LOW, MEDIUM, HIGH and UNACCEPTABLE its own way."""
+
+    model_config = Strict
+    grade: Grade
+    label: str = Field(min_length=1, max_length=60)
+    description: str = ""
+    #: A product at this level cannot be approved (reject it, or override the grade).
+    blocks_approval: bool = False
+    #: Approvals from distinct reviewers every approval at this level needs, and whether the chair must give one.
+    approvals: int = Field(default=1, ge=1, le=9)
+    require_chair: bool = False
+
+    @property
+    def extra_sign_off(self) -> bool:
+        return self.approvals > 1 or self.require_chair
+
+
+#: The levels of a pack that declares none: the grades by name; UNACCEPTABLE blocks approval.
+DEFAULT_LEVELS: tuple[Level, ...] = (
+    Level(grade=Grade.LOW, label="LOW"),
+    Level(grade=Grade.MEDIUM, label="MEDIUM"),
+    Level(grade=Grade.HIGH, label="HIGH"),
+    Level(grade=Grade.UNACCEPTABLE, label="UNACCEPTABLE", blocks_approval=True),
+)
+
+
+class Section(BaseModel):
+    """A dimension summed into the additive score, with its weight."""
+
+    model_config = Strict
+    dimension: str
+    weight: int = Field(default=1, ge=1, le=1000)
+
+
+class MitigationRule(BaseModel):
+    """``when <section> >= at_least x its maximum, score x factor`` (the AIA: 80% of the mitigation maximum, x 0.85)."""
+
+    model_config = Strict
+    section: str
+    at_least: float = Field(gt=0, le=1)
+    factor: float = Field(gt=0, lt=1)
+    #: ``nearest``: the scaled score is rounded to the nearest whole point, halves up (as the AIA's own tool does).
+    rounding: Literal["exact", "nearest"] = "exact"
+
+
+class Grading(BaseModel):
+    """How answers become a grade.
+
+    ``highest`` (the default): each dimension's level comes from its thresholds and the highest wins.
+    ``additive``: the weighted points of the ``score`` sections are summed, mitigation rules scale the sum,
+    and the level is the highest whose cut-off (a fraction of the maximum attainable score) the sum is above.
+    """
+
+    model_config = Strict
+    model: Literal["highest", "additive"] = "highest"
+    score: list[Section] = Field(default_factory=list)
+    #: Level -> fraction of the maximum attainable score the score must be above (additive).
+    cut_offs: dict[Grade, float] = Field(default_factory=dict)
+    mitigation: list[MitigationRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fits_model(self) -> "Grading":
+        if self.model == "highest":
+            for name in ("score", "cut_offs", "mitigation"):
+                if getattr(self, name):
+                    raise ValueError(f"'{name}' is for 'model: additive'; a 'highest' pack grades by dimension thresholds "
+                                     f"(remove '{name}' or set model: additive)")
+            return self
+        if not self.score:
+            raise ValueError("'model: additive' needs 'score': the sections (dimensions) whose points are summed")
+        for g, f in self.cut_offs.items():
+            if not 0 < f < 1:
+                raise ValueError(f"cut_offs.{g.value}: {f} is out of range; a cut-off is a fraction of the maximum score "
+                                 "between 0 and 1 exclusive (0.25 for 25%)")
+        ordered = sorted(self.cut_offs.items(), key=lambda kv: kv[0].rank)
+        for (g1, f1), (g2, f2) in zip(ordered, ordered[1:], strict=False):
+            if f2 <= f1:
+                raise ValueError(f"cut_offs.{g2.value}: {f2} must be above the cut-off of {g1.value} ({f1}); "
+                                 "higher levels start at higher fractions")
+        return self
 
 
 class Cadence(BaseModel):
@@ -234,6 +339,21 @@ class PolicyPack(BaseModel):
     notifications: dict[str, list[Audience]] = Field(default_factory=dict)
     #: Consistency checks over a submitted product (``grading.cross_check``): a warning or a refusal.
     cross_checks: list[CrossCheck] = Field(default_factory=list)
+    grading: Grading = Field(default_factory=Grading)
+    #: The pack's levels, lowest first (``DEFAULT_LEVELS`` when left out).
+    levels: list[Level] = Field(default_factory=list)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_order(cls, v: list[Level]) -> list[Level]:
+        for i, lvl in enumerate(v):
+            if i >= len(GRADES_ASCENDING) or lvl.grade is not GRADES_ASCENDING[i]:
+                want = GRADES_ASCENDING[i].value if i < len(GRADES_ASCENDING) else "(none: at most four levels)"
+                raise ValueError(f"levels[{i}].grade: {lvl.grade.value}: levels are declared lowest first and stand for "
+                                 f"LOW, MEDIUM, HIGH, UNACCEPTABLE in order; here: {want}")
+        if len(v) == 1:
+            raise ValueError("declare at least two levels (or none, for LOW, MEDIUM, HIGH, UNACCEPTABLE)")
+        return v
 
     @field_validator("notifications")
     @classmethod
@@ -263,6 +383,17 @@ class PolicyPack(BaseModel):
 
     def dimension(self, did: str) -> Dimension | None:
         return next((d for d in self.dimensions if d.id == did), None)
+
+    def all_levels(self) -> tuple[Level, ...]:
+        return tuple(self.levels) or DEFAULT_LEVELS
+
+    def level(self, g: Grade) -> Level:
+        """What grade ``g`` means under this pack (a grade the pack does not declare: the default meaning)."""
+        levels = self.all_levels()
+        return levels[g.rank] if g.rank < len(levels) else DEFAULT_LEVELS[g.rank]
+
+    def label(self, g: Grade | str) -> str:
+        return self.level(Grade(g)).label
 
 
 def cross_check(pack: PolicyPack) -> list[tuple[str, str]]:
@@ -301,12 +432,61 @@ def cross_check(pack: PolicyPack) -> list[tuple[str, str]]:
                 problems.append((f"controls[{i}].triggers[{k}]", f"unknown trigger {tid!r}"))
         if c.when is not None:
             _check_condition(problems, f"controls[{i}].when", c.when, options)
+    _check_levels(problems, pack)
     for g in (Grade.LOW, Grade.MEDIUM, Grade.HIGH):
         if g not in pack.followups.cadence:
             problems.append((f"followups.cadence.{g.value}", "missing: every releasable grade needs a follow-up cadence"))
         if g not in pack.review_sla_days:
             problems.append((f"review_sla_days.{g.value}", "missing: every grade needs a committee SLA in days"))
     return problems
+
+
+def _check_levels(problems: list[tuple[str, str]], pack: PolicyPack) -> None:
+    """Every grade the pack can give is one of its levels, and the grading model has what it needs."""
+    declared = {lvl.grade for lvl in pack.all_levels()}
+    names = ", ".join(g.value for g in GRADES_ASCENDING if g in declared)
+
+    def undeclared(path: str, g: Grade | None) -> None:
+        if g is not None and g not in declared:
+            problems.append((path, f"{g.value} is not one of this pack's levels ({names}); use one of them or declare the level"))
+
+    for i, t in enumerate(pack.triggers):
+        undeclared(f"triggers[{i}].{'fix' if t.fix else 'floor'}", t.fix or t.floor)
+    for i, c in enumerate(pack.controls):
+        undeclared(f"controls[{i}].required_from", c.required_from)
+    dims = {d.id for d in pack.dimensions}
+    gr = pack.grading
+    if gr.model == "highest":
+        for i, d in enumerate(pack.dimensions):
+            if d.thresholds is None:
+                problems.append((f"dimensions[{i}].thresholds", "missing: under 'grading: highest' every dimension needs thresholds "
+                                 "(medium, high[, unacceptable]); or grade additively with grading.model: additive"))
+            elif d.thresholds.unacceptable is not None:
+                undeclared(f"dimensions[{i}].thresholds.unacceptable", Grade.UNACCEPTABLE)
+        return
+    for i, d in enumerate(pack.dimensions):
+        if d.thresholds is not None:
+            problems.append((f"dimensions[{i}].thresholds", "an additive pack grades with grading.cut_offs, not per-dimension "
+                             "thresholds; remove them"))
+    scored = [x.dimension for x in gr.score]
+    _dupes(problems, "grading.score", scored)
+    for i, sec in enumerate(gr.score):
+        if sec.dimension not in dims:
+            problems.append((f"grading.score[{i}].dimension", f"unknown section {sec.dimension!r}; sections are dimensions: {sorted(dims)}"))
+    for i, m in enumerate(gr.mitigation):
+        if m.section not in dims:
+            problems.append((f"grading.mitigation[{i}].section", f"unknown section {m.section!r}; sections are dimensions: {sorted(dims)}"))
+        elif m.section in scored:
+            problems.append((f"grading.mitigation[{i}].section", f"{m.section!r} is summed into the score (grading.score); "
+                             "a mitigation section is a separate dimension whose points are mitigation measures"))
+    levels = pack.all_levels()
+    for lvl in levels[1:]:
+        if lvl.grade not in gr.cut_offs:
+            problems.append((f"grading.cut_offs.{lvl.grade.value}", f"missing: level {lvl.label!r} needs the fraction of the maximum "
+                             "score it starts above (e.g. 0.5 for 50%)"))
+    for g in gr.cut_offs:
+        if g not in declared or g is levels[0].grade:
+            problems.append((f"grading.cut_offs.{g.value}", f"{g.value} is not a level above the lowest ({names}); remove it"))
 
 
 def _dupes(problems: list[tuple[str, str]], path: str, ids: list[str]) -> None:
@@ -321,6 +501,8 @@ def _check_condition(problems: list[tuple[str, str]], path: str, cond: Condition
     if cond.answer is not None:
         if cond.answer not in options:
             problems.append((f"{path}.answer", f"unknown or later question {cond.answer!r}"))
+        elif not options[cond.answer]:
+            problems.append((f"{path}.answer", f"question {cond.answer!r} takes free text; a condition looks at a choice question"))
         else:
             for k, v in enumerate(cond.any_of or []):
                 if v not in options[cond.answer]:

@@ -167,13 +167,14 @@ def _paragraph(rng: random.Random, lang: str) -> str:
 
 def realistic_library(n: int = 10_000, seed: int = 7) -> list[str]:
     """``n`` real terms: 30% rarer English words (frequency ranks 15,000-60,000), 30% two-word English
-    phrases (pairs of words of ranks 300-20,000), 40% Chinese words (frequency ranks 8,000-30,000) and two-word compounds."""
+    phrases (pairs of words of ranks 300-20,000), 40% Chinese words (frequency ranks 15,000-30,000) and two-word compounds."""
     rng = random.Random(seed)
     en, zh = _en().words, _zh().words
     out: set[str] = set()
     stems = {"doesn", "didn", "isn", "wasn", "couldn", "wouldn", "shouldn", "aren", "weren", "hasn", "haven", "hadn"}
+    stems |= {n.lower() for n in NAMES}  # the names the text uses on purpose are not library terms
     singles = [w for w in en[15_000:60_000] if w.isalpha() and len(w) >= 4 and w not in stems]  # not a contraction's stem
-    zh_words = [w for w in zh[8_000:30_000] if all("\u4e00" <= c <= "\u9fff" for c in w)]
+    zh_words = [w for w in zh[15_000:30_000] if all("\u4e00" <= c <= "\u9fff" for c in w)]
     phrase_words = [w for w in en[300:20_000] if w.isalpha() and len(w) >= 3]
     while len(out) < n:
         r = rng.random()

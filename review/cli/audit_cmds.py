@@ -60,6 +60,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="double review: a third reviewer settles an item the first two disagree on (before the verdict)")
     p.add_argument("--file", default=None, help="batch: CSV or JSONL with item, verdict, category, severity, note, second, adjudicate")
     p.set_defaults(func=cmd_label)
+    clf = aud.add_parser("classifier", help="the pack's offline classifier (a softmax regression)").add_subparsers(
+        dest="classifier_cmd", required=True, metavar="ACTION")
+    p = clf.add_parser("evaluate", help="its recall and false-positive rate at the pack's threshold")
+    p.add_argument("--pack", default="default", help="policy pack (default: default)")
+    p.add_argument("--cv", action="store_true", help="recompute the grouped cross-validation from the seed set (slower)")
+    p.set_defaults(func=cmd_classifier_evaluate)
     p = aud.add_parser("report", help="write Markdown and HTML reports of a run")
     p.add_argument("run")
     p.add_argument("--out", default=".", help="output directory (default: current)")
@@ -164,16 +170,23 @@ def _summary(ctx: Any, run_id: int) -> int:
                            + f"); fix the file and start a new run (audit run {r.id} is FAILED)")
     if ctx.json:
         output.emit_json({"run": r.id, "status": r.status, "records": r.records, "bad_records": r.bad_records,
-                          "flagged_records": r.flagged_records, "findings": r.findings, "sample_size": r.sample_size, "seed": r.seed,
-                          "bad": [b.message for b in d.bad]})
+                          "flagged_records": r.flagged_records, "not_examined": r.not_examined, "findings": r.findings,
+                          "sample_size": r.sample_size, "seed": r.seed, "bad": [b.message for b in d.bad]})
         return 0
     output.say(f"run {r.id} {r.status}: {r.records:,} records, {r.flagged_records:,} flagged, {r.findings:,} findings, "
                f"{r.bad_records:,} bad record(s) skipped; spot-check sample {r.sample_size:,} items (seed {r.seed})")
+    _not_examined(r)
     for b in d.bad:
         output.say(f"  bad: {b.message}", style="yellow")
     if r.bad_records > len(d.bad):
         output.say(f"  ... and {r.bad_records - len(d.bad)} more (`ethics-review audit report {r.id}` lists them)", style="yellow")
     return 0
+
+
+def _not_examined(r: Any) -> None:
+    if r.not_examined:
+        output.say(f"  {r.not_examined:,} image/audio/video record(s) not examined: only a URI, no caption, OCR or transcript the pack "
+                   "names (content_safety.media_text_fields); neither clean nor passed", style="yellow")
 
 
 def cmd_list(ctx: Any) -> int:
@@ -203,6 +216,7 @@ def cmd_show(ctx: Any) -> int:
     r = d.run
     output.line((f"audit run {r.id}", "bold"), f" {d.product} {r.status}: {d.chunks_done}/{r.chunks_total} chunks, {r.records:,} records, "
                 f"{r.flagged_records:,} flagged, {r.findings:,} findings, {r.bad_records:,} bad; pack {r.pack_id} {r.pack_version}, seed {r.seed}")
+    _not_examined(r)
     output.table("Findings", ["category", "severity", "findings", "records"], d.by_category)
     output.say(f"labelled {v.labelled}/{v.items}; pass rate {v.rate:.1%} [{v.lower:.1%}, {v.upper:.1%}] vs {v.threshold:.0%}: {verdict_word(v)}"
                + (f"; kappa {v.kappa:.3f} ({v.pairs} pairs)" if v.kappa is not None else ""))
@@ -253,6 +267,27 @@ def cmd_label(ctx: Any) -> int:
     elif v.awaiting_adjudication:
         output.say(f"{len(v.awaiting_adjudication)} item(s) wait for a third reviewer (--adjudicate): "
                    + ", ".join(map(str, v.awaiting_adjudication[:20])))
+    return 0
+
+
+def cmd_classifier_evaluate(ctx: Any) -> int:
+    from review.services.content_audit import evaluate_classifier
+
+    ev = evaluate_classifier(ctx.args.pack, cv=ctx.args.cv)
+    if ctx.json:
+        output.emit_json(ev)
+        return 0
+    output.say(f"classifier of pack {ev['pack']} {ev['version']}: softmax regression ({ev['kind']}, weights v{ev['weights_version']}), "
+               f"threshold {ev['threshold']}")
+    rows = []
+    for name, what in (("held_out", "held out"), ("unseen", "never trained on")):
+        r = ev.get(name)
+        if r:
+            rows.append((what, f"{r['recall']:.1%} of {r['harmful']}", f"{r['false_positive_rate']:.2%} of {r['benign']}",
+                         r.get("source", "benign sentences; obvious harmful requests")))
+    output.table("Recall and false-positive rate", ["set", "recall (harmful)", "false positives (benign)", "measured on"], rows)
+    if ev.get("held_out") is None:
+        output.say("no held-out figures stored for this threshold: run with --cv", style="yellow")
     return 0
 
 

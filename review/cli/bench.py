@@ -13,6 +13,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--reviews", type=int, default=100_000, help="reviews in the database for the list benchmark")
     p.add_argument("--submits", type=int, default=300, help="submissions timed for the p95")
     p.add_argument("--database", dest="bench_db", default=None, help="database URL (default: a temporary SQLite file)")
+    p.add_argument("--pack", action="append", dest="packs", metavar="PACK",
+                   help="a pack the timed submissions name (repeat to time several in the same run, e.g. --pack default "
+                        "--pack canada-aia for additive grading); default: default")
     p.set_defaults(func=cmd_bench_core)
     _extensions(bench)
 
@@ -22,7 +25,7 @@ def _extensions(bench: Any) -> None:
     import importlib
 
     for name in ("review.bench.followups", "review.bench.audit", "review.bench.tui", "review.bench.api", "review.bench.integrity", "review.bench.reports", "review.bench.filter",
-                 "review.bench.cluster"):
+                 "review.bench.keywords", "review.bench.scanners", "review.bench.cluster"):
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -35,6 +38,6 @@ def _extensions(bench: Any) -> None:
 def cmd_bench_core(ctx: Any) -> int:
     from review.bench.core import run
 
-    result = run(reviews=ctx.args.reviews, submits=ctx.args.submits, url=ctx.args.bench_db, echo=None if ctx.json else print)
+    result = run(reviews=ctx.args.reviews, submits=ctx.args.submits, url=ctx.args.bench_db, packs=tuple(ctx.args.packs or ["default"]), echo=None if ctx.json else print)
     print(json.dumps(result))
     return 0

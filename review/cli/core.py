@@ -381,7 +381,9 @@ def cmd_show(ctx: Any) -> int:
         return 0
     r, p = d.review, d.product
     output.line((f"Review {r['id']}", "bold"), f"  {p['name']}  ({p['owner_team']}, {p['business_line']})")
+    label = r.get("grade_label")
     output.line(f"  gate {r['gate']}  status ", status_text(r["status"]), "  grade ", grade_text(r["grade"]),
+                f" ({label})" if label and label != r["grade"] else "",
                 f"  assignee {r['assignee'] or '-'}  due {when(_dt(r['due_at']))}  pack {r['policy_id']}@{r['policy_version']}  version {r['version']}")
     output.say(f"  users: {', '.join(p['intended_users'])}; data: {', '.join(p['data_categories'])}; "
                f"capabilities: {', '.join(p['capabilities']) or '-'}; regions: {', '.join(p['deployment_regions'])}")

@@ -19,6 +19,7 @@ from review.errors import InvalidInput, ReviewError
 COMMAND_MODULES = (
     "review.cli.core",
     "review.cli.policy_cmds",
+    "review.cli.bank_cmds",
     "review.cli.demo",
     "review.cli.bench",
     "review.cli.flows_cmds",

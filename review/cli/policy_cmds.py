@@ -1,4 +1,4 @@
-"""Policy-pack commands: list, validate, show, lint."""
+"""Policy-pack commands: list, validate, show, lint, keywords import/stats."""
 
 from __future__ import annotations
 
@@ -33,6 +33,21 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = pol.add_parser("lint", help="check a pack's keyword library against its stated minimums (e.g. TC260-003)")
     p.add_argument("pack", nargs="?", default="default")
     p.set_defaults(func=cmd_lint)
+    kw = pol.add_parser("keywords", help="grow and count a pack's keyword library").add_subparsers(dest="keywords_cmd", required=True,
+                                                                                                metavar="ACTION")
+    p = kw.add_parser("import", help="add the terms of a .txt (one a line) or .csv (term, category, severity, subcode) file: "
+                                     "normalized as the filter reads them, duplicates and collisions skipped, near-duplicates "
+                                     "reported, the pack's version bumped, the change on the audit trail (chair or admin)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--pack", required=True, help="pack id or directory")
+    p.add_argument("--category", default=None, metavar="CODE", help="category code (weapons) or a TC260 risk one category answers "
+                   "for (A.4.1); a .csv row's category column overrides it")
+    p.add_argument("--dry-run", action="store_true", help="report what the import would do; write nothing")
+    p.set_defaults(func=cmd_keywords_import)
+    p = kw.add_parser("stats", help="terms per TC260 risk, each term counted once")
+    p.add_argument("pack", nargs="?", default="default")
+    output.csv_option(p)
+    p.set_defaults(func=cmd_keywords_stats)
 
 
 def cmd_list(ctx: Any) -> int:
@@ -55,12 +70,14 @@ def cmd_validate(ctx: Any) -> int:
     lp = load_pack(ctx.args.path)
     summary = {"id": lp.id, "version": lp.version, "hash": lp.content_hash, "dimensions": len(lp.pack.dimensions),
                "questions": len(lp.pack.questions), "triggers": len(lp.pack.triggers), "controls": len(lp.pack.controls),
-               "content_safety": lp.content_policy is not None, "files": list(lp.files)}
+               "content_safety": lp.content_policy is not None, "files": list(lp.files), "grading": lp.pack.grading.model,
+               "levels": [lvl.label for lvl in lp.pack.all_levels()]}
     if ctx.json:
         output.emit_json({"valid": True, **summary})
     else:
         output.say(f"{lp.path}: valid pack {lp.id} {lp.version} (#{lp.content_hash[:12]}): {summary['dimensions']} dimensions, "
-                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls"
+                   f"{summary['questions']} questions, {summary['triggers']} hard triggers, {summary['controls']} controls, "
+                   f"{lp.pack.grading.model} grading"
                    + (", content-safety section" if lp.content_policy is not None else ""))
     return 0
 
@@ -77,8 +94,31 @@ def cmd_show(ctx: Any) -> int:
     if pk.framework:
         output.say(f"framework: {pk.framework}")
     principles = {p.id: p.title for p in pk.principles}
-    output.table("Dimensions", ["id", "title", "principle", "medium", "high", "unacceptable"],
-                 [(d.id, d.title, principles[d.principle], d.thresholds.medium, d.thresholds.high, d.thresholds.unacceptable or "-") for d in pk.dimensions])
+    gr = pk.grading
+    if gr.model == "highest":
+        output.say("grading: highest (a dimension's level comes from its thresholds; the highest dimension level wins)")
+        output.table("Dimensions", ["id", "title", "principle", "medium", "high", "unacceptable"],
+                     [(d.id, d.title, principles[d.principle], d.thresholds.medium, d.thresholds.high, d.thresholds.unacceptable or "-")
+                      for d in pk.dimensions if d.thresholds is not None])
+    else:
+        from review.domain.grading import max_scores
+
+        maxima = max_scores(pk)
+        weights = {x.dimension: x.weight for x in gr.score}
+        rules = {m.section: m for m in gr.mitigation}
+        output.say(f"grading: additive (the weighted points of the scored sections are summed; maximum attainable {maxima.total})")
+        output.table("Sections", ["id", "title", "principle", "role"],
+                     [(d.id, d.title, principles[d.principle],
+                       f"scored x{weights[d.id]}" if d.id in weights else
+                       f"mitigation: score x{rules[d.id].factor:g} from {rules[d.id].at_least:.0%} of {maxima.sections[d.id]}" if d.id in rules else "-")
+                      for d in pk.dimensions])
+    levels = pk.all_levels()
+    output.table("Levels", ["grade", "label", "from", "approval (besides the quorum rules)"],
+                 [(lvl.grade.value, lvl.label,
+                   "-" if i == 0 or gr.model == "highest" else f"above {gr.cut_offs[lvl.grade]:.0%} of the maximum",
+                   "blocked" if lvl.blocks_approval else
+                   f"{lvl.approvals} approval(s)" + (", the chair's among them" if lvl.require_chair else "") if lvl.extra_sign_off else "-")
+                  for i, lvl in enumerate(levels)])
     if ctx.args.questions:
         for q in pk.questions:
             cond = " (conditional)" if q.when else ""
@@ -136,16 +176,25 @@ def cmd_template(ctx: Any) -> int:
         "answers:",
     ]
     for question in lp.pack.questions:
-        lines.append(f"  # {question.text}" + (" (choose one or more)" if question.kind == "multiple" else ""))
+        lines.append(f"  # {question.text}" + (" (choose any that apply)" if question.kind == "multiple" else ""))
         if question.when is not None:
             lines.append(f"  #   only when: {_condition_text(question.when)}")
         for o in question.options:
             lines.append(f"  #   {o.id}: {o.label}")
         # unset on purpose: a template that pre-fills the lowest-risk answer submits a LOW product unread
-        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}:"
-                     f"   # unset: {'a list of one or more' if question.kind == 'multiple' else 'one'} of the options above")
+        lines.append(f"  {'# ' if question.when is not None else ''}{question.id}:   # unset: {_answer_hint(question)}")
     print("\n".join(lines))
     return 0
+
+
+def _answer_hint(q: Any) -> str:
+    if q.kind == "text":
+        hint = f"free text in quotes, at most {q.max_length} characters (stored and shown, never scored)"
+    elif q.kind == "multiple":
+        hint = f"a list of {'none, one or more ([] for none)' if q.allow_none else 'one or more'} of the options above"
+    else:
+        hint = "one of the options above"
+    return hint + ("; optional: delete the line to leave it unanswered" if q.optional else "")
 
 
 def cmd_example(ctx: Any) -> int:
@@ -198,3 +247,65 @@ def cmd_lint(ctx: Any) -> int:
         for i in issues:
             output.say(f"short: {getattr(i, 'message', i)}", style="yellow")
     return 0 if not issues else 10
+
+
+#: Rows per section of the import report on a terminal (``--json`` lists them all).
+SHOWN = 30
+
+
+def cmd_keywords_import(ctx: Any) -> int:
+    from review.services.keyword_library import import_keywords
+
+    a = ctx.args
+    rep = import_keywords(None if a.dry_run else ctx.db, a.pack, a.file, category=a.category,
+                          actor=None if a.dry_run else ctx.actor_or_none, dry_run=a.dry_run)
+    if ctx.json:
+        output.emit_json(rep.to_json())
+        return 0
+    p = rep.plan
+    dupes, collisions = p.of_kind("duplicate"), p.of_kind("collision")
+    per_cat = ", ".join(f"{c} {n}" for c, n in p.added_per_category().items()) or "none"
+    output.say(f"{rep.file}: {rep.read} term(s) read; {len(p.added)} new ({per_cat}); {len(dupes)} already in the library or the "
+               f"file; {len(collisions)} collision(s) with another category; {len(p.near)} near-duplicate(s)")
+    _rows("Collisions (skipped: the same term, as the filter reads it, in another category)",
+          ["line", "term", "category", "already", "in category", "where"],
+          [(s.incoming.line, s.incoming.term, s.incoming.category, s.existing_term, s.existing_category, s.where) for s in collisions])
+    _rows("Near-duplicates (added; check they are meant)", ["line", "term", "category", "resembles", "its category", "where", "why"],
+          [(n.incoming.line, n.incoming.term, n.incoming.category, t, c, w, why) for n in p.near for t, c, w, why in n.neighbours])
+    _rows("Duplicates (skipped)", ["line", "term", "category", "already", "where", "differs"],
+          [(s.incoming.line, s.incoming.term, s.incoming.category, s.existing_term, s.where, s.note) for s in dupes])
+    if rep.dry_run:
+        output.say(f"dry run: nothing written; pack {rep.pack} stays at {rep.version_before}", style="yellow")
+    elif rep.version_after is None:
+        output.say(f"nothing new to add: pack {rep.pack} stays at {rep.version_before}")
+    else:
+        output.say(f"pack {rep.pack}: {rep.version_before} -> {rep.version_after} (#{(rep.hash_after or '')[:12]}); wrote "
+                   f"{', '.join(rep.written)}; on the audit trail as policy_pack {rep.pack}", style="green")
+    return 0
+
+
+def _rows(title: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    more = len(rows) - SHOWN
+    output.table(f"{title}: {len(rows)}", columns, rows[:SHOWN],
+                 caption=f"... and {more} more (--json lists them all)" if more > 0 else None)
+
+
+def cmd_keywords_stats(ctx: Any) -> int:
+    from rich.text import Text
+
+    from review.services.keyword_library import library_stats
+
+    st = library_stats(ctx.args.pack)
+    rows = [r.to_json() for r in st.risks]
+    if ctx.json:
+        output.emit_json({"pack": st.pack, "version": st.version, "terms": st.terms, "rule": st.rule, "risks": rows})
+    elif ctx.args.format == "csv":
+        output.emit_csv(rows)
+    else:
+        output.table(f"Keyword library of {st.pack} {st.version}: {st.terms} distinct terms", ["risk", "title", "terms", "minimum", "categories"],
+                     [(r.risk, r.title, Text(str(r.terms), style="yellow" if r.terms < r.minimum else ""), r.minimum or "-",
+                       ", ".join(r.categories) or "-") for r in st.risks])
+        output.say(f"counting: {st.rule}")
+    return 0

@@ -40,6 +40,7 @@ class Duty(StrEnum):
     EXPORT_LOG = "export the audit log"
     SET_CLOCK = "run the follow-up scan at another time than now"
     READ_PROCESS = "read the process report"
+    MANAGE_POLICY = "change a policy pack's keyword library or test banks"
 
 
 #: The role table: which roles may perform each duty.
@@ -60,6 +61,7 @@ ROLES_FOR: dict[Duty, frozenset[Role]] = {
     Duty.EXPORT_LOG: frozenset({Role.CHAIR, Role.ADMIN}),  # it holds personal data
     Duty.SET_CLOCK: frozenset({Role.ADMIN}),
     Duty.READ_PROCESS: frozenset({Role.REVIEWER, Role.CHAIR, Role.ADMIN}),  # it names people and their load
+    Duty.MANAGE_POLICY: frozenset({Role.CHAIR, Role.ADMIN}),
 }
 
 #: The ethics committee: who reviews, and who ``committee`` notifications reach.

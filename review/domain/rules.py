@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Iterable
 
+from policies.schema import DEFAULT_LEVELS, Level
 from review.domain.duties import Actor, Duty, ProductContext, Role, blockers
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
@@ -82,6 +83,12 @@ class Situation:
     controls: tuple[Control, ...] = ()
     #: (approver, approved as chair) at the review's gate in its current round
     approvals: tuple[tuple[str, bool], ...] = ()
+    #: What the grade means under the review's pack (``None``: the default levels' meaning).
+    level: Level | None = None
+
+    @property
+    def meaning(self) -> Level:
+        return self.level or DEFAULT_LEVELS[self.grade.rank]
 
     @property
     def here(self) -> str:
@@ -177,8 +184,8 @@ def judge(who: Actor, act: Act, sit: Situation, *, target: Actor | None = None) 
         action = DECISIONS[act]
         out += _forbidden(blockers(who, Duty.DECIDE, product)) + _move(sit, action)
         if action is Action.APPROVE:
-            if sit.grade is Grade.UNACCEPTABLE:
-                out.append(Refusal("graded UNACCEPTABLE: it cannot be approved; reject it, request changes, or have the chair "
+            if sit.meaning.blocks_approval:
+                out.append(Refusal(f"graded {sit.meaning.label}: it cannot be approved; reject it, request changes, or have the chair "
                                    "override the grade with a rationale", GateBlocked))
             gaps = sit.unmet(("DEVELOPMENT",)) if sit.state.gate is Gate.DEVELOPMENT else []
             if gaps:
@@ -212,16 +219,20 @@ def judge(who: Actor, act: Act, sit: Situation, *, target: Actor | None = None) 
     return v
 
 
-def second_signature(current: Grade, new: Grade, computed: Grade, triggers_fired: tuple[str, ...]) -> list[str]:
+def second_signature(current: Grade, new: Grade, computed: Grade, triggers_fired: tuple[str, ...], level: Level | None = None) -> list[str]:
     """Why an override from ``current`` to ``new`` needs a second signature (another chair or an admin), or []:
-    lowering by more than one level, lowering from UNACCEPTABLE, or lowering below a grade hard triggers set."""
+    lowering by more than one level, lowering from a level that blocks approval or asks for extra sign-off
+    (``level``: what ``current`` means under the pack; the default: UNACCEPTABLE), or lowering below a grade
+    hard triggers set."""
     if new >= current:
         return []
+    meaning = level or DEFAULT_LEVELS[current.rank]
     out = []
     if current.rank - new.rank > 1:
         out.append(f"it lowers the grade by more than one level ({current.value} to {new.value})")
-    if current is Grade.UNACCEPTABLE:
-        out.append("it lowers the grade from UNACCEPTABLE")
+    if meaning.blocks_approval or meaning.extra_sign_off:
+        why = "which blocks approval" if meaning.blocks_approval else "whose approval needs extra sign-off"
+        out.append(f"it lowers the grade from {meaning.label}" + ("" if meaning.label == current.value else f" ({current.value}), {why}"))
     if triggers_fired and new < computed:
         out.append(f"it lowers the grade below the {computed.value} that hard trigger(s) {', '.join(triggers_fired)} set")
     return out

@@ -178,9 +178,11 @@ def situation(s: Session, review: Review, product: Product, *, controls: bool = 
     permissions ask for all; a use case for what its action's rules look at)."""
     s.flush()
     assert review.id is not None  # flushed: a stored review
+    grade = Grade(review.grade) if review.grade else Grade.LOW
     return rules.Situation(
         review_id=review.id, state=lifecycle_state(s, review) if released else case_state(review),
-        grade=Grade(review.grade) if review.grade else Grade.LOW, product=product_context(product, review), assignee=review.assignee,
+        grade=grade, level=load_pack(review.policy_id).pack.level(grade) if review.policy_id else None,
+        product=product_context(product, review), assignee=review.assignee,
         controls=tuple(rules.Control(*r) for r in s.connection().execute(_CONTROLS, {"rid": review.id})) if controls else (),
         approvals=tuple(round_approvals(s, review)) if approvals else ())
 

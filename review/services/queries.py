@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
+from policies.loader import load_pack
 from review.domain.grades import Grade
 from review.domain.lifecycle import AWAITING_COMMITTEE, Gate, Status
-from review.errors import InvalidInput
+from review.errors import InvalidInput, ReviewError
 from review.services import audit
 from review.services.common import get_review
 from review.store.db import Database, utcnow
@@ -219,7 +220,7 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
             )
         # JSON-ready (times as ISO text): the same data locally and from the review server.
         return ReviewDetail(
-            review=review.model_dump(mode="json"),
+            review={**review.model_dump(mode="json"), "grade_label": _grade_label(review.policy_id, review.grade)},
             product={**product.profile, "id": product.id, "created_at": product.created_at.isoformat()},
             assessments=[a.model_dump(mode="json") for a in assessments],
             controls=[ControlView(c.control_id, c.title, c.dimension, c.required_from, c.verify_gate, c.status,
@@ -228,6 +229,17 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
             trail=[t.model_dump(mode="json", exclude={"prev_hash", "state", "state_keys", "mac", "fmt"}) for t in trail],
             gate_reports=[g.model_dump(mode="json") for g in reports],
         )
+
+
+def _grade_label(pack_id: str, grade: str | None) -> str | None:
+    """What the grade is called under the review's pack (an AIA pack's UNACCEPTABLE is "Level IV ..."); the grade itself
+    when the pack is gone."""
+    if not grade:
+        return None
+    try:
+        return load_pack(pack_id).pack.label(grade)
+    except ReviewError:
+        return grade
 
 
 def grade_distribution(db: Database) -> dict[str, int]:

@@ -239,7 +239,8 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
     """The chair overrides the computed grade: rationale required, stored as an assessment, on the trail, and the
     control requirements follow the new grade (verdicts already given stay).
 
-    Lowering the grade by more than one level, from UNACCEPTABLE, or below what a hard trigger set needs a
+    Lowering the grade by more than one level, from a level that blocks approval or needs extra sign-off (the
+    default pack: UNACCEPTABLE), or below what a hard trigger set needs a
     second signature (``rules.second_signature``): the first chair's override is stored as *proposed* (the
     grade does not change; the chair is notified), and the same override by another chair or an admin
     applies it. Both signatures are on the trail. The returned review's grade says which happened."""
@@ -259,7 +260,12 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
         if initial is None:
             raise NotFound(f"review {review.id} has no assessment to override")
         current = Grade(review.grade) if review.grade else Grade.LOW
-        needs = rules.second_signature(current, g, Grade(initial.grade), tuple(initial.triggers_fired))
+        pack = load_pack(initial.pack_id)
+        levels = pack.pack.all_levels()
+        if g.rank >= len(levels):
+            raise InvalidInput(f"grade {g.value} is not one of pack {pack.id}'s levels: "
+                               + ", ".join(f"{lvl.grade.value} ({lvl.label})" for lvl in levels))
+        needs = rules.second_signature(current, g, Grade(initial.grade), tuple(initial.triggers_fired), pack.pack.level(current))
         proposal = _open_proposal(s, review, g) if needs else None
         if proposal is not None and proposal.created_by != who.username:
             refusals = rules.second_signer_refusals(who, proposal.created_by, product_context(product, review))
@@ -272,7 +278,6 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
                 raise Conflict(f"{who.username} already proposed lowering review {review.id} to {g.value}; another chair or an admin "
                                f"gives the second signature with: ethics-review override-grade {review.id} {g.value} -m REASON")
             signers = [who.username]
-        pack = load_pack(initial.pack_id)
         result = grading.overridden(_result_of(initial), g)
         before = review_snapshot(review)
         kind = "override-pending" if needs and len(signers) == 1 else "override"

@@ -73,3 +73,63 @@ def test_random_walks_stay_inside_the_table(actions: list[Action], target: Gate)
         assert (s.gate is Gate.SUSPENDED) == (s.suspended_from is not None)
     assert isinstance(s.status, Status)
 
+
+
+# ---- both grading models: the shipped packs, highest (default, eu-ai-act) and additive (canada-aia) ----------
+PACKS = {pid: load_pack(pid).pack for pid in ("default", "eu-ai-act", "canada-aia")}
+
+
+@st.composite
+def pack_answers(draw: st.DrawFn, pack_id: str) -> dict[str, list[str]]:
+    pack = PACKS[pack_id]
+    profile = draw(products_and_answers())[0]
+    answers: dict[str, list[str]] = {}
+    for q in pack.questions:
+        if q.when is not None and not grading.holds(q.when, profile, answers):
+            continue
+        if q.optional and draw(st.booleans()):
+            continue
+        if q.kind == "text":
+            answers[q.id] = [draw(st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=20).map(str.strip).filter(bool))]
+            continue
+        ids = [o.id for o in q.options]
+        low = 0 if q.allow_none else 1
+        answers[q.id] = draw(st.lists(st.sampled_from(ids), min_size=low, max_size=3, unique=True)) if q.kind == "multiple" else [draw(st.sampled_from(ids))]
+    return {"__profile__": [profile.model_dump_json()], **answers}
+
+
+def _split(a: dict[str, list[str]]) -> tuple[ProductProfile, dict[str, list[str]]]:
+    rest = dict(a)
+    return ProductProfile.model_validate_json(rest.pop("__profile__")[0]), rest
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(PACKS)), st.data())
+def test_the_level_is_monotonic_in_points(pack_id: str, data: st.DataObject) -> None:
+    """More points in any scored section never lower a level (a mitigation section's points are held)."""
+    pack = PACKS[pack_id]
+    held = {m.section for m in pack.grading.mitigation}
+    scores = {d.id: data.draw(st.integers(0, 60), label=d.id) for d in pack.dimensions}
+    more = {d: v + (0 if d in held else data.draw(st.integers(0, 30), label=f"+{d}")) for d, v in scores.items()}
+    levels, base, _ = grading.levels_from_scores(pack, scores)
+    levels2, base2, _ = grading.levels_from_scores(pack, more)
+    assert base2 >= base and all(levels2[d] >= levels[d] for d in levels)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(PACKS)), st.data())
+def test_mitigation_never_raises_a_level(pack_id: str, data: st.DataObject) -> None:
+    """More mitigation points (an additive pack's mitigation section) or verified controls never raise a level."""
+    pack = PACKS[pack_id]
+    profile, answers = _split(data.draw(pack_answers(pack_id)))
+    assert grading.normalize_answers(pack, profile, answers) == answers  # generated answers are valid
+    r = grading.grade(pack, profile, answers)
+    for m in pack.grading.mitigation:
+        more = {**r.dimension_scores, m.section: r.dimension_scores[m.section] + data.draw(st.integers(0, 20))}
+        assert grading.levels_from_scores(pack, more)[1] <= r.base_grade
+    controls = grading.required_controls(pack, profile, answers, r)
+    verified = data.draw(st.lists(st.sampled_from([c.id for c in controls]), unique=True) if controls else st.just([]))
+    res = grading.residual_grade(pack, profile, answers, verified)
+    assert res.grade <= r.grade and res.base_grade <= r.base_grade
+    if pack.grading.model == "additive":
+        assert res.score is not None and r.score is not None and res.score <= r.score

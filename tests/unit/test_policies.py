@@ -44,7 +44,7 @@ def write_pack(tmp_path: Path, mutate: Any) -> Path:
 
 @pytest.mark.parametrize("mutate,pattern", [
     (lambda r: r.pop("dimensions"), r"pack\.yaml: dimensions: required field is missing"),
-    (lambda r: r["questions"][3].update(kind="several"), r"questions\[3\]\.kind: bad value \"several\": Input should be 'single' or 'multiple'"),
+    (lambda r: r["questions"][3].update(kind="several"), r"questions\[3\]\.kind: bad value \"several\": Input should be 'single', 'multiple' or 'text'"),
     (lambda r: r["dimensions"][0]["thresholds"].update(medium="three"), r"dimensions\[0\]\.thresholds\.medium: bad value \"three\""),
     (lambda r: r["controls"][2].update(required_from="SEVERE"), r"controls\[2\]\.required_from: bad value \"SEVERE\""),
     (lambda r: r["questions"][0]["options"][2]["scores"].update(privasy=2), r"questions\[0\]\.options\[2\]\.scores\.privasy: unknown dimension 'privasy'"),

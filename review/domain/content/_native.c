@@ -328,11 +328,18 @@ static int view_of(PyObject *text) {
         Py_ssize_t wr = 0, i = 0;
         while (i < m) {
             if (i < ms) { a[wr] = a[i]; st[wr] = st[i]; wr++; i++; continue; }
+            /* a run reads as one word (normalize._contextual): "s k i l l s" is not "kill"; only a leading or
+               trailing "a" or "i" may be a word of its own ("do I k i l l him"), a joint after or before it */
+            Py_ssize_t first = -1, last = -1;
             for (Py_ssize_t k = ms; k < me; k++) {
                 if (is_sep(a[k])) continue;
-                if (k > ms && add_joint(w, wr) < 0) return -1;
+                if (first < 0) first = wr;
+                last = wr;
                 a[wr] = a[k]; st[wr] = st[k]; wr++;
             }
+            int lead = last > first && (a[first] == 'a' || a[first] == 'i');
+            if (lead && add_joint(w, first + 1) < 0) return -1;
+            if (last > first && (a[last] == 'a' || a[last] == 'i') && !(lead && last == first + 1) && add_joint(w, last) < 0) return -1;
             i = me;
             ms = me = m + 1;  /* the next run, searched from the end of this one */
             for (Py_ssize_t q = i; q + 1 < m; q++) {
@@ -1019,6 +1026,110 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     Py_RETURN_FALSE;
 }
 
+/* term_view(buf) -> bytes of the same length: the buffer the prefilter's term literals are scanned in (matcher.
+ * TERM_VIEW): ASCII l and L read i, tab, line breaks, - and _ read a space, and a non-ASCII character whose fold is
+ * one character of the same UTF-8 length (Traditional -> Simplified, CJK compatibility forms, Greek and Cyrillic
+ * capitals) reads as that character. Byte for byte, so offsets and lines stay where they are; every other byte
+ * (invalid UTF-8 included) is copied. */
+static unsigned char tv_ascii[128];
+
+static PyObject *term_view(PyObject *self, PyObject *arg) {
+    Py_buffer in;
+    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0) return NULL;
+    if (!tables_ready) {
+        PyBuffer_Release(&in);
+        PyErr_SetString(PyExc_RuntimeError, "term_view: set_tables() was not called");
+        return NULL;
+    }
+    Py_ssize_t n = in.len;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (!out) { PyBuffer_Release(&in); return NULL; }
+    const unsigned char *s = in.buf;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) { o[i] = tv_ascii[c]; i++; continue; }
+        int len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        int ok = len > 1 && i + len <= n;
+        for (int k = 1; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
+        if (!ok) { o[i] = c; i++; continue; }
+        Py_UCS4 cp = len == 2 ? ((Py_UCS4)(c & 0x1F) << 6) | (s[i + 1] & 0x3F)
+                   : len == 3 ? ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F)
+                   : ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(s[i + 1] & 0x3F) << 12) | ((Py_UCS4)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+        int32_t e = cp < 0x110000 ? lookup(cp) : -1;
+        Py_UCS4 f = e >= 0 && entry_len[e] == 1 ? pool[entry_off[e]] : cp;
+        int flen = f < 0x80 ? 1 : f < 0x800 ? 2 : f < 0x10000 ? 3 : 4;
+        if (f == cp || flen != len || (f >= 0xD800 && f <= 0xDFFF)) {  /* no fold of the same length: as is */
+            memcpy(o + i, s + i, (size_t)len);
+        } else if (len == 2) {
+            o[i] = 0xC0 | (f >> 6); o[i + 1] = 0x80 | (f & 0x3F);
+        } else if (len == 3) {
+            o[i] = 0xE0 | (f >> 12); o[i + 1] = 0x80 | ((f >> 6) & 0x3F); o[i + 2] = 0x80 | (f & 0x3F);
+        } else {
+            o[i] = 0xF0 | (f >> 18); o[i + 1] = 0x80 | ((f >> 12) & 0x3F); o[i + 2] = 0x80 | ((f >> 6) & 0x3F); o[i + 3] = 0x80 | (f & 0x3F);
+        }
+        i += len;
+    }
+    PyBuffer_Release(&in);
+    return out;
+}
+
+/* split_words(texts) -> [(text index, start, end)]: every maximal run of ASCII letters and - . _ that starts and
+ * ends with a letter and holds a separator with a letter on both sides (a word a separator splits: "mur-der",
+ * "www.example.com"), in text then position order (normalize.SPLIT_WORD_RE is the reference). */
+static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
+
+static PyObject *split_words(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "split_words expects a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *out = PyList_New(0);
+    if (!out) { Py_DECREF(seq); return NULL; }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        PyObject *text = items[t];
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "split_words expects str");
+            goto fail;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        Py_ssize_t i = 0;
+        while (i < n) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (!ascii_letter(c)) { i++; continue; }
+            /* a run from a letter: letters, and separators followed (after more separators) by a letter */
+            Py_ssize_t s = i, e = i + 1, k = i + 1;
+            int split = 0;
+            while (k < n) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, k);
+                if (ascii_letter(d)) { e = ++k; continue; }
+                if (!word_sep(d)) break;
+                Py_ssize_t q = k;
+                while (q < n && word_sep(PyUnicode_READ(kind, data, q))) q++;
+                if (q >= n || !ascii_letter(PyUnicode_READ(kind, data, q))) break;
+                if (q == k + 1) split = 1;  /* one separator between two letters */
+                k = q;
+            }
+            if (split) {
+                PyObject *tri = Py_BuildValue("(nnn)", t, s, e);
+                if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }
+                Py_DECREF(tri);
+            }
+            i = e;
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_O, "Install the per-character fold table {code point: folded str}."},
     {"fold", fold, METH_O, "The match view of a str: (view, starts, ends, joints)."},
@@ -1029,6 +1140,8 @@ static PyMethodDef methods[] = {
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
+    {"term_view", term_view, METH_O, "The prefilter's term view of a UTF-8 buffer (same length): l/L as i, separators as space, CJK variants folded."},
+    {"split_words", split_words, METH_O, "[(text index, start, end)] of the words a - . or _ splits."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };
@@ -1037,6 +1150,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, 
 
 PyMODINIT_FUNC PyInit__native(void) {
     init_classes();
+    for (int c = 0; c < 128; c++) tv_ascii[c] = (unsigned char)c;
+    tv_ascii['l'] = tv_ascii['L'] = 'i';
+    tv_ascii['\t'] = tv_ascii['\n'] = tv_ascii['\r'] = tv_ascii['-'] = tv_ascii['_'] = ' ';
     for (int i = 0; i < 256; i++) identity_page[i] = -1;
     for (int i = 0; i < NPAGES; i++) pages[i] = identity_page;
     return PyModule_Create(&module);

@@ -84,17 +84,21 @@ def generate_corpus(n: int, library: list[str], *, hit_share: float = 0.05, seed
         yield Record(id=f"bench-{i:07d}", product="bench", prompt=prompt, output=output)
 
 
-def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: str = "bench") -> ContentFilter:
-    """A keyword-only ``ContentFilter`` over a plain term list (one synthetic category)."""
+def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: str = "bench", typos: bool = False,
+                   glued: bool = False) -> ContentFilter:
+    """A keyword-only ``ContentFilter`` over a plain term list (one synthetic category; ``typos`` / ``glued`` as a
+    category's ``typos: 1`` / ``boundary: none``)."""
     from types import SimpleNamespace as NS  # duck-typed policy/library: domain does not import policies
 
     from review.domain.content.engine import ContentFilter
     from review.domain.content.taxonomy import level_of
 
-    policy = NS(level_of=level_of, regex_rules=[], knowledge_base=None, classifier=None, categories=[])
-    lib = NS(keywords=[NS(term=t, category="synthetic", subcode=None, severity=4) for t in terms],
+    policy = NS(level_of=level_of, regex_rules=[], knowledge_base=None, classifier=None, categories=[], media_text_fields=(),
+                scanner_uses=lambda: [NS(use="keyword", options=dict)])
+    lib = NS(keywords=[NS(term=t, category="synthetic", subcode=None, severity=4, typos=int(typos), glued=glued) for t in terms],
              allow_list=[], exemplars=[], classifier_weights=None)
-    return ContentFilter.from_policy(policy, lib, "bench", f"{pack_hash}:{len(terms)}", engine=engine, scanners=["keyword"])
+    return ContentFilter.from_policy(policy, lib, "bench", f"{pack_hash}:{len(terms)}:{typos}:{glued}", engine=engine,
+                                     scanners=["keyword"])
 
 
 def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk: int = 4096,

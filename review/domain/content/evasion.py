@@ -46,8 +46,9 @@ def _letters(term: str) -> bool:
     return term.isascii() and any(c.isalpha() for c in term)
 
 
-def variants(term: str, rng: random.Random) -> dict[str, str]:
-    """The evaded spellings of one term, by class (only the classes that apply to it)."""
+def variants(term: str, rng: random.Random, typos: bool = True) -> dict[str, str]:
+    """The evaded spellings of one term, by class (only the classes that apply to it: the typo classes only when
+    the term's category matches ``typos: 1``)."""
     out: dict[str, str] = {"plain": term}
     words = term.split()
     if _letters(term):
@@ -68,7 +69,7 @@ def variants(term: str, rng: random.Random) -> dict[str, str]:
             out["greek"] = "".join(_GREEK[c] if i in chosen else c for i, c in enumerate(term))
         out["glued"] = rng.choice(("buy", "get", "the", "my")) + term.replace(" ", "") + rng.choice(("now", "here", "tips", "pls"))
         letters = [i for i, c in enumerate(term) if c.isalpha()]
-        if len(letters) >= 5:
+        if typos and len(letters) >= 5:
             pairs = [i for i in letters[1:-2] if term[i + 1].isalpha() and term[i] != term[i + 1]]
             if pairs:
                 i = rng.choice(pairs)
@@ -81,12 +82,14 @@ def variants(term: str, rng: random.Random) -> dict[str, str]:
     return out
 
 
-def suite(terms: list[tuple[str, str]], *, seed: int = 7) -> list[Case]:
-    """Every (term, category) of a library under every evasion class that applies, in a sentence."""
+def suite(terms: list[tuple[str, str]], *, seed: int = 7, typo_categories: set[str] | None = None) -> list[Case]:
+    """Every (term, category) of a library under every evasion class that applies, in a sentence (the typo
+    classes for the terms of ``typo_categories``, default all)."""
     rng = random.Random(seed)
     out: list[Case] = []
     for term, category in terms:
-        for cls, spelled in variants(term, rng).items():
+        typos = typo_categories is None or category in typo_categories
+        for cls, spelled in variants(term, rng, typos).items():
             frame = _FRAMES[3] if _is_cjk(term) else rng.choice(_FRAMES[:3])
             out.append(Case(cls, term, category, frame.format(spelled)))
     return out

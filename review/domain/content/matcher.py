@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 import os
 import platform
@@ -40,8 +41,8 @@ from typing import AbstractSet, Any, Callable, Iterable, NamedTuple, Sequence, c
 
 import ahocorasick_rs
 
-from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet, match_view,
-                                             native, tables)
+from review.domain.content.normalize import (ALNUM, COMMON_FOLD, SEP_ASCII, ascii_fold, needs_collapse, canonical_term, fold_leet,
+                                             match_view, native, split_words, tables)
 
 try:  # optional native engine
     import hyperscan as _hs
@@ -77,6 +78,28 @@ class Term:
     subcode: str | None
     severity: int
     glued: bool = False  # found inside longer words too (no word boundary on either side)
+    typos: bool = False  # found one typo away too (``typo_variants``); a variant's ``canon`` is the misspelling
+
+
+#: Terms with at least this many letters get typo variants (shorter ones would collide with ordinary words).
+TYPO_MIN_LETTERS = 5
+
+
+def typo_variants(canon: str) -> list[str]:
+    """The canonical spellings one everyday typo away from ``canon``: two adjacent letters of a word swapped, or
+    one letter left out, never the term's first or last letter (people keep those, and most accidental collisions
+    with ordinary words change them). Only Latin terms of ``TYPO_MIN_LETTERS`` letters or more."""
+    letters = [i for i, c in enumerate(canon) if "a" <= c <= "z"]
+    if len(letters) < TYPO_MIN_LETTERS or not canon.isascii():
+        return []
+    out: set[str] = set()
+    for i in letters[1:-2]:
+        if "a" <= canon[i + 1] <= "z" and canon[i] != canon[i + 1]:
+            out.add(canon[:i] + canon[i + 1] + canon[i] + canon[i + 2:])
+    for i in letters[1:-1]:
+        out.add(canon[:i] + canon[i + 1:])
+    out.discard(canon)
+    return sorted(out)
 
 
 class Hit(NamedTuple):  # a tuple: cheap to build (thousands per chunk)
@@ -105,7 +128,7 @@ def compile_db(exprs: list[bytes], flags: list[int]) -> Any:
     seconds and loads in a millisecond), else compiled and stored. The key is a hash of everything the
     compiled form depends on, so a changed pack, library or Hyperscan version never meets a stale database;
     a database the running Hyperscan cannot load (another CPU, a damaged file) is compiled again."""
-    h = hashlib.sha256(f"{_hs.__version__}|{platform.machine()}|{len(exprs)}".encode())
+    h = hashlib.sha256(f"{getattr(_hs, '__version__', '')}|{platform.machine()}|{len(exprs)}".encode())
     for e, f in zip(exprs, flags, strict=True):
         h.update(b"%d\x00%d\x00" % (f, len(e)))
         h.update(e)
@@ -176,6 +199,17 @@ class _ByteMatcher:
         return []
 
 
+_INNER_SEPS = frozenset("-._")
+
+
+def _merge_joined(hits: list[Hit], extra: list[tuple[int, int, int, Term]]) -> list[Hit]:
+    """``hits`` plus the ``_joined`` hits of one text that are not already there (same span, category and term)."""
+    if not extra:
+        return hits
+    seen = {(h.start, h.end, h.term.category, h.term.term) for h in hits}
+    return hits + [Hit(s, e, t) for _, s, e, t in extra if (s, e, t.category, t.term) not in seen]
+
+
 class KeywordSet:
     """Canonical keyword matcher over the match view (exact spans, boundaries, allow-list)."""
 
@@ -216,9 +250,10 @@ class KeywordSet:
             return False
         return True
 
-    def find(self, text: str, hints: set[str] | None = None) -> list[Hit]:
+    def find(self, text: str, hints: set[str] | None = None, joined: bool = True) -> list[Hit]:
         """Every library term in ``text`` (original spans), sorted, allow-list applied.
-        ``hints``: prefilter tags for this text (same result, less work)."""
+        ``hints``: prefilter tags for this text (same result, less work). ``joined``: also the words a separator
+        splits (``_joined``)."""
         if self._ac is None or not text:
             return []
         if self._bytes is not None:
@@ -228,7 +263,7 @@ class KeywordSet:
         assert self._ac is not None
         raw = self._ac.find_matches_as_indexes(v, overlapping=True)
         if not raw:
-            return []
+            return _merge_joined([], self._joined([text])) if joined else []
         allowed = self._allowed(v)
         hits: list[Hit] = []
         for pid, s, e in raw:
@@ -239,6 +274,8 @@ class KeywordSet:
             os_, oe = view.span(s, e)
             for t in self.groups[pid]:
                 hits.append(Hit(os_, oe, t))
+        if joined:
+            hits = _merge_joined(hits, self._joined([text]))
         hits.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
         return hits
 
@@ -268,6 +305,34 @@ class KeywordSet:
             self._find_plain(texts, tagged, plain, out)
         if leet:
             self._find_plain(texts, tagged, leet, out, leet=True)
+        batched = plain + leet
+        for j, s, e, t in self._joined([texts[k] for k in batched]):
+            k = batched[j]
+            merged = _merge_joined(out[k], [(0, s, e, t)])
+            merged.sort(key=lambda h: (h.start, h.end, h.term.category, h.term.canon))
+            out[k] = merged
+        return out
+
+    def _joined(self, texts: Sequence[str]) -> list[tuple[int, int, int, Term]]:
+        """Terms in the words a separator splits (``mur-der``, ``be.head``, ``kill_er``): the view reads such a
+        word as two, so each token of letters and ``-._`` around a split is matched again with its separators
+        taken out, and a hit counts when it spans a removed separator (the rest the view has found). Only texts
+        with such a split are looked at again (``split_words``, compiled), and only those words."""
+        spans = split_words(texts)
+        if not spans:
+            return []
+        toks = [texts[j][s:e].replace("-", "").replace(".", "").replace("_", "") for j, s, e in spans]
+        if self._bytes is not None:
+            flat = self.find_flat(toks, joined=False)
+        else:
+            flat = [(i, h.start, h.end, h.term) for i, tok in enumerate(toks) for h in self.find(tok, joined=False)]
+        out: list[tuple[int, int, int, Term]] = []
+        for i, s2, e2, t in flat:
+            j, s, e = spans[i]
+            keep = [k for k in range(s, e) if texts[j][k] not in _INNER_SEPS]
+            os_, oe = keep[s2], keep[e2 - 1] + 1
+            if oe - os_ != e2 - s2:  # spans a removed separator
+                out.append((j, os_, oe, t))
         return out
 
     def _find_native(self, texts: list[str]) -> list[list[Hit]]:
@@ -277,7 +342,7 @@ class KeywordSet:
             out[j].append(Hit(s, e, t))
         return out
 
-    def find_flat(self, texts: list[str]) -> list[tuple[int, int, int, Term]]:
+    def find_flat(self, texts: list[str], joined: bool = True) -> list[tuple[int, int, int, Term]]:
         """Every hit in ``texts`` as ``(text index, start, end, term)`` in original offsets,
         sorted by text, start, end, category, canonical form (the compiled fold; callers
         check ``native_ready``). The views come back as one UTF-8 buffer (NUL between
@@ -287,7 +352,8 @@ class KeywordSet:
         buf, starts, omap, joints = native().fold_batch(texts)  # type: ignore[union-attr]  # callers check native_ready
         assert self._bytes is not None  # built with the native fold
         raw = self._bytes.find(buf)
-        if not raw:
+        extra = self._joined(texts) if joined else []
+        if not raw and not extra:
             return []
         n_terms = len(self.canons)
         alnum = _ALNUM_BYTES
@@ -317,6 +383,9 @@ class KeywordSet:
             os_, oe = om[s], om[e - 1] + 1
             for t in groups[pid]:
                 hits.append((j, os_, oe, t))
+        if extra:
+            seen = {(j, s, e, t.category, t.term) for j, s, e, t in hits}
+            hits += [h for h in extra if (h[0], h[1], h[2], h[3].category, h[3].term) not in seen]
         hits.sort(key=lambda h: (h[0], h[1], h[2], h[3].category, h[3].canon))
         return hits
 
@@ -392,6 +461,7 @@ class KeywordSet:
 
 
 
+@functools.lru_cache(maxsize=65536)
 def _esc_bytes(ch: str) -> str:
     return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8"))
 
@@ -403,36 +473,84 @@ def _alts(chars: Iterable[str]) -> str:
     return "(?:" + "|".join(_esc_bytes(c) for c in chars) + ")"
 
 
-def _hs_spell(folded: str) -> str:
+#: The raw buffer the term literals are scanned in (``_native.term_view``; this table is its ASCII part, the whole
+#: of it without the compiled fold): ``l`` and ``L`` read ``i`` (the view merges them), tab, line breaks, ``-`` and
+#: ``_`` read a space, and (compiled) a character whose fold is one character of the same UTF-8 length reads as that
+#: character (Traditional -> Simplified, compatibility forms). Byte for byte, so offsets and lines stay where they
+#: are. Then a term is one plain literal per spelling: a spelled pattern per term (``[il]`` for each i, a separator
+#: class between words, an alternation per Chinese character with variants) compiled 10-40 times slower (a
+#: 50,000-term library: over 2 minutes) for the same candidates.
+TERM_VIEW = bytes.maketrans(b"lL\t\n\r-_", b"ii     ")
+_TERM_VIEW_STR = str.maketrans("lL\t\n\r-_", "ii     ")
+#: Between two words of a term in the term view: a space (any one separator but ``.``) or a dot. A line with two
+#: separators in a row (``pipe  bomb``, ``pipe - bomb``) is a candidate through ``DOUBLE_GAP``; a dot is not turned
+#: into a space so that a sentence end (``. ``) does not make every line one.
+_GAPS = (" ", ".")
+DOUBLE_GAP = "  "
+
+
+def _hs_spell(folded: str, native: bool = True) -> list[str]:
+    """The term's patterns on term-view bytes: plain literals, its words joined by each gap of ``_GAPS``. Without the
+    compiled term view, a character with Traditional or compatibility variants is an alternation of them."""
     inverse = tables().inverse
-    parts: list[str] = []
-    for ch in folded:
-        if ch == "i":  # the view merges l and i
-            parts.append("[il]")
-        elif ch == " ":  # any run of separators between words (the view reads it as one space)
-            parts.append(_GAP)
-        elif ch.isascii():
-            parts.append(_esc_bytes(ch))
-        else:  # Traditional / compatibility variants that fold one-to-one into ch
-            parts.append(_alts({ch} | set(inverse.get(ch, ()))))
-    return "".join(parts)
+    words = []
+    for word in folded.split(" "):
+        if native:
+            words.append("".join(_esc_bytes(ch) for ch in word))
+        else:
+            words.append("".join(_esc_bytes(ch) if ch.isascii() else _alts({ch} | set(inverse.get(ch, ()))) for ch in word))
+    gaps = len(words) - 1
+    if gaps == 0:
+        return words
+    runs = list(itertools.product(_GAPS, repeat=gaps)) if gaps <= 2 else [(g,) * gaps for g in _GAPS]
+    out: list[str] = []
+    for run in runs:
+        spelled = words[0]
+        for gap, word in zip(run, words[1:], strict=True):
+            spelled += _esc_bytes(gap) + word
+        out.append(spelled)
+    return out
 
 
-#: How the words of a multi-word term may be separated in raw text (the view reads any run of these as one
-#: space): a class between the words. Measured on the synthetic bench library (12,000 terms, half of them two
-#: English words), same run: the class costs about a tenth of the filter's MB/s and compiles in 8.8 s (5.1 s
-#: with plain spaces); literal variants (one pattern per separator) cost a little less speed but compiled in
-#: 34 s. Caching compiled databases by pack hash (issue 15) would let the literals win.
-_GAP = "[\\x09\\x0a\\x0d\\x20\\x2d\\x2e\\x5f]+"
-
-
-def hs_term_patterns(term: str, canon: str) -> list[str]:
-    """Byte-level patterns (matched caseless, no word boundaries: the verifier checks
-    those) for the term as written and for its canonical form, its words separated by any run of separators
-    (``_GAP``); leet, homoglyph, spaced and zero-width spellings are caught by the dedicated flag patterns
-    instead."""
+def hs_term_patterns(term: str, canon: str, native: bool = True) -> list[str]:
+    """Patterns (matched caseless on term-view bytes, no word boundaries: the verifier checks those) for the term
+    as written and for its canonical form; leet, homoglyph, spaced and zero-width spellings are caught by the
+    dedicated flag patterns instead."""
     base = term.strip().translate(tables().one)
-    return sorted({_hs_spell(base), _hs_spell(canon)})
+    return sorted({*_hs_spell(base, native), *_hs_spell(canon, native)})
+
+
+@functools.cache
+def unequal_literals() -> list[str]:
+    """Characters that fold into one other non-ASCII character of another UTF-8 length (rare forms; the compiled
+    term view cannot fold them in place), as literals: a line holding one is a candidate."""
+    return sorted(_esc_bytes(chr(cp)) for cp, f in tables().one.items()
+                  if cp >= 0x80 and not f.isascii() and len(chr(cp).encode("utf-8")) != len(f.encode("utf-8")))
+
+
+def hs_typo_patterns(term: str) -> list[str]:
+    """Literal patterns (matched caseless) for the typo variants of a term as written: plain literals compile in a
+    fraction of the time of spelled ones (the ``[il]`` class and ``_GAP``: 2,856 variants of the default pack took
+    11 s spelled, under 1 s as literals). So a typo on top of another evasion (``kiIl yourseIf``, ``murdr--er``)
+    reaches the view only on a line the prefilter passes for another reason, or when it is skipped."""
+    return ["".join(_esc_bytes(c) for c in v) for v in typo_variants(term.strip().lower().translate(_TERM_VIEW_STR))]
+
+
+def hs_split_patterns(term: str) -> list[str]:
+    """Literal patterns (matched caseless) that a single Latin word split by a separator (``mur-der``, ``beh.ead``)
+    cannot avoid: for each split point, the longer side with the separator next to it (``mur-``/``-der``...), so
+    every such spelling is a candidate for ``KeywordSet._joined`` without a spelled pattern per split. A word split
+    twice (``mu-r-der``) is found only on a line that is a candidate anyway (or when the prefilter stands aside)."""
+    w = term.strip().lower()
+    if " " in w or not w.isascii() or len(w) < 4 or not w.isalpha():
+        return []
+    w = w.translate(_TERM_VIEW_STR)
+    out: list[str] = []
+    for k in range(1, len(w)):
+        for sep in " .":  # ``-`` and ``_`` read as a space in the term view
+            lit = w[:k] + sep if k >= len(w) - k else sep + w[k:]
+            out.append("".join(_esc_bytes(c) for c in lit))
+    return out
 
 
 _TOK_ASCII = "A-Za-z0-9@$!|"
@@ -608,9 +726,10 @@ def fold_literals() -> list[tuple[str, str]]:
 class _DB:
     """One compiled Hyperscan block-mode database and its pattern tags."""
 
-    def __init__(self, exprs: list[bytes], flags: list[int], tags: list[str]):
+    def __init__(self, exprs: list[bytes], flags: list[int], tags: list[str], view: bool = False):
         self.tags = tags
         self.db = compile_db(exprs, flags)
+        self.view = view  # scans ``TERM_VIEW`` bytes (the term literals), not the raw buffer
 
     def scan(self, buf: bytes, append: Callable[[tuple[int, str]], None]) -> None:
         tags = self.tags
@@ -635,28 +754,33 @@ class Prefilter:
     its own one-pattern database (~1.6 GB/s); the fold literals (which non-ASCII
     characters a text holds) only run on candidate texts, never on whole buffers."""
 
-    def __init__(self, terms: list[Term], extra: dict[str, str]):
+    def __init__(self, terms: list[Term], extra: dict[str, str], typo_terms: Sequence[Term] = ()):
         if _hs is None:  # pragma: no cover
             raise RuntimeError("hyperscan is not importable")
         exprs: list[bytes] = []
         flags: list[int] = []
         tags: list[str] = []
         base = _hs.HS_FLAG_CASELESS
-        spelled = sorted({p for t in terms if t.canon for p in hs_term_patterns(t.term, t.canon)})
-        for p in spelled:
-            exprs.append(p.encode("ascii"))
-            flags.append(base)
-            tags.append(TAG_KEYWORD)
-        keyword = bool(spelled)
+        keyword = any(t.canon for t in terms) or bool(typo_terms)
         # With the compiled fold (``native``) the view needs no hints: the spaced-run flag
         # comes from ``spaced_hits`` (one SSE2 pass, ~7 GB/s, instead of a DFA database at
         # ~1.6 GB/s) and candidate texts are not re-scanned for strict tags or fold
         # literals. (The two-byte leet literals stay: they cost Hyperscan almost nothing;
-        # moving them to the SSE2 pass was measured slower.)
+        # moving them to the SSE2 pass was measured slower.) The term literals are scanned in the term view.
         nat = native() if keyword else None
+        self._term_view: Callable[[bytes], bytes] = nat.term_view if nat is not None else (lambda b: b.translate(TERM_VIEW))
+        spelled = sorted({p for t in terms if t.canon for p in hs_term_patterns(t.term, t.canon, nat is not None)}
+                         | {p for t in terms if t.canon for p in hs_split_patterns(t.term)}
+                         | {p for t in typo_terms for p in hs_typo_patterns(t.term)}
+                         | ({_esc_bytes(DOUBLE_GAP[0]) * 2} if keyword else set()))
+        for p in spelled:
+            exprs.append(p.encode("ascii"))
+            flags.append(base)
+            tags.append(TAG_KEYWORD)
         self._spaced_hits = nat.spaced_hits if nat is not None else None
         if keyword:
-            for lit in suspicious_literals():  # homoglyphs, full width, zero-width, bidi, expansions
+            # homoglyphs, full width, zero-width, bidi, expansions; with the term view, the forms it cannot fold
+            for lit in [*suspicious_literals(), *(unequal_literals() if nat is not None else ())]:
                 exprs.append(lit.encode("ascii"))
                 flags.append(0)
                 tags.append(TAG_SUSPICIOUS)
@@ -665,22 +789,23 @@ class Prefilter:
                 flags.append(base)
                 tags.append(TAG_LEET_LOOSE)
         self.unsupported: dict[str, str] = {}
+        rule_exprs: list[bytes] = []
+        rule_tags: list[str] = []
         for tag, pattern in extra.items():
             try:  # check alone first so one bad rule cannot sink the whole database
                 _hs.Database().compile(expressions=[pattern.encode()], flags=_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8)
             except _hs.error:
                 self.unsupported[tag] = pattern
                 continue
-            exprs.append(pattern.encode())
-            flags.append(_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8)
-            tags.append(tag)
-        self.tags = list(tags)
-        self._buffer_dbs: list[_DB] = []  # raw buffers: main + loose spaced
-        self._text_dbs: list[_DB] = []  # candidate texts: main + strict leet/spaced + fold literals
-        if exprs:
-            main = _DB(exprs, flags, tags)
-            self._buffer_dbs.append(main)
-            self._text_dbs.append(main)
+            rule_exprs.append(pattern.encode())
+            rule_tags.append(tag)
+        self.tags = list(tags) + rule_tags
+        self._buffer_dbs: list[_DB] = []  # raw buffers: main + rules + loose spaced
+        self._text_dbs: list[_DB] = []  # candidate texts: main + rules + strict leet/spaced + fold literals
+        for db in ([_DB(exprs, flags, tags, view=True)] if exprs else []) + (
+                [_DB(rule_exprs, [_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8] * len(rule_exprs), rule_tags)] if rule_exprs else []):
+            self._buffer_dbs.append(db)  # the rules see the raw bytes (e-mail addresses keep their dots)
+            self._text_dbs.append(db)
         # a Chinese term written with spaces or hyphens between its characters ("自 杀", "自-杀"): with the compiled
         # fold, one byte-test pass (``han_gaps``); else a database of its own (no literal: it would drag the main one
         # onto a slower automaton)
@@ -712,14 +837,15 @@ class Prefilter:
     def _raw(self, buf: bytes, texts: bool = False) -> list[tuple[int, str]]:
         ends: list[tuple[int, str]] = []
         append = ends.append
+        view = self._term_view(buf)
         with self._lock:
             for db in (self._text_dbs if texts else self._buffer_dbs):
-                db.scan(buf, append)
+                db.scan(view if db.view else buf, append)
         if self._spaced_hits is not None:
             # a hit is the run's last token; the byte after it is where Hyperscan's match ends
             ends.extend((p + 2, TAG_SPACED_LOOSE) for p in self._spaced_hits(buf))
         if self._han_gaps is not None:
-            ends.extend((p + 1, TAG_SPACED_LOOSE) for p in self._han_gaps(buf))
+            ends.extend((p + 1, TAG_SPACED_LOOSE) for p in self._han_gaps(view))  # Traditional reads Simplified
         return ends
 
     def scan(self, texts: list[str]) -> dict[int, set[str]]:
@@ -792,16 +918,17 @@ class Prefilter:
             cur[2] = st
             st.add(tags[pid])
 
+        view = self._term_view(buf)
         with self._lock:
             for db in self._buffer_dbs:
                 tags = db.tags
-                db.db.scan(buf, match_event_handler=on_match)
+                db.db.scan(view if db.view else buf, match_event_handler=on_match)
         if self._spaced_hits is not None:
             tags = [TAG_SPACED_LOOSE]
             for p in self._spaced_hits(buf):
                 on_match(0, p, p + 2 if p + 1 < size else p + 1, 0, None)
         if self._han_gaps is not None:
             tags = [TAG_SPACED_LOOSE]
-            for p in self._han_gaps(buf):
+            for p in self._han_gaps(view):
                 on_match(0, p, p + 1, 0, None)
         return out

@@ -205,11 +205,18 @@ def _contextual(text: str, starts: list[int] | None, ends: list[int] | None,
         pos = 0
         for m in SPACED_RE.finditer(text):
             keep.extend(range(pos, m.start()))
+            toks: list[int] = []
             for k, ch in enumerate(m.group()):
                 if not _SEP_RE.match(ch):
-                    if k and joints is not None:
-                        joints.add(len(keep))
+                    toks.append(len(keep))
                     keep.append(m.start() + k)
+            # the run reads as one word ("s k i l l s" is not "kill"); only a leading or trailing "a" or "i" may be
+            # a word of its own ("do I k i l l him"): a joint after or before it
+            if joints is not None and len(toks) >= 2:
+                if text[keep[toks[0]]] in "ai":
+                    joints.add(toks[0] + 1)
+                if text[keep[toks[-1]]] in "ai":
+                    joints.add(toks[-1])
             pos = m.end()
         keep.extend(range(pos, len(text)))
         text = "".join(text[k] for k in keep)
@@ -349,10 +356,16 @@ class Native(Protocol):
     def kb_could_match(self, kb: object, text: str, k: int, threshold: float, /) -> bool: ...
     def spaced_hits(self, buf: bytes, /) -> list[int]: ...
     def han_gaps(self, buf: bytes, bits: bytes, /) -> list[int]: ...
+    def split_words(self, texts: Sequence[str], /) -> list[tuple[int, int, int]]: ...
+    def term_view(self, buf: bytes, /) -> bytes: ...
 
 
 _NATIVE: list[Native | None] = []  # [module or None] once loaded
-_REFERENCE = threading.local()
+class _Reference(threading.local):
+    on = False  # a class default: reading it raises no AttributeError in a thread that never set it (cheap per call)
+
+
+_REFERENCE = _Reference()
 
 
 def native() -> Native | None:
@@ -360,7 +373,7 @@ def native() -> Native | None:
     process's tables installed, or None: not built, ``ETHICS_REVIEW_NATIVE=0``, or inside
     ``python_reference()``. Same views as the Python reference (pinned by differential
     tests), ~50x faster."""
-    if getattr(_REFERENCE, "on", False):
+    if _REFERENCE.on:
         return None
     if not _NATIVE:
         mod: Native | None = None
@@ -375,6 +388,20 @@ def native() -> Native | None:
             mod.set_tables({cp: (f or "") for cp, f in tables().full.items()})
         _NATIVE.append(mod)
     return _NATIVE[0]
+
+
+SPLIT_WORD_RE = re.compile(r"[A-Za-z]+(?:[-._]+[A-Za-z]+)+")
+_ONE_SPLIT_RE = re.compile(r"[A-Za-z][-._][A-Za-z]")
+
+
+def split_words(texts: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(text index, start, end) of every word a separator splits (``mur-der``, ``www.example.com``): a maximal run
+    of ASCII letters and ``-._`` from a letter to a letter with one separator between two letters somewhere; the
+    view reads it as several words (compiled when available)."""
+    nat = native()
+    if nat is not None:
+        return nat.split_words(texts)
+    return [(k, m.start(), m.end()) for k, t in enumerate(texts) for m in SPLIT_WORD_RE.finditer(t) if _ONE_SPLIT_RE.search(m.group())]
 
 
 @contextlib.contextmanager

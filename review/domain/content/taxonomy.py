@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, Mapping, NamedTuple
 
 
 Level = Literal["safe", "low", "medium", "high"]
@@ -61,7 +61,7 @@ class Record:
 _RECORD_DEFAULTS = {"product": "", "prompt": "", "output": "", "modality": "text", "metadata": {}}
 
 
-def metadata_text(metadata: dict[str, Any]) -> str:
+def metadata_text(metadata: Mapping[str, Any]) -> str:
     if not metadata:
         return ""
     return "\n".join(f"{k}: {v}" for k, v in sorted(metadata.items()) if isinstance(v, str) and v)
@@ -86,8 +86,9 @@ class Finding(NamedTuple):
     start: int
     end: int
     matched: str
-    rule_id: str  # keyword term, regex rule id, exemplar id or classifier label
+    rule_id: str  # keyword term, regex rule id, exemplar id, classifier label or a model's category
     score: float | None = None
+    scanner_version: str = ""  # the scanner's version, or the model (as the endpoint reported it) behind its verdict
 
     def model_dump(self) -> dict[str, Any]:
         return self._asdict()
@@ -98,3 +99,19 @@ class Finding(NamedTuple):
 
     def sort_key(self) -> tuple[int, int, int, str, str, str]:
         return (FIELDS.index(self.field), self.start, self.end, self.scanner, self.category, self.rule_id)
+
+
+def add_fields(owners: list[tuple[str, FieldName]], texts: list[str], rid: str, prompt: str, output: str,
+               metadata: Mapping[str, Any] | None) -> None:
+    """Append a record's non-empty fields (prompt, output, metadata text) for ``KeywordScanner.scan_fields``."""
+    if prompt:
+        owners.append((rid, "prompt"))
+        texts.append(prompt)
+    if output:
+        owners.append((rid, "output"))
+        texts.append(output)
+    if metadata:
+        meta = metadata_text(metadata)
+        if meta:
+            owners.append((rid, "metadata"))
+            texts.append(meta)

@@ -35,6 +35,8 @@ def header(detail: Any, now: Any) -> Text:
     t.append_text(status_text(r["status"]))
     t.append("  ")
     t.append_text(grade_badge(r["grade"]))
+    if r.get("grade_label") and r["grade_label"] != r["grade"]:
+        t.append_text(plain(f" {r['grade_label']}", style="bold"))  # what the grade is called under the review's pack
     t.append_text(plain(f"  assignee {r['assignee'] or '-'}  due "))
     t.append_text(due_text(r["due_at"], r["status"], now))
     t.append(f"  v{r['version']}", style="dim")

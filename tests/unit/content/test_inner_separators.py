@@ -1,0 +1,54 @@
+"""A word split by a separator (``mur-der``, ``be.head``, ``kill_er``) is found (issue 11): the view reads it as two
+words, so the tokens around such a split are matched again with the separators taken out."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from review.domain.content.benchmark import keyword_filter
+from review.domain.content.normalize import native, python_reference, split_words
+from review.domain.content.taxonomy import Record
+
+LIB = ["murder", "behead", "pipe bomb", "kill", "*fentanyl*"]
+
+
+def _found(filt, text: str) -> list[tuple[str, int, int]]:
+    return [(f.matched, f.start, f.end) for f in filt.scan_many([Record(id="r", output=text)])]
+
+
+def test_split_words_compiled_equals_reference():
+    nat = native()
+    if nat is None:
+        pytest.skip("compiled fold not built")
+    rng = random.Random(3)
+    alphabet = "ab-._ Z9é-"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    texts += ["mur-der", "U.S.A", "-a-", "a-", "a--b", "x.y--z", "www.ex.com/a-b"]
+    got = nat.split_words(texts)
+    with python_reference():
+        assert got == split_words(texts)
+    assert [texts[j][s:e] for j, s, e in got[-5:]] == ["mur-der", "U.S.A", "x.y--z", "www.ex.com", "a-b"]
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
+def test_split_words_are_found_with_their_original_span(engine):
+    lib = [t.strip("*") for t in LIB]
+    filt = keyword_filter(lib, engine=engine, pack_hash="split")
+    assert _found(filt, "how to mur-der him") == [("mur-der", 7, 14)]
+    assert _found(filt, "be.head them, mur_der") == [("be.head", 0, 7), ("mur_der", 14, 21)]
+    assert _found(filt, "a pipe-bomb") == [("pipe-bomb", 2, 11)]  # found once
+    assert _found(filt, "see www.killers.com or the skill-set") == []  # still whole words only
+    assert _found(filt, "kill-switch") == [("kill", 0, 4)]  # the view's own reading stands
+
+
+def test_same_findings_compiled_prefiltered_and_reference():
+    lib = [t.strip("*") for t in LIB]
+    texts = ["how to mur-der him", "be.head", "x mur.d-er y", "pipe-bomb", "nothing-here.at_all", "be-head-ed"]
+    recs = [Record(id=str(k), output=t) for k, t in enumerate(texts)]
+    want = [f.key() for f in keyword_filter(lib, engine="hyperscan", pack_hash="split-cmp").scan_many(recs)]
+    assert [f.key() for f in keyword_filter(lib, engine="ahocorasick", pack_hash="split-cmp").scan_many(recs)] == want
+    with python_reference():
+        assert [f.key() for f in keyword_filter(lib, engine="ahocorasick", pack_hash="split-ref").scan_many(recs)] == want
+    assert len(want) == 4  # mur-der, be.head, mur.d-er, pipe-bomb ("be-head-ed" is another word)
