@@ -140,3 +140,8 @@ def test_cluster_refuses_sqlite_and_bad_addresses(sqlite_audit_db, tmp_path, cap
     assert code == 2 and "no Dask scheduler answers there" in err
     with db.reading() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(AuditRun)).scalar_one() == 0
+    run = ca.start_run(db, path, product=PRODUCT, actor=USER, chunk_lines=10)
+    ca.run_inline(db, run.id, stop_after=1)
+    code, _, err = _cli(db, capsys, "audit", "resume", str(run.id), "--dask-workers", "2")
+    assert code == 2 and "must be shared" in err
+    assert ca.run_progress(db, run.id)["chunks_done"] == 1 and ca.get_run_row(db, run.id).status == "RUNNING"
