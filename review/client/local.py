@@ -48,7 +48,7 @@ class LocalClient(Client):
     mode = "direct"
 
     def __init__(self, db: Database, actor: str | None, *, database_param: str | None = None, deliver: bool = True,
-                 audit_engines: dict[str, Callable[[Database, int, str | None], Any]] | None = None) -> None:
+                 audit_engines: dict[str, Callable[..., Any]] | None = None) -> None:
         """``actor``: the person acting (None: only public use cases and bootstrapping work).
         ``database_param``: a database URL to hand Prefect deployments (an explicit ``--database``).
         ``audit_engines``: scanners besides ``inline`` (the CLI adds ``prefect``: the audit flow)."""
@@ -273,7 +273,8 @@ class LocalClient(Client):
 
     # ---- content-safety audits -----------------------------------------------------------
     def run_audit(self, path, *, product, fmt=None, chunk_lines=10_000, double_review=False, pack=None, seed=None, reaudit=None,
-                  engine="inline", workers=1, progress=None, started=None, source_name: str | None = None):
+                  engine="inline", workers=1, progress=None, started=None, source_name: str | None = None, cluster=None, dask_workers=0):
+        engine = self._check_scan(engine, workers, cluster, dask_workers)  # before anything is written
         # checked before anything is written; the request closes with the run's verdict, not when the scan ends
         req = followups.get_pending_reaudit(self.db, reaudit, product=product)["id"] if reaudit is not None else None
         run = ca.start_run(self.db, path, product=product, actor=self.actor, fmt=fmt, chunk_lines=chunk_lines,
@@ -281,17 +282,31 @@ class LocalClient(Client):
         if started is not None:
             started(run)
         assert run.id is not None
-        return self._scan(run.id, engine, workers, progress)
+        return self._scan(run.id, engine, workers, progress, cluster, dask_workers)
 
-    def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None):
+    def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None, cluster=None, dask_workers=0):
+        engine = self._check_scan(engine, workers, cluster, dask_workers)
         run = ca.get_run_row(self.db, run_id)
-        return self._scan(run.id, engine, workers, progress)
+        return self._scan(run.id, engine, workers, progress, cluster, dask_workers)
 
-    def _scan(self, run_id: int, engine: str, workers: int, progress: Progress | None):
+    def _check_scan(self, engine: str, workers: int, cluster: str | None, dask_workers: int) -> str:
+        """The engine a scan uses (a cluster means the Prefect flow), refusing bad options before any write."""
         if workers < 1:
             raise InvalidInput(f"--workers {workers}: give 1 or more processes")
+        if dask_workers < 0 or (cluster and dask_workers):
+            raise InvalidInput(f"--dask-workers {dask_workers}: give 1 or more local Dask workers, or --cluster ADDRESS, not both")
+        if cluster or dask_workers:
+            if "prefect" not in self.audit_engines:
+                raise InvalidInput("--cluster/--dask-workers run the audit flow (Prefect); it is not available here")
+            ca.require_shared_database(self.db, "--cluster" if cluster else "--dask-workers")
+            return "prefect"
+        return engine
+
+    def _scan(self, run_id: int, engine: str, workers: int, progress: Progress | None, cluster: str | None = None,
+              dask_workers: int = 0):
         if engine in self.audit_engines:
-            self.audit_engines[engine](self.db, run_id, self._actor)
+            where = {"workers": workers, "cluster": cluster, "dask_workers": dask_workers} if engine == "prefect" else {}
+            self.audit_engines[engine](self.db, run_id, self._actor, **where)
             return ca.get_run_row(self.db, run_id)
         if engine != "inline":
             raise InvalidInput(f"--engine {engine!r} is not one of: inline, {', '.join(self.audit_engines) or '(none else here)'}")
