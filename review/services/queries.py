@@ -20,7 +20,7 @@ from review.errors import InvalidInput
 from review.services import audit
 from review.services.common import get_review
 from review.store.db import Database, utcnow
-from review.store.models import Assessment, ControlRequirement, Decision, Evidence, Product, Review
+from review.store.models import PRODUCT_NAME_FTS, Assessment, ControlRequirement, Decision, Evidence, Product, Review
 
 SORTABLE: dict[str, Mapped[Any]] = {
     "id": col(Review.id),
@@ -66,6 +66,8 @@ class Page:
     total: int
     offset: int
     limit: int
+    #: the count stopped at ``count_cap``: at least ``total`` reviews match (the TUI shows "10,000+")
+    total_capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,28 @@ class ReviewFilter:
                             self.assignee, self.overdue, self.search, self.team)
 
 
-def _where(f: ReviewFilter) -> list[Any]:
+#: The trigram index answers queries of at least this many characters; shorter ones are a scan on either backend.
+TRIGRAM = 3
+
+
+def name_contains(q: str, *, sqlite: bool) -> sa.ColumnElement[bool]:
+    """``product.name`` contains ``q`` as a substring, case-insensitively (Unicode), every character literal
+    (``%``, ``_``, quotes and backslashes too).
+
+    PostgreSQL: ILIKE with the wildcards escaped, which its trigram index (0005) answers. SQLite: a quoted
+    phrase on the FTS5 trigram table (0009) for 3 characters and more; shorter, the FTS5 index cannot
+    help (it has no 1- or 2-character terms), so the names are scanned, lower-cased by Python (SQLite's
+    own LIKE folds ASCII only)."""
+    if not sqlite:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return col(Product.name).ilike(f"%{escaped}%", escape="\\")
+    if len(q) >= TRIGRAM:
+        phrase = '"' + q.replace('"', '""') + '"'
+        return col(Product.id).in_(sa.select(PRODUCT_NAME_FTS.c.rowid).where(PRODUCT_NAME_FTS.c.name.op("MATCH")(phrase)))
+    return sa.func.instr(sa.func.unicode_lower(col(Product.name)), q.lower()) > 0
+
+
+def _where(f: ReviewFilter, *, sqlite: bool) -> list[Any]:
     conds: list[Any] = []
     if f.gate:
         conds.append(Review.gate == f.gate)
@@ -108,7 +131,7 @@ def _where(f: ReviewFilter) -> list[Any]:
         conds.append(col(Review.due_at) < utcnow())
         conds.append(col(Review.status).in_([s.value for s in AWAITING_COMMITTEE]))
     if f.search:
-        product_conds.append(col(Product.name).ilike(f"%{f.search}%"))
+        product_conds.append(name_contains(f.search, sqlite=sqlite))
     if product_conds:
         # The matching products first (PostgreSQL: the trigram index), then their reviews. MATERIALIZED keeps
         # PostgreSQL from walking the whole review index backwards hoping to meet 50 matches early.
@@ -126,17 +149,22 @@ def list_reviews(
     limit: int = 50,
     offset: int = 0,
     with_total: bool = True,
+    count_cap: int | None = None,
 ) -> Page:
+    """One page of reviews, newest first by default; with ``count_cap`` the total counts no further than
+    that (a broad filter over a million reviews otherwise reads them all to count them)."""
     f = (f or ReviewFilter()).validated()
     if sort not in SORTABLE:
         raise InvalidInput(f"--sort {sort!r} is not one of: {', '.join(SORTABLE)}")
     if not 1 <= limit <= 10_000:
         raise InvalidInput(f"--limit {limit} must be between 1 and 10000")
+    if count_cap is not None and count_cap < 1:
+        raise InvalidInput(f"count_cap {count_cap} must be at least 1 (or left out for an exact count)")
     column = SORTABLE[sort]
     order = [column.desc() if descending else column.asc()]
     if sort != "id":
         order.append(col(Review.id).desc() if descending else col(Review.id).asc())
-    conds = _where(f)
+    conds = _where(f, sqlite=db.is_sqlite)
     needs_product = sort == "product"
     # The page's review ids first (on the review table alone when no product column is involved,
     # so a deep page walks an index, not a join of the whole table), then their rows.
@@ -153,11 +181,15 @@ def list_reviews(
     )
     with db.reading() as s:
         rows = [ReviewRow(*r) for r in s.execute(stmt).all()]
-        total = -1
+        total, capped = -1, False
         if with_total:
-            count = sa.select(sa.func.count()).select_from(Review)
-            total = s.execute(count.where(*conds)).one()[0]
-    return Page(rows, total, offset, limit)
+            if count_cap is None:
+                total = s.execute(sa.select(sa.func.count()).select_from(Review).where(*conds)).one()[0]
+            else:
+                some = sa.select(col(Review.id)).where(*conds).limit(count_cap + 1).subquery()
+                total = s.execute(sa.select(sa.func.count()).select_from(some)).one()[0]
+                total, capped = min(total, count_cap), total > count_cap
+    return Page(rows, total, offset, limit, capped)
 
 
 @dataclass
