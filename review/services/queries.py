@@ -97,21 +97,33 @@ class ReviewFilter:
 TRIGRAM = 3
 
 
-def name_contains(q: str, *, sqlite: bool) -> sa.ColumnElement[bool]:
-    """``product.name`` contains ``q`` as a substring, case-insensitively (Unicode), every character literal
-    (``%``, ``_``, quotes and backslashes too).
+def name_contains(q: str) -> sa.ColumnElement[bool]:
+    """``product.name`` contains ``q`` (SQLite): Python's ``lower()`` on both sides, since SQLite's own
+    LIKE and lower() fold ASCII only."""
+    return sa.func.instr(sa.func.unicode_lower(col(Product.name)), q.lower()) > 0
 
-    PostgreSQL: ILIKE with the wildcards escaped, which its trigram index (0005) answers. SQLite: a quoted
-    phrase on the FTS5 trigram table (0009) for 3 characters and more; shorter, the FTS5 index cannot
-    help (it has no 1- or 2-character terms), so the names are scanned, lower-cased by Python (SQLite's
-    own LIKE folds ASCII only)."""
+
+def _fts_ids(q: str) -> sa.Select[Any]:
+    """The rowids (product ids) whose name holds ``q`` (3+ characters) as a quoted FTS5 trigram phrase."""
+    return sa.select(PRODUCT_NAME_FTS.c.rowid).where(PRODUCT_NAME_FTS.c.name.op("MATCH")('"' + q.replace('"', '""') + '"'))
+
+
+def _search(q: str, *, sqlite: bool) -> tuple[sa.ColumnElement[bool] | None, sa.ColumnElement[bool] | None]:
+    """(condition on product, condition on review) for names containing ``q`` as a substring, case-insensitively
+    (Unicode), every character literal (``%``, ``_``, quotes, backslashes).
+
+    PostgreSQL: ILIKE with the wildcards escaped, answered by the trigram index (0005). SQLite: for 3
+    characters and more the FTS5 trigram index (0009) collects the matching products (a quoted trigram
+    phrase is an exact substring match, folded by FTS5's Unicode case folding). Shorter queries have no
+    terms in the index: each review's name is checked by ``name_contains`` in page order instead, which
+    meets a page of matches early (one or two characters match many names) and scans when they match few.
+    The cost of an indexed search grows with the number of matching names, not with the table."""
     if not sqlite:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return col(Product.name).ilike(f"%{escaped}%", escape="\\")
+        return col(Product.name).ilike(f"%{escaped}%", escape="\\"), None
     if len(q) >= TRIGRAM:
-        phrase = '"' + q.replace('"', '""') + '"'
-        return col(Product.id).in_(sa.select(PRODUCT_NAME_FTS.c.rowid).where(PRODUCT_NAME_FTS.c.name.op("MATCH")(phrase)))
-    return sa.func.instr(sa.func.unicode_lower(col(Product.name)), q.lower()) > 0
+        return col(Product.id).in_(_fts_ids(q)), None
+    return None, sa.exists().where(col(Product.id) == col(Review.product_id), name_contains(q))
 
 
 def _where(f: ReviewFilter, *, sqlite: bool) -> list[Any]:
@@ -131,9 +143,11 @@ def _where(f: ReviewFilter, *, sqlite: bool) -> list[Any]:
         conds.append(col(Review.due_at) < utcnow())
         conds.append(col(Review.status).in_([s.value for s in AWAITING_COMMITTEE]))
     if f.search:
-        product_conds.append(name_contains(f.search, sqlite=sqlite))
+        on_product, on_review = _search(f.search, sqlite=sqlite)
+        product_conds += [on_product] if on_product is not None else []
+        conds += [on_review] if on_review is not None else []
     if product_conds:
-        # The matching products first (PostgreSQL: the trigram index), then their reviews. MATERIALIZED keeps
+        # The matching products first (by index), then their reviews. MATERIALIZED keeps
         # PostgreSQL from walking the whole review index backwards hoping to meet 50 matches early.
         matched = sa.select(col(Product.id)).where(*product_conds).cte("matched").prefix_with("MATERIALIZED", dialect="postgresql")
         conds.append(col(Review.product_id).in_(sa.select(matched.c.id)))
