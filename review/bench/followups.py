@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from review.bench.scratch import scratch_dir
 from review.store.db import Database, utcnow
 from review.store.models import Product, Review
 from review.store.models_followup import FollowupCheck, FollowupVisit, Notification, ReauditRequest
@@ -89,11 +88,13 @@ def reset(db: Database) -> None:
 
 def run(*, products: int, chunk: int = 25_000, prefect: bool = True, url: str | None = None,
         echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+    with scratch_dir("ethics-review-bench-followups-") as tmp:
+        return _run(Database(url or f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp), products, chunk, prefect, echo or (lambda _t: None))
+
+
+def _run(db: Database, products: int, chunk: int, prefect: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from review.services.followups import scan
 
-    say = echo or (lambda _t: None)
-    tmp = Path(tempfile.mkdtemp(prefix="ethics-review-bench-followups-"))
-    db = Database(url or f"sqlite:///{tmp / 'bench.db'}", data_dir=tmp)
     db.upgrade()
     t0 = time.perf_counter()
     due = seed(db, products)
