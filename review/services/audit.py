@@ -255,15 +255,22 @@ def record(
     images = _images(session, p) if (p.keys or p.selectors) else {}
     p.keys.clear()
     p.selectors.clear()
-    state = images or None
-    state_keys = ";".join(f"{k}={_sha(canonical(v))}" for k, v in sorted(images.items())) or None
+    texts = {k: canonical(images[k]) for k in sorted(images)}  # each image encoded once, for its hash and for the state
+    state_keys = ";".join(f"{k}={_sha(t)}" for k, t in texts.items()) or None
     draft = _Draft(actor, action, entity, str(entity_id), policy_version, state_keys,
-                   (_text(before), _text(after), _text(state)))
+                   (_text(before), _text(after), state_text(texts)))
     session.info.setdefault("audit_drafts", []).append(draft)
+
+
+def state_text(texts: dict[str, str]) -> str | None:
+    """``canonical(images)`` from the images' canonical texts (in key order), without encoding them again."""
+    return "{" + ",".join(f"{canonical(k)}:{t}" for k, t in texts.items()) + "}" if texts else None
 
 
 # Built once: statements run on every append skip construction and cache-key generation.
 _LOG_INSERT = sa.insert(table_of(AuditLog))
+#: SQLite keeps JSON as text: the canonical texts go in as they are, not parsed and encoded again.
+_LOG_INSERT_TEXT = _LOG_INSERT.values({c: sa.bindparam(c, type_=sa.Text) for c in ("before", "after", "state")})
 _HEAD_T = table_of(AuditHead)
 _HEAD = sa.select(_HEAD_T.c.last_id, _HEAD_T.c.last_hash).where(_HEAD_T.c.id == 1)
 _HEAD_LOCK = _HEAD.with_for_update()
@@ -309,7 +316,10 @@ def _append(session: Session, drafts: list[_Draft]) -> None:
                          state_keys=d.state_keys, mac=key.mac(digest) if key is not None else None))
         prev_hash = digest
     if not (postgres and head is not None and _append_and_commit_pg(conn, rows)):
-        conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
+        if conn.dialect.name == "sqlite":
+            conn.execute(_LOG_INSERT_TEXT, rows)
+        else:
+            conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
         conn.execute(_HEAD_UPDATE if head is not None else _HEAD_INSERT, {"last_id": prev_id, "last_hash": prev_hash})
 
 
