@@ -123,11 +123,3 @@ def test_a_cancelled_sqlite_query_stops_midway(sqlite_db: Database) -> None:
     with sqlite_db.reading() as s:  # the pooled connection is usable again, with no stale handler
         assert s.execute(sa.text("SELECT 1")).one()[0] == 1
 
-
-def test_state_text_is_the_canonical_json_of_the_images() -> None:
-    """The audit row's state is assembled from the images' own texts (each encoded once): the same text."""
-    from review.services.audit import canonical, state_text
-
-    images = {"review/7": {"a": 1, "é": [1, {"z": None, "b": "ü"}]}, "product/10": None, "Ä/1": {"x": 1.5}, "product/9": {}}
-    assert state_text({k: canonical(images[k]) for k in sorted(images)}) == canonical(images)
-    assert state_text({}) is None
