@@ -20,7 +20,7 @@ from review.services import content_audit as ca
 from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
 from review.services import queries, replay, reviews, tokens, users
 from review.services.common import parse_review_id
-from review.store.db import Database
+from review.store.db import Database, interrupt_when
 
 
 class LocalClient(Client):
@@ -87,6 +87,9 @@ class LocalClient(Client):
     def submit_gate(self, review_id, *, expected_version=None):
         review = reviews.submit_gate(self.db, review_id, actor=self.actor, expected_version=expected_version)
         return review, self._after("submit", review)
+
+    def interrupt_when(self, cancelled):
+        return interrupt_when(cancelled)
 
     def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True, count_cap=None):
         return queries.list_reviews(self.db, f, sort=sort, descending=descending, limit=limit, offset=offset, with_total=with_total,

@@ -92,11 +92,6 @@ def interrupt_when(cancelled: Callable[[], bool]) -> Iterator[None]:
         _interrupt.reset(token)
 
 
-def interrupted(exc: BaseException) -> bool:
-    """Whether ``exc`` is a statement stopped by ``interrupt_when``."""
-    return isinstance(exc, sa.exc.OperationalError) and "interrupted" in str(exc.orig)
-
-
 IDLE_PING_SECONDS = 10.0
 
 

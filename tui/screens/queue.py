@@ -21,7 +21,6 @@ from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from review.client.types import Page, ReviewFilter, ReviewRow
-from review.store.db import interrupt_when, interrupted
 from tui import messages
 from tui.screens.base import CommitteeScreen
 from tui.widgets.nav import NavBar
@@ -115,13 +114,14 @@ class QueueScreen(CommitteeScreen):
 
     @staticmethod
     def _list(q: QueueQuery, actor: str, client: Any, **kw: Any) -> Page | None:
-        """One list query in this thread worker; None once the worker is cancelled (its SQLite query stops mid-way)."""
+        """One list query in this thread worker; None once the worker is cancelled (a local SQLite query
+        stops mid-way: whatever it raised then answers a question nobody asks any more)."""
         worker = get_current_worker()
         try:
-            with interrupt_when(lambda: worker.is_cancelled):
+            with client.interrupt_when(lambda: worker.is_cancelled):
                 page = client.list_reviews(q.review_filter(actor), sort=q.sort, descending=q.descending, **kw)
-        except Exception as exc:
-            if worker.is_cancelled and interrupted(exc):
+        except Exception:
+            if worker.is_cancelled:
                 return None
             raise
         return None if worker.is_cancelled else page
