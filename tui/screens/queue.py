@@ -1,7 +1,8 @@
 """The review queue: filter, search, sort, page lazily through any number of reviews, open one.
 
 Every database read runs in a thread worker; a newer filter cancels the workers of the
-older one (exclusive groups), which stops their SQLite queries mid-way (``interrupt_when``),
+older one (exclusive groups), which stops their queries mid-way where the client can (a local
+SQLite file: ``Client.interrupt_when``),
 and a generation number drops any result that still comes back stale. Pages of ``PAGE`` rows
 are fetched as the cursor nears the end. The total is counted once typing pauses
 (``COUNT_DELAY``) and no further than ``COUNT_CAP`` rows: the status then says "10,000+".
@@ -112,14 +113,13 @@ class QueueScreen(CommitteeScreen):
         generation, q = self.generation, self.query_state
         self._count_timer = self.set_timer(COUNT_DELAY, lambda: self._count(generation, q))
 
-    @staticmethod
-    def _list(q: QueueQuery, actor: str, client: Any, **kw: Any) -> Page | None:
+    def _list(self, q: QueueQuery, **kw: Any) -> Page | None:
         """One list query in this thread worker; None once the worker is cancelled (a local SQLite query
         stops mid-way: whatever it raised then answers a question nobody asks any more)."""
-        worker = get_current_worker()
+        worker, client = get_current_worker(), self.app.client
         try:
             with client.interrupt_when(lambda: worker.is_cancelled):
-                page = client.list_reviews(q.review_filter(actor), sort=q.sort, descending=q.descending, **kw)
+                page = client.list_reviews(q.review_filter(self.app.actor), sort=q.sort, descending=q.descending, **kw)
         except Exception:
             if worker.is_cancelled:
                 return None
@@ -128,13 +128,13 @@ class QueueScreen(CommitteeScreen):
 
     @work(thread=True, exclusive=True, group="queue-page", exit_on_error=False)
     def _fetch(self, generation: int, q: QueueQuery, offset: int) -> None:
-        page = self._list(q, self.app.actor, self.app.client, limit=PAGE, offset=offset, with_total=False)
+        page = self._list(q, limit=PAGE, offset=offset, with_total=False)
         if page is not None:
             self.post_message(self.PageLoaded(generation, offset, page.rows))
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, generation: int, q: QueueQuery) -> None:
-        page = self._list(q, self.app.actor, self.app.client, limit=1, count_cap=COUNT_CAP)
+        page = self._list(q, limit=1, count_cap=COUNT_CAP)
         if page is not None:
             self.post_message(self.TotalCounted(generation, page.total, page.total_capped))
 
