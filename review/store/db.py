@@ -74,14 +74,15 @@ def _unicode_lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
 
 
-#: SQLite virtual-machine steps between two checks of an ``interrupt_when`` condition (about 1 ms of work).
-PROGRESS_STEPS = 20_000
+#: SQLite virtual-machine steps between two checks of an ``interrupt_when`` condition: some milliseconds of
+#: work. Not more often: each check takes the GIL, which the TUI's event loop holds while it paints.
+PROGRESS_STEPS = 1_000_000
 _interrupt: ContextVar[Callable[[], bool] | None] = ContextVar("interrupt", default=None)
 
 
 @contextmanager
 def interrupt_when(cancelled: Callable[[], bool]) -> Iterator[None]:
-    """SQLite transactions begun in this block stop within about a millisecond once ``cancelled()`` is true
+    """SQLite transactions begun in this block stop within milliseconds once ``cancelled()`` is true
     (the statement raises an OperationalError, "interrupted"): a query nobody waits for any more (the TUI's
     stale search) gives its core back instead of running to the end. Elsewhere (PostgreSQL, the review
     server) the query runs on and its result is dropped by the caller."""
