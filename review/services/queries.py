@@ -194,6 +194,10 @@ def list_reviews(
         .order_by(*order)
     )
     with db.reading() as s:
+        if not db.is_sqlite and f.search and len(f.search) >= TRIGRAM:
+            # PostgreSQL prices its trigram index above a scan of the names when the trigrams are common,
+            # but ILIKE on every name costs 10-20x the index in fact (measured: 71 ms vs 4 ms at 100,000)
+            s.execute(sa.text("SET LOCAL enable_seqscan = off"))
         rows = [ReviewRow(*r) for r in s.execute(stmt).all()]
         total, capped = -1, False
         if with_total:
