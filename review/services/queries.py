@@ -113,7 +113,7 @@ def _search(q: str, *, sqlite: bool) -> tuple[sa.ColumnElement[bool] | None, sa.
     (Unicode), every character literal (``%``, ``_``, quotes, backslashes).
 
     PostgreSQL: ILIKE with the wildcards escaped, answered by the trigram index (0005). SQLite: for 3
-    characters and more the FTS5 trigram index (0009) collects the matching products (a quoted trigram
+    characters and more the FTS5 trigram index (0010) collects the matching products (a quoted trigram
     phrase is an exact substring match, folded by FTS5's Unicode case folding). Shorter queries have no
     terms in the index: each review's name is checked by ``name_contains`` in page order instead, which
     meets a page of matches early (one or two characters match many names) and scans when they match few.

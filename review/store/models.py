@@ -40,7 +40,7 @@ class Product(SQLModel, table=True):
     created_at: datetime
 
 
-#: SQLite only (migration 0009): the FTS5 trigram index of ``product.name``, kept in sync by triggers.
+#: SQLite only (migration 0010): the FTS5 trigram index of ``product.name``, kept in sync by triggers.
 #: Not in the SQLModel metadata: migrations create it, ``create_all`` and TRUNCATE leave it alone.
 PRODUCT_NAME_FTS = sa.table("product_name_fts", sa.column("rowid", sa.Integer), sa.column("name", sa.Text))
 

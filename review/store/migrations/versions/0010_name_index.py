@@ -1,8 +1,8 @@
 """Product-name search by index on SQLite too (an FTS5 trigram table kept in sync by triggers), and one index
 for a reviewer's overdue list
 
-Revision ID: 0009_name_index
-Revises: 0008_audits_count
+Revision ID: 0010_name_index
+Revises: 0009_scanners
 
 SQLite: ``product_name_fts`` is an external-content FTS5 table over ``product.name`` (the
 names are not stored twice) with the trigram tokenizer, case-insensitive: a quoted query of 3
@@ -18,8 +18,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = "0009_name_index"
-down_revision: Union[str, Sequence[str], None] = "0008_audits_count"
+revision: str = "0010_name_index"
+down_revision: Union[str, Sequence[str], None] = "0009_scanners"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
