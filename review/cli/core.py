@@ -51,7 +51,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--mine", action="store_true", help="assigned to the acting user")
     p.add_argument("--team", help="owner team")
     p.add_argument("--overdue", action="store_true", help="past the committee SLA")
-    p.add_argument("--search", help="product name contains")
+    p.add_argument("--search", help="product name contains this text (any case; %%, _ and quotes are plain characters)")
     p.add_argument("--sort", default="id", help="id, product, gate, status, grade, assignee, due, updated, created")
     p.add_argument("--asc", action="store_true", help="ascending order")
     p.add_argument("--limit", type=int, default=50)

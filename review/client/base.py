@@ -13,6 +13,7 @@ the step ran (this process, the server, or a Prefect deployment) and what it sai
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -128,7 +129,12 @@ class Client(ABC):
 
     @abstractmethod
     def list_reviews(self, f: ReviewFilter | None = None, *, sort: str = "id", descending: bool = True, limit: int = 50,
-                     offset: int = 0, with_total: bool = True) -> Page: ...
+                     offset: int = 0, with_total: bool = True, count_cap: int | None = None) -> Page: ...
+
+    def interrupt_when(self, cancelled: Callable[[], bool]) -> AbstractContextManager[None]:
+        """Reads begun in this block (in this thread) stop early once ``cancelled()`` is true, where the
+        database allows it (a local SQLite file: the statement raises); elsewhere they run to the end."""
+        return nullcontext()
 
     @abstractmethod
     def show_review(self, review_id: Any) -> ReviewDetail: ...

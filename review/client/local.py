@@ -109,8 +109,14 @@ class LocalClient(Client):
         review = reviews.submit_gate(self.db, review_id, actor=self.actor, expected_version=expected_version)
         return review, self._after("submit", review)
 
-    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True):
-        return queries.list_reviews(self.db, f, sort=sort, descending=descending, limit=limit, offset=offset, with_total=with_total)
+    def interrupt_when(self, cancelled):
+        from review.store.db import interrupt_when
+
+        return interrupt_when(cancelled)
+
+    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True, count_cap=None):
+        return queries.list_reviews(self.db, f, sort=sort, descending=descending, limit=limit, offset=offset, with_total=with_total,
+                                    count_cap=count_cap)
 
     def show_review(self, review_id):
         return queries.show_review(self.db, review_id)

@@ -121,12 +121,12 @@ class RemoteClient(Client):
     def submit_gate(self, review_id, *, expected_version=None):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/submit", "review", Review, json={"expected_version": expected_version})
 
-    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True):
+    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True, count_cap=None):
         f = f or ReviewFilter()
         return self._call("GET", "/reviews", Page, params={
             "gate": f.gate, "status": f.status, "grade": f.grade, "assignee": f.assignee, "overdue": f.overdue or None,
             "search": f.search, "team": f.team, "sort": sort, "asc": not descending, "limit": limit, "offset": offset,
-            "with_total": with_total})
+            "with_total": with_total, "count_cap": count_cap})
 
     def show_review(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}", ReviewDetail)
