@@ -27,8 +27,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
-import sqlalchemy as sa
-
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -71,6 +69,8 @@ def warm(pack_ref: str) -> None:
 
 def _outcome(db: Any, run_id: int, started: Any) -> tuple[tuple, float | None]:
     """What must not depend on where the chunks ran (findings, sample), and the first chunk's latency."""
+    import sqlalchemy as sa  # here, not at the top: `bench --help` imports this module
+
     from review.store.models_content import AuditChunk, ContentFinding, SpotCheckItem
 
     with db.reading() as s:

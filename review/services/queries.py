@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
-from policies.loader import load_pack
 from review.domain.grades import Grade
 from review.domain.lifecycle import AWAITING_COMMITTEE, Gate, Status
 from review.errors import InvalidInput, ReviewError
@@ -286,6 +285,8 @@ def _grade_label(pack_id: str, grade: str | None) -> str | None:
     when the pack is gone."""
     if not grade:
         return None
+    from policies.loader import load_pack  # here, not at the top: a listing loads no pack
+
     try:
         return load_pack(pack_id).pack.label(grade)
     except ReviewError:
