@@ -27,6 +27,11 @@ async def test_queue_pages_lazily_filters_and_sorts(sqlite_db):
         await wait_for_queue(pilot)
         queue = app.screen
         assert queue.table.row_count == PAGE  # one page, not the whole table
+        for _ in range(500):  # the total is counted once the screen has been quiet for a moment (COUNT_DELAY)
+            if queue.total is not None:
+                break
+            await pilot.pause(0.02)
+        await settle(pilot)
         assert "of 1,000 reviews" in str(queue.query_one("#queue-status").render())
         assert queue.table.current_review_id == 1000  # newest first
         await pilot.press("G")  # cursor to the last loaded row: the next page is fetched
