@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from policies.schema import PolicyPack, cross_check
+from policies.schema import KNOWN_FRAMEWORKS, PolicyPack, cross_check
 from review.domain.grading import grading_problems
 from review.errors import InvalidInput, NotFound
 
@@ -79,10 +79,59 @@ def resolve(ref: str | Path) -> Path:
 
 
 def load_pack(ref: str | Path) -> LoadedPack:
-    """Load and validate a pack (cached per file path and modification time)."""
+    """Load and validate a pack (cached per file path and modification time), its crosswalks included."""
+    lp = _load_alone(ref)
+    problems = crosswalk_problems(lp.pack)
+    if problems:
+        p, msg = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InvalidInput(f"{_display(lp.path)}: {p}: {msg}{more}")
+    return lp
+
+
+def _installed(pack_id: str) -> PolicyPack | None:
+    try:
+        path = resolve(pack_id)
+    except NotFound:
+        return None
+    return _load_alone(path).pack
+
+
+def _load_alone(ref: str | Path) -> LoadedPack:
+    """The pack validated on its own (no look at the packs its crosswalks name, so two packs may map to each other)."""
     path = resolve(ref).resolve()
     st = path.stat()
     return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def crosswalk_problems(pack: PolicyPack) -> list[tuple[str, str]]:
+    """``maps_to`` checked against the frameworks it names: (path, problem) pairs.
+
+    A framework is an installed pack's id (then every id must be one of its controls) or one of ``KNOWN_FRAMEWORKS``
+    whose pack is not installed (then the ids cannot be checked here and are taken as written)."""
+    problems: list[tuple[str, str]] = []
+    targets: dict[str, PolicyPack | None] = {}
+    for i, c in enumerate(pack.controls):
+        for fw, ids in c.maps_to.items():
+            where = f"controls[{i}] ({c.id}).maps_to.{fw}"
+            if fw == pack.id:
+                problems.append((where, f"a control maps to other frameworks, not to its own pack {pack.id!r}; remove {fw!r}"))
+                continue
+            if fw not in targets:
+                targets[fw] = _installed(fw)
+            target = targets[fw]
+            if target is None:
+                if fw not in KNOWN_FRAMEWORKS:
+                    problems.append((where, f"unknown framework {fw!r}; use an installed pack's id ({', '.join(available_packs())}) or "
+                                            f"one of {', '.join(KNOWN_FRAMEWORKS)}, or install its pack (a directory on "
+                                            "ETHICS_REVIEW_POLICY_PATH)"))
+                continue
+            known = {x.id for x in target.controls}
+            for k, oid in enumerate(ids):
+                if oid not in known:
+                    problems.append((f"{where}[{k}]", f"{oid!r} is not a control of pack {fw} {target.version}; use one of "
+                                                      f"{', '.join(x.id for x in target.controls)} (`ethics-review policy show {fw}`)"))
+    return problems
 
 
 MAX_YAML_NODES = 200_000  # after expanding aliases: a product file has hundreds, a pack thousands

@@ -176,6 +176,20 @@ class Control(BaseModel):
     triggers: list[str] = Field(default_factory=list)
     #: Points taken off the dimension score in the residual grade once VERIFIED.
     mitigation: int = Field(default=0, ge=0)
+    #: What this control satisfies in other frameworks: framework (a pack id) -> that pack's control ids. Checked
+    #: against the target pack at load (``policies.loader.crosswalk_problems``) when it is installed.
+    maps_to: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("maps_to")
+    @classmethod
+    def _mapped_lists(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for fw, ids in v.items():
+            if not ids:
+                raise ValueError(f"maps_to.{fw}: an empty list maps nothing; name the obligations (control ids) or remove {fw!r}")
+            dup = next((x for i, x in enumerate(ids) if x in ids[:i]), None)
+            if dup is not None:
+                raise ValueError(f"maps_to.{fw}: {dup!r} is listed twice; keep one")
+        return v
 
 
 class Level(BaseModel):
@@ -303,6 +317,10 @@ class Quorum(BaseModel):
     approvals: int = Field(ge=1, le=9)
     require_chair: bool = False
 
+
+#: Frameworks a control may map to (``maps_to``) even when their pack is not installed; an installed pack's id is a
+#: framework too. Ids toward a framework whose pack is installed are checked against that pack.
+KNOWN_FRAMEWORKS = ("canada-aia", "eu-ai-act", "iso-42001", "nist-ai-rmf")
 
 #: Who hears of what: event -> audiences. ``team`` is the product's owner team, ``submitter`` the person who
 #: submitted it, ``assignee`` the reviewer holding it, ``committee`` the reviewers and the chair, ``chair`` the chair.
