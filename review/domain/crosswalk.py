@@ -67,7 +67,7 @@ class Met:
 
 def obligations_met(walk: Crosswalk, verified: Mapping[str, Sequence[str]]) -> list[Met]:
     """Obligations of ``walk.target`` met by the ``verified`` controls (control id -> its evidence, as shown), in the
-    target's order: one piece of evidence counts for every obligation its control links to."""
+    order of the links: one piece of evidence counts for every obligation its control links to."""
     by_obligation: dict[str, list[Link]] = {}
     for link in walk.links:
         if link.control in verified:

@@ -10,13 +10,14 @@ control characters get through.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, cast
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence, cast
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from review.services.content_report import html_page, html_table, hx, md, md_table
+from review.errors import InvalidInput
 from review.services.queries import ReviewDetail, _jsonable, show_review
 from review.store.db import Database
 from review.store.models import AuditCheckpoint, AuditHead
@@ -31,12 +32,51 @@ class Dossier:
     followups: list[dict[str, Any]]
     audits: list[dict[str, Any]]
     chain: dict[str, Any]
+    #: Per tracked framework: its obligations and those the review's verified controls meet (``framework_coverage``).
+    frameworks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable({**asdict(self), "detail": self.detail.to_json()})
 
 
-def dossier(db: Database, review_id: Any) -> Dossier:
+def tracked_frameworks(own: str, setting: str) -> list[str]:
+    """The frameworks a dossier reports on: the ``frameworks`` setting when set (each must be an installed pack),
+    else every installed pack other than ``own`` that has a crosswalk with it (declared on either side)."""
+    from policies.loader import available_packs, load_pack
+    from review.domain.crosswalk import crosswalk
+
+    installed = available_packs()
+    named = [x.strip() for x in setting.split(",") if x.strip()]
+    for fw in named:
+        if fw not in installed:
+            raise InvalidInput(f"ETHICS_REVIEW_FRAMEWORKS (frameworks in the config file): {fw!r} is not an installed pack; "
+                               f"use some of {', '.join(installed)}, or install its pack on ETHICS_REVIEW_POLICY_PATH")
+    if named:
+        return list(dict.fromkeys(x for x in named if x != own))
+    mine = load_pack(own).pack
+    return [fw for fw in installed if fw != own and crosswalk(mine, load_pack(fw).pack).links]
+
+
+def framework_coverage(detail: ReviewDetail, frameworks: Sequence[str]) -> list[dict[str, Any]]:
+    """For each framework, which of its obligations the review's VERIFIED controls meet, with the evidence: a file
+    verified once for one control counts for every obligation, in every framework, that control maps to."""
+    from policies.loader import load_pack
+    from review.domain.crosswalk import crosswalk, obligations_met
+
+    own = load_pack(detail.review["policy_id"]).pack
+    verified = {c.control_id: [f"{e['filename']} {e['sha256'][:16]}" for e in c.evidence] for c in detail.controls
+                if c.status == "VERIFIED"}
+    out = []
+    for fw in frameworks:
+        target = load_pack(fw).pack
+        met = obligations_met(crosswalk(own, target), verified)
+        out.append({"framework": target.id, "version": target.version, "title": target.title, "obligations": len(target.controls),
+                    "met": [asdict(m) for m in met]})
+    return out
+
+
+def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = None) -> Dossier:
+    """``frameworks``: the frameworks to report on (default: ``tracked_frameworks`` from the settings)."""
     detail = show_review(db, review_id)
     rid, product_id = detail.review["id"], detail.product["id"]
     with db.reading() as s:
@@ -58,7 +98,16 @@ def dossier(db: Database, review_id: Any) -> Dossier:
                          .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
     chain = {"head_id": head.last_id if head else 0, "head_hash": head.last_hash if head else None,
              "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
-    return Dossier(detail, detail.gate_reports, followups, audits, chain)
+    from policies.loader import available_packs
+
+    coverage: list[dict[str, Any]] = []
+    if detail.review["policy_id"] in available_packs():  # a review graded by a pack since removed has no crosswalks to show
+        if frameworks is None:
+            from review.settings import load_settings
+
+            frameworks = tracked_frameworks(detail.review["policy_id"], load_settings().frameworks)
+        coverage = framework_coverage(detail, frameworks)
+    return Dossier(detail, detail.gate_reports, followups, audits, chain, coverage)
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -89,6 +138,11 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                 [[c.control_id, c.title, c.verify_gate, c.status,
                   "; ".join(f"{e['filename']} {e['sha256'][:16]} by {e['uploaded_by']}" for e in c.evidence) or "-", c.rationale or "-"]
                  for c in d.detail.controls]))
+    out.append(("Frameworks tracked: obligations met by verified evidence", ["framework", "title", "met", "of"],
+                [[f"{f['framework']} {f['version']}", f["title"], len(f["met"]), f["obligations"]] for f in d.frameworks]))
+    out.append(("Obligations met in other frameworks", ["framework", "obligation", "title", "met by control", "evidence (sha256)"],
+                [[f["framework"], m["obligation"], m["title"], ", ".join(m["controls"]), "; ".join(m["evidence"]) or "-"]
+                 for f in d.frameworks for m in f["met"]]))
     out.append(("Decisions", ["when", "gate", "round", "decision", "by", "roles", "rationale"],
                 [[x["created_at"][:16], x["gate"], x["round"], x["action"], x["actor"], x["actor_roles"], x["rationale"]]
                  for x in d.detail.decisions]))
