@@ -81,7 +81,17 @@ def resolve(ref: str | Path) -> Path:
 def load_pack(ref: str | Path) -> LoadedPack:
     """Load and validate a pack (cached per file path and modification time), its crosswalks included."""
     lp = _load_alone(ref)
-    problems = crosswalk_problems(lp.pack)
+    named = lp.pack.frameworks_mapped()
+    if not named:
+        return lp
+    targets = {fw: None if fw == lp.id else _installed(fw) for fw in named}
+    key = (str(lp.path), lp.content_hash, tuple((fw, t.content_hash if t else None) for fw, t in targets.items()))
+    problems = _CHECKED.get(key)
+    if problems is None:
+        problems = crosswalk_problems(lp.pack, {fw: t.pack if t else None for fw, t in targets.items()})
+        if len(_CHECKED) > 64:
+            _CHECKED.clear()
+        _CHECKED[key] = problems
     if problems:
         p, msg = problems[0]
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
@@ -89,12 +99,8 @@ def load_pack(ref: str | Path) -> LoadedPack:
     return lp
 
 
-def _installed(pack_id: str) -> PolicyPack | None:
-    try:
-        path = resolve(pack_id)
-    except NotFound:
-        return None
-    return _load_alone(path).pack
+#: Crosswalk problems per (pack file, its hash, the hashes of the packs it maps to): checked once, not per load.
+_CHECKED: dict[tuple[str, str, tuple[tuple[str, str | None], ...]], list[tuple[str, str]]] = {}
 
 
 def _load_alone(ref: str | Path) -> LoadedPack:
@@ -104,33 +110,40 @@ def _load_alone(ref: str | Path) -> LoadedPack:
     return _load_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
-def crosswalk_problems(pack: PolicyPack) -> list[tuple[str, str]]:
-    """``maps_to`` checked against the frameworks it names: (path, problem) pairs.
+def _installed(pack_id: str) -> LoadedPack | None:
+    """The installed pack ``pack_id`` validated on its own, or None."""
+    try:
+        path = resolve(pack_id).absolute()
+    except NotFound:
+        return None
+    st = path.stat()
+    return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def crosswalk_problems(pack: PolicyPack, targets: dict[str, PolicyPack | None]) -> list[tuple[str, str]]:
+    """``maps_to`` checked against the frameworks it names (``targets``: framework -> its installed pack, or None):
+    (path, problem) pairs.
 
     A framework is an installed pack's id (then every id must be one of its controls) or one of ``KNOWN_FRAMEWORKS``
     whose pack is not installed (then the ids cannot be checked here and are taken as written)."""
     problems: list[tuple[str, str]] = []
-    targets: dict[str, PolicyPack | None] = {}
+    known = {fw: {x.id for x in t.controls} for fw, t in targets.items() if t is not None}
     for i, c in enumerate(pack.controls):
         for fw, ids in c.maps_to.items():
             where = f"controls[{i}] ({c.id}).maps_to.{fw}"
+            target = targets.get(fw)
             if fw == pack.id:
                 problems.append((where, f"a control maps to other frameworks, not to its own pack {pack.id!r}; remove {fw!r}"))
-                continue
-            if fw not in targets:
-                targets[fw] = _installed(fw)
-            target = targets[fw]
-            if target is None:
+            elif target is None:
                 if fw not in KNOWN_FRAMEWORKS:
                     problems.append((where, f"unknown framework {fw!r}; use an installed pack's id ({', '.join(available_packs())}) or "
                                             f"one of {', '.join(KNOWN_FRAMEWORKS)}, or install its pack (a directory on "
                                             "ETHICS_REVIEW_POLICY_PATH)"))
-                continue
-            known = {x.id for x in target.controls}
-            for k, oid in enumerate(ids):
-                if oid not in known:
-                    problems.append((f"{where}[{k}]", f"{oid!r} is not a control of pack {fw} {target.version}; use one of "
-                                                      f"{', '.join(x.id for x in target.controls)} (`ethics-review policy show {fw}`)"))
+            else:
+                for k, oid in enumerate(ids):
+                    if oid not in known[fw]:
+                        problems.append((f"{where}[{k}]", f"{oid!r} is not a control of pack {fw} {target.version}; use one of "
+                                                          f"{', '.join(x.id for x in target.controls)} (`ethics-review policy show {fw}`)"))
     return problems
 
 

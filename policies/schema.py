@@ -396,6 +396,14 @@ class PolicyPack(BaseModel):
             object.__setattr__(self, "_qcache", cache)  # frozen model: memo only
         return cache
 
+    def frameworks_mapped(self) -> tuple[str, ...]:
+        """The frameworks its controls' ``maps_to`` name, first named first."""
+        cache = self.__dict__.get("_fwcache")
+        if cache is None:
+            cache = tuple(dict.fromkeys(fw for c in self.controls for fw in c.maps_to))
+            object.__setattr__(self, "_fwcache", cache)  # frozen model: memo only
+        return cache
+
     def control(self, cid: str) -> Control | None:
         return next((c for c in self.controls if c.id == cid), None)
 

@@ -154,3 +154,13 @@ def test_iso_pack_has_the_annex_a_objectives_and_the_role_decides() -> None:
     assert g is Grade.MEDIUM and "A.9.2" in ids and not any(i.startswith(("A.6.1", "A.7.", "A.10.3")) for i in ids)
     g, ids = _derive("iso-42001", {**base, "role": ["developer", "provider"], "trains_on_data": "personal", "suppliers": "yes"})
     assert g is Grade.HIGH and {"A.6.1.2", "A.6.2.2", "A.7.5", "A.7.6", "A.10.3", "A.5.4"} <= set(ids) and "A.9.2" not in ids
+
+
+def test_the_frameworks_setting_is_pack_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    from review.settings import load_settings
+
+    monkeypatch.setenv("ETHICS_REVIEW_FRAMEWORKS", "eu-ai-act, iso-42001")
+    assert load_settings().frameworks == "eu-ai-act, iso-42001"
+    monkeypatch.setenv("ETHICS_REVIEW_FRAMEWORKS", "eu-ai-act,ISO 42001")
+    with pytest.raises(InvalidInput, match=r"ETHICS_REVIEW_FRAMEWORKS='eu-ai-act,ISO 42001': 'ISO 42001' is not a pack id; .*eu-ai-act,nist-ai-rmf"):
+        load_settings()
