@@ -152,13 +152,15 @@ class CrossCheck(BaseModel):
     grade_at_least: Grade | None = None
     expect: Condition | None = None
     needs_customers: bool = False
+    #: The product must name its supplier (``product.supplier``): a third-party review.
+    needs_supplier: bool = False
     level: Literal["warn", "refuse"] = "warn"
     message: str = Field(min_length=3)
 
     @model_validator(mode="after")
     def _tests_something(self) -> "CrossCheck":
-        if self.expect is None and not self.needs_customers:
-            raise ValueError("a cross-check needs 'expect' (a condition) or 'needs_customers: true'")
+        if self.expect is None and not self.needs_customers and not self.needs_supplier:
+            raise ValueError("a cross-check needs 'expect' (a condition), 'needs_customers: true' or 'needs_supplier: true'")
         return self
 
 
@@ -300,6 +302,8 @@ class FollowupQuestion(BaseModel):
 class FollowUps(BaseModel):
     model_config = Strict
     cadence: dict[Grade, Cadence]
+    #: Who a visit goes to: a sample of the product's ``customers``, or its ``supplier``'s contact (a third-party review).
+    visit: Literal["customers", "supplier"] = "customers"
     overdue_escalation_days: int = Field(default=14, ge=1)
     questionnaire: list[FollowupQuestion] = Field(min_length=1)
 
@@ -459,6 +463,10 @@ def cross_check(pack: PolicyPack) -> list[tuple[str, str]]:
         if c.when is not None:
             _check_condition(problems, f"controls[{i}].when", c.when, options)
     _check_levels(problems, pack)
+    if pack.followups.visit == "supplier" and not any(c.needs_supplier and c.level == "refuse" and c.when is None and c.grade_at_least is None
+                                                      for c in pack.cross_checks):
+        problems.append(("followups.visit", "'supplier': the follow-ups visit the supplier's contact, so every product must name "
+                                            "one; add a cross-check {id: supplier-named, needs_supplier: true, level: refuse, message: ...}"))
     for g in (Grade.LOW, Grade.MEDIUM, Grade.HIGH):
         if g not in pack.followups.cadence:
             problems.append((f"followups.cadence.{g.value}", "missing: every releasable grade needs a follow-up cadence"))

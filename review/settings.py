@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         default=None, description="where evidence blobs live: database (default on PostgreSQL) or dir (default on SQLite)")
     policy_path: str = Field(default="", description="extra directories with policy packs (os.pathsep-separated)")
     frameworks: str = Field(default="", description="frameworks (pack ids, comma-separated) a review's dossier reports on: which of "
-                            "their obligations its verified evidence meets (default: every installed pack its pack has a crosswalk with)")
+                            "their obligations its verified evidence meets (default: the installed packs its pack's controls map to)")
 
     # -- client side: which server, as whom --------------------------------------------------
     url: str | None = Field(default=None, description="the review server (remote mode), e.g. https://review.example.org")

@@ -203,8 +203,16 @@ def cmd_template(ctx: Any) -> int:
         f"  capabilities: []                   # {', '.join(c.value for c in Capability)}",
         "  customers: [Customer A, Customer B] # visited by post-release follow-ups",
         f"  policy: {lp.id}",
-        "answers:",
     ]
+    if lp.pack.followups.visit == "supplier":
+        lines += [
+            "  supplier:                           # the third party reviewed; its contact answers the follow-ups",
+            "    name: Supplier Ltd",
+            "    contact: Jane Doe, trust & safety lead, trust@supplier.example",
+            "    offering: Model X v2 via hosted API",
+            "    contract: MSA-2026-014",
+        ]
+    lines.append("answers:")
     for question in lp.pack.questions:
         lines.append(f"  # {question.text}" + (" (choose any that apply)" if question.kind == "multiple" else ""))
         if question.when is not None:

@@ -41,9 +41,8 @@ class Dossier:
 
 def tracked_frameworks(own: str, setting: str) -> list[str]:
     """The frameworks a dossier reports on: the ``frameworks`` setting when set (each must be an installed pack),
-    else every installed pack other than ``own`` that has a crosswalk with it (declared on either side)."""
+    else the installed packs the review's own pack maps its controls to (``maps_to``)."""
     from policies.loader import available_packs, load_pack
-    from review.domain.crosswalk import crosswalk
 
     installed = available_packs()
     named = [x.strip() for x in setting.split(",") if x.strip()]
@@ -53,8 +52,7 @@ def tracked_frameworks(own: str, setting: str) -> list[str]:
                                f"use some of {', '.join(installed)}, or install its pack on ETHICS_REVIEW_POLICY_PATH")
     if named:
         return list(dict.fromkeys(x for x in named if x != own))
-    mine = load_pack(own).pack
-    return [fw for fw in installed if fw != own and crosswalk(mine, load_pack(fw).pack).links]
+    return [fw for fw in load_pack(own).pack.frameworks_mapped() if fw in installed]
 
 
 def framework_coverage(detail: ReviewDetail, frameworks: Sequence[str]) -> list[dict[str, Any]]:
