@@ -136,7 +136,8 @@ def cmd_show(ctx: Any) -> int:
     output.table("Hard triggers", ["id", "title", "effect"], [(t.id, t.title, f"fix {t.fix.value}" if t.fix else f"floor {t.floor.value}") for t in pk.triggers])
     output.table("Controls", ["id", "title", "dimension", "required from", "verified at"],
                  [(x.id, x.title, x.dimension, x.required_from.value, x.verified_at) for x in pk.controls])
-    output.table("Follow-ups", ["grade", "every (days)", "visits", "committee SLA (days)"],
+    output.table(f"Follow-ups (visiting the {'supplier' if pk.followups.visit == 'supplier' else 'customers'})",
+                 ["grade", "every (days)", "visits", "committee SLA (days)"],
                  [(g.value, cad.every_days, cad.visits, pk.review_sla_days.get(g, "-")) for g, cad in pk.followups.cadence.items()])
     return 0
 
