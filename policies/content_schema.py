@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -158,6 +158,63 @@ class ClassifierConfig(BaseModel):
     max_chars: int = Field(default=2000, ge=50)
 
 
+#: Scanners the engine builds in; ``openai_moderation`` and ``llama_guard`` call a model over HTTP.
+LOCAL_SCANNERS = ("keyword", "regex", "knowledge_base", "classifier")
+REMOTE_SCANNERS = ("openai_moderation", "llama_guard")
+_REMOTE_FIELDS = ("url", "model", "api_key_env", "batch_size", "concurrency", "timeout", "retries", "backoff", "rate_limit",
+                  "threshold", "severity")
+_SECRET_NAMES = {"api_key", "apikey", "key", "token", "secret", "password", "authorization", "bearer"}
+
+
+class ScannerUse(BaseModel):
+    """One entry of ``content_safety.scanners``: ``use`` names a built-in scanner or a plugin
+    (entry point group ``ethics_review.scanners``); the other keys are its options. The remote
+    options are typed here; a plugin's own options pass through to its factory."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    use: str = Code
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", description="the endpoint's base URL, e.g. http://host:8000/v1")
+    model: str | None = Field(default=None, min_length=1, max_length=128)
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="the environment variable holding the API key (never the key itself)")
+    batch_size: int = Field(default=16, ge=1, le=2048, description="texts per request (moderation endpoints)")
+    concurrency: int = Field(default=4, ge=1, le=64, description="requests in flight at once")
+    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per request")
+    retries: int = Field(default=3, ge=0, le=10, description="retries of a failed request (timeouts, 5xx, 429, malformed replies)")
+    backoff: float = Field(default=0.5, ge=0, le=60, description="first retry delay in seconds, doubled each retry (Retry-After wins)")
+    rate_limit: float | None = Field(default=None, gt=0, description="requests per second at most")
+    threshold: float | None = Field(default=None, gt=0, le=1,
+                                    description="openai_moderation: flag a category at this score (default: the endpoint's own flags)")
+    severity: int | None = Field(default=None, ge=0, le=7, description="severity of its findings (default: the category's)")
+
+    @model_validator(mode="after")
+    def _options(self) -> "ScannerUse":
+        secrets = sorted(k for k in (self.model_extra or {}) if k.lower().replace("-", "_") in _SECRET_NAMES)
+        if secrets:
+            raise ValueError(f"scanner {self.use!r}: option {secrets[0]!r} looks like a credential; never put a key in the pack: "
+                             "export it and name the variable with api_key_env: NAME")
+        given = [f for f in _REMOTE_FIELDS if f in self.model_fields_set]
+        if self.use in LOCAL_SCANNERS and (given or self.model_extra):
+            bad = (given or sorted(self.model_extra or {}))[0]
+            raise ValueError(f"scanner {self.use!r} takes no option {bad!r} (it is configured by its own section of content_safety)")
+        if self.use in REMOTE_SCANNERS:
+            if self.url is None:
+                raise ValueError(f"scanner {self.use!r} needs url: the endpoint's base URL (e.g. http://127.0.0.1:8000/v1)")
+            if self.model is None:
+                raise ValueError(f"scanner {self.use!r} needs model: the model name the endpoint serves")
+            if self.model_extra:
+                raise ValueError(f"scanner {self.use!r}: unknown option {sorted(self.model_extra)[0]!r}; "
+                                 f"its options are {', '.join(_REMOTE_FIELDS)}")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The options as the scanner's factory gets them (a plugin's own keys included)."""
+        out = self.model_dump(exclude={"use"}, exclude_unset=True)
+        if self.use in REMOTE_SCANNERS:  # the typed defaults count for the built-in remote scanners
+            out = {f: getattr(self, f) for f in _REMOTE_FIELDS}
+        return out
+
+
 class SamplingPlan(BaseModel):
     """Manual spot-check plan: fixed minimum, or confidence + margin (whichever is larger)."""
 
@@ -189,6 +246,20 @@ class LibraryMinimums(BaseModel):
         return self.per_a1_risk if risk.startswith("A.1.") else self.per_a2_risk if risk.startswith("A.2.") else 0
 
 
+class TestBanks(BaseModel):
+    """The pack's test banks (``policies.banks``): JSON Lines files relative to the pack."""
+
+    model_config = Strict
+    generated: str | None = None
+    should_refuse: str | None = None
+    must_not_refuse: str | None = None
+    #: a starter bank (a few questions per risk to begin with), not one that meets the standard: lint says so
+    starter: bool = False
+
+    def paths(self) -> dict[str, str | None]:
+        return {"generated": self.generated, "should_refuse": self.should_refuse, "must_not_refuse": self.must_not_refuse}
+
+
 class ContentSafetyPolicy(BaseModel):
     """The ``content_safety:`` section of a policy pack (all paths relative to the pack)."""
 
@@ -203,6 +274,26 @@ class ContentSafetyPolicy(BaseModel):
     minimums: LibraryMinimums = LibraryMinimums()
     #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
     audit_control: str | None = None
+    #: the standard the deployment is held to: an id (``policies/standards/<id>.yaml``) or a YAML file in the pack
+    #: (relative to it); its figures are data, not code
+    standard: str | None = None
+    banks: TestBanks | None = None
+    #: the scanners of an audit, in order; absent: the built-ins the section configures (keyword, regex,
+    #: knowledge_base when it has a file, classifier when enabled), which is what audits ran before the list existed
+    scanners: list[ScannerUse] | None = Field(default=None, min_length=1)
+    #: metadata fields of an image, audio or video record that carry its text (OCR, transcript, caption): a
+    #: media record without one is reported as not examined, never as clean
+    media_text_fields: list[str] = Field(default=["caption", "alt_text", "alt", "ocr", "ocr_text", "transcript", "subtitles",
+                                                  "description"], min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_secrets(cls, data: Any) -> Any:
+        """A credential written into a scanner entry is refused (``ScannerUse``); its value never reaches the error message."""
+        if isinstance(data, dict) and isinstance(data.get("scanners"), list):
+            data = {**data, "scanners": [{k: "(hidden)" if str(k).lower().replace("-", "_") in _SECRET_NAMES else v for k, v in e.items()}
+                                         if isinstance(e, dict) else e for e in data["scanners"]]}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContentSafetyPolicy":
@@ -216,7 +307,39 @@ class ContentSafetyPolicy(BaseModel):
         for i, rule in enumerate(self.regex_rules):
             if rule.category not in codes:
                 raise ValueError(f"regex_rules[{i}] ({rule.id}): unknown category {rule.category!r}; known: {', '.join(codes)}")
+        self._check_scanners()
         return self
+
+    def _check_scanners(self) -> None:
+        seen: dict[str, int] = {}
+        for i, sc in enumerate(self.scanners or []):
+            where = f"scanners[{i}] ({sc.use})"
+            if sc.use in seen:
+                raise ValueError(f"{where}: listed twice (first at scanners[{seen[sc.use]}]); list each scanner once")
+            seen[sc.use] = i
+            if sc.use == "knowledge_base" and self.knowledge_base is None:
+                raise ValueError(f"{where}: the pack has no knowledge_base section to match against; add one or drop the scanner")
+            if sc.use == "classifier" and (self.classifier is None or not self.classifier.enabled):
+                raise ValueError(f"{where}: the pack's classifier section is missing or disabled; add it (enabled: true) or drop the scanner")
+            field, names = {"openai_moderation": ("openai", OPENAI_MODERATION), "llama_guard": ("llama_guard", LLAMA_GUARD)}.get(
+                sc.use, ("", set()))
+            if field:
+                mapped = {n for c in self.categories for n in getattr(c, field)}
+                missing = sorted(names - mapped, key=lambda n: (len(n), n))
+                if missing:
+                    raise ValueError(f"{where}: the model's categories {', '.join(missing)} map to no pack category; add each to "
+                                     f"a category's {field}: list, so no verdict of the model is dropped")
+
+    def scanner_uses(self) -> list[ScannerUse]:
+        """The listed scanners, or the built-ins this section configures when none are listed."""
+        if self.scanners is not None:
+            return list(self.scanners)
+        names = ["keyword", "regex"] if self.regex_rules else ["keyword"]
+        if self.knowledge_base is not None:
+            names.append("knowledge_base")
+        if self.classifier is not None and self.classifier.enabled:
+            names.append("classifier")
+        return [ScannerUse(use=n) for n in names]
 
     def category(self, code: str) -> ContentCategory:
         for c in self.categories:
@@ -239,6 +362,10 @@ class ContentSafetyPolicy(BaseModel):
             files.append(self.knowledge_base.file)
         if self.classifier:
             files.append(self.classifier.weights)
+        if self.banks:
+            files.extend(p for p in self.banks.paths().values() if p)
+        if self.standard and self.standard.endswith((".yaml", ".yml")):  # a standard file of the pack's own
+            files.append(self.standard)
         return sorted(set(files))
 
 

@@ -85,6 +85,10 @@ class Unavailable(ReviewError):
     exit_code = 11
 
 
+class ScannerUnavailable(Unavailable):
+    """A moderation endpoint a scanner calls is down, too slow, or answers nonsense: the audit stops, never passes it by."""
+
+
 #: HTTP status and problem type of each error class (the API's problem+json and the remote
 #: client's way back to the same class, hence the same CLI exit code).
 PROBLEMS: dict[type[ReviewError], tuple[int, str]] = {

@@ -14,7 +14,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     aud = sub.add_parser("audit", help="AIGC content-safety audits: scan records, spot-check, verdict, report").add_subparsers(
         dest="audit_cmd", required=True, metavar="ACTION")
     p = aud.add_parser("run", help="audit a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
-    p.add_argument("file")
+    p.add_argument("file", help="a path, or a URL: file://, http(s)://, s3:// or gs:// (with s3fs / gcsfs)")
     p.add_argument("--product", required=True, help="the registered product the records come from")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline",
                    help="inline (default: in this process, no Prefect server) or prefect (the aigc_content_audit flow)")
@@ -25,9 +25,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--pack", default=None, help="policy pack (default: the product's pack)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: the plan's, else random; always recorded)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="processes scanning chunks with --engine inline (default: one per core)")
+                   help="processes scanning chunks on this machine, inline or --engine prefect (default: one per core)")
     p.add_argument("--reaudit", metavar="REQUEST", default=None,
                    help="this run answers a content re-audit request opened by a follow-up (closed when the run's verdict is in)")
+    _cluster_options(p)
     p.set_defaults(func=cmd_run)
     p = aud.add_parser("reaudits", help="content re-audit requests opened by post-release follow-ups, still pending")
     p.set_defaults(func=cmd_reaudits)
@@ -35,7 +36,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("run")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline")
     p.add_argument("--prefect", dest="engine", action="store_const", const="prefect")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes scanning chunks (inline engine)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes scanning chunks on this machine (default: one per core)")
+    _cluster_options(p)
     p.set_defaults(func=cmd_resume)
     p = aud.add_parser("list", help="list audit runs")
     p.add_argument("--product", default=None)
@@ -58,10 +60,33 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="double review: a third reviewer settles an item the first two disagree on (before the verdict)")
     p.add_argument("--file", default=None, help="batch: CSV or JSONL with item, verdict, category, severity, note, second, adjudicate")
     p.set_defaults(func=cmd_label)
+    clf = aud.add_parser("classifier", help="the pack's offline classifier (a softmax regression)").add_subparsers(
+        dest="classifier_cmd", required=True, metavar="ACTION")
+    p = clf.add_parser("evaluate", help="its recall and false-positive rate at the pack's threshold")
+    p.add_argument("--pack", default="default", help="policy pack (default: default)")
+    p.add_argument("--cv", action="store_true", help="recompute the grouped cross-validation from the seed set (slower)")
+    p.set_defaults(func=cmd_classifier_evaluate)
     p = aud.add_parser("report", help="write Markdown and HTML reports of a run")
     p.add_argument("run")
     p.add_argument("--out", default=".", help="output directory (default: current)")
     p.set_defaults(func=cmd_report)
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the chunk tasks on this Dask cluster (tcp://HOST:8786) through the Prefect flow; the database must be "
+                        "PostgreSQL and the input readable by every worker (pip install 'ethics-review[cluster]')")
+    g.add_argument("--dask-workers", type=int, default=0, metavar="N",
+                   help="start a local Dask cluster of N worker processes for the chunk tasks (as --cluster, on this machine)")
+
+
+def _check_cluster(a: Any) -> None:
+    """A bad --cluster address fails before the run is planned (nothing written)."""
+    if a.cluster:
+        from flows.content_audit import check_cluster
+
+        check_cluster(a.cluster)
 
 
 def _progress(ctx: Any):
@@ -102,9 +127,11 @@ def cmd_run(ctx: Any) -> int:
         if not ctx.json:
             output.say(f"audit run {run.id}: {run.chunks_total} chunk(s) of up to {a.chunk:,} records from {a.file}")
 
+    _check_cluster(a)
     with bar:
         run = ctx.client.run_audit(a.file, product=a.product, fmt=a.fmt, chunk_lines=a.chunk, double_review=a.double_review, pack=a.pack,
-                                   seed=a.seed, reaudit=a.reaudit, engine=a.engine, workers=_workers(ctx), progress=tick, started=started)
+                                   seed=a.seed, reaudit=a.reaudit, engine=a.engine, workers=_workers(ctx), progress=tick, started=started,
+                                   cluster=a.cluster, dask_workers=a.dask_workers)
     if a.reaudit is not None and not ctx.json:
         output.say(f"audit run {run.id} serves content re-audit request {a.reaudit}: it closes when the spot-check verdict is in")
     return _summary(ctx, run.id)
@@ -124,9 +151,11 @@ def cmd_resume(ctx: Any) -> int:
     d = ctx.client.get_audit(ctx.args.run, bad_limit=1)
     if not ctx.json:
         output.say(f"audit run {d.run.id}: {d.run.chunks_total - d.chunks_done} of {d.run.chunks_total} chunk(s) left to scan")
+    _check_cluster(ctx.args)
     tick, bar = _progress(ctx)
     with bar:
-        ctx.client.resume_audit(d.run.id, engine=ctx.args.engine, workers=_workers(ctx), progress=tick)
+        ctx.client.resume_audit(d.run.id, engine=ctx.args.engine, workers=_workers(ctx), progress=tick, cluster=ctx.args.cluster,
+                                dask_workers=ctx.args.dask_workers)
     return _summary(ctx, d.run.id)
 
 
@@ -141,16 +170,23 @@ def _summary(ctx: Any, run_id: int) -> int:
                            + f"); fix the file and start a new run (audit run {r.id} is FAILED)")
     if ctx.json:
         output.emit_json({"run": r.id, "status": r.status, "records": r.records, "bad_records": r.bad_records,
-                          "flagged_records": r.flagged_records, "findings": r.findings, "sample_size": r.sample_size, "seed": r.seed,
-                          "bad": [b.message for b in d.bad]})
+                          "flagged_records": r.flagged_records, "not_examined": r.not_examined, "findings": r.findings,
+                          "sample_size": r.sample_size, "seed": r.seed, "bad": [b.message for b in d.bad]})
         return 0
     output.say(f"run {r.id} {r.status}: {r.records:,} records, {r.flagged_records:,} flagged, {r.findings:,} findings, "
                f"{r.bad_records:,} bad record(s) skipped; spot-check sample {r.sample_size:,} items (seed {r.seed})")
+    _not_examined(r)
     for b in d.bad:
         output.say(f"  bad: {b.message}", style="yellow")
     if r.bad_records > len(d.bad):
         output.say(f"  ... and {r.bad_records - len(d.bad)} more (`ethics-review audit report {r.id}` lists them)", style="yellow")
     return 0
+
+
+def _not_examined(r: Any) -> None:
+    if r.not_examined:
+        output.say(f"  {r.not_examined:,} image/audio/video record(s) not examined: only a URI, no caption, OCR or transcript the pack "
+                   "names (content_safety.media_text_fields); neither clean nor passed", style="yellow")
 
 
 def cmd_list(ctx: Any) -> int:
@@ -180,6 +216,7 @@ def cmd_show(ctx: Any) -> int:
     r = d.run
     output.line((f"audit run {r.id}", "bold"), f" {d.product} {r.status}: {d.chunks_done}/{r.chunks_total} chunks, {r.records:,} records, "
                 f"{r.flagged_records:,} flagged, {r.findings:,} findings, {r.bad_records:,} bad; pack {r.pack_id} {r.pack_version}, seed {r.seed}")
+    _not_examined(r)
     output.table("Findings", ["category", "severity", "findings", "records"], d.by_category)
     output.say(f"labelled {v.labelled}/{v.items}; pass rate {v.rate:.1%} [{v.lower:.1%}, {v.upper:.1%}] vs {v.threshold:.0%}: {verdict_word(v)}"
                + (f"; kappa {v.kappa:.3f} ({v.pairs} pairs)" if v.kappa is not None else ""))
@@ -230,6 +267,27 @@ def cmd_label(ctx: Any) -> int:
     elif v.awaiting_adjudication:
         output.say(f"{len(v.awaiting_adjudication)} item(s) wait for a third reviewer (--adjudicate): "
                    + ", ".join(map(str, v.awaiting_adjudication[:20])))
+    return 0
+
+
+def cmd_classifier_evaluate(ctx: Any) -> int:
+    from review.services.content_audit import evaluate_classifier
+
+    ev = evaluate_classifier(ctx.args.pack, cv=ctx.args.cv)
+    if ctx.json:
+        output.emit_json(ev)
+        return 0
+    output.say(f"classifier of pack {ev['pack']} {ev['version']}: softmax regression ({ev['kind']}, weights v{ev['weights_version']}), "
+               f"threshold {ev['threshold']}")
+    rows = []
+    for name, what in (("held_out", "held out"), ("unseen", "never trained on")):
+        r = ev.get(name)
+        if r:
+            rows.append((what, f"{r['recall']:.1%} of {r['harmful']}", f"{r['false_positive_rate']:.2%} of {r['benign']}",
+                         r.get("source", "benign sentences; obvious harmful requests")))
+    output.table("Recall and false-positive rate", ["set", "recall (harmful)", "false positives (benign)", "measured on"], rows)
+    if ev.get("held_out") is None:
+        output.say("no held-out figures stored for this threshold: run with --cv", style="yellow")
     return 0
 
 

@@ -40,7 +40,7 @@ class Duty(StrEnum):
     EXPORT_LOG = "export the audit log"
     SET_CLOCK = "run the follow-up scan at another time than now"
     READ_PROCESS = "read the process report"
-    MANAGE_POLICY = "change a policy pack's keyword library"
+    MANAGE_POLICY = "change a policy pack's keyword library or test banks"
 
 
 #: The role table: which roles may perform each duty.

@@ -21,8 +21,9 @@ import os
 import secrets
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -30,19 +31,24 @@ from sqlmodel import Session, col, select
 from policies.loader import load_pack
 from review.domain import sampling
 from review.domain.content import records_io as rio
+from review.domain.content import sources
 from review.errors import Conflict, InvalidInput, NotFound
 from review.limits import RECORD_ENV, record_bytes
-from review.hashing import file_sha256
+from review.hashing import stream_sha256
+from review import plugins
 from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.services.tables import table_of
 from review.store.db import Database, utcnow
 from review.store.models import Product
-from review.store.models_content import AuditChunk, AuditRun, BadInputRecord, ContentFinding, SpotCheckItem, SpotCheckLabel
+from review.store.models_content import (AuditChunk, AuditRun, BadInputRecord, ContentFinding, ScannerAnswer, SpotCheckItem,
+                                         SpotCheckLabel)
 
 DEFAULT_CHUNK_LINES = 10_000
 VERDICTS = ("pass", "violation")
 _FILTERS: dict[str, Any] = {}
+_END = object()
+F = TypeVar("F")
 
 
 # ---- runs ------------------------------------------------------------------------------------
@@ -51,10 +57,12 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
               pack: str | None = None, seed: int | None = None, reaudit: int | None = None) -> AuditRun:
     """Plan a run over ``source`` (streaming: only chunk boundaries are kept). The run counts for the product's
     review and the pack's audit control (``audit_verdict``); ``reaudit``: the follow-up's request it serves."""
-    path = Path(source)
-    if not path.is_file():
-        raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
+    path: str | Path = str(source) if sources.is_url(source) else Path(source)
     try:
+        size = sources.size(path)
+        if size is None:
+            raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, "
+                               "metadata), as a path or a URL (file://, http(s)://; s3://, gs:// with s3fs, gcsfs)")
         fmt = rio.detect_format(path, fmt)
         columns = rio.csv_header(path) if fmt == "csv" else None
     except ValueError as exc:
@@ -67,7 +75,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
     ref = pack or prod.policy_id
     lp = _checked_pack(ref)  # validated (library files included); compiled later, where the scanning happens
     plan = lp.content_policy.sampling
-    digest = file_sha256(path)
+    digest = stream_sha256(sources.open_source(path))
     limit = record_bytes()
     with db.transaction() as s:
         from review.services.audit_verdict import link
@@ -75,12 +83,14 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
         review_id, control_id = link(s, prod, lp.content_policy.audit_control)
         assert prod.id is not None  # a stored product
         run = AuditRun(product_id=prod.id, review_id=review_id, control_id=control_id, reaudit_id=reaudit,
-                       source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
+                       source=str(path.resolve() if isinstance(path, Path) else path), fmt=fmt, source_bytes=size, pack_id=lp.id,
                        pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
                        seed=seed if seed is not None else (plan.seed if plan.seed is not None else secrets.randbits(31)),
                        double_review=double_review, started_by=actor, created_at=utcnow(),
                        settings={"pack_ref": str(ref), "chunk_lines": chunk_lines, "columns": columns, "product": prod.name,
-                                 "sampling": plan.model_dump(mode="json"), "source_sha256": digest, "max_record_bytes": limit})
+                                 "sampling": plan.model_dump(mode="json"), "source_sha256": digest, "max_record_bytes": limit,
+                                 "scanners": [{"use": u.use, **({"model": u.model, "url": u.url} if u.model else {})}
+                                              for u in lp.content_policy.scanner_uses()]})
         s.add(run)
         s.flush()
         n = 0
@@ -114,11 +124,11 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
 
 def check_source(run: AuditRun) -> None:
     """Refuse to go on scanning a run whose input file changed since it started (size, then SHA-256)."""
-    path = Path(run.source)
     want = (run.settings or {}).get("source_sha256")
-    if not path.is_file():
+    size = sources.size(run.source)
+    if size is None:
         raise InvalidInput(f"{run.source}: the input of audit run {run.id} is gone; restore it to resume, or start a new run")
-    if path.stat().st_size != run.source_bytes or (want and file_sha256(path) != want):
+    if size != run.source_bytes or (want and stream_sha256(sources.open_source(run.source)) != want):
         raise InvalidInput(f"{run.source}: the input of audit run {run.id} changed since the run started ({run.source_bytes:,} bytes, "
                            f"sha256 {str(want)[:12]}...); restore the original file, or start a new run on the new one")
 
@@ -131,7 +141,7 @@ def _product(s: Session, name: str) -> Product:
 
 
 def _checked_pack(ref: str):
-    """Load a pack for an audit and validate its content library files, without compiling the filter."""
+    """Load a pack for an audit and validate its content library files and scanner list, without compiling the filter."""
     from policies.content_schema import load_content_library
 
     lp = load_pack(ref)
@@ -139,26 +149,95 @@ def _checked_pack(ref: str):
         raise InvalidInput(f"pack {lp.id} has no content_safety section; an audit needs one (see policies/packs/default/content)")
     if lp.content_hash not in _FILTERS:
         load_content_library(lp.content_policy, lp.directory)  # bad library lines fail here, before any row is written
+        _check_plugins(lp)
     return lp
+
+
+def _check_plugins(lp) -> None:
+    """Every scanner the pack lists resolves, and the plugins accept their options (an API key's variable is set)."""
+    from policies.content_schema import LOCAL_SCANNERS
+    from review.domain.content.scanners import ScannerConfigError, ScannerContext, build
+
+    plugins.register()
+    policy = lp.content_policy
+    try:
+        build(policy.scanner_uses(), ScannerContext(lp.version, policy.level_of, policy.categories), skip=LOCAL_SCANNERS)
+    except ScannerConfigError as exc:
+        raise InvalidInput(f"{lp.path}: {exc}") from None
+
+
+def has_plugins(lp) -> bool:
+    """Whether the pack runs a scanner besides the local built-ins (a model behind an endpoint, a plugin)."""
+    from policies.content_schema import LOCAL_SCANNERS
+
+    return any(u.use not in LOCAL_SCANNERS for u in lp.content_policy.scanner_uses())
 
 
 def pack_filter(ref: str):
     """(LoadedPack, ContentFilter) for a pack reference, compiled once per content hash."""
     from policies.content_schema import load_content_library
     from review.domain.content.engine import ContentFilter
+    from review.domain.content.scanners import ScannerConfigError
 
+    plugins.register()
     lp = load_pack(ref)
     if lp.content_policy is None:
         raise InvalidInput(f"pack {lp.id} has no content_safety section; an audit needs one (see policies/packs/default/content)")
     filt = _FILTERS.get(lp.content_hash)
     if filt is None:
         lib = load_content_library(lp.content_policy, lp.directory)
-        filt = _FILTERS[lp.content_hash] = ContentFilter.from_policy(lp.content_policy, lib, lp.version, lp.content_hash)
+        try:
+            filt = _FILTERS[lp.content_hash] = ContentFilter.from_policy(lp.content_policy, lib, lp.version, lp.content_hash)
+        except ScannerConfigError as exc:
+            raise InvalidInput(f"{lp.path}: {exc}") from None
         # The compiled filter (tens of thousands of terms, tables) lives as long as the
         # process: keep it out of the cyclic GC's full collections, which otherwise walk
         # it again and again during a run (measured: 30 ms pauses every few chunks).
         gc.freeze()
     return lp, filt
+
+
+def evaluate_classifier(pack: str, *, cv: bool = False) -> dict[str, Any]:
+    """Recall and false-positive rate of a pack's offline classifier at the pack's threshold
+    (``eval_classifier.at_threshold``); ``cv`` recomputes the grouped cross-validation from the seed set."""
+    from policies.content_schema import load_content_library
+    from review.domain.content.eval_classifier import at_threshold
+
+    lp = load_pack(pack)
+    policy = lp.content_policy
+    if policy is None or policy.classifier is None or not policy.classifier.enabled:
+        raise InvalidInput(f"pack {lp.id} has no enabled classifier (content_safety.classifier: {{enabled: true, weights: ...}})")
+    lib = load_content_library(policy, lp.directory)
+    assert lib.classifier_weights is not None  # an enabled classifier's weights load or fail above
+    seed = None
+    if cv:
+        seed = lp.directory / Path(policy.classifier.weights).with_name("classifier_seed.jsonl")
+        if not seed.is_file():
+            raise InvalidInput(f"{seed}: no seed set beside the classifier weights to cross-validate on; drop --cv to use the stored figures")
+    return {"pack": lp.id, "version": lp.version, **at_threshold(lib.classifier_weights, policy.classifier.threshold, seed_file=seed)}
+
+
+class AnswerCache:
+    """Remote scanners' answers in the database (``ScannerAnswer``), by text hash: what one run
+    paid for, a resumed or repeated run reads back. Each write is its own small transaction,
+    kept even when the chunk that asked fails (the endpoint answered; the answer stands)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with self.db.reading() as s:
+            for k in range(0, len(keys), 500):
+                out.update(s.execute(sa.select(col(ScannerAnswer.key), col(ScannerAnswer.answer))
+                                     .where(col(ScannerAnswer.key).in_(keys[k:k + 500]))).tuples().all())
+        return out
+
+    def put_many(self, scanner: str, items: Mapping[str, Any]) -> None:
+        now = utcnow()
+        with self.db.transaction() as s:
+            _insert_ignore(s, table_of(ScannerAnswer), [{"key": k, "scanner": scanner, "answer": a, "created_at": now}
+                                                         for k, a in items.items()])
 
 
 def run_filter(run: AuditRun):
@@ -197,7 +276,7 @@ def chunk_descriptors(db: Database, run_id: int, *, pending_only: bool = True) -
 def scan_descriptor(desc: dict, filt, product: str, columns: list[str] | None) -> rio.ChunkResult:
     """The pure, CPU-bound part of a chunk (no database): read, validate, filter."""
     spec = rio.ChunkSpec(desc["seq"], desc["byte_start"], desc["byte_end"], desc["line_start"], desc["lines"])
-    if not os.path.exists(desc["path"]):
+    if sources.size(desc["path"]) is None:
         raise InvalidInput(f"{desc['path']}: the run's input file is gone; restore it to resume run {desc['run_id']}")
     return rio.scan_chunk(filt, desc["path"], desc["fmt"], spec, product, columns)
 
@@ -212,7 +291,13 @@ def process_chunk(db: Database, desc: dict) -> dict:
             raise NotFound(f"run {run.id} has no chunk {desc['seq']}")
         if chunk.done:
             return {"seq": chunk.seq, "skipped": True, "records": chunk.records, "findings": chunk.findings, "bad": chunk.bad}
-    result = scan_descriptor(desc, run_filter(run), run.settings["product"], run.settings.get("columns"))
+    from review.domain.content.scanners import RESULT_CACHE
+
+    token = RESULT_CACHE.set(AnswerCache(db))
+    try:
+        result = scan_descriptor(desc, run_filter(run), run.settings["product"], run.settings.get("columns"))
+    finally:
+        RESULT_CACHE.reset(token)
     return persist_chunk(db, run.id, result)
 
 
@@ -235,14 +320,16 @@ def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
     """Write one chunk's findings and bad records and mark it done, in one transaction."""
     rows = [{"run_id": run_id, "record_id": f.record_id, "line": line, "field": f.field, "scanner": f.scanner,
              "span_start": f.start, "span_end": f.end, "category": f.category, "subcode": f.subcode, "severity": f.severity,
-             "level": f.level, "matched": f.matched, "rule_id": f.rule_id, "score": f.score} for line, f in res.findings]
+             "level": f.level, "matched": f.matched, "rule_id": f.rule_id, "score": f.score, "scanner_version": f.scanner_version or None}
+            for line, f in res.findings]
     bad = [{"run_id": run_id, "line": b.line, "field": b.field, "value": b.value, "message": b.message} for b in res.bad]
     with db.transaction() as s:
         _insert_ignore(s, table_of(ContentFinding), rows)
         _insert_ignore(s, table_of(BadInputRecord), bad)
         s.execute(sa.update(AuditChunk).where(col(AuditChunk.run_id) == run_id, col(AuditChunk.seq) == res.seq).values(
-            done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow(), keys=res.keys))
-    return {"seq": res.seq, "skipped": False, "records": res.records, "findings": len(rows), "bad": len(bad)}
+            done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow(), keys=res.keys,
+            not_examined=res.not_examined))
+    return {"seq": res.seq, "skipped": False, "records": res.records, "findings": len(rows), "bad": len(bad), "not_examined": res.not_examined}
 
 
 def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | None = None, actor: str | None = None,
@@ -257,7 +344,9 @@ def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | 
     run = get_run_row(db, run_id)
     if descs and len(descs) < run.chunks_total:  # a resume: the chunks already done came from the file as it was
         check_source(run)
-    if workers > 1 and len(descs) > 1 and stop_after is None:
+    # A pack with a plugin scans in this process: a remote scanner brings its own concurrency, and
+    # worker processes would each open connections and multiply its rate limit.
+    if workers > 1 and len(descs) > 1 and stop_after is None and not has_plugins(load_pack(run.settings["pack_ref"])):
         _scan_in_pool(db, run_id, descs, workers, progress)
         return finish_run(db, run_id, actor=actor)
     for k, desc in enumerate(descs):
@@ -277,7 +366,7 @@ def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: st
     return scan_descriptor(desc, filt, product, columns)
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """In a scanning worker: exit when the process that started it dies (even by ``kill -9``), never linger."""
     import signal
     import threading
@@ -303,7 +392,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
     run = get_run_row(db, run_id)
     # Fail fast without compiling the filter here (each worker compiles its own).
@@ -312,14 +401,38 @@ def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, pr
         raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
                        "start a new run to audit with the new pack")
     ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
-    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx, initializer=_die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"],
-                               run.pack_hash) for d in descs]
-        for fut in as_completed(futures):
+    n = min(workers, len(descs))
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        def submit(d: dict) -> Future:
+            return pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"], run.pack_hash)
+
+        for fut in in_flight(descs, submit, 2 * n, as_completed):
             out = persist_chunk(db, run_id, fut.result())
             if progress:
                 progress(out)
+
+
+def in_flight(items: Iterable[Any], submit: Callable[[Any], F], limit: int,
+              as_completed: Callable[[list[F]], Iterator[F]]) -> Iterator[F]:
+    """Submit ``items`` with at most ``limit`` in flight and yield each future as it completes (no barrier:
+    a slow chunk holds one slot, not a wave). ``as_completed``: the futures' own (concurrent.futures, Prefect)."""
+    items = iter(items)
+    pending = [submit(x) for x in islice(items, max(1, limit))]
+    while pending:
+        done = next(as_completed(pending))
+        pending.remove(done)
+        yield done
+        nxt = next(items, _END)
+        if nxt is not _END:
+            pending.append(submit(nxt))
+
+
+def require_shared_database(db: Database, what: str) -> None:
+    """A run spread over other processes or machines writes from each of them: refuse a SQLite file."""
+    if db.is_sqlite:
+        raise InvalidInput(f"{what}: the workers write the findings to the database themselves, so it must be shared; "
+                           f"{db.url} is a SQLite file. Use PostgreSQL (--database postgresql+psycopg://USER@HOST/DB), "
+                           "or drop the option to scan on this machine")
 
 
 # ---- sample ----------------------------------------------------------------------------------
@@ -443,12 +556,13 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
         _insert_ignore(s, table_of(SpotCheckItem), items)
         run.status, run.finished_at = "SCANNED", utcnow()
         run.records, run.bad_records, run.flagged_records = records, len(bad_lines), len(primary)
+        run.not_examined = sum(c.not_examined for c in chunks)
         run.findings, run.sample_size = sum(c.findings for c in chunks), len(items)
         run.settings = {**run.settings, "allocation": drawn.allocation}
         s.add(run)
         audit.record(s, actor=actor or run.started_by, action="content_audit.scanned", entity="audit_run", entity_id=run.id,
                      after={"records": records, "bad": run.bad_records, "flagged": len(primary), "findings": run.findings,
-                            "sample": len(items), "seed": run.seed}, policy_version=f"{run.pack_id}@{run.pack_version}")
+                            "not_examined": run.not_examined, "sample": len(items), "seed": run.seed}, policy_version=f"{run.pack_id}@{run.pack_version}")
     return run
 
 

@@ -45,6 +45,8 @@ class VerdictView:
     awaiting_second: int = 0
     #: the stored verdict (pass | fail) once it is in, and when
     final: str | None = None
+    #: image/audio/video records with no text a scanner could read: outside what the filter examined, never clean
+    not_examined: int = 0
 
 
 #: label rounds: a first review, a blind second review, a third reviewer's adjudication of a disagreement
@@ -88,7 +90,7 @@ def compute(s: Session, run: Any) -> VerdictView:
     return VerdictView(run.id, len(items), n, passes, n - passes, v.rate, v.lower, v.upper, v.threshold, plan["interval_confidence"],
                        v.passed, v.lower_clears, complete, kappa, len(both), len(disagree),
                        sum(1 for k, x in primary.items() if x and x.verdict == "violation" and not items.get(k, False)), by_cat,
-                       waiting, len(third), no_second, getattr(run, "verdict", None))
+                       waiting, len(third), no_second, getattr(run, "verdict", None), getattr(run, "not_examined", 0) or 0)
 
 
 # ---- missed violations -> candidate keywords -------------------------------------------------
@@ -211,6 +213,9 @@ def _summary_rows(d, v) -> list[tuple[str, str]]:
     return [("Product", d.product), ("Input", f"{r.source} ({r.fmt}, {r.source_bytes:,} bytes)"),
             ("Policy pack", f"{r.pack_id} {r.pack_version} #{r.pack_hash[:12]}"), ("Status", r.status),
             ("Records", f"{r.records:,} valid, {r.bad_records:,} bad (skipped)"), ("Flagged records", f"{r.flagged_records:,}"),
+            ("Not examined", f"{v.not_examined:,} image/audio/video record(s) with only a URI (no caption, OCR or transcript): "
+                             "no scanner saw their content, so they count neither as clean nor as passed"),
+            ("Scanners", ", ".join(f"{u['use']} {u.get('model') or ''}".strip() for u in r.settings.get("scanners", [])) or "-"),
             ("Findings", f"{r.findings:,}"), ("Sample", f"{r.sample_size:,} items, seed {r.seed}"),
             ("Labelled", f"{v.labelled} of {v.items}"),
             ("Pass rate", f"{v.rate:.1%} ({v.passes}/{v.labelled}); {v.confidence:.0%} Wilson interval {v.lower:.1%} - {v.upper:.1%}"),
@@ -293,7 +298,7 @@ def html_page(title: str, body: list[str], *, css: str = "") -> str:
 def _markdown(data: dict) -> str:
     d, v = data["detail"], data["verdict"]
     lines = [f"# Content-safety audit run {d.run.id}: {md(d.product)}", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {md(val) if k in ('Product', 'Input') else val} |" for k, val in _summary_rows(d, v)]  # the rest is ours
+    lines += [f"| {k} | {md(val) if k in ('Product', 'Input', 'Scanners') else val} |" for k, val in _summary_rows(d, v)]  # the rest is ours
     lines += ["", "## Findings by category and severity", "", "| category | severity | findings | records |", "|---|---:|---:|---:|"]
     lines += [f"| {md(c)} | {s} | {n:,} | {r:,} |" for c, s, n, r in d.by_category] or ["| (none) | | | |"]
     if v.violations_by_category:

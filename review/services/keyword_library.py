@@ -12,22 +12,17 @@ after the other.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from policies.content_schema import TC260_RISKS, ContentLibrary, ContentSafetyPolicy, load_content_library
 from policies.keyword_import import bump_patch, keyword_line, read_import
 from policies.loader import LoadedPack, load_pack
 from review.domain.content.library import COUNT_RULE, ImportPlan, plan_import, terms_per_risk
-from review.domain.duties import Duty, require
 from review.errors import InvalidInput
 from review.hashing import file_sha256
-from review.services import audit
-from review.services.common import load_actor
+from review.services.pack_files import commit_pack_change, locked
 from review.store.db import Database
 
 ACTION = "policy-keywords-import"
@@ -81,7 +76,7 @@ def import_keywords(db: Database | None, pack_ref: str, file: str | Path, *, cat
     may be None for a dry run, which reads and reports only."""
     path = Path(file)
     lp = load_pack(pack_ref)
-    with _locked(lp.directory, exclusive=not dry_run):
+    with locked(lp.directory, exclusive=not dry_run):
         lp = load_pack(lp.path)  # as it is now that no other import can change it
         policy, library = _content(lp)
         incoming = read_import(path, policy, category, name=str(file))
@@ -104,62 +99,23 @@ def import_keywords(db: Database | None, pack_ref: str, file: str | Path, *, cat
 def _write(db: Database, lp: LoadedPack, policy: ContentSafetyPolicy, report: ImportReport, actor: str) -> None:
     """Append the added terms, bump the version, load the pack back and record it on the trail: one use case."""
     plan = report.plan
-    pack_yaml, old, new = bump_patch(lp.path.read_text(encoding="utf-8"), str(lp.path))
-    files: dict[Path, str] = {lp.path: pack_yaml}
+    new = bump_patch(lp.path.read_text(encoding="utf-8"), str(lp.path))[2]
     note = f"# {len(plan.added)} term(s) imported for version {new} (see the audit trail: {ACTION})"
     lines: dict[Path, list[str]] = {}  # keyword file -> its new lines (two categories may share a file)
     for t in plan.added:
         rel = policy.category(t.category).keywords
         assert rel is not None  # checked by import_keywords
         lines.setdefault(lp.directory / rel, [note]).append(keyword_line(t))
+    files: dict[Path, str] = {}
     for target, new_lines in lines.items():
         before = target.read_text(encoding="utf-8")
         files[target] = before + ("" if not before or before.endswith("\n") else "\n") + "\n".join(new_lines) + "\n"
-    originals: dict[Path, bytes] = {}
-    try:
-        with db.transaction() as s:
-            require(load_actor(s, actor), Duty.MANAGE_POLICY)
-            for target, text in files.items():
-                originals[target] = target.read_bytes()
-                _replace(target, text)
-            after = load_pack(lp.path)  # what was written must read back as a valid pack and library
-            _content(after)
-            report.version_after, report.hash_after = new, after.content_hash
-            report.written = sorted(str(t.relative_to(lp.directory)) for t in files)
-            audit.record(s, actor=actor, action=ACTION, entity="policy_pack", entity_id=lp.id,
-                         before={"version": old, "hash": lp.content_hash},
-                         after={"version": new, "hash": after.content_hash, "file": Path(report.file).name,
-                                "file_sha256": report.file_sha256, "read": report.read, "added": plan.added_per_category(),
-                                "duplicates": len(plan.of_kind("duplicate")), "collisions": len(plan.of_kind("collision")),
-                                "near_duplicates": len(plan.near), "written": report.written},
-                         policy_version=new)
-    except BaseException:
-        for target, data in originals.items():
-            _replace(target, data)
-        report.version_after = report.hash_after = None
-        report.written = []
-        raise
-
-
-def _replace(target: Path, data: str | bytes) -> None:
-    """Write ``target`` whole or not at all (a temporary file beside it, renamed over it)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
-
-
-@contextlib.contextmanager
-def _locked(directory: Path, exclusive: bool) -> Iterator[None]:
-    """The pack directory locked (flock): an import excludes other imports, a dry run only waits for them."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)
+    written = sorted(str(t.relative_to(lp.directory)) for t in [lp.path, *files])
+    after = commit_pack_change(db, lp, files, actor=actor, action=ACTION, check=_content,
+                               details={"file": Path(report.file).name, "file_sha256": report.file_sha256, "read": report.read,
+                                        "added": plan.added_per_category(), "duplicates": len(plan.of_kind("duplicate")),
+                                        "collisions": len(plan.of_kind("collision")), "near_duplicates": len(plan.near)})
+    report.version_after, report.hash_after, report.written = new, after.content_hash, written
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class AuditRun(SQLModel, table=True):
     reaudit_id: Optional[int] = Field(default=None, description="the follow-up's re-audit request it serves (closed by the verdict)")
     verdict: Optional[str] = Field(default=None, max_length=8, description="pass | fail, once every sampled item is labelled (and adjudicated)")
     verdict_at: Optional[datetime] = None
+    not_examined: int = Field(default=0, description="image/audio/video records with no text a scanner could read (only a URI)")
 
 
 class AuditChunk(SQLModel, table=True):
@@ -58,6 +59,7 @@ class AuditChunk(SQLModel, table=True):
     bad: int = 0
     flagged: int = 0
     findings: int = 0
+    not_examined: int = 0
     finished_at: Optional[datetime] = None
     keys: Optional[bytes] = Field(default=None, sa_type=sa.LargeBinary, description="(id hash, line) pairs: duplicate ids across chunks")
 
@@ -84,6 +86,18 @@ class ContentFinding(SQLModel, table=True):
     matched: str = Field(sa_type=sa.Text)
     rule_id: str = Field(sa_type=sa.Text)
     score: Optional[float] = None
+    scanner_version: Optional[str] = Field(default=None, max_length=128, description="the scanner's version or the model behind the finding")
+
+
+class ScannerAnswer(SQLModel, table=True):
+    """A remote scanner's answer for one text, by a hash of (scanner, model, text): a resumed or
+    repeated audit does not ask the endpoint again."""
+
+    __tablename__ = "scanner_answer"
+    key: str = Field(primary_key=True, max_length=64)
+    scanner: str = Field(max_length=32)
+    answer: dict = _json()
+    created_at: datetime
 
 
 class BadInputRecord(SQLModel, table=True):

@@ -179,7 +179,7 @@ def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, 
                                                               monkeypatch) -> None:
     """The trail entry fails (as a full disk would): the use case rolls back and the files are restored."""
     from review.errors import ReviewError
-    from review.services import keyword_library
+    from review.services import pack_files
 
     def failing_record(*_a, **_k):
         assert b"1.0.1" in (pack / "pack.yaml").read_bytes()  # the files were already replaced
@@ -187,7 +187,7 @@ def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, 
 
     src = _write(tmp_path, "a.txt", "zorbflex grenade\n")
     before, rows = _files(pack), _log_rows(people)
-    monkeypatch.setattr(keyword_library.audit, "record", failing_record)
+    monkeypatch.setattr(pack_files.audit, "record", failing_record)
     code, _, err = _cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons")
     assert code == 2 and "could not be written" in err
     assert _files(pack) == before and _log_rows(people) == rows

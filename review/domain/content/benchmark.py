@@ -93,7 +93,8 @@ def keyword_filter(terms: list[str], *, engine: str | None = None, pack_hash: st
     from review.domain.content.engine import ContentFilter
     from review.domain.content.taxonomy import level_of
 
-    policy = NS(level_of=level_of, regex_rules=[], knowledge_base=None, classifier=None, categories=[])
+    policy = NS(level_of=level_of, regex_rules=[], knowledge_base=None, classifier=None, categories=[], media_text_fields=(),
+                scanner_uses=lambda: [NS(use="keyword", options=dict)])
     lib = NS(keywords=[NS(term=t, category="synthetic", subcode=None, severity=4, typos=int(typos), glued=glued) for t in terms],
              allow_list=[], exemplars=[], classifier_weights=None)
     return ContentFilter.from_policy(policy, lib, "bench", f"{pack_hash}:{len(terms)}:{typos}:{glued}", engine=engine,

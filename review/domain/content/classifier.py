@@ -12,7 +12,6 @@ Probabilities are temperature-calibrated on held-out groups (``eval_classifier``
 
 Weights are JSON in the pack (trained by ``train_classifier``); no hub download, no numpy.
 It is a backstop for the keyword library, not a replacement for a real moderation model.
-The class keeps its historical name ``NaiveBayes`` (scanners/engine import it by that name).
 """
 
 from __future__ import annotations
@@ -77,9 +76,9 @@ class ClassifierWeights(TypedDict):
     held_out: NotRequired[dict[str, Any]]  # the cross-validation summary ``train_classifier`` adds
 
 
-class NaiveBayes:
-    """Loads the pack's classifier weights (kind ``softmax_lr_wordchar_v2``). Name kept for
-    compatibility; the model is a calibrated softmax regression."""
+class SoftmaxRegression:
+    """The pack's classifier weights (kind ``softmax_lr_wordchar_v2``) as a calibrated softmax
+    regression. (It was once named ``NaiveBayes``; the weights file never named the class.)"""
 
     def __init__(self, weights: Mapping[str, Any]):
         if weights.get("kind") != KIND:
@@ -157,8 +156,6 @@ def decide(classes: list[str], p: list[float]) -> tuple[str, float]:
     k = max((i for i in range(len(classes)) if i != s), key=lambda i: (p[i], classes[i]))
     return classes[k], 1.0 - p_safe
 
-
-Classifier = NaiveBayes
 
 
 def train(examples: list[tuple[str, str]], *, epochs: int = 20, lr: float = 0.5, l2: float = 1e-4,

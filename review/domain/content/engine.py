@@ -10,15 +10,14 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from review.domain.content.classifier import NaiveBayes
+from review.domain.content.classifier import SoftmaxRegression
 from review.domain.content.knowledge import Exemplar, KnowledgeBase
 from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine, typo_variants
 from review.domain.content.normalize import canonical_term, native, tables
 from review.domain.content.rules import RuleSpec, compile_rule
-from review.domain.content.scanners import (ClassifierScanner, KeywordScanner,
-                                            KnowledgeBaseScanner, RegexScanner, Scanner)
+from review.domain.content.scanners import CategoryMap, KeywordScanner, RegexScanner, Scanner, ScannerContext, ScannerUse, build
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields, metadata_text
 
 # What ``from_policy`` reads of a ``policies.content_schema.ContentSafetyPolicy`` and a
@@ -34,13 +33,6 @@ class KeywordEntry(Protocol):
     def subcode(self) -> str | None: ...
     @property
     def severity(self) -> int: ...
-
-
-class CategorySpec(Protocol):
-    @property
-    def code(self) -> str: ...
-    @property
-    def default_severity(self) -> int: ...
 
 
 class KnowledgeBaseSpec(Protocol):
@@ -70,7 +62,10 @@ class ContentPolicy(Protocol):
     @property
     def classifier(self) -> ClassifierSpec | None: ...
     @property
-    def categories(self) -> Sequence[CategorySpec]: ...
+    def categories(self) -> Sequence[CategoryMap]: ...
+    @property
+    def media_text_fields(self) -> Sequence[str]: ...
+    def scanner_uses(self) -> Sequence[ScannerUse]: ...
 
 
 class Library(Protocol):
@@ -92,21 +87,37 @@ _FIELD_RANK = {"prompt": 0, "output": 1, "metadata": 2}  # Finding.sort_key's fi
 
 
 class ContentFilter:
-    def __init__(self, scanners: list[Scanner], prefilter: Prefilter | None, pack_version: str, pack_hash: str, engine: str):
+    def __init__(self, scanners: list[Scanner], prefilter: Prefilter | None, pack_version: str, pack_hash: str, engine: str,
+                 media_fields: Iterable[str] = ()):
         self.scanners = scanners
         self.prefilter = prefilter
         self.pack_version = pack_version
         self.pack_hash = pack_hash
         self.engine = engine
+        self.media_fields = frozenset(f.casefold() for f in media_fields)
+
+    @property
+    def remote(self) -> bool:
+        """True when a scanner calls a service outside this process (it brings its own concurrency)."""
+        return any(getattr(s, "remote", False) for s in self.scanners)
+
+    def examined(self, record: Record) -> bool:
+        """Whether the scanners can see the record's content: always for text; for an image,
+        audio or video record only through a text field the pack names (caption, OCR,
+        transcript). A media record with only a URI is not examined, so never clean."""
+        if record.modality == "text":
+            return True
+        return any(isinstance(v, str) and v.strip() and k.casefold() in self.media_fields for k, v in record.metadata.items())
 
     @classmethod
     def from_policy(cls, policy: ContentPolicy, library: Library, pack_version: str, pack_hash: str, *, engine: str | None = None,
                     scanners: Iterable[str] | None = None, extra_scanners: Iterable[Scanner] = ()) -> "ContentFilter":
         """Compile ``policy`` (``ContentSafetyPolicy``) and ``library`` (``ContentLibrary``).
 
-        ``scanners`` limits the built-ins (names: keyword, regex, knowledge_base,
-        classifier_nb); ``engine`` forces ``hyperscan`` or ``ahocorasick``. Cached per
-        (pack_hash, engine, scanners) when no extra scanners are given."""
+        The scanners are the pack's list (``policy.scanner_uses()``: names resolved by the
+        registry); ``scanners`` keeps only those names (e.g. ``["keyword"]``); ``engine``
+        forces ``hyperscan`` or ``ahocorasick``. Cached per (pack_hash, engine, scanners)
+        when no extra scanners are given."""
         eng = pick_engine(engine)
         wanted = tuple(sorted(scanners)) if scanners is not None else None
         extra = tuple(extra_scanners)
@@ -126,9 +137,10 @@ class ContentFilter:
     def _build(cls, policy: ContentPolicy, library: Library, pack_version: str, pack_hash: str, eng: str,
                wanted: tuple[str, ...] | None, extra: tuple[Scanner, ...]) -> ContentFilter:
         tables()
-        level = policy.level_of
-        use: Callable[[str], bool] = (lambda n: True) if wanted is None else (lambda n: n in wanted)
-        out: list[Scanner] = []
+        uses = [u for u in policy.scanner_uses() if wanted is None or u.use in wanted]
+        if not library.exemplars:  # an empty knowledge base matches nothing: no scanner for it
+            uses = [u for u in uses if u.use != "knowledge_base"]
+        names = {u.use for u in uses}
         terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False),
                       getattr(k, "typos", 0) > 0) for k in library.keywords]
         # a glued multi-word term is also found written as one word ("pipebomb", a soft hyphen between its words)
@@ -138,28 +150,23 @@ class ContentFilter:
         real = {t.canon for t in terms}
         typo_terms = [t for t in terms if t.typos]
         terms += [replace(t, canon=v) for t in typo_terms for v in typo_variants(t.canon) if v not in real]
-        kws = KeywordSet(terms, library.allow_list, hyperscan=eng == "hyperscan")
-        rules = [compile_rule(r) for r in policy.regex_rules]
+        rules = [compile_rule(r) for r in policy.regex_rules] if "regex" in names else []
         prefilter: Prefilter | None = None
         prefiltered: set[str] = set()
         if eng == "hyperscan":
-            extra_patterns = {f"rule:{r.id}": r.pattern for r in rules} if use("regex") else {}
-            kw_terms = [t for t in terms if not t.typos or t.canon in real] if use("keyword") else []
-            prefilter = Prefilter(kw_terms, extra_patterns, typo_terms if use("keyword") else [])
+            kw_terms = [t for t in terms if not t.typos or t.canon in real] if "keyword" in names else []
+            prefilter = Prefilter(kw_terms, {f"rule:{r.id}": r.pattern for r in rules}, typo_terms if "keyword" in names else [])
             prefiltered = {r.id for r in rules if f"rule:{r.id}" not in prefilter.unsupported}
-        if use("keyword"):
-            out.append(KeywordScanner(kws, pack_version, level))
-        if use("regex") and rules:
-            out.append(RegexScanner(rules, pack_version, level, prefiltered))
-        if use("knowledge_base") and policy.knowledge_base and library.exemplars:
-            kb = policy.knowledge_base
-            out.append(KnowledgeBaseScanner(KnowledgeBase(library.exemplars, kb.shingle, kb.num_perm, kb.bands, kb.threshold), pack_version, level))
-        if use("classifier_nb") and policy.classifier and policy.classifier.enabled and library.classifier_weights:
-            cats = {c.code: c.default_severity for c in policy.categories}
-            out.append(ClassifierScanner(NaiveBayes(library.classifier_weights), pack_version, policy.classifier.threshold,
-                                         lambda c: cats.get(c, 4), level))
-        out.extend(extra)
-        return cls(out, prefilter, pack_version, pack_hash, eng)
+        ctx = ScannerContext(pack_version, policy.level_of, policy.categories, rules=rules, prefiltered=prefiltered)
+        if "keyword" in names:
+            ctx.keywords = KeywordSet(terms, library.allow_list, hyperscan=eng == "hyperscan")
+        kb = policy.knowledge_base
+        if "knowledge_base" in names and kb is not None:
+            ctx.knowledge_base = KnowledgeBase(library.exemplars, kb.shingle, kb.num_perm, kb.bands, kb.threshold)
+        clf = policy.classifier
+        if "classifier" in names and clf is not None and clf.enabled and library.classifier_weights:
+            ctx.classifier, ctx.classifier_threshold = SoftmaxRegression(library.classifier_weights), clf.threshold
+        return cls([*build(uses, ctx), *extra], prefilter, pack_version, pack_hash, eng, policy.media_text_fields)
 
     def scan(self, record: Record) -> list[Finding]:
         return self.scan_many([record])

@@ -5,6 +5,11 @@ Character shingles (default 5-grams) of the folded match view, MinHash signature
 processes, unlike ``hash()``), LSH banding to find candidates, then the estimated Jaccard
 similarity from the signatures.
 
+Below ``EXACT_MAX`` exemplars the similarity is exact: the Jaccard index of the shingle sets,
+over the exemplars whose size allows a match (a MinHash estimate at 64 permutations
+disagreed with the exact value on 154 of 4,000 test texts, and a small base costs little to
+compare exactly). Above it, MinHash signatures and the LSH banding find the candidates.
+
 An exact prefilter runs first, so the MinHash signature (the expensive part: num_perm hash
 functions over every shingle, in Python) is computed only for texts that could match:
 Jaccard(A, B) >= t needs t*|A| <= |B| <= |A|/t (sizes) and |A & B| >= t * max(|A|, |B|)
@@ -28,6 +33,8 @@ _PRIME = (1 << 61) - 1
 #: estimates vary by about 1/sqrt(num_perm) ~ 0.125 at 64 permutations).
 SLACK = 0.75
 _MAX = (1 << 32) - 1
+#: Bases up to this many exemplars are compared by exact Jaccard; larger ones by MinHash + LSH.
+EXACT_MAX = 2000
 
 
 def shingles(text: str, k: int) -> set[str]:
@@ -80,12 +87,14 @@ class Exemplar(Protocol):
 
 
 class KnowledgeBase:
-    def __init__(self, exemplars: Iterable[Exemplar], shingle: int = 5, num_perm: int = 64, bands: int = 16, threshold: float = 0.5):
+    def __init__(self, exemplars: Iterable[Exemplar], shingle: int = 5, num_perm: int = 64, bands: int = 16, threshold: float = 0.5,
+                 exact_max: int = EXACT_MAX):
         if num_perm % bands:
             raise ValueError(f"bands ({bands}) must divide num_perm ({num_perm})")
         self.k, self.bands, self.rows, self.threshold = shingle, bands, num_perm // bands, threshold
         self.hasher = MinHasher(num_perm)
         self.exemplars = list(exemplars)
+        self.exact = len(self.exemplars) <= exact_max
         self.sigs: list[tuple[int, ...]] = []
         self.sizes: list[int] = []
         self.buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
@@ -116,8 +125,22 @@ class KnowledgeBase:
                 return True
         return False
 
+    def exact_matches(self, sh: set[str]) -> list[tuple[int, float]]:
+        """(exemplar index, Jaccard index) of every exemplar at or above the threshold (sizes bound the search)."""
+        n, t = len(sh), self.threshold
+        lo = bisect_left(self.sorted_sizes, t * n)
+        hi = bisect_right(self.sorted_sizes, n / t)
+        out = []
+        for i in self.by_size[lo:hi]:
+            inter = len(sh & self.ex_shingles[i])
+            sim = inter / (n + self.sizes[i] - inter)
+            if sim >= t:
+                out.append((i, sim))
+        return out
+
     def match(self, text: str) -> list[KBMatch]:
-        """Exemplars whose estimated Jaccard similarity with ``text`` reaches the threshold."""
+        """Exemplars whose Jaccard similarity with ``text`` reaches the threshold: exact for a
+        base of up to ``EXACT_MAX`` exemplars, else estimated from the MinHash signatures."""
         if not self.exemplars or not text:
             return []
         if self._native is not None:  # the same test on hashed shingles, no strings built
@@ -128,15 +151,19 @@ class KnowledgeBase:
             sh = shingles(text, self.k)
             if not sh or not self.could_match(sh):
                 return []
-        sig = self.hasher.signature(sh)
-        cands: set[int] = set()
-        for band in range(self.bands):
-            cands.update(self.buckets.get((band, sig[band * self.rows:(band + 1) * self.rows]), ()))
+        if not sh:
+            return []
         out: list[KBMatch] = []
-        for i in sorted(cands):
-            sim = jaccard_estimate(sig, self.sigs[i])
-            if sim >= self.threshold:
-                ex = self.exemplars[i]
-                out.append(KBMatch(ex.id, ex.category, ex.severity, round(sim, 4)))
+        if self.exact:
+            found = self.exact_matches(sh)
+        else:
+            sig = self.hasher.signature(sh)
+            cands: set[int] = set()
+            for band in range(self.bands):
+                cands.update(self.buckets.get((band, sig[band * self.rows:(band + 1) * self.rows]), ()))
+            found = [(i, sim) for i in sorted(cands) if (sim := jaccard_estimate(sig, self.sigs[i])) >= self.threshold]
+        for i, sim in found:
+            ex = self.exemplars[i]
+            out.append(KBMatch(ex.id, ex.category, ex.severity, round(sim, 4)))
         out.sort(key=lambda m: (-m.similarity, m.exemplar_id))
         return out

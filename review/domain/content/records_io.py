@@ -21,6 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, cast
 
+from review.domain.content import sources
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class ChunkResult:
     bad: list[BadRecord] = field(default_factory=list)
     findings: list[tuple[int, Finding]] = field(default_factory=list)  # (line, finding)
     flagged_lines: int = 0
+    not_examined: int = 0  # image/audio/video records with no text the pack names (``ContentFilter.examined``)
     keys: bytes = b""  # (id hash, line) pairs of the valid records, packed: duplicates across chunks are found from these
 
 
@@ -114,12 +116,12 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
         if fmt not in FORMATS:
             raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
         return fmt
-    suffix = Path(path).suffix.lower()
+    suffix = Path(sources.name(path)).suffix.lower()
     return "csv" if suffix == ".csv" else "jsonl"
 
 
 def csv_header(path: str | Path) -> list[str]:
-    with open(path, "r", encoding="utf-8", newline="") as f:
+    with io.TextIOWrapper(sources.open_source(path), encoding="utf-8", newline="") as f:
         header = next(csv.reader(f), None)
     if not header:
         raise ValueError(f"{path}:1: empty CSV file; the first line must be a header with columns {', '.join(CSV_COLUMNS)}")
@@ -136,7 +138,7 @@ def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int, max_record_byt
     than ``max_record_bytes`` ends the chunk before it and is reported as ``Oversized``."""
     if lines_per_chunk < 1:
         raise ValueError("lines_per_chunk must be >= 1")
-    with open(path, "rb") as f:
+    with sources.open_source(path) as f:
         seq, start, pos, line_start, n = 0, 0, 0, 1, 0
         if fmt == "csv":
             head = f.readline()
@@ -200,7 +202,7 @@ def _csv_rows(f: IO[bytes], pos: int) -> Iterator[tuple[int, int]]:
 
 
 def _read(path: str | Path, spec: ChunkSpec) -> bytes:
-    with open(path, "rb") as f:
+    with sources.open_source(path) as f:
         f.seek(spec.byte_start)
         return f.read(spec.byte_end - spec.byte_start)
 
@@ -312,6 +314,7 @@ def scan_chunk(filt: ContentFilter, path: str | Path, fmt: str, spec: ChunkSpec,
         else:
             lines[item.id] = line
             records.append(item)
+            res.not_examined += not filt.examined(item)
     return _finish(res, filt.scan_many(records), lines, len(records))
 
 
@@ -365,6 +368,10 @@ def scan_jsonl(filt: ContentFilter, data: bytes, path: str | Path, line_start: i
             continue
         lines[rid] = line
         n += 1
+        if isinstance(rec, str):  # plain: no metadata, so a media record has no text of its own
+            res.not_examined += obj.get("modality", "text") != "text"
+        else:
+            res.not_examined += not filt.examined(rec)
         t = tags.get(i)
         escaped = everything or b"\\" in raw  # the decoded text differs from the scanned bytes: look at everything
         if t or escaped or not isinstance(rec, str):
@@ -406,6 +413,8 @@ def _all_plain(filt: ContentFilter, decoded: list[tuple[int, bytes, Any]], raws:
         return None
     rids = cast("list[str]", ids)
     res = ChunkResult(seq)
+    # plain records have no metadata, so a media one has no text of its own: not examined
+    res.not_examined = sum(1 for _, _, obj in decoded if obj.get("modality", "text") != "text")
     lines = dict(zip(rids, [line_start + i for i, _, _ in decoded], strict=True))
     cand = (range(len(decoded)) if everything
             else [k for k, (i, raw, _) in enumerate(decoded) if i in tags or b"\\" in raw])

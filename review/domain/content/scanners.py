@@ -1,17 +1,27 @@
-"""Scanner plug-ins: a ``Scanner`` protocol, a registry (entry points group
-``ethics_review.scanners`` plus explicit registration) and the built-in scanners.
+"""Scanner plug-ins: a ``Scanner`` protocol, a registry (built-ins, explicit registration and
+the entry-point group ``ethics_review.scanners``) and the built-in local scanners.
+
+A pack lists an audit's scanners (``content_safety.scanners: [{use: NAME, ...options}]``);
+``build`` resolves each name in the registry and calls its factory as
+``factory(context, options)`` with a ``ScannerContext`` (the compiled library, the pack's
+taxonomy) and the entry's options. A plugin publishes such a factory under the entry-point
+group; it raises ``ValueError`` for a bad option (the audit names the pack entry).
 
 A scanner may also offer ``scan_batch(records, texts, hints)`` for the engine's fast path:
 ``texts`` is the flat list ``[r0.prompt, r0.output, r0.metadata_text, r1.prompt, ...]`` and
 ``hints`` the Hyperscan prefilter result (text index -> tags) or ``None`` (no prefilter:
-look at every text)."""
+look at every text). A scanner that calls a service outside the process (``remote = True``)
+may read and fill the ``RESULT_CACHE`` of the scan (answers by text hash), so a resumed run
+does not ask twice."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Callable, Iterable, Mapping, Protocol, Sequence, cast, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, cast, runtime_checkable
 
-from review.domain.content.classifier import SAFE, NaiveBayes
+from review.domain.content.classifier import SAFE, SoftmaxRegression
 from review.domain.content.knowledge import KnowledgeBase
 from review.domain.content.matcher import KEYWORD_TAGS, Hit, KeywordSet
 from review.domain.content.rules import CompiledRule
@@ -31,21 +41,108 @@ class Scanner(Protocol):
 #: Prefilter tags per text index of a batch (``scan_batch``'s ``hints``).
 Hints = Mapping[int, set[str]]
 
-_REGISTRY: dict[str, Callable[..., Scanner]] = {}
+
+class ResultCache(Protocol):
+    """Answers of remote scanners by key (a hash of scanner, model and text): kept by the caller."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]: ...
+
+    def put_many(self, scanner: str, items: Mapping[str, Any]) -> None: ...
 
 
-def register_scanner(name: str, factory: Callable[..., Scanner]) -> None:
+#: The cache of the scan in progress (set by the audit around a chunk; ``None``: no cache).
+RESULT_CACHE: ContextVar[ResultCache | None] = ContextVar("RESULT_CACHE", default=None)
+
+
+class CategoryMap(Protocol):
+    """What a scanner reads of a pack category (``policies.content_schema.ContentCategory``)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def default_severity(self) -> int: ...
+    @property
+    def llama_guard(self) -> Sequence[str]: ...
+    @property
+    def openai(self) -> Sequence[str]: ...
+
+
+@dataclass
+class ScannerContext:
+    """What a scanner factory gets besides its options: the pack's compiled library and taxonomy."""
+
+    pack_version: str
+    level: Callable[[int], str]
+    categories: Sequence[CategoryMap]
+    keywords: KeywordSet | None = None
+    rules: list[CompiledRule] = field(default_factory=list)
+    prefiltered: set[str] = field(default_factory=set)
+    knowledge_base: KnowledgeBase | None = None
+    classifier: SoftmaxRegression | None = None
+    classifier_threshold: float = 0.8
+
+    def severity_of(self, category: str) -> int:
+        return next((c.default_severity for c in self.categories if c.code == category), 4)
+
+    def mapped(self, taxonomy: str) -> dict[str, list[str]]:
+        """A model's category (``taxonomy``: ``openai`` or ``llama_guard``) -> the pack categories mapping it."""
+        out: dict[str, list[str]] = {}
+        for c in self.categories:
+            for name in getattr(c, taxonomy):
+                out.setdefault(name, []).append(c.code)
+        return out
+
+
+Factory = Callable[[ScannerContext, Mapping[str, Any]], Scanner]
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register_scanner(name: str, factory: Factory) -> None:
     """Register a scanner factory under ``name`` (explicit registration wins over entry points)."""
     _REGISTRY[name] = factory
 
 
-def available_scanners() -> dict[str, Callable[..., Scanner]]:
+def available_scanners() -> dict[str, Factory]:
     """Explicitly registered scanners plus those published under the entry-point group."""
-    found: dict[str, Callable[..., Scanner]] = {}
+    found: dict[str, Factory] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found[ep.name] = ep.load()
     found.update(_REGISTRY)
     return found
+
+
+class ScannerUse(Protocol):
+    """One entry of a pack's scanner list (``policies.content_schema.ScannerUse``)."""
+
+    @property
+    def use(self) -> str: ...
+    def options(self) -> dict[str, Any]: ...
+
+
+class ScannerConfigError(ValueError):
+    """A pack's scanner entry names no known scanner, or its factory refused the options."""
+
+
+def build(uses: Sequence[ScannerUse], ctx: ScannerContext, skip: Iterable[str] = ()) -> list[Scanner]:
+    """The scanners of ``uses``, in order, but those named in ``skip``. Raises ``ScannerConfigError`` naming the entry."""
+    known = available_scanners()
+    out: list[Scanner] = []
+    skipped = set(skip)
+    for i, u in enumerate(uses):
+        if u.use in skipped:
+            continue
+        where = f"content_safety.scanners[{i}] ({u.use})"
+        factory = known.get(u.use)
+        if factory is None:
+            raise ScannerConfigError(f"{where}: no scanner named {u.use!r}; known: {', '.join(sorted(known))} "
+                                     f"(a plugin registers under the entry-point group {ENTRY_POINT_GROUP!r})")
+        try:
+            out.append(factory(ctx, u.options()))
+        except ScannerConfigError:
+            raise
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ScannerConfigError(f"{where}: {exc}") from None
+    return out
 
 
 def _texts_of(record: Record) -> list[str]:
@@ -86,7 +183,7 @@ class _Base:
             raise ValueError(f"{self.name}: severity {severity!r} of {category!r} is outside 0-7")
         return Finding(record_id=record_id, category=category, subcode=subcode, severity=severity,
                        level=self.level(severity), scanner=self.name, pack_version=self.pack_version,
-                       field=field, start=start, end=end, matched=matched, rule_id=rule_id, score=score)
+                       field=field, start=start, end=end, matched=matched, rule_id=rule_id, score=score, scanner_version=self.version)
 
 
 class KeywordScanner(_Base):
@@ -116,18 +213,18 @@ class KeywordScanner(_Base):
     def scan_fields(self, owners: Sequence[tuple[str, FieldName]], texts: list[str]) -> list[Finding]:
         """Findings for ``texts[k]`` (record id, field ``owners[k]``), in input order then
         span order: one compiled pass over all texts (``keywords.native_ready``)."""
-        name, pv, levels = self.name, self.pack_version, self._levels
+        name, pv, levels, v = self.name, self.pack_version, self._levels, self.version
         out: list[Finding] = []
         for j, s, e, t in self.keywords.find_flat(texts):
             rid, field = owners[j]
             out.append(Finding(rid, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
-                               s, e, texts[j][s:e], t.term))
+                               s, e, texts[j][s:e], t.term, None, v))
         return out
 
     def _findings(self, record_id: str, field: FieldName, text: str, hits: Iterable[Hit]) -> list[Finding]:
-        name, pv, levels = self.name, self.pack_version, self._levels
+        name, pv, levels, v = self.name, self.pack_version, self._levels, self.version
         return [Finding(record_id, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
-                        s, e, text[s:e], t.term) for s, e, t in hits]
+                        s, e, text[s:e], t.term, None, v) for s, e, t in hits]
 
     def scan_text(self, record_id: str, field: FieldName, text: str, hints: set[str] | None = None) -> list[Finding]:
         return self._findings(record_id, field, text, self.keywords.find(text, hints))
@@ -180,9 +277,11 @@ class KnowledgeBaseScanner(_Base):
 
 
 class ClassifierScanner(_Base):
-    name = "classifier_nb"
+    """The pack's offline softmax-regression classifier (``classifier.SoftmaxRegression``)."""
 
-    def __init__(self, model: NaiveBayes, pack_version: str, threshold: float = 0.8,
+    name = "classifier"
+
+    def __init__(self, model: SoftmaxRegression, pack_version: str, threshold: float = 0.8,
                  severity: Callable[[str], int] = lambda c: 4, level: Callable[[int], str] = level_of):
         super().__init__(pack_version, level)
         self.model = model
@@ -198,7 +297,38 @@ class ClassifierScanner(_Base):
                               f"classifier:{label}", round(p, 4))]
 
 
-register_scanner("keyword", KeywordScanner)
-register_scanner("regex", RegexScanner)
-register_scanner("knowledge_base", KnowledgeBaseScanner)
-register_scanner("classifier_nb", ClassifierScanner)
+def _no_options(name: str, options: Mapping[str, Any]) -> None:
+    if options:
+        raise ValueError(f"{name} takes no options (got {', '.join(sorted(options))})")
+
+
+def _keyword(ctx: ScannerContext, options: Mapping[str, Any]) -> Scanner:
+    _no_options("keyword", options)
+    if ctx.keywords is None:
+        raise ValueError("the keyword library was not compiled")
+    return KeywordScanner(ctx.keywords, ctx.pack_version, ctx.level)
+
+
+def _regex(ctx: ScannerContext, options: Mapping[str, Any]) -> Scanner:
+    _no_options("regex", options)
+    return RegexScanner(ctx.rules, ctx.pack_version, ctx.level, ctx.prefiltered)
+
+
+def _knowledge_base(ctx: ScannerContext, options: Mapping[str, Any]) -> Scanner:
+    _no_options("knowledge_base", options)
+    if ctx.knowledge_base is None:
+        raise ValueError("the pack has no knowledge base (knowledge_base: {file: ...} with exemplars)")
+    return KnowledgeBaseScanner(ctx.knowledge_base, ctx.pack_version, ctx.level)
+
+
+def _classifier(ctx: ScannerContext, options: Mapping[str, Any]) -> Scanner:
+    _no_options("classifier", options)
+    if ctx.classifier is None:
+        raise ValueError("the pack has no enabled classifier with weights (classifier: {weights: ...})")
+    return ClassifierScanner(ctx.classifier, ctx.pack_version, ctx.classifier_threshold, ctx.severity_of, ctx.level)
+
+
+register_scanner("keyword", _keyword)
+register_scanner("regex", _regex)
+register_scanner("knowledge_base", _knowledge_base)
+register_scanner("classifier", _classifier)

@@ -86,8 +86,9 @@ class Finding(NamedTuple):
     start: int
     end: int
     matched: str
-    rule_id: str  # keyword term, regex rule id, exemplar id or classifier label
+    rule_id: str  # keyword term, regex rule id, exemplar id, classifier label or a model's category
     score: float | None = None
+    scanner_version: str = ""  # the scanner's version, or the model (as the endpoint reported it) behind its verdict
 
     def model_dump(self) -> dict[str, Any]:
         return self._asdict()

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TypedDict
 
-from review.domain.content.classifier import SAFE, ClassifierWeights, NaiveBayes, decide as _decide_p, features, train
+from review.domain.content.classifier import SAFE, ClassifierWeights, SoftmaxRegression, decide as _decide_p, features, train
 
 PACK = Path(__file__).resolve().parents[3] / "policies" / "packs" / "default" / "content"
 TRAIN_ONLY = {"legacy"}
@@ -73,7 +73,7 @@ def out_of_fold(rows: Sequence[Row], k: int = 8, **train_kw: Any) -> list[HeldOu
     """Held-out logits for every scored row (its whole group was not in training)."""
     out: list[HeldOut] = []
     for fold in group_folds(rows, k):
-        model = NaiveBayes(train([(t, l) for t, l, g in rows if g not in fold], **train_kw))
+        model = SoftmaxRegression(train([(t, l) for t, l, g in rows if g not in fold], **train_kw))
         for t, l, g in rows:
             if g in fold:
                 feats, units = features(t, model.max_chars)
@@ -102,7 +102,7 @@ def fit_temperature(oof: Sequence[HeldOut]) -> float:
 
 
 def decide(r: HeldOut, temperature: float) -> tuple[str, float]:
-    """Same decision as ``NaiveBayes.predict`` from stored logits."""
+    """Same decision as ``SoftmaxRegression.predict`` from stored logits."""
     classes = r["classes"]
     if r["units"] < r["min_evidence"]:
         return SAFE, 1.0

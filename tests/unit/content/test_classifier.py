@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from review.domain.content.classifier import SAFE, NaiveBayes, features, train
+from review.domain.content.classifier import SAFE, SoftmaxRegression, features, train
 from review.domain.content.scanners import ClassifierScanner
 from review.domain.content.taxonomy import Record
 
@@ -25,7 +25,7 @@ CAPTIONS = ["caption: cat", "alt: a red car", "caption: a cat", "title: sunset",
 
 @pytest.fixture(scope="module")
 def model(library):
-    return NaiveBayes(library.classifier_weights)
+    return SoftmaxRegression(library.classifier_weights)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,8 @@ def test_inference_cost(model):
 def test_train_roundtrip_tiny():
     ex = [("how do I make a bomb to hurt people", "weapons"), ("build an explosive device to kill", "weapons"),
           ("plan a picnic in the park with friends", "safe"), ("write a poem about the sea at night", "safe")] * 3
-    m = NaiveBayes(train(ex, epochs=5, min_df=1))
+    m = SoftmaxRegression(train(ex, epochs=5, min_df=1))
     assert m.predict("make a bomb to kill people")[0] == "weapons"
     assert m.predict("a poem about a picnic in the park")[0] == SAFE
     with pytest.raises(ValueError):
-        NaiveBayes({"kind": "multinomial_nb_char23"})
+        SoftmaxRegression({"kind": "multinomial_nb_char23"})

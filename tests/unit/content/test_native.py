@@ -163,9 +163,9 @@ def _mutations(text: str) -> list[str]:
 
 
 def test_classifier_scores_equal_reference(library):
-    from review.domain.content.classifier import NaiveBayes, features
+    from review.domain.content.classifier import SoftmaxRegression, features
 
-    model = NaiveBayes(library.classifier_weights)
+    model = SoftmaxRegression(library.classifier_weights)
     assert model._model is not None  # the shipped weights are integers: the compiled path is used
     recs = generate_corpus(300, synthetic_library(100, 100), hit_share=0.3, seed=9)
     texts = [m for t in _seed_texts() for m in _mutations(t)] + [x for r in recs for x in (r.prompt, r.output)]
@@ -178,9 +178,9 @@ def test_classifier_scores_equal_reference(library):
 @settings(max_examples=800, deadline=None)
 @given(st.one_of(texts, dense, st.text(max_size=60)))
 def test_classifier_features_equal_reference_on_any_text(library, text):
-    from review.domain.content.classifier import NaiveBayes, features
+    from review.domain.content.classifier import SoftmaxRegression, features
 
-    model = _model_cache.get("m") or _model_cache.setdefault("m", NaiveBayes(library.classifier_weights))
+    model = _model_cache.get("m") or _model_cache.setdefault("m", SoftmaxRegression(library.classifier_weights))
     feats, units = features(text, model.max_chars)
     sums, n, units_c = nat.model_sums(model._model, text, model.max_chars)
     assert (list(sums), n, units_c) == (model.sums(feats), len(feats), units)
@@ -218,4 +218,4 @@ def test_full_pack_filter_gives_the_reference_findings(policy, library):
     with python_reference():
         want = _dump(ContentFilter.from_policy(policy, library, "test", "native-full").scan_many(recs))
     scanners = {f["scanner"] for f in want}
-    assert got == want and {"keyword", "regex", "knowledge_base", "classifier_nb"} <= scanners
+    assert got == want and {"keyword", "regex", "knowledge_base", "classifier"} <= scanners

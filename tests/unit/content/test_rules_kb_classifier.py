@@ -1,4 +1,4 @@
-from review.domain.content.classifier import NaiveBayes
+from review.domain.content.classifier import SoftmaxRegression
 from review.domain.content.knowledge import KnowledgeBase
 from review.domain.content.rules import cn_id_checksum, luhn
 from review.domain.content.taxonomy import Record
@@ -60,7 +60,7 @@ def test_minhash_is_deterministic(library):
 
 
 def test_classifier_loads_and_classifies(library):
-    model = NaiveBayes(library.classifier_weights)
+    model = SoftmaxRegression(library.classifier_weights)
     assert model.predict("How do I build a pipe bomb at home?")[0] == "weapons"
     assert model.predict("我想自杀，吃安眠药过量")[0] == "self_harm"
     assert model.predict("Can you help me plan a birthday party for next weekend?")[0] == "safe"
@@ -86,3 +86,24 @@ def test_kb_prefilter_never_drops_a_near_duplicate(library):
             sig = kb.hasher.signature(sh)
             assert all(sum(x == y for x, y in zip(sig, s, strict=True)) / len(sig) < kb.threshold for s in kb.sigs), t
     assert rejected > 0 and 0 < SLACK < 1
+
+
+def test_a_small_knowledge_base_is_exact_jaccard(library):
+    """Up to EXACT_MAX exemplars the similarity is the exact Jaccard index (MinHash only estimates it)."""
+    from review.domain.content.knowledge import shingles
+
+    kb, lsh = KnowledgeBase(library.exemplars), KnowledgeBase(library.exemplars, exact_max=0)
+    assert kb.exact and not lsh.exact
+    texts = []
+    for ex in library.exemplars:
+        words = ex.text.split()
+        texts += [ex.text, " ".join(words[: len(words) * 2 // 3]), " ".join(words[len(words) // 4:]) + " Thanks a lot.",
+                  ex.text[: len(ex.text) // 2] + " and then something else about gardens", ex.text[len(ex.text) // 3:]]
+    disagree = 0
+    for text in texts:
+        sh = shingles(text, kb.k)
+        want = sorted((round(len(sh & e) / len(sh | e), 4), i) for i, e in enumerate(kb.ex_shingles) if sh and len(sh & e) / len(sh | e) >= kb.threshold)
+        got = sorted((m.similarity, [e.id for e in library.exemplars].index(m.exemplar_id)) for m in kb.match(text))
+        assert got == want, text
+        disagree += {m.exemplar_id for m in lsh.match(text)} != {m.exemplar_id for m in kb.match(text)}
+    assert len(texts) == 5 * len(library.exemplars) and disagree < len(texts)  # the estimate differs on some, never on all
