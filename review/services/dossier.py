@@ -16,9 +16,10 @@ from typing import Any, Sequence, cast
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from policies.crosswalk import coverage, verified_evidence
 from review.services.content_report import html_page, html_table, hx, md, md_table
-from review.errors import InvalidInput
 from review.services.queries import ReviewDetail, _jsonable, show_review
+from review.settings import load_settings
 from review.store.db import Database
 from review.store.models import AuditCheckpoint, AuditHead
 from review.store.models_content import AuditRun
@@ -39,42 +40,8 @@ class Dossier:
         return _jsonable({**asdict(self), "detail": self.detail.to_json()})
 
 
-def tracked_frameworks(own: str, setting: str) -> list[str]:
-    """The frameworks a dossier reports on: the ``frameworks`` setting when set (each must be an installed pack),
-    else the installed packs the review's own pack maps its controls to (``maps_to``)."""
-    from policies.loader import available_packs, load_pack
-
-    installed = available_packs()
-    named = [x.strip() for x in setting.split(",") if x.strip()]
-    for fw in named:
-        if fw not in installed:
-            raise InvalidInput(f"ETHICS_REVIEW_FRAMEWORKS (frameworks in the config file): {fw!r} is not an installed pack; "
-                               f"use some of {', '.join(installed)}, or install its pack on ETHICS_REVIEW_POLICY_PATH")
-    if named:
-        return list(dict.fromkeys(x for x in named if x != own))
-    return [fw for fw in load_pack(own).pack.frameworks_mapped() if fw in installed]
-
-
-def framework_coverage(detail: ReviewDetail, frameworks: Sequence[str]) -> list[dict[str, Any]]:
-    """For each framework, which of its obligations the review's VERIFIED controls meet, with the evidence: a file
-    verified once for one control counts for every obligation, in every framework, that control maps to."""
-    from policies.loader import load_pack
-    from review.domain.crosswalk import crosswalk, obligations_met
-
-    own = load_pack(detail.review["policy_id"]).pack
-    verified = {c.control_id: [f"{e['filename']} {e['sha256'][:16]}" for e in c.evidence] for c in detail.controls
-                if c.status == "VERIFIED"}
-    out = []
-    for fw in frameworks:
-        target = load_pack(fw).pack
-        met = obligations_met(crosswalk(own, target), verified)
-        out.append({"framework": target.id, "version": target.version, "title": target.title, "obligations": len(target.controls),
-                    "met": [asdict(m) for m in met]})
-    return out
-
-
 def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = None) -> Dossier:
-    """``frameworks``: the frameworks to report on (default: ``tracked_frameworks`` from the settings)."""
+    """``frameworks``: the frameworks to report on (default: ``policies.crosswalk.tracked_frameworks`` from the settings)."""
     detail = show_review(db, review_id)
     rid, product_id = detail.review["id"], detail.product["id"]
     with db.reading() as s:
@@ -96,16 +63,9 @@ def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = 
                          .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
     chain = {"head_id": head.last_id if head else 0, "head_hash": head.last_hash if head else None,
              "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
-    from policies.loader import available_packs
-
-    coverage: list[dict[str, Any]] = []
-    if detail.review["policy_id"] in available_packs():  # a review graded by a pack since removed has no crosswalks to show
-        if frameworks is None:
-            from review.settings import load_settings
-
-            frameworks = tracked_frameworks(detail.review["policy_id"], load_settings().frameworks)
-        coverage = framework_coverage(detail, frameworks)
-    return Dossier(detail, detail.gate_reports, followups, audits, chain, coverage)
+    setting = load_settings().frameworks if frameworks is None else ""
+    met = coverage(detail.review["policy_id"], verified_evidence(detail.controls), setting, frameworks)
+    return Dossier(detail, detail.gate_reports, followups, audits, chain, met)
 
 
 # ---- rendering ---------------------------------------------------------------------------------

@@ -70,3 +70,28 @@ def test_pack_text_is_plain_text_in_every_format(tmp_path: Path, capsys: pytest.
 def test_an_unknown_pack_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "default", "nist-csf")
     assert code != 0 and not out and "policy pack 'nist-csf' not found; available:" in err and "iso-42001" in err
+
+
+def test_show_lists_the_obligations_a_verified_control_meets(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.e2e.test_cli import Cli, product_file
+
+    monkeypatch.setenv("ETHICS_REVIEW_HOME", str(tmp_path / "home"))
+    cli = Cli(f"sqlite:///{tmp_path / 'cli.db'}", capsys)
+    assert cli("init", "--admin", "admin")[0] == 0
+    for name, team, roles in [("wei.chen", "ethics-committee", "chair,reviewer"), ("priya.nair", "ethics-committee", "reviewer"),
+                              ("geo.lead", "geo-insight", "submitter")]:
+        assert cli("user", "add", name, "--team", team, "--role", roles, user="admin")[0] == 0
+    rid = str(cli.ok("submit", str(product_file(tmp_path)), user="geo.lead")["id"])
+    cli.ok("assign", rid, "priya.nair", user="wei.chen")
+    cli.ok("decide", rid, "approve", "--rationale", "fine", user="priya.nair")
+    cli.ok("advance", rid, user="geo.lead")
+    code, out, _ = cli("show", rid, user="wei.chen")
+    assert code == 0 and "Obligations met in other frameworks" not in out  # nothing verified yet
+    evidence = tmp_path / "raci.md"
+    evidence.write_text("owner: geo lead")
+    cli.ok("evidence", "add", rid, "HCT-01", str(evidence), user="geo.lead")
+    cli.ok("verify", rid, "HCT-01", "pass", user="priya.nair")
+    code, out, _ = cli("show", rid, user="wei.chen")
+    assert code == 0 and "Obligations met in other frameworks by verified evidence" in out
+    assert "nist-ai-rmf 1/19" in out and "GOVERN-2" in out and "iso-42001 1/38" in out and "A.3.2" in out
