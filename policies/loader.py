@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from policies.schema import PolicyPack, cross_check
+from policies.schema import KNOWN_FRAMEWORKS, PolicyPack, cross_check
 from review.domain.grading import grading_problems
 from review.errors import InvalidInput, NotFound
 
@@ -79,10 +79,72 @@ def resolve(ref: str | Path) -> Path:
 
 
 def load_pack(ref: str | Path) -> LoadedPack:
-    """Load and validate a pack (cached per file path and modification time)."""
+    """Load and validate a pack (cached per file path and modification time), its crosswalks included."""
+    lp = _load_alone(ref)
+    named = lp.pack.frameworks_mapped()
+    if not named:
+        return lp
+    targets = {fw: None if fw == lp.id else _installed(fw) for fw in named}
+    key = (str(lp.path), lp.content_hash, tuple((fw, t.content_hash if t else None) for fw, t in targets.items()))
+    problems = _CHECKED.get(key)
+    if problems is None:
+        problems = crosswalk_problems(lp.pack, {fw: t.pack if t else None for fw, t in targets.items()})
+        if len(_CHECKED) > 64:
+            _CHECKED.clear()
+        _CHECKED[key] = problems
+    if problems:
+        p, msg = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InvalidInput(f"{_display(lp.path)}: {p}: {msg}{more}")
+    return lp
+
+
+#: Crosswalk problems per (pack file, its hash, the hashes of the packs it maps to): checked once, not per load.
+_CHECKED: dict[tuple[str, str, tuple[tuple[str, str | None], ...]], list[tuple[str, str]]] = {}
+
+
+def _load_alone(ref: str | Path) -> LoadedPack:
+    """The pack validated on its own (no look at the packs its crosswalks name, so two packs may map to each other)."""
     path = resolve(ref).resolve()
     st = path.stat()
     return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def _installed(pack_id: str) -> LoadedPack | None:
+    """The installed pack ``pack_id`` validated on its own, or None."""
+    try:
+        path = resolve(pack_id).absolute()
+    except NotFound:
+        return None
+    st = path.stat()
+    return _load_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+def crosswalk_problems(pack: PolicyPack, targets: dict[str, PolicyPack | None]) -> list[tuple[str, str]]:
+    """``maps_to`` checked against the frameworks it names (``targets``: framework -> its installed pack, or None):
+    (path, problem) pairs.
+
+    A framework is an installed pack's id (then every id must be one of its controls) or one of ``KNOWN_FRAMEWORKS``
+    whose pack is not installed (then the ids cannot be checked here and are taken as written)."""
+    problems: list[tuple[str, str]] = []
+    known = {fw: {x.id for x in t.controls} for fw, t in targets.items() if t is not None}
+    for i, c in enumerate(pack.controls):
+        for fw, ids in c.maps_to.items():
+            where = f"controls[{i}] ({c.id}).maps_to.{fw}"
+            target = targets.get(fw)
+            if fw == pack.id:
+                problems.append((where, f"a control maps to other frameworks, not to its own pack {pack.id!r}; remove {fw!r}"))
+            elif target is None:
+                if fw not in KNOWN_FRAMEWORKS:
+                    problems.append((where, f"unknown framework {fw!r}; use an installed pack's id ({', '.join(available_packs())}) or "
+                                            f"one of {', '.join(KNOWN_FRAMEWORKS)}, or install its pack (a directory on "
+                                            "ETHICS_REVIEW_POLICY_PATH)"))
+            else:
+                for k, oid in enumerate(ids):
+                    if oid not in known[fw]:
+                        problems.append((f"{where}[{k}]", f"{oid!r} is not a control of pack {fw} {target.version}; use one of "
+                                                          f"{', '.join(x.id for x in target.controls)} (`ethics-review policy show {fw}`)"))
+    return problems
 
 
 MAX_YAML_NODES = 200_000  # after expanding aliases: a product file has hundreds, a pack thousands

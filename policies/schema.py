@@ -152,13 +152,15 @@ class CrossCheck(BaseModel):
     grade_at_least: Grade | None = None
     expect: Condition | None = None
     needs_customers: bool = False
+    #: The product must name its supplier (``product.supplier``): a third-party review.
+    needs_supplier: bool = False
     level: Literal["warn", "refuse"] = "warn"
     message: str = Field(min_length=3)
 
     @model_validator(mode="after")
     def _tests_something(self) -> "CrossCheck":
-        if self.expect is None and not self.needs_customers:
-            raise ValueError("a cross-check needs 'expect' (a condition) or 'needs_customers: true'")
+        if self.expect is None and not self.needs_customers and not self.needs_supplier:
+            raise ValueError("a cross-check needs 'expect' (a condition), 'needs_customers: true' or 'needs_supplier: true'")
         return self
 
 
@@ -176,6 +178,20 @@ class Control(BaseModel):
     triggers: list[str] = Field(default_factory=list)
     #: Points taken off the dimension score in the residual grade once VERIFIED.
     mitigation: int = Field(default=0, ge=0)
+    #: What this control satisfies in other frameworks: framework (a pack id) -> that pack's control ids. Checked
+    #: against the target pack at load (``policies.loader.crosswalk_problems``) when it is installed.
+    maps_to: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("maps_to")
+    @classmethod
+    def _mapped_lists(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for fw, ids in v.items():
+            if not ids:
+                raise ValueError(f"maps_to.{fw}: an empty list maps nothing; name the obligations (control ids) or remove {fw!r}")
+            dup = next((x for i, x in enumerate(ids) if x in ids[:i]), None)
+            if dup is not None:
+                raise ValueError(f"maps_to.{fw}: {dup!r} is listed twice; keep one")
+        return v
 
 
 class Level(BaseModel):
@@ -286,6 +302,8 @@ class FollowupQuestion(BaseModel):
 class FollowUps(BaseModel):
     model_config = Strict
     cadence: dict[Grade, Cadence]
+    #: Who a visit goes to: a sample of the product's ``customers``, or its ``supplier``'s contact (a third-party review).
+    visit: Literal["customers", "supplier"] = "customers"
     overdue_escalation_days: int = Field(default=14, ge=1)
     questionnaire: list[FollowupQuestion] = Field(min_length=1)
 
@@ -303,6 +321,10 @@ class Quorum(BaseModel):
     approvals: int = Field(ge=1, le=9)
     require_chair: bool = False
 
+
+#: Frameworks a control may map to (``maps_to``) even when their pack is not installed; an installed pack's id is a
+#: framework too. Ids toward a framework whose pack is installed are checked against that pack.
+KNOWN_FRAMEWORKS = ("canada-aia", "eu-ai-act", "iso-42001", "nist-ai-rmf")
 
 #: Who hears of what: event -> audiences. ``team`` is the product's owner team, ``submitter`` the person who
 #: submitted it, ``assignee`` the reviewer holding it, ``committee`` the reviewers and the chair, ``chair`` the chair.
@@ -378,6 +400,14 @@ class PolicyPack(BaseModel):
             object.__setattr__(self, "_qcache", cache)  # frozen model: memo only
         return cache
 
+    def frameworks_mapped(self) -> tuple[str, ...]:
+        """The frameworks its controls' ``maps_to`` name, first named first."""
+        cache = self.__dict__.get("_fwcache")
+        if cache is None:
+            cache = tuple(dict.fromkeys(fw for c in self.controls for fw in c.maps_to))
+            object.__setattr__(self, "_fwcache", cache)  # frozen model: memo only
+        return cache
+
     def control(self, cid: str) -> Control | None:
         return next((c for c in self.controls if c.id == cid), None)
 
@@ -433,6 +463,10 @@ def cross_check(pack: PolicyPack) -> list[tuple[str, str]]:
         if c.when is not None:
             _check_condition(problems, f"controls[{i}].when", c.when, options)
     _check_levels(problems, pack)
+    if pack.followups.visit == "supplier" and not any(c.needs_supplier and c.level == "refuse" and c.when is None and c.grade_at_least is None
+                                                      for c in pack.cross_checks):
+        problems.append(("followups.visit", "'supplier': the follow-ups visit the supplier's contact, so every product must name "
+                                            "one; add a cross-check {id: supplier-named, needs_supplier: true, level: refuse, message: ...}"))
     for g in (Grade.LOW, Grade.MEDIUM, Grade.HIGH):
         if g not in pack.followups.cadence:
             problems.append((f"followups.cadence.{g.value}", "missing: every releasable grade needs a follow-up cadence"))

@@ -18,6 +18,7 @@ written. Secrets (token, database password, webhook URL, OIDC client secret) are
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     evidence_store: Literal["dir", "database"] | None = Field(
         default=None, description="where evidence blobs live: database (default on PostgreSQL) or dir (default on SQLite)")
     policy_path: str = Field(default="", description="extra directories with policy packs (os.pathsep-separated)")
+    frameworks: str = Field(default="", description="frameworks (pack ids, comma-separated) a review's dossier reports on: which of "
+                            "their obligations its verified evidence meets (default: the installed packs its pack's controls map to)")
 
     # -- client side: which server, as whom --------------------------------------------------
     url: str | None = Field(default=None, description="the review server (remote mode), e.g. https://review.example.org")
@@ -127,6 +130,15 @@ class Settings(BaseSettings):
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(f"backend {url.get_backend_name()!r} is not supported; use sqlite:/// or postgresql+psycopg://")
         return SecretStr(text)
+
+    @field_validator("frameworks")
+    @classmethod
+    def _framework_ids(cls, v: str) -> str:
+        """Spelled like pack ids here; whether each is installed is checked where a dossier is made."""
+        for fw in (x.strip() for x in v.split(",")):
+            if fw and not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", fw):
+                raise ValueError(f"{fw!r} is not a pack id; name packs by id, comma-separated, e.g. eu-ai-act,nist-ai-rmf,iso-42001")
+        return v
 
     @field_validator("url")
     @classmethod

@@ -1,4 +1,4 @@
-"""Policy-pack commands: list, validate, show, lint, keywords import/stats."""
+"""Policy-pack commands: list, validate, show, crosswalk, lint, keywords import/stats."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("pack", nargs="?", default="default")
     p.add_argument("--questions", action="store_true", help="list every question with its options")
     p.set_defaults(func=cmd_show)
+    p = pol.add_parser("crosswalk", help="which of pack A's controls meet which of pack B's obligations, and B's gaps")
+    p.add_argument("source", metavar="A", help="pack id, directory or pack.yaml whose controls are mapped")
+    p.add_argument("target", metavar="B", help="pack (framework) whose obligations they meet")
+    output.csv_option(p)
+    p.set_defaults(func=cmd_crosswalk)
     p = pol.add_parser("template", help="print a product file to fill in: profile + every question with its options")
     p.add_argument("pack", nargs="?", default="default")
     p.set_defaults(func=cmd_template)
@@ -131,8 +136,34 @@ def cmd_show(ctx: Any) -> int:
     output.table("Hard triggers", ["id", "title", "effect"], [(t.id, t.title, f"fix {t.fix.value}" if t.fix else f"floor {t.floor.value}") for t in pk.triggers])
     output.table("Controls", ["id", "title", "dimension", "required from", "verified at"],
                  [(x.id, x.title, x.dimension, x.required_from.value, x.verified_at) for x in pk.controls])
-    output.table("Follow-ups", ["grade", "every (days)", "visits", "committee SLA (days)"],
+    output.table(f"Follow-ups (visiting the {'supplier' if pk.followups.visit == 'supplier' else 'customers'})",
+                 ["grade", "every (days)", "visits", "committee SLA (days)"],
                  [(g.value, cad.every_days, cad.visits, pk.review_sla_days.get(g, "-")) for g, cad in pk.followups.cadence.items()])
+    return 0
+
+
+def cmd_crosswalk(ctx: Any) -> int:
+    from policies.loader import load_pack
+    from review.domain.crosswalk import crosswalk
+
+    a, b = load_pack(ctx.args.source).pack, load_pack(ctx.args.target).pack
+    walk = crosswalk(a, b)
+    rows: list[dict[str, Any]] = [{"kind": "link", "control": x.control, "control_title": x.control_title, "obligation": x.obligation,
+             "obligation_title": x.obligation_title, "declared_in": list(x.declared_in)} for x in walk.links]
+    gaps: list[dict[str, Any]] = [{"kind": "gap", "control": None, "control_title": None, "obligation": o.id, "obligation_title": o.title, "declared_in": []}
+            for o in walk.gaps]
+    if ctx.json:
+        output.emit_json({"source": {"id": a.id, "version": a.version}, "target": {"id": b.id, "version": b.version},
+                          "obligations": len(b.controls), "covered": walk.covered(), "links": rows, "gaps": gaps})
+    elif ctx.args.format == "csv":
+        output.emit_csv({**r, "declared_in": " ".join(r["declared_in"])} for r in rows + gaps)
+    else:
+        output.table(f"{a.id} {a.version} -> {b.id} {b.version}: {walk.covered()} of {len(b.controls)} obligations met by a control",
+                     ["control", "title", "meets", "obligation title", "declared in"],
+                     [(x.control, x.control_title, x.obligation, x.obligation_title, ", ".join(x.declared_in)) for x in walk.links])
+        output.table(f"Gaps: {len(gaps)} obligation(s) of {b.id} no control of {a.id} maps to",
+                     ["obligation", "title", "dimension", "required from"],
+                     [(o.id, o.title, o.dimension, o.required_from.value) for o in walk.gaps])
     return 0
 
 
@@ -173,8 +204,16 @@ def cmd_template(ctx: Any) -> int:
         f"  capabilities: []                   # {', '.join(c.value for c in Capability)}",
         "  customers: [Customer A, Customer B] # visited by post-release follow-ups",
         f"  policy: {lp.id}",
-        "answers:",
     ]
+    if lp.pack.followups.visit == "supplier":
+        lines += [
+            "  supplier:                           # the third party reviewed; its contact answers the follow-ups",
+            "    name: Supplier Ltd",
+            "    contact: Jane Doe, trust & safety lead, trust@supplier.example",
+            "    offering: Model X v2 via hosted API",
+            "    contract: MSA-2026-014",
+        ]
+    lines.append("answers:")
     for question in lp.pack.questions:
         lines.append(f"  # {question.text}" + (" (choose any that apply)" if question.kind == "multiple" else ""))
         if question.when is not None:

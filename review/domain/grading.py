@@ -567,7 +567,8 @@ def cross_check(pack: PolicyPack, profile: ProductProfile, answers: Answers, gra
         applies = (c.when is None or holds(c.when, profile, answers)) and (c.grade_at_least is None or grade_ >= c.grade_at_least)
         if not applies:
             continue
-        ok = (c.expect is None or holds(c.expect, profile, answers)) and (not c.needs_customers or bool(profile.customers))
+        ok = ((c.expect is None or holds(c.expect, profile, answers)) and (not c.needs_customers or bool(profile.customers))
+              and (not c.needs_supplier or profile.supplier is not None))
         if not ok:
             out.append(CrossCheckFinding(c.id, c.level, c.message))
     return out

@@ -53,6 +53,32 @@ VULNERABLE_GROUPS = frozenset(
 )
 
 
+def _one_line(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("must not be blank")
+    if UNSAFE.search(v) or "\t" in v or "\n" in v:
+        raise ValueError("must not contain control or bidi characters (terminal escapes, tabs, newlines)")
+    return v
+
+
+class Supplier(BaseModel):
+    """The third party whose model or generative product is reviewed before it is used or resold. Its ``contact``
+    is the party the post-release follow-ups visit under a pack whose ``followups.visit`` is ``supplier``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=2, max_length=120)
+    contact: str = Field(min_length=3, max_length=200, description="who answers the follow-ups: a person or role and how to reach them")
+    offering: str = Field(default="", max_length=400, description="what they supply: the model, product or service and its version")
+    contract: str = Field(default="", max_length=120, description="reference of the contract that binds them")
+
+    @field_validator("name", "contact")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return _one_line(v)
+
+
 class ProductProfile(BaseModel):
     """What a product team declares about its product (validated, extra fields refused)."""
 
@@ -68,17 +94,14 @@ class ProductProfile(BaseModel):
     capabilities: list[Capability] = Field(default_factory=list)
     #: Customers or user panels visited by post-release follow-ups.
     customers: list[str] = Field(default_factory=list)
+    #: The supplier of a third-party model or partner's generative product (the ``third-party`` pack asks for it).
+    supplier: Supplier | None = None
     policy: str = Field(default="default", description="id of the policy pack that reviews this product")
 
     @field_validator("name", "owner_team", "business_line")
     @classmethod
     def _strip(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("must not be blank")
-        if UNSAFE.search(v) or "\t" in v or "\n" in v:
-            raise ValueError("must not contain control or bidi characters (terminal escapes, tabs, newlines)")
-        return v
+        return _one_line(v)
 
     @field_validator("policy")
     @classmethod

@@ -10,14 +10,16 @@ control characters get through.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, cast
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence, cast
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from policies.crosswalk import coverage, verified_evidence
 from review.services.content_report import html_page, html_table, hx, md, md_table
 from review.services.queries import ReviewDetail, _jsonable, show_review
+from review.settings import load_settings
 from review.store.db import Database
 from review.store.models import AuditCheckpoint, AuditHead
 from review.store.models_content import AuditRun
@@ -31,12 +33,15 @@ class Dossier:
     followups: list[dict[str, Any]]
     audits: list[dict[str, Any]]
     chain: dict[str, Any]
+    #: Per tracked framework: its obligations and those the review's verified controls meet (``framework_coverage``).
+    frameworks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable({**asdict(self), "detail": self.detail.to_json()})
 
 
-def dossier(db: Database, review_id: Any) -> Dossier:
+def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = None) -> Dossier:
+    """``frameworks``: the frameworks to report on (default: ``policies.crosswalk.tracked_frameworks`` from the settings)."""
     detail = show_review(db, review_id)
     rid, product_id = detail.review["id"], detail.product["id"]
     with db.reading() as s:
@@ -58,7 +63,9 @@ def dossier(db: Database, review_id: Any) -> Dossier:
                          .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
     chain = {"head_id": head.last_id if head else 0, "head_hash": head.last_hash if head else None,
              "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
-    return Dossier(detail, detail.gate_reports, followups, audits, chain)
+    setting = load_settings().frameworks if frameworks is None else ""
+    met = coverage(detail.review["policy_id"], verified_evidence(detail.controls), setting, frameworks)
+    return Dossier(detail, detail.gate_reports, followups, audits, chain, met)
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -89,6 +96,11 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                 [[c.control_id, c.title, c.verify_gate, c.status,
                   "; ".join(f"{e['filename']} {e['sha256'][:16]} by {e['uploaded_by']}" for e in c.evidence) or "-", c.rationale or "-"]
                  for c in d.detail.controls]))
+    out.append(("Frameworks tracked: obligations met by verified evidence", ["framework", "title", "met", "of"],
+                [[f"{f['framework']} {f['version']}", f["title"], len(f["met"]), f["obligations"]] for f in d.frameworks]))
+    out.append(("Obligations met in other frameworks", ["framework", "obligation", "title", "met by control", "evidence (sha256)"],
+                [[f["framework"], m["obligation"], m["title"], ", ".join(m["controls"]), "; ".join(m["evidence"]) or "-"]
+                 for f in d.frameworks for m in f["met"]]))
     out.append(("Decisions", ["when", "gate", "round", "decision", "by", "roles", "rationale"],
                 [[x["created_at"][:16], x["gate"], x["round"], x["action"], x["actor"], x["actor_roles"], x["rationale"]]
                  for x in d.detail.decisions]))

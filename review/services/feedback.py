@@ -21,7 +21,7 @@ from review.domain.lifecycle import Gate
 from review.errors import Conflict, InvalidInput, NotFound, clip
 from review.services import audit
 from review.services.common import load_actor, locked, parse_id, product_context
-from review.services.followups import cadence_for, sample_customers, schedule_next
+from review.services.followups import cadence_for, parties_to_visit, schedule_next, visit_mode
 from review.services.notifications import notify, notify_event
 from review.store.db import Database, utcnow
 from review.store.models import Product, Review
@@ -145,7 +145,7 @@ def _open_adhoc(s: Any, review: Review, product: Product, feedback_id: int, now:
     _every, k, _days, questions = cadence_for(review.policy_id, review.grade)
     check.status, check.opened_at = "OPEN", now
     s.add(check)
-    for c in sample_customers(check.id, (product.profile or {}).get("customers") or [], k):
+    for c in parties_to_visit(check.id, product.profile or {}, k, visit_mode(review.policy_id)):
         s.add(FollowupVisit(check_id=check.id, customer=c[:200], questionnaire=questions, status="PENDING"))
     s.flush()
     return check

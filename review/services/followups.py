@@ -76,6 +76,20 @@ def active_check(s: Session, review_id: int) -> FollowupCheck | None:
                   .order_by(col(FollowupCheck.id))).first()
 
 
+def parties_to_visit(check_id: int, profile: dict[str, Any], k: int, visit: str) -> list[str]:
+    """Who a check visits: ``k`` of the product's customers, or (``visit == "supplier"``, a third-party review) the
+    supplier's contact, once."""
+    if visit == "supplier":
+        sup = profile.get("supplier") or {}
+        return [f"{sup['name']} ({sup['contact']})" if sup else "the supplier (the product profile names none; add product.supplier)"]
+    return sample_customers(check_id, profile.get("customers") or [], k)
+
+
+def visit_mode(policy_id: str) -> str:
+    """Whom the pack's follow-ups visit: ``customers`` or ``supplier``."""
+    return load_pack(policy_id).pack.followups.visit
+
+
 def sample_customers(check_id: int, customers: list[str], k: int) -> list[str]:
     """The customers to visit: ``k`` of the profile's list, seeded by the check id (same check, same people)."""
     people = sorted({c.strip() for c in customers if c and c.strip()})
@@ -135,6 +149,7 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
         reaudits: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         plans: dict[tuple[str, str], tuple[int, int, int, list[dict[str, str]]]] = {}
+        modes: dict[str, str] = {}
         for r in rows:
             if r.gate == Gate.SUSPENDED.value:
                 continue  # paused with the product; opened once it is resumed
@@ -146,14 +161,17 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
                 plan = plans[(r.policy_id, r.grade)] = cadence_for(r.policy_id, r.grade)
             _every, k, _days, questions = plan
             profile = r.profile or {}
-            chosen = sample_customers(r.id, profile.get("customers") or [], k)
+            if r.policy_id not in modes:
+                modes[r.policy_id] = visit_mode(r.policy_id)
+            chosen = parties_to_visit(r.id, profile, k, modes[r.policy_id])
+            whom = "the supplier" if modes[r.policy_id] == "supplier" else f"{len(chosen)} customer(s)"
             visits.extend({"check_id": r.id, "customer": c[:200], "questionnaire": questions, "status": "PENDING", "answers": None,
                            "finding": None, "notes": None, "recorded_by": None, "recorded_at": None} for c in chosen)
             if "generative_content" in (profile.get("capabilities") or []):
                 reaudits.append({"review_id": r.review_id, "product_id": r.product_id, "check_id": r.id, "status": "PENDING",
                                  "reason": f"follow-up check {r.id} (#{r.sequence}) of {r.name}: re-run the AIGC content audit", "created_at": now})
             notes.append({"kind": "followup-opened", "recipient": f"team:{r.owner_team}", "review_id": r.review_id,
-                          "subject": f"follow-up check {r.id} opened for {r.name}: visit {len(chosen)} customer(s)",
+                          "subject": f"follow-up check {r.id} opened for {r.name}: visit {whom}",
                           "body": "; ".join(chosen), "dedupe_key": f"followup-opened:{r.id}"})
             opened.append(r.id)
         for batch in _batches(opened):
