@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -139,7 +139,7 @@ class RemoteEndpoint:
             pending: set[Future[dict[str, Any]]] = {pool.submit(self._ask_group, g) for g in groups}
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)  # each answer kept as soon as it is in
                     for fut in done:
                         if fut.exception() is None:
                             part = fut.result()

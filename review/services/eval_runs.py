@@ -110,17 +110,20 @@ def _pack(ref: str) -> tuple[LoadedPack, RefusalDetector]:
 
 
 def _choose(banks: dict[str, list[BankItem]], kinds: tuple[str, ...], sample: int | None, seed: int) -> list[list[str]]:
-    """Every question of the banks asked, or a stratified sample (strata: bank and risk; at least one per stratum)."""
-    pool: dict[str, list[str]] = {}
+    """Every question of the banks, or a stratified sample: split over the banks (proportional, at least one each),
+    then within each bank over its risks (seeded draw)."""
+    pools: dict[str, dict[str, list[str]]] = {}
     for kind in kinds:
         for item in banks[kind]:
-            pool.setdefault(f"{kind}/{item.risk or '-'}", []).append(item.id)
-    total = sum(len(v) for v in pool.values())
-    if sample is None or sample >= total:
-        chosen = pool
-    else:
-        chosen = sampling.draw(pool, sample, seed=seed, min_per_stratum=1 if sample >= len(pool) else 0).ids
-    return sorted([stratum.split("/")[0], i] for stratum, ids in chosen.items() for i in ids)
+            pools.setdefault(kind, {}).setdefault(f"{kind}/{item.risk or '-'}", []).append(item.id)
+    sizes = {kind: sum(len(v) for v in pool.values()) for kind, pool in pools.items()}
+    if sample is None or sample >= sum(sizes.values()):
+        return sorted([kind, i] for kind in kinds for i in (item.id for item in banks[kind]))
+    out: list[list[str]] = []
+    for kind, n in sampling.allocate(sizes, sample, min_per_stratum=1).items():
+        drawn = sampling.draw(pools[kind], n, seed=seed, min_per_stratum=1).ids
+        out += [[kind, i] for ids in drawn.values() for i in ids]
+    return sorted(out)
 
 
 def _model(endpoint: str, model: str, settings: dict[str, Any]) -> Any:
