@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from review.domain.sampling import wilson_interval
 
 REFUSAL_WINDOW = 400
-UNSAFE_LEVELS = ("medium", "high", "critical")
+UNSAFE_LEVELS = ("medium", "high")  # the levels of ``taxonomy.Level`` at or above medium
 
 
 class RefusalDetector:

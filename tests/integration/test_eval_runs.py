@@ -175,7 +175,8 @@ def test_kill_9_mid_run_resumes_with_nothing_missing_or_doubled(db: Database, sc
         assert main(["--database", db.url, "--as", A, "--json", "eval", "resume", str(run_id)]) == 10  # should-refuse missed
     rows = _answers(db, run_id)
     assert len(rows) == 156 == len({(r.kind, r.item_id) for r in rows})
-    assert max(srv.answered.values()) <= 2 and sum(n > 1 for n in srv.answered.values()) <= 2  # at most the 2 in flight
+    # asked again: at most what was in flight (2) or answered and awaiting its write when the process died
+    assert max(srv.answered.values()) <= 2 and sum(n > 1 for n in srv.answered.values()) <= 4
 
 
 def test_a_down_endpoint_is_a_clear_error_never_a_pass(db: Database, capsys) -> None:
