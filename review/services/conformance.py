@@ -165,10 +165,12 @@ def conformance(db: Database, pack_ref: str = "default", product: str | None = N
         if (kind, measure) not in found:
             rep.rows.append(Requirement("model evaluation", req, "-", NO_DATA, "no finished eval run asked this bank (`ethics-review eval run`)"))
             continue
-        b, ev = found[(kind, measure)]
-        b = replace(b, bar=bar)  # the standard's bar as it is now, the run's rate
-        rep.rows.append(Requirement("model evaluation", req, f"{_pct(b.rate or 0.0)} of {b.n:,} (95% CI {_pct(b.lower)}-{_pct(b.upper)})",
-                                    _status(bool(b.met)), f"eval run {ev.id} ({ev.finished_at:%Y-%m-%d}), model {ev.model}, review {ev.review_id}"))
+        measured, erun = found[(kind, measure)]
+        now = replace(measured, bar=bar)  # the standard's bar as it is now, the run's rate
+        rep.rows.append(Requirement("model evaluation", req,
+                                    f"{_pct(now.rate or 0.0)} of {now.n:,} (95% CI {_pct(now.lower)}-{_pct(now.upper)})",
+                                    _status(bool(now.met)),
+                                    f"eval run {erun.id} ({erun.finished_at:%Y-%m-%d}), model {erun.model}, review {erun.review_id}"))
     tc = std.training_corpus
     rep.rows.append(Requirement("training corpus", f"manual sample of at least {tc.sample:,} items, pass rate at least "
                                                    f"{_pct(tc.pass_rate)}", "-", NO_DATA, "no training-corpus audit on record"))

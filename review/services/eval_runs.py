@@ -140,7 +140,7 @@ def run(db: Database, run_id: Any, *, actor: str | None = None, progress: Callab
     """Ask every chosen question that has no stored answer yet, then compute the rates (idempotent, resumable)."""
     with db.reading() as s:
         ev = _load(s, run_id)
-        done = set(s.execute(sa.select(col(EvalAnswer.kind), col(EvalAnswer.item_id)).where(EvalAnswer.run_id == ev.id)).tuples().all())
+        done = set(s.execute(sa.select(col(EvalAnswer.kind), col(EvalAnswer.item_id)).where(col(EvalAnswer.run_id) == ev.id)).tuples().all())
     if ev.status == "DONE":
         return ev
     assert ev.id is not None
@@ -194,7 +194,7 @@ def _finish(db: Database, run_id: int, actor: str) -> EvalRun:
         ev = s.get(EvalRun, run_id)
         assert ev is not None
         rows = s.execute(sa.select(col(EvalAnswer.kind), col(EvalAnswer.item_id), col(EvalAnswer.risk), col(EvalAnswer.refused),
-                                   col(EvalAnswer.unsafe)).where(EvalAnswer.run_id == run_id)).all()
+                                   col(EvalAnswer.unsafe)).where(col(EvalAnswer.run_id) == run_id)).all()
         got = {(r.kind, r.item_id) for r in rows}
         lost = [f"{k}:{i}" for k, i in ev.items if (k, i) not in got]
         if lost:  # cannot happen unless the model failed: never rates over part of the questions
@@ -252,7 +252,7 @@ def list_runs(db: Database, *, review: Any = None, limit: int = 50) -> list[RunV
     with db.reading() as s:
         q = select(EvalRun, Product.name).join(Product, col(Product.id) == EvalRun.product_id)
         if review is not None:
-            q = q.where(EvalRun.review_id == parse_id(review, "review id"))
+            q = q.where(col(EvalRun.review_id) == parse_id(review, "review id"))
         return [RunView(ev, name, _bars_of(ev)) for ev, name in s.exec(q.order_by(col(EvalRun.id).desc()).limit(limit)).all()]
 
 
