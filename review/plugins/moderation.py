@@ -30,6 +30,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, Mapping, Sequence
 
 import httpx
@@ -133,21 +134,22 @@ class RemoteEndpoint:
 
     def _ask(self, missing: list[tuple[str, Any]], cache: Any) -> dict[str, Any]:
         step = self.per_request
-        groups = [missing[k:k + step] for k in range(0, len(missing), step)]
+        groups = iter([missing[k:k + step] for k in range(0, len(missing), step)])
         out: dict[str, Any] = {}
-        with ThreadPoolExecutor(max_workers=min(self.opts.concurrency, len(groups))) as pool:
-            pending: set[Future[dict[str, Any]]] = {pool.submit(self._ask_group, g) for g in groups}
+        width = self.opts.concurrency
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            # at most two requests a thread queued or in flight: each wait looks at a few futures, not the whole scan
+            pending: set[Future[dict[str, Any]]] = {pool.submit(self._ask_group, g) for g in islice(groups, 2 * width)}
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)  # each answer kept as soon as it is in
-                    for fut in done:
-                        if fut.exception() is None:
-                            part = fut.result()
-                            out.update(part)
-                            if cache is not None:
-                                cache.put_many(self.name, part)
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)  # answers kept as soon as they are in
+                    part = {k: a for fut in done if fut.exception() is None for k, a in fut.result().items()}
+                    out.update(part)
+                    if cache is not None and part:
+                        cache.put_many(self.name, part)
                     for fut in done:
                         fut.result()  # the first failure stops the scan (the answers so far are cached)
+                    pending |= {pool.submit(self._ask_group, g) for g in islice(groups, len(done))}
             finally:
                 for fut in pending:
                     fut.cancel()
