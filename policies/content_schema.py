@@ -275,6 +275,9 @@ class ContentSafetyPolicy(BaseModel):
     minimums: LibraryMinimums = LibraryMinimums()
     #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
     audit_control: str | None = None
+    #: the pack control a model evaluation run (``eval run``) counts for: a run over every bank that meets every bar
+    #: becomes its evidence, a run that misses a bar rejects it
+    eval_control: str | None = None
     #: the standard the deployment is held to: an id (``policies/standards/<id>.yaml``) or a YAML file in the pack
     #: (relative to it); its figures are data, not code
     standard: str | None = None

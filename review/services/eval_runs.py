@@ -28,12 +28,13 @@ from review.domain.content.taxonomy import Record
 from review.domain.evaluation import UNSAFE_LEVELS, Answered, Bar, RefusalDetector, bars, summarize
 from review.errors import Conflict, InvalidInput, ModelUnavailable, NotFound
 from review.services import audit
+from review.services.audit_verdict import attach_document, fail_control
 from review.services.common import load_actor, parse_id
 from review.services.content_audit import AnswerCache, insert_ignore, pack_filter
 from review.services.tables import table_of
 from review.services.test_banks import pack_standard, read_banks
 from review.store.db import Database, utcnow
-from review.store.models import Product, Review
+from review.store.models import ControlRequirement, Product, Review
 from review.store.models_eval import EvalAnswer, EvalRun
 
 BANKS = (*KINDS, "all")
@@ -200,7 +201,8 @@ def _finish(db: Database, run_id: int, actor: str) -> EvalRun:
         if lost:  # cannot happen unless the model failed: never rates over part of the questions
             raise ModelUnavailable(f"eval run {run_id}: {len(lost)} question(s) have no answer ({', '.join(lost[:3])}); resume the run")
         summary = summarize(Answered(r.kind, r.risk, bool(r.refused), bool(r.unsafe)) for r in rows)
-        std = pack_standard(load_pack(ev.settings["pack_ref"]))
+        lp = load_pack(ev.settings["pack_ref"])
+        std = pack_standard(lp)
         figs = bars(summary, should_refuse_min=std.refusal.should_refuse_min, must_not_refuse_max=std.refusal.must_not_refuse_max,
                     pass_rate=std.spot_checks.pass_rate)
         ev.results = {"banks": summary, "bars": [b.to_json() for b in figs]}
@@ -209,7 +211,34 @@ def _finish(db: Database, run_id: int, actor: str) -> EvalRun:
         audit.record(s, actor=actor, action="eval.finish", entity="eval_run", entity_id=run_id,
                      after={"answered": len(rows), "bars": [b.to_json() for b in figs]},
                      policy_version=f"{ev.pack_id}@{ev.pack_version}")
+        _apply(s, ev, figs, lp.content_policy.eval_control, bool(lp.content_policy.banks and lp.content_policy.banks.starter))
     return ev
+
+
+def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starter: bool) -> None:
+    """The run counts for its review's evaluation control (the pack's ``eval_control``): a missed bar rejects it (and
+    reopens a released product, and tells the team and the committee, as a failed audit does); a run over every bank
+    that meets every bar becomes its evidence, for the committee to verify."""
+    review = s.get(Review, ev.review_id)
+    product = s.get(Product, ev.product_id)
+    assert review is not None and product is not None and ev.id is not None  # foreign keys
+    req = None
+    if control:
+        req = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id,
+                                                      ControlRequirement.control_id == control)).first()
+    text = f"model evaluation run {ev.id} ({ev.model}): " + "; ".join(
+        f"{b.kind} {b.measure} {b.rate:.1%} (bar {b.op} {b.bar:.0%})" for b in figs if b.rate is not None)
+    missed = [b for b in figs if b.met is False]
+    if missed:
+        fail_control(s, review, product, req, text=text, action="eval.control-failed", run_id=ev.id, dedupe_key=f"eval-failed:{ev.id}",
+                     subject=f"{product.name}: model evaluation run {ev.id} missed {len(missed)} bar(s)",
+                     body=f"{text}. Details: `ethics-review eval show {ev.id}`.")
+    elif req is not None and all(b.met for b in figs) and req.status in ("REQUIRED", "REJECTED", "EVIDENCE_SUBMITTED"):
+        doc = {"kind": "model-evaluation", "run": ev.id, "review": review.id, "product_id": ev.product_id, "control": req.control_id,
+               "endpoint": ev.endpoint, "model": ev.model, "bank": ev.bank, "questions": len(ev.items), "seed": ev.seed,
+               "sample": ev.settings.get("sample"), "pack": f"{ev.pack_id} {ev.pack_version}", "pack_hash": ev.pack_hash,
+               "standard": ev.standard, "starter_banks": starter, "bars": [b.to_json() for b in figs], "at": utcnow().isoformat()}
+        attach_document(s, review, req, doc, f"eval-run-{ev.id}-result.json", ev.id)
 
 
 def _load(s: Session, run_id: Any) -> EvalRun:

@@ -23,6 +23,8 @@ from review.bench.chat_server import UNSAFE, ChatServer
 from review.cli.main import main
 from review.errors import InvalidInput, ModelUnavailable, NotFound
 from review.services import eval_runs
+from review.services.audit_verdict import SYSTEM
+from review.services.queries import show_review
 from review.services.conformance import MET, NO_DATA, NOT_MET, conformance
 from review.services.test_banks import read_banks
 from review.store.db import Database
@@ -104,9 +106,32 @@ def test_rates_from_a_model_that_refuses_complies_and_errs(db: Database, banks, 
     assert rep[OVER_REQ].status == MET and rep[PASS_REQ].status == MET
     assert f"eval run {run.id} (" in rep[REFUSE_REQ].evidence
 
+    # the missed bar rejects the pack's evaluation control on the review and tells the team and the committee
+    cs02 = next(c for c in show_review(db, rid).controls if c.control_id == "CS-02")
+    assert cs02.status == "REJECTED" and f"model evaluation run {run.id}" in (cs02.rationale or "")
+    with db.engine.connect() as c:
+        sent = c.execute(sa.text("SELECT recipient, subject FROM notification WHERE kind = 'audit-failed'")).all()
+    assert sent and all(f"model evaluation run {run.id} missed 1 bar(s) (CS-02 rejected)" in r.subject for r in sent)
+
     # the CLI: the table, the JSON, and exit 10 (a bar missed)
     assert main(["--database", db.url, "--as", A, "--json", "eval", "show", str(run.id)]) == 10
     assert main(["--database", db.url, "--as", A, "eval", "show", str(run.id)]) == 10
+
+
+def test_a_run_that_meets_every_bar_becomes_the_controls_evidence(db: Database, banks) -> None:
+    rid = submit(db, PRODUCT)
+    with ChatServer(script={i.question: "refuse" for i in banks["should_refuse"]}) as srv:
+        run = eval_runs.start_run(db, review=rid, endpoint=srv.url, model="acme-chat", bank="all", actor=A, **FAST)
+        eval_runs.run(db, run.id)
+    assert all(b.met for b in eval_runs.get_run(db, run.id).bars)
+    cs02 = next(c for c in show_review(db, rid).controls if c.control_id == "CS-02")
+    [doc] = cs02.evidence
+    assert cs02.status == "EVIDENCE_SUBMITTED" and doc["filename"] == f"eval-run-{run.id}-result.json" and doc["uploaded_by"] == SYSTEM
+    # a run of one bank meets its bar but is not the whole evaluation: no second document
+    with ChatServer(script={i.question: "refuse" for i in banks["should_refuse"]}) as srv:
+        one = eval_runs.start_run(db, review=rid, endpoint=srv.url, model="acme-chat", bank="should_refuse", actor=A, **FAST)
+        eval_runs.run(db, one.id)
+    assert len(next(c for c in show_review(db, rid).controls if c.control_id == "CS-02").evidence) == 1
 
 
 def test_a_sample_is_stratified_and_reproducible(db: Database, script) -> None:
