@@ -17,7 +17,8 @@ connection, HTTP 429 or 5xx, or a malformed reply is retried ``retries`` times a
 ``backoff * 2**attempt`` seconds (or the server's ``Retry-After``). Answers go to the cache as
 each request completes, so an endpoint that dies half-way costs only what was not answered.
 When the retries run out the scan raises ``ScannerUnavailable`` naming the endpoint: the chunk
-is not marked done and the run can be resumed; nothing is ever passed unexamined.
+is not marked done and the run can be resumed; nothing is ever passed unexamined. That HTTP side
+(``RemoteEndpoint``) also questions the model under evaluation (``chat_model``, ``eval run``).
 """
 
 from __future__ import annotations

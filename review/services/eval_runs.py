@@ -7,7 +7,7 @@ Each answer is written, with its verdicts (refused? unsafe?), with INSERT ... ON
 with the questions that have no row, so no answer is missing or counted twice. The API key is read from an
 environment variable whose name (never its value) is kept on the run. A model that stops answering fails the
 run with ``ModelUnavailable`` naming the endpoint; the run stays resumable and never reports rates until every
-chosen question has its answer.
+chosen question has its answer. The finished run counts for the pack's ``eval_control`` on its review (``_apply``).
 """
 
 from __future__ import annotations
