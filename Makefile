@@ -30,9 +30,11 @@ bench: $(STAMP)
 	$(BIN)/ethics-review bench core
 	$(BIN)/ethics-review bench followups --products 100000
 	$(BIN)/ethics-review bench audit --items 1000000
+	$(BIN)/ethics-review bench cluster
 	$(BIN)/ethics-review bench tui --reviews 100000
 	$(BIN)/ethics-review bench api
 	$(BIN)/ethics-review bench integrity
+	$(BIN)/ethics-review bench cli
 
 lint: $(STAMP)
 	$(BIN)/ruff check review flows policies tui tests

@@ -97,10 +97,10 @@ async def submit(request: Request, source: str = "submission", c: LocalClient = 
 @router.get("/reviews", tags=["reviews"], summary="Reviews, filtered, sorted and paged")
 def list_reviews(gate: str | None = None, status: str | None = None, grade: str | None = None, assignee: str | None = None,
                  mine: bool = False, team: str | None = None, overdue: bool = False, search: str | None = None, sort: str = "id",
-                 asc: bool = False, limit: int = 50, offset: int = 0, with_total: bool = True,
+                 asc: bool = False, limit: int = 50, offset: int = 0, with_total: bool = True, count_cap: int | None = None,
                  c: LocalClient = Depends(client)) -> JSONResponse:
     f = ReviewFilter(gate=gate, status=status, grade=grade, assignee=c.actor if mine else assignee, overdue=overdue, search=search, team=team)
-    return ok(c.list_reviews(f, sort=sort, descending=not asc, limit=limit, offset=offset, with_total=with_total))
+    return ok(c.list_reviews(f, sort=sort, descending=not asc, limit=limit, offset=offset, with_total=with_total, count_cap=count_cap))
 
 
 @router.get("/reviews/{review_id}", tags=["reviews"], summary="One review in full")

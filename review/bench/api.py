@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import sqlalchemy as sa
-
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REVIEWERS = ("amara.okafor", "lucas.martin", "priya.nair", "wei.chen")
 
@@ -63,6 +61,8 @@ def _pct(values: list[float], q: float) -> float:
 
 def _decision_targets(db: Any, n: int, tag: str) -> dict[str, list[int]]:
     """``n`` reviews at INITIATION/IN_REVIEW (LOW), spread over the reviewers: reviewer -> review ids."""
+    import sqlalchemy as sa
+
     from review.demo.catalog import TEAM_SUBMITTERS
     from review.store.db import utcnow
     from review.store.models import Product, Review
@@ -120,6 +120,8 @@ def _race(jobs: list[tuple[str, list[int]]], decide: Callable[[str, int], int]) 
 
 
 def _check(db: Any, targets: dict[str, list[int]], ok: int) -> dict[str, int]:
+    import sqlalchemy as sa
+
     from review.store.models import Decision
 
     ids = [i for v in targets.values() for i in v]

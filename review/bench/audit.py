@@ -30,8 +30,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 
 
 def register(bench: Any) -> None:
@@ -60,6 +58,8 @@ def cmd_bench_audit(ctx: Any) -> int:
 
 
 def _write_pack(tmp: Path, library: list[str]) -> Path:
+    import yaml
+
     src = Path(__file__).resolve().parents[2] / "policies" / "packs" / "default"
     dst = tmp / "pack"
     shutil.copytree(src, dst)

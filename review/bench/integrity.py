@@ -24,8 +24,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-import sqlalchemy as sa
-
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -97,6 +95,8 @@ def _run(url: str, home: Path, *, rows: int, reviews: int, say: Callable[[str], 
 
 def _build_log(db: Any, total: int, key: Any) -> int:
     """A valid chain of ``total`` rows: every product and review imaged once, then review changes and stateless rows."""
+    import sqlalchemy as sa
+
     from review.services.audit import GENESIS, _sha, _tables, at_text, canonical, image_row, key_of, row_hash_v2
     from review.store.db import utcnow
 

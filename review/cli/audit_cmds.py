@@ -14,7 +14,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     aud = sub.add_parser("audit", help="AIGC content-safety audits: scan records, spot-check, verdict, report").add_subparsers(
         dest="audit_cmd", required=True, metavar="ACTION")
     p = aud.add_parser("run", help="audit a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
-    p.add_argument("file")
+    p.add_argument("file", help="a path, or a URL: file://, http(s)://, s3:// or gs:// (with s3fs / gcsfs)")
     p.add_argument("--product", required=True, help="the registered product the records come from")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline",
                    help="inline (default: in this process, no Prefect server) or prefect (the aigc_content_audit flow)")
@@ -25,9 +25,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--pack", default=None, help="policy pack (default: the product's pack)")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (default: the plan's, else random; always recorded)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="processes scanning chunks with --engine inline (default: one per core)")
+                   help="processes scanning chunks on this machine, inline or --engine prefect (default: one per core)")
     p.add_argument("--reaudit", metavar="REQUEST", default=None,
                    help="this run answers a content re-audit request opened by a follow-up (closed when the run's verdict is in)")
+    _cluster_options(p)
     p.set_defaults(func=cmd_run)
     p = aud.add_parser("reaudits", help="content re-audit requests opened by post-release follow-ups, still pending")
     p.set_defaults(func=cmd_reaudits)
@@ -35,7 +36,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("run")
     p.add_argument("--engine", choices=("inline", "prefect"), default="inline")
     p.add_argument("--prefect", dest="engine", action="store_const", const="prefect")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes scanning chunks (inline engine)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes scanning chunks on this machine (default: one per core)")
+    _cluster_options(p)
     p.set_defaults(func=cmd_resume)
     p = aud.add_parser("list", help="list audit runs")
     p.add_argument("--product", default=None)
@@ -68,6 +70,23 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("run")
     p.add_argument("--out", default=".", help="output directory (default: current)")
     p.set_defaults(func=cmd_report)
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the chunk tasks on this Dask cluster (tcp://HOST:8786) through the Prefect flow; the database must be "
+                        "PostgreSQL and the input readable by every worker (pip install 'ethics-review[cluster]')")
+    g.add_argument("--dask-workers", type=int, default=0, metavar="N",
+                   help="start a local Dask cluster of N worker processes for the chunk tasks (as --cluster, on this machine)")
+
+
+def _check_cluster(a: Any) -> None:
+    """A bad --cluster address fails before the run is planned (nothing written)."""
+    if a.cluster:
+        from flows.content_audit import check_cluster
+
+        check_cluster(a.cluster)
 
 
 def _progress(ctx: Any):
@@ -108,9 +127,11 @@ def cmd_run(ctx: Any) -> int:
         if not ctx.json:
             output.say(f"audit run {run.id}: {run.chunks_total} chunk(s) of up to {a.chunk:,} records from {a.file}")
 
+    _check_cluster(a)
     with bar:
         run = ctx.client.run_audit(a.file, product=a.product, fmt=a.fmt, chunk_lines=a.chunk, double_review=a.double_review, pack=a.pack,
-                                   seed=a.seed, reaudit=a.reaudit, engine=a.engine, workers=_workers(ctx), progress=tick, started=started)
+                                   seed=a.seed, reaudit=a.reaudit, engine=a.engine, workers=_workers(ctx), progress=tick, started=started,
+                                   cluster=a.cluster, dask_workers=a.dask_workers)
     if a.reaudit is not None and not ctx.json:
         output.say(f"audit run {run.id} serves content re-audit request {a.reaudit}: it closes when the spot-check verdict is in")
     return _summary(ctx, run.id)
@@ -130,9 +151,11 @@ def cmd_resume(ctx: Any) -> int:
     d = ctx.client.get_audit(ctx.args.run, bad_limit=1)
     if not ctx.json:
         output.say(f"audit run {d.run.id}: {d.run.chunks_total - d.chunks_done} of {d.run.chunks_total} chunk(s) left to scan")
+    _check_cluster(ctx.args)
     tick, bar = _progress(ctx)
     with bar:
-        ctx.client.resume_audit(d.run.id, engine=ctx.args.engine, workers=_workers(ctx), progress=tick)
+        ctx.client.resume_audit(d.run.id, engine=ctx.args.engine, workers=_workers(ctx), progress=tick, cluster=ctx.args.cluster,
+                                dask_workers=ctx.args.dask_workers)
     return _summary(ctx, d.run.id)
 
 

@@ -51,7 +51,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--mine", action="store_true", help="assigned to the acting user")
     p.add_argument("--team", help="owner team")
     p.add_argument("--overdue", action="store_true", help="past the committee SLA")
-    p.add_argument("--search", help="product name contains")
+    p.add_argument("--search", help="product name contains this text (any case; %%, _ and quotes are plain characters)")
     p.add_argument("--sort", default="id", help="id, product, gate, status, grade, assignee, due, updated, created")
     p.add_argument("--asc", action="store_true", help="ascending order")
     p.add_argument("--limit", type=int, default=50)
@@ -364,9 +364,11 @@ def cmd_list(ctx: Any) -> int:
     if a.format == "csv":
         output.emit_csv(r.to_json() for r in page.rows)
         return 0
+    from rich.text import Text
+
     rows = [
         (r.id, r.product, r.owner_team, r.gate, status_text(r.status), grade_text(r.grade), r.assignee or "-",
-         output.Text(when(r.due_at), style="bold red" if r.overdue else ""))
+         Text(when(r.due_at), style="bold red" if r.overdue else ""))
         for r in page.rows
     ]
     shown = f"{page.offset + 1}-{page.offset + len(page.rows)}" if page.rows else "0"

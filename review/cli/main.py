@@ -118,11 +118,11 @@ class Ctx:
         return None if self.remote else (self.args.actor or self.settings.user)
 
 
-def _prefect_audit(db: Any, run_id: int, actor: str | None) -> None:
-    """``audit run --engine prefect`` in direct mode: the aigc_content_audit flow."""
-    from flows.content_audit import aigc_content_audit
+def _prefect_audit(db: Any, run_id: int, actor: str | None, **where: Any) -> None:
+    """``audit run --engine prefect`` in direct mode: the aigc_content_audit flow (``where``: workers, cluster, dask_workers)."""
+    from flows.content_audit import run_audit
 
-    aigc_content_audit(run_id=run_id, database_url=db.url, actor=actor)
+    run_audit(run_id, db.url, actor, **where)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # Rich is imported when something is printed, not for `--help` (CLI start-up time)
+    from rich.console import Console
+    from rich.text import Text
 
 GRADE_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "bold red", "UNACCEPTABLE": "bold white on red"}
 STATUS_STYLE = {
@@ -30,6 +30,8 @@ _console: Console | None = None
 def console() -> Console:
     global _console
     if _console is None:
+        from rich.console import Console
+
         _console = Console(highlight=False, soft_wrap=False)
         if not _console.is_terminal:
             # Piped or captured: do not squeeze tables into 80 columns.
@@ -97,16 +99,23 @@ def _default(v: Any) -> Any:
 
 
 def grade_text(grade: str | None) -> Text:
+    from rich.text import Text
+
     if not grade:
         return Text("-", style="dim")
     return Text(f" {safe(grade)} ", style=GRADE_STYLE.get(grade, ""))
 
 
 def status_text(status: str | None) -> Text:
+    from rich.text import Text
+
     return Text(safe(status or "-"), style=STATUS_STYLE.get(status or "", ""))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str | None = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=Text(safe(title)) if title else None, caption=Text(safe(caption)) if caption else None, header_style="bold",
               show_lines=False, pad_edge=False)
     for c in columns:
@@ -122,11 +131,15 @@ def when(dt: datetime | None) -> str:
 
 def say(message: str, style: str | None = None) -> None:
     """One line of plain text (never markup)."""
+    from rich.text import Text
+
     console().print(Text(safe(message), style=style or ""))
 
 
 def line(*parts: Any) -> None:
     """One line from parts: ``str`` (plain text), ``Text``, or ``(text, style)``; never markup."""
+    from rich.text import Text
+
     out = Text()
     for part in parts:
         if isinstance(part, Text):

@@ -13,25 +13,27 @@ the step ran (this process, the server, or a Prefect deployment) and what it sai
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from review.domain.grading import GradeResult
-from review.services.audit import ChainReport
-from review.services.content_audit import ItemView, RunDetail
-from review.services.controls import EvidenceCheck
-from review.services.content_report import VerdictView
-from review.services.feedback import TriageOutcome
-from review.services.followups import ScanResult, VisitOutcome
-from review.services.permissions import Candidate, Permissions
-from review.services.queries import Page, ReviewDetail, ReviewFilter
-from review.services.replay import PreviewChange, ReplayReport
-from review.services.reviews import DecisionOutcome
-from review.services.tokens import NewToken, TokenInfo
-from review.store.models import AuditLog, ConflictDeclaration, ControlRequirement, Evidence, Review, User
-from review.store.models_content import AuditRun, SpotCheckLabel
+if TYPE_CHECKING:  # only named in signatures: importing the client must not import every use case (CLI start-up)
+    from review.domain.grading import GradeResult
+    from review.services.audit import ChainReport
+    from review.services.content_audit import ItemView, RunDetail
+    from review.services.controls import EvidenceCheck
+    from review.services.content_report import VerdictView
+    from review.services.feedback import TriageOutcome
+    from review.services.followups import ScanResult, VisitOutcome
+    from review.services.permissions import Candidate, Permissions
+    from review.services.queries import Page, ReviewDetail, ReviewFilter
+    from review.services.replay import PreviewChange, ReplayReport
+    from review.services.reviews import DecisionOutcome
+    from review.services.tokens import NewToken, TokenInfo
+    from review.store.models import AuditLog, ConflictDeclaration, ControlRequirement, Evidence, Review, User
+    from review.store.models_content import AuditRun, SpotCheckLabel
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,12 @@ class Client(ABC):
 
     @abstractmethod
     def list_reviews(self, f: ReviewFilter | None = None, *, sort: str = "id", descending: bool = True, limit: int = 50,
-                     offset: int = 0, with_total: bool = True) -> Page: ...
+                     offset: int = 0, with_total: bool = True, count_cap: int | None = None) -> Page: ...
+
+    def interrupt_when(self, cancelled: Callable[[], bool]) -> AbstractContextManager[None]:
+        """Reads begun in this block (in this thread) stop early once ``cancelled()`` is true, where the
+        database allows it (a local SQLite file: the statement raises); elsewhere they run to the end."""
+        return nullcontext()
 
     @abstractmethod
     def show_review(self, review_id: Any) -> ReviewDetail: ...
@@ -254,10 +261,11 @@ class Client(ABC):
     def run_audit(self, path: str | Path, *, product: str, fmt: str | None = None, chunk_lines: int = 10_000,
                   double_review: bool = False, pack: str | None = None, seed: int | None = None, reaudit: Any = None,
                   engine: str = "inline", workers: int = 1, progress: Progress | None = None,
-                  started: Callable[[AuditRun], None] | None = None) -> AuditRun: ...
+                  started: Callable[[AuditRun], None] | None = None, cluster: str | None = None, dask_workers: int = 0) -> AuditRun: ...
 
     @abstractmethod
-    def resume_audit(self, run_id: Any, *, engine: str = "inline", workers: int = 1, progress: Progress | None = None) -> AuditRun: ...
+    def resume_audit(self, run_id: Any, *, engine: str = "inline", workers: int = 1, progress: Progress | None = None,
+                     cluster: str | None = None, dask_workers: int = 0) -> AuditRun: ...
 
     @abstractmethod
     def list_audits(self, *, product: str | None = None, limit: int = 50) -> list[tuple[AuditRun, str]]: ...

@@ -9,25 +9,46 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from review.client import steps
 from review.client.base import Client, DossierReport, FeedbackReceipt, ProcessReportDoc, Progress, Report, StepReport, checked_download
 from review.errors import InvalidInput
 from review.domain.duties import Duty
-from review.services import audit as audit_service
-from review.services import content_audit as ca
-from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
-from review.services import queries, replay, reviews, tokens, users
-from review.services.common import parse_review_id
-from review.store.db import Database
+
+if TYPE_CHECKING:
+    from review.client import steps
+    from review.services import audit as audit_service
+    from review.services import content_audit as ca
+    from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
+    from review.services import common, queries, replay, reviews, tokens, users
+    from review.store.db import Database
+else:  # imported on first use: `ethics-review list` needs the queries, not the audit engine
+    from review.lazy import LazyModule
+
+    steps = LazyModule("review.client.steps")
+    audit_service = LazyModule("review.services.audit")
+    ca = LazyModule("review.services.content_audit")
+    common = LazyModule("review.services.common")
+    content_labels = LazyModule("review.services.content_labels")
+    content_report = LazyModule("review.services.content_report")
+    controls = LazyModule("review.services.controls")
+    dashboard = LazyModule("review.services.dashboard")
+    feedback = LazyModule("review.services.feedback")
+    followups = LazyModule("review.services.followups")
+    notifications = LazyModule("review.services.notifications")
+    permissions = LazyModule("review.services.permissions")
+    queries = LazyModule("review.services.queries")
+    replay = LazyModule("review.services.replay")
+    reviews = LazyModule("review.services.reviews")
+    tokens = LazyModule("review.services.tokens")
+    users = LazyModule("review.services.users")
 
 
 class LocalClient(Client):
     mode = "direct"
 
     def __init__(self, db: Database, actor: str | None, *, database_param: str | None = None, deliver: bool = True,
-                 audit_engines: dict[str, Callable[[Database, int, str | None], Any]] | None = None) -> None:
+                 audit_engines: dict[str, Callable[..., Any]] | None = None) -> None:
         """``actor``: the person acting (None: only public use cases and bootstrapping work).
         ``database_param``: a database URL to hand Prefect deployments (an explicit ``--database``).
         ``audit_engines``: scanners besides ``inline`` (the CLI adds ``prefect``: the audit flow)."""
@@ -88,8 +109,14 @@ class LocalClient(Client):
         review = reviews.submit_gate(self.db, review_id, actor=self.actor, expected_version=expected_version)
         return review, self._after("submit", review)
 
-    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True):
-        return queries.list_reviews(self.db, f, sort=sort, descending=descending, limit=limit, offset=offset, with_total=with_total)
+    def interrupt_when(self, cancelled):
+        from review.store.db import interrupt_when
+
+        return interrupt_when(cancelled)
+
+    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True, count_cap=None):
+        return queries.list_reviews(self.db, f, sort=sort, descending=descending, limit=limit, offset=offset, with_total=with_total,
+                                    count_cap=count_cap)
 
     def show_review(self, review_id):
         return queries.show_review(self.db, review_id)
@@ -209,7 +236,7 @@ class LocalClient(Client):
         return signing.public_pem(key.public)
 
     def audit_log(self, *, review_id=None, limit=50):
-        return audit_service.recent(self.db, review_id=None if review_id is None else parse_review_id(review_id), limit=limit)
+        return audit_service.recent(self.db, review_id=None if review_id is None else common.parse_review_id(review_id), limit=limit)
 
     # ---- follow-ups, feedback, notifications ---------------------------------------------
     def list_checks(self, *, which=None, now=None, limit=200):
@@ -248,11 +275,12 @@ class LocalClient(Client):
         return notifications.inbox(self.db, self.actor, limit=limit)
 
     def review_notifications(self, review_id, *, limit=100):
-        return [{**n, "via": None} for n in notifications.list_notifications(self.db, review_id=parse_review_id(review_id), limit=limit)]
+        return [{**n, "via": None} for n in notifications.list_notifications(self.db, review_id=common.parse_review_id(review_id), limit=limit)]
 
     # ---- content-safety audits -----------------------------------------------------------
     def run_audit(self, path, *, product, fmt=None, chunk_lines=10_000, double_review=False, pack=None, seed=None, reaudit=None,
-                  engine="inline", workers=1, progress=None, started=None, source_name: str | None = None):
+                  engine="inline", workers=1, progress=None, started=None, source_name: str | None = None, cluster=None, dask_workers=0):
+        engine = self._check_scan(engine, workers, cluster, dask_workers)  # before anything is written
         # checked before anything is written; the request closes with the run's verdict, not when the scan ends
         req = followups.get_pending_reaudit(self.db, reaudit, product=product)["id"] if reaudit is not None else None
         run = ca.start_run(self.db, path, product=product, actor=self.actor, fmt=fmt, chunk_lines=chunk_lines,
@@ -260,17 +288,31 @@ class LocalClient(Client):
         if started is not None:
             started(run)
         assert run.id is not None
-        return self._scan(run.id, engine, workers, progress)
+        return self._scan(run.id, engine, workers, progress, cluster, dask_workers)
 
-    def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None):
+    def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None, cluster=None, dask_workers=0):
+        engine = self._check_scan(engine, workers, cluster, dask_workers)
         run = ca.get_run_row(self.db, run_id)
-        return self._scan(run.id, engine, workers, progress)
+        return self._scan(run.id, engine, workers, progress, cluster, dask_workers)
 
-    def _scan(self, run_id: int, engine: str, workers: int, progress: Progress | None):
+    def _check_scan(self, engine: str, workers: int, cluster: str | None, dask_workers: int) -> str:
+        """The engine a scan uses (a cluster means the Prefect flow), refusing bad options before any write."""
         if workers < 1:
             raise InvalidInput(f"--workers {workers}: give 1 or more processes")
+        if dask_workers < 0 or (cluster and dask_workers):
+            raise InvalidInput(f"--dask-workers {dask_workers}: give 1 or more local Dask workers, or --cluster ADDRESS, not both")
+        if cluster or dask_workers:
+            if "prefect" not in self.audit_engines:
+                raise InvalidInput("--cluster/--dask-workers run the audit flow (Prefect); it is not available here")
+            ca.require_shared_database(self.db, "--cluster" if cluster else "--dask-workers")
+            return "prefect"
+        return engine
+
+    def _scan(self, run_id: int, engine: str, workers: int, progress: Progress | None, cluster: str | None = None,
+              dask_workers: int = 0):
         if engine in self.audit_engines:
-            self.audit_engines[engine](self.db, run_id, self._actor)
+            where = {"workers": workers, "cluster": cluster, "dask_workers": dask_workers} if engine == "prefect" else {}
+            self.audit_engines[engine](self.db, run_id, self._actor, **where)
             return ca.get_run_row(self.db, run_id)
         if engine != "inline":
             raise InvalidInput(f"--engine {engine!r} is not one of: inline, {', '.join(self.audit_engines) or '(none else here)'}")

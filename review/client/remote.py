@@ -121,12 +121,12 @@ class RemoteClient(Client):
     def submit_gate(self, review_id, *, expected_version=None):
         return self._stepped("POST", f"/reviews/{_seg(review_id)}/submit", "review", Review, json={"expected_version": expected_version})
 
-    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True):
+    def list_reviews(self, f=None, *, sort="id", descending=True, limit=50, offset=0, with_total=True, count_cap=None):
         f = f or ReviewFilter()
         return self._call("GET", "/reviews", Page, params={
             "gate": f.gate, "status": f.status, "grade": f.grade, "assignee": f.assignee, "overdue": f.overdue or None,
             "search": f.search, "team": f.team, "sort": sort, "asc": not descending, "limit": limit, "offset": offset,
-            "with_total": with_total})
+            "with_total": with_total, "count_cap": count_cap})
 
     def show_review(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}", ReviewDetail)
@@ -275,12 +275,12 @@ class RemoteClient(Client):
 
     # ---- content-safety audits -----------------------------------------------------------
     def run_audit(self, path, *, product, fmt=None, chunk_lines=10_000, double_review=False, pack=None, seed=None, reaudit=None,
-                  engine="inline", workers=1, progress=None, started=None):
+                  engine="inline", workers=1, progress=None, started=None, cluster=None, dask_workers=0):
         p = Path(path)
         if not p.is_file():
             raise InvalidInput(f"{path}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
-        if engine != "inline":
-            raise InvalidInput("--engine prefect runs where the database is: against a review server, the server scans the upload")
+        if engine != "inline" or cluster or dask_workers:
+            raise InvalidInput("--engine prefect, --cluster and --dask-workers run where the database is: against a review server, the server scans the upload")
         with p.open("rb") as f:
             run = self._call("POST", "/audits", AuditRun, content=_chunks(f),
                              headers={"Content-Type": "application/octet-stream", "Content-Length": str(p.stat().st_size)},
@@ -290,9 +290,9 @@ class RemoteClient(Client):
             started(run)
         return self._wait(run.id, progress)
 
-    def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None):
-        if engine != "inline":
-            raise InvalidInput("--engine prefect runs where the database is: against a review server, the server scans")
+    def resume_audit(self, run_id, *, engine="inline", workers=1, progress=None, cluster=None, dask_workers=0):
+        if engine != "inline" or cluster or dask_workers:
+            raise InvalidInput("--engine prefect, --cluster and --dask-workers run where the database is: against a review server, the server scans")
         run = self._call("POST", f"/audits/{_seg(run_id)}/resume", AuditRun)
         return self._wait(run.id, progress)
 

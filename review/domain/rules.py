@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from policies.schema import DEFAULT_LEVELS, Level
 from review.domain.duties import Actor, Duty, ProductContext, Role, blockers
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, CaseState, Gate, Status
 from review.errors import Conflict, Forbidden, GateBlocked, IllegalTransition, InvalidInput, ReviewError
+
+if TYPE_CHECKING:  # the pack's level meanings load when a rule looks at them, not with every listing
+    from policies.schema import Level
 
 #: Control statuses that count as met at a gate.
 MET = frozenset({"VERIFIED", "WAIVED"})
@@ -88,6 +90,8 @@ class Situation:
 
     @property
     def meaning(self) -> Level:
+        from policies.schema import DEFAULT_LEVELS  # loaded when a rule asks, not by a listing
+
         return self.level or DEFAULT_LEVELS[self.grade.rank]
 
     @property
@@ -226,6 +230,8 @@ def second_signature(current: Grade, new: Grade, computed: Grade, triggers_fired
     hard triggers set."""
     if new >= current:
         return []
+    from policies.schema import DEFAULT_LEVELS
+
     meaning = level or DEFAULT_LEVELS[current.rank]
     out = []
     if current.rank - new.rank > 1:

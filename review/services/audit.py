@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C encoder json.dumps uses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime, timezone
@@ -156,6 +157,37 @@ def image_row(table: sa.Table, row: Any) -> dict[str, Any]:
     return out
 
 
+def _value_text(v: Any) -> str:
+    """``canonical(v)`` of one column value, without a JSON encoder for the common scalars."""
+    if v is None:
+        return "null"
+    if type(v) is str:
+        return encode_basestring(v)
+    if type(v) is int:
+        return int.__repr__(v)
+    if type(v) is bool:
+        return "true" if v else "false"
+    if isinstance(v, datetime):
+        return encode_basestring(at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc)))
+    return canonical(v)
+
+
+@lru_cache(maxsize=None)
+def _text_select(table: sa.Table) -> tuple[tuple[str, ...], frozenset[str], list[Any]]:
+    """(sorted column names, JSON column names, the columns to select: JSON ones as their stored text)."""
+    names = tuple(sorted(c.name for c in table.columns))
+    json_cols = frozenset(c.name for c in table.columns if isinstance(c.type, sa.JSON))
+    return names, json_cols, [sa.cast(table.c[n], sa.Text).label(n) if n in json_cols else table.c[n] for n in names]
+
+
+def image_text(table: sa.Table, row: Any) -> str:
+    """``canonical(image_row(table, row))`` for a row selected with ``_text_select``: its JSON columns go in as
+    stored (the engine writes them canonically), not parsed and encoded again (``verify`` still parses them)."""
+    names, json_cols, _ = _text_select(table)
+    m = row._mapping
+    return "{" + ",".join(f'"{n}":' + ((m[n] or "null") if n in json_cols else _value_text(m[n])) for n in names) + "}"
+
+
 def key_of(table: str, pk: tuple) -> str:
     return f"{table}/{':'.join(str(v) for v in pk)}"
 
@@ -192,31 +224,33 @@ def _from_memory(s: Session, table: str, pk: tuple, t: sa.Table) -> dict[str, An
 _MISSING = object()
 
 
-def _images(s: Session, p: _Pending) -> dict[str, Any]:
+def _images(s: Session, p: _Pending) -> dict[str, str]:
+    """The canonical text of every pending row's image (``"null"``: the row is gone), by key."""
     tables = _tables()
     wanted: dict[str, list[tuple]] = {}
-    out: dict[str, Any] = {}
+    out: dict[str, str] = {}
     for table, pk in p.keys:
         image = _from_memory(s, table, pk, tables[table])
         if image is not None:
-            out[key_of(table, pk)] = image
+            out[key_of(table, pk)] = canonical(image)
         else:
             wanted.setdefault(table, []).append(pk)
     for table, pks in wanted.items():
         t = tables[table]
         cols = list(t.primary_key.columns)
+        names = [c.name for c in cols]
         for k in range(0, len(pks), 500):
             batch = pks[k:k + 500]
             where = cols[0].in_([b[0] for b in batch]) if len(cols) == 1 else sa.tuple_(*cols).in_(batch)
-            found = {tuple(r._mapping[c] for c in cols): r for r in s.execute(sa.select(t).where(where))}
+            found = {tuple(r._mapping[n] for n in names): r for r in s.execute(sa.select(*_text_select(t)[2]).where(where))}
             for pk in batch:
                 r = found.get(pk)
-                out[key_of(table, pk)] = image_row(t, r) if r is not None else None
+                out[key_of(table, pk)] = image_text(t, r) if r is not None else "null"
     for model, clause in p.selectors:
         t = table_of(model)
-        cols = list(t.primary_key.columns)
-        for r in s.execute(sa.select(t).where(clause)):
-            out[key_of(t.name, tuple(r._mapping[c] for c in cols))] = image_row(t, r)
+        names = [c.name for c in t.primary_key.columns]
+        for r in s.execute(sa.select(*_text_select(t)[2]).where(clause)):
+            out[key_of(t.name, tuple(r._mapping[n] for n in names))] = image_text(t, r)
     return out
 
 
@@ -255,15 +289,22 @@ def record(
     images = _images(session, p) if (p.keys or p.selectors) else {}
     p.keys.clear()
     p.selectors.clear()
-    state = images or None
-    state_keys = ";".join(f"{k}={_sha(canonical(v))}" for k, v in sorted(images.items())) or None
+    texts = {k: images[k] for k in sorted(images)}  # each image encoded once, for its hash and for the state
+    state_keys = ";".join(f"{k}={_sha(t)}" for k, t in texts.items()) or None
     draft = _Draft(actor, action, entity, str(entity_id), policy_version, state_keys,
-                   (_text(before), _text(after), _text(state)))
+                   (_text(before), _text(after), state_text(texts)))
     session.info.setdefault("audit_drafts", []).append(draft)
+
+
+def state_text(texts: dict[str, str]) -> str | None:
+    """``canonical(images)`` from the images' canonical texts (in key order), without encoding them again."""
+    return "{" + ",".join(f"{canonical(k)}:{t}" for k, t in texts.items()) + "}" if texts else None
 
 
 # Built once: statements run on every append skip construction and cache-key generation.
 _LOG_INSERT = sa.insert(table_of(AuditLog))
+#: SQLite keeps JSON as text: the canonical texts go in as they are, not parsed and encoded again.
+_LOG_INSERT_TEXT = _LOG_INSERT.values({c: sa.bindparam(c, type_=sa.Text) for c in ("before", "after", "state")})
 _HEAD_T = table_of(AuditHead)
 _HEAD = sa.select(_HEAD_T.c.last_id, _HEAD_T.c.last_hash).where(_HEAD_T.c.id == 1)
 _HEAD_LOCK = _HEAD.with_for_update()
@@ -309,7 +350,10 @@ def _append(session: Session, drafts: list[_Draft]) -> None:
                          state_keys=d.state_keys, mac=key.mac(digest) if key is not None else None))
         prev_hash = digest
     if not (postgres and head is not None and _append_and_commit_pg(conn, rows)):
-        conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
+        if conn.dialect.name == "sqlite":
+            conn.execute(_LOG_INSERT_TEXT, rows)
+        else:
+            conn.execute(_LOG_INSERT, [{**r, **{c: _parsed(r[c]) for c in _JSON_COLUMNS}} for r in rows])
         conn.execute(_HEAD_UPDATE if head is not None else _HEAD_INSERT, {"last_id": prev_id, "last_hash": prev_hash})
 
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from policies.loader import LoadedPack, load_pack
-from review.domain import grading
 from review.domain import rules
 from review.domain.duties import Actor, ProductContext, Role, parse_roles
 from review.domain.grades import Grade
 from review.domain.lifecycle import CaseState, Gate, Status
-from review.domain.product import ProductProfile
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
 from review.services.tables import table_of
 from review.store.db import utcnow
 from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Decision, Product, Review, User
+
+if TYPE_CHECKING:  # a pack and its pydantic schema are loaded by the use cases that grade, not by every listing
+    from policies.loader import LoadedPack
+    from review.domain import grading
 
 ACTOR_ENV = "ETHICS_REVIEW_USER"
 
@@ -94,6 +95,10 @@ def residual_for(session: Session, review: Review, product: Product) -> Residual
     """The residual grade: the latest initiation answers regraded with credit for VERIFIED
     controls only (None before any initiation assessment). One rule for the gate report and
     ``compute_residual``."""
+    from policies.loader import load_pack
+    from review.domain import grading
+    from review.domain.product import ProductProfile
+
     assert review.id is not None  # a stored review
     initial = initiation_assessment(session, review.id)
     if initial is None:
@@ -176,6 +181,8 @@ def situation(s: Session, review: Review, product: Product, *, controls: bool = 
               released: bool = False) -> rules.Situation:
     """What ``review.domain.rules`` needs about a review, reading only the parts asked for (the TUI's
     permissions ask for all; a use case for what its action's rules look at)."""
+    from policies.loader import load_pack  # here, not at the top: a listing loads no pack
+
     s.flush()
     assert review.id is not None  # flushed: a stored review
     grade = Grade(review.grade) if review.grade else Grade.LOW

@@ -21,8 +21,9 @@ import os
 import secrets
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -30,9 +31,10 @@ from sqlmodel import Session, col, select
 from policies.loader import load_pack
 from review.domain import sampling
 from review.domain.content import records_io as rio
+from review.domain.content import sources
 from review.errors import Conflict, InvalidInput, NotFound
 from review.limits import RECORD_ENV, record_bytes
-from review.hashing import file_sha256
+from review.hashing import stream_sha256
 from review import plugins
 from review.services import audit
 from review.services.common import load_actor, parse_id
@@ -45,6 +47,8 @@ from review.store.models_content import (AuditChunk, AuditRun, BadInputRecord, C
 DEFAULT_CHUNK_LINES = 10_000
 VERDICTS = ("pass", "violation")
 _FILTERS: dict[str, Any] = {}
+_END = object()
+F = TypeVar("F")
 
 
 # ---- runs ------------------------------------------------------------------------------------
@@ -53,10 +57,12 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
               pack: str | None = None, seed: int | None = None, reaudit: int | None = None) -> AuditRun:
     """Plan a run over ``source`` (streaming: only chunk boundaries are kept). The run counts for the product's
     review and the pack's audit control (``audit_verdict``); ``reaudit``: the follow-up's request it serves."""
-    path = Path(source)
-    if not path.is_file():
-        raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, metadata)")
+    path: str | Path = str(source) if sources.is_url(source) else Path(source)
     try:
+        size = sources.size(path)
+        if size is None:
+            raise InvalidInput(f"{source}: no such file; give a JSONL or CSV file of records (id, product, prompt, output, modality, "
+                               "metadata), as a path or a URL (file://, http(s)://; s3://, gs:// with s3fs, gcsfs)")
         fmt = rio.detect_format(path, fmt)
         columns = rio.csv_header(path) if fmt == "csv" else None
     except ValueError as exc:
@@ -69,7 +75,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
     ref = pack or prod.policy_id
     lp = _checked_pack(ref)  # validated (library files included); compiled later, where the scanning happens
     plan = lp.content_policy.sampling
-    digest = file_sha256(path)
+    digest = stream_sha256(sources.open_source(path))
     limit = record_bytes()
     with db.transaction() as s:
         from review.services.audit_verdict import link
@@ -77,7 +83,7 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
         review_id, control_id = link(s, prod, lp.content_policy.audit_control)
         assert prod.id is not None  # a stored product
         run = AuditRun(product_id=prod.id, review_id=review_id, control_id=control_id, reaudit_id=reaudit,
-                       source=str(path.resolve()), fmt=fmt, source_bytes=path.stat().st_size, pack_id=lp.id,
+                       source=str(path.resolve() if isinstance(path, Path) else path), fmt=fmt, source_bytes=size, pack_id=lp.id,
                        pack_version=lp.version, pack_hash=lp.content_hash, status="RUNNING", engine=engine,
                        seed=seed if seed is not None else (plan.seed if plan.seed is not None else secrets.randbits(31)),
                        double_review=double_review, started_by=actor, created_at=utcnow(),
@@ -118,11 +124,11 @@ def start_run(db: Database, source: str | Path, *, product: str, actor: str, fmt
 
 def check_source(run: AuditRun) -> None:
     """Refuse to go on scanning a run whose input file changed since it started (size, then SHA-256)."""
-    path = Path(run.source)
     want = (run.settings or {}).get("source_sha256")
-    if not path.is_file():
+    size = sources.size(run.source)
+    if size is None:
         raise InvalidInput(f"{run.source}: the input of audit run {run.id} is gone; restore it to resume, or start a new run")
-    if path.stat().st_size != run.source_bytes or (want and file_sha256(path) != want):
+    if size != run.source_bytes or (want and stream_sha256(sources.open_source(run.source)) != want):
         raise InvalidInput(f"{run.source}: the input of audit run {run.id} changed since the run started ({run.source_bytes:,} bytes, "
                            f"sha256 {str(want)[:12]}...); restore the original file, or start a new run on the new one")
 
@@ -270,7 +276,7 @@ def chunk_descriptors(db: Database, run_id: int, *, pending_only: bool = True) -
 def scan_descriptor(desc: dict, filt, product: str, columns: list[str] | None) -> rio.ChunkResult:
     """The pure, CPU-bound part of a chunk (no database): read, validate, filter."""
     spec = rio.ChunkSpec(desc["seq"], desc["byte_start"], desc["byte_end"], desc["line_start"], desc["lines"])
-    if not os.path.exists(desc["path"]):
+    if sources.size(desc["path"]) is None:
         raise InvalidInput(f"{desc['path']}: the run's input file is gone; restore it to resume run {desc['run_id']}")
     return rio.scan_chunk(filt, desc["path"], desc["fmt"], spec, product, columns)
 
@@ -360,7 +366,7 @@ def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: st
     return scan_descriptor(desc, filt, product, columns)
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """In a scanning worker: exit when the process that started it dies (even by ``kill -9``), never linger."""
     import signal
     import threading
@@ -386,7 +392,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
     run = get_run_row(db, run_id)
     # Fail fast without compiling the filter here (each worker compiles its own).
@@ -395,14 +401,38 @@ def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, pr
         raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
                        "start a new run to audit with the new pack")
     ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
-    with ProcessPoolExecutor(max_workers=min(workers, len(descs)), mp_context=ctx, initializer=_die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"],
-                               run.pack_hash) for d in descs]
-        for fut in as_completed(futures):
+    n = min(workers, len(descs))
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        def submit(d: dict) -> Future:
+            return pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"], run.pack_hash)
+
+        for fut in in_flight(descs, submit, 2 * n, as_completed):
             out = persist_chunk(db, run_id, fut.result())
             if progress:
                 progress(out)
+
+
+def in_flight(items: Iterable[Any], submit: Callable[[Any], F], limit: int,
+              as_completed: Callable[[list[F]], Iterator[F]]) -> Iterator[F]:
+    """Submit ``items`` with at most ``limit`` in flight and yield each future as it completes (no barrier:
+    a slow chunk holds one slot, not a wave). ``as_completed``: the futures' own (concurrent.futures, Prefect)."""
+    items = iter(items)
+    pending = [submit(x) for x in islice(items, max(1, limit))]
+    while pending:
+        done = next(as_completed(pending))
+        pending.remove(done)
+        yield done
+        nxt = next(items, _END)
+        if nxt is not _END:
+            pending.append(submit(nxt))
+
+
+def require_shared_database(db: Database, what: str) -> None:
+    """A run spread over other processes or machines writes from each of them: refuse a SQLite file."""
+    if db.is_sqlite:
+        raise InvalidInput(f"{what}: the workers write the findings to the database themselves, so it must be shared; "
+                           f"{db.url} is a SQLite file. Use PostgreSQL (--database postgresql+psycopg://USER@HOST/DB), "
+                           "or drop the option to scan on this machine")
 
 
 # ---- sample ----------------------------------------------------------------------------------

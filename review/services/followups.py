@@ -33,6 +33,7 @@ from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.notifications import notify, notify_many
+from review.services.tables import table_of
 from review.store.db import Database, utcnow
 from review.store.models import ControlRequirement, Product, Review
 from review.store.models_followup import FollowupCheck, FollowupVisit, ReauditRequest
@@ -162,10 +163,10 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
         for batch in _batches(cancelled):
             s.execute(sa.update(FollowupCheck).where(col(FollowupCheck.id).in_(batch)).values(status="CANCELLED", closed_at=now))
             audit.touch(s, "followup_check", batch)
-        if visits:
-            s.execute(sa.insert(FollowupVisit), visits)
+        if visits:  # Core inserts: the ORM's bulk path costs more than the rows (``touch_where`` above images them)
+            s.execute(sa.insert(table_of(FollowupVisit)), visits)
         if reaudits:
-            s.execute(sa.insert(ReauditRequest), reaudits)
+            s.execute(sa.insert(table_of(ReauditRequest)), reaudits)
         notify_many(s, notes, now=now)
         if opened or cancelled:
             audit.record(s, actor=SYSTEM, action="followup-open", entity="followup-scan", entity_id=f"{lo}-{hi}",

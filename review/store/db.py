@@ -10,10 +10,11 @@ import json
 import logging
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -67,6 +68,29 @@ def create_private_file(path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
+
+
+def _unicode_lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+#: SQLite virtual-machine steps between two checks of an ``interrupt_when`` condition: some milliseconds of
+#: work. Not more often: each check takes the GIL, which the TUI's event loop holds while it paints.
+PROGRESS_STEPS = 1_000_000
+_interrupt: ContextVar[Callable[[], bool] | None] = ContextVar("interrupt", default=None)
+
+
+@contextmanager
+def interrupt_when(cancelled: Callable[[], bool]) -> Iterator[None]:
+    """SQLite transactions begun in this block stop within milliseconds once ``cancelled()`` is true
+    (the statement raises an OperationalError, "interrupted"): a query nobody waits for any more (the TUI's
+    stale search) gives its core back instead of running to the end. Elsewhere (PostgreSQL, the review
+    server) the query runs on and its result is dropped by the caller."""
+    token = _interrupt.set(cancelled)
+    try:
+        yield
+    finally:
+        _interrupt.reset(token)
 
 
 IDLE_PING_SECONDS = 10.0
@@ -144,12 +168,16 @@ class Database:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # Unicode lower case for the name searches the trigram index cannot answer (under 3 characters):
+            # SQLite's own lower() and LIKE fold ASCII only.
+            dbapi_conn.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
             # IMMEDIATE for writers: take the write lock up front, so two writers queue
             # instead of one failing half-way with "database is locked" on lock upgrade.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            conn.connection.driver_connection.set_progress_handler(_interrupt.get(), PROGRESS_STEPS)
 
         return engine
 

@@ -40,12 +40,18 @@ class Product(SQLModel, table=True):
     created_at: datetime
 
 
+#: SQLite only (migration 0010): the FTS5 trigram index of ``product.name``, kept in sync by triggers.
+#: Not in the SQLModel metadata: migrations create it, ``create_all`` and TRUNCATE leave it alone.
+PRODUCT_NAME_FTS = sa.table("product_name_fts", sa.column("rowid", sa.Integer), sa.column("name", sa.Text))
+
+
 class Review(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_review_gate_status", "gate", "status"),
         sa.Index("ix_review_grade", "grade"),
         sa.Index("ix_review_assignee", "assignee"),
         sa.Index("ix_review_due_at", "due_at"),
+        sa.Index("ix_review_assignee_status_due", "assignee", "status", "due_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     product_id: int = Field(foreign_key="product.id", index=True)

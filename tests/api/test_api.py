@@ -178,3 +178,17 @@ def test_process_report_and_personal_channel_over_the_api(api, world, monkeypatc
     assert r.status_code == 200 and r.json() == "slack://…"
     assert api.get("/api/v1/channel", headers=world.auth("amara.okafor")).json() == "slack://…"
     _problem(api.get("/api/v1/channel", params={"username": "amara.okafor"}, headers=world.auth("priya.nair")), 403, 4, "not-allowed")
+
+
+def test_review_list_searches_literally_and_caps_its_count(api, world) -> None:
+    """The API's list takes the same search (every character literal) and an optional count cap."""
+    from tests.integration.test_name_search import _insert
+
+    _insert(world.db, ["50% off bot", "500 offers bot", "Übersetzer bot"])
+    h = world.auth("priya.nair")
+    page = api.get("/api/v1/reviews", params={"search": "0% O"}, headers=h).json()
+    assert [r["product"] for r in page["rows"]] == ["50% off bot"] and page["total"] == 1 and page["total_capped"] is False
+    page = api.get("/api/v1/reviews", params={"search": "BOT", "count_cap": 2, "limit": 1}, headers=h).json()
+    assert (page["total"], page["total_capped"], len(page["rows"])) == (2, True, 1)
+    assert api.get("/api/v1/reviews", params={"search": "übersetzer"}, headers=h).json()["total"] == 1
+    _problem(api.get("/api/v1/reviews", params={"count_cap": 0}, headers=h), 422, 2, "invalid-input")

@@ -66,3 +66,51 @@ def audit_db(people: Database) -> Database:
 def sqlite_audit_db(sqlite_people: Database) -> Database:
     add_product(sqlite_people)
     return sqlite_people
+
+
+def _range_handler(root: Path):
+    """Files under ``root`` over HTTP with byte ranges (``Range: bytes=A-B``), as object stores serve them."""
+    import io
+    from http.server import SimpleHTTPRequestHandler
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(root), **kw)
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def send_head(self):
+            rng = self.headers.get("Range")
+            path = Path(self.translate_path(self.path))
+            if not rng or not path.is_file():
+                return super().send_head()
+            size = path.stat().st_size
+            first, _, last = rng.removeprefix("bytes=").partition("-")
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+            with path.open("rb") as f:
+                f.seek(start)
+                data = f.read(end - start + 1)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            return io.BytesIO(data)
+
+    return Handler
+
+
+@pytest.fixture
+def http_files(tmp_path: Path):
+    """(directory, base URL): a real HTTP server on 127.0.0.1 serving the directory with range requests."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    root = tmp_path / "served"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _range_handler(root))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from review.services import content_audit as ca
@@ -132,3 +133,51 @@ def test_two_worker_processes_give_the_same_findings_and_sample(audit_db, tmp_pa
         a = s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == one.id).order_by(SpotCheckItem.seq)).all()
         b = s.exec(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == two.id).order_by(SpotCheckItem.seq)).all()
     assert a == b
+
+
+def test_chunks_in_flight_are_bounded_and_taken_as_they_complete():
+    """No wave barrier: a slow chunk holds one slot while the others keep going, and never more than ``limit`` are in flight."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    release = threading.Event()
+    outstanding, peak, order = [0], [0], []
+
+    def scan(k: int) -> int:
+        if k == 0:
+            assert release.wait(10), "the slow chunk was never released: the others waited for it"
+        return k
+
+    def submit(k: int):
+        outstanding[0] += 1
+        peak[0] = max(peak[0], outstanding[0])
+        return pool.submit(scan, k)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for fut in ca.in_flight(range(10), submit, 3, as_completed):
+            outstanding[0] -= 1
+            order.append(fut.result())
+            if len(order) == 7:
+                release.set()  # chunks 1..7 finished while chunk 0 still ran
+    assert sorted(order[:7]) == [1, 2, 3, 4, 5, 6, 7] and sorted(order) == list(range(10))
+    assert peak[0] == 3
+
+
+def test_input_by_url_equals_the_local_file(sqlite_audit_db, tmp_path, http_files):
+    """``http(s)://`` (range requests to a real server on 127.0.0.1) and ``file://`` read the same records as the path."""
+    from review.errors import InvalidInput
+
+    db = sqlite_audit_db
+    root, base = http_files
+    path = write_corpus(root / "in.jsonl", 450, bad={7: "{broken"})
+    local = ca.run_inline(db, _run(db, path, chunk_lines=100).id)
+    for url in (f"{base}/in.jsonl", path.as_uri()):
+        run = ca.run_inline(db, _run(db, url, chunk_lines=100).id, workers=2)
+        assert run.source == url and (run.records, run.bad_records, run.findings) == (local.records, local.bad_records, local.findings)
+        assert finding_rows(db, run.id) == finding_rows(db, local.id) != []
+        with db.reading() as s:
+            a, b = ([tuple(r) for r in s.exec(sa.select(SpotCheckItem.record_id, SpotCheckItem.prompt, SpotCheckItem.output)
+                                               .where(SpotCheckItem.run_id == rid).order_by(SpotCheckItem.seq)).all()] for rid in (local.id, run.id))
+        assert a == b
+    with pytest.raises(InvalidInput, match="no such file"):
+        _run(db, f"{base}/missing.jsonl")

@@ -15,7 +15,7 @@ def test_deployments_and_their_cron_schedules(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("ETHICS_REVIEW_FOLLOWUP_CRON", raising=False)
     deps = by_name(build_deployments())
     assert set(deps) == {"followup-scan/nightly", "followup-escalation/hourly", "audit-checkpoint/hourly", "initiation-review/on-demand",
-                         "development-verification/on-demand", "release-gate/on-demand"}
+                         "development-verification/on-demand", "release-gate/on-demand", "aigc-content-audit/on-demand"}
     assert [s.schedule.cron for s in deps["audit-checkpoint/hourly"].schedules] == ["30 * * * *"]
     assert deps["audit-checkpoint/hourly"].entrypoint == "flows.checkpoint.audit_checkpoint"
     assert [s.schedule.cron for s in deps["followup-scan/nightly"].schedules] == ["0 2 * * *"]
@@ -23,6 +23,9 @@ def test_deployments_and_their_cron_schedules(monkeypatch: pytest.MonkeyPatch) -
     assert all(not deps[n].schedules for n in deps if n.endswith("/on-demand"))
     assert deps["release-gate/on-demand"].entrypoint == "flows.gates.release_gate"
     assert "gate:release" in deps["release-gate/on-demand"].tags
+    audit = deps["aigc-content-audit/on-demand"]
+    assert audit.entrypoint == "flows.content_audit.aigc_content_audit"
+    assert {"run_id", "cluster", "dask_workers"} <= set(audit._parameter_openapi_schema.properties)
 
 
 def test_followup_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

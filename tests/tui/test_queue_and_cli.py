@@ -169,3 +169,68 @@ async def test_at_80_columns_every_action_button_is_on_screen(demo):
             button = app.screen.query_one(f"#act-{action}")
             assert button.region.right <= 80 and button.region.width > 0, (action, button.region)
         assert str(app.screen.query_one("#act-approve").label) == "p Approve"
+
+
+async def test_typing_fast_shows_only_the_last_query_and_counts_once(sqlite_db):
+    """Keys arriving faster than the queries: each one cancels the previous query's page worker, only the
+    last query's page is ever painted, and the total is counted once, after typing pauses."""
+    from textual import events
+    from textual.worker import Worker, WorkerState
+
+    from tui.messages import QueuePainted
+
+    seed_people(sqlite_db)
+    bulk_reviews(sqlite_db, 3000)
+    started: list[Worker] = []
+    painted: list[int] = []
+
+    def hook(message) -> None:
+        if isinstance(message, Worker.StateChanged) and message.state is WorkerState.PENDING:
+            started.append(message.worker)
+        elif isinstance(message, QueuePainted):
+            painted.append(message.generation)
+
+    app = EthicsReviewApp(sqlite_db, "amara.okafor")
+    async with app.run_test(size=(150, 40), message_hook=hook) as pilot:
+        await wait_for_queue(pilot)
+        queue = app.screen
+        await pilot.press("slash")
+        await pilot.pause(0.5)
+        await settle(pilot)
+        started.clear()
+        painted.clear()
+        before = queue.generation
+        for ch in "0000042":  # all seven keys queued at once (Pilot.press waits for the app after each key)
+            app.post_message(events.Key(ch, ch))
+        await settle(pilot)
+        await pilot.pause(0.5)  # past COUNT_DELAY: the total is counted now
+        await settle(pilot)
+        assert queue.generation == before + 7
+        assert [int(k.value) for k in queue.table.rows] == [43]
+        assert painted == [queue.generation], "no stale page was painted"
+        assert "1 of 1 reviews" in str(queue.query_one("#queue-status").render())
+        pages = [w for w in started if w.group == "queue-page"]
+        assert len(pages) == 7 and pages[-1].state is WorkerState.SUCCESS
+        assert all(w.is_cancelled for w in pages[:-1]), "each key cancels the page worker of the key before"
+        counts = [w for w in started if w.group == "queue-count"]
+        assert len(counts) == 1 and counts[0].state is WorkerState.SUCCESS, "one count for the last query, not one per key"
+
+
+async def test_a_broad_search_shows_a_capped_count(sqlite_db, monkeypatch):
+    """Past COUNT_CAP matches the status says "N+" (at least N), not a number it did not count."""
+    import tui.screens.queue as queue_mod
+
+    monkeypatch.setattr(queue_mod, "COUNT_CAP", 500)
+    seed_people(sqlite_db)
+    bulk_reviews(sqlite_db, 1000)
+    app = EthicsReviewApp(sqlite_db, "amara.okafor")
+    async with app.run_test(size=(150, 40)) as pilot:
+        await wait_for_queue(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert "of 500+ reviews" in str(app.screen.query_one("#queue-status").render())
+        await pilot.press("slash", *"00000")
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert "of 100 reviews" in str(app.screen.query_one("#queue-status").render())

@@ -1,21 +1,27 @@
 """The review queue: filter, search, sort, page lazily through any number of reviews, open one.
 
-Every database read runs in a thread worker; a generation number drops results that a
-newer filter made stale. Pages of ``PAGE`` rows are fetched as the cursor nears the end.
+Every database read runs in a thread worker; a newer filter cancels the workers of the
+older one (exclusive groups), which stops their queries mid-way where the client can (a local
+SQLite file: ``Client.interrupt_when``),
+and a generation number drops any result that still comes back stale. Pages of ``PAGE`` rows
+are fetched as the cursor nears the end. The total is counted once typing pauses
+(``COUNT_DELAY``) and no further than ``COUNT_CAP`` rows: the status then says "10,000+".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from review.client.types import ReviewFilter, ReviewRow
+from review.client.types import Page, ReviewFilter, ReviewRow
 from tui import messages
 from tui.screens.base import CommitteeScreen
 from tui.widgets.nav import NavBar
@@ -23,6 +29,8 @@ from tui.widgets.queue import SORT_KEYS, FilterBar, Filters, ReviewTable
 
 PAGE = 200
 PREFETCH = 40  # fetch the next page when the cursor is this close to the last loaded row
+COUNT_CAP = 10_000  # a count past this shows as "10,000+" (counting a million matches takes a second)
+COUNT_DELAY = 0.3  # seconds of no typing before the total is counted
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class QueueScreen(CommitteeScreen):
     class TotalCounted(Message):
         generation: int
         total: int
+        capped: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,6 +76,8 @@ class QueueScreen(CommitteeScreen):
         self.loading = False
         self.exhausted = False
         self.total: int | None = None
+        self.total_capped = False
+        self._count_timer: Timer | None = None
 
     # ---- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -96,20 +107,36 @@ class QueueScreen(CommitteeScreen):
         self.loading, self.exhausted, self.total = True, False, None
         self._update_status()
         self._fetch(self.generation, self.query_state, 0)
-        self._count(self.generation, self.query_state)
+        self.workers.cancel_group(self, "queue-count")
+        if self._count_timer is not None:
+            self._count_timer.stop()
+        generation, q = self.generation, self.query_state
+        self._count_timer = self.set_timer(COUNT_DELAY, lambda: self._count(generation, q))
+
+    def _list(self, q: QueueQuery, **kw: Any) -> Page | None:
+        """One list query in this thread worker; None once the worker is cancelled (a local SQLite query
+        stops mid-way: whatever it raised then answers a question nobody asks any more)."""
+        worker, client = get_current_worker(), self.app.client
+        try:
+            with client.interrupt_when(lambda: worker.is_cancelled):
+                page = client.list_reviews(q.review_filter(self.app.actor), sort=q.sort, descending=q.descending, **kw)
+        except Exception:
+            if worker.is_cancelled:
+                return None
+            raise
+        return None if worker.is_cancelled else page
 
     @work(thread=True, exclusive=True, group="queue-page", exit_on_error=False)
     def _fetch(self, generation: int, q: QueueQuery, offset: int) -> None:
-        rows = self.app.client.list_reviews(q.review_filter(self.app.actor), sort=q.sort, descending=q.descending,
-                                            limit=PAGE, offset=offset, with_total=False).rows
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.PageLoaded(generation, offset, rows))
+        page = self._list(q, limit=PAGE, offset=offset, with_total=False)
+        if page is not None:
+            self.post_message(self.PageLoaded(generation, offset, page.rows))
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, generation: int, q: QueueQuery) -> None:
-        total = self.app.client.list_reviews(q.review_filter(self.app.actor), sort=q.sort, limit=1, with_total=True).total
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.TotalCounted(generation, total))
+        page = self._list(q, limit=1, count_cap=COUNT_CAP)
+        if page is not None:
+            self.post_message(self.TotalCounted(generation, page.total, page.total_capped))
 
     @work(thread=True, exclusive=True, group="queue-people", exit_on_error=False)
     def _load_people(self) -> None:
@@ -139,7 +166,7 @@ class QueueScreen(CommitteeScreen):
     @on(TotalCounted)
     def _total_counted(self, event: TotalCounted) -> None:
         if event.generation == self.generation:
-            self.total = event.total
+            self.total, self.total_capped = event.total, event.capped
             self._update_status()
 
     @on(DataTable.RowHighlighted, "#queue-table")
@@ -152,7 +179,7 @@ class QueueScreen(CommitteeScreen):
     def _update_status(self) -> None:
         q = self.query_state
         shown = self.table.row_count if self.is_mounted else 0
-        total = "…" if self.total is None else f"{self.total:,}"
+        total = "…" if self.total is None else f"{self.total:,}+" if self.total_capped else f"{self.total:,}"
         more = "  loading…" if self.loading else ""
         direction = "descending" if q.descending else "ascending"
         active = [f"{k}={v}" for k, v in vars(q.filters).items() if v not in (None, "", False)]

@@ -361,7 +361,11 @@ class Native(Protocol):
 
 
 _NATIVE: list[Native | None] = []  # [module or None] once loaded
-_REFERENCE = threading.local()
+class _Reference(threading.local):
+    on = False  # a class default: reading it raises no AttributeError in a thread that never set it (cheap per call)
+
+
+_REFERENCE = _Reference()
 
 
 def native() -> Native | None:
@@ -369,7 +373,7 @@ def native() -> Native | None:
     process's tables installed, or None: not built, ``ETHICS_REVIEW_NATIVE=0``, or inside
     ``python_reference()``. Same views as the Python reference (pinned by differential
     tests), ~50x faster."""
-    if getattr(_REFERENCE, "on", False):
+    if _REFERENCE.on:
         return None
     if not _NATIVE:
         mod: Native | None = None

@@ -21,6 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, cast
 
+from review.domain.content import sources
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields
 
 if TYPE_CHECKING:
@@ -115,12 +116,12 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
         if fmt not in FORMATS:
             raise ValueError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
         return fmt
-    suffix = Path(path).suffix.lower()
+    suffix = Path(sources.name(path)).suffix.lower()
     return "csv" if suffix == ".csv" else "jsonl"
 
 
 def csv_header(path: str | Path) -> list[str]:
-    with open(path, "r", encoding="utf-8", newline="") as f:
+    with io.TextIOWrapper(sources.open_source(path), encoding="utf-8", newline="") as f:
         header = next(csv.reader(f), None)
     if not header:
         raise ValueError(f"{path}:1: empty CSV file; the first line must be a header with columns {', '.join(CSV_COLUMNS)}")
@@ -137,7 +138,7 @@ def plan_chunks(path: str | Path, fmt: str, lines_per_chunk: int, max_record_byt
     than ``max_record_bytes`` ends the chunk before it and is reported as ``Oversized``."""
     if lines_per_chunk < 1:
         raise ValueError("lines_per_chunk must be >= 1")
-    with open(path, "rb") as f:
+    with sources.open_source(path) as f:
         seq, start, pos, line_start, n = 0, 0, 0, 1, 0
         if fmt == "csv":
             head = f.readline()
@@ -201,7 +202,7 @@ def _csv_rows(f: IO[bytes], pos: int) -> Iterator[tuple[int, int]]:
 
 
 def _read(path: str | Path, spec: ChunkSpec) -> bytes:
-    with open(path, "rb") as f:
+    with sources.open_source(path) as f:
         f.seek(spec.byte_start)
         return f.read(spec.byte_end - spec.byte_start)
 

@@ -1,7 +1,7 @@
 """Model evaluation runs against test banks and their answers
 
-Revision ID: 0010_eval
-Revises: 0009_scanners
+Revision ID: 0011_eval
+Revises: 0010_name_index
 """
 from typing import Sequence, Union
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-revision: str = "0010_eval"
-down_revision: Union[str, Sequence[str], None] = "0009_scanners"
+revision: str = "0011_eval"
+down_revision: Union[str, Sequence[str], None] = "0010_name_index"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

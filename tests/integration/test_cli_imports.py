@@ -1,0 +1,95 @@
+"""The CLI imports per command: what a fresh ``ethics-review`` process has loaded when it ends.
+
+A guard on start-up cost that times nothing: ``--help`` and a parse error must not pay for the
+store, the use cases, Rich, YAML or Prefect; reading reviews (``list``, ``show``) must not pay for
+Prefect, Textual or the audit engine, and a listing loads no policy pack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from review.store.db import Database
+from tests.integration.followup_helpers import submit
+
+PROBE = """
+import json, sys
+from review.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+sys.stderr.write("\\n@@modules " + json.dumps(sorted(sys.modules)))
+sys.exit(code)
+"""
+
+#: never needed to print help or reject arguments
+PARSER_ONLY_FORBIDS = ("prefect", "sqlalchemy", "sqlmodel", "pydantic", "pydantic_settings", "textual", "rich", "yaml", "asyncio",
+                       "httpx", "review.services", "review.store", "review.client.local", "review.client.remote", "policies",
+                       "flows", "tui")
+#: never needed to read reviews
+READ_FORBIDS = ("prefect", "textual", "flows", "tui", "httpx", "review.client.remote", "review.services.content_audit",
+                "review.domain.content")
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, set[str], str]:
+    """(exit code, the modules the process had loaded, its stdout + stderr)."""
+    p = subprocess.run([sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=120)
+    text, marker, tail = p.stderr.rpartition("@@modules ")
+    assert marker, p.stderr[-2000:]
+    return p.returncode, set(json.loads(tail)), p.stdout + text
+
+
+def loaded(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+@pytest.fixture
+def env(db: Database) -> dict[str, str]:
+    from review.demo.seed import seed_people
+
+    seed_people(db)
+    out = {k: v for k, v in os.environ.items() if not k.startswith("ETHICS_REVIEW_")}
+    out.update(ETHICS_REVIEW_HOME=str(db.data_dir), ETHICS_REVIEW_DATABASE_URL=db.url, ETHICS_REVIEW_DIRECT="1",
+               ETHICS_REVIEW_USER="wei.chen")
+    return out
+
+
+@pytest.mark.parametrize("args", [("--help",), ("list", "--help"), ("bench", "--help"), ("list", "--no-such-option"), ("no-such-command",)])
+def test_parser_alone_imports_no_store_services_or_rich(args: tuple[str, ...]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETHICS_REVIEW_")}
+    code, modules, text = run(env, *args)
+    assert code == (0 if "--help" in args else 2), text
+    assert "review.cli.core" in modules  # the whole parser tree was built
+    assert loaded(modules, PARSER_ONLY_FORBIDS) == []
+
+
+def test_list_and_show_import_no_prefect_textual_or_audit_engine(env: dict[str, str], db: Database) -> None:
+    rid = submit(db, "Remote-sensing platform")
+    code, modules, text = run(env, "list")
+    assert code == 0 and "Remote-sensing platform" in text, text
+    assert loaded(modules, READ_FORBIDS + ("policies", "yaml")) == []  # a listing needs no pack
+    assert "review.services.queries" in modules
+
+    code, modules, text = run(env, "show", str(rid))
+    assert code == 0 and "Questionnaire answers" in text, text
+    assert loaded(modules, READ_FORBIDS) == []
+    assert "policies.loader" in modules  # the questions' wording comes from the pack
+
+
+def test_bench_cli_figures_and_no_leftovers(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from review.cli.main import main
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert main(["--json", "bench", "cli", "--repeat", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("python_startup", "store_import", "help", "list", "show"):
+        assert figures[f"{key}_ms"] > 0 and figures[f"{key}_cpu_ms"] > 0
+    assert figures["repeat"] == 1
+    assert list(tmp_path.iterdir()) == []  # the demo database and its evidence are gone
