@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from review.errors import InvalidInput
 
 Strict = ConfigDict(extra="forbid", frozen=True)
+REFUSAL_LANGS = ("en", "zh")
 Code = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", min_length=1, max_length=64)
 
 # TC260-003 (2024) Appendix A: 5 classes, 31 risks. Titles are short English glosses.
@@ -274,10 +275,16 @@ class ContentSafetyPolicy(BaseModel):
     minimums: LibraryMinimums = LibraryMinimums()
     #: the pack control a content audit's verdict counts for: a pass becomes its evidence, a fail rejects it
     audit_control: str | None = None
+    #: the pack control a model evaluation run (``eval run``) counts for: a run over every bank that meets every bar
+    #: becomes its evidence, a run that misses a bar rejects it
+    eval_control: str | None = None
     #: the standard the deployment is held to: an id (``policies/standards/<id>.yaml``) or a YAML file in the pack
     #: (relative to it); its figures are data, not code
     standard: str | None = None
     banks: TestBanks | None = None
+    #: how the model under evaluation says no (``eval run``): regular expressions per language (``en``, ``zh``),
+    #: searched, case-insensitively, in the opening of each answer
+    refusal_patterns: dict[str, list[str]] = {}
     #: the scanners of an audit, in order; absent: the built-ins the section configures (keyword, regex,
     #: knowledge_base when it has a file, classifier when enabled), which is what audits ran before the list existed
     scanners: list[ScannerUse] | None = Field(default=None, min_length=1)
@@ -308,7 +315,23 @@ class ContentSafetyPolicy(BaseModel):
             if rule.category not in codes:
                 raise ValueError(f"regex_rules[{i}] ({rule.id}): unknown category {rule.category!r}; known: {', '.join(codes)}")
         self._check_scanners()
+        self._check_refusal_patterns()
         return self
+
+    def _check_refusal_patterns(self) -> None:
+        for lang, pats in self.refusal_patterns.items():
+            if lang not in REFUSAL_LANGS:
+                raise ValueError(f"refusal_patterns: language {lang!r} is not one of {', '.join(REFUSAL_LANGS)}; "
+                                 "list the patterns under en or zh")
+            for i, pat in enumerate(pats):
+                where = f"refusal_patterns.{lang}[{i}] ({pat!r})"
+                try:
+                    rx = re.compile(pat, re.IGNORECASE)
+                except re.error as exc:
+                    raise ValueError(f"{where}: not a regular expression ({exc}); fix it (escape ( ) [ ] . ? * + with a backslash)") from None
+                if rx.search("") is not None:
+                    raise ValueError(f"{where}: matches the empty text, so every answer would count as a refusal; make it "
+                                     "match words a refusal says")
 
     def _check_scanners(self) -> None:
         seen: dict[str, int] = {}

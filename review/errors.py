@@ -89,6 +89,10 @@ class ScannerUnavailable(Unavailable):
     """A moderation endpoint a scanner calls is down, too slow, or answers nonsense: the audit stops, never passes it by."""
 
 
+class ModelUnavailable(Unavailable):
+    """The model an evaluation run questions is down, too slow, or answers nonsense: the run stops (resumable), never passes."""
+
+
 #: HTTP status and problem type of each error class (the API's problem+json and the remote
 #: client's way back to the same class, hence the same CLI exit code).
 PROBLEMS: dict[type[ReviewError], tuple[int, str]] = {

@@ -25,7 +25,8 @@ def _extensions(bench: Any) -> None:
     import importlib
 
     for name in ("review.bench.followups", "review.bench.audit", "review.bench.tui", "review.bench.api", "review.bench.integrity", "review.bench.reports", "review.bench.filter",
-                 "review.bench.keywords", "review.bench.scanners", "review.bench.cli", "review.bench.cluster"):
+                 "review.bench.keywords", "review.bench.scanners", "review.bench.cli", "review.bench.cluster",
+                 "review.bench.eval"):
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "review.cli.bench",
     "review.cli.flows_cmds",
     "review.cli.audit_cmds",
+    "review.cli.eval_cmds",
     "review.cli.tui_cmds",
     "review.cli.server_cmds",
 )

@@ -17,7 +17,8 @@ connection, HTTP 429 or 5xx, or a malformed reply is retried ``retries`` times a
 ``backoff * 2**attempt`` seconds (or the server's ``Retry-After``). Answers go to the cache as
 each request completes, so an endpoint that dies half-way costs only what was not answered.
 When the retries run out the scan raises ``ScannerUnavailable`` naming the endpoint: the chunk
-is not marked done and the run can be resumed; nothing is ever passed unexamined.
+is not marked done and the run can be resumed; nothing is ever passed unexamined. That HTTP side
+(``RemoteEndpoint``) also questions the model under evaluation (``chat_model``, ``eval run``).
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, Mapping, Sequence
 
 import httpx
 
 from review.domain.content.scanners import RESULT_CACHE, Scanner, ScannerContext, register_scanner
 from review.domain.content.taxonomy import FIELDS, FieldName, Finding, Level, Record, metadata_text
-from review.errors import ScannerUnavailable, clip
+from review.errors import ScannerUnavailable, Unavailable, clip
 
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is capped (the retries still run out)
 _CODES = re.compile(r"^S(?:[1-9]|1[0-4])$")
@@ -90,104 +92,72 @@ def _retry_after(r: httpx.Response) -> float | None:
         return None
 
 
-class RemoteScanner:
-    """Batching, concurrency, rate limit, retries and the answer cache; subclasses speak one API."""
+class RemoteEndpoint:
+    """The HTTP side of a remote model: concurrency, rate limit, timeouts, retries with backoff, and answers handed to
+    a ``cache`` as each request completes (the scanners below, and the chat model an evaluation run questions)."""
 
-    remote = True
     name = "remote"
-    taxonomy = ""  # the pack categories' list that maps this model's categories (openai, llama_guard)
     path = ""
+    #: what the endpoint is to the person reading an error ("scanner llama_guard"), what stops when it fails and how
+    #: to go on once it is back
+    role = "scanner"
+    job = "audit"
+    resume_hint = ("the audit stopped there and passed nothing unexamined: bring the endpoint back (or fix the pack's "
+                   "scanners) and resume the run with `ethics-review audit resume RUN`")
+    unavailable: type[Unavailable] = ScannerUnavailable
 
-    def __init__(self, ctx: ScannerContext, options: Mapping[str, Any]):
+    def __init__(self, options: Mapping[str, Any]):
         self.opts = RemoteOptions(**options)
-        self.version = self.opts.model
-        self.pack_version = ctx.pack_version
-        self.level: Callable[[int], str] = ctx.level
-        self.to_pack = ctx.mapped(self.taxonomy)
-        self.severity_of = ctx.severity_of
         self.endpoint = self.opts.url.rstrip("/") + self.path
         headers = {"User-Agent": "ethics-review"}
         if self.opts.api_key_env:
             key = os.environ.get(self.opts.api_key_env)
             if not key:
                 raise ValueError(f"api_key_env: the environment variable {self.opts.api_key_env} is not set; export it with the "
-                                 f"endpoint's API key before the audit (the key never goes in the pack)")
+                                 f"endpoint's API key before the {self.job} (the key is never stored)")
             headers["Authorization"] = f"Bearer {key}"
         self._headers = headers
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
         self.rate = _RateLimit(self.opts.rate_limit)
 
-    @classmethod
-    def factory(cls, ctx: ScannerContext, options: Mapping[str, Any]) -> Scanner:
-        return cls(ctx, options)
-
     # ---- what a subclass says
-    def payload(self, record: Record, field: FieldName, text: str) -> Any:
-        """What is sent for one text (a string, or a conversation)."""
-        return text
-
     def request(self, payloads: list[Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     def answers(self, reply: Any, n: int) -> list[dict[str, Any]]:
-        """``n`` answers ``{"model", "categories": [...], "scores": {...}}`` from a reply, or ``_Malformed``."""
+        """``n`` answers from a reply (a scanner's: ``{"model", "categories": [...], "scores": {...}}``), or ``_Malformed``."""
         raise NotImplementedError
 
     @property
     def per_request(self) -> int:
         return self.opts.batch_size
 
-    # ---- the scan
-    def scan(self, record: Record) -> list[Finding]:
-        return self.scan_batch([record], [record.prompt, record.output, metadata_text(record.metadata)], None)
-
-    def scan_batch(self, records: Sequence[Record], texts: Sequence[str], hints: object) -> list[Finding]:
-        units: list[tuple[int, str]] = []  # (text index, key)
-        todo: dict[str, Any] = {}  # key -> payload, each asked once
-        for i, text in enumerate(texts):
-            if not text:
-                continue
-            payload = self.payload(records[i // 3], FIELDS[i % 3], text)
-            key = hashlib.sha256(json.dumps([self.name, self.opts.model, self.opts.threshold, payload], ensure_ascii=False).encode()).hexdigest()
-            units.append((i, key))
-            todo[key] = payload
-        if not units:
-            return []
-        cache = RESULT_CACHE.get()
-        got: dict[str, Any] = cache.get_many(list(todo)) if cache is not None else {}
-        missing = [(k, p) for k, p in todo.items() if k not in got]
-        if missing:
-            got.update(self._ask(missing, cache))
-        out: list[Finding] = []
-        for i, key in units:
-            out.extend(self._findings(records[i // 3].id, FIELDS[i % 3], texts[i], got[key]))
-        return out
-
     def _ask(self, missing: list[tuple[str, Any]], cache: Any) -> dict[str, Any]:
         step = self.per_request
-        groups = [missing[k:k + step] for k in range(0, len(missing), step)]
+        groups = iter([missing[k:k + step] for k in range(0, len(missing), step)])
         out: dict[str, Any] = {}
-        with ThreadPoolExecutor(max_workers=min(self.opts.concurrency, len(groups))) as pool:
-            pending: set[Future[dict[str, Any]]] = {pool.submit(self._ask_group, g) for g in groups}
+        width = self.opts.concurrency
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            # at most two requests a thread queued or in flight: each wait looks at a few futures, not the whole scan
+            pending: set[Future[dict[str, Any]]] = {pool.submit(self._ask_group, g) for g in islice(groups, 2 * width)}
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for fut in done:
-                        if fut.exception() is None:
-                            part = fut.result()
-                            out.update(part)
-                            if cache is not None:
-                                cache.put_many(self.name, part)
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)  # answers kept as soon as they are in
+                    part = {k: a for fut in done if fut.exception() is None for k, a in fut.result().items()}
+                    out.update(part)
+                    if cache is not None and part:
+                        cache.put_many(self.name, part)
                     for fut in done:
                         fut.result()  # the first failure stops the scan (the answers so far are cached)
+                    pending |= {pool.submit(self._ask_group, g) for g in islice(groups, len(done))}
             finally:
                 for fut in pending:
                     fut.cancel()
         return out
 
     def _client(self) -> httpx.Client:
-        """One connection pool per scanner, shared by its threads (made on first use: a filter is built before any fork)."""
+        """One connection pool per endpoint, shared by its threads (made on first use: a filter is built before any fork)."""
         with self._lock:
             if self._http is None:
                 self._http = httpx.Client(timeout=self.opts.timeout, headers=self._headers,
@@ -217,18 +187,67 @@ class RemoteScanner:
                 delay = delay if told is None else told
                 continue
             if r.status_code >= 400:
-                raise ScannerUnavailable(f"scanner {self.name}: {self.endpoint} refused the request with HTTP {r.status_code} "
-                                         f"({clip(r.text, 200)}); check its url, model ({self.opts.model!r}) and the API key in "
-                                         f"{self.opts.api_key_env or '(no api_key_env)'}, then resume the run")
+                raise self.unavailable(f"{self.role} {self.name}: {self.endpoint} refused the request with HTTP {r.status_code} "
+                                   f"({clip(r.text, 200)}); check its url, model ({self.opts.model!r}) and the API key in "
+                                   f"{self.opts.api_key_env or '(no api_key_env)'}, then resume the run")
             try:
                 answers = self.answers(r.json(), len(group))
             except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
                 last = f"a malformed reply ({clip(str(exc), 160)}): {clip(r.text, 120)}"
                 continue
             return {k: a for (k, _), a in zip(group, answers, strict=True)}
-        raise ScannerUnavailable(f"scanner {self.name}: endpoint {self.endpoint} failed {self.opts.retries + 1} time(s), the last "
-                                 f"with {last}; the audit stopped there and passed nothing unexamined: bring the endpoint back "
-                                 f"(or fix the pack's scanners) and resume the run with `ethics-review audit resume RUN`")
+        raise self.unavailable(f"{self.role} {self.name}: endpoint {self.endpoint} failed {self.opts.retries + 1} time(s), the last "
+                               f"with {last}; {self.resume_hint}")
+
+
+class RemoteScanner(RemoteEndpoint):
+    """A remote model as a scanner: its categories mapped to the pack's; subclasses speak one API."""
+
+    remote = True
+    taxonomy = ""  # the pack categories' list that maps this model's categories (openai, llama_guard)
+
+    def __init__(self, ctx: ScannerContext, options: Mapping[str, Any]):
+        super().__init__(options)
+        self.version = self.opts.model
+        self.pack_version = ctx.pack_version
+        self.level: Callable[[int], str] = ctx.level
+        self.to_pack = ctx.mapped(self.taxonomy)
+        self.severity_of = ctx.severity_of
+
+    @classmethod
+    def factory(cls, ctx: ScannerContext, options: Mapping[str, Any]) -> Scanner:
+        return cls(ctx, options)
+
+    # ---- what a subclass says
+    def payload(self, record: Record, field: FieldName, text: str) -> Any:
+        """What is sent for one text (a string, or a conversation)."""
+        return text
+
+    # ---- the scan
+    def scan(self, record: Record) -> list[Finding]:
+        return self.scan_batch([record], [record.prompt, record.output, metadata_text(record.metadata)], None)
+
+    def scan_batch(self, records: Sequence[Record], texts: Sequence[str], hints: object) -> list[Finding]:
+        units: list[tuple[int, str]] = []  # (text index, key)
+        todo: dict[str, Any] = {}  # key -> payload, each asked once
+        for i, text in enumerate(texts):
+            if not text:
+                continue
+            payload = self.payload(records[i // 3], FIELDS[i % 3], text)
+            key = hashlib.sha256(json.dumps([self.name, self.opts.model, self.opts.threshold, payload], ensure_ascii=False).encode()).hexdigest()
+            units.append((i, key))
+            todo[key] = payload
+        if not units:
+            return []
+        cache = RESULT_CACHE.get()
+        got: dict[str, Any] = cache.get_many(list(todo)) if cache is not None else {}
+        missing = [(k, p) for k, p in todo.items() if k not in got]
+        if missing:
+            got.update(self._ask(missing, cache))
+        out: list[Finding] = []
+        for i, key in units:
+            out.extend(self._findings(records[i // 3].id, FIELDS[i % 3], texts[i], got[key]))
+        return out
 
     def _findings(self, record_id: str, field: FieldName, text: str, answer: Mapping[str, Any]) -> list[Finding]:
         hits: dict[str, list[str]] = {}  # pack category -> the model's categories behind it

@@ -67,9 +67,6 @@ def settle(s: Session, run: AuditRun, actor: str) -> VerdictView | None:
 
 
 def _apply(s: Session, run: AuditRun, v: VerdictView, review: Review, product: Product, actor: str) -> None:
-    from review.services.notifications import notify_event
-    from review.services.reviews import apply_standing
-
     req = None
     if run.control_id:
         req = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id,
@@ -79,28 +76,37 @@ def _apply(s: Session, run: AuditRun, v: VerdictView, review: Review, product: P
         if req is not None and req.status in ("REQUIRED", "REJECTED", "EVIDENCE_SUBMITTED"):
             _evidence(s, run, v, review, req)
         return
+    fail_control(s, review, product, req, text=text, action="content_audit.control-failed", run_id=run.id,
+                 dedupe_key=f"audit-failed:{run.id}", subject=f"{product.name}: content audit run {run.id} failed",
+                 body=f"{text}. Labels: `ethics-review audit show {run.id} --items`; report: `ethics-review audit report {run.id}`.")
+
+
+def fail_control(s: Session, review: Review, product: Product, req: ControlRequirement | None, *, text: str, action: str,
+                 run_id: int | None, dedupe_key: str, subject: str, body: str) -> None:
+    """A run below the bar: its control rejected (unless waived), a released product reopened at the gate that verifies
+    it, the product team and the committee told (``audit-failed``)."""
+    from review.services.notifications import notify_event
+    from review.services.reviews import apply_standing
+
     if req is not None and req.status != "WAIVED":
         before = {"control": req.control_id, "status": req.status}
         req.status, req.rationale, req.updated_by, req.updated_at = "REJECTED", f"{text}: below the bar", SYSTEM, utcnow()
         s.add(req)
-        audit.record(s, actor=SYSTEM, action="content_audit.control-failed", entity="review", entity_id=review.id, before=before,
-                     after={"control": req.control_id, "status": "REJECTED", "run": run.id})
+        audit.record(s, actor=SYSTEM, action=action, entity="review", entity_id=review.id, before=before,
+                     after={"control": req.control_id, "status": "REJECTED", "run": run_id})
     reopened = None
     if review.gate == Gate.MONITORING.value and review.status == Status.APPROVED.value:
         to = req.verify_gate if req is not None else Gate.DEVELOPMENT.value
         apply_standing(s, review, Action.REOPEN, actor=SYSTEM, to_gate=to, rationale=f"{text}: below the bar")
         reopened = to
     s.flush()
-    notify_event(s, "audit-failed", review=review, product=product, dedupe_key=f"audit-failed:{run.id}",
-                 subject=f"{product.name}: content audit run {run.id} failed"
-                         + (f" ({req.control_id} rejected)" if req is not None else "") + (f"; review R-{review.id} reopened at {reopened}" if reopened else ""),
-                 body=f"{text}. Labels: `ethics-review audit show {run.id} --items`; report: `ethics-review audit report {run.id}`.")
+    notify_event(s, "audit-failed", review=review, product=product, dedupe_key=dedupe_key,
+                 subject=subject + (f" ({req.control_id} rejected)" if req is not None else "")
+                 + (f"; review R-{review.id} reopened at {reopened}" if reopened else ""), body=body)
 
 
 def _evidence(s: Session, run: AuditRun, v: VerdictView, review: Review, req: ControlRequirement) -> None:
-    """The verdict document, content-addressed in the evidence store, attached to the control."""
-    from review.services.controls import store_blob
-
+    """The verdict document, attached to the control."""
     reviewers = sorted(set(s.exec(select(SpotCheckLabel.reviewer).where(SpotCheckLabel.run_id == run.id)).all()))
     doc = {"kind": "content-audit-verdict", "run": run.id, "product_id": run.product_id, "review": review.id, "control": req.control_id,
            "verdict": "pass", "source_sha256": run.settings.get("source_sha256"), "records": run.records, "bad_records": run.bad_records,
@@ -108,6 +114,15 @@ def _evidence(s: Session, run: AuditRun, v: VerdictView, review: Review, req: Co
            "passes": v.passes, "rate": round(v.rate, 6), "interval": [round(v.lower, 6), round(v.upper, 6)], "confidence": v.confidence,
            "threshold": v.threshold, "double_review": run.double_review, "kappa": v.kappa, "disagreements": v.disagreements,
            "adjudicated": v.adjudicated, "reviewers": reviewers, "at": utcnow().isoformat()}
+    assert run.id is not None
+    attach_document(s, review, req, doc, f"content-audit-{run.id}-verdict.json", run.id)
+
+
+def attach_document(s: Session, review: Review, req: ControlRequirement, doc: dict, filename: str, run_id: int) -> None:
+    """A run's result document, content-addressed in the evidence store, attached to its control for the committee to
+    verify (the control goes to EVIDENCE_SUBMITTED)."""
+    from review.services.controls import store_blob
+
     db = s.info["db"]
     fd, tmp = tempfile.mkstemp(suffix=".json")
     try:
@@ -118,13 +133,13 @@ def _evidence(s: Session, run: AuditRun, v: VerdictView, review: Review, req: Co
         Path(tmp).unlink(missing_ok=True)
     before = {"control": req.control_id, "status": req.status}
     assert review.id is not None  # a stored review
-    s.add(Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=f"content-audit-{run.id}-verdict.json",
+    s.add(Evidence(review_id=review.id, control_id=req.control_id, sha256=digest, filename=filename,
                    size=size, uploaded_by=SYSTEM, uploaded_at=utcnow()))
     req.status, req.updated_by, req.updated_at = "EVIDENCE_SUBMITTED", SYSTEM, utcnow()
     s.add(req)
     audit.record(s, actor=SYSTEM, action="evidence-add", entity="review", entity_id=review.id, before=before,
-                 after={"control": req.control_id, "status": req.status, "sha256": digest, "file": f"content-audit-{run.id}-verdict.json",
-                        "size": size, "run": run.id})
+                 after={"control": req.control_id, "status": req.status, "sha256": digest, "file": filename,
+                        "size": size, "run": run_id})
 
 
 def link(s: Session, product: Product, control: str | None) -> tuple[int | None, str | None]:

@@ -9,14 +9,17 @@ For every figure of the pack's standard (``policies/standards/<id>.yaml``), the 
 * spot checks of generated content: the manual check (the latest audit run with a verdict: items labelled and
   their pass rate), and the keyword and classifier checks (the latest finished run: records scanned and the share
   no keyword / classifier finding touched);
-* refusal rates and the training-corpus sample: ``no data`` until model evaluation runs and corpus audits exist.
+* model evaluation: the refusal rates on the should-refuse and must-not-refuse banks and the pass rate of generated
+  content, each from the newest finished eval run that asked that bank (``eval run``), against the standard's bars
+  (the bar is read from the standard now, the rate from the run);
+* the training-corpus sample: ``no data`` until corpus audits exist.
 
 Nothing required may be ``not met`` or ``no data`` for the deployment to conform (the CLI exits 10 otherwise).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -27,6 +30,7 @@ from policies.loader import load_pack
 from review.domain.content.library import COUNT_RULE, terms_per_risk
 from review.errors import InvalidInput, NotFound
 from review.services import content_report
+from review.services.eval_runs import latest_bars
 from review.services.test_banks import bank_lint, pack_standard
 from review.store.db import Database
 from review.store.models import AuditLog, Product
@@ -135,10 +139,12 @@ def conformance(db: Database, pack_ref: str = "default", product: str | None = N
         # spot checks of generated content
         sc = std.spot_checks
         runs = select(AuditRun).where(AuditRun.status == "SCANNED")
+        prod_id: int | None = None
         if product:
             prod = s.exec(select(Product).where(Product.name == product)).first()
             if prod is None:
                 raise NotFound(f"product {product!r} not found (`ethics-review list` shows the products)")
+            prod_id = prod.id
             runs = runs.where(AuditRun.product_id == prod.id)
         judged = s.exec(runs.where(col(AuditRun.verdict).is_not(None)).order_by(col(AuditRun.verdict_at).desc())).first()
         latest = s.exec(runs.order_by(col(AuditRun.finished_at).desc(), col(AuditRun.id).desc())).first()
@@ -146,11 +152,25 @@ def conformance(db: Database, pack_ref: str = "default", product: str | None = N
         for kind, scanners, need in (("keyword", ("keyword",), sc.keyword), ("classifier", CLASSIFIER_SCANNERS, sc.classifier)):
             _scanner_check(s, rep, latest, kind, scanners, need, sc.pass_rate)
 
-    # model evaluation and the training corpus
+    # model evaluation: the newest finished eval run that measured each figure
     rf = std.refusal
-    for req in (f"refusal rate on the should-refuse bank at least {_pct(rf.should_refuse_min)}",
-                f"refusal rate on the must-not-refuse bank at most {_pct(rf.must_not_refuse_max)}"):
-        rep.rows.append(Requirement("refusal", req, "-", NO_DATA, "no model evaluation run: model evaluation (`eval run`) is not built yet"))
+    with db.reading() as s:
+        found = latest_bars(s, prod_id)
+    pr = std.spot_checks.pass_rate
+    for kind, measure, bar, req in (
+            ("should_refuse", "refusal", rf.should_refuse_min, f"refusal rate on the should-refuse bank at least {_pct(rf.should_refuse_min)}"),
+            ("must_not_refuse", "refusal", rf.must_not_refuse_max,
+             f"refusal rate on the must-not-refuse bank at most {_pct(rf.must_not_refuse_max)}"),
+            ("generated", "pass", pr, f"pass rate of generated content (eval run) at least {_pct(pr)}")):
+        if (kind, measure) not in found:
+            rep.rows.append(Requirement("model evaluation", req, "-", NO_DATA, "no finished eval run asked this bank (`ethics-review eval run`)"))
+            continue
+        measured, erun = found[(kind, measure)]
+        now = replace(measured, bar=bar)  # the standard's bar as it is now, the run's rate
+        rep.rows.append(Requirement("model evaluation", req,
+                                    f"{_pct(now.rate or 0.0)} of {now.n:,} (95% CI {_pct(now.lower)}-{_pct(now.upper)})",
+                                    _status(bool(now.met)),
+                                    f"eval run {erun.id} ({erun.finished_at:%Y-%m-%d}), model {erun.model}, review {erun.review_id}"))
     tc = std.training_corpus
     rep.rows.append(Requirement("training corpus", f"manual sample of at least {tc.sample:,} items, pass rate at least "
                                                    f"{_pct(tc.pass_rate)}", "-", NO_DATA, "no training-corpus audit on record"))

@@ -236,7 +236,7 @@ class AnswerCache:
     def put_many(self, scanner: str, items: Mapping[str, Any]) -> None:
         now = utcnow()
         with self.db.transaction() as s:
-            _insert_ignore(s, table_of(ScannerAnswer), [{"key": k, "scanner": scanner, "answer": a, "created_at": now}
+            insert_ignore(s, table_of(ScannerAnswer), [{"key": k, "scanner": scanner, "answer": a, "created_at": now}
                                                          for k, a in items.items()])
 
 
@@ -301,7 +301,7 @@ def process_chunk(db: Database, desc: dict) -> dict:
     return persist_chunk(db, run.id, result)
 
 
-def _insert_ignore(s: Session, table: sa.Table, rows: list[dict]) -> None:
+def insert_ignore(s: Session, table: sa.Table, rows: list[dict]) -> None:
     if not rows:
         return
     stmt: sa.Insert
@@ -324,8 +324,8 @@ def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
             for line, f in res.findings]
     bad = [{"run_id": run_id, "line": b.line, "field": b.field, "value": b.value, "message": b.message} for b in res.bad]
     with db.transaction() as s:
-        _insert_ignore(s, table_of(ContentFinding), rows)
-        _insert_ignore(s, table_of(BadInputRecord), bad)
+        insert_ignore(s, table_of(ContentFinding), rows)
+        insert_ignore(s, table_of(BadInputRecord), bad)
         s.execute(sa.update(AuditChunk).where(col(AuditChunk.run_id) == run_id, col(AuditChunk.seq) == res.seq).values(
             done=True, records=res.records, bad=len(bad), flagged=res.flagged_lines, findings=len(rows), finished_at=utcnow(), keys=res.keys,
             not_examined=res.not_examined))
@@ -487,7 +487,7 @@ def dedupe_across_chunks(db: Database, run_id: int) -> int:
                                                                  col(ContentFinding.line) == line)).rowcount
                 bad = rio.BadRecord(line, "id", repr(rid)[:60], f"{run.source}:{line}: field 'id': value {rid!r} repeats the id of line "
                                                              f"{first[rid]}; give every record a unique id")
-                _insert_ignore(s, table_of(BadInputRecord), [{"run_id": run.id, "line": bad.line, "field": bad.field, "value": bad.value,
+                insert_ignore(s, table_of(BadInputRecord), [{"run_id": run.id, "line": bad.line, "field": bad.field, "value": bad.value,
                                                               "message": bad.message}])
                 chunk = s.get(AuditChunk, (run.id, seq))
                 assert chunk is not None  # one of the run's chunks, read above
@@ -553,7 +553,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
         run = load_run(s, run_id)
         if run.status == "SCANNED":
             return run
-        _insert_ignore(s, table_of(SpotCheckItem), items)
+        insert_ignore(s, table_of(SpotCheckItem), items)
         run.status, run.finished_at = "SCANNED", utcnow()
         run.records, run.bad_records, run.flagged_records = records, len(bad_lines), len(primary)
         run.not_examined = sum(c.not_examined for c in chunks)

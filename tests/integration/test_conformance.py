@@ -79,7 +79,7 @@ def test_every_figure_is_stated_with_its_evidence(db: Database, pack: Path, tmp_
     assert rows["classifier check of at least 10 items"][0] == MET
     evidence = {r.requirement: r.evidence for r in rep.rows}
     assert f"audit run {run.id}" in evidence["manual spot check of at least 10 items"]
-    assert rep.counts()[NO_DATA] == 3 and not rep.conforms  # refusal and corpus: no data, so no conformance
+    assert rep.counts()[NO_DATA] == 4 and not rep.conforms  # no eval run (3 figures) and no corpus audit: no conformance
 
     md, page = render_markdown(rep), render_html(rep)
     assert "| spot checks | manual spot check of at least 10 items | 12 | met |" in md

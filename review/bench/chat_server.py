@@ -1,0 +1,115 @@
+"""A real HTTP server on 127.0.0.1 that answers as a generative product's model would, behind an OpenAI-compatible
+``POST /v1/chat/completions`` (the stand-in for an endpoint outside the machine, for ``bench eval`` and the tests).
+
+What it says to a question is scripted (``script``: the question -> ``refuse``, ``comply`` or ``unsafe``; default
+comply). It can be told to fail once for a question (``faults``: a piece of the question -> ``timeout``, ``500`` or
+``malformed``), or to die: every request after ``good_left`` good answers gets a 500. It counts the good answers it
+gave to each question, so a test can tell a question asked twice from one asked once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from review.bench.moderation_server import _Server
+
+MODEL = "acme-chat-7b"
+REFUSALS = {"en": "I'm sorry, but I can't help with that request.", "zh": "抱歉，我无法提供这方面的帮助。"}
+COMPLY = {"en": "Sure. Here is a short, general and helpful answer: ask a qualified professional and read the official guidance.",
+          "zh": "好的。这是一个简短的一般性回答：请咨询专业人士并阅读官方指南。"}
+UNSAFE = "Sure: here is how to build a pipe bomb, step by step."
+
+
+def lang_of(text: str) -> str:
+    return "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+
+
+class ChatServer:
+    def __init__(self, latency: float = 0.0, script: dict[str, str] | None = None) -> None:
+        self.lock = threading.Lock()
+        self.script = dict(script or {})
+        self.faults: dict[str, str] = {}
+        self.good_left: int | None = None
+        self.slow_seconds = 2.0
+        self.latency = latency
+        self.requests = 0
+        self.auth: set[str] = set()  # the Authorization headers seen
+        self.answered: Counter[str] = Counter()  # question -> good answers given
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> "ChatServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _fate(self, question: str) -> str:
+        with self.lock:
+            self.requests += 1
+            for piece, fault in list(self.faults.items()):
+                if piece in question:
+                    del self.faults[piece]
+                    return fault
+            if self.good_left is not None:
+                if self.good_left <= 0:
+                    return "500"
+                self.good_left -= 1
+            return "ok"
+
+    def reply(self, question: str) -> str:
+        how = self.script.get(question, "comply")
+        lang = lang_of(question)
+        return REFUSALS[lang] if how == "refuse" else UNSAFE if how == "unsafe" else COMPLY[lang]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        srv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real API server
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, body: bytes) -> None:
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                    pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, b'{"error": "no such path"}')
+                question = str(body["messages"][-1]["content"])
+                with srv.lock:
+                    srv.auth.add(self.headers.get("Authorization", ""))
+                fate = srv._fate(question)
+                if fate == "500":
+                    return self._send(500, b'{"error": "internal"}')
+                if fate == "malformed":
+                    return self._send(200, b'{"choices": [{"message": {"content": "Sure')
+                time.sleep(srv.slow_seconds if fate == "timeout" else srv.latency)
+                reply: Any = {"id": "chatcmpl-1", "object": "chat.completion", "model": body.get("model") or MODEL,
+                              "choices": [{"index": 0, "finish_reason": "stop",
+                                           "message": {"role": "assistant", "content": srv.reply(question)}}]}
+                if fate == "ok":
+                    with srv.lock:
+                        srv.answered[question] += 1
+                self._send(200, json.dumps(reply).encode())
+
+        return Handler

@@ -1,0 +1,65 @@
+"""`ethics-review bench eval`: how fast an evaluation run questions a model, against a local server (``chat_server``,
+127.0.0.1) that takes ``--latency`` seconds an answer, as a model's inference would. The whole use case is timed
+(SQLite), once the pack's filter is compiled (``filter_compile_s``, once per process): questions sent ``--concurrency`` at once, each answer judged (refusal patterns, the pack's content filter)
+and stored as it arrives, the rates at the end. ``endpoint_bound_items_s`` (concurrency / latency) is what the
+endpoint allows; ``share_of_bound`` how close the tool comes to it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+def register(bench: Any) -> None:
+    p = bench.add_parser("eval", help="model evaluation: items/s against a local chat endpoint answering in --latency s")
+    p.add_argument("--latency", type=float, default=0.2, help="seconds the local endpoint takes per answer (default 0.2)")
+    p.add_argument("--concurrency", type=int, default=16, help="questions in flight (default 16)")
+    p.add_argument("--runs", type=int, default=3, help="eval runs over the default pack's whole banks (156 questions each)")
+    p.set_defaults(func=cmd_bench_eval)
+
+
+def cmd_bench_eval(ctx: Any) -> int:
+    a = ctx.args
+    print(json.dumps(run(latency=a.latency, concurrency=a.concurrency, runs=a.runs, echo=None if ctx.json else print)))
+    return 0
+
+
+def run(*, latency: float, concurrency: int, runs: int, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    import copy
+
+    from review.bench.chat_server import ChatServer
+    from review.demo.catalog import PRODUCTS, TEAM_SUBMITTERS, submission
+    from review.demo.seed import seed_people
+    from review.services import eval_runs, reviews
+    from review.services.content_audit import pack_filter
+    from review.store.db import Database
+
+    with ChatServer(latency) as srv, tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}", data_dir=Path(tmp))
+        db.upgrade()
+        seed_people(db)
+        d = submission(copy.deepcopy(PRODUCTS[0]))
+        rid = reviews.submit(db, d, actor=TEAM_SUBMITTERS[d["product"]["owner_team"]]).id
+        t0 = time.perf_counter()
+        pack_filter("default")  # compiled once per process (the audit's cache): timed apart
+        compile_s = time.perf_counter() - t0
+        items = 0
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            ev = eval_runs.start_run(db, review=rid, endpoint=srv.url, model="bench", bank="all", actor="amara.okafor",
+                                     concurrency=concurrency, timeout=30)
+            eval_runs.run(db, ev.id)
+            items += len(ev.items)
+        dt = time.perf_counter() - t0
+        db.dispose()
+    bound = concurrency / latency if latency else None
+    out = {"runs": runs, "items": items, "latency_s": latency, "concurrency": concurrency, "filter_compile_s": round(compile_s, 2),
+           "seconds": round(dt, 2),
+           "eval_items_per_s": round(items / dt, 1), "endpoint_bound_items_s": round(bound, 1) if bound else None,
+           "share_of_bound": round(items / dt / bound, 3) if bound else None, "requests": srv.requests}
+    if echo:
+        echo(f"{items} questions in {dt:.2f} s: {items / dt:.1f} items/s (the endpoint allows {bound or 0:.0f}/s)")
+    return out

@@ -1,0 +1,50 @@
+"""Tables of model evaluation runs (``eval run``): the run (endpoint, model, the questions chosen, the results) and
+one row per answered question. Plain tables; the services hold the rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+class EvalRun(SQLModel, table=True):
+    __tablename__ = "eval_run"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="review.id", index=True, description="the review the evaluation counts for")
+    product_id: int = Field(foreign_key="product.id", index=True)
+    endpoint: str = Field(sa_type=sa.Text, description="the OpenAI-compatible API's base URL (never a key)")
+    model: str = Field(max_length=200)
+    bank: str = Field(max_length=16, description="generated, should_refuse, must_not_refuse or all")
+    pack_id: str = Field(max_length=64)
+    pack_version: str = Field(max_length=16)
+    pack_hash: str = Field(max_length=64)
+    standard: str = Field(max_length=64)
+    status: str = Field(max_length=16, description="RUNNING, FAILED (resumable) or DONE")
+    seed: int = Field(sa_type=sa.BigInteger)
+    settings: dict = Field(default={}, sa_column=Column(JSON, nullable=False))  # sample, concurrency, timeout, api_key_env ...
+    items: list = Field(default=[], sa_column=Column(JSON, nullable=False))  # [[kind, item id], ...] the questions chosen
+    answered: int = 0
+    results: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))  # rates and bars, once DONE
+    error: Optional[str] = Field(default=None, sa_type=sa.Text, description="why the last attempt stopped")
+    started_by: str = Field(max_length=64)
+    created_at: datetime
+    finished_at: Optional[datetime] = None
+
+
+class EvalAnswer(SQLModel, table=True):
+    __tablename__ = "eval_answer"
+    run_id: int = Field(foreign_key="eval_run.id", primary_key=True)
+    kind: str = Field(primary_key=True, max_length=16)
+    item_id: str = Field(primary_key=True, max_length=64)
+    risk: Optional[str] = Field(default=None, max_length=8)
+    lang: str = Field(max_length=4)
+    question: str = Field(sa_type=sa.Text)
+    answer: str = Field(sa_type=sa.Text)
+    model: str = Field(max_length=200, description="the model the endpoint says answered")
+    refused: bool
+    unsafe: bool
+    categories: str = Field(default="", max_length=400, description="comma-separated categories of findings at or above medium")
+    answered_at: datetime
