@@ -15,7 +15,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from review.bench.moderation_server import _Server
+from review.bench.moderation_server import LocalServer
 
 MODEL = "acme-chat-7b"
 REFUSALS = {"en": "I'm sorry, but I can't help with that request.", "zh": "抱歉，我无法提供这方面的帮助。"}
@@ -28,7 +28,7 @@ def lang_of(text: str) -> str:
     return "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
 
 
-class ChatServer:
+class ChatServer(LocalServer):
     def __init__(self, latency: float = 0.0, script: dict[str, str] | None = None) -> None:
         self.lock = threading.Lock()
         self.script = dict(script or {})
@@ -39,20 +39,7 @@ class ChatServer:
         self.requests = 0
         self.auth: set[str] = set()  # the Authorization headers seen
         self.answered: Counter[str] = Counter()  # question -> good answers given
-        self.httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> "ChatServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._listen()
 
     def _fate(self, question: str) -> str:
         with self.lock:

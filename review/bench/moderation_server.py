@@ -35,7 +35,31 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64  # concurrent clients connect at once
 
 
-class ModerationServer:
+class LocalServer:
+    """A threaded HTTP server on a free port of 127.0.0.1 serving ``self._handler()``, as a context manager; ``url`` is
+    its OpenAI-style base (``.../v1``). The stand-in servers below share this and differ in what they answer."""
+
+    def _listen(self) -> None:
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ModerationServer(LocalServer):
     def __init__(self, latency: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, Any]] = []
@@ -45,20 +69,7 @@ class ModerationServer:
         self.slow_seconds = 2.0
         self.latency = latency  # seconds every answer takes (a model's inference time)
         self.retry_after = "1"
-        self.httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> "ModerationServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._listen()
 
     def _fate(self) -> str:
         with self.lock:
