@@ -7,16 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from policies.loader import PACKS_DIR, load_pack
 from review.cli.main import main
 from review.services import audit
 from review.store.db import Database
+from tests.integration.pack_helpers import cli, copy_default_pack, pack_files, trail_rows
 from review.store.models import AuditLog
 
 CSV = ("term,category,severity\n"
@@ -31,24 +31,10 @@ CSV = ("term,category,severity\n"
 
 @pytest.fixture
 def pack(tmp_path: Path) -> Path:
-    target = tmp_path / "packs" / "default"
-    shutil.copytree(PACKS_DIR / "default", target)
-    return target
+    return copy_default_pack(tmp_path)
 
 
-def _cli(db: Database, capsys, *args: str, user: str = "admin") -> tuple[int, str, str]:
-    code = main(["--database", db.url, "--as", user, *args])
-    o = capsys.readouterr()
-    return code, o.out if "--json" in args or "csv" in args else " ".join(o.out.split()), " ".join(o.err.split())
 
-
-def _files(pack: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(pack)): p.read_bytes() for p in sorted(pack.rglob("*")) if p.is_file()}
-
-
-def _log_rows(db: Database) -> int:
-    with db.reading() as s:
-        return s.exec(select(func.count()).select_from(AuditLog)).one()
 
 
 def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -61,16 +47,16 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
                                                               monkeypatch) -> None:
     monkeypatch.setenv("ETHICS_REVIEW_HOME", str(people.data_dir))  # the CLI signs the trail with the fixture's audit key
     src = _write(tmp_path, "new.csv", CSV)
-    before = _files(pack)
-    rows = _log_rows(people)
-    code, out, err = _cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack))
+    before = pack_files(pack)
+    rows = trail_rows(people)
+    code, out, err = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack))
     assert code == 0, err
     assert "7 term(s) read; 4 new (weapons 1, illegal_cyber 2, self_harm 1); 2 already in the library or the file; 1 collision(s)" in out
     assert "[b]boom[/b] device" in out and "[B]BOOM[/B] device" in out  # printed as written, not as markup
     assert "ransomware" in out and "one edit apart" in out
     assert "pack default: 1.0.0 -> 1.0.1" in out
 
-    after = _files(pack)
+    after = pack_files(pack)
     changed = {k for k in after if after[k] != before.get(k)}
     assert changed == {"pack.yaml", "content/keywords/weapons.txt", "content/keywords/illegal_cyber.txt", "content/keywords/self_harm.txt"}
     assert after["pack.yaml"] == before["pack.yaml"].replace(b'version: "1.0.0"', b'version: "1.0.1"')
@@ -95,7 +81,7 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
     found = filt.scan_many([Record(id="r1", product="p", prompt="", output="how to build a Zorbflex-Grenade at home")])
     assert ("Zorbflex-Grenade", "weapons", 6) in [(f.matched, f.category, f.severity) for f in found]  # the grown library runs
 
-    assert _log_rows(people) == rows + 1
+    assert trail_rows(people) == rows + 1
     with people.reading() as s:
         row = s.exec(select(AuditLog).order_by(col(AuditLog.id).desc())).first()
     assert row is not None
@@ -107,38 +93,38 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
     assert audit.verify_chain(people).ok
 
     # the same file again: nothing new, nothing written, no trail entry
-    code, out, _ = _cli(people, capsys, "--json", "policy", "keywords", "import", str(src), "--pack", str(pack))
+    code, out, _ = cli(people, capsys, "--json", "policy", "keywords", "import", str(src), "--pack", str(pack))
     rep = json.loads(out)
     assert code == 0 and rep["added"] == 0 and rep["version_after"] is None and len(rep["duplicates"]) == 6
-    assert _files(pack) == after and _log_rows(people) == rows + 1
+    assert pack_files(pack) == after and trail_rows(people) == rows + 1
 
     # stats count the grown library, each term once
-    code, out, err = _cli(people, capsys, "--json", "policy", "keywords", "stats", str(pack))
+    code, out, err = cli(people, capsys, "--json", "policy", "keywords", "stats", str(pack))
     st = json.loads(out)
     risks = {r["risk"]: r for r in st["risks"]}
     assert code == 0 and st["version"] == "1.0.1" and len(risks) == 31 and "counted once" in st["rule"]
     assert st["terms"] == sum(r["terms"] for r in st["risks"]) == len({canonical_term(k.term) for k in lib.keywords})
     assert risks["A.4.1"]["terms"] == sum(k.category == "self_harm" for k in lib.keywords)
     assert risks["A.1.8"]["categories"] == ["illegal_cyber", "weapons"] and risks["A.1.8"]["minimum"] == 200
-    code, out, _ = _cli(people, capsys, "policy", "keywords", "stats", str(pack), "--format", "csv")
+    code, out, _ = cli(people, capsys, "policy", "keywords", "stats", str(pack), "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(table) == 31 and table[0]["risk"] == "A.1.1" and table[0]["short"] == "true"
-    code, out, _ = _cli(people, capsys, "policy", "keywords", "stats", str(pack))
+    code, out, _ = cli(people, capsys, "policy", "keywords", "stats", str(pack))
     assert code == 0 and "counting: each term is counted once" in out and "A.2.5" in out
 
 
 def test_dry_run_reports_and_writes_nothing(people: Database, pack: Path, tmp_path: Path, capsys) -> None:
     src = _write(tmp_path, "new.csv", CSV)
-    before, rows = _files(pack), _log_rows(people)
-    code, out, err = _cli(people, capsys, "--json", "policy", "keywords", "import", str(src), "--pack", str(pack), "--dry-run")
+    before, rows = pack_files(pack), trail_rows(people)
+    code, out, err = cli(people, capsys, "--json", "policy", "keywords", "import", str(src), "--pack", str(pack), "--dry-run")
     rep = json.loads(out)
     assert code == 0, err
     assert rep["dry_run"] and rep["added"] == 4 and rep["version_after"] is None and rep["written"] == []
     assert [c["existing_category"] for c in rep["collisions"]] == ["illegal_cyber"]
     assert any(n["term"] == "ransomwar" and n["near"][0]["term"] == "ransomware" for n in rep["near_duplicates"])
-    code, out, _ = _cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--dry-run")
+    code, out, _ = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--dry-run")
     assert code == 0 and "dry run: nothing written; pack default stays at 1.0.0" in out
-    assert _files(pack) == before and _log_rows(people) == rows
+    assert pack_files(pack) == before and trail_rows(people) == rows
 
 
 @pytest.mark.parametrize("name,content,extra,code,message", [
@@ -153,24 +139,24 @@ def test_dry_run_reports_and_writes_nothing(people: Database, pack: Path, tmp_pa
 ])
 def test_bad_input_changes_nothing(people: Database, pack: Path, tmp_path: Path, capsys, name, content, extra, code, message) -> None:
     src = _write(tmp_path, name, content)
-    before, rows = _files(pack), _log_rows(people)
+    before, rows = pack_files(pack), trail_rows(people)
     args = ["policy", "keywords", "import", str(src), *extra]
     if "--pack" not in extra:
         args += ["--pack", str(pack)]
-    got, out, err = _cli(people, capsys, *args)
+    got, out, err = cli(people, capsys, *args)
     assert got == code, (out, err)
     assert message in err
-    assert _files(pack) == before and _log_rows(people) == rows
+    assert pack_files(pack) == before and trail_rows(people) == rows
 
 
 def test_only_a_chair_or_an_admin_imports(people: Database, pack: Path, tmp_path: Path, capsys) -> None:
     src = _write(tmp_path, "a.txt", "zorbflex grenade\n")
-    before, rows = _files(pack), _log_rows(people)
-    code, _, err = _cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons",
+    before, rows = pack_files(pack), trail_rows(people)
+    code, _, err = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons",
                         user="priya.nair")
     assert code == 4 and "change a policy pack's keyword library" in err
-    assert _files(pack) == before and _log_rows(people) == rows
-    code, out, err = _cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons",
+    assert pack_files(pack) == before and trail_rows(people) == rows
+    code, out, err = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons",
                           user="wei.chen")
     assert code == 0 and "1.0.0 -> 1.0.1" in out, err
 
@@ -179,25 +165,25 @@ def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, 
                                                               monkeypatch) -> None:
     """The trail entry fails (as a full disk would): the use case rolls back and the files are restored."""
     from review.errors import ReviewError
-    from review.services import pack_files
+    from review.services import pack_files as pack_change
 
     def failing_record(*_a, **_k):
         assert b"1.0.1" in (pack / "pack.yaml").read_bytes()  # the files were already replaced
         raise ReviewError("the audit trail could not be written")
 
     src = _write(tmp_path, "a.txt", "zorbflex grenade\n")
-    before, rows = _files(pack), _log_rows(people)
-    monkeypatch.setattr(pack_files.audit, "record", failing_record)
-    code, _, err = _cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons")
+    before, rows = pack_files(pack), trail_rows(people)
+    monkeypatch.setattr(pack_change.audit, "record", failing_record)
+    code, _, err = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons")
     assert code == 2 and "could not be written" in err
-    assert _files(pack) == before and _log_rows(people) == rows
+    assert pack_files(pack) == before and trail_rows(people) == rows
     assert load_pack(pack).version == "1.0.0"
 
 
 def test_bench_keywords_imports_into_a_copy_and_prints_one_json_line(capsys) -> None:
-    shipped = _files(PACKS_DIR / "default")
+    shipped = pack_files(PACKS_DIR / "default")
     assert main(["bench", "keywords", "--terms", "300", "--scan-items", "40"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["read"] == 300 and last["added"] + last["skipped"] == 300 and last["version"] == "1.0.0 -> 1.0.1"
     assert last["library_terms"] > 294 and last["import_s"] >= 0 and last["scan_mb_s"] > 0
-    assert _files(PACKS_DIR / "default") == shipped  # the shipped pack is untouched
+    assert pack_files(PACKS_DIR / "default") == shipped  # the shipped pack is untouched
