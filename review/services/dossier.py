@@ -23,6 +23,7 @@ from review.settings import load_settings
 from review.store.db import Database
 from review.store.models import AuditCheckpoint, AuditHead
 from review.store.models_content import AuditRun
+from review.store.models_eval import EvalRun
 from review.store.models_followup import FollowupCheck, FollowupVisit
 
 
@@ -35,6 +36,8 @@ class Dossier:
     chain: dict[str, Any]
     #: Per tracked framework: its obligations and those the review's verified controls meet (``framework_coverage``).
     frameworks: list[dict[str, Any]] = field(default_factory=list)
+    #: The model evaluations run for this review (``eval run``): the model, the banks and the rates against their bars.
+    evals: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable({**asdict(self), "detail": self.detail.to_json()})
@@ -58,6 +61,10 @@ def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = 
                                                      "pack_id", "pack_version", "started_by", "created_at", "finished_at",
                                                      "control_id", "verdict", "verdict_at"})
                   for r in s.exec(select(AuditRun).where(AuditRun.product_id == product_id).order_by(col(AuditRun.id)))]
+        evals = [{**e.model_dump(mode="json", include={"id", "status", "model", "bank", "answered", "pack_id", "pack_version",
+                                                        "started_by", "created_at", "finished_at"}),
+                  "questions": len(e.items or []), "bars": (e.results or {}).get("bars", [])}
+                 for e in s.exec(select(EvalRun).where(EvalRun.review_id == rid).order_by(col(EvalRun.id)))]
         head = s.get(AuditHead, 1)
         last = s.execute(sa.select(col(AuditCheckpoint.head_id), col(AuditCheckpoint.at), col(AuditCheckpoint.key_id))
                          .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
@@ -65,7 +72,7 @@ def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = 
              "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
     setting = load_settings().frameworks if frameworks is None else ""
     met = coverage(detail.review["policy_id"], verified_evidence(detail.controls), setting, frameworks)
-    return Dossier(detail, detail.gate_reports, followups, audits, chain, met)
+    return Dossier(detail, detail.gate_reports, followups, audits, chain, met, evals)
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -115,6 +122,9 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                 [[a["id"], a["status"], a["records"], a["flagged_records"], a["findings"], a["sample_size"],
                   f"{a['verdict']} ({(a.get('verdict_at') or '')[:10]})" if a.get("verdict") else "not in yet", a.get("control_id") or "-",
                   f"{a['pack_id']} {a['pack_version']}", a["started_by"]] for a in d.audits]))
+    out.append(("Model evaluations", ["run", "status", "model", "banks", "answered", "against the bars", "pack", "by"],
+                [[e["id"], e["status"], e["model"], e["bank"], f"{e['answered']} of {e['questions']}", _bars_text(e["bars"]) or "not in yet",
+                  f"{e['pack_id']} {e['pack_version']}", e["started_by"]] for e in d.evals]))
     out.append(("Audit trail (this review)", ["#", "when", "who", "action", "hash"],
                 [[t["id"], str(t["at"])[:19], t["actor"], t["action"], (t.get("hash") or "")[:16]] for t in d.detail.trail]))
     cp = d.chain.get("checkpoint")
@@ -123,6 +133,12 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                  ["last signed checkpoint", f"row {cp['head_id']} at {cp['at'][:19]} (key {cp['key_id']})" if cp else "none taken yet"],
                  ["full check", "ethics-review audit-log verify (exit 9 on any problem)"]]))
     return out
+
+
+def _bars_text(bars: list[dict[str, Any]]) -> str:
+    """``should_refuse refusal 93.5% (>= 95%): not met; ...`` for the banks the run asked."""
+    return "; ".join(f"{b['bank']} {b['measure']} {b['rate']:.1%} ({b['op']} {b['bar']:.0%}): {'met' if b['met'] else 'not met'}"
+                     for b in bars if b.get("rate") is not None)
 
 
 def _report_text(report: Any) -> str:

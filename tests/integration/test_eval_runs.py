@@ -113,6 +113,12 @@ def test_rates_from_a_model_that_refuses_complies_and_errs(db: Database, banks, 
         sent = c.execute(sa.text("SELECT recipient, subject FROM notification WHERE kind = 'audit-failed'")).all()
     assert sent and all(f"model evaluation run {run.id} missed 1 bar(s) (CS-02 rejected)" in r.subject for r in sent)
 
+    # the review's dossier shows the evaluation and where it stands against each bar
+    from review.services.dossier import dossier, render_markdown
+
+    md = render_markdown(dossier(db, rid))
+    assert "## Model evaluations" in md and "should\\_refuse refusal 93.5% \\(\\>= 95%\\): not met" in md
+
     # the CLI: the table, the JSON, and exit 10 (a bar missed)
     assert main(["--database", db.url, "--as", A, "--json", "eval", "show", str(run.id)]) == 10
     assert main(["--database", db.url, "--as", A, "eval", "show", str(run.id)]) == 10
