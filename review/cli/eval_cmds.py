@@ -31,9 +31,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--rate-limit", type=float, default=None, help="at most this many requests a second")
     p.add_argument("--api-key-env", default=None, metavar="VAR",
                    help="environment variable holding the API key (sent as a Bearer token; the key is never stored)")
+    _engine(p)
     p.set_defaults(func=cmd_run)
     p = ev.add_parser("resume", help="finish an interrupted or failed run (asks only the questions with no stored answer)")
     p.add_argument("run")
+    _engine(p)
     p.set_defaults(func=cmd_resume)
     p = ev.add_parser("show", help="one run: rates with Wilson intervals against the standard, per bank and per risk")
     p.add_argument("run")
@@ -87,9 +89,23 @@ def cmd_resume(ctx: Any) -> int:
     return _go(ctx, ctx.args.run)
 
 
+def _engine(p: Any) -> None:
+    p.add_argument("--prefect", action="store_true",
+                   help="run as the `model-evaluation` Prefect flow (uses PREFECT_API_URL, else a local ephemeral server): "
+                        "the result is also a Markdown artifact on the flow run")
+
+
 def _go(ctx: Any, run_id: Any) -> int:
     from review.services import eval_runs
 
+    if ctx.args.prefect:
+        from flows.evaluation import model_evaluation
+        from flows.settings import fast_engine
+
+        with fast_engine():
+            result = model_evaluation(run_id=int(eval_runs.get_run(ctx.db, run_id).run.id or 0), database_url=ctx.db.url,
+                                      actor=ctx.actor_or_none)
+        return _show(ctx, result["id"])
     tick, bar = _progress(ctx)
     with bar:
         run = eval_runs.run(ctx.db, run_id, actor=ctx.actor_or_none, progress=tick)
