@@ -404,7 +404,7 @@ def cmd_show(ctx: Any) -> int:
         output.table("Controls", ["control", "title", "dimension", "verified at", "status", "evidence"],
                      [(cv.control_id, cv.title, cv.dimension, cv.verify_gate, status_text(cv.status),
                        ", ".join(f"{e['filename']} ({e['sha256'][:10]})" for e in cv.evidence) or "-") for cv in d.controls])
-        _frameworks_met(ctx, r["policy_id"], d.controls)
+        _frameworks_met(d.frameworks)
     if d.decisions:
         output.table("Decisions", ["when", "gate", "decision", "by", "rationale"],
                      [(when(_dt(x["created_at"])), x["gate"], x["action"], x["actor"], x["rationale"]) for x in d.decisions])
@@ -417,12 +417,10 @@ def cmd_show(ctx: Any) -> int:
     return 0
 
 
-def _frameworks_met(ctx: Any, policy_id: str, controls: Any) -> None:
+def _frameworks_met(frameworks: list[dict[str, Any]]) -> None:
     """Per tracked framework, the obligations the verified controls meet (the installed packs' crosswalks)."""
-    from policies.crosswalk import coverage, verified_evidence
-
     rows = [(f"{f['framework']} {len(f['met'])}/{f['obligations']}", m["obligation"], m["title"], ", ".join(m["controls"]))
-            for f in coverage(policy_id, verified_evidence(controls), ctx.settings.frameworks) for m in f["met"]]
+            for f in frameworks for m in f["met"]]
     if rows:
         output.table("Obligations met in other frameworks by verified evidence", ["framework (met/all)", "obligation", "title", "by"], rows)
 

@@ -19,7 +19,6 @@ from sqlmodel import col, select
 from policies.crosswalk import coverage, verified_evidence
 from review.services.content_report import html_page, html_table, hx, md, md_table
 from review.services.queries import ReviewDetail, _jsonable, show_review
-from review.settings import load_settings
 from review.store.db import Database
 from review.store.models import AuditCheckpoint, AuditHead
 from review.store.models_content import AuditRun
@@ -70,8 +69,7 @@ def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = 
                          .order_by(col(AuditCheckpoint.id).desc()).limit(1)).first()
     chain = {"head_id": head.last_id if head else 0, "head_hash": head.last_hash if head else None,
              "checkpoint": {"head_id": last.head_id, "at": last.at.isoformat(), "key_id": last.key_id} if last else None}
-    setting = load_settings().frameworks if frameworks is None else ""
-    met = coverage(detail.review["policy_id"], verified_evidence(detail.controls), setting, frameworks)
+    met = detail.frameworks if frameworks is None else coverage(detail.review["policy_id"], verified_evidence(detail.controls), "", frameworks)
     return Dossier(detail, detail.gate_reports, followups, audits, chain, met, evals)
 
 

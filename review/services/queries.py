@@ -235,6 +235,8 @@ class ReviewDetail:
     trail: list[dict[str, Any]]
     #: what the automatic gate steps found (per gate and round)
     gate_reports: list[dict[str, Any]] = field(default_factory=list)
+    #: per tracked framework, the obligations the verified controls meet (``policies.crosswalk.coverage``)
+    frameworks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -267,17 +269,27 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
                 {"id": e.id, "sha256": e.sha256, "filename": e.filename, "size": e.size, "uploaded_by": e.uploaded_by,
                  "uploaded_at": e.uploaded_at.isoformat()}
             )
+        views = [ControlView(c.control_id, c.title, c.dimension, c.required_from, c.verify_gate, c.status,
+                             c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls]
         # JSON-ready (times as ISO text): the same data locally and from the review server.
         return ReviewDetail(
             review={**review.model_dump(mode="json"), "grade_label": _grade_label(review.policy_id, review.grade)},
             product={**product.profile, "id": product.id, "created_at": product.created_at.isoformat()},
             assessments=[a.model_dump(mode="json") for a in assessments],
-            controls=[ControlView(c.control_id, c.title, c.dimension, c.required_from, c.verify_gate, c.status,
-                                  c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls],
+            controls=views,
             decisions=[d.model_dump(mode="json") for d in decisions],
             trail=[t.model_dump(mode="json", exclude={"prev_hash", "state", "state_keys", "mac", "fmt"}) for t in trail],
             gate_reports=[g.model_dump(mode="json") for g in reports],
+            frameworks=_frameworks(review.policy_id, views),
         )
+
+
+def _frameworks(policy_id: str, views: list[ControlView]) -> list[dict[str, Any]]:
+    """The obligations of each tracked framework the review's verified controls meet (as the dossier lists them)."""
+    from policies.crosswalk import coverage, verified_evidence
+    from review.settings import load_settings
+
+    return coverage(policy_id, verified_evidence(views), load_settings().frameworks)
 
 
 def _grade_label(pack_id: str, grade: str | None) -> str | None:

@@ -48,6 +48,10 @@ def test_one_verified_evidence_meets_obligations_in_every_framework_it_maps_to(d
             assert m["controls"] == ("SAF-01",) and m["evidence"] == (f"robustness-report.md {sha[:16]}",)
     assert by_fw["nist-ai-rmf"]["obligations"] == 19 and by_fw["iso-42001"]["obligations"] == 38
 
+    # the review itself carries them too: `show --json` and GET /reviews/{id} (the same ReviewDetail)
+    shown = show_review(db, rid).to_json()["frameworks"]
+    assert {f["framework"]: {m["obligation"] for m in f["met"]} for f in shown} == {fw: set(m) for fw, m in met.items()}
+
     md = dossier.render_markdown(d)
     assert "## Frameworks tracked: obligations met by verified evidence" in md
     assert "| nist-ai-rmf | MEASURE-2 | Trustworthy characteristics evaluated | SAF-01 |" in md
