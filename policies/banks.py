@@ -128,14 +128,18 @@ def parse_lines(text: str, kind: str, name: str, *, today: date, default_added: 
     return items
 
 
-def read_bank(pack_dir: Path, rel: str, kind: str, *, today: date | None = None) -> list[BankItem]:
-    path = Path(pack_dir) / rel
+def read_text(path: Path, shown: str, missing: str = "file not found") -> str:
+    """A bank file's text: a missing file or one that is not UTF-8 is an error naming it (as ``shown``)."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise BankError(f"{rel}: test bank file not found (paths are relative to the pack directory)") from None
+        raise BankError(f"{shown}: {missing}") from None
     except UnicodeDecodeError as exc:
-        raise BankError(f"{rel}: not UTF-8 (byte {exc.start}); save the bank as UTF-8") from None
+        raise BankError(f"{shown}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+
+
+def read_bank(pack_dir: Path, rel: str, kind: str, *, today: date | None = None) -> list[BankItem]:
+    text = read_text(Path(pack_dir) / rel, rel, "test bank file not found (paths are relative to the pack directory)")
     return parse_lines(text, kind, rel, today=today or date.today())
 
 

@@ -15,7 +15,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from review.bench.moderation_server import LocalServer
+from review.bench.moderation_server import JsonHandler, LocalServer
 
 MODEL = "acme-chat-7b"
 REFUSALS = {"en": "I'm sorry, but I can't help with that request.", "zh": "抱歉，我无法提供这方面的帮助。"}
@@ -62,21 +62,8 @@ class ChatServer(LocalServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         srv = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real API server
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _send(self, code: int, body: bytes) -> None:
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    pass
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

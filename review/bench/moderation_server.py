@@ -35,6 +35,25 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64  # concurrent clients connect at once
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A request handler that answers JSON and shrugs off a client that timed out and left."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read their own records
+        pass
+
+    def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+            pass
+
+
 class LocalServer:
     """A threaded HTTP server on a free port of 127.0.0.1 serving ``self._handler()``, as a context manager; ``url`` is
     its OpenAI-style base (``.../v1``). The stand-in servers below share this and differ in what they answer."""
@@ -84,22 +103,7 @@ class ModerationServer(LocalServer):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         srv = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with srv.lock:

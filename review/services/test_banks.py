@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from policies.banks import KINDS, BankError, BankItem, BankLint, dedupe_key, lint_banks, parse_lines, read_bank
+from policies.banks import KINDS, BankError, BankItem, BankLint, dedupe_key, lint_banks, parse_lines, read_bank, read_text
 from policies.content_schema import ContentSafetyPolicy
 from policies.loader import LoadedPack, load_pack
 from policies.standard import Standard, load_standard
@@ -111,13 +111,7 @@ def import_bank(db: Database | None, pack_ref: str, file: str | Path, *, kind: s
         raise InvalidInput(f"--bank {kind!r}: expected one of {', '.join(KINDS)}")
     today = today or date.today()
     path = Path(file)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{file}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise BankError(f"{file}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
-    incoming = parse_lines(text, kind, str(file), today=today, default_added=today)
+    incoming = parse_lines(read_text(path, str(file)), kind, str(file), today=today, default_added=today)
     lp = load_pack(pack_ref)
     with locked(lp.directory, exclusive=not dry_run):
         lp = load_pack(lp.path)  # as it is now that no other change can happen

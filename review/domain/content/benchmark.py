@@ -105,9 +105,9 @@ def measure_filter(records_iter: Iterable[Record], library: list[str], *, chunk:
                    substring_every: int = 50, engine: str | None = None) -> dict[str, Any]:
     """Throughput in MB/s (MB = 10^6 bytes of UTF-8 prompt+output), one core:
 
-    * ``filter_mb_s``: normalize + match + findings with original spans on the raw JSONL
-      bytes of each chunk, as the audit reads them (one prefilter pass per chunk buffer,
-      only lines with a prefilter tag are decoded and verified; serialization is untimed);
+    * ``filter_mb_s``: the audit's own chunk path on the raw JSONL bytes of each chunk
+      (``records_io.scan_jsonl``: every line decoded and checked, the prefilter or not,
+      normalize + match + findings with original spans; serialization is untimed);
     * ``filter_records_mb_s``: the same through ``scan_many`` on ``Record`` objects;
     * ``pyahocorasick``: raw ``Automaton.iter()`` over the same, un-normalized texts;
     * ``substring_loop``: ``[t for t in terms if t in text]`` per text (LLM Guard's

@@ -8,8 +8,9 @@ Two layers:
   are mapped back to the original text.
 * ``Prefilter`` (Hyperscan) scans a whole chunk of raw texts as one UTF-8 buffer and says
   which texts may hold a hit. Its patterns are a superset of what ``KeywordSet`` can match
-  on the view: each term as written and in canonical form (caseless, ``[il]`` for the merged
-  letter, Traditional/compat variants spelled out for CJK characters), plus flags for
+  on the view: each term as written and in canonical form, as plain literals scanned in the
+  term view of the buffer (``TERM_VIEW``: ``l`` as ``i``, separators as a space, Traditional,
+  compatibility and case forms folded in place), its typo and split-word spellings, plus flags for
   characters that fold into Latin (homoglyphs, full width, zero-width, bidi: one literal per
   character), for spaced-out single letters and for leetspeak inside a word. Raw buffers
   get cheap flags (two-byte leet literals, a one-pattern spaced database that treats every
@@ -17,8 +18,8 @@ Two layers:
   leet/spaced patterns and with the fold literals, which list the non-ASCII characters the
   view must fold. Only flagged texts are folded and verified, and the flags tell the view
   which steps it can skip (plain texts are folded with ``replace``/``lower`` and matched
-  together in one automaton call). Extra regex patterns (rules) ride along in the main
-  database (HS_FLAG_PREFILTER, verified by Python ``re``).
+  together in one automaton call). Extra regex patterns (rules) have a database of their own
+  over the raw bytes (HS_FLAG_PREFILTER, verified by Python ``re``).
 
 Engine choice: ``hyperscan`` (default when importable) or ``ahocorasick`` (verify every
 text); force with ``engine=`` or the env var ``ETHICS_REVIEW_MATCHER``.
@@ -529,10 +530,9 @@ def unequal_literals() -> list[str]:
 
 
 def hs_typo_patterns(term: str) -> list[str]:
-    """Literal patterns (matched caseless) for the typo variants of a term as written: plain literals compile in a
-    fraction of the time of spelled ones (the ``[il]`` class and ``_GAP``: 2,856 variants of the default pack took
-    11 s spelled, under 1 s as literals). So a typo on top of another evasion (``kiIl yourseIf``, ``murdr--er``)
-    reaches the view only on a line the prefilter passes for another reason, or when it is skipped."""
+    """Literal patterns (matched caseless, in the term view) for the typo variants of a term as written, one space
+    between its words. A typo on top of a run of separators (``murdr -- er``) reaches the view only on a line the
+    prefilter passes for another reason, or when it stands aside."""
     return ["".join(_esc_bytes(c) for c in v) for v in typo_variants(term.strip().lower().translate(_TERM_VIEW_STR))]
 
 
@@ -772,7 +772,7 @@ class Prefilter:
         spelled = sorted({p for t in terms if t.canon for p in hs_term_patterns(t.term, t.canon, nat is not None)}
                          | {p for t in terms if t.canon for p in hs_split_patterns(t.term)}
                          | {p for t in typo_terms for p in hs_typo_patterns(t.term)}
-                         | ({_esc_bytes(DOUBLE_GAP[0]) * 2} if keyword else set()))
+                         | ({"".join(_esc_bytes(c) for c in DOUBLE_GAP)} if keyword else set()))
         for p in spelled:
             exprs.append(p.encode("ascii"))
             flags.append(base)
