@@ -1269,6 +1269,21 @@ static PyObject *term_view(PyObject *self, PyObject *arg) {
 static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
 static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
 
+/* Whether text holds one separator between two ASCII letters (no word of it is split otherwise). */
+static int may_split(int kind, const void *data, Py_ssize_t n) {
+#define MAY_SPLIT(T)                                                                                      \
+    do {                                                                                                  \
+        const T *d = data;                                                                                \
+        for (Py_ssize_t i = 1; i + 1 < n; i++)                                                            \
+            if (word_sep(d[i]) && ascii_letter(d[i - 1]) && ascii_letter(d[i + 1])) return 1;             \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND) MAY_SPLIT(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND) MAY_SPLIT(Py_UCS2);
+    else MAY_SPLIT(Py_UCS4);
+#undef MAY_SPLIT
+    return 0;
+}
+
 static PyObject *split_words(PyObject *self, PyObject *arg) {
     PyObject *seq = PySequence_Fast(arg, "split_words expects a sequence of str");
     if (!seq) return NULL;
@@ -1285,30 +1300,37 @@ static PyObject *split_words(PyObject *self, PyObject *arg) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(text);
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
-        Py_ssize_t i = 0;
-        while (i < n) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (!ascii_letter(c)) { i++; continue; }
-            /* a run from a letter: letters, and separators followed (after more separators) by a letter */
-            Py_ssize_t s = i, e = i + 1, k = i + 1;
-            int split = 0;
-            while (k < n) {
-                Py_UCS4 d = PyUnicode_READ(kind, data, k);
-                if (ascii_letter(d)) { e = ++k; continue; }
-                if (!word_sep(d)) break;
-                Py_ssize_t q = k;
-                while (q < n && word_sep(PyUnicode_READ(kind, data, q))) q++;
-                if (q >= n || !ascii_letter(PyUnicode_READ(kind, data, q))) break;
-                if (q == k + 1) split = 1;  /* one separator between two letters */
-                k = q;
-            }
-            if (split) {
-                PyObject *tri = Py_BuildValue("(nnn)", t, s, e);
-                if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }
-                Py_DECREF(tri);
-            }
-            i = e;
-        }
+        if (!may_split(kind, data, n)) continue;
+#define SPLIT_LOOP(T)                                                                                     \
+        do {                                                                                              \
+            const T *d = data;                                                                            \
+            Py_ssize_t i = 0;                                                                             \
+            while (i < n) {                                                                               \
+                if (!ascii_letter(d[i])) { i++; continue; }                                               \
+                /* a run from a letter: letters, and separators followed (after more separators) by a letter */ \
+                Py_ssize_t s = i, e = i + 1, k = i + 1;                                                   \
+                int split = 0;                                                                            \
+                while (k < n) {                                                                           \
+                    if (ascii_letter(d[k])) { e = ++k; continue; }                                        \
+                    if (!word_sep(d[k])) break;                                                           \
+                    Py_ssize_t q = k;                                                                     \
+                    while (q < n && word_sep(d[q])) q++;                                                  \
+                    if (q >= n || !ascii_letter(d[q])) break;                                             \
+                    if (q == k + 1) split = 1;  /* one separator between two letters */                   \
+                    k = q;                                                                                \
+                }                                                                                         \
+                if (split) {                                                                              \
+                    PyObject *tri = Py_BuildValue("(nnn)", t, s, e);                                      \
+                    if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }              \
+                    Py_DECREF(tri);                                                                       \
+                }                                                                                         \
+                i = e;                                                                                    \
+            }                                                                                             \
+        } while (0)
+        if (kind == PyUnicode_1BYTE_KIND) SPLIT_LOOP(Py_UCS1);
+        else if (kind == PyUnicode_2BYTE_KIND) SPLIT_LOOP(Py_UCS2);
+        else SPLIT_LOOP(Py_UCS4);
+#undef SPLIT_LOOP
     }
     Py_DECREF(seq);
     return out;

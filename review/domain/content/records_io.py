@@ -95,12 +95,18 @@ def id_key(rid: str) -> int:
 
 
 def pack_keys(lines: dict[str, int]) -> bytes:
+    """``(id_key(rid), line)`` per record as native unsigned 64-bit pairs (``unpack_keys`` reads them back)."""
+    import sys
     from array import array
 
-    a = array("Q")
-    for rid, line in lines.items():
-        a.append(id_key(rid))
-        a.append(line)
+    b2 = _blake2b
+    keys = array("Q")
+    keys.frombytes(b"".join([b2(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest() for rid in lines]))
+    if sys.byteorder != "little":  # the digests are id_key's little-endian integers
+        keys.byteswap()
+    a = array("Q", bytes(16 * len(keys)))
+    a[0::2] = keys
+    a[1::2] = array("Q", lines.values())
     return a.tobytes()
 
 
