@@ -25,6 +25,8 @@ def test_split_words_compiled_equals_reference():
     rng = random.Random(3)
     alphabet = "ab-._ Z9é-"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    # every string kind (Latin-1, two-byte, four-byte) takes its own compiled loop
+    texts += ["".join(rng.choice(alphabet + extra) for _ in range(rng.randint(0, 30))) for extra in ("中", "😀") for _ in range(1000)]
     texts += ["mur-der", "U.S.A", "-a-", "a-", "a--b", "x.y--z", "www.ex.com/a-b"]
     got = nat.split_words(texts)
     with python_reference():
