@@ -1030,12 +1030,9 @@ static inline int is_cjk(Py_UCS4 c) {
 }
 
 /* model_sums(model, text, max_chars) -> (sums: tuple[int, ...], n_features, units) */
-static PyObject *model_sums(PyObject *self, PyObject *args) {
-    PyObject *cap, *text;
-    Py_ssize_t max_chars;
-    if (!PyArg_ParseTuple(args, "OUn", &cap, &text, &max_chars)) return NULL;
-    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
-    if (!m) return NULL;
+/* The (per-class sums, distinct features, evidence units) of one text as a new tuple. */
+static PyObject *model_sums_of(Model *m, PyObject *text, Py_ssize_t max_chars) {
+    if (!PyUnicode_Check(text)) { PyErr_SetString(PyExc_TypeError, "model_sums expects str"); return NULL; }
     Py_ssize_t len = PyUnicode_GET_LENGTH(text);
     PyObject *head = len > max_chars ? PyUnicode_Substring(text, 0, max_chars) : Py_NewRef(text);
     if (!head) return NULL;
@@ -1106,6 +1103,33 @@ static PyObject *model_sums(PyObject *self, PyObject *args) {
         PyTuple_SET_ITEM(t, c, x);
     }
     return Py_BuildValue("Nnd", t, a.n, (double)words + (double)cjk / 2.0);
+}
+
+static PyObject *model_sums(PyObject *self, PyObject *args) {
+    PyObject *cap, *text;
+    Py_ssize_t max_chars;
+    if (!PyArg_ParseTuple(args, "OUn", &cap, &text, &max_chars)) return NULL;
+    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
+    if (!m) return NULL;
+    return model_sums_of(m, text, max_chars);
+}
+
+/* model_sums_many(model, texts, max_chars): [model_sums(model, t, max_chars) for t in texts], one call. */
+static PyObject *model_sums_many(PyObject *self, PyObject *args) {
+    PyObject *cap, *texts;
+    Py_ssize_t max_chars;
+    if (!PyArg_ParseTuple(args, "OO!n", &cap, &PyList_Type, &texts, &max_chars)) return NULL;
+    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
+    if (!m) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *r = model_sums_of(m, PyList_GET_ITEM(texts, k), max_chars);
+        if (!r) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, k, r);
+    }
+    return out;
 }
 
 /* ------------------------------------------------------------------ knowledge base prefilter */
@@ -1444,6 +1468,7 @@ static PyMethodDef methods[] = {
     {"resolve_hits", resolve_hits, METH_VARARGS, "resolve_hits(views, buf, flat, lens, flags, n_terms): [(text, start, end, pattern)] of the matches that count."},
     {"feature_hash", feature_hash, METH_O, "The classifier's 64-bit hash of a feature string."},
     {"model_new", model_new, METH_VARARGS, "A classifier weight table {feature: [int per class]} for model_sums."},
+    {"model_sums_many", model_sums_many, METH_VARARGS, "[model_sums(model, t, max_chars) for t in texts]."},
     {"model_sums", model_sums, METH_VARARGS, "(per-class weight sums, distinct features, evidence units) of a text."},
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},

@@ -174,12 +174,24 @@ class ContentFilter:
     def scan_many(self, records: list[Record]) -> list[Finding]:
         """All findings for a chunk of records, deterministic order."""
         findings: list[Finding] = []
+        everywhere = self._keywords_everywhere
         for lo in range(0, len(records), BATCH):
             chunk = records[lo:lo + BATCH]
             texts = _texts(chunk)
-            hints = self.prefilter.scan(texts) if self.prefilter is not None else None
-            findings.extend(self._scan_batch(chunk, texts, hints))
+            if self.prefilter is None:
+                hints = None
+            else:  # with the keyword scanner on every text, only the rules need the prefilter
+                hints = self.prefilter.scan_rules(texts) if everywhere else self.prefilter.scan(texts)
+            findings.extend(self._scan_batch(chunk, texts, hints, everywhere))
         return findings
+
+    @functools.cached_property
+    def _keywords_everywhere(self) -> bool:
+        """The keyword scanner has the compiled path: in ``scan_many`` it looks at every text of a batch in one pass
+        (the fold costs less than finding the candidates: on realistic text most of them are), so the prefilter's
+        keyword tags are not needed there. The findings are the same: the tags only ever narrowed the texts."""
+        return (self.prefilter is not None and self.prefilter.native
+                and any(isinstance(s, KeywordScanner) and s.keywords.native_ready for s in self.scanners))
 
     # ---- raw-buffer fast path (audit input: JSONL lines scanned as bytes, one prefilter pass)
     @property
@@ -273,11 +285,13 @@ class ContentFilter:
             add_fields(owners, texts, r.id, r.prompt, r.output, r.metadata)
         return keyword_only.scan_fields(owners, texts) if texts else []
 
-    def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None) -> list[Finding]:
+    def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None,
+                    everywhere: bool = False) -> list[Finding]:
         batch: list[Finding] = []
         for s in self.scanners:
             if hasattr(s, "scan_batch"):
-                batch.extend(s.scan_batch(chunk, texts, hints if _uses_hints(s) else None))
+                use = _uses_hints(s) and not (everywhere and isinstance(s, KeywordScanner))
+                batch.extend(s.scan_batch(chunk, texts, hints if use else None))
             else:
                 for r in chunk:
                     batch.extend(s.scan(r))

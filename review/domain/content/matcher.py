@@ -805,8 +805,8 @@ class Prefilter:
         self.tags = list(tags) + rule_tags
         self._buffer_dbs: list[_DB] = []  # raw buffers: main + rules + loose spaced
         self._text_dbs: list[_DB] = []  # candidate texts: main + rules + strict leet/spaced + fold literals
-        for db in ([_DB(exprs, flags, tags, view=True)] if exprs else []) + (
-                [_DB(rule_exprs, [_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8] * len(rule_exprs), rule_tags)] if rule_exprs else []):
+        self._rule_db = _DB(rule_exprs, [_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8] * len(rule_exprs), rule_tags) if rule_exprs else None
+        for db in ([_DB(exprs, flags, tags, view=True)] if exprs else []) + ([self._rule_db] if self._rule_db is not None else []):
             self._buffer_dbs.append(db)  # the rules see the raw bytes (e-mail addresses keep their dots)
             self._text_dbs.append(db)
         # a Chinese term written with spaces or hyphens between its characters ("自 杀", "自-杀"): with the compiled
@@ -854,11 +854,30 @@ class Prefilter:
     def scan(self, texts: list[str]) -> dict[int, set[str]]:
         if not texts:
             return {}
+        buf = self._joined(texts)
+        return self._by_text(buf, self._raw(buf, texts=True))
+
+    def scan_rules(self, texts: list[str]) -> dict[int, set[str]]:
+        """``scan`` for the rule patterns alone (their tags per text): what a batch needs when the compiled keyword
+        path looks at every text anyway (``ContentFilter.scan_many``)."""
+        if not texts or self._rule_db is None:
+            return {}
+        buf = self._joined(texts)
+        ends: list[tuple[int, str]] = []
+        with self._lock:
+            self._rule_db.scan(buf, ends.append)
+        return self._by_text(buf, ends)
+
+    @staticmethod
+    def _joined(texts: list[str]) -> bytes:
+        """The texts as one UTF-8 buffer, a NUL between two (a NUL inside a text reads as a space)."""
         joined = RECORD_SEP.join(texts)
         if joined.count(RECORD_SEP) != len(texts) - 1:  # a text carries a NUL: neutralize it
             joined = RECORD_SEP.join(t.replace(RECORD_SEP, " ") for t in texts)
-        buf = joined.encode("utf-8", "surrogatepass")
-        ends = self._raw(buf, texts=True)
+        return joined.encode("utf-8", "surrogatepass")
+
+    def _by_text(self, buf: bytes, ends: list[tuple[int, str]]) -> dict[int, set[str]]:
+        """The tags of the matches ending in ``buf`` (``_joined``) per text index."""
         out: dict[int, set[str]] = {}
         if not ends:
             return out

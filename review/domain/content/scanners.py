@@ -201,6 +201,9 @@ class KeywordScanner(_Base):
 
     def scan_batch(self, records: Sequence[Record], texts: Sequence[str], hints: Hints | None) -> list[Finding]:
         if hints is None:
+            if self.keywords.native_ready:  # every text, one compiled pass
+                idx = [i for i, text in enumerate(texts) if text]
+                return self.scan_fields([(records[i // 3].id, FIELDS[i % 3]) for i in idx], [texts[i] for i in idx])
             return super().scan_batch(records, texts, None)
         out: list[Finding] = []
         idx = [i for i in sorted(i for i, tags in hints.items() if not KEYWORD_TAGS.isdisjoint(tags)) if texts[i]]
@@ -290,7 +293,20 @@ class ClassifierScanner(_Base):
         self.version = model.version
 
     def scan_text(self, record_id: str, field: FieldName, text: str) -> list[Finding]:
-        label, p = self.model.predict(text)
+        return self._decided(record_id, field, text, self.model.predict(text))
+
+    def scan_batch(self, records: Sequence[Record], texts: Sequence[str], hints: Hints | None) -> list[Finding]:
+        if hints is not None:
+            return super().scan_batch(records, texts, hints)
+        idx = [i for i, text in enumerate(texts) if text]
+        out: list[Finding] = []
+        for i, decided in zip(idx, self.model.predict_many([texts[i] for i in idx]), strict=True):
+            if decided[0] != SAFE and decided[1] >= self.threshold:
+                out.extend(self._decided(records[i // 3].id, FIELDS[i % 3], texts[i], decided))
+        return out
+
+    def _decided(self, record_id: str, field: FieldName, text: str, decided: tuple[str, float]) -> list[Finding]:
+        label, p = decided
         if label == SAFE or p < self.threshold:
             return []
         return [self._finding(record_id, field, label, None, self.severity(label), 0, len(text), text,
