@@ -601,7 +601,7 @@ def _unexamined_lines(run: AuditRun, chunks, bad: set[int]) -> set[int]:
     out: set[int] = set()
     for c in chunks:
         for line, item in rio.read_chunk(run.source, run.fmt, _spec(c), run.settings["product"], run.settings.get("columns")):
-            if line not in bad and isinstance(item, rio.Record) and not filt.examined(item):
+            if line not in bad and not isinstance(item, rio.BadRecord) and not filt.examined(item):
                 out.add(line)
     return out
 
