@@ -1292,14 +1292,15 @@ static PyObject *term_view(PyObject *self, PyObject *arg) {
  * "www.example.com"), in text then position order (normalize.SPLIT_WORD_RE is the reference). */
 static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
 static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
+static inline int ascii_alnum(Py_UCS4 c) { return ascii_letter(c) || (c >= '0' && c <= '9'); }
 
-/* Whether text holds one separator between two ASCII letters (no word of it is split otherwise). */
+/* Whether text holds one separator between two ASCII letters or digits (no word of it is split otherwise). */
 static int may_split(int kind, const void *data, Py_ssize_t n) {
 #define MAY_SPLIT(T)                                                                                      \
     do {                                                                                                  \
         const T *d = data;                                                                                \
         for (Py_ssize_t i = 1; i + 1 < n; i++)                                                            \
-            if (word_sep(d[i]) && ascii_letter(d[i - 1]) && ascii_letter(d[i + 1])) return 1;             \
+            if (word_sep(d[i]) && ascii_alnum(d[i - 1]) && ascii_alnum(d[i + 1])) return 1;               \
     } while (0)
     if (kind == PyUnicode_1BYTE_KIND) MAY_SPLIT(Py_UCS1);
     else if (kind == PyUnicode_2BYTE_KIND) MAY_SPLIT(Py_UCS2);
@@ -1330,20 +1331,20 @@ static PyObject *split_words(PyObject *self, PyObject *arg) {
             const T *d = data;                                                                            \
             Py_ssize_t i = 0;                                                                             \
             while (i < n) {                                                                               \
-                if (!ascii_letter(d[i])) { i++; continue; }                                               \
-                /* a run from a letter: letters, and separators followed (after more separators) by a letter */ \
+                if (!ascii_alnum(d[i])) { i++; continue; }                                                \
+                /* a run from a letter or digit: those, and separators followed (after more) by one */    \
                 Py_ssize_t s = i, e = i + 1, k = i + 1;                                                   \
-                int split = 0;                                                                            \
+                int split = 0, letter = ascii_letter(d[i]);                                               \
                 while (k < n) {                                                                           \
-                    if (ascii_letter(d[k])) { e = ++k; continue; }                                        \
+                    if (ascii_alnum(d[k])) { letter |= ascii_letter(d[k]); e = ++k; continue; }           \
                     if (!word_sep(d[k])) break;                                                           \
                     Py_ssize_t q = k;                                                                     \
                     while (q < n && word_sep(d[q])) q++;                                                  \
-                    if (q >= n || !ascii_letter(d[q])) break;                                             \
+                    if (q >= n || !ascii_alnum(d[q])) break;                                              \
                     if (q == k + 1) split = 1;  /* one separator between two letters */                   \
                     k = q;                                                                                \
                 }                                                                                         \
-                if (split) {                                                                              \
+                if (split && letter) {  /* a number (3.14, 2024-05-06) is no word */                     \
                     PyObject *tri = Py_BuildValue("(nnn)", t, s, e);                                      \
                     if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }              \
                     Py_DECREF(tri);                                                                       \
@@ -1474,7 +1475,7 @@ static PyMethodDef methods[] = {
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
     {"term_view", term_view, METH_O, "The prefilter's term view of a UTF-8 buffer (same length): l/L as i, separators as space, CJK variants folded."},
-    {"split_words", split_words, METH_O, "[(text index, start, end)] of the words a - . or _ splits."},
+    {"split_words", split_words, METH_O, "[(text index, start, end)] of the words (letters and digits, a letter among them) a - . or _ splits."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };

@@ -144,7 +144,10 @@ class ContentFilter:
         terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False),
                       getattr(k, "typos", 0) > 0) for k in library.keywords]
         # a glued multi-word term is also found written as one word ("pipebomb", a soft hyphen between its words)
-        terms += [replace(t, canon=t.canon.replace(" ", "")) for t in terms if t.glued and " " in t.canon]
+        # ("3d printed gun" written as one word reads "edprintedgun": the leetspeak fold sees "3d" open a word)
+        joined = [replace(t, canon=c) for t in terms if t.glued and " " in t.canon
+                  for c in dict.fromkeys((t.canon.replace(" ", ""), canonical_term(t.term.replace(" ", ""))))]
+        terms += joined
         # a term of a category with ``typos: 1`` is also found one typo away (``typo_variants``); a variant that is
         # another term's own spelling stays that term's
         real = {t.canon for t in terms}

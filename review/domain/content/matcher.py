@@ -540,12 +540,12 @@ def hs_typo_patterns(term: str) -> list[str]:
 
 
 def hs_split_patterns(term: str) -> list[str]:
-    """Literal patterns (matched caseless) that a single Latin word split by a separator (``mur-der``, ``beh.ead``)
+    """Literal patterns (matched caseless) that a single Latin word (letters and digits: ``ak47``) split by a separator (``mur-der``, ``beh.ead``, ``ak-47``)
     cannot avoid: for each split point, the longer side with the separator next to it (``mur-``/``-der``...), so
     every such spelling is a candidate for ``KeywordSet._joined`` without a spelled pattern per split. A word split
     twice (``mu-r-der``) is found only on a line that is a candidate anyway (or when the prefilter stands aside)."""
     w = term.strip().lower()
-    if " " in w or not w.isascii() or len(w) < 4 or not w.isalpha():
+    if " " in w or not w.isascii() or len(w) < 4 or not w.isalnum() or w.isdigit():
         return []
     w = w.translate(_TERM_VIEW_STR)
     out: list[str] = []

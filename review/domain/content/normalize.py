@@ -396,18 +396,21 @@ def native() -> Native | None:
     return _NATIVE[0]
 
 
-SPLIT_WORD_RE = re.compile(r"[A-Za-z]+(?:[-._]+[A-Za-z]+)+")
-_ONE_SPLIT_RE = re.compile(r"[A-Za-z][-._][A-Za-z]")
+SPLIT_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[-._]+[A-Za-z0-9]+)+")
+_ONE_SPLIT_RE = re.compile(r"[A-Za-z0-9][-._][A-Za-z0-9]")
+_LETTER_RE = re.compile(r"[A-Za-z]")
 
 
 def split_words(texts: Sequence[str]) -> list[tuple[int, int, int]]:
-    """(text index, start, end) of every word a separator splits (``mur-der``, ``www.example.com``): a maximal run
-    of ASCII letters and ``-._`` from a letter to a letter with one separator between two letters somewhere; the
-    view reads it as several words (compiled when available)."""
+    """(text index, start, end) of every word a separator splits (``mur-der``, ``ak-47``, ``www.example.com``): a
+    maximal run of ASCII letters, digits and ``-._`` from a letter or digit to a letter or digit, with one separator
+    between two of them somewhere and a letter in it (a number such as 3.14 is no word); the view reads it as several
+    words (compiled when available)."""
     nat = native()
     if nat is not None:
         return nat.split_words(texts)
-    return [(k, m.start(), m.end()) for k, t in enumerate(texts) for m in SPLIT_WORD_RE.finditer(t) if _ONE_SPLIT_RE.search(m.group())]
+    return [(k, m.start(), m.end()) for k, t in enumerate(texts) for m in SPLIT_WORD_RE.finditer(t)
+            if _ONE_SPLIT_RE.search(m.group()) and _LETTER_RE.search(m.group())]
 
 
 @contextlib.contextmanager
