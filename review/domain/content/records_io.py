@@ -269,12 +269,13 @@ def read_chunk(path: str | Path, fmt: str, spec: ChunkSpec, product: str | None 
     if fmt == "csv":
         yield from _read_csv(data, path, spec, product, columns or list(CSV_COLUMNS))
         return
-    for i, raw in enumerate(data.split(b"\n")):
-        if not raw.strip():
-            continue
+    for i, _raw, obj in _decoded(data.split(b"\n"), path, spec.line_start):
         line = spec.line_start + i
-        obj = _decode(raw, path, line)
-        yield line, obj if isinstance(obj, BadRecord) else validate(obj, path, line, product)
+        if isinstance(obj, BadRecord):
+            yield line, obj
+            continue
+        rid = _plain_id(obj, product)  # the common record: no full validation needed (the same Record)
+        yield line, _plain(obj, rid, product) if rid is not None else validate(obj, path, line, product)
 
 
 def _read_csv(data: bytes, path: str | Path, spec: ChunkSpec, product: str | None, columns: list[str]

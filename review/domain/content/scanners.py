@@ -248,9 +248,12 @@ class RegexScanner(_Base):
             return super().scan_batch(records, texts, None)
         out: list[Finding] = []
         always = [r for r in self.rules if r.id not in self.prefiltered]
-        for i, text in enumerate(texts):
+        tagged = [(f"rule:{r.id}", r) for r in self.rules if r.id in self.prefiltered]
+        # only the texts a rule's tag names, unless a rule has no prefilter pattern (then every text)
+        for i in (range(len(texts)) if always else sorted(hints)):
+            text = texts[i]
             tags = hints.get(i, ())
-            rules = [r for r in self.rules if r.id in self.prefiltered and f"rule:{r.id}" in tags] + always
+            rules = [r for tag, r in tagged if tag in tags] + always
             if text and rules:
                 out.extend(self._scan_rules(records[i // 3].id, FIELDS[i % 3], text, rules))
         return out

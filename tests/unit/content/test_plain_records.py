@@ -45,3 +45,12 @@ def test_pack_keys_packs_id_key_per_record():
     lines = {"r1": 1, "é": 2, "😀" * 40: 3, "x": 2**40}
     assert rio.unpack_keys(rio.pack_keys(lines)) == [(rio.id_key(k), v) for k, v in lines.items()]
     assert rio.pack_keys({}) == b""
+
+
+@settings(max_examples=2000, deadline=None)
+@given(records, st.sampled_from([None, "", "prod"]))
+def test_a_plain_record_is_the_record_validate_builds(obj, product):
+    """read_chunk builds a plain record directly (``_plain``): the same Record ``validate`` returns."""
+    rid = rio._plain_id(obj, product)
+    if rid is not None:
+        assert rio._plain(obj, rid, product) == rio.validate(obj, "f.jsonl", 1, product)
