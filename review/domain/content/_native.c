@@ -463,8 +463,12 @@ static int arr_reserve(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t item) 
     return 0;
 }
 
-/* The views of texts as one new bytes object (each view as UTF-8, then one NUL byte); the map and joints into v. */
-static PyObject *fold_into(PyObject *arg, Views *v) {
+/* Called after each text's view is written (W still holds it): 0, or -1 with an exception. */
+typedef int (*ViewHook)(void *ctx, Py_ssize_t t, PyObject *text);
+
+/* The views of texts as one new bytes object (each view as UTF-8, then one NUL byte); the map and joints into v;
+ * hook (or NULL) sees each view in turn. */
+static PyObject *fold_into(PyObject *arg, Views *v, ViewHook hook, void *ctx) {
     PyObject *seq = PySequence_Fast(arg, "fold_batch expects a sequence of str");
     if (!seq) return NULL;
     Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
@@ -526,6 +530,7 @@ static PyObject *fold_into(PyObject *arg, Views *v) {
         }
         *o++ = 0; *om++ = -1;
         pos = (Py_ssize_t)(o - o0);
+        if (hook && hook(ctx, t, items[t]) < 0) goto fail;
     }
     v->starts[nt] = (int32_t)pos;
     v->nt = nt;
@@ -551,7 +556,7 @@ static Views *views_take(void) {
 static PyObject *fold_views(PyObject *self, PyObject *arg) {
     Views *v = views_take();
     if (!v) return NULL;
-    PyObject *buf = fold_into(arg, v);
+    PyObject *buf = fold_into(arg, v, NULL, NULL);
     if (!buf) { if (!spare_views) spare_views = v; else views_free(v); return NULL; }
     PyObject *cap = PyCapsule_New(v, VIEWS_CAPSULE, views_capsule_free);
     if (!cap) { Py_DECREF(buf); views_free(v); return NULL; }
@@ -570,7 +575,7 @@ static PyObject *fold_views(PyObject *self, PyObject *arg) {
 static PyObject *fold_batch(PyObject *self, PyObject *arg) {
     Views *v = views_take();
     if (!v) return NULL;
-    PyObject *buf = fold_into(arg, v), *ps = NULL, *pm = NULL, *pj = NULL, *r = NULL;
+    PyObject *buf = fold_into(arg, v, NULL, NULL), *ps = NULL, *pm = NULL, *pj = NULL, *r = NULL;
     if (!buf) goto done;
     ps = PyBytes_FromStringAndSize((const char *)v->starts, (Py_ssize_t)sizeof(int32_t) * (v->nt + 1));
     pm = PyBytes_FromStringAndSize((const char *)v->omap, (Py_ssize_t)sizeof(int32_t) * v->size);
@@ -1030,6 +1035,8 @@ static inline int is_cjk(Py_UCS4 c) {
 }
 
 /* model_sums(model, text, max_chars) -> (sums: tuple[int, ...], n_features, units) */
+static PyObject *model_sums_w(Model *m);
+
 /* The (per-class sums, distinct features, evidence units) of one text as a new tuple. */
 static PyObject *model_sums_of(Model *m, PyObject *text, Py_ssize_t max_chars) {
     if (!PyUnicode_Check(text)) { PyErr_SetString(PyExc_TypeError, "model_sums expects str"); return NULL; }
@@ -1039,6 +1046,11 @@ static PyObject *model_sums_of(Model *m, PyObject *text, Py_ssize_t max_chars) {
     int rc = view_of(head);
     Py_DECREF(head);
     if (rc < 0) return NULL;
+    return model_sums_w(m);
+}
+
+/* model_sums of the view in W (view_of has just run). */
+static PyObject *model_sums_w(Model *m) {
     const Py_UCS4 *v = W.out;
     Py_ssize_t n = W.m;
     if (fs_reserve((size_t)(4 * n + 16)) < 0) return NULL;
@@ -1192,6 +1204,8 @@ static PyObject *kb_new(PyObject *self, PyObject *arg) {
 }
 
 /* kb_could_match(kb, text, k, t) -> bool */
+static int kb_check_w(KB *kb, Py_ssize_t k, double t);
+
 static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     PyObject *cap, *text;
     Py_ssize_t k;
@@ -1201,6 +1215,13 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     if (!kb) return NULL;
     if (k < 1) { PyErr_SetString(PyExc_ValueError, "kb_could_match: k >= 1"); return NULL; }
     if (view_of(text) < 0) return NULL;
+    int r = kb_check_w(kb, k, t);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+/* kb_could_match on the view in W (view_of has just run): 1, 0, or -1 with an exception. */
+static int kb_check_w(KB *kb, Py_ssize_t k, double t) {
     /* " ".join(view.split()) in place, in W.a (free once the view is in W.b or W.a) */
     Py_UCS4 *sq = W.out == W.a ? W.b : W.a;
     Py_ssize_t m = 0;
@@ -1212,8 +1233,8 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
         gap = 0;
         sq[m++] = c;
     }
-    if (m == 0) Py_RETURN_FALSE;
-    if (fs_reserve((size_t)(m > k ? m - k + 1 : 1)) < 0) return NULL;
+    if (m == 0) return 0;
+    if (fs_reserve((size_t)(m > k ? m - k + 1 : 1)) < 0) return -1;
     Py_ssize_t n = 0;
     if (m <= k) {
         uint64_t h = FNV0;
@@ -1233,9 +1254,60 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
         double need = t * (double)(n > kb->size[e] ? n : kb->size[e]);
         Py_ssize_t hit = 0;
         for (Py_ssize_t q = kb->off[e]; q < kb->off[e + 1]; q++) hit += fs_has(kb->hashes[q]);
-        if ((double)hit >= need) Py_RETURN_TRUE;
+        if ((double)hit >= need) return 1;
     }
-    Py_RETURN_FALSE;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ fold_scan() */
+
+/* One fold per text for every built-in scanner: the keyword views (fold_views), and on the same view the
+ * classifier's sums (model_sums; a text longer than max_chars is summed on its head, folded apart as model_sums
+ * does) and the knowledge base's prefilter (kb_could_match). */
+typedef struct {
+    Model *model; Py_ssize_t max_chars; PyObject *sums;
+    KB *kb; Py_ssize_t k; double t; PyObject *kb_flags;
+} ScanHooks;
+
+static int scan_hook(void *ctx, Py_ssize_t t, PyObject *text) {
+    ScanHooks *h = ctx;
+    if (h->kb) {
+        int r = kb_check_w(h->kb, h->k, h->t);
+        if (r < 0) return -1;
+        PyList_SET_ITEM(h->kb_flags, t, PyBool_FromLong(r));
+    }
+    if (h->model) {
+        PyObject *r = PyUnicode_GET_LENGTH(text) > h->max_chars ? model_sums_of(h->model, text, h->max_chars) : model_sums_w(h->model);
+        if (!r) return -1;
+        PyList_SET_ITEM(h->sums, t, r);
+    }
+    return 0;
+}
+
+/* fold_scan(texts, model, max_chars, kb, k, t) -> (buf, views, sums, kb_flags): fold_views(texts), and per text
+ * model_sums(model, text, max_chars) and kb_could_match(kb, text, k, t) from the same fold; model or kb None: that
+ * list is None. */
+static PyObject *fold_scan(PyObject *self, PyObject *args) {
+    PyObject *texts, *mcap, *kcap;
+    ScanHooks h = {0};
+    if (!PyArg_ParseTuple(args, "O!OnOnd", &PyList_Type, &texts, &mcap, &h.max_chars, &kcap, &h.k, &h.t)) return NULL;
+    if (mcap != Py_None && !(h.model = PyCapsule_GetPointer(mcap, "ethics_review.model"))) return NULL;
+    if (kcap != Py_None && !(h.kb = PyCapsule_GetPointer(kcap, "ethics_review.kb"))) return NULL;
+    if (h.kb && h.k < 1) { PyErr_SetString(PyExc_ValueError, "fold_scan: k >= 1"); return NULL; }
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *buf = NULL, *cap = NULL, *r = NULL;
+    if (h.model && !(h.sums = PyList_New(n))) goto done;
+    if (h.kb && !(h.kb_flags = PyList_New(n))) goto done;
+    Views *v = views_take();
+    if (!v) goto done;
+    buf = fold_into(texts, v, scan_hook, &h);
+    if (!buf) { if (!spare_views) spare_views = v; else views_free(v); goto done; }
+    cap = PyCapsule_New(v, VIEWS_CAPSULE, views_capsule_free);
+    if (!cap) { views_free(v); goto done; }
+    r = PyTuple_Pack(4, buf, cap, h.sums ? h.sums : Py_None, h.kb_flags ? h.kb_flags : Py_None);
+done:
+    Py_XDECREF(buf); Py_XDECREF(cap); Py_XDECREF(h.sums); Py_XDECREF(h.kb_flags);
+    return r;
 }
 
 /* term_view(buf) -> bytes of the same length: the buffer the prefilter's term literals are scanned in (matcher.
@@ -1464,6 +1536,7 @@ static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_O, "Install the per-character fold table {code point: folded str}."},
     {"fold", fold, METH_O, "The match view of a str: (view, starts, ends, joints)."},
     {"fold_batch", fold_batch, METH_O, "The match views of many str as one UTF-8 buffer: (buf, starts, omap, joints)."},
+    {"fold_scan", fold_scan, METH_VARARGS, "fold_scan(texts, model, max_chars, kb, k, t): (buf, views, sums, kb_flags) from one fold per text."},
     {"fold_views", fold_views, METH_O, "The match views of many str as one UTF-8 buffer, with an opaque handle for resolve_hits: (buf, views)."},
     {"plain_fields", plain_fields, METH_VARARGS, "plain_fields(objs, product, modalities, max_id, cand): (ids, owners, texts, media) when every record is plain text, else None."},
     {"resolve_hits", resolve_hits, METH_VARARGS, "resolve_hits(views, buf, flat, lens, flags, n_terms): [(text, start, end, pattern)] of the matches that count."},

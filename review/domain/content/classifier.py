@@ -147,13 +147,20 @@ class SoftmaxRegression:
         (category = the most probable harmful class), else ``("safe", P(safe))``."""
         return decide(self.classes, list(self.predict_proba(text).values()))
 
-    def predict_many(self, texts: list[str]) -> list[tuple[str, float]]:
+    @property
+    def native_model(self) -> object | None:
+        """The compiled weight table for ``model_sums`` / ``fold_scan``, or None (the reference path)."""
+        return self._model if native() is not None else None
+
+    def predict_many(self, texts: list[str], rows: list[tuple[tuple[int, ...], int, float]] | None = None) -> list[tuple[str, float]]:
         """``[self.predict(t) for t in texts]``: the same numbers (the same operations in the same order), with the
-        compiled sums of all texts in one call and no per-text method calls."""
+        compiled sums of all texts in one call and no per-text method calls. ``rows``: those sums when the caller
+        has them already (``fold_scan``)."""
         nat = native()
-        if self._model is None or nat is None:
-            return [self.predict(t) for t in texts]
-        rows = nat.model_sums_many(self._model, texts, self.max_chars)
+        if rows is None:
+            if self._model is None or nat is None:
+                return [self.predict(t) for t in texts]
+            rows = nat.model_sums_many(self._model, texts, self.max_chars)
         bias, scale, min_norm, inv_t, min_ev = self.bias, self.scale, self.min_norm, 1.0 / self.temperature, self.min_evidence
         classes, safe = self.classes, self.safe_index
         one_hot = [1.0 if k == safe else 0.0 for k in range(len(classes))]

@@ -10,14 +10,15 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence, cast
 
 from review.domain.content.classifier import SoftmaxRegression
 from review.domain.content.knowledge import Exemplar, KnowledgeBase
 from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine, typo_variants
 from review.domain.content.normalize import canonical_term, native, tables
 from review.domain.content.rules import RuleSpec, compile_rule
-from review.domain.content.scanners import CategoryMap, KeywordScanner, RegexScanner, Scanner, ScannerContext, ScannerUse, build
+from review.domain.content.scanners import (CategoryMap, ClassifierScanner, KeywordScanner, KnowledgeBaseScanner, Prepared, RegexScanner,
+                                           Scanner, ScannerContext, ScannerUse, build)
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields, metadata_text
 
 # What ``from_policy`` reads of a ``policies.content_schema.ContentSafetyPolicy`` and a
@@ -288,11 +289,30 @@ class ContentFilter:
             add_fields(owners, texts, r.id, r.prompt, r.output, r.metadata)
         return keyword_only.scan_fields(owners, texts) if texts else []
 
+    def _prepare(self, texts: list[str]) -> Prepared | None:
+        """One compiled fold per non-empty text for the keyword scanner, the classifier and the knowledge base
+        (``fold_scan``), or None without the compiled fold."""
+        nat = native()
+        if nat is None:
+            return None
+        clf = next((s for s in self.scanners if isinstance(s, ClassifierScanner)), None)
+        kbs = next((s for s in self.scanners if isinstance(s, KnowledgeBaseScanner)), None)
+        model = clf.model.native_model if clf is not None else None
+        check = kbs.kb.native_check if kbs is not None else None
+        idx = [i for i, t in enumerate(texts) if t]
+        sub = [texts[i] for i in idx]
+        buf, views, sums, could = nat.fold_scan(sub, model, clf.model.max_chars if clf is not None else 0,
+                                                check[0] if check else None, check[1] if check else 1, check[2] if check else 1.0)
+        return Prepared(idx, sub, (buf, views), clf, sums, kbs, could)
+
     def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None,
                     everywhere: bool = False) -> list[Finding]:
         batch: list[Finding] = []
+        prep = self._prepare(texts) if everywhere else None  # everywhere: the keyword scanner folds every text anyway
         for s in self.scanners:
-            if hasattr(s, "scan_batch"):
+            if prep is not None and prep.serves(s):
+                batch.extend(cast("KeywordScanner | ClassifierScanner | KnowledgeBaseScanner", s).scan_prepared(chunk, prep))
+            elif hasattr(s, "scan_batch"):
                 use = _uses_hints(s) and not (everywhere and isinstance(s, KeywordScanner))
                 batch.extend(s.scan_batch(chunk, texts, hints if use else None))
             else:

@@ -366,7 +366,8 @@ class KeywordSet:
             out[j].append(Hit(s, e, t))
         return out
 
-    def find_flat(self, texts: list[str], joined: bool = True) -> list[tuple[int, int, int, Term]]:
+    def find_flat(self, texts: list[str], joined: bool = True, folded: tuple[bytes, object] | None = None
+                  ) -> list[tuple[int, int, int, Term]]:
         """Every hit in ``texts`` as ``(text index, start, end, term)`` in original offsets,
         sorted by text, start, end, category, canonical form (the compiled fold; callers
         check ``native_ready``). The views come back as one UTF-8 buffer (NUL between
@@ -376,7 +377,7 @@ class KeywordSet:
         checked on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a letter of a Latin word)."""
         nat = native()
         assert nat is not None and self._bytes is not None  # built with the native fold
-        buf, views = nat.fold_views(texts)
+        buf, views = folded if folded is not None else nat.fold_views(texts)  # folded: fold_views(texts) already done
         flat = self._bytes.find_ends(buf)
         extra = self._joined(texts) if joined else []
         if not flat and not extra:
