@@ -18,7 +18,7 @@ from policies.loader import load_pack
 from review.cli.main import main
 from review.demo.catalog import TEAM_SUBMITTERS
 from review.demo.seed import CHAIR
-from review.services import dashboard, dossier, process_report, reviews
+from review.services import dashboard, dossier, gates, process_report, reviews
 from review.services.audit import verify_chain
 from review.services.queries import level_distribution, list_reviews, show_review
 from review.services.replay import preview_pack
@@ -52,6 +52,9 @@ def test_every_surface_names_the_grade_as_the_pack_does(db: Database, capsys: py
     aia = submit_level_iv(db, aia_template(capsys))
     default = submit(db, "Remote-sensing platform")
 
+    step = gates.initiation_step(db, aia)  # what submit prints, and the committee's notification
+    assert f"grade {LEVEL_IV} (UNACCEPTABLE), priority" in step.message and step.details["grade_label"] == LEVEL_IV
+    assert f"grade {gates.initiation_step(db, default).details['grade']}, priority" in gates.initiation_step(db, default).message
     rows = {r.id: r for r in list_reviews(db).rows}
     assert (rows[aia].grade, rows[aia].grade_label) == ("UNACCEPTABLE", LEVEL_IV)
     assert rows[default].grade_label == rows[default].grade  # the default pack names its grades by themselves
