@@ -78,7 +78,7 @@ def _decision_targets(db: Any, n: int, tag: str) -> dict[str, list[int]]:
                                .returning(Product.id)).scalar_one()
             who = REVIEWERS[i % len(REVIEWERS)]
             rid = conn.execute(sa.insert(Review).values(product_id=pid, gate="INITIATION", status="IN_REVIEW", grade="LOW", assignee=who,
-                                                        submitted_by=TEAM_SUBMITTERS[team], policy_id="default", policy_version="1.0.0",
+                                                        submitted_by=TEAM_SUBMITTERS[team], policy_id="default", policy_version="1.1.0",
                                                         priority=0, due_at=now, round=1, version=1, created_at=now, updated_at=now)
                                .returning(Review.id)).scalar_one()
             out[who].append(rid)

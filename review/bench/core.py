@@ -59,7 +59,7 @@ def bulk_reviews(db: Database, n: int, *, start: int = 0, seed: int = 7) -> None
                 g = rng.choice(GRADES)
                 revs.append({"product_id": first_id + j, "gate": rng.choice(GATES), "status": rng.choice(STATUSES), "grade": g,
                              "assignee": rng.choice([None, "amara.okafor", "lucas.martin", "priya.nair"]),
-                             "submitted_by": "bench", "policy_id": "default", "policy_version": "1.0.0",
+                             "submitted_by": "bench", "policy_id": "default", "policy_version": "1.1.0",
                              "priority": GRADES.index(g), "due_at": now + timedelta(days=rng.randint(-20, 20)),
                              "round": 1, "version": 1, "created_at": now, "updated_at": now})
             conn.execute(sa.insert(Review), revs)

@@ -65,7 +65,7 @@ def seed(db: Database, n: int, *, seed: int = 11, due_every: int = 30) -> int:
             grades = [rng.choice(GRADES) for _ in range(size)]
             conn.execute(sa.insert(Review), [
                 {"product_id": first + j, "gate": "MONITORING", "status": "APPROVED", "grade": g, "assignee": None, "submitted_by": "bench",
-                 "policy_id": "default", "policy_version": "1.0.0", "priority": GRADES.index(g), "due_at": None, "round": 3, "version": 9,
+                 "policy_id": "default", "policy_version": "1.1.0", "priority": GRADES.index(g), "due_at": None, "round": 3, "version": 9,
                  "created_at": now, "updated_at": now} for j, g in enumerate(grades)])
             rfirst = conn.execute(sa.select(sa.func.min(Review.id)).where(Review.product_id == first)).scalar_one()
             checks = []

@@ -113,7 +113,7 @@ def seed_history(db: Any, n: int, *, seed: int = 11) -> dict[str, int]:
         nonlocal next_id
         trail.append({"id": next_id, "at": at, "actor": rng.choice(people), "action": action, "entity": "review",
                       "entity_id": str(rid), "before": before, "after": {"gate": gate, "grade": grade, **after},
-                      "policy_version": "default 1.0.0", "prev_hash": "0" * 64, "hash": f"{next_id:064x}", "fmt": 2})
+                      "policy_version": "default 1.1.0", "prev_hash": "0" * 64, "hash": f"{next_id:064x}", "fmt": 2})
         next_id += 1
 
     with db.engine.begin() as conn:
@@ -132,7 +132,7 @@ def seed_history(db: Any, n: int, *, seed: int = 11) -> dict[str, int]:
                         at = at + timedelta(hours=rng.uniform(2, 24 * 20))
                         action = "approve" if k or rng.random() < 0.8 else rng.choice(("request-changes", "reject"))
                         decisions.append({"review_id": rid, "gate": gate, "action": action, "rationale": "bench", "actor": rng.choice(people),
-                                          "actor_roles": "reviewer", "grade": grade, "pack_version": "1.0.0", "round": 1, "created_at": at})
+                                          "actor_roles": "reviewer", "grade": grade, "pack_version": "1.1.0", "round": 1, "created_at": at})
                     row(trail, rid, grade, at, "assign", gate)
                     if rng.random() < 0.02:
                         row(trail, rid, grade, at, "override-grade", gate, before={"grade": "HIGH"})

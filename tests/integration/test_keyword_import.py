@@ -54,12 +54,12 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
     assert "7 term(s) read; 4 new (weapons 1, illegal_cyber 2, self_harm 1); 2 already in the library or the file; 1 collision(s)" in out
     assert "[b]boom[/b] device" in out and "[B]BOOM[/B] device" in out  # printed as written, not as markup
     assert "ransomware" in out and "one edit apart" in out
-    assert "pack default: 1.0.0 -> 1.0.1" in out
+    assert "pack default: 1.1.0 -> 1.1.1" in out
 
     after = pack_files(pack)
     changed = {k for k in after if after[k] != before.get(k)}
     assert changed == {"pack.yaml", "content/keywords/weapons.txt", "content/keywords/illegal_cyber.txt", "content/keywords/self_harm.txt"}
-    assert after["pack.yaml"] == before["pack.yaml"].replace(b'version: "1.0.0"', b'version: "1.0.1"')
+    assert after["pack.yaml"] == before["pack.yaml"].replace(b'version: "1.1.0"', b'version: "1.1.1"')
     assert after["content/keywords/weapons.txt"].startswith(before["content/keywords/weapons.txt"])
     assert after["content/keywords/weapons.txt"].endswith(b"zorbflex grenade\t6\n")
     assert after["content/keywords/illegal_cyber.txt"].endswith(b"ransomwear kit\nransomwar\t5\n")
@@ -68,7 +68,7 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
     from policies.content_schema import load_content_library
 
     lib = load_content_library(lp.content_policy, lp.directory)
-    assert lp.version == "1.0.1"
+    assert lp.version == "1.1.1"
     assert {(k.term, k.category, k.severity) for k in lib.keywords} >= {
         ("zorbflex grenade", "weapons", 6), ("ransomwar", "illegal_cyber", 5), ("[b]boom[/b] device", "self_harm", 4)}
     assert sum(k.term == "heroin" for k in lib.keywords) == 1  # the collision was not added
@@ -86,8 +86,8 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
         row = s.exec(select(AuditLog).order_by(col(AuditLog.id).desc())).first()
     assert row is not None
     assert (row.actor, row.action, row.entity, row.entity_id, row.policy_version) == ("admin", "policy-keywords-import", "policy_pack",
-                                                                                        "default", "1.0.1")
-    assert row.before == {"version": "1.0.0", "hash": load_pack(PACKS_DIR / "default").content_hash}
+                                                                                        "default", "1.1.1")
+    assert row.before == {"version": "1.1.0", "hash": load_pack(PACKS_DIR / "default").content_hash}
     assert row.after["hash"] == lp.content_hash and row.after["added"] == {"weapons": 1, "illegal_cyber": 2, "self_harm": 1}
     assert row.after["file"] == "new.csv" and row.after["collisions"] == 1 and row.after["duplicates"] == 2
     assert audit.verify_chain(people).ok
@@ -102,7 +102,7 @@ def test_import_writes_bumps_the_version_and_goes_on_the_trail(people: Database,
     code, out, err = cli(people, capsys, "--json", "policy", "keywords", "stats", str(pack))
     st = json.loads(out)
     risks = {r["risk"]: r for r in st["risks"]}
-    assert code == 0 and st["version"] == "1.0.1" and len(risks) == 31 and "counted once" in st["rule"]
+    assert code == 0 and st["version"] == "1.1.1" and len(risks) == 31 and "counted once" in st["rule"]
     assert st["terms"] == sum(r["terms"] for r in st["risks"]) == len({canonical_term(k.term) for k in lib.keywords})
     assert risks["A.4.1"]["terms"] == sum(k.category == "self_harm" for k in lib.keywords)
     assert risks["A.1.8"]["categories"] == ["illegal_cyber", "weapons"] and risks["A.1.8"]["minimum"] == 200
@@ -123,7 +123,7 @@ def test_dry_run_reports_and_writes_nothing(people: Database, pack: Path, tmp_pa
     assert [c["existing_category"] for c in rep["collisions"]] == ["illegal_cyber"]
     assert any(n["term"] == "ransomwar" and n["near"][0]["term"] == "ransomware" for n in rep["near_duplicates"])
     code, out, _ = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--dry-run")
-    assert code == 0 and "dry run: nothing written; pack default stays at 1.0.0" in out
+    assert code == 0 and "dry run: nothing written; pack default stays at 1.1.0" in out
     assert pack_files(pack) == before and trail_rows(people) == rows
 
 
@@ -158,7 +158,7 @@ def test_only_a_chair_or_an_admin_imports(people: Database, pack: Path, tmp_path
     assert pack_files(pack) == before and trail_rows(people) == rows
     code, out, err = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons",
                           user="wei.chen")
-    assert code == 0 and "1.0.0 -> 1.0.1" in out, err
+    assert code == 0 and "1.1.0 -> 1.1.1" in out, err
 
 
 def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, pack: Path, tmp_path: Path, capsys,
@@ -168,7 +168,7 @@ def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, 
     from review.services import pack_files as pack_change
 
     def failing_record(*_a, **_k):
-        assert b"1.0.1" in (pack / "pack.yaml").read_bytes()  # the files were already replaced
+        assert b"1.1.1" in (pack / "pack.yaml").read_bytes()  # the files were already replaced
         raise ReviewError("the audit trail could not be written")
 
     src = _write(tmp_path, "a.txt", "zorbflex grenade\n")
@@ -177,13 +177,13 @@ def test_a_failure_after_the_files_are_written_puts_them_back(people: Database, 
     code, _, err = cli(people, capsys, "policy", "keywords", "import", str(src), "--pack", str(pack), "--category", "weapons")
     assert code == 2 and "could not be written" in err
     assert pack_files(pack) == before and trail_rows(people) == rows
-    assert load_pack(pack).version == "1.0.0"
+    assert load_pack(pack).version == "1.1.0"
 
 
 def test_bench_keywords_imports_into_a_copy_and_prints_one_json_line(capsys) -> None:
     shipped = pack_files(PACKS_DIR / "default")
     assert main(["bench", "keywords", "--terms", "300", "--scan-items", "40"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert last["read"] == 300 and last["added"] + last["skipped"] == 300 and last["version"] == "1.0.0 -> 1.0.1"
+    assert last["read"] == 300 and last["added"] + last["skipped"] == 300 and last["version"] == "1.1.0 -> 1.1.1"
     assert last["library_terms"] > 294 and last["import_s"] >= 0 and last["scan_mb_s"] > 0
     assert pack_files(PACKS_DIR / "default") == shipped  # the shipped pack is untouched

@@ -57,7 +57,7 @@ def test_every_dimension_counts_what_happened(db: Database, tmp_path: Path) -> N
     assert (c["feedback received"], c["feedback triaged"], c["found credible"], c["waiting for triage"]) == (1, 1, 1, 0)
     o = dims["organisational_support"]["figures"]
     assert o["chairs"] == 1 and o["committee members (reviewers and chairs)"] >= 3
-    assert ["default", "1.0.0", 2] in _table(dims["theoretical_research"], "Reviews submitted in the period")
+    assert ["default", "1.1.0", 2] in _table(dims["theoretical_research"], "Reviews submitted in the period")
     assert dims["technical_support"]["figures"]["evidence files received"] > 0
     for section in ("## Theoretical research", "## Organisational support", "## Mechanism guarantee", "## Technical support",
                     "## External communication", "## Continuous tracking"):
