@@ -232,7 +232,7 @@ def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starte
     if missed:
         fail_control(s, review, product, req, text=text, action="eval.control-failed", run_id=ev.id, dedupe_key=f"eval-failed:{ev.id}",
                      subject=f"{product.name}: model evaluation run {ev.id} missed {len(missed)} bar(s)",
-                     body=f"{text}. Details: `ethics-review eval show {ev.id}`.")
+                     body=f"{text}. Details: `ethics-review eval show {ev.id}`.", event="eval-failed")
     elif req is not None and all(b.met for b in figs) and req.status in ("REQUIRED", "REJECTED", "EVIDENCE_SUBMITTED"):
         doc = {"kind": "model-evaluation", "run": ev.id, "review": review.id, "product_id": ev.product_id, "control": req.control_id,
                "endpoint": ev.endpoint, "model": ev.model, "bank": ev.bank, "questions": len(ev.items), "seed": ev.seed,
