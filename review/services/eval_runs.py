@@ -116,15 +116,26 @@ def _choose(banks: dict[str, list[BankItem]], kinds: tuple[str, ...], sample: in
     pools: dict[str, dict[str, list[str]]] = {}
     for kind in kinds:
         for item in banks[kind]:
-            pools.setdefault(kind, {}).setdefault(f"{kind}/{item.risk or '-'}", []).append(item.id)
-    sizes = {kind: sum(len(v) for v in pool.values()) for kind, pool in pools.items()}
-    if sample is None or sample >= sum(sizes.values()):
+            pools.setdefault(kind, {}).setdefault(stratum(kind, item.risk), []).append(item.id)
+    if sample is None or sample >= sum(len(v) for pool in pools.values() for v in pool.values()):
         return sorted([kind, i] for kind in kinds for i in (item.id for item in banks[kind]))
-    out: list[list[str]] = []
-    for kind, n in sampling.allocate(sizes, sample, min_per_stratum=1).items():
+    return sorted([kind, i] for kind, i, _ in stratified(pools, sample, seed))
+
+
+def stratum(kind: str, risk: str | None) -> str:
+    return f"{kind}/{risk or '-'}"
+
+
+def stratified(pools: dict[str, dict[str, list[str]]], total: int, seed: int) -> list[tuple[str, str, str]]:
+    """A seeded draw of ``total`` from ``pools`` (bank -> stratum -> ids): split over the banks in proportion (at least
+    one each), then within each bank over its strata (risks). ``(bank, id, stratum)`` of each drawn, unordered. The
+    questions an ``eval run`` asks and the answers its manual spot check samples are drawn so."""
+    sizes = {kind: sum(len(v) for v in pool.values()) for kind, pool in pools.items()}
+    out: list[tuple[str, str, str]] = []
+    for kind, n in sampling.allocate(sizes, min(total, sum(sizes.values())), min_per_stratum=1).items():
         drawn = sampling.draw(pools[kind], n, seed=seed, min_per_stratum=1).ids
-        out += [[kind, i] for ids in drawn.values() for i in ids]
-    return sorted(out)
+        out += [(kind, i, st) for st, ids in drawn.items() for i in ids]
+    return out
 
 
 def _model(endpoint: str, model: str, settings: dict[str, Any]) -> Any:
