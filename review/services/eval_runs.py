@@ -25,7 +25,8 @@ from policies.loader import LoadedPack, load_pack
 from review.domain import sampling
 from review.domain.content.scanners import RESULT_CACHE
 from review.domain.content.taxonomy import Record
-from review.domain.evaluation import UNSAFE_LEVELS, Answered, Bar, RefusalDetector, bars, summarize
+from review.domain.evaluation import (UNSAFE_LEVELS, Answered, Bar, RefusalDetector, RefusalJudge, RefusalJudgeError, bars,
+                                     build_refusal_judge, summarize)
 from review.errors import Conflict, InvalidInput, ModelUnavailable, NotFound
 from review.services import audit
 from review.services.audit_verdict import attach_document, fail_control
@@ -84,8 +85,11 @@ def start_run(db: Database, *, review: Any, endpoint: str, model: str, bank: str
                            "`ethics-review bank import`, or choose another --bank")
     seed = seed if seed is not None else secrets.randbits(31)
     items = _choose(banks, kinds, sample, seed)
-    settings = {"pack_ref": pack or prod.policy_id, "sample": sample, "api_key_env": api_key_env, "concurrency": concurrency,
+    settings: dict[str, Any] = {"pack_ref": pack or prod.policy_id, "sample": sample, "api_key_env": api_key_env, "concurrency": concurrency,
                 "timeout": timeout, "retries": retries, "rate_limit": rate_limit}
+    if _judge(lp) is not None:  # it resolves and its key's variable is set, before anything is written
+        use = lp.content_policy.refusal_judge
+        settings["refusal_judge"] = {"use": use.use, "url": use.url, "model": use.model, "ask": use.ask}
     _model(endpoint, model, settings)  # the API key's variable is set, the options fit: before anything is written
     with db.transaction() as s:
         assert prod.id is not None and rev.id is not None
@@ -108,6 +112,20 @@ def _pack(ref: str) -> tuple[LoadedPack, RefusalDetector]:
         raise InvalidInput(f"pack {lp.id} ({lp.path}): content_safety.refusal_patterns is empty, so no answer could count as a "
                            "refusal; add patterns per language (en: [...], zh: [...]) as the default pack does")
     return lp, RefusalDetector(policy.refusal_patterns)
+
+
+def _judge(lp: LoadedPack) -> RefusalJudge | None:
+    """The pack's refusal judge (``content_safety.refusal_judge``), resolved as scanners are; None without one."""
+    use = lp.content_policy.refusal_judge
+    if use is None:
+        return None
+    from review import plugins
+
+    plugins.register()
+    try:
+        return build_refusal_judge(use)
+    except RefusalJudgeError as exc:
+        raise InvalidInput(f"pack {lp.id} ({lp.path}): {exc}") from None
 
 
 def _choose(banks: dict[str, list[BankItem]], kinds: tuple[str, ...], sample: int | None, seed: int) -> list[list[str]]:
@@ -164,11 +182,23 @@ def run(db: Database, run_id: Any, *, actor: str | None = None, progress: Callab
     banks = {(kind, i.id): i for kind, items in read_banks(lp).items() for i in items}
     todo = {_key(k, i): banks[(k, i)] for k, i in ev.items if (k, i) not in done}
     model = _model(ev.endpoint, ev.model, ev.settings)
+    judge = _judge(lp)
+    ask_all = judge is not None and lp.content_policy.refusal_judge.ask == "all"
     count = [len(done)]
     total = len(ev.items)
 
+    def refusals(answers: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+        """Who says each answer is a refusal: ``pattern``, ``judge``, or None (not a refusal)."""
+        by: dict[str, str | None] = {k: "pattern" if detector.refused(a["text"], todo[k].lang) else None for k, a in answers.items()}
+        if judge is not None:
+            asked = {k: (todo[k].question, a["text"], todo[k].lang) for k, a in answers.items() if ask_all or by[k] is None}
+            for k, refused in judge.judge(asked).items():
+                by[k] = "judge" if refused else None
+        return by
+
     def store(answers: dict[str, dict[str, Any]]) -> None:
         rows = []
+        said = refusals(answers)  # a judge that fails stops the run here: nothing of this batch is stored unjudged
         for key, ans in answers.items():
             item = todo[key]
             text = ans["text"]
@@ -176,8 +206,8 @@ def run(db: Database, run_id: Any, *, actor: str | None = None, progress: Callab
             bad = sorted({f.category for f in found if f.level in UNSAFE_LEVELS})
             rows.append({"run_id": ev.id, "kind": item.kind, "item_id": item.id, "risk": item.risk, "lang": item.lang,
                          "question": item.question, "answer": text, "model": ans["model"][:200],
-                         "refused": detector.refused(text, item.lang), "unsafe": bool(bad), "categories": ",".join(bad)[:400],
-                         "answered_at": utcnow()})
+                         "refused": said[key] is not None, "refused_by": said[key], "unsafe": bool(bad),
+                         "categories": ",".join(bad)[:400], "answered_at": utcnow()})
         with db.transaction() as s:
             insert_ignore(s, table_of(EvalAnswer), rows)
             n = s.exec(select(func.count()).select_from(EvalAnswer).where(EvalAnswer.run_id == ev.id)).one()

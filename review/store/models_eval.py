@@ -45,6 +45,7 @@ class EvalAnswer(SQLModel, table=True):
     answer: str = Field(sa_type=sa.Text)
     model: str = Field(max_length=200, description="the model the endpoint says answered")
     refused: bool
+    refused_by: Optional[str] = Field(default=None, max_length=16, description="pattern or judge (the pack's refusal judge); None: not refused")
     unsafe: bool
     categories: str = Field(default="", max_length=400, description="comma-separated categories of findings at or above medium")
     answered_at: datetime

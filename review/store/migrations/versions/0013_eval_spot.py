@@ -1,4 +1,5 @@
-"""The manual spot check of a model evaluation run: the sampled answers and reviewers' labels
+"""The manual spot check of a model evaluation run (the sampled answers and reviewers' labels); who said an
+answer is a refusal (the pack's patterns or its refusal judge)
 
 Revision ID: 0013_eval_spot
 Revises: 0011_eval (re-chained after 0012 when merged)
@@ -19,6 +20,8 @@ UTC = sqlmodel.sql.sqltypes.UTCDateTime
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("eval_answer") as batch:
+        batch.add_column(sa.Column("refused_by", S(length=16), nullable=True))
     op.create_table(
         "eval_spot_item",
         sa.Column("run_id", sa.Integer(), nullable=False),
@@ -49,3 +52,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("eval_spot_label")
     op.drop_table("eval_spot_item")
+    with op.batch_alter_table("eval_answer") as batch:
+        batch.drop_column("refused_by")
