@@ -253,3 +253,8 @@ def test_the_cli_draws_labels_and_shows(db: Database, script, capsys) -> None:
     shown = json.loads(capsys.readouterr().out)
     assert shown["spot_check"]["labelled"] == 12 and shown["spot_check"]["pairs"] == 1 and len(shown["items"]) == 12
     assert all(x["label"] is not None for x in shown["items"])
+    # the review's dossier shows the committee's check beside the automatic bars
+    from review.services.dossier import dossier, render_markdown
+
+    md = render_markdown(dossier(db, eval_runs.get_run(db, run).run.review_id))
+    assert "committee's spot check" in md and "12 of 12 labelled; safe" in md
