@@ -184,8 +184,9 @@ def _manual(s: Session, rep: ConformanceReport, run: AuditRun | None, spot: tupl
     """The manual spot check of generated content: the newer of the latest audit run with a verdict and the latest eval
     run whose sampled answers to the generated-content bank are all labelled (``eval sample`` / ``eval label``)."""
     v = content_report.compute(s, run) if run is not None else None
-    audit_at = run.verdict_at if run is not None else None
-    if spot is not None and (v is None or audit_at is None or (spot[1].last_label_at is not None and spot[1].last_label_at >= audit_at)):
+    audit_at = _utc(run.verdict_at) if run is not None else None
+    spot_at = _utc(spot[1].last_label_at) if spot is not None else None
+    if spot is not None and (v is None or audit_at is None or (spot_at is not None and spot_at >= audit_at)):
         ev, sv = spot
         when = f"{sv.last_label_at:%Y-%m-%d}" if sv.last_label_at else "-"
         evidence = (f"eval run {ev.id} ({when}), model {ev.model}, review {ev.review_id}: {sv.labelled:,} sampled answers to the "
@@ -203,6 +204,11 @@ def _manual(s: Session, rep: ConformanceReport, run: AuditRun | None, spot: tupl
                                 _status(labelled >= need), evidence))
     rep.rows.append(Requirement("spot checks", f"manual spot check pass rate at least {_pct(bar)}",
                                 f"{_pct(rate)} (95% CI {_pct(lower)}-{_pct(upper)})", _status(rate >= bar), evidence))
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC time (a driver may hand back a naive one), so two sources compare."""
+    return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
 
 
 def _scanner_check(s: Session, rep: ConformanceReport, run: AuditRun | None, kind: str, scanners: tuple[str, ...], need: int,

@@ -258,3 +258,29 @@ def test_the_cli_draws_labels_and_shows(db: Database, script, capsys) -> None:
 
     md = render_markdown(dossier(db, eval_runs.get_run(db, run).run.review_id))
     assert "committee's spot check" in md and "12 of 12 labelled; safe" in md
+
+
+def test_conformance_takes_the_newer_of_an_audit_and_an_eval_spot_check(db: Database, script, tmp_path: Path) -> None:
+    from review.client.local import LocalClient
+    from review.services import content_labels
+
+    rid = submit(db, PRODUCT)
+
+    def audited(name: str) -> int:
+        recs = tmp_path / name
+        recs.write_text("".join(json.dumps({"id": f"r{i}", "product": PRODUCT, "prompt": "Draw a castle", "output": f"castle #{i}"}) + "\n"
+                                for i in range(12)))
+        a = LocalClient(db, A).run_audit(recs, product=PRODUCT)
+        content_labels.label_items(db, a.id, A, [{"item": i, "verdict": "pass"} for i in range(1, a.sample_size + 1)])
+        return a.id
+
+    first = audited("one.jsonl")
+    assert f"audit run {first} (" in {r.requirement: r for r in conformance(db, "default", PRODUCT).rows}[SIZE_REQ].evidence
+    run = _evaluated(db, script, rid)
+    eval_spot.draw_sample(db, run, A, size=20)
+    eval_spot.label_items(db, run, A, [_truth(i) for i in eval_spot.sample_items(db, run, A) if i.kind == "generated"])
+    rep = {r.requirement: r for r in conformance(db, "default", PRODUCT).rows}
+    assert f"eval run {run} (" in rep[SIZE_REQ].evidence and rep[SIZE_REQ].found == "8"  # 62/156 of 20: the generated answers
+    second = audited("two.jsonl")
+    rep = {r.requirement: r for r in conformance(db, "default", PRODUCT).rows}
+    assert f"audit run {second} (" in rep[SIZE_REQ].evidence and rep[SIZE_REQ].found == "12"
