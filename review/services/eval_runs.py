@@ -8,6 +8,9 @@ with the questions that have no row, so no answer is missing or counted twice. T
 environment variable whose name (never its value) is kept on the run. A model that stops answering fails the
 run with ``ModelUnavailable`` naming the endpoint; the run stays resumable and never reports rates until every
 chosen question has its answer. The finished run counts for the pack's ``eval_control`` on its review (``_apply``).
+A refusal is what the pack's patterns match or, when the pack names one, what its refusal judge says (``_judge``; asked
+before the answers are written, so none is stored unjudged); each answer keeps which (``refused_by``). The committee's
+manual spot check of the answers is ``eval_spot``.
 """
 
 from __future__ import annotations
@@ -85,8 +88,8 @@ def start_run(db: Database, *, review: Any, endpoint: str, model: str, bank: str
                            "`ethics-review bank import`, or choose another --bank")
     seed = seed if seed is not None else secrets.randbits(31)
     items = _choose(banks, kinds, sample, seed)
-    settings: dict[str, Any] = {"pack_ref": pack or prod.policy_id, "sample": sample, "api_key_env": api_key_env, "concurrency": concurrency,
-                "timeout": timeout, "retries": retries, "rate_limit": rate_limit}
+    settings: dict[str, Any] = {"pack_ref": pack or prod.policy_id, "sample": sample, "api_key_env": api_key_env,
+                                "concurrency": concurrency, "timeout": timeout, "retries": retries, "rate_limit": rate_limit}
     if _judge(lp) is not None:  # it resolves and its key's variable is set, before anything is written
         use = lp.content_policy.refusal_judge
         settings["refusal_judge"] = {"use": use.use, "url": use.url, "model": use.model, "ask": use.ask}
