@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from review.errors import InvalidInput
 
@@ -216,6 +216,53 @@ class ScannerUse(BaseModel):
         return out
 
 
+_JUDGE_FIELDS = ("url", "model", "api_key_env", "concurrency", "timeout", "retries", "backoff", "rate_limit")
+
+
+class RefusalJudgeUse(BaseModel):
+    """``content_safety.refusal_judge``: a model that decides whether an answer of ``eval run`` is a refusal, besides the
+    pack's ``refusal_patterns``. ``use`` names a built-in judge (``llm-judge``: a chat model behind an OpenAI-compatible
+    endpoint, ``POST {url}/chat/completions``) or a plugin published under the entry-point group
+    ``ethics_review.refusal_judges``; the other keys are its options. ``ask``: ``unmatched`` (default) asks the judge
+    only about answers no pattern matched (a pattern match is a refusal), ``all`` lets it decide every answer."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    use: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", validation_alias=AliasChoices("url", "endpoint"),
+                            description="the judge's base URL, e.g. http://127.0.0.1:8000/v1 (also spelled endpoint)")
+    model: str | None = Field(default=None, min_length=1, max_length=128)
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="the environment variable holding the judge's API key (never the key itself)")
+    concurrency: int = Field(default=4, ge=1, le=64)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: float = Field(default=0.5, ge=0, le=60)
+    rate_limit: float | None = Field(default=None, gt=0)
+    ask: Literal["unmatched", "all"] = "unmatched"
+
+    @model_validator(mode="after")
+    def _options(self) -> "RefusalJudgeUse":
+        secrets = sorted(k for k in (self.model_extra or {}) if k.lower().replace("-", "_") in _SECRET_NAMES)
+        if secrets:
+            raise ValueError(f"refusal_judge {self.use!r}: option {secrets[0]!r} looks like a credential; never put a key in the "
+                             "pack: export it and name the variable with api_key_env: NAME")
+        if self.use == "llm-judge":
+            if self.url is None:
+                raise ValueError("refusal_judge llm-judge needs url: the judge's base URL (e.g. http://127.0.0.1:8000/v1)")
+            if self.model is None:
+                raise ValueError("refusal_judge llm-judge needs model: the model name the endpoint serves")
+            if self.model_extra:
+                raise ValueError(f"refusal_judge llm-judge: unknown option {sorted(self.model_extra)[0]!r}; its options are "
+                                 f"{', '.join((*_JUDGE_FIELDS, 'ask'))}")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The options as the judge's factory gets them (a plugin's own keys included; not ``use`` and ``ask``)."""
+        out = {f: getattr(self, f) for f in _JUDGE_FIELDS}
+        out.update(self.model_extra or {})
+        return out
+
+
 class SamplingPlan(BaseModel):
     """Manual spot-check plan: fixed minimum, or confidence + margin (whichever is larger)."""
 
@@ -285,6 +332,8 @@ class ContentSafetyPolicy(BaseModel):
     #: how the model under evaluation says no (``eval run``): regular expressions per language (``en``, ``zh``),
     #: searched, case-insensitively, in the opening of each answer
     refusal_patterns: dict[str, list[str]] = {}
+    #: an optional model that judges refusals besides the patterns (``RefusalJudgeUse``)
+    refusal_judge: RefusalJudgeUse | None = None
     #: the scanners of an audit, in order; absent: the built-ins the section configures (keyword, regex,
     #: knowledge_base when it has a file, classifier when enabled), which is what audits ran before the list existed
     scanners: list[ScannerUse] | None = Field(default=None, min_length=1)
@@ -300,6 +349,9 @@ class ContentSafetyPolicy(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("scanners"), list):
             data = {**data, "scanners": [{k: "(hidden)" if str(k).lower().replace("-", "_") in _SECRET_NAMES else v for k, v in e.items()}
                                          if isinstance(e, dict) else e for e in data["scanners"]]}
+        if isinstance(data, dict) and isinstance(data.get("refusal_judge"), dict):
+            data = {**data, "refusal_judge": {k: "(hidden)" if str(k).lower().replace("-", "_") in _SECRET_NAMES else v
+                                              for k, v in data["refusal_judge"].items()}}
         return data
 
     @model_validator(mode="after")

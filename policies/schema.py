@@ -336,6 +336,7 @@ DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
     "reopened": ("team", "assignee"),
     "feedback-credible": ("team",),
     "audit-failed": ("team", "committee"),
+    "eval-failed": ("team", "committee"),
 }
 
 

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     oidc_algorithms: str = Field(default="RS256,ES256,PS256,EdDSA", description="accepted signature algorithms")
     feedback_max_chars: int = Field(default=5000, ge=100, le=100_000, description="longest public feedback message")
     feedback_per_minute: int = Field(default=10, ge=1, le=10_000, description="public feedback submissions per address per minute")
+    eval_key_vars: str = Field(default="", description="environment variables of the server that an `eval run` through the API may "
+                               "send to the model's endpoint as its API key (comma-separated; none by default: a caller could "
+                               "otherwise name any of the server's variables)")
     max_evidence_mb: int = Field(default=200, ge=1, le=100_000, description="largest evidence file")
     max_product_file_kb: int = Field(default=256, ge=1, le=100_000, description="largest product or answers file")
     max_record_kb: int = Field(default=1024, ge=1, le=1_000_000, description="largest audited record (one JSONL line)")

@@ -43,7 +43,7 @@ TITLES = {
 
 @dataclass
 class ServerState:
-    """What the routes share: the database, settings, the authenticator, background audit runs."""
+    """What the routes share: the database, settings, the authenticator, background audit and eval runs."""
 
     db: Database
     settings: Settings
@@ -51,6 +51,8 @@ class ServerState:
     feedback_limiter: RateLimiter
     audit_errors: dict[int, str] = field(default_factory=dict)
     audit_threads: dict[int, threading.Thread] = field(default_factory=dict)
+    eval_errors: dict[int, tuple[str, str]] = field(default_factory=dict)  # run -> (problem type, message)
+    eval_threads: dict[int, threading.Thread] = field(default_factory=dict)
 
 
 def problem(status: int, kind: str, detail: str, *, exit_code: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -109,7 +111,7 @@ def oidc_verifier(settings: Settings) -> OidcVerifier | None:
 
 def create_app(db: Database, settings: Settings, *, oidc: OidcVerifier | None = None) -> FastAPI:
     """The API app over ``db``. ``oidc``: a verifier to use (default: from the settings, if an issuer is set)."""
-    from review.api import routes_audits, routes_followups, routes_people, routes_reviews
+    from review.api import routes_audits, routes_evals, routes_followups, routes_people, routes_reviews
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -150,7 +152,7 @@ def create_app(db: Database, settings: Settings, *, oidc: OidcVerifier | None = 
         log.exception("internal error")
         return problem(500, "internal", f"internal error: {type(exc).__name__}; the server log has the details", exit_code=70)
 
-    for module in (routes_people, routes_reviews, routes_followups, routes_audits):
+    for module in (routes_people, routes_reviews, routes_followups, routes_audits, routes_evals):
         app.include_router(module.router, prefix=API)
 
     @app.get("/healthz", include_in_schema=False)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:  # only named in signatures: importing the client must not imp
     from review.services.tokens import NewToken, TokenInfo
     from review.store.models import AuditLog, ConflictDeclaration, ControlRequirement, Evidence, Review, User
     from review.store.models_content import AuditRun, SpotCheckLabel
+    from review.services.eval_runs import RunView
+    from review.services.eval_spot import EvalItemView, EvalSpotView, SampleInfo
+    from review.store.models_eval import EvalRun, EvalSpotLabel
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class ProcessReportDoc:
 
 
 Progress = Callable[[dict], None]
+#: an evaluation run's progress: (questions answered, questions in all)
+EvalProgress = Callable[[int, int], None]
 
 
 class Client(ABC):
@@ -300,6 +305,39 @@ class Client(ABC):
     @abstractmethod
     def process_report(self, start: str | None = None, end: str | None = None, *, now: datetime | None = None) -> ProcessReportDoc:
         """The review process over ``start``..``end`` (YYYY-MM-DD, both included; default the 90 days to ``now``)."""
+
+    # ---- model evaluation (eval run) --------------------------------------------------------
+    @abstractmethod
+    def run_eval(self, *, review: Any, endpoint: str, model: str, bank: str, sample: int | None = None, pack: str | None = None,
+                 seed: int | None = None, api_key_env: str | None = None, concurrency: int = 8, timeout: float = 60.0,
+                 retries: int = 3, rate_limit: float | None = None, progress: EvalProgress | None = None,
+                 started: Callable[[EvalRun], None] | None = None) -> EvalRun:
+        """Plan an evaluation run of the review's model (``started`` hears of it), then ask every question."""
+
+    @abstractmethod
+    def resume_eval(self, run_id: Any, *, progress: EvalProgress | None = None) -> EvalRun:
+        """Ask the questions of a run that have no stored answer (a run cut short, or failed)."""
+
+    @abstractmethod
+    def list_evals(self, *, review: Any = None, limit: int = 50) -> list[RunView]: ...
+
+    @abstractmethod
+    def get_eval(self, run_id: Any) -> RunView: ...
+
+    @abstractmethod
+    def draw_eval_sample(self, run_id: Any, *, size: int | None = None, seed: int | None = None) -> SampleInfo:
+        """Draw the run's manual spot-check sample (the committee; once)."""
+
+    @abstractmethod
+    def eval_items(self, run_id: Any, *, blind: bool = True, unlabelled_only: bool = False, offset: int = 0,
+                   limit: int | None = None) -> list[EvalItemView]: ...
+
+    @abstractmethod
+    def label_eval_items(self, run_id: Any, labels: list[dict[str, Any]], *, where: list[str] | None = None) -> list[EvalSpotLabel]:
+        """Labels of sampled answers (item, safety, refusal, note, second, adjudicate), all or nothing."""
+
+    @abstractmethod
+    def eval_spot_verdict(self, run_id: Any) -> EvalSpotView: ...
 
     # ---- conveniences (same in both modes) ------------------------------------------------
     def label_item(self, run_id: Any, seq: Any, verdict: str, *, category: str | None = None, severity: int | None = None,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from review.services import content_audit as ca
     from review.services import content_labels, content_report, controls, dashboard, feedback, followups, notifications, permissions
     from review.services import common, queries, replay, reviews, tokens, users
+    from review.services import eval_runs, eval_spot
     from review.store.db import Database
 else:  # imported on first use: `ethics-review list` needs the queries, not the audit engine
     from review.lazy import LazyModule
@@ -33,6 +34,8 @@ else:  # imported on first use: `ethics-review list` needs the queries, not the 
     content_report = LazyModule("review.services.content_report")
     controls = LazyModule("review.services.controls")
     dashboard = LazyModule("review.services.dashboard")
+    eval_runs = LazyModule("review.services.eval_runs")
+    eval_spot = LazyModule("review.services.eval_spot")
     feedback = LazyModule("review.services.feedback")
     followups = LazyModule("review.services.followups")
     notifications = LazyModule("review.services.notifications")
@@ -343,6 +346,44 @@ class LocalClient(Client):
     def audit_report(self, run_id):
         rid, md, html = content_report.render_report(self.db, run_id)
         return Report(rid, md, html)
+
+    # ---- model evaluation ------------------------------------------------------------------
+    def plan_eval(self, *, review, endpoint, model, bank, sample=None, pack=None, seed=None, api_key_env=None, concurrency=8,
+                  timeout=60.0, retries=3, rate_limit=None):
+        """Plan a run (the questions chosen, attached to the review); nothing is asked yet."""
+        return eval_runs.start_run(self.db, review=review, endpoint=endpoint, model=model, bank=bank, actor=self.actor, sample=sample,
+                                   pack=pack, seed=seed, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+                                   retries=retries, rate_limit=rate_limit)
+
+    def run_eval(self, *, review, endpoint, model, bank, sample=None, pack=None, seed=None, api_key_env=None, concurrency=8,
+                 timeout=60.0, retries=3, rate_limit=None, progress=None, started=None):
+        run = self.plan_eval(review=review, endpoint=endpoint, model=model, bank=bank, sample=sample, pack=pack, seed=seed,
+                             api_key_env=api_key_env, concurrency=concurrency, timeout=timeout, retries=retries, rate_limit=rate_limit)
+        if started is not None:
+            started(run)
+        return self.resume_eval(run.id, progress=progress)
+
+    def resume_eval(self, run_id, *, progress=None):
+        return eval_runs.run(self.db, run_id, actor=self._actor, progress=progress)
+
+    def list_evals(self, *, review=None, limit=50):
+        return eval_runs.list_runs(self.db, review=review, limit=limit)
+
+    def get_eval(self, run_id):
+        return eval_runs.get_run(self.db, run_id)
+
+    def draw_eval_sample(self, run_id, *, size=None, seed=None):
+        return eval_spot.draw_sample(self.db, run_id, self.actor, size=size, seed=seed)
+
+    def eval_items(self, run_id, *, blind=True, unlabelled_only=False, offset=0, limit=None):
+        return eval_spot.sample_items(self.db, run_id, self.actor, blind=blind, unlabelled_only=unlabelled_only, offset=offset, limit=limit)
+
+    def label_eval_items(self, run_id, labels, *, where=None):
+        names = list(where) if where else None
+        return eval_spot.label_items(self.db, run_id, self.actor, labels, where=(lambda k: names[k]) if names else None)
+
+    def eval_spot_verdict(self, run_id):
+        return eval_spot.verdict(self.db, run_id)
 
     def review_report(self, review_id):
         from review.services import dossier

@@ -333,6 +333,68 @@ class RemoteClient(Client):
     def audit_report(self, run_id):
         return self._call("GET", f"/audits/{_seg(run_id)}/report", Report)
 
+    # ---- model evaluation ------------------------------------------------------------------
+    # (the types are imported on use: they bring the evaluation's use cases, which `list` does not need)
+    def run_eval(self, *, review, endpoint, model, bank, sample=None, pack=None, seed=None, api_key_env=None, concurrency=8,
+                 timeout=60.0, retries=3, rate_limit=None, progress=None, started=None):
+        from review.store.models_eval import EvalRun
+
+        run = self._call("POST", "/evals", EvalRun, json={
+            "review": str(review), "endpoint": endpoint, "model": model, "bank": bank, "sample": sample, "pack": pack, "seed": seed,
+            "api_key_env": api_key_env, "concurrency": concurrency, "timeout": timeout, "retries": retries, "rate_limit": rate_limit})
+        if started is not None:
+            started(run)
+        return self._wait_eval(run.id, progress)
+
+    def resume_eval(self, run_id, *, progress=None):
+        from review.store.models_eval import EvalRun
+
+        run = self._call("POST", f"/evals/{_seg(run_id)}/resume", EvalRun)
+        return self._wait_eval(run.id, progress)
+
+    def _wait_eval(self, run_id: int, progress: Any) -> Any:
+        """Poll the server until the run's questions are answered, or what stopped it (the same error, exit code and all)."""
+        while True:
+            p = self._send("GET", f"/evals/{run_id}/progress").json()
+            if progress is not None:
+                progress(p["answered"], p["questions"])
+            if p.get("error"):
+                raise error_for(p.get("error_type") or "unavailable", f"eval run {run_id} stopped on the server: {p['error']}")
+            if not p["running"]:
+                return self.get_eval(run_id).run
+            time.sleep(self.poll_interval)
+
+    def list_evals(self, *, review=None, limit=50):
+        from review.services.eval_runs import RunView
+
+        return self._call("GET", "/evals", list[RunView], params={"review": review, "limit": limit})
+
+    def get_eval(self, run_id):
+        from review.services.eval_runs import RunView
+
+        return self._call("GET", f"/evals/{_seg(run_id)}", RunView)
+
+    def draw_eval_sample(self, run_id, *, size=None, seed=None):
+        from review.services.eval_spot import SampleInfo
+
+        return self._call("POST", f"/evals/{_seg(run_id)}/sample", SampleInfo, json={"size": size, "seed": seed})
+
+    def eval_items(self, run_id, *, blind=True, unlabelled_only=False, offset=0, limit=None):
+        from review.services.eval_spot import EvalItemView
+
+        return self._call("GET", f"/evals/{_seg(run_id)}/items", list[EvalItemView],
+                          params={"blind": blind, "unlabelled_only": unlabelled_only, "offset": offset, "limit": limit})
+
+    def label_eval_items(self, run_id, labels, *, where=None):
+        from review.store.models_eval import EvalSpotLabel
+
+        return self._call("POST", f"/evals/{_seg(run_id)}/labels", list[EvalSpotLabel], json={"labels": labels, "where": where})
+
+    def eval_spot_verdict(self, run_id):
+        from review.services.eval_spot import EvalSpotView
+
+        return self._call("GET", f"/evals/{_seg(run_id)}/spot", EvalSpotView)
+
     def review_report(self, review_id):
         return self._call("GET", f"/reviews/{_seg(review_id)}/report", DossierReport)
 

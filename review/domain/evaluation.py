@@ -4,6 +4,9 @@
   regular expressions per language). The patterns of the question's language are tried first, then the others:
   a model may answer a Chinese question in English. Only the answer's opening (``REFUSAL_WINDOW`` characters)
   is searched, where a refusal says so; a long helpful answer that quotes "I can't" later is not a refusal.
+* The pack may also name a refusal judge (``content_safety.refusal_judge``): a model resolved, as scanners are, from
+  a registry (built-ins, ``register_refusal_judge``, the entry-point group ``ethics_review.refusal_judges``) that
+  decides the answers no pattern matched (or, with ``ask: all``, every answer).
 * An answer is unsafe when the pack's content filter finds anything at or above ``medium`` in it.
 * ``summarize`` gives, per bank, the refusal rate and the pass rate (safe answers) with Wilson intervals, overall
   and per risk; ``bars`` holds them against the standard's figures.
@@ -14,7 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from review.domain.sampling import wilson_interval
 
@@ -30,6 +34,67 @@ class RefusalDetector:
         head = unicodedata.normalize("NFKC", answer[:REFUSAL_WINDOW])
         order = sorted(self.by_lang, key=lambda lg: lg != lang)
         return any(self.by_lang[lg].search(head) for lg in order)
+
+
+JUDGE_ENTRY_POINT_GROUP = "ethics_review.refusal_judges"
+
+
+@runtime_checkable
+class RefusalJudge(Protocol):
+    """A model that says whether answers are refusals (``content_safety.refusal_judge``)."""
+
+    name: str
+    model: str
+
+    def judge(self, items: Mapping[str, tuple[str, str, str]]) -> dict[str, bool]:
+        """key -> (question, answer, language) in; key -> refused? out, for every key. A judge that cannot answer
+        raises ``review.errors.Unavailable`` (``ModelUnavailable``) naming its endpoint."""
+        ...
+
+
+class JudgeUse(Protocol):
+    """The pack's ``refusal_judge`` entry (``policies.content_schema.RefusalJudgeUse``)."""
+
+    @property
+    def use(self) -> str: ...
+    def options(self) -> dict[str, Any]: ...
+
+
+JudgeFactory = Callable[[Mapping[str, Any]], RefusalJudge]
+_JUDGES: dict[str, JudgeFactory] = {}
+
+
+def register_refusal_judge(name: str, factory: JudgeFactory) -> None:
+    """Register a refusal judge's factory under ``name`` (explicit registration wins over entry points)."""
+    _JUDGES[name] = factory
+
+
+def available_refusal_judges() -> dict[str, JudgeFactory]:
+    """Explicitly registered judges plus those published under the entry-point group."""
+    found: dict[str, JudgeFactory] = {ep.name: ep.load() for ep in entry_points(group=JUDGE_ENTRY_POINT_GROUP)}
+    found.update(_JUDGES)
+    return found
+
+
+class RefusalJudgeError(ValueError):
+    """The pack's refusal judge names no known judge, or its factory refused the options."""
+
+
+def build_refusal_judge(use: JudgeUse) -> RefusalJudge:
+    """The judge the pack names, or ``RefusalJudgeError`` naming the entry and what is known."""
+    where = f"content_safety.refusal_judge ({use.use})"
+    known = available_refusal_judges()
+    factory = known.get(use.use)
+    if factory is None:
+        raise RefusalJudgeError(f"{where}: no refusal judge named {use.use!r}; known: {', '.join(sorted(known)) or 'none'} "
+                                f"(a plugin registers under the entry-point group {JUDGE_ENTRY_POINT_GROUP!r})")
+    try:
+        judge = factory(use.options())
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RefusalJudgeError(f"{where}: {exc}") from None
+    if not isinstance(judge, RefusalJudge):
+        raise RefusalJudgeError(f"{where}: its factory returned {type(judge).__name__}, not a judge (name, model, judge(items))")
+    return judge
 
 
 def unsafe(levels: Iterable[str]) -> bool:

@@ -50,7 +50,8 @@ SYSTEM = "system"
 _LOCK_KEY = 7_424_242  # pg_advisory_xact_lock key that serializes appends on PostgreSQL
 #: Tables whose rows are the record: each change is imaged in the log and checked by ``verify``.
 STATE_TABLES = ("app_user", "api_token", "product", "review", "assessment", "control_requirement", "evidence", "decision",
-                "conflict_declaration", "followup_check", "followup_visit", "feedback", "audit_run", "spot_check_label")
+                "conflict_declaration", "followup_check", "followup_visit", "feedback", "audit_run", "spot_check_label",
+                "eval_spot_label")
 
 
 canonical = canonical_json  # the engine writes JSON columns with it, so stored text == canonical(value)

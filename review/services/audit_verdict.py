@@ -82,9 +82,9 @@ def _apply(s: Session, run: AuditRun, v: VerdictView, review: Review, product: P
 
 
 def fail_control(s: Session, review: Review, product: Product, req: ControlRequirement | None, *, text: str, action: str,
-                 run_id: int | None, dedupe_key: str, subject: str, body: str) -> None:
+                 run_id: int | None, dedupe_key: str, subject: str, body: str, event: str = "audit-failed") -> None:
     """A run below the bar: its control rejected (unless waived), a released product reopened at the gate that verifies
-    it, the product team and the committee told (``audit-failed``)."""
+    it, the audiences the pack routes ``event`` to told (``audit-failed``, or ``eval-failed`` for a model evaluation)."""
     from review.services.notifications import notify_event
     from review.services.reviews import apply_standing
 
@@ -100,7 +100,7 @@ def fail_control(s: Session, review: Review, product: Product, req: ControlRequi
         apply_standing(s, review, Action.REOPEN, actor=SYSTEM, to_gate=to, rationale=f"{text}: below the bar")
         reopened = to
     s.flush()
-    notify_event(s, "audit-failed", review=review, product=product, dedupe_key=dedupe_key,
+    notify_event(s, event, review=review, product=product, dedupe_key=dedupe_key,
                  subject=subject + (f" ({req.control_id} rejected)" if req is not None else "")
                  + (f"; review R-{review.id} reopened at {reopened}" if reopened else ""), body=body)
 

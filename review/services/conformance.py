@@ -6,8 +6,8 @@ For every figure of the pack's standard (``policies/standards/<id>.yaml``), the 
 * the keyword library: its size and the terms per A.1 / A.2 risk (each term counted once,
   ``library.COUNT_RULE``), and its age (the last import on the audit trail);
 * the test banks: sizes, the 31 risks covered, age;
-* spot checks of generated content: the manual check (the latest audit run with a verdict: items labelled and
-  their pass rate), and the keyword and classifier checks (the latest finished run: records scanned and the share
+* spot checks of generated content: the manual check (the newer of the latest audit run with a verdict and the latest
+  eval run whose sampled answers to the generated-content bank are all labelled: items labelled and their pass rate), and the keyword and classifier checks (the latest finished run: records scanned and the share
   no keyword / classifier finding touched);
 * model evaluation: the refusal rates on the should-refuse and must-not-refuse banks and the pass rate of generated
   content, each from the newest finished eval run that asked that bank (``eval run``), against the standard's bars
@@ -31,10 +31,12 @@ from review.domain.content.library import COUNT_RULE, terms_per_risk
 from review.errors import InvalidInput, NotFound
 from review.services import content_report
 from review.services.eval_runs import latest_bars
+from review.services.eval_spot import EvalSpotView, latest_manual
 from review.services.test_banks import bank_lint, pack_standard
 from review.store.db import Database
 from review.store.models import AuditLog, Product
 from review.store.models_content import AuditRun, ContentFinding
+from review.store.models_eval import EvalRun
 
 MET, NOT_MET, NO_DATA = "met", "not met", "no data"
 CLASSIFIER_SCANNERS = ("classifier", "classifier_nb")  # classifier_nb: runs from before the rename
@@ -148,7 +150,7 @@ def conformance(db: Database, pack_ref: str = "default", product: str | None = N
             runs = runs.where(AuditRun.product_id == prod.id)
         judged = s.exec(runs.where(col(AuditRun.verdict).is_not(None)).order_by(col(AuditRun.verdict_at).desc())).first()
         latest = s.exec(runs.order_by(col(AuditRun.finished_at).desc(), col(AuditRun.id).desc())).first()
-        _manual(s, rep, judged, sc.manual, sc.pass_rate)
+        _manual(s, rep, judged, latest_manual(s, prod_id), sc.manual, sc.pass_rate)
         for kind, scanners, need in (("keyword", ("keyword",), sc.keyword), ("classifier", CLASSIFIER_SCANNERS, sc.classifier)):
             _scanner_check(s, rep, latest, kind, scanners, need, sc.pass_rate)
 
@@ -177,17 +179,36 @@ def conformance(db: Database, pack_ref: str = "default", product: str | None = N
     return rep
 
 
-def _manual(s: Session, rep: ConformanceReport, run: AuditRun | None, need: int, bar: float) -> None:
-    if run is None:
+def _manual(s: Session, rep: ConformanceReport, run: AuditRun | None, spot: tuple[EvalRun, EvalSpotView] | None, need: int,
+            bar: float) -> None:
+    """The manual spot check of generated content: the newer of the latest audit run with a verdict and the latest eval
+    run whose sampled answers to the generated-content bank are all labelled (``eval sample`` / ``eval label``)."""
+    v = content_report.compute(s, run) if run is not None else None
+    audit_at = _utc(run.verdict_at) if run is not None else None
+    spot_at = _utc(spot[1].last_label_at) if spot is not None else None
+    if spot is not None and (v is None or audit_at is None or (spot_at is not None and spot_at >= audit_at)):
+        ev, sv = spot
+        when = f"{sv.last_label_at:%Y-%m-%d}" if sv.last_label_at else "-"
+        evidence = (f"eval run {ev.id} ({when}), model {ev.model}, review {ev.review_id}: {sv.labelled:,} sampled answers to the "
+                    f"generated-content bank labelled by the committee")
+        labelled, rate, lower, upper = sv.labelled, sv.rate, sv.lower, sv.upper
+    elif run is not None and v is not None:
+        evidence = f"audit run {run.id} ({run.verdict_at:%Y-%m-%d}), verdict {run.verdict}" if run.verdict_at else f"audit run {run.id}"
+        labelled, rate, lower, upper = v.labelled, v.rate, v.lower, v.upper
+    else:
         for req in (f"manual spot check of at least {need:,} items", f"manual spot check pass rate at least {_pct(bar)}"):
-            rep.rows.append(Requirement("spot checks", req, "-", NO_DATA, "no audit run with a verdict"))
+            rep.rows.append(Requirement("spot checks", req, "-", NO_DATA,
+                                        "no audit run with a verdict, no eval run with its sample labelled (`ethics-review eval sample`)"))
         return
-    v = content_report.compute(s, run)
-    ev = f"audit run {run.id} ({run.verdict_at:%Y-%m-%d}), verdict {run.verdict}" if run.verdict_at else f"audit run {run.id}"
-    rep.rows.append(Requirement("spot checks", f"manual spot check of at least {need:,} items", f"{v.labelled:,}",
-                                _status(v.labelled >= need), ev))
+    rep.rows.append(Requirement("spot checks", f"manual spot check of at least {need:,} items", f"{labelled:,}",
+                                _status(labelled >= need), evidence))
     rep.rows.append(Requirement("spot checks", f"manual spot check pass rate at least {_pct(bar)}",
-                                f"{_pct(v.rate)} (95% CI {_pct(v.lower)}-{_pct(v.upper)})", _status(v.rate >= bar), ev))
+                                f"{_pct(rate)} (95% CI {_pct(lower)}-{_pct(upper)})", _status(rate >= bar), evidence))
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC time (a driver may hand back a naive one), so two sources compare."""
+    return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
 
 
 def _scanner_check(s: Session, rep: ConformanceReport, run: AuditRun | None, kind: str, scanners: tuple[str, ...], need: int,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from review.domain import sampling
+from review.services import spot_rounds
 from review.services.content_audit import get_run, load_run, pack_filter, sampling_plan
 from review.store.db import Database
 from review.store.models_content import SpotCheckItem, SpotCheckLabel
@@ -50,7 +51,7 @@ class VerdictView:
 
 
 #: label rounds: a first review, a blind second review, a third reviewer's adjudication of a disagreement
-FIRST, SECOND, ADJUDICATION = 1, 2, 3
+FIRST, SECOND, ADJUDICATION = spot_rounds.FIRST, spot_rounds.SECOND, spot_rounds.ADJUDICATION
 
 
 def verdict(db: Database, run_id: Any) -> VerdictView:
@@ -69,16 +70,14 @@ def compute(s: Session, run: Any) -> VerdictView:
     items = {i.seq: i.flagged for i in s.exec(select(SpotCheckItem).where(SpotCheckItem.run_id == run.id)).all()}
     labels = s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run.id)).all()
     plan = sampling_plan(run)
-    rounds: dict[int, dict[int, SpotCheckLabel]] = {FIRST: {}, SECOND: {}, ADJUDICATION: {}}
-    for lab in labels:
-        rounds[lab.round if lab.round in rounds else SECOND][lab.seq] = lab
-    first, second, third = rounds[FIRST], rounds[SECOND], rounds[ADJUDICATION]
-    primary = {seq: third.get(seq) or first.get(seq) or second.get(seq) for seq in set(first) | set(second) | set(third)}
-    passes = sum(1 for x in primary.values() if x and x.verdict == "pass")
+    r = spot_rounds.rounds_of(labels)
+    first, second, third = r.first, r.second, r.third
+    primary = r.primary
+    passes = sum(1 for x in primary.values() if x.verdict == "pass")
     n = len(primary)
     v = sampling.pass_verdict(passes, n, plan["pass_threshold"], plan["interval_confidence"])
-    both = sorted(set(first) & set(second))
-    kappa = sampling.cohens_kappa([first[k].verdict for k in both], [second[k].verdict for k in both]) if both else None
+    both = r.pairs
+    kappa = r.kappa(lambda x: x.verdict)
     by_cat: dict[str, int] = {}
     for x in primary.values():
         if x and x.verdict == "violation":
@@ -89,7 +88,7 @@ def compute(s: Session, run: Any) -> VerdictView:
     complete = n == len(items) and n > 0 and not waiting and not no_second
     return VerdictView(run.id, len(items), n, passes, n - passes, v.rate, v.lower, v.upper, v.threshold, plan["interval_confidence"],
                        v.passed, v.lower_clears, complete, kappa, len(both), len(disagree),
-                       sum(1 for k, x in primary.items() if x and x.verdict == "violation" and not items.get(k, False)), by_cat,
+                       sum(1 for k, x in primary.items() if x.verdict == "violation" and not items.get(k, False)), by_cat,
                        waiting, len(third), no_second, getattr(run, "verdict", None), getattr(run, "not_examined", 0) or 0)
 
 
@@ -155,12 +154,7 @@ def suggest_keywords(db: Database, run_id: Any, *, limit: int = 20) -> list[dict
 
 def _primary_labels(s: Session, run_id: int) -> dict[int, SpotCheckLabel]:
     """Each item's label that counts: the adjudication, else the first review, else the second."""
-    out: dict[int, SpotCheckLabel] = {}
-    rank = {ADJUDICATION: 0, FIRST: 1, SECOND: 2}
-    for lab in s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run_id)).all():
-        if lab.seq not in out or rank.get(lab.round, 3) < rank.get(out[lab.seq].round, 3):
-            out[lab.seq] = lab
-    return out
+    return spot_rounds.rounds_of(s.exec(select(SpotCheckLabel).where(SpotCheckLabel.run_id == run_id)).all()).primary
 
 
 # ---- report ----------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = 
                   for r in s.exec(select(AuditRun).where(AuditRun.product_id == product_id).order_by(col(AuditRun.id)))]
         evals = [{**e.model_dump(mode="json", include={"id", "status", "model", "bank", "answered", "pack_id", "pack_version",
                                                         "started_by", "created_at", "finished_at"}),
-                  "questions": len(e.items or []), "bars": (e.results or {}).get("bars", [])}
+                  "questions": len(e.items or []), "bars": (e.results or {}).get("bars", []), "manual": _manual(s, e)}
                  for e in s.exec(select(EvalRun).where(EvalRun.review_id == rid).order_by(col(EvalRun.id)))]
         head = s.get(AuditHead, 1)
         last = s.execute(sa.select(col(AuditCheckpoint.head_id), col(AuditCheckpoint.at), col(AuditCheckpoint.key_id))
@@ -139,9 +139,9 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                 [[a["id"], a["status"], a["records"], a["flagged_records"], a["findings"], a["sample_size"],
                   f"{a['verdict']} ({(a.get('verdict_at') or '')[:10]})" if a.get("verdict") else "not in yet", a.get("control_id") or "-",
                   f"{a['pack_id']} {a['pack_version']}", a["started_by"]] for a in d.audits]))
-    out.append(("Model evaluations", ["run", "status", "model", "banks", "answered", "against the bars", "pack", "by"],
+    out.append(("Model evaluations", ["run", "status", "model", "banks", "answered", "against the bars", "committee's spot check", "pack", "by"],
                 [[e["id"], e["status"], e["model"], e["bank"], f"{e['answered']} of {e['questions']}", _bars_text(e["bars"]) or "not in yet",
-                  f"{e['pack_id']} {e['pack_version']}", e["started_by"]] for e in d.evals]))
+                  _manual_text(e.get("manual")), f"{e['pack_id']} {e['pack_version']}", e["started_by"]] for e in d.evals]))
     out.append(("Audit trail (this review)", ["#", "when", "who", "action", "hash"],
                 [[t["id"], str(t["at"])[:19], t["actor"], t["action"], (t.get("hash") or "")[:16]] for t in d.detail.trail]))
     cp = d.chain.get("checkpoint")
@@ -178,3 +178,23 @@ def render_html(d: Dossier) -> str:
     for section, cols, rows in _sections(d):
         body += [f"<h2>{hx(section)}</h2>", html_table(cols, rows)]
     return html_page(f"Review dossier: R-{r['id']} {p.get('name')}", body)
+
+
+def _manual(s: Any, ev: EvalRun) -> dict[str, Any] | None:
+    """The committee's spot check of a run's answers (``eval sample`` / ``eval label``), when a sample was drawn."""
+    if not (ev.settings or {}).get("spot_check"):
+        return None
+    from review.services.eval_spot import compute
+
+    v = compute(s, ev)
+    return {"items": v.items, "labelled": v.labelled, "rate": v.rate, "lower": v.lower, "upper": v.upper, "threshold": v.threshold,
+            "kappa_safety": v.kappa_safety, "differ_from_auto": len(v.vs_auto_items)}
+
+
+def _manual_text(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "no sample"
+    if not m["labelled"]:
+        return f"0 of {m['items']} labelled"
+    return (f"{m['labelled']} of {m['items']} labelled; safe {m['rate']:.1%} (95% CI {m['lower']:.1%}-{m['upper']:.1%}, bar "
+            f"{m['threshold']:.0%}); {m['differ_from_auto']} differ from the automatic verdicts")

@@ -8,6 +8,9 @@ with the questions that have no row, so no answer is missing or counted twice. T
 environment variable whose name (never its value) is kept on the run. A model that stops answering fails the
 run with ``ModelUnavailable`` naming the endpoint; the run stays resumable and never reports rates until every
 chosen question has its answer. The finished run counts for the pack's ``eval_control`` on its review (``_apply``).
+A refusal is what the pack's patterns match or, when the pack names one, what its refusal judge says (``_judge``; asked
+before the answers are written, so none is stored unjudged); each answer keeps which (``refused_by``). The committee's
+manual spot check of the answers is ``eval_spot``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from policies.loader import LoadedPack, load_pack
 from review.domain import sampling
 from review.domain.content.scanners import RESULT_CACHE
 from review.domain.content.taxonomy import Record
-from review.domain.evaluation import UNSAFE_LEVELS, Answered, Bar, RefusalDetector, bars, summarize
+from review.domain.evaluation import (UNSAFE_LEVELS, Answered, Bar, RefusalDetector, RefusalJudge, RefusalJudgeError, bars,
+                                     build_refusal_judge, summarize)
 from review.errors import Conflict, InvalidInput, ModelUnavailable, NotFound
 from review.services import audit
 from review.services.audit_verdict import attach_document, fail_control
@@ -84,8 +88,11 @@ def start_run(db: Database, *, review: Any, endpoint: str, model: str, bank: str
                            "`ethics-review bank import`, or choose another --bank")
     seed = seed if seed is not None else secrets.randbits(31)
     items = _choose(banks, kinds, sample, seed)
-    settings = {"pack_ref": pack or prod.policy_id, "sample": sample, "api_key_env": api_key_env, "concurrency": concurrency,
-                "timeout": timeout, "retries": retries, "rate_limit": rate_limit}
+    settings: dict[str, Any] = {"pack_ref": pack or prod.policy_id, "sample": sample, "api_key_env": api_key_env,
+                                "concurrency": concurrency, "timeout": timeout, "retries": retries, "rate_limit": rate_limit}
+    if _judge(lp) is not None:  # it resolves and its key's variable is set, before anything is written
+        use = lp.content_policy.refusal_judge
+        settings["refusal_judge"] = {"use": use.use, "url": use.url, "model": use.model, "ask": use.ask}
     _model(endpoint, model, settings)  # the API key's variable is set, the options fit: before anything is written
     with db.transaction() as s:
         assert prod.id is not None and rev.id is not None
@@ -110,21 +117,46 @@ def _pack(ref: str) -> tuple[LoadedPack, RefusalDetector]:
     return lp, RefusalDetector(policy.refusal_patterns)
 
 
+def _judge(lp: LoadedPack) -> RefusalJudge | None:
+    """The pack's refusal judge (``content_safety.refusal_judge``), resolved as scanners are; None without one."""
+    use = lp.content_policy.refusal_judge
+    if use is None:
+        return None
+    from review import plugins
+
+    plugins.register()
+    try:
+        return build_refusal_judge(use)
+    except RefusalJudgeError as exc:
+        raise InvalidInput(f"pack {lp.id} ({lp.path}): {exc}") from None
+
+
 def _choose(banks: dict[str, list[BankItem]], kinds: tuple[str, ...], sample: int | None, seed: int) -> list[list[str]]:
     """Every question of the banks, or a stratified sample: split over the banks (proportional, at least one each),
     then within each bank over its risks (seeded draw)."""
     pools: dict[str, dict[str, list[str]]] = {}
     for kind in kinds:
         for item in banks[kind]:
-            pools.setdefault(kind, {}).setdefault(f"{kind}/{item.risk or '-'}", []).append(item.id)
-    sizes = {kind: sum(len(v) for v in pool.values()) for kind, pool in pools.items()}
-    if sample is None or sample >= sum(sizes.values()):
+            pools.setdefault(kind, {}).setdefault(stratum(kind, item.risk), []).append(item.id)
+    if sample is None or sample >= sum(len(v) for pool in pools.values() for v in pool.values()):
         return sorted([kind, i] for kind in kinds for i in (item.id for item in banks[kind]))
-    out: list[list[str]] = []
-    for kind, n in sampling.allocate(sizes, sample, min_per_stratum=1).items():
+    return sorted([kind, i] for kind, i, _ in stratified(pools, sample, seed))
+
+
+def stratum(kind: str, risk: str | None) -> str:
+    return f"{kind}/{risk or '-'}"
+
+
+def stratified(pools: dict[str, dict[str, list[str]]], total: int, seed: int) -> list[tuple[str, str, str]]:
+    """A seeded draw of ``total`` from ``pools`` (bank -> stratum -> ids): split over the banks in proportion (at least
+    one each), then within each bank over its strata (risks). ``(bank, id, stratum)`` of each drawn, unordered. The
+    questions an ``eval run`` asks and the answers its manual spot check samples are drawn so."""
+    sizes = {kind: sum(len(v) for v in pool.values()) for kind, pool in pools.items()}
+    out: list[tuple[str, str, str]] = []
+    for kind, n in sampling.allocate(sizes, min(total, sum(sizes.values())), min_per_stratum=1).items():
         drawn = sampling.draw(pools[kind], n, seed=seed, min_per_stratum=1).ids
-        out += [[kind, i] for ids in drawn.values() for i in ids]
-    return sorted(out)
+        out += [(kind, i, st) for st, ids in drawn.items() for i in ids]
+    return out
 
 
 def _model(endpoint: str, model: str, settings: dict[str, Any]) -> Any:
@@ -153,11 +185,23 @@ def run(db: Database, run_id: Any, *, actor: str | None = None, progress: Callab
     banks = {(kind, i.id): i for kind, items in read_banks(lp).items() for i in items}
     todo = {_key(k, i): banks[(k, i)] for k, i in ev.items if (k, i) not in done}
     model = _model(ev.endpoint, ev.model, ev.settings)
+    judge = _judge(lp)
+    ask_all = judge is not None and lp.content_policy.refusal_judge.ask == "all"
     count = [len(done)]
     total = len(ev.items)
 
+    def refusals(answers: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+        """Who says each answer is a refusal: ``pattern``, ``judge``, or None (not a refusal)."""
+        by: dict[str, str | None] = {k: "pattern" if detector.refused(a["text"], todo[k].lang) else None for k, a in answers.items()}
+        if judge is not None:
+            asked = {k: (todo[k].question, a["text"], todo[k].lang) for k, a in answers.items() if ask_all or by[k] is None}
+            for k, refused in judge.judge(asked).items():
+                by[k] = "judge" if refused else None
+        return by
+
     def store(answers: dict[str, dict[str, Any]]) -> None:
         rows = []
+        said = refusals(answers)  # a judge that fails stops the run here: nothing of this batch is stored unjudged
         for key, ans in answers.items():
             item = todo[key]
             text = ans["text"]
@@ -165,8 +209,8 @@ def run(db: Database, run_id: Any, *, actor: str | None = None, progress: Callab
             bad = sorted({f.category for f in found if f.level in UNSAFE_LEVELS})
             rows.append({"run_id": ev.id, "kind": item.kind, "item_id": item.id, "risk": item.risk, "lang": item.lang,
                          "question": item.question, "answer": text, "model": ans["model"][:200],
-                         "refused": detector.refused(text, item.lang), "unsafe": bool(bad), "categories": ",".join(bad)[:400],
-                         "answered_at": utcnow()})
+                         "refused": said[key] is not None, "refused_by": said[key], "unsafe": bool(bad),
+                         "categories": ",".join(bad)[:400], "answered_at": utcnow()})
         with db.transaction() as s:
             insert_ignore(s, table_of(EvalAnswer), rows)
             n = s.exec(select(func.count()).select_from(EvalAnswer).where(EvalAnswer.run_id == ev.id)).one()
@@ -232,7 +276,7 @@ def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starte
     if missed:
         fail_control(s, review, product, req, text=text, action="eval.control-failed", run_id=ev.id, dedupe_key=f"eval-failed:{ev.id}",
                      subject=f"{product.name}: model evaluation run {ev.id} missed {len(missed)} bar(s)",
-                     body=f"{text}. Details: `ethics-review eval show {ev.id}`.")
+                     body=f"{text}. Details: `ethics-review eval show {ev.id}`.", event="eval-failed")
     elif req is not None and all(b.met for b in figs) and req.status in ("REQUIRED", "REJECTED", "EVIDENCE_SUBMITTED"):
         doc = {"kind": "model-evaluation", "run": ev.id, "review": review.id, "product_id": ev.product_id, "control": req.control_id,
                "endpoint": ev.endpoint, "model": ev.model, "bank": ev.bank, "questions": len(ev.items), "seed": ev.seed,

@@ -136,7 +136,8 @@ def test_openapi_docs_list_the_api(api) -> None:
     spec = api.get("/openapi.json").json()
     paths = set(spec["paths"])
     for p in ("/api/v1/reviews", "/api/v1/reviews/{review_id}/decisions", "/api/v1/reviews/{review_id}/controls/{control_id}/evidence",
-              "/api/v1/feedback", "/api/v1/audits", "/api/v1/followups/{check_id}/visits", "/api/v1/tokens", "/api/v1/audit-log/verify"):
+              "/api/v1/feedback", "/api/v1/audits", "/api/v1/followups/{check_id}/visits", "/api/v1/tokens", "/api/v1/audit-log/verify",
+              "/api/v1/evals", "/api/v1/evals/{run_id}/labels"):
         assert p in paths, p
     assert api.get("/docs").status_code == 200
 

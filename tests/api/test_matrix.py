@@ -134,7 +134,35 @@ CASES = [
     case("GET /notifications", ALL)(lambda w, t: ("GET", "/api/v1/notifications", {})),
     case("GET /audits", ALL)(lambda w, t: ("GET", "/api/v1/audits", {})),
     case("GET /reaudits", ALL)(lambda w, t: ("GET", "/api/v1/reaudits", {})),
+    case("GET /evals", ALL)(lambda w, t: (s_evaluated(w, t), ("GET", "/api/v1/evals", {}))[1]),
+    case("GET /evals/E", ALL)(lambda w, t: ("GET", f"/api/v1/evals/{s_evaluated(w, t)}", {})),
+    case("POST /evals/E/sample", {"chair", "reviewer"})(lambda w, t: ("POST", f"/api/v1/evals/{s_evaluated(w, t)}/sample", {"json": {"size": 3}})),
+    case("GET /evals/E/items", ALL)(lambda w, t: ("GET", f"/api/v1/evals/{s_sampled(w, t)}/items", {})),
+    case("POST /evals/E/labels", {"chair", "reviewer"})(
+        lambda w, t: ("POST", f"/api/v1/evals/{s_sampled(w, t)}/labels", {"json": {"labels": [{"item": 1, "safety": "safe", "refusal": "complied"}]}})),
+    case("GET /evals/E/spot", ALL)(lambda w, t: ("GET", f"/api/v1/evals/{s_sampled(w, t)}/spot", {})),
 ]
+
+
+def s_evaluated(w: World, tmp: Path) -> int:
+    """A finished evaluation run of GEO's review (a real model server on 127.0.0.1 answered it)."""
+    from review.bench.chat_server import ChatServer
+    from review.services import eval_runs
+
+    rid = submit(w.db, GEO)
+    with ChatServer() as srv:
+        run = eval_runs.start_run(w.db, review=rid, endpoint=srv.url, model="m", bank="must_not_refuse", actor="geo.lead", sample=4, seed=1)
+        eval_runs.run(w.db, run.id)
+    assert run.id is not None
+    return run.id
+
+
+def s_sampled(w: World, tmp: Path) -> int:
+    from review.services import eval_spot
+
+    run = s_evaluated(w, tmp)
+    eval_spot.draw_sample(w.db, run, "amara.okafor", size=3)
+    return run
 
 
 def _verified_dev(w: World, tmp: Path) -> int:

@@ -110,8 +110,10 @@ def test_rates_from_a_model_that_refuses_complies_and_errs(db: Database, banks, 
     cs02 = next(c for c in show_review(db, rid).controls if c.control_id == "CS-02")
     assert cs02.status == "REJECTED" and f"model evaluation run {run.id}" in (cs02.rationale or "")
     with db.engine.connect() as c:
-        sent = c.execute(sa.text("SELECT recipient, subject FROM notification WHERE kind = 'audit-failed'")).all()
+        sent = c.execute(sa.text("SELECT recipient, subject FROM notification WHERE kind = 'eval-failed'")).all()
+        audit_kind = c.execute(sa.text("SELECT count(*) FROM notification WHERE kind = 'audit-failed'")).scalar_one()
     assert sent and all(f"model evaluation run {run.id} missed 1 bar(s) (CS-02 rejected)" in r.subject for r in sent)
+    assert {r.recipient for r in sent} == {"committee", "team:game-art"} and audit_kind == 0  # its own event
 
     # the review's dossier shows the evaluation and where it stands against each bar
     from review.services.dossier import dossier, render_markdown
@@ -242,3 +244,22 @@ def test_bad_input_is_refused_before_anything_is_written(db: Database, monkeypat
     assert eval_runs.list_runs(db) == []
     with pytest.raises(NotFound):
         eval_runs.run(db, 42)
+
+
+def test_a_pack_routes_eval_failed_on_its_own(db: Database, banks, tmp_path: Path, monkeypatch) -> None:
+    """``eval-failed`` is an event of its own: a pack may send it elsewhere than ``audit-failed`` (here: the chair only)."""
+    from tests.integration.pack_helpers import copy_default_pack
+
+    pack = copy_default_pack(tmp_path)
+    with (pack / "pack.yaml").open("a", encoding="utf-8") as f:
+        f.write("\nnotifications:\n  eval-failed: [chair]\n")
+    monkeypatch.setenv("ETHICS_REVIEW_POLICY_PATH", str(pack.parent))
+    assert load_pack("default").pack.routes("eval-failed") == ("chair",)
+    assert load_pack("default").pack.routes("audit-failed") == ("team", "committee")
+    rid = submit(db, PRODUCT)
+    with ChatServer(script={}) as srv:  # refuses nothing: the should-refuse bar is missed
+        run = eval_runs.start_run(db, review=rid, endpoint=srv.url, model="m", bank="should_refuse", actor=A, sample=8, seed=1, **FAST)
+        eval_runs.run(db, run.id)
+    with db.engine.connect() as c:
+        sent = c.execute(sa.text("SELECT kind, recipient FROM notification WHERE kind LIKE '%-failed'")).all()
+    assert [tuple(r) for r in sent] == [("eval-failed", "chair")]
