@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision: str = "0013_eval_spot"
-down_revision: Union[str, Sequence[str], None] = "0011_eval"
+down_revision: Union[str, Sequence[str], None] = "0012_grade_label"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
