@@ -146,9 +146,11 @@ def _as_of_0011(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the audit log image the tables as 0011 code did: the table definitions reflected from the database."""
     from review.services import audit
 
+    present = set(sa.inspect(db.engine).get_table_names())
+    tables = [t for t in audit.STATE_TABLES if t in present]  # a later migration's state tables are not there yet
     meta = sa.MetaData()
-    meta.reflect(db.engine, only=list(audit.STATE_TABLES))
-    monkeypatch.setattr(audit, "_tables", lambda: {t: meta.tables[t] for t in audit.STATE_TABLES})
+    meta.reflect(db.engine, only=tables)
+    monkeypatch.setattr(audit, "_tables", lambda: {t: meta.tables[t] for t in tables})
 
 
 def test_migration_0012_labels_the_reviews_there_and_init_reimages_them(old_db: Database, monkeypatch: pytest.MonkeyPatch,
@@ -192,7 +194,7 @@ def test_migration_0012_labels_the_reviews_there_and_init_reimages_them(old_db: 
     monkeypatch.setenv("ETHICS_REVIEW_HOME", str(db.data_dir))  # the CLI signs with the same audit key
     assert main(["--database", db.url, "--json", "init"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["state_rows_reimaged"] == 3 and "0012_grade_label" in out["revision"]
+    assert out["state_rows_reimaged"] == 3 and out["revision"] and all(r >= "0012" for r in out["revision"])  # at or past 0012
     with db.reading() as s:
         labels = dict(s.execute(sa.text("SELECT id, grade_label FROM review")).tuples().all())
     assert labels == {ids[0]: LEVEL_IV, ids[1]: "Level II (moderate impact)", ids[2]: "HIGH", ids[3]: "Level I (little to no impact)"}
