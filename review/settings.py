@@ -114,17 +114,16 @@ class Settings(BaseModel):
     def _db_url(cls, v: SecretStr | None) -> SecretStr | None:
         if v is None or not v.get_secret_value().strip():
             return None
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         text = v.get_secret_value().strip()
-        try:
-            url = make_url(text)
-        except ArgumentError:
+        # SQLAlchemy's own URL syntax, ``backend[+driver]://...``, checked without importing it (every command
+        # reads the settings; most never open the database)
+        m = re.match(r"([\w+]+)://", text)
+        if m is None:
             raise ValueError("is not a database URL; use e.g. sqlite:////var/lib/ethics/review.db or "
-                             "postgresql+psycopg://user@host/ethics") from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"backend {url.get_backend_name()!r} is not supported; use sqlite:/// or postgresql+psycopg://")
+                             "postgresql+psycopg://user@host/ethics")
+        backend = m.group(1).split("+", 1)[0]
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend {backend!r} is not supported; use sqlite:/// or postgresql+psycopg://")
         return SecretStr(text)
 
     @field_validator("frameworks")

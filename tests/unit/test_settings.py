@@ -45,6 +45,8 @@ def test_precedence_arguments_then_environment_then_file(clean_env: Path, monkey
     ("PREFECT_API_URL", "ftp://x", "PREFECT_API_URL='ftp://x': must be an http:// or https:// URL"),
     ("ETHICS_REVIEW_EVIDENCE_STORE", "cloud", "ETHICS_REVIEW_EVIDENCE_STORE='cloud'"),
     ("ETHICS_REVIEW_DATABASE_URL", "mysql://x/y", "ETHICS_REVIEW_DATABASE_URL: backend 'mysql' is not supported"),
+    ("ETHICS_REVIEW_DATABASE_URL", "mysql+pymysql://x/y", "ETHICS_REVIEW_DATABASE_URL: backend 'mysql' is not supported"),
+    ("ETHICS_REVIEW_DATABASE_URL", "review.db", "ETHICS_REVIEW_DATABASE_URL: is not a database URL; use e.g. sqlite:////"),
 ])
 def test_a_bad_variable_is_named_with_its_value_and_fix(clean_env: Path, monkeypatch: pytest.MonkeyPatch, var: str, value: str,
                                                         needle: str) -> None:
@@ -70,8 +72,11 @@ def test_config_file_problems_name_the_file(clean_env: Path, monkeypatch: pytest
         load_settings()
 
 
-def test_loading_settings_imports_no_pydantic_settings_asyncio_or_ssl() -> None:
+def test_loading_settings_imports_no_pydantic_settings_asyncio_ssl_or_sqlalchemy(clean_env: Path) -> None:
+    import os
+
     probe = "import sys; from review.settings import load_settings; load_settings(); print(sorted(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    loaded = {m for m in eval(out) if m.split(".")[0] in ("pydantic_settings", "asyncio", "ssl", "dotenv")}
+    env = {**os.environ, "ETHICS_REVIEW_DATABASE_URL": "postgresql+psycopg://review@127.0.0.1/ethics"}  # checked, not opened
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
+    loaded = {m for m in eval(out) if m.split(".")[0] in ("pydantic_settings", "asyncio", "ssl", "dotenv", "sqlalchemy")}
     assert loaded == set()
