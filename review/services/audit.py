@@ -181,7 +181,11 @@ def _text_select(table: sa.Table) -> tuple[tuple[str, ...], frozenset[str], list
 
 
 def _datetime_text(v: datetime) -> str:
-    return encode_basestring(at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc)))
+    """``_value_text`` of a time: ``at_text`` quoted (its text needs no escaping); a UTC time, as the store returns
+    them, skips the conversion."""
+    if v.tzinfo is timezone.utc:
+        return '"' + v.replace(tzinfo=None).isoformat(timespec="microseconds") + 'Z"'
+    return '"' + at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc)) + '"'
 
 
 #: ``_value_text`` by the value's exact type: one dict look-up per column on the scan's hot path
@@ -263,8 +267,9 @@ def _images(s: Session, p: _Pending) -> dict[str, str]:
     tables = _tables()
     wanted: dict[str, list[tuple]] = {}
     out: dict[str, str] = {}
+    held = len(s.identity_map) > 0  # set-based use cases (the nightly scan) hold no ORM objects: nothing to look up
     for table, pk in p.keys:
-        image = _from_memory(s, table, pk, tables[table])
+        image = _from_memory(s, table, pk, tables[table]) if held else None
         if image is not None:
             out[key_of(table, pk)] = canonical(image)
         else:
@@ -332,7 +337,7 @@ def record(
 
 def state_text(texts: dict[str, str]) -> str | None:
     """``canonical(images)`` from the images' canonical texts (in key order), without encoding them again."""
-    return "{" + ",".join(f"{canonical(k)}:{t}" for k, t in texts.items()) + "}" if texts else None
+    return "{" + ",".join(f"{encode_basestring(k)}:{t}" for k, t in texts.items()) + "}" if texts else None  # == canonical(k): a str
 
 
 # Built once: statements run on every append skip construction and cache-key generation.
