@@ -45,10 +45,25 @@ def sanitized(text: Text) -> Text:
     return text
 
 
-def grade_badge(grade: str | None) -> Text:
+def grade_badge(grade: str | None, label: str | None = None) -> Text:
+    """The grade as its pack names it (``label``: "Level IV" for a canada-aia UNACCEPTABLE), coloured by the grade."""
     if not grade:
         return Text(" UNGRADED ", style="dim reverse")
-    return Text(f" {grade} ", style=GRADE_STYLE.get(grade, "reverse"))
+    return Text(f" {visible(label or grade)} ", style=GRADE_STYLE.get(grade, "reverse"))
+
+
+def label_cell(grade: str, label: str, width: int) -> Text:
+    """A pack's label for ``grade`` in a column ``width`` cells wide: without its gloss, padded when it fits, else cut."""
+    text = visible(short_label(label) or grade)
+    return Text(f" {text} " if len(text) + 2 <= width else text[:width], style=GRADE_STYLE.get(grade, "reverse"))
+
+
+def short_label(label: str | None) -> str | None:
+    """A level's label for a narrow column: without its trailing gloss ("Level IV (very high impact)" -> "Level IV")."""
+    if not label:
+        return label
+    head, sep, _ = label.partition(" (")
+    return head if sep and label.endswith(")") and head else label
 
 
 def status_text(status: str) -> Text:

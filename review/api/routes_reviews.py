@@ -260,6 +260,11 @@ def grades(c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.grade_distribution())
 
 
+@router.get("/dashboard/levels", tags=["dashboard"], summary="Reviews per grade as each review's pack names it (label)")
+def levels(c: LocalClient = Depends(client)) -> JSONResponse:
+    return ok(c.level_distribution())
+
+
 @router.get("/dashboard/funnel", tags=["dashboard"], summary="Reviews per gate and status")
 def funnel(c: LocalClient = Depends(client)) -> JSONResponse:
     return ok(c.gate_funnel())

@@ -231,9 +231,14 @@ def cmd_init(ctx: Any) -> int:
 
     from review.services import audit
 
+    from review.store.migrate import ADDED_STATE_COLUMNS, applied
+
     db = ctx.db
+    adding = {rev: added for rev, added in ADDED_STATE_COLUMNS.items() if not applied(db, rev)}
     head = db.upgrade()
     imaged = audit.baseline(db)  # a log from before state images: image today's state once
+    adopted = sum(audit.adopt_new_columns(db, table, cols, why=f"migration {rev} added {table}.{', '.join(cols)}: the rows re-imaged")
+                  for rev, (table, cols) in adding.items())
     created = None
     if ctx.args.admin:
         existing = users.list_users(db)
@@ -251,11 +256,13 @@ def cmd_init(ctx: Any) -> int:
         role_schema = create_app_role(db, ctx.args.app_role, password)
     if ctx.json:
         output.emit_json({"database": _safe_url(db.url), "revision": sorted(current_revisions(db)), "admin_created": created.username if created else None,
-                          "state_rows_imaged": imaged, "app_role": ctx.args.app_role})
+                          "state_rows_imaged": imaged, "state_rows_reimaged": adopted, "app_role": ctx.args.app_role})
     else:
         output.say(f"database ready at {_safe_url(db.url)} (schema {head})")
         if imaged:
             output.say(f"the audit log now images state: {imaged} existing rows recorded as its baseline")
+        if adopted:
+            output.say(f"the audit log re-imaged {adopted} rows for the columns the upgrade added")
         if role_schema:
             output.say(f"role {ctx.args.app_role} may use schema {role_schema} but not update or delete the audit log: "
                        "give the server that role's URL")
@@ -347,7 +354,7 @@ def cmd_submit(ctx: Any) -> int:
     if ctx.json:
         output.emit_json(review.model_dump(mode="json"))
     else:
-        output.line(f"{verb} review {review.id}: {review.gate}/{review.status}, grade ", grade_text(review.grade), f", due {when(review.due_at)}")
+        output.line(f"{verb} review {review.id}: {review.gate}/{review.status}, grade ", grade_text(review.grade, review.grade_label), f", due {when(review.due_at)}")
     return 0
 
 
@@ -367,7 +374,7 @@ def cmd_list(ctx: Any) -> int:
     from rich.text import Text
 
     rows = [
-        (r.id, r.product, r.owner_team, r.gate, status_text(r.status), grade_text(r.grade), r.assignee or "-",
+        (r.id, r.product, r.owner_team, r.gate, status_text(r.status), grade_text(r.grade, r.grade_label), r.assignee or "-",
          Text(when(r.due_at), style="bold red" if r.overdue else ""))
         for r in page.rows
     ]

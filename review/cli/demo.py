@@ -52,7 +52,7 @@ def cmd_demo(ctx: Any) -> int:
                           "grades": dist, "open_controls": gaps, "audit_rows": chain.rows, "audit_ok": chain.ok})
         return 0
     output.table("Where each product stands", ["id", "product", "gate", "status", "grade", "assignee"],
-                 [(r.id, r.product, r.gate, output.status_text(r.status), output.grade_text(r.grade), r.assignee or "-") for r in page.rows])
+                 [(r.id, r.product, r.gate, output.status_text(r.status), output.grade_text(r.grade, r.grade_label), r.assignee or "-") for r in page.rows])
     order = ["LOW", "MEDIUM", "HIGH", "UNACCEPTABLE"]
     total = sum(dist.values()) or 1
     output.table("Grade distribution", ["grade", "reviews", ""],

@@ -81,7 +81,7 @@ def cmd_followup_list(ctx: Any) -> int:
         output.emit_csv(rows)
         return 0
     output.table(None, ["check", "review", "product", "#", "kind", "grade", "status", "due", "visits", "flags"],
-                 [(r["id"], r["review_id"], r["product"], r["sequence"], r["kind"], output.grade_text(r["grade"]), output.status_text(r["status"]),
+                 [(r["id"], r["review_id"], r["product"], r["sequence"], r["kind"], output.grade_text(r["grade"], r.get("grade_label")), output.status_text(r["status"]),
                    r["due_at"][:10], f"{r['visits_recorded']}/{r['visits']}",
                    " ".join(x for x, on in (("OVERDUE", r["overdue"]), ("escalated", r["escalated"]), (r["finding"] or "", r["finding"] not in (None, "none"))) if on) or "-")
                   for r in rows], caption=f"{len(rows)} check(s)")

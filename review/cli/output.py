@@ -98,12 +98,14 @@ def _default(v: Any) -> Any:
     return str(v)
 
 
-def grade_text(grade: str | None) -> Text:
+def grade_text(grade: str | None, label: str | None = None) -> Text:
+    """The grade as its pack names it (``label``: "Level IV (very high impact)" for a canada-aia UNACCEPTABLE),
+    coloured by the grade."""
     from rich.text import Text
 
     if not grade:
         return Text("-", style="dim")
-    return Text(f" {safe(grade)} ", style=GRADE_STYLE.get(grade, ""))
+    return Text(f" {safe(label or grade)} ", style=GRADE_STYLE.get(grade, ""))
 
 
 def status_text(status: str | None) -> Text:

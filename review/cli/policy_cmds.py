@@ -262,8 +262,8 @@ def cmd_preview(ctx: Any) -> int:
         return 0
     output.table(f"Grade changes under {ctx.args.path} ({len(changes)} of {examined} reviews)",
                  ["review", "product", "gate", "status", "stored", "candidate", "detail"],
-                 [(c.review_id, c.product, c.gate, c.status, output.grade_text(c.stored_grade),
-                   output.grade_text(c.candidate_grade), c.detail) for c in changes])
+                 [(c.review_id, c.product, c.gate, c.status, output.grade_text(c.stored_grade, c.stored_label),
+                   output.grade_text(c.candidate_grade, c.candidate_label), c.detail) for c in changes])
     return 0
 
 

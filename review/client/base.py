@@ -204,6 +204,10 @@ class Client(ABC):
     def grade_distribution(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def level_distribution(self) -> list[dict[str, Any]]:
+        """Reviews per grade as each pack names it: ``[{"grade", "label", "count"}]``, highest grade first."""
+
+    @abstractmethod
     def gate_funnel(self) -> dict[str, dict[str, int]]: ...
 
     @abstractmethod

@@ -194,6 +194,9 @@ class LocalClient(Client):
     def grade_distribution(self):
         return queries.grade_distribution(self.db)
 
+    def level_distribution(self):
+        return queries.level_distribution(self.db)
+
     def gate_funnel(self):
         return queries.gate_funnel(self.db)
 

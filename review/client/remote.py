@@ -209,6 +209,9 @@ class RemoteClient(Client):
     def grade_distribution(self):
         return self._call("GET", "/dashboard/grades", dict[str, int])
 
+    def level_distribution(self):
+        return self._call("GET", "/dashboard/levels", list[dict[str, Any]])
+
     def gate_funnel(self):
         return self._call("GET", "/dashboard/funnel", dict[str, dict[str, int]])
 

@@ -472,6 +472,43 @@ def baseline(db: Database, *, actor: str = "system:upgrade") -> int:
         return n
 
 
+def adopt_new_columns(db: Database, table: str, columns: tuple[str, ...], *, why: str, actor: str = "system:upgrade") -> int:
+    """After a migration added (and filled) ``columns`` of a state table: re-image, in one row, the rows whose last
+    logged image is today's image without those columns. A row that differs in anything else (changed outside the
+    application before the upgrade) is left alone, so ``verify`` still names it. Returns how many rows were re-imaged
+    (0: nothing to adopt, e.g. the log already images the columns, or has no images)."""
+    t = _tables()[table]
+    prefix = f"{table}/"
+    last: dict[str, str] = {}
+    with db.read_engine.connect() as conn:
+        conn = conn.execution_options(stream_results=True, yield_per=10_000)
+        for (keys,) in conn.execute(sa.select(col(AuditLog.state_keys)).where(col(AuditLog.state_keys).is_not(None))
+                                    .order_by(col(AuditLog.id))):
+            for pair in keys.split(";"):
+                k, _, h = pair.partition("=")
+                if k.startswith(prefix):
+                    last[k] = h
+    if not last:
+        return 0
+    pk = list(t.primary_key.columns)
+    adopt: list[tuple[Any, ...]] = []
+    with db.read_engine.connect() as conn:
+        for r in conn.execute(sa.select(t)):
+            ids = tuple(r._mapping[c] for c in pk)
+            logged = last.get(key_of(table, ids))
+            image = image_row(t, r)
+            if logged is None or logged == _sha(canonical(image)):
+                continue
+            if logged == _sha(canonical({k: v for k, v in image.items() if k not in columns})):
+                adopt.append(ids)
+    if adopt:
+        with db.transaction() as s:
+            touch(s, table, adopt)
+            record(s, actor=actor, action="schema", entity="state", entity_id="-",
+                   after={"note": why, "table": table, "columns": list(columns), "rows": len(adopt)})
+    return len(adopt)
+
+
 # ---- verifying ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChainProblem:

@@ -532,6 +532,9 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
     records = sum(c.records for c in chunks)
     if records == 0:
         return _no_records(db, run_id, len(bad_lines), actor)
+    # an image, audio or video record with no text the pack names was not examined: it is never drawn as a clean
+    # (or any unflagged) record, where a reviewer's pass would read as the filter's
+    unexamined = _unexamined_lines(run, chunks, bad_lines) - set(primary)
     explicit: dict[str, list[int]] = {}
     if by:
         for line in sorted(primary):
@@ -539,15 +542,16 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
             explicit.setdefault(key, []).append(line)
     implicit = "clean" if by else "all"
     sizes = {k: len(v) for k, v in explicit.items()}  # stratum -> size
-    sizes[implicit] = records - (len(primary) if by else 0)
-    total = sampling.sample_size(records, min_sample=plan["min_sample"], confidence=plan["confidence"], margin=plan["margin"])
+    sizes[implicit] = records - (len(primary) if by else 0) - len(unexamined)
+    total = sampling.sample_size(records - len(unexamined), min_sample=plan["min_sample"], confidence=plan["confidence"],
+                                 margin=plan["margin"])
     drawn = sampling.draw_positions(sizes, total, seed=run.seed, min_per_stratum=plan["min_per_stratum"])
     wanted: dict[int, str] = {}
     for stratum, positions in drawn.ids.items():
         if stratum != implicit:
             wanted.update({explicit[stratum][p]: stratum for p in positions})
     flagged_lines = set(primary) if by else set()
-    wanted.update(_implicit_lines(run, chunks, drawn.ids.get(implicit, []), bad_lines, flagged_lines, implicit))
+    wanted.update(_implicit_lines(run, chunks, drawn.ids.get(implicit, []), bad_lines, flagged_lines | unexamined, implicit))
     items = _load_items(run, chunks, wanted, cats)
     with db.transaction() as s:
         run = load_run(s, run_id)
@@ -587,9 +591,24 @@ def _spec(c: AuditChunk) -> rio.ChunkSpec:
     return rio.ChunkSpec(c.seq, c.byte_start, c.byte_end, c.line_start, c.lines)
 
 
+def _unexamined_lines(run: AuditRun, chunks, bad: set[int]) -> set[int]:
+    """The lines of the records the filter could not examine (``ContentFilter.examined``), read back from the chunks
+    that counted any (a text-only audit reads nothing here)."""
+    chunks = [c for c in chunks if c.not_examined]
+    if not chunks:
+        return set()
+    filt = run_filter(run)
+    out: set[int] = set()
+    for c in chunks:
+        for line, item in rio.read_chunk(run.source, run.fmt, _spec(c), run.settings["product"], run.settings.get("columns")):
+            if line not in bad and not isinstance(item, rio.BadRecord) and not filt.examined(item):
+                out.add(line)
+    return out
+
+
 def _implicit_lines(run, chunks, positions: list[int], bad: set[int], flagged: set[int], stratum: str) -> dict[int, str]:
     """Map positions in the implicit stratum (input order) to line numbers, reading only
-    the chunks that hold a drawn position."""
+    the chunks that hold a drawn position. ``flagged``: the lines outside the stratum besides the bad ones."""
     out: dict[int, str] = {}
     pos = iter(positions)
     nxt = next(pos, None)

@@ -74,13 +74,32 @@ def dossier(db: Database, review_id: Any, *, frameworks: Sequence[str] | None = 
 
 
 # ---- rendering ---------------------------------------------------------------------------------
+def _named(grade: str | None, label: str | None) -> str | None:
+    """A grade as the review's pack names it, the grade beside it when the names differ: "Level IV (very high impact)
+    (UNACCEPTABLE)"; the grade alone under the default pack."""
+    return f"{label} ({grade})" if grade and label and label != grade else grade
+
+
+def _labeller(pack_id: str) -> Any:
+    """``grade -> _named(grade, its label under pack_id)`` (the grades alone when the pack is gone)."""
+    from policies.loader import load_pack
+    from review.errors import ReviewError
+
+    try:
+        pack = load_pack(pack_id).pack
+    except ReviewError:
+        return lambda g: g
+    return lambda g: _named(g, pack.label(g)) if g else g
+
+
 def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
     """(title, columns, rows) of every table, shared by both formats (cells are raw values, escaped when written)."""
     r, p = d.detail.review, d.detail.product
     initiation = next((a for a in reversed(d.detail.assessments) if a["kind"] == "initiation"), None)
+    label = _labeller(r["policy_id"])
     out: list[tuple[str, list[str], list[list[Any]]]] = [
         ("Review", ["field", "value"], [["review", f"R-{r['id']}"], ["product", p.get("name")], ["owner team", p.get("owner_team")],
-                                        ["gate / status", f"{r['gate']} / {r['status']}"], ["grade", r.get("grade")],
+                                        ["gate / status", f"{r['gate']} / {r['status']}"], ["grade", _named(r.get("grade"), r.get("grade_label"))],
                                         ["assignee", r.get("assignee") or "-"], ["submitted by", r.get("submitted_by")],
                                         ["pack", f"{r['policy_id']} {r['policy_version']}"
                                                  + (f" #{initiation['pack_hash'][:16]}" if initiation else "")],
@@ -94,7 +113,7 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
         out.append(("Dimension scores", ["dimension", "score", "level"],
                     [[k, v, initiation["dimension_levels"].get(k)] for k, v in sorted(initiation["dimension_scores"].items())]))
     out.append(("How the grade was reached", ["assessment", "by", "base", "grade", "triggers", "cross-check warnings", "rationale"],
-                [[f"{a['kind']} ({a['created_at'][:16]})", a["created_by"], a["base_grade"], a["grade"],
+                [[f"{a['kind']} ({a['created_at'][:16]})", a["created_by"], label(a["base_grade"]), label(a["grade"]),
                   ", ".join(a.get("triggers_fired") or []) or "-", "; ".join(f"{w['id']}: {w['message']}" for w in a.get("warnings") or []) or "-",
                   a.get("rationale") or "-"] for a in d.detail.assessments]))
     out.append(("Controls", ["control", "title", "gate", "status", "evidence (sha256)", "rationale"],
@@ -110,7 +129,7 @@ def _sections(d: Dossier) -> list[tuple[str, list[str], list[list[Any]]]]:
                 [[x["created_at"][:16], x["gate"], x["round"], x["action"], x["actor"], x["actor_roles"], x["rationale"]]
                  for x in d.detail.decisions]))
     out.append(("Gate reports", ["gate", "round", "passed", "residual grade", "report"],
-                [[g["gate"], g["round"], "yes" if g["passed"] else "no", g.get("residual_grade") or "-", _report_text(g["report"])]
+                [[g["gate"], g["round"], "yes" if g["passed"] else "no", label(g.get("residual_grade")) or "-", _report_text(g["report"])]
                  for g in d.gate_reports]))
     out.append(("Follow-up checks", ["check", "kind", "status", "due", "finding", "visits"],
                 [[f["id"], f["kind"], f["status"], (f["due_at"] or "")[:10], f.get("finding") or "-",

@@ -29,7 +29,7 @@ from review.domain import rules
 from review.domain.duties import Duty, require
 from review.domain.grades import Grade
 from review.domain.lifecycle import Action, Gate
-from review.errors import Conflict, InvalidInput, NotFound
+from review.errors import Conflict, InvalidInput, NotFound, ReviewError
 from review.services import audit
 from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.notifications import notify, notify_many
@@ -397,6 +397,14 @@ def record_visit(db: Database, check_id: int, customer: str, doc: Any, *, actor:
 
 
 # ---- read side ---------------------------------------------------------------------------------
+def _label(policy_id: str, grade: str | None) -> str | None:
+    """What ``grade`` is called under the pack (the grade itself when the pack is gone)."""
+    try:
+        return load_pack(policy_id).pack.label(grade) if grade else grade
+    except ReviewError:
+        return grade
+
+
 def list_checks(db: Database, *, which: str | None = None, now: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Checks newest first; ``which``: due (SCHEDULED due or OPEN), overdue (OPEN past the escalation delay), triggered."""
     now = now or utcnow()
@@ -424,6 +432,7 @@ def list_checks(db: Database, *, which: str | None = None, now: datetime | None 
         if which == "overdue" and not overdue:
             continue
         out.append({"id": c.id, "review_id": c.review_id, "product": name, "sequence": c.sequence, "kind": c.kind, "grade": c.grade,
+                    "grade_label": _label(policy_id, c.grade),
                     "status": c.status, "due_at": c.due_at.isoformat(), "overdue": overdue, "escalated": c.escalated_at is not None,
                     "visits_recorded": counts.get(c.id, 0), "visits": totals.get(c.id, 0), "finding": c.finding, "review_gate": gate})
     return out
@@ -448,8 +457,15 @@ def _check(db: Database, check_id: Any) -> dict[str, Any]:
         assert product is not None  # the check's product (foreign key)
         visits = s.exec(select(FollowupVisit).where(FollowupVisit.check_id == cid).order_by(col(FollowupVisit.id))).all()
         reaudit = s.exec(select(ReauditRequest).where(ReauditRequest.check_id == cid)).first()
-        return {**c.model_dump(mode="json"), "product": product.name, "visits": [v.model_dump(mode="json") for v in visits],
+        return {**c.model_dump(mode="json"), "product": product.name, "grade_label": _label(_policy_of(s, c), c.grade),
+                "visits": [v.model_dump(mode="json") for v in visits],
                 "content_reaudit": reaudit.model_dump(mode="json") if reaudit else None}
+
+
+def _policy_of(s: Session, c: FollowupCheck) -> str:
+    review = s.get(Review, c.review_id)
+    assert review is not None  # the check's review (foreign key)
+    return review.policy_id
 
 
 def pending_reaudits(db: Database, *, limit: int = 500) -> list[dict[str, Any]]:

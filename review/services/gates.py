@@ -60,6 +60,13 @@ class StepResult:
         return asdict(self)
 
 
+def named(pack: Any, grade: str) -> str:
+    """The grade as ``pack`` names it, the stored grade beside a label of the pack's own: "Level IV (very high impact)
+    (UNACCEPTABLE)"; "HIGH" under the default pack."""
+    label = pack.label(grade)
+    return grade if label == grade else f"{label} ({grade})"
+
+
 def _expect_gate(review: Review, *gates: Gate) -> None:
     if review.gate not in {g.value for g in gates}:
         raise IllegalTransition(f"review {review.id} is at {review.gate}/{review.status}, not at {' or '.join(g.value for g in gates)}")
@@ -90,14 +97,15 @@ def initiation_step(db: Database, review_id: Any, *, now: datetime | None = None
         assert due is not None  # set above when it was missing
         notify(s, kind="review-queued", recipient="committee", review_id=review.id, now=now,
                dedupe_key=f"queued:{review.id}:{review.gate}:{review.round}",
-               subject=f"{product.name} ({g.value}) is in the committee queue: initiation review {review.id}, due {due:%Y-%m-%d}",
+               subject=f"{product.name} ({named(loaded.pack, g.value)}) is in the committee queue: initiation review {review.id}, due {due:%Y-%m-%d}",
                body=f"priority {g.rank}; controls required: {_count_controls(s, review.id)}")
         if added or changes:
             audit.record(s, actor=SYSTEM, action="queue", entity="review", entity_id=review.id, before=None,
                          after={**review_snapshot(review), "controls_added": added})
         return StepResult(review.id, Gate.INITIATION.value, "queued",
-                          f"review {review.id} queued for the committee: grade {g.value}, priority {g.rank}, due {due:%Y-%m-%d}",
-                          {"grade": g.value, "priority": g.rank, "due_at": due.isoformat(), "controls_added": added})
+                          f"review {review.id} queued for the committee: grade {named(loaded.pack, g.value)}, priority {g.rank}, "
+                          f"due {due:%Y-%m-%d}",
+                          {"grade": g.value, "grade_label": loaded.pack.label(g), "priority": g.rank, "due_at": due.isoformat(), "controls_added": added})
 
 
 def _count_controls(s: Session, review_id: int) -> int:
@@ -148,6 +156,7 @@ def development_step(db: Database, review_id: Any, *, now: datetime | None = Non
         _expect_gate(review, Gate.DEVELOPMENT, Gate.RELEASE)
         assert review.id is not None  # a stored review
         report, residual = build_report(s, review, product)
+        residual_name = named(load_pack(review.policy_id).pack, residual) if residual else residual
         passed = not report["blocking"]
         prior = s.exec(select(GateReport).where(GateReport.review_id == review.id, GateReport.gate == review.gate,
                                                 GateReport.round == review.round)).first()
@@ -160,10 +169,10 @@ def development_step(db: Database, review_id: Any, *, now: datetime | None = Non
         if passed and review.status in (Status.SUBMITTED.value, Status.IN_REVIEW.value):
             notify(s, kind="controls-verified", recipient="committee", review_id=review.id, now=now,
                    dedupe_key=f"verified:{review.id}:{review.gate}:{review.round}",
-                   subject=f"{product.name}: every control required at initiation is verified or waived; residual grade {residual}",
+                   subject=f"{product.name}: every control required at initiation is verified or waived; residual grade {residual_name}",
                    body=f"review {review.id} at {review.gate} is ready for a decision")
         msg = (f"review {review.id} {review.gate} re-verification: " + ", ".join(f"{v} {n}" for v, n in report["summary"].items())
-               + f"; residual grade {residual}" + ("" if passed else f"; unmet: {', '.join(report['blocking'])}"))
+               + f"; residual grade {residual_name}" + ("" if passed else f"; unmet: {', '.join(report['blocking'])}"))
         return StepResult(review.id, review.gate, "passed" if passed else "gaps", msg,
                           {"report_id": row.id, "residual_grade": residual, **report["summary"], "blocking": report["blocking"]})
 

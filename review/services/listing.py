@@ -37,6 +37,8 @@ class ReviewRow:
     due_at: datetime | None
     updated_at: datetime
     version: int
+    #: what the grade is called under the review's pack (the grade itself under the default pack); colours stay keyed on ``grade``
+    grade_label: str | None = None
 
     @property
     def overdue(self) -> bool:

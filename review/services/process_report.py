@@ -221,6 +221,19 @@ def _sla_days(policy: str, grade: str, cache: dict[tuple[str, str], int | None])
     return cache[(policy, grade)]
 
 
+def _grade_name(policy: str, grade: str, cache: dict[tuple[str, str], str]) -> str:
+    """The grade as ``policy`` names it, the grade beside a label of its own ("Level IV (very high impact) (UNACCEPTABLE)")."""
+    if (policy, grade) not in cache:
+        from policies.loader import load_pack
+
+        try:
+            label = load_pack(policy).pack.label(grade)
+        except Exception:  # a pack that is gone, or no grade: the grade's own name
+            label = grade
+        cache[(policy, grade)] = grade if label == grade else f"{label} ({grade})"
+    return cache[(policy, grade)]
+
+
 def _mechanism(c: sa.Connection, start: datetime, end: datetime, now: datetime) -> Dimension:
     d = Dimension("mechanism_guarantee", "Mechanism guarantee",
                   "Do the rules hold: SLAs met, decisions consistent with the grade, overrides signed, segregation enforced?")
@@ -229,10 +242,11 @@ def _mechanism(c: sa.Connection, start: datetime, end: datetime, now: datetime) 
     per_gate: dict[str, list[float]] = defaultdict(list)
     within: Counter[str] = Counter()
     judged: Counter[str] = Counter()
-    by_grade: dict[str, Counter[str]] = defaultdict(Counter)
+    by_grade: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # (grade, as the review's pack names it)
+    names: dict[tuple[str, str], str] = {}
     for _rid, gate, grade, policy, secs, action in cycles:
         per_gate[gate].append(secs)
-        by_grade[grade][action] += 1
+        by_grade[(grade, _grade_name(policy, grade, names))][action] += 1
         sla = _sla_days(policy, grade, cache)
         if sla is not None:
             judged[gate] += 1
@@ -242,9 +256,10 @@ def _mechanism(c: sa.Connection, start: datetime, end: datetime, now: datetime) 
         med, p90 = _days(per_gate[gate])
         rows.append([gate, len(per_gate[gate]), med, p90, _pct(within[gate], judged[gate])])
     d.tables.append(("Cycle time per gate (entry to the decision)", ["gate", "cycles", "median days", "p90 days", "within SLA %"], rows))
-    grades = [g.value for g in Grade if g.value in by_grade] + sorted(g for g in by_grade if g not in {x.value for x in Grade})
+    order = {g.value: i for i, g in enumerate(Grade)}
+    grades = sorted(by_grade, key=lambda k: (order.get(k[0], len(order)), k[0], k[1] != k[0], k[1]))
     d.tables.append(("Outcomes by grade", ["grade", *OUTCOMES, "total"],
-                     [[g, *(by_grade[g][a] for a in OUTCOMES), sum(by_grade[g].values())] for g in grades]))
+                     [[name, *(by_grade[(g, name)][a] for a in OUTCOMES), sum(by_grade[(g, name)].values())] for g, name in grades]))
     ov = c.execute(sa.select(col(AuditLog.before)["grade"].as_string(), col(AuditLog.after)["grade"].as_string()).where(
         col(AuditLog.action) == "override-grade", col(AuditLog.at) >= start, col(AuditLog.at) < end)).all()
     rank = {g.value: i for i, g in enumerate(Grade)}

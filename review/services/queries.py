@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
+from review.domain.grades import Grade
 from review.domain.lifecycle import AWAITING_COMMITTEE
-from review.errors import ReviewError
 from review.services import audit, listing
 from review.services.common import get_review
 from review.services.listing import (SORT_KEYS, TRIGRAM, Page, ReviewFilter, ReviewRow, check_page_args, list_params, search_kind,
@@ -35,6 +35,9 @@ SORTABLE: dict[str, Mapped[Any]] = {
     "created": col(Review.created_at),
 }
 assert tuple(SORTABLE) == SORT_KEYS
+
+#: the review's grade as its pack names it; rows written without a label (bulk SQL) show the grade itself
+_LABEL = sa.func.coalesce(col(Review.grade_label), col(Review.grade))
 
 
 def name_contains(q: str) -> sa.ColumnElement[bool]:
@@ -111,7 +114,7 @@ def list_statements(f: ReviewFilter, *, sort: str, descending: bool, with_total:
     page_ids = ids.where(*conds).order_by(*order).limit(sa.bindparam("page_limit")).offset(sa.bindparam("page_offset")).subquery()
     page = (
         sa.select(col(Review.id), col(Product.name), col(Product.owner_team), col(Review.gate), col(Review.status), col(Review.grade),
-                  col(Review.assignee), col(Review.due_at), col(Review.updated_at), col(Review.version))
+                  col(Review.assignee), col(Review.due_at), col(Review.updated_at), col(Review.version), _LABEL)
         .join(Product, col(Product.id) == col(Review.product_id))
         .where(col(Review.id).in_(sa.select(page_ids.c.id)))
         .order_by(*order)
@@ -247,7 +250,7 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
                              c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls]
         # JSON-ready (times as ISO text): the same data locally and from the review server.
         return ReviewDetail(
-            review={**review.model_dump(mode="json"), "grade_label": _grade_label(review.policy_id, review.grade)},
+            review={**review.model_dump(mode="json"), "grade_label": review.grade_label or review.grade},
             product={**product.profile, "id": product.id, "created_at": product.created_at.isoformat()},
             assessments=[a.model_dump(mode="json") for a in assessments],
             controls=views,
@@ -266,23 +269,25 @@ def _frameworks(policy_id: str, views: list[ControlView]) -> list[dict[str, Any]
     return coverage(policy_id, verified_evidence(views), load_settings().frameworks)
 
 
-def _grade_label(pack_id: str, grade: str | None) -> str | None:
-    """What the grade is called under the review's pack (an AIA pack's UNACCEPTABLE is "Level IV ..."); the grade itself
-    when the pack is gone."""
-    if not grade:
-        return None
-    from policies.loader import load_pack  # here, not at the top: a listing loads no pack
-
-    try:
-        return load_pack(pack_id).pack.label(grade)
-    except ReviewError:
-        return grade
-
-
 def grade_distribution(db: Database) -> dict[str, int]:
     with db.reading() as s:
         rows = s.exec(select(Review.grade, sa.func.count()).group_by(Review.grade)).all()
     return {g or "UNGRADED": n for g, n in rows}
+
+
+def level_distribution(db: Database) -> list[dict[str, Any]]:
+    """Reviews per grade as each pack names it: ``[{"grade", "label", "count"}]``, highest grade first, then by label
+    (a canada-aia Level IV and a default-pack UNACCEPTABLE are two rows of the same colour)."""
+    with db.reading() as s:
+        rows = s.execute(sa.select(col(Review.grade), _LABEL, sa.func.count()).group_by(col(Review.grade), _LABEL)).all()
+    return level_rows(rows)
+
+
+def level_rows(rows: Any) -> list[dict[str, Any]]:
+    """(grade, label, count) rows as ``level_distribution`` returns them (no grade: "UNGRADED", last)."""
+    rank = {g.value: g.rank for g in Grade}
+    out = [{"grade": g or "UNGRADED", "label": label or g or "UNGRADED", "count": int(n)} for g, label, n in rows]
+    return sorted(out, key=lambda d: (-rank.get(d["grade"], -1), d["label"]))
 
 
 def gate_funnel(db: Database) -> dict[str, dict[str, int]]:

@@ -97,6 +97,9 @@ class PreviewChange:
     stored_grade: str
     candidate_grade: str | None
     detail: str
+    #: the grades as the packs name them (the installed pack for the stored grade, the candidate for its own)
+    stored_label: str | None = None
+    candidate_label: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -111,6 +114,10 @@ def preview_pack(db: Database, candidate_ref: str, *, status: str | None = None,
     from review.store.models import Product, Review
 
     cand = load_pack(candidate_ref)
+    try:
+        installed = load_pack(cand.id).pack
+    except ReviewError:  # a candidate for a pack not installed: its own names for both
+        installed = cand.pack
     changes: list[PreviewChange] = []
     examined = 0
     last = 0
@@ -140,8 +147,11 @@ def preview_pack(db: Database, candidate_ref: str, *, status: str | None = None,
                 answers = grading.normalize_answers(cand.pack, profile, a.answers)
                 g = grading.grade(cand.pack, profile, answers).grade.value
             except ReviewError as exc:
-                changes.append(PreviewChange(review.id, product.name, review.gate, review.status, current, None, f"cannot grade: {exc.message}"))
+                changes.append(PreviewChange(review.id, product.name, review.gate, review.status, current, None, f"cannot grade: {exc.message}",
+                                             review.grade_label or current))
                 continue
             if g != a.grade:
-                changes.append(PreviewChange(review.id, product.name, review.gate, review.status, a.grade, g, f"{a.grade} -> {g}"))
+                was, new = installed.label(a.grade), cand.pack.label(g)
+                detail = f"{a.grade} -> {g}" if (was, new) == (a.grade, g) else f"{was} ({a.grade}) -> {new} ({g})"
+                changes.append(PreviewChange(review.id, product.name, review.gate, review.status, a.grade, g, detail, was, new))
     return examined, changes

@@ -299,7 +299,7 @@ def override_grade(db: Database, review_id: Any, new_grade: str, *, actor: str, 
         profile = ProductProfile.model_validate(product.profile)
         wanted = grading.required_controls(pack.pack, profile, initial.answers, result)
         sync_controls(s, review, wanted, who.username)
-        save_review(s, review, review.version, grade=g.value, priority=g.rank)
+        save_review(s, review, review.version, grade=g.value, grade_label=pack.pack.label(g), priority=g.rank)
         audit.record(s, actor=who.username, action="override-grade", entity="review", entity_id=review.id, before=before,
                      after={**review_snapshot(review), "rationale": rationale, "computed_grade": initial.grade, "signed_by": signers,
                             "required_controls": sorted(c.id for c in wanted)})

@@ -121,7 +121,7 @@ def _create(s: Session, sub: Submission, actor: str) -> Review:
     g = sub.result.grade
     review = Review(
         product_id=product.id, gate=Gate.INITIATION.value, status=Status.SUBMITTED.value, grade=g.value,
-        submitted_by=actor, policy_id=sub.pack.id, policy_version=sub.pack.version,
+        grade_label=sub.pack.pack.label(g), submitted_by=actor, policy_id=sub.pack.id, policy_version=sub.pack.version,
         priority=g.rank, due_at=now + timedelta(days=grading.sla_days(sub.pack.pack, g)),
         created_at=now, updated_at=now,
     )
@@ -154,7 +154,7 @@ def _resubmit(s: Session, sub: Submission, product: Product, actor: str, source:
     s.add(product)
     g = sub.result.grade
     save_review(s, review, review.version, gate=new.gate.value, status=new.status.value, grade=g.value,
-                policy_id=sub.pack.id, policy_version=sub.pack.version, priority=g.rank, round=review.round + 1,
+                grade_label=sub.pack.pack.label(g), policy_id=sub.pack.id, policy_version=sub.pack.version, priority=g.rank, round=review.round + 1,
                 due_at=utcnow() + timedelta(days=grading.sla_days(sub.pack.pack, g)))
     _store_assessment(s, review, sub, actor, kind="initiation")
     sync_controls(s, review, sub.controls, actor)

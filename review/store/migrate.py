@@ -43,5 +43,22 @@ def current_revisions(db: "Database") -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
+#: Columns a migration added to a state table and filled: the audit log's images of the rows before it lack them,
+#: so ``ethics-review init`` re-images the rows that differ by these alone (``audit.adopt_new_columns``).
+ADDED_STATE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "0012_grade_label": ("review", ("grade_label",)),
+}
+
+
+def applied(db: "Database", revision: str) -> bool:
+    """``revision`` is part of the database's schema (it or a later revision is applied)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    heads = current_revisions(db)
+    if not heads:
+        return False
+    return any(r.revision == revision for r in ScriptDirectory.from_config(cfg).iterate_revisions(tuple(heads), "base"))
+
+
 def is_current(db: "Database") -> bool:
     return current_revisions(db) == set(head_revisions())

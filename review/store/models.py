@@ -58,6 +58,9 @@ class Review(SQLModel, table=True):
     gate: str = Field(max_length=16)
     status: str = Field(max_length=20)
     grade: Optional[str] = Field(default=None, max_length=16)
+    #: What the grade is called under the pack that graded it ("Level IV (very high impact)" for a canada-aia
+    #: UNACCEPTABLE; the grade itself under the default pack), kept with the grade so a listing loads no pack.
+    grade_label: Optional[str] = Field(default=None, max_length=60)
     suspended_from: Optional[str] = Field(default=None, max_length=16)
     assignee: Optional[str] = Field(default=None, max_length=64)
     submitted_by: str = Field(max_length=64)

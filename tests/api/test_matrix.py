@@ -123,6 +123,7 @@ CASES = [
     case("GET labels", ALL)(lambda w, t: ("GET", "/api/v1/policies/default/labels", {})),
     case("GET preview", ALL)(lambda w, t: (s_submitted(w, t), ("GET", "/api/v1/policies/default/preview", {}))[1]),
     case("GET dashboard", ALL)(lambda w, t: ("GET", "/api/v1/dashboard/overdue", {})),
+    case("GET dashboard levels", ALL)(lambda w, t: ("GET", "/api/v1/dashboard/levels", {})),
     case("GET audit-log", ALL)(lambda w, t: ("GET", "/api/v1/audit-log", {})),
     case("GET audit-log/verify", ALL)(lambda w, t: ("GET", "/api/v1/audit-log/verify", {})),
     case("GET /followups", ALL)(lambda w, t: ("GET", "/api/v1/followups", {})),

@@ -18,7 +18,7 @@ from review.errors import InvalidInput, ScannerUnavailable
 from review.services import content_audit as ca
 from review.services import content_report as cr
 from review.store.db import Database
-from review.store.models_content import AuditChunk, AuditRun, ContentFinding, ScannerAnswer
+from review.store.models_content import AuditChunk, AuditRun, ContentFinding, ScannerAnswer, SpotCheckItem
 from tests.content_audit.conftest import PRODUCT
 from review.bench.moderation_server import GUARD_MODEL, OPENAI_MODEL, ModerationServer
 
@@ -144,6 +144,11 @@ def test_media_with_only_a_uri_is_not_examined(audit_db: Database, tmp_path: Pat
     flagged = {r[0] for r in rows(db, run.id)}
     assert {"i3", "v1"} <= flagged and "i1" not in flagged
     assert cr.verdict(db, run.id).not_examined == 3
+    # the records with only a URI are never drawn for the spot check (a reviewer's pass would read as the filter's);
+    # the four others all are (a population this small is sampled whole); v1's prompt was examined and flagged
+    with db.reading() as s:
+        drawn = set(s.execute(sa.select(SpotCheckItem.record_id).where(SpotCheckItem.run_id == run.id)).scalars())
+    assert drawn == {"t1", "i3", "a1", "v1"}
     _, markdown, html = cr.render_report(db, run.id)
     assert "| Not examined | 3 image/audio/video record(s) with only a URI" in markdown and "Not examined" in html
     from review.cli.main import main

@@ -95,3 +95,27 @@ def test_show_lists_the_obligations_a_verified_control_meets(tmp_path: Path, cap
     code, out, _ = cli("show", rid, user="wei.chen")
     assert code == 0 and "Obligations met in other frameworks by verified evidence" in out
     assert "nist-ai-rmf 1/19" in out and "GOVERN-2" in out and "iso-42001 1/38" in out and "A.3.2" in out
+
+
+def test_canada_aia_maps_its_obligations_where_they_correspond(capsys: pytest.CaptureFixture[str]) -> None:
+    """canada-aia declares its crosswalks: the Directive's obligations meet NIST AI RMF, EU AI Act and ISO/IEC 42001
+    obligations that ask for the same thing, and leave the rest as gaps (nothing claimed for a GBA Plus in the EU)."""
+    code, out, err = run(capsys, "canada-aia", "nist-ai-rmf", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    links = {(x["control"], x["obligation"]) for x in doc["links"]}
+    assert {("AIA-TESTING", "MEASURE-2"), ("AIA-HIGHEST-APPROVAL", "MANAGE-1"), ("AIA-TRAINING", "GOVERN-2"),
+            ("AIA-GBA-PLUS", "MAP-5"), ("AIA-LEGAL", "GOVERN-1")} <= links
+    assert all(x["declared_in"] == ["canada-aia"] for x in doc["links"])
+    assert "GOVERN-6" in [g["obligation"] for g in doc["gaps"]]  # the AIA asks nothing of third-party supply chains
+    code, out, _ = run(capsys, "canada-aia", "nist-ai-rmf")
+    assert code == 0 and "AIA-HIGHEST-APPROVAL" in out and "MANAGE-1" in out
+
+    eu = {(x["control"], x["obligation"]) for x in json.loads(run(capsys, "canada-aia", "eu-ai-act", "--json")[1])["links"]}
+    assert {("AIA-HUMAN-IN-LOOP", "ART14-HO"), ("AIA-DATA-QUALITY", "ART10-DATA"), ("AIA-TRAINING", "ART4-LIT")} <= eu
+    assert not {o for c, o in eu if c == "AIA-GBA-PLUS"}  # a GBA Plus is not a fundamental rights impact assessment
+    iso = {(x["control"], x["obligation"]) for x in json.loads(run(capsys, "canada-aia", "iso-42001", "--json")[1])["links"]}
+    assert {("AIA-GBA-PLUS", "A.5.4"), ("AIA-DATA-QUALITY", "A.7.4"), ("AIA-STAFF-DOCS", "A.8.2")} <= iso
+    # read from the other side: the same links, declared in canada-aia
+    back = json.loads(run(capsys, "nist-ai-rmf", "canada-aia", "--json")[1])
+    assert {(x["obligation"], x["control"]) for x in back["links"]} == links

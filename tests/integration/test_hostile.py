@@ -45,18 +45,18 @@ def cli(sqlite_db: Database, tmp_path: Path):
 # A small launcher: the measured process must not be forked from this big test process, or its
 # peak RSS would start at ours (Linux keeps a forked child's high-water mark across exec).
 LAUNCHER = """
-import os, sys, time
-t0 = time.perf_counter()
+import os, sys
 pid = os.fork()
 if pid == 0:
     os.execv(sys.executable, [sys.executable, "-m", "review.cli.main", *sys.argv[1:]])
 _, status, usage = os.wait4(pid, 0)
-sys.stderr.write("\\n@@measure %d %.4f %d\\n" % (os.waitstatus_to_exitcode(status), time.perf_counter() - t0, usage.ru_maxrss // 1024))
+sys.stderr.write("\\n@@measure %d %.4f %d\\n" % (os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024))
 """
 
 
 def measured(env: dict[str, str], *args: str) -> tuple[int, str, float, int]:
-    """Run the CLI; (exit code, stderr + stdout, seconds, its own peak RSS in MB)."""
+    """Run the CLI; (exit code, stderr + stdout, its own CPU seconds, its own peak RSS in MB). CPU time, not wall
+    time: a busy machine does not slow it, and an expanded bomb would still cost minutes of it."""
     p = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *args], env=env, capture_output=True, timeout=120)
     err = p.stderr.decode("utf-8", "replace")
     text, _, tail = err.rpartition("@@measure ")
@@ -66,7 +66,7 @@ def measured(env: dict[str, str], *args: str) -> tuple[int, str, float, int]:
 
 def _fast(result: tuple[int, str, float, int]) -> None:
     code, text, seconds, mb = result
-    assert seconds < 2.0 and mb < 200, f"{seconds:.2f} s, {mb} MB: {text[:300]}"
+    assert seconds < 3.0 and mb < 200, f"{seconds:.2f} s of CPU, {mb} MB: {text[:300]}"
 
 
 def test_yaml_alias_bomb(cli, tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def test_a_128_mb_record_is_a_bad_record_not_4_gb(cli, sqlite_db: Database, tmp_
     r = cli("--json", "audit", "run", str(f), "--product", "Customer-service copilot", "--workers", "1", user="amara.okafor")
     code, text, seconds, mb = r
     assert code == 0 and mb < 200, (code, mb, text[:400])
-    assert seconds < 10, f"{seconds:.1f} s"  # 1.6 s measured here (hashing and planning 128 MB), not the minutes it took
+    assert seconds < 10, f"{seconds:.1f} s of CPU"  # 1.6 s measured here (hashing and planning 128 MB), not the minutes it took
     summary = json.loads(text.strip().splitlines()[-1])
     assert summary["records"] == 2 and summary["bad_records"] == 1 and "over the 1,024 KiB limit" in summary["bad"][0]
     assert "ETHICS_REVIEW_MAX_RECORD_KB" in summary["bad"][0] and summary["bad"][0].startswith(f"{f}:2:")

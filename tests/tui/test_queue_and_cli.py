@@ -61,7 +61,8 @@ async def test_dashboard_counts(demo):
     async with app.run_test(size=(150, 45)) as pilot:
         await settle(pilot)
         data = app.screen.data
-        assert data.grades == {"LOW": 3, "MEDIUM": 1, "HIGH": 8, "UNACCEPTABLE": 1}
+        assert data.grades == [{"grade": "UNACCEPTABLE", "label": "UNACCEPTABLE", "count": 1}, {"grade": "HIGH", "label": "HIGH", "count": 8},
+                               {"grade": "MEDIUM", "label": "MEDIUM", "count": 1}, {"grade": "LOW", "label": "LOW", "count": 3}]
         assert sum(sum(v.values()) for v in data.funnel.values()) == 13
         console = Console(width=100, record=True, file=io.StringIO())
         console.print(charts.grade_distribution(data.grades, 30))

@@ -90,3 +90,24 @@ async def test_spot_check_labels_go_through_the_server(server):
     client.close()
     items = content_audit.sample_items(db, run_id, "amara.okafor", blind=True)
     assert [(i.seq, i.my_label.verdict, i.my_label.reviewer) for i in items if i.my_label] == [(1, "pass", "amara.okafor")]
+
+
+async def test_the_dashboard_and_queue_get_the_grades_names_from_the_server(server, capsys):
+    """The level distribution and the rows' ``grade_label`` come through the API as the local client gives them."""
+    from tests.integration.test_grade_labels import LEVEL_IV, aia_template, submit_level_iv
+    from review.services.queries import level_distribution, list_reviews
+    from tui.screens.dashboard import DashboardScreen
+
+    url, db, _ids, _ = server
+    rid = submit_level_iv(db, aia_template(capsys))
+    client = _client(url, db, "wei.chen")
+    assert client.level_distribution() == level_distribution(db)
+    assert {"grade": "UNACCEPTABLE", "label": LEVEL_IV, "count": 1} in client.level_distribution()
+    remote_rows = {r.id: (r.grade, r.grade_label) for r in client.list_reviews(None, limit=50).rows}
+    assert remote_rows == {r.id: (r.grade, r.grade_label) for r in list_reviews(db, limit=50).rows}
+    assert remote_rows[rid] == ("UNACCEPTABLE", LEVEL_IV)
+    app = EthicsReviewApp(client, start="dashboard")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen) and app.screen.data.grades == level_distribution(db)
+    client.close()

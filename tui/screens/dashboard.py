@@ -37,7 +37,7 @@ class DashboardScreen(CommitteeScreen):
 
     @dataclass
     class Loaded(Message):
-        grades: dict[str, int]
+        grades: list[dict[str, Any]]  # per grade as each pack names it (``level_distribution``)
         funnel: dict[str, dict[str, int]]
         overdue: dict[str, Any]
         extra: dict[str, Any]
@@ -77,7 +77,7 @@ class DashboardScreen(CommitteeScreen):
             process: dict[str, Any] | str = c.process_report(now=now).data
         except ReviewError as exc:  # e.g. a person outside the committee: the card says why
             process = exc.message
-        self.post_message(self.Loaded(c.grade_distribution(), c.gate_funnel(), c.overdue_counts(now=now), extra, process))
+        self.post_message(self.Loaded(c.level_distribution(), c.gate_funnel(), c.overdue_counts(now=now), extra, process))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
 from review.domain.rules import visit_refusal
 from tui import messages
-from tui.format import GRADE_STYLE, plain
+from tui.format import GRADE_STYLE, label_cell, plain
 from tui.modals.record_visit import RecordVisitModal, VisitRequest
 from tui.registry import ScreenEntry, register_screen
 from tui.screens.base import CommitteeScreen
@@ -37,7 +37,7 @@ FILTERS: dict[str, tuple[str, str | None]] = {
     "due": ("Due", "due"), "overdue": ("Overdue", "overdue"), "triggered": ("Triggered", "triggered"), "all": ("All", None),
 }
 #: The kind, sequence and finding of a check are in its detail (the list stays narrow enough for the detail beside it).
-COLUMNS = (("check", "check", 5), ("product", "product", 22), ("review", "review", 6), ("grade", "grade", 8),
+COLUMNS = (("check", "check", 5), ("product", "product", 20), ("review", "review", 6), ("grade", "grade", 10),
            ("status", "status", 10), ("due", "due", 20), ("visits", "visits", 6))
 
 
@@ -115,7 +115,9 @@ class FollowupsScreen(CommitteeScreen):
         keep = self.current_check_id
         table.clear()
         for r in event.rows:
-            grade = Text(f" {r['grade']} ", style=GRADE_STYLE.get(r["grade"], "reverse"))
+            label = r.get("grade_label") or r["grade"]
+            grade = (Text(f" {r['grade']} ", style=GRADE_STYLE.get(r["grade"], "reverse")) if label == r["grade"]
+                     else label_cell(r["grade"], label, 10))  # the grade as the review's pack names it
             table.add_row(str(r["id"]), plain(r["product"], overflow="ellipsis", no_wrap=True), str(r["review_id"]), grade,
                           render.status_text(r["status"]), render.due_cell(r, now), f"{r['visits_recorded']}/{r['visits']}",
                           key=str(r["id"]))

@@ -170,10 +170,15 @@ static inline int is_han(Py_UCS4 c) { return (c >= 0x4E00 && c <= 0x9FFF) || (c 
 /* LEET_RE.sub(_leet_run, src) into dst (same length), with re's left-to-right semantics. A closing run
  * that starts with ! | or $ also gets a joint where it starts (PUNCT_LEET in normalize.py): "kill!"
  * reads as "kill" + boundary as well as "killi". Returns -1 on a memory error. */
-static int leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n, View *w) {
-    Py_ssize_t p = 0;
+static int leet_fold(const Py_UCS4 *src, Py_UCS4 *dst, Py_ssize_t n, View *w, const Py_ssize_t *at, Py_ssize_t nat) {
+    /* at: the indices of src's leetspeak characters, ascending (or NULL: look at every character) */
+    Py_ssize_t p = 0, k = 0;
     while (p < n) {
-        if (!is_leet(src[p])) { p++; continue; }
+        if (at) {
+            while (k < nat && at[k] < p) k++;
+            if (k == nat) break;
+            p = at[k];
+        } else if (!is_leet(src[p])) { p++; continue; }
         Py_ssize_t r = p;
         while (r < n && is_leet(src[r])) r++;
         Py_ssize_t end = -1;
@@ -208,6 +213,8 @@ struct View {
     int changed;      /* the map is not the identity */
     Py_ssize_t *jt;   /* joints: view indices right after a removed separator */
     Py_ssize_t nj, cj;
+    Py_ssize_t *lp;   /* view indices of the leetspeak characters (the first pass records them) */
+    Py_ssize_t clp;
 };
 
 /* One workspace, reused by every call (the GIL serializes them): no allocation per text. */
@@ -223,7 +230,9 @@ static int reserve(View *w, Py_ssize_t need) {
     if (nb) w->b = nb;
     int32_t *ns = PyMem_Realloc(w->st, sizeof(int32_t) * c);
     if (ns) w->st = ns;
-    if (!na || !nb || !ns) { PyErr_NoMemory(); return -1; }
+    Py_ssize_t *nl = PyMem_Realloc(w->lp, sizeof(Py_ssize_t) * c);
+    if (nl) w->lp = nl;
+    if (!na || !nb || !ns || !nl) { PyErr_NoMemory(); return -1; }
     w->cap = c;
     return 0;
 }
@@ -257,69 +266,80 @@ static int view_of(PyObject *text) {
     const void *data = PyUnicode_DATA(text);
     Py_UCS4 *a = w->a;
     int32_t *st = w->st;
-    Py_ssize_t o = 0;
-    int changed = 0, leet = 0;
-    if (kind == PyUnicode_1BYTE_KIND) {
-        const Py_UCS1 *d = data;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 c = d[i];
-            if (c < 0x80) {
-                c = ascii_fold[c];
-                leet |= is_leet(c);
-                a[o] = c; st[o] = (int32_t)i; o++;
-                continue;
-            }
-            int32_t e = lookup(c);
-            if (e < 0) { a[o] = c; st[o] = (int32_t)i; o++; continue; }
-            if (entry_len[e] != 1) changed = 1;
-            const Py_UCS4 *f = pool + entry_off[e];
-            for (int32_t x = 0; x < entry_len[e]; x++) { leet |= is_leet(f[x]); a[o] = f[x]; st[o] = (int32_t)i; o++; }
-        }
-    } else if (kind == PyUnicode_2BYTE_KIND) {
-        const Py_UCS2 *d = data;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 c = d[i];
-            int32_t e = lookup(c);
-            if (e < 0) { leet |= is_leet(c); a[o] = c; st[o] = (int32_t)i; o++; continue; }
-            if (entry_len[e] != 1) changed = 1;
-            const Py_UCS4 *f = pool + entry_off[e];
-            for (int32_t x = 0; x < entry_len[e]; x++) { leet |= is_leet(f[x]); a[o] = f[x]; st[o] = (int32_t)i; o++; }
-        }
-    } else {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            int32_t e = lookup(c);
-            if (e < 0) { leet |= is_leet(c); a[o] = c; st[o] = (int32_t)i; o++; continue; }
-            if (entry_len[e] != 1) changed = 1;
-            const Py_UCS4 *f = pool + entry_off[e];
-            for (int32_t x = 0; x < entry_len[e]; x++) { leet |= is_leet(f[x]); a[o] = f[x]; st[o] = (int32_t)i; o++; }
-        }
-    }
+    Py_ssize_t o = 0, nl = 0;
+    Py_ssize_t *lp = w->lp;
+    int changed = 0;
+    /* One pass: the per-character fold, one loop per string kind (ASCII straight from ascii_fold, the rest by
+     * table), and as each view character is written:
+     * - a run of spaces (and of the separators that fold to one: tab, line break, -, _, .) reads as one space, so
+     *   "pipe  bomb" and "pipe - bomb" read "pipe bomb" (normalize._collapse_spaces); a run between two Han
+     *   characters goes (a word break there is no break);
+     * - the leetspeak characters are listed (the leet fold visits only those);
+     * - whether a spaced run (SPACED_RE: three or more one-character tokens, one to three separators apart) may
+     *   be there: one-character tokens are counted; the exact search runs only when three come in a row. */
+    int in_run = 0, maybe_spaced = 0;
+    Py_UCS4 before_run = 0;
+    int prev = 0;                    /* class of the previous character: 0 other, 1 token, 2 separator */
+    Py_ssize_t toklen = 0, seps = 0, singles = 0, pend = 0;
+#define EMIT(C, I)                                                                                        \
+    do {                                                                                                  \
+        Py_UCS4 c_ = (C);                                                                                 \
+        if (c_ == ' ') {                                                                                  \
+            if (in_run) { changed = 1; break; }  /* collapsed: as if it never came */                     \
+            in_run = 1;                                                                                   \
+            before_run = o ? a[o - 1] : 0;                                                                \
+        } else if (in_run) {                                                                              \
+            in_run = 0;                                                                                   \
+            if (before_run && is_han(before_run) && is_han(c_)) { o--; changed = 1; }                     \
+        }                                                                                                 \
+        unsigned char k_ = cl(c_);                                                                        \
+        if (k_ & C_TOK) {                                                                                 \
+            if (prev == 1) { toklen++; singles = 0; }                                                     \
+            else { toklen = 1; pend = (prev == 2 && seps <= 3 && singles) ? singles + 1 : 1; }            \
+            prev = 1;                                                                                     \
+        } else if (k_ & C_SEP) {                                                                          \
+            if (prev == 1) {                                                                              \
+                singles = toklen == 1 ? pend : 0;                                                         \
+                maybe_spaced |= singles >= 3;                                                             \
+                seps = 1;                                                                                 \
+            } else if (prev == 2) {                                                                       \
+                seps++;                                                                                   \
+            } else {                                                                                      \
+                seps = 1; singles = 0;                                                                    \
+            }                                                                                             \
+            prev = 2;                                                                                     \
+        } else {                                                                                          \
+            if (prev == 1 && toklen == 1 && pend >= 3) maybe_spaced = 1;                                  \
+            prev = 0; singles = 0;                                                                        \
+        }                                                                                                 \
+        if (k_ & C_LEET) lp[nl++] = o;                                                                    \
+        a[o] = c_; st[o] = (int32_t)(I); o++;                                                             \
+    } while (0)
+#define FOLD_LOOP(T)                                                                                      \
+    do {                                                                                                  \
+        const T *d = data;                                                                                \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                              \
+            Py_UCS4 c = d[i];                                                                             \
+            if (c < 0x80) { EMIT(ascii_fold[c], i); continue; }                                           \
+            int32_t e = lookup(c);                                                                        \
+            if (e < 0) { EMIT(c, i); continue; }                                                          \
+            if (entry_len[e] != 1) changed = 1;                                                           \
+            const Py_UCS4 *f = pool + entry_off[e];                                                       \
+            for (int32_t x = 0; x < entry_len[e]; x++) EMIT(f[x], i);                                     \
+        }                                                                                                 \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND) FOLD_LOOP(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND) FOLD_LOOP(Py_UCS2);
+    else FOLD_LOOP(Py_UCS4);
+#undef FOLD_LOOP
+#undef EMIT
+    if (prev == 1 && toklen == 1 && pend >= 3) maybe_spaced = 1;
     Py_ssize_t m = o;
+    int leet = nl > 0, positions = 1;
     w->nj = 0;
-    /* a run of spaces (and of the separators that fold to one: tab, line break, -, _, .) reads as one space,
-       so "pipe  bomb" and "pipe - bomb" read "pipe bomb" (normalize._collapse_spaces) */
-    for (Py_ssize_t i = 1; i < m; i++) {
-        if (a[i] != ' ' || (a[i - 1] != ' ' && !is_han(a[i - 1]))) continue;
-        Py_ssize_t j = i;
-        while (j < m && a[j] == ' ') j++;
-        if (a[i - 1] != ' ' && j - i == 1 && !(j < m && is_han(a[j]))) continue;  /* one space after a Han: a word break */
-        Py_ssize_t wr = i, k = i;  /* compact from here: one space per run, none between two Han characters */
-        while (k < m) {
-            if (a[k] != ' ') { a[wr] = a[k]; st[wr] = st[k]; wr++; k++; continue; }
-            Py_ssize_t e = k;
-            while (e < m && a[e] == ' ') e++;
-            int drop = wr > 0 && (a[wr - 1] == ' ' || (e < m && is_han(a[wr - 1]) && is_han(a[e])));
-            if (!drop) { a[wr] = a[k]; st[wr] = st[k]; wr++; }
-            k = e;
-        }
-        if (wr != m) changed = 1;
-        m = wr;
-        break;
-    }
     /* the spaced-run join: keep every character outside the runs and the tokens inside */
     Py_ssize_t ms = m + 1, me = m + 1;
-    for (Py_ssize_t i = 0; i + 1 < m; i++) {
+    for (Py_ssize_t i = 0; maybe_spaced && i + 1 < m; i++) {
         if (!is_sep(a[i + 1]) || !is_tok(a[i])) continue;  /* a run starts with a token and a separator */
         Py_ssize_t e = spaced_at(a, m, i);
         if (e >= 0) { ms = i; me = e; break; }
@@ -351,11 +371,12 @@ static int view_of(PyObject *text) {
         m = wr;
         changed = 1;
         leet = 1;
+        positions = 0;  /* the join moved the characters: the leet fold looks at all of them */
     }
     if (leet) {
         memcpy(w->b, a, sizeof(Py_UCS4) * m);
         Py_ssize_t before = w->nj;
-        if (leet_fold(a, w->b, m, w) < 0) return -1;
+        if (leet_fold(a, w->b, m, w, positions ? lp : NULL, nl) < 0) return -1;
         if (w->nj > before && before > 0) {  /* keep the joints ascending (fold_batch walks them in order) */
             for (Py_ssize_t i = 1; i < w->nj; i++) {
                 Py_ssize_t x = w->jt[i], j = i;
@@ -408,18 +429,140 @@ done:
     return result;
 }
 
-/* ------------------------------------------------------------------ fold_batch() */
+/* ------------------------------------------------------------------ fold_views(), resolve_hits(), fold_batch() */
 
-typedef struct { char *p; Py_ssize_t n, cap; } Bytes;
+/* The byte map and joints of one fold_views() call, kept in C (a capsule): resolve_hits() reads them for the few
+ * bytes where a term matched, so the map (4 bytes per view byte) is never copied into a Python object. A freed
+ * capsule's buffers are kept for the next call (one spare), so a steady audit allocates nothing per chunk. */
+typedef struct {
+    int32_t *starts; Py_ssize_t cap_t, nt;  /* byte offset of each view in buf, plus its size (nt + 1 entries) */
+    int32_t *omap; Py_ssize_t cap_m, size;  /* per byte of buf: the original index of its view character; -1 at NULs */
+    Py_ssize_t *joints; Py_ssize_t cap_j, nj; /* ascending byte offsets right after a removed separator */
+} Views;
 
-static int grow(Bytes *b, Py_ssize_t need) {
-    if (b->n + need <= b->cap) return 0;
-    Py_ssize_t c = b->cap ? b->cap : 4096;
-    while (c < b->n + need) c *= 2;
-    char *np = PyMem_Realloc(b->p, c);
+#define VIEWS_CAPSULE "ethics_review._native.views"
+static Views *spare_views = NULL;
+
+static void views_free(Views *v) {
+    PyMem_Free(v->starts); PyMem_Free(v->omap); PyMem_Free(v->joints); PyMem_Free(v);
+}
+
+static void views_capsule_free(PyObject *cap) {
+    Views *v = PyCapsule_GetPointer(cap, VIEWS_CAPSULE);
+    if (!v) { PyErr_Clear(); return; }
+    if (!spare_views) spare_views = v; else views_free(v);
+}
+
+static int arr_reserve(void **p, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    if (need <= *cap) return 0;
+    Py_ssize_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    void *np = PyMem_Realloc(*p, item * (size_t)c);
     if (!np) { PyErr_NoMemory(); return -1; }
-    b->p = np; b->cap = c;
+    *p = np; *cap = c;
     return 0;
+}
+
+/* Called after each text's view is written (W still holds it): 0, or -1 with an exception. */
+typedef int (*ViewHook)(void *ctx, Py_ssize_t t, PyObject *text);
+
+/* The views of texts as one new bytes object (each view as UTF-8, then one NUL byte); the map and joints into v;
+ * hook (or NULL) sees each view in turn. */
+static PyObject *fold_into(PyObject *arg, Views *v, ViewHook hook, void *ctx) {
+    PyObject *seq = PySequence_Fast(arg, "fold_batch expects a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    Py_ssize_t est = 64;
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        if (!PyUnicode_Check(items[t])) continue;  /* view_of raises below */
+        int kind = PyUnicode_KIND(items[t]);
+        est += PyUnicode_GET_LENGTH(items[t]) * (kind == PyUnicode_1BYTE_KIND ? 1 : kind == PyUnicode_2BYTE_KIND ? 3 : 4) + 1;
+    }
+    est += est / 16;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, est);
+    if (!out) goto fail;
+    Py_ssize_t cap = est, pos = 0;
+    v->nj = 0;
+    if (arr_reserve((void **)&v->starts, &v->cap_t, nt + 1, sizeof(int32_t)) < 0) goto fail;
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        if (view_of(items[t]) < 0) goto fail;
+        View *w = &W;
+        Py_ssize_t m = w->m, need = pos + 4 * m + 1;
+        if (need > INT32_MAX) { PyErr_SetString(PyExc_OverflowError, "fold_batch: more than 2 GB of views in one batch"); goto fail; }
+        v->starts[t] = (int32_t)pos;
+        if (need > cap) {
+            Py_ssize_t c = cap * 2;
+            while (c < need) c *= 2;
+            if (_PyBytes_Resize(&out, c) < 0) goto fail;
+            cap = c;
+        }
+        if (arr_reserve((void **)&v->omap, &v->cap_m, need, sizeof(int32_t)) < 0) goto fail;
+        if (arr_reserve((void **)&v->joints, &v->cap_j, v->nj + w->nj, sizeof(Py_ssize_t)) < 0) goto fail;
+        unsigned char *o0 = (unsigned char *)PyBytes_AS_STRING(out), *o = o0 + pos;
+        int32_t *om = v->omap + pos;
+        const Py_UCS4 *vv = w->out;
+        const int32_t *vs = w->st;
+        Py_ssize_t i = 0;
+        for (Py_ssize_t q = 0; q <= w->nj; q++) {
+            Py_ssize_t stop = q < w->nj ? w->jt[q] : m;
+            if (stop > m) stop = m;
+            for (; i < stop; i++) {
+                Py_UCS4 c = vv[i];
+                int32_t src = vs[i];
+                if (c < 0x80) {
+                    *o++ = (unsigned char)c; *om++ = src;
+                } else if (c < 0x800) {
+                    *o++ = 0xC0 | (c >> 6); *o++ = 0x80 | (c & 0x3F);
+                    om[0] = om[1] = src; om += 2;
+                } else if (c < 0x10000) {
+                    *o++ = 0xE0 | (c >> 12); *o++ = 0x80 | ((c >> 6) & 0x3F); *o++ = 0x80 | (c & 0x3F);
+                    om[0] = om[1] = om[2] = src; om += 3;
+                } else {
+                    *o++ = 0xF0 | (c >> 18); *o++ = 0x80 | ((c >> 12) & 0x3F); *o++ = 0x80 | ((c >> 6) & 0x3F); *o++ = 0x80 | (c & 0x3F);
+                    om[0] = om[1] = om[2] = om[3] = src; om += 4;
+                }
+            }
+            if (q < w->nj && stop < m) {  /* a joint before view character `stop`, once */
+                Py_ssize_t at = (Py_ssize_t)(o - o0);
+                if (v->nj == 0 || v->joints[v->nj - 1] != at) v->joints[v->nj++] = at;
+            }
+        }
+        *o++ = 0; *om++ = -1;
+        pos = (Py_ssize_t)(o - o0);
+        if (hook && hook(ctx, t, items[t]) < 0) goto fail;
+    }
+    v->starts[nt] = (int32_t)pos;
+    v->nt = nt;
+    v->size = pos;
+    if (_PyBytes_Resize(&out, pos) < 0) goto fail;
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+static Views *views_take(void) {
+    Views *v = spare_views;
+    if (v) { spare_views = NULL; return v; }
+    v = PyMem_Calloc(1, sizeof(Views));
+    if (!v) PyErr_NoMemory();
+    return v;
+}
+
+/* fold_views(texts) -> (buf, views): buf as fold_batch's; views an opaque handle for resolve_hits. */
+static PyObject *fold_views(PyObject *self, PyObject *arg) {
+    Views *v = views_take();
+    if (!v) return NULL;
+    PyObject *buf = fold_into(arg, v, NULL, NULL);
+    if (!buf) { if (!spare_views) spare_views = v; else views_free(v); return NULL; }
+    PyObject *cap = PyCapsule_New(v, VIEWS_CAPSULE, views_capsule_free);
+    if (!cap) { Py_DECREF(buf); views_free(v); return NULL; }
+    PyObject *r = PyTuple_Pack(2, buf, cap);
+    Py_DECREF(buf); Py_DECREF(cap);
+    return r;
 }
 
 /* fold_batch(texts) -> (buf, starts, omap, joints):
@@ -430,62 +573,112 @@ static int grow(Bytes *b, Py_ssize_t need) {
  *           [omap[sb], omap[eb - 1] + 1) of the original;
  *   joints  byte offsets in buf of view characters right after a removed separator. */
 static PyObject *fold_batch(PyObject *self, PyObject *arg) {
-    PyObject *seq = PySequence_Fast(arg, "fold_batch expects a sequence of str");
-    if (!seq) return NULL;
-    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    Bytes buf = {0}, map = {0}, tst = {0};
-    PyObject *joints = PyList_New(0), *result = NULL;
-    if (!joints || grow(&tst, sizeof(int32_t) * (nt + 1)) < 0) goto fail;
-    for (Py_ssize_t t = 0; t < nt; t++) {
-        if (view_of(items[t]) < 0) goto fail;
-        View *w = &W;
-        ((int32_t *)tst.p)[t] = (int32_t)buf.n;
-        map.n = (Py_ssize_t)sizeof(int32_t) * buf.n;  /* omap runs parallel to buf */
-        if (grow(&buf, 4 * w->m + 1) < 0 || grow(&map, (Py_ssize_t)sizeof(int32_t) * (4 * w->m + 1)) < 0) goto fail;
-        unsigned char *o = (unsigned char *)buf.p + buf.n;
-        int32_t *om = (int32_t *)map.p + buf.n;
-        Py_ssize_t jn = 0;
-        const Py_UCS4 *v = w->out;
-        const int32_t *vs = w->st;
-        for (Py_ssize_t i = 0; i < w->m; i++) {
-            if (jn < w->nj && w->jt[jn] == i) {
-                PyObject *x = PyLong_FromSsize_t((Py_ssize_t)(o - (unsigned char *)buf.p));
-                if (!x || PyList_Append(joints, x) < 0) { Py_XDECREF(x); goto fail; }
-                Py_DECREF(x);
-                jn++;
-            }
-            Py_UCS4 c = v[i];
-            int32_t src = vs[i];
-            if (c < 0x80) {
-                *o++ = (unsigned char)c; *om++ = src;
-            } else if (c < 0x800) {
-                *o++ = 0xC0 | (c >> 6); *o++ = 0x80 | (c & 0x3F);
-                *om++ = src; *om++ = src;
-            } else if (c < 0x10000) {
-                *o++ = 0xE0 | (c >> 12); *o++ = 0x80 | ((c >> 6) & 0x3F); *o++ = 0x80 | (c & 0x3F);
-                *om++ = src; *om++ = src; *om++ = src;
-            } else {
-                *o++ = 0xF0 | (c >> 18); *o++ = 0x80 | ((c >> 12) & 0x3F); *o++ = 0x80 | ((c >> 6) & 0x3F); *o++ = 0x80 | (c & 0x3F);
-                *om++ = src; *om++ = src; *om++ = src; *om++ = src;
-            }
+    Views *v = views_take();
+    if (!v) return NULL;
+    PyObject *buf = fold_into(arg, v, NULL, NULL), *ps = NULL, *pm = NULL, *pj = NULL, *r = NULL;
+    if (!buf) goto done;
+    ps = PyBytes_FromStringAndSize((const char *)v->starts, (Py_ssize_t)sizeof(int32_t) * (v->nt + 1));
+    pm = PyBytes_FromStringAndSize((const char *)v->omap, (Py_ssize_t)sizeof(int32_t) * v->size);
+    pj = PyList_New(v->nj);
+    if (!ps || !pm || !pj) goto done;
+    for (Py_ssize_t k = 0; k < v->nj; k++) {
+        PyObject *x = PyLong_FromSsize_t(v->joints[k]);
+        if (!x) goto done;
+        PyList_SET_ITEM(pj, k, x);
+    }
+    r = PyTuple_Pack(4, buf, ps, pm, pj);
+done:
+    Py_XDECREF(buf); Py_XDECREF(ps); Py_XDECREF(pm); Py_XDECREF(pj);
+    if (!spare_views) spare_views = v; else views_free(v);
+    return r;
+}
+
+static inline int alnum_byte(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+static int has_joint(const Views *v, Py_ssize_t at) {
+    Py_ssize_t lo = 0, hi = v->nj;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (v->joints[mid] < at) lo = mid + 1; else hi = mid;
+    }
+    return lo < v->nj && v->joints[lo] == at;
+}
+
+typedef struct { Py_ssize_t a, b; } Span;
+static int span_cmp(const void *x, const void *y) {
+    Py_ssize_t p = ((const Span *)x)->a, q = ((const Span *)y)->a;
+    return (p > q) - (p < q);
+}
+
+/* resolve_hits(views, buf, flat, lens, flags, n_terms) -> [(text index, start, end, pattern id)]
+ * flat: [pattern id, end, ...] byte matches in buf (a term below n_terms, an allow-list entry from there);
+ * lens: int32 byte length per pattern; flags: one byte per pattern, 1 = must start a word, 2 = must end one.
+ * An allow-list entry counts where it stands as a word (its flags); a term counts where it stands as a word
+ * (a removed separator is a boundary too) and no counted allow-list entry covers it. Spans are in the original
+ * text, in the order of flat (KeywordSet.find_flat's rules, in C). */
+static PyObject *resolve_hits(PyObject *self, PyObject *args) {
+    PyObject *cap, *flat, *out = NULL;
+    Py_buffer buf = {0}, lens = {0}, flags = {0};
+    Py_ssize_t n_terms;
+    Span *allowed = NULL;
+    Py_ssize_t *pmax = NULL;
+    if (!PyArg_ParseTuple(args, "Oy*O!y*y*n", &cap, &buf, &PyList_Type, &flat, &lens, &flags, &n_terms)) return NULL;
+    Views *v = PyCapsule_GetPointer(cap, VIEWS_CAPSULE);
+    if (!v) goto done;
+    Py_ssize_t size = buf.len, npid = lens.len / (Py_ssize_t)sizeof(int32_t), nf = PyList_GET_SIZE(flat);
+    if (size != v->size || flags.len < npid || nf % 2) {
+        PyErr_SetString(PyExc_ValueError, "resolve_hits: buf, lens, flags or flat do not fit the views");
+        goto done;
+    }
+    const unsigned char *b = buf.buf;
+    const int32_t *ln = lens.buf;
+    const unsigned char *fl = flags.buf;
+    PyObject **items = PySequence_Fast_ITEMS(flat);
+    Py_ssize_t na = 0;
+    for (Py_ssize_t k = 0; k < nf; k += 2) {
+        Py_ssize_t pid = PyLong_AsSsize_t(items[k]), e = PyLong_AsSsize_t(items[k + 1]);
+        if ((pid == -1 || e == -1) && PyErr_Occurred()) goto done;
+        if (pid < 0 || pid >= npid || e > size || e - ln[pid] < 0) { PyErr_SetString(PyExc_ValueError, "resolve_hits: a match outside buf"); goto done; }
+        if (pid < n_terms) continue;
+        Py_ssize_t s = e - ln[pid];
+        if ((fl[pid] & 1) && s > 0 && alnum_byte(b[s - 1])) continue;
+        if ((fl[pid] & 2) && e < size && alnum_byte(b[e])) continue;
+        if (!allowed) {
+            allowed = PyMem_Malloc(sizeof(Span) * (size_t)(nf / 2));
+            if (!allowed) { PyErr_NoMemory(); goto done; }
         }
-        *o++ = 0; *om++ = -1;
-        buf.n = (Py_ssize_t)(o - (unsigned char *)buf.p);
+        allowed[na].a = s; allowed[na].b = e; na++;
     }
-    ((int32_t *)tst.p)[nt] = (int32_t)buf.n;
-    {
-        PyObject *pb = PyBytes_FromStringAndSize(buf.p ? buf.p : "", buf.n);
-        PyObject *ps = PyBytes_FromStringAndSize(tst.p, sizeof(int32_t) * (nt + 1));
-        PyObject *pm = PyBytes_FromStringAndSize(map.p ? map.p : "", sizeof(int32_t) * buf.n);
-        if (pb && ps && pm) result = PyTuple_Pack(4, pb, ps, pm, joints);
-        Py_XDECREF(pb); Py_XDECREF(ps); Py_XDECREF(pm);
+    if (na) {
+        qsort(allowed, (size_t)na, sizeof(Span), span_cmp);
+        pmax = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)na);
+        if (!pmax) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t k = 0; k < na; k++) pmax[k] = k && pmax[k - 1] > allowed[k].b ? pmax[k - 1] : allowed[k].b;
     }
-fail:
-    Py_XDECREF(joints);
-    PyMem_Free(buf.p); PyMem_Free(map.p); PyMem_Free(tst.p);
-    Py_DECREF(seq);
-    return result;
+    out = PyList_New(0);
+    if (!out) goto done;
+    for (Py_ssize_t k = 0; k < nf; k += 2) {
+        Py_ssize_t pid = PyLong_AsSsize_t(items[k]), e = PyLong_AsSsize_t(items[k + 1]);
+        if (pid >= n_terms) continue;
+        Py_ssize_t s = e - ln[pid];
+        if ((fl[pid] & 1) && s > 0 && alnum_byte(b[s - 1]) && !has_joint(v, s)) continue;
+        if ((fl[pid] & 2) && e < size && alnum_byte(b[e]) && !has_joint(v, e)) continue;
+        if (na) {  /* the last allowed span starting at or before s: does any of those reach e? */
+            Py_ssize_t lo = 0, hi = na;
+            while (lo < hi) { Py_ssize_t mid = (lo + hi) / 2; if (allowed[mid].a <= s) lo = mid + 1; else hi = mid; }
+            if (lo > 0 && pmax[lo - 1] >= e) continue;
+        }
+        if (e <= s) continue;  /* an empty pattern: nothing to report */
+        Py_ssize_t lo = 0, hi = v->nt + 1;  /* the view holding s: the last start <= s */
+        while (lo < hi) { Py_ssize_t mid = (lo + hi) / 2; if (v->starts[mid] <= s) lo = mid + 1; else hi = mid; }
+        PyObject *t = Py_BuildValue("(nnnn)", lo - 1, (Py_ssize_t)v->omap[s], (Py_ssize_t)v->omap[e - 1] + 1, pid);
+        if (!t || PyList_Append(out, t) < 0) { Py_XDECREF(t); Py_CLEAR(out); goto done; }
+        Py_DECREF(t);
+    }
+done:
+    PyMem_Free(allowed); PyMem_Free(pmax);
+    PyBuffer_Release(&buf); PyBuffer_Release(&lens); PyBuffer_Release(&flags);
+    return out;
 }
 
 /* ------------------------------------------------------------------ spaced_hits() */
@@ -842,18 +1035,22 @@ static inline int is_cjk(Py_UCS4 c) {
 }
 
 /* model_sums(model, text, max_chars) -> (sums: tuple[int, ...], n_features, units) */
-static PyObject *model_sums(PyObject *self, PyObject *args) {
-    PyObject *cap, *text;
-    Py_ssize_t max_chars;
-    if (!PyArg_ParseTuple(args, "OUn", &cap, &text, &max_chars)) return NULL;
-    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
-    if (!m) return NULL;
+static PyObject *model_sums_w(Model *m);
+
+/* The (per-class sums, distinct features, evidence units) of one text as a new tuple. */
+static PyObject *model_sums_of(Model *m, PyObject *text, Py_ssize_t max_chars) {
+    if (!PyUnicode_Check(text)) { PyErr_SetString(PyExc_TypeError, "model_sums expects str"); return NULL; }
     Py_ssize_t len = PyUnicode_GET_LENGTH(text);
     PyObject *head = len > max_chars ? PyUnicode_Substring(text, 0, max_chars) : Py_NewRef(text);
     if (!head) return NULL;
     int rc = view_of(head);
     Py_DECREF(head);
     if (rc < 0) return NULL;
+    return model_sums_w(m);
+}
+
+/* model_sums of the view in W (view_of has just run). */
+static PyObject *model_sums_w(Model *m) {
     const Py_UCS4 *v = W.out;
     Py_ssize_t n = W.m;
     if (fs_reserve((size_t)(4 * n + 16)) < 0) return NULL;
@@ -920,6 +1117,33 @@ static PyObject *model_sums(PyObject *self, PyObject *args) {
     return Py_BuildValue("Nnd", t, a.n, (double)words + (double)cjk / 2.0);
 }
 
+static PyObject *model_sums(PyObject *self, PyObject *args) {
+    PyObject *cap, *text;
+    Py_ssize_t max_chars;
+    if (!PyArg_ParseTuple(args, "OUn", &cap, &text, &max_chars)) return NULL;
+    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
+    if (!m) return NULL;
+    return model_sums_of(m, text, max_chars);
+}
+
+/* model_sums_many(model, texts, max_chars): [model_sums(model, t, max_chars) for t in texts], one call. */
+static PyObject *model_sums_many(PyObject *self, PyObject *args) {
+    PyObject *cap, *texts;
+    Py_ssize_t max_chars;
+    if (!PyArg_ParseTuple(args, "OO!n", &cap, &PyList_Type, &texts, &max_chars)) return NULL;
+    Model *m = PyCapsule_GetPointer(cap, "ethics_review.model");
+    if (!m) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *r = model_sums_of(m, PyList_GET_ITEM(texts, k), max_chars);
+        if (!r) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, k, r);
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ knowledge base prefilter */
 
 /* knowledge.KnowledgeBase.could_match without building shingle strings: the k-character
@@ -980,6 +1204,8 @@ static PyObject *kb_new(PyObject *self, PyObject *arg) {
 }
 
 /* kb_could_match(kb, text, k, t) -> bool */
+static int kb_check_w(KB *kb, Py_ssize_t k, double t);
+
 static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     PyObject *cap, *text;
     Py_ssize_t k;
@@ -989,6 +1215,13 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
     if (!kb) return NULL;
     if (k < 1) { PyErr_SetString(PyExc_ValueError, "kb_could_match: k >= 1"); return NULL; }
     if (view_of(text) < 0) return NULL;
+    int r = kb_check_w(kb, k, t);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+/* kb_could_match on the view in W (view_of has just run): 1, 0, or -1 with an exception. */
+static int kb_check_w(KB *kb, Py_ssize_t k, double t) {
     /* " ".join(view.split()) in place, in W.a (free once the view is in W.b or W.a) */
     Py_UCS4 *sq = W.out == W.a ? W.b : W.a;
     Py_ssize_t m = 0;
@@ -1000,8 +1233,8 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
         gap = 0;
         sq[m++] = c;
     }
-    if (m == 0) Py_RETURN_FALSE;
-    if (fs_reserve((size_t)(m > k ? m - k + 1 : 1)) < 0) return NULL;
+    if (m == 0) return 0;
+    if (fs_reserve((size_t)(m > k ? m - k + 1 : 1)) < 0) return -1;
     Py_ssize_t n = 0;
     if (m <= k) {
         uint64_t h = FNV0;
@@ -1021,9 +1254,60 @@ static PyObject *kb_could_match(PyObject *self, PyObject *args) {
         double need = t * (double)(n > kb->size[e] ? n : kb->size[e]);
         Py_ssize_t hit = 0;
         for (Py_ssize_t q = kb->off[e]; q < kb->off[e + 1]; q++) hit += fs_has(kb->hashes[q]);
-        if ((double)hit >= need) Py_RETURN_TRUE;
+        if ((double)hit >= need) return 1;
     }
-    Py_RETURN_FALSE;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ fold_scan() */
+
+/* One fold per text for every built-in scanner: the keyword views (fold_views), and on the same view the
+ * classifier's sums (model_sums; a text longer than max_chars is summed on its head, folded apart as model_sums
+ * does) and the knowledge base's prefilter (kb_could_match). */
+typedef struct {
+    Model *model; Py_ssize_t max_chars; PyObject *sums;
+    KB *kb; Py_ssize_t k; double t; PyObject *kb_flags;
+} ScanHooks;
+
+static int scan_hook(void *ctx, Py_ssize_t t, PyObject *text) {
+    ScanHooks *h = ctx;
+    if (h->kb) {
+        int r = kb_check_w(h->kb, h->k, h->t);
+        if (r < 0) return -1;
+        PyList_SET_ITEM(h->kb_flags, t, PyBool_FromLong(r));
+    }
+    if (h->model) {
+        PyObject *r = PyUnicode_GET_LENGTH(text) > h->max_chars ? model_sums_of(h->model, text, h->max_chars) : model_sums_w(h->model);
+        if (!r) return -1;
+        PyList_SET_ITEM(h->sums, t, r);
+    }
+    return 0;
+}
+
+/* fold_scan(texts, model, max_chars, kb, k, t) -> (buf, views, sums, kb_flags): fold_views(texts), and per text
+ * model_sums(model, text, max_chars) and kb_could_match(kb, text, k, t) from the same fold; model or kb None: that
+ * list is None. */
+static PyObject *fold_scan(PyObject *self, PyObject *args) {
+    PyObject *texts, *mcap, *kcap;
+    ScanHooks h = {0};
+    if (!PyArg_ParseTuple(args, "O!OnOnd", &PyList_Type, &texts, &mcap, &h.max_chars, &kcap, &h.k, &h.t)) return NULL;
+    if (mcap != Py_None && !(h.model = PyCapsule_GetPointer(mcap, "ethics_review.model"))) return NULL;
+    if (kcap != Py_None && !(h.kb = PyCapsule_GetPointer(kcap, "ethics_review.kb"))) return NULL;
+    if (h.kb && h.k < 1) { PyErr_SetString(PyExc_ValueError, "fold_scan: k >= 1"); return NULL; }
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *buf = NULL, *cap = NULL, *r = NULL;
+    if (h.model && !(h.sums = PyList_New(n))) goto done;
+    if (h.kb && !(h.kb_flags = PyList_New(n))) goto done;
+    Views *v = views_take();
+    if (!v) goto done;
+    buf = fold_into(texts, v, scan_hook, &h);
+    if (!buf) { if (!spare_views) spare_views = v; else views_free(v); goto done; }
+    cap = PyCapsule_New(v, VIEWS_CAPSULE, views_capsule_free);
+    if (!cap) { views_free(v); goto done; }
+    r = PyTuple_Pack(4, buf, cap, h.sums ? h.sums : Py_None, h.kb_flags ? h.kb_flags : Py_None);
+done:
+    Py_XDECREF(buf); Py_XDECREF(cap); Py_XDECREF(h.sums); Py_XDECREF(h.kb_flags);
+    return r;
 }
 
 /* term_view(buf) -> bytes of the same length: the buffer the prefilter's term literals are scanned in (matcher.
@@ -1080,6 +1364,22 @@ static PyObject *term_view(PyObject *self, PyObject *arg) {
  * "www.example.com"), in text then position order (normalize.SPLIT_WORD_RE is the reference). */
 static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
 static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
+static inline int ascii_alnum(Py_UCS4 c) { return ascii_letter(c) || (c >= '0' && c <= '9'); }
+
+/* Whether text holds one separator between two ASCII letters or digits (no word of it is split otherwise). */
+static int may_split(int kind, const void *data, Py_ssize_t n) {
+#define MAY_SPLIT(T)                                                                                      \
+    do {                                                                                                  \
+        const T *d = data;                                                                                \
+        for (Py_ssize_t i = 1; i + 1 < n; i++)                                                            \
+            if (word_sep(d[i]) && ascii_alnum(d[i - 1]) && ascii_alnum(d[i + 1])) return 1;               \
+    } while (0)
+    if (kind == PyUnicode_1BYTE_KIND) MAY_SPLIT(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND) MAY_SPLIT(Py_UCS2);
+    else MAY_SPLIT(Py_UCS4);
+#undef MAY_SPLIT
+    return 0;
+}
 
 static PyObject *split_words(PyObject *self, PyObject *arg) {
     PyObject *seq = PySequence_Fast(arg, "split_words expects a sequence of str");
@@ -1097,30 +1397,37 @@ static PyObject *split_words(PyObject *self, PyObject *arg) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(text);
         int kind = PyUnicode_KIND(text);
         const void *data = PyUnicode_DATA(text);
-        Py_ssize_t i = 0;
-        while (i < n) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (!ascii_letter(c)) { i++; continue; }
-            /* a run from a letter: letters, and separators followed (after more separators) by a letter */
-            Py_ssize_t s = i, e = i + 1, k = i + 1;
-            int split = 0;
-            while (k < n) {
-                Py_UCS4 d = PyUnicode_READ(kind, data, k);
-                if (ascii_letter(d)) { e = ++k; continue; }
-                if (!word_sep(d)) break;
-                Py_ssize_t q = k;
-                while (q < n && word_sep(PyUnicode_READ(kind, data, q))) q++;
-                if (q >= n || !ascii_letter(PyUnicode_READ(kind, data, q))) break;
-                if (q == k + 1) split = 1;  /* one separator between two letters */
-                k = q;
-            }
-            if (split) {
-                PyObject *tri = Py_BuildValue("(nnn)", t, s, e);
-                if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }
-                Py_DECREF(tri);
-            }
-            i = e;
-        }
+        if (!may_split(kind, data, n)) continue;
+#define SPLIT_LOOP(T)                                                                                     \
+        do {                                                                                              \
+            const T *d = data;                                                                            \
+            Py_ssize_t i = 0;                                                                             \
+            while (i < n) {                                                                               \
+                if (!ascii_alnum(d[i])) { i++; continue; }                                                \
+                /* a run from a letter or digit: those, and separators followed (after more) by one */    \
+                Py_ssize_t s = i, e = i + 1, k = i + 1;                                                   \
+                int split = 0, letter = ascii_letter(d[i]);                                               \
+                while (k < n) {                                                                           \
+                    if (ascii_alnum(d[k])) { letter |= ascii_letter(d[k]); e = ++k; continue; }           \
+                    if (!word_sep(d[k])) break;                                                           \
+                    Py_ssize_t q = k;                                                                     \
+                    while (q < n && word_sep(d[q])) q++;                                                  \
+                    if (q >= n || !ascii_alnum(d[q])) break;                                              \
+                    if (q == k + 1) split = 1;  /* one separator between two letters */                   \
+                    k = q;                                                                                \
+                }                                                                                         \
+                if (split && letter) {  /* a number (3.14, 2024-05-06) is no word */                     \
+                    PyObject *tri = Py_BuildValue("(nnn)", t, s, e);                                      \
+                    if (!tri || PyList_Append(out, tri) < 0) { Py_XDECREF(tri); goto fail; }              \
+                    Py_DECREF(tri);                                                                       \
+                }                                                                                         \
+                i = e;                                                                                    \
+            }                                                                                             \
+        } while (0)
+        if (kind == PyUnicode_1BYTE_KIND) SPLIT_LOOP(Py_UCS1);
+        else if (kind == PyUnicode_2BYTE_KIND) SPLIT_LOOP(Py_UCS2);
+        else SPLIT_LOOP(Py_UCS4);
+#undef SPLIT_LOOP
     }
     Py_DECREF(seq);
     return out;
@@ -1130,18 +1437,118 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ plain_fields() */
+
+static PyObject *s_id, *s_prompt, *s_output, *s_product, *s_metadata, *s_modality, *s_text;
+
+/* The id of a plain text record (records_io._plain_id: a dict with a non-blank str id of at most max_id characters,
+ * str prompt and output, no metadata, a known modality, a product that is empty or the audited one), else NULL
+ * with no exception set; -1-style errors come back as NULL with an exception. */
+static PyObject *plain_id(PyObject *obj, PyObject *product, PyObject *modalities, Py_ssize_t max_id, int *media) {
+    if (!PyDict_CheckExact(obj)) return NULL;
+    PyObject *rid = PyDict_GetItemWithError(obj, s_id);
+    if (!rid || !PyUnicode_CheckExact(rid)) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(rid);
+    if (n == 0 || n > max_id) return NULL;
+    int kind = PyUnicode_KIND(rid), blank = 1;
+    const void *data = PyUnicode_DATA(rid);
+    for (Py_ssize_t i = 0; i < n && blank; i++) blank = Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i));
+    if (blank) return NULL;
+    PyObject *v = PyDict_GetItemWithError(obj, s_prompt);
+    if (v && !PyUnicode_CheckExact(v)) return NULL;
+    v = PyDict_GetItemWithError(obj, s_output);
+    if (v && !PyUnicode_CheckExact(v)) return NULL;
+    v = PyDict_GetItemWithError(obj, s_metadata);
+    if (v) {
+        int t = PyObject_IsTrue(v);
+        if (t != 0) return NULL;  /* metadata (or an error): the full validation decides */
+    }
+    v = PyDict_GetItemWithError(obj, s_modality);
+    *media = 0;
+    if (v) {
+        int in = PySequence_Contains(modalities, v);
+        if (in != 1) return NULL;
+        int text = PyObject_RichCompareBool(v, s_text, Py_EQ);
+        if (text < 0) return NULL;
+        *media = !text;
+    }
+    v = PyDict_GetItemWithError(obj, s_product);
+    if (v && v != Py_None) {
+        if (!PyUnicode_CheckExact(v)) return NULL;
+        if (PyUnicode_GET_LENGTH(v) && product != Py_None && PyUnicode_GET_LENGTH(product)) {
+            int same = PyUnicode_Compare(v, product);
+            if (same != 0) return NULL;
+        }
+    }
+    if (PyErr_Occurred()) return NULL;
+    return rid;
+}
+
+/* plain_fields(objs, product, modalities, max_id, cand) -> (ids, owners, texts, media) or None:
+ * when every object is a plain text record (records_io._plain_id), its ids, and for the candidates (indices into
+ * objs, ascending; None: all) the (id, field) owners and texts of their non-empty prompt and output
+ * (taxonomy.add_fields), and how many records are image, audio or video. None when any record is not plain. */
+static PyObject *plain_fields(PyObject *self, PyObject *args) {
+    PyObject *objs, *product, *modalities, *cand;
+    Py_ssize_t max_id;
+    if (!PyArg_ParseTuple(args, "O!OOnO", &PyList_Type, &objs, &product, &modalities, &max_id, &cand)) return NULL;
+    if (cand != Py_None && !PyList_Check(cand)) { PyErr_SetString(PyExc_TypeError, "plain_fields: cand must be a list or None"); return NULL; }
+    Py_ssize_t n = PyList_GET_SIZE(objs), media = 0;
+    PyObject *ids = PyList_New(n), *owners = PyList_New(0), *texts = PyList_New(0), *r = NULL;
+    if (!ids || !owners || !texts) goto done;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int m = 0;
+        PyObject *rid = plain_id(PyList_GET_ITEM(objs, k), product, modalities, max_id, &m);
+        if (!rid) {
+            if (PyErr_Occurred()) goto done;
+            r = Py_NewRef(Py_None);
+            goto done;
+        }
+        media += m;
+        PyList_SET_ITEM(ids, k, Py_NewRef(rid));
+    }
+    Py_ssize_t nc = cand == Py_None ? n : PyList_GET_SIZE(cand);
+    for (Py_ssize_t c = 0; c < nc; c++) {
+        Py_ssize_t k = c;
+        if (cand != Py_None) {
+            k = PyLong_AsSsize_t(PyList_GET_ITEM(cand, c));
+            if (k == -1 && PyErr_Occurred()) goto done;
+            if (k < 0 || k >= n) { PyErr_SetString(PyExc_IndexError, "plain_fields: a candidate outside objs"); goto done; }
+        }
+        PyObject *obj = PyList_GET_ITEM(objs, k), *rid = PyList_GET_ITEM(ids, k);
+        PyObject *fields[2] = {s_prompt, s_output};
+        for (int f = 0; f < 2; f++) {
+            PyObject *v = PyDict_GetItemWithError(obj, fields[f]);
+            if (!v) { if (PyErr_Occurred()) goto done; continue; }
+            if (!PyUnicode_GET_LENGTH(v)) continue;
+            PyObject *own = PyTuple_Pack(2, rid, fields[f]);
+            if (!own || PyList_Append(owners, own) < 0 || PyList_Append(texts, v) < 0) { Py_XDECREF(own); goto done; }
+            Py_DECREF(own);
+        }
+    }
+    r = Py_BuildValue("(OOOn)", ids, owners, texts, media);
+done:
+    Py_XDECREF(ids); Py_XDECREF(owners); Py_XDECREF(texts);
+    return r;
+}
+
 static PyMethodDef methods[] = {
     {"set_tables", set_tables, METH_O, "Install the per-character fold table {code point: folded str}."},
     {"fold", fold, METH_O, "The match view of a str: (view, starts, ends, joints)."},
     {"fold_batch", fold_batch, METH_O, "The match views of many str as one UTF-8 buffer: (buf, starts, omap, joints)."},
+    {"fold_scan", fold_scan, METH_VARARGS, "fold_scan(texts, model, max_chars, kb, k, t): (buf, views, sums, kb_flags) from one fold per text."},
+    {"fold_views", fold_views, METH_O, "The match views of many str as one UTF-8 buffer, with an opaque handle for resolve_hits: (buf, views)."},
+    {"plain_fields", plain_fields, METH_VARARGS, "plain_fields(objs, product, modalities, max_id, cand): (ids, owners, texts, media) when every record is plain text, else None."},
+    {"resolve_hits", resolve_hits, METH_VARARGS, "resolve_hits(views, buf, flat, lens, flags, n_terms): [(text, start, end, pattern)] of the matches that count."},
     {"feature_hash", feature_hash, METH_O, "The classifier's 64-bit hash of a feature string."},
     {"model_new", model_new, METH_VARARGS, "A classifier weight table {feature: [int per class]} for model_sums."},
+    {"model_sums_many", model_sums_many, METH_VARARGS, "[model_sums(model, t, max_chars) for t in texts]."},
     {"model_sums", model_sums, METH_VARARGS, "(per-class weight sums, distinct features, evidence units) of a text."},
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},
     {"kb_could_match", kb_could_match, METH_VARARGS, "KnowledgeBase.could_match on hashed shingles."},
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
     {"term_view", term_view, METH_O, "The prefilter's term view of a UTF-8 buffer (same length): l/L as i, separators as space, CJK variants folded."},
-    {"split_words", split_words, METH_O, "[(text index, start, end)] of the words a - . or _ splits."},
+    {"split_words", split_words, METH_O, "[(text index, start, end)] of the words (letters and digits, a letter among them) a - . or _ splits."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };
@@ -1155,5 +1562,11 @@ PyMODINIT_FUNC PyInit__native(void) {
     tv_ascii['\t'] = tv_ascii['\n'] = tv_ascii['\r'] = tv_ascii['-'] = tv_ascii['_'] = ' ';
     for (int i = 0; i < 256; i++) identity_page[i] = -1;
     for (int i = 0; i < NPAGES; i++) pages[i] = identity_page;
+    PyObject **names[] = {&s_id, &s_prompt, &s_output, &s_product, &s_metadata, &s_modality, &s_text};
+    const char *values[] = {"id", "prompt", "output", "product", "metadata", "modality", "text"};
+    for (int i = 0; i < 7; i++) {
+        *names[i] = PyUnicode_InternFromString(values[i]);
+        if (!*names[i]) return NULL;
+    }
     return PyModule_Create(&module);
 }

@@ -10,14 +10,15 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence, cast
 
 from review.domain.content.classifier import SoftmaxRegression
 from review.domain.content.knowledge import Exemplar, KnowledgeBase
 from review.domain.content.matcher import KEYWORD_TAGS, KeywordSet, Prefilter, Term, pick_engine, typo_variants
 from review.domain.content.normalize import canonical_term, native, tables
 from review.domain.content.rules import RuleSpec, compile_rule
-from review.domain.content.scanners import CategoryMap, KeywordScanner, RegexScanner, Scanner, ScannerContext, ScannerUse, build
+from review.domain.content.scanners import (CategoryMap, ClassifierScanner, KeywordScanner, KnowledgeBaseScanner, Prepared, RegexScanner,
+                                           Scanner, ScannerContext, ScannerUse, build)
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields, metadata_text
 
 # What ``from_policy`` reads of a ``policies.content_schema.ContentSafetyPolicy`` and a
@@ -144,7 +145,10 @@ class ContentFilter:
         terms = [Term(k.term, canonical_term(k.term), k.category, k.subcode, k.severity, getattr(k, "glued", False),
                       getattr(k, "typos", 0) > 0) for k in library.keywords]
         # a glued multi-word term is also found written as one word ("pipebomb", a soft hyphen between its words)
-        terms += [replace(t, canon=t.canon.replace(" ", "")) for t in terms if t.glued and " " in t.canon]
+        # ("3d printed gun" written as one word reads "edprintedgun": the leetspeak fold sees "3d" open a word)
+        joined = [replace(t, canon=c) for t in terms if t.glued and " " in t.canon
+                  for c in dict.fromkeys((t.canon.replace(" ", ""), canonical_term(t.term.replace(" ", ""))))]
+        terms += joined
         # a term of a category with ``typos: 1`` is also found one typo away (``typo_variants``); a variant that is
         # another term's own spelling stays that term's
         real = {t.canon for t in terms}
@@ -174,12 +178,24 @@ class ContentFilter:
     def scan_many(self, records: list[Record]) -> list[Finding]:
         """All findings for a chunk of records, deterministic order."""
         findings: list[Finding] = []
+        everywhere = self._keywords_everywhere
         for lo in range(0, len(records), BATCH):
             chunk = records[lo:lo + BATCH]
             texts = _texts(chunk)
-            hints = self.prefilter.scan(texts) if self.prefilter is not None else None
-            findings.extend(self._scan_batch(chunk, texts, hints))
+            if self.prefilter is None:
+                hints = None
+            else:  # with the keyword scanner on every text, only the rules need the prefilter
+                hints = self.prefilter.scan_rules(texts) if everywhere else self.prefilter.scan(texts)
+            findings.extend(self._scan_batch(chunk, texts, hints, everywhere))
         return findings
+
+    @functools.cached_property
+    def _keywords_everywhere(self) -> bool:
+        """The keyword scanner has the compiled path: in ``scan_many`` it looks at every text of a batch in one pass
+        (the fold costs less than finding the candidates: on realistic text most of them are), so the prefilter's
+        keyword tags are not needed there. The findings are the same: the tags only ever narrowed the texts."""
+        return (self.prefilter is not None and self.prefilter.native
+                and any(isinstance(s, KeywordScanner) and s.keywords.native_ready for s in self.scanners))
 
     # ---- raw-buffer fast path (audit input: JSONL lines scanned as bytes, one prefilter pass)
     @property
@@ -273,11 +289,32 @@ class ContentFilter:
             add_fields(owners, texts, r.id, r.prompt, r.output, r.metadata)
         return keyword_only.scan_fields(owners, texts) if texts else []
 
-    def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None) -> list[Finding]:
+    def _prepare(self, texts: list[str]) -> Prepared | None:
+        """One compiled fold per non-empty text for the keyword scanner, the classifier and the knowledge base
+        (``fold_scan``), or None without the compiled fold."""
+        nat = native()
+        if nat is None:
+            return None
+        clf = next((s for s in self.scanners if isinstance(s, ClassifierScanner)), None)
+        kbs = next((s for s in self.scanners if isinstance(s, KnowledgeBaseScanner)), None)
+        model = clf.model.native_model if clf is not None else None
+        check = kbs.kb.native_check if kbs is not None else None
+        idx = [i for i, t in enumerate(texts) if t]
+        sub = [texts[i] for i in idx]
+        buf, views, sums, could = nat.fold_scan(sub, model, clf.model.max_chars if clf is not None else 0,
+                                                check[0] if check else None, check[1] if check else 1, check[2] if check else 1.0)
+        return Prepared(idx, sub, (buf, views), clf, sums, kbs, could)
+
+    def _scan_batch(self, chunk: list[Record], texts: list[str], hints: dict[int, set[str]] | None,
+                    everywhere: bool = False) -> list[Finding]:
         batch: list[Finding] = []
+        prep = self._prepare(texts) if everywhere else None  # everywhere: the keyword scanner folds every text anyway
         for s in self.scanners:
-            if hasattr(s, "scan_batch"):
-                batch.extend(s.scan_batch(chunk, texts, hints if _uses_hints(s) else None))
+            if prep is not None and prep.serves(s):
+                batch.extend(cast("KeywordScanner | ClassifierScanner | KnowledgeBaseScanner", s).scan_prepared(chunk, prep))
+            elif hasattr(s, "scan_batch"):
+                use = _uses_hints(s) and not (everywhere and isinstance(s, KeywordScanner))
+                batch.extend(s.scan_batch(chunk, texts, hints if use else None))
             else:
                 for r in chunk:
                     batch.extend(s.scan(r))

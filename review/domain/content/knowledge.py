@@ -138,13 +138,22 @@ class KnowledgeBase:
                 out.append((i, sim))
         return out
 
-    def match(self, text: str) -> list[KBMatch]:
+    @property
+    def native_check(self) -> tuple[object, int, float] | None:
+        """(compiled base, k, bound) for ``kb_could_match`` / ``fold_scan``, or None (the reference path)."""
+        return (self._native, self.k, self.threshold * SLACK) if self._native is not None and native() is not None else None
+
+    def match(self, text: str, could: bool | None = None) -> list[KBMatch]:
         """Exemplars whose Jaccard similarity with ``text`` reaches the threshold: exact for a
-        base of up to ``EXACT_MAX`` exemplars, else estimated from the MinHash signatures."""
+        base of up to ``EXACT_MAX`` exemplars, else estimated from the MinHash signatures.
+        ``could``: the compiled prefilter's answer for ``text`` when the caller has it already (``fold_scan``)."""
         if not self.exemplars or not text:
             return []
-        if self._native is not None:  # the same test on hashed shingles, no strings built
-            if not native().kb_could_match(self._native, text, self.k, self.threshold * SLACK):  # type: ignore[union-attr]  # set only with native()
+        check = self.native_check if could is None else None
+        if could is not None or check is not None:  # the same test on hashed shingles, no strings built
+            if could is None:
+                could = native().kb_could_match(check[0], text, check[1], check[2])  # type: ignore[union-attr,index]  # check implies native()
+            if not could:
                 return []
             sh = shingles(text, self.k)
         else:

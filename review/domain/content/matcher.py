@@ -35,6 +35,7 @@ import os
 import platform
 import tempfile
 import threading
+from array import array
 from pathlib import Path
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -184,6 +185,24 @@ class _ByteMatcher:
         else:
             self._ac = ahocorasick_rs.BytesAhoCorasick(words, implementation=_AC_DFA)
 
+    def find_ends(self, buf: bytes) -> list[int]:
+        """Every occurrence as a flat ``[id, end, id, end, ...]`` (the shape ``resolve_hits`` reads: no tuple per
+        match)."""
+        if self._db is not None:
+            out: list[int] = []
+            append = out.append
+
+            def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+                append(pid)
+                append(end)
+
+            with self._lock:
+                self._db.scan(buf, match_event_handler=on_match)
+            return out
+        if self._ac is not None:
+            return [x for pid, _s, e in self._ac.find_matches_as_indexes(buf, overlapping=True) for x in (pid, e)]
+        return []
+
     def find(self, buf: bytes) -> list[tuple[int, int, int]]:
         if self._db is not None:
             out: list[tuple[int, int, int]] = []
@@ -240,6 +259,10 @@ class KeywordSet:
         # the compiled path: terms then allow-list entries as UTF-8 literals (view bytes)
         self._bytes = (_ByteMatcher([c.encode("utf-8", "surrogatepass") for c in self.canons + allow], hyperscan)
                        if self._batchable and native() is not None else None)
+        # what resolve_hits reads per pattern (terms, then allow-list entries): byte length, word-boundary flags
+        self._lens = array("i", self._bytes.lens if self._bytes is not None else []).tobytes()
+        self._flags = bytes([left | right << 1 for left, right in zip(self.latin_left, self.latin_right, strict=True)]
+                            + [(a[0] in ALNUM) | (a[-1] in ALNUM) << 1 for a in allow])
 
     @staticmethod
     def _bounded(view: str, s: int, e: int, left: bool, right: bool, joints: AbstractSet[int] = frozenset()) -> bool:
@@ -343,47 +366,28 @@ class KeywordSet:
             out[j].append(Hit(s, e, t))
         return out
 
-    def find_flat(self, texts: list[str], joined: bool = True) -> list[tuple[int, int, int, Term]]:
+    def find_flat(self, texts: list[str], joined: bool = True, folded: tuple[bytes, object] | None = None
+                  ) -> list[tuple[int, int, int, Term]]:
         """Every hit in ``texts`` as ``(text index, start, end, term)`` in original offsets,
         sorted by text, start, end, category, canonical form (the compiled fold; callers
         check ``native_ready``). The views come back as one UTF-8 buffer (NUL between
-        texts, which no term holds) with a byte -> original-index map, and one byte-literal
-        scan finds the terms and allow-list entries in all of them. Boundaries are checked
-        on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a letter of a Latin word)."""
-        buf, starts, omap, joints = native().fold_batch(texts)  # type: ignore[union-attr]  # callers check native_ready
-        assert self._bytes is not None  # built with the native fold
-        raw = self._bytes.find(buf)
+        texts, which no term holds); one byte-literal scan finds the terms and allow-list entries
+        in all of them, and ``resolve_hits`` (compiled) keeps the matches that count and maps
+        them back through the byte -> original-index map, which stays in C. Boundaries are
+        checked on bytes (ALNUM is ASCII: a non-ASCII neighbour is never a letter of a Latin word)."""
+        nat = native()
+        assert nat is not None and self._bytes is not None  # built with the native fold
+        buf, views = folded if folded is not None else nat.fold_views(texts)  # folded: fold_views(texts) already done
+        flat = self._bytes.find_ends(buf)
         extra = self._joined(texts) if joined else []
-        if not raw and not extra:
+        if not flat and not extra:
             return []
-        n_terms = len(self.canons)
-        alnum = _ALNUM_BYTES
-        size = len(buf)
-        jset = set(joints)
-        allowed: list[tuple[int, int]] = []
-        for pid, s, e in raw:
-            if pid >= n_terms:
-                a = self.allow[pid - n_terms]
-                if ((a[0] not in ALNUM or s == 0 or buf[s - 1] not in alnum)
-                        and (a[-1] not in ALNUM or e == size or buf[e] not in alnum)):
-                    allowed.append((s, e))
-        st = memoryview(starts).cast("i")
-        om = memoryview(omap).cast("i")
-        left, right, groups = self.latin_left, self.latin_right, self.groups
+        groups = self.groups
         hits: list[tuple[int, int, int, Term]] = []
-        for pid, s, e in raw:
-            if pid >= n_terms:
-                continue
-            if left[pid] and s > 0 and buf[s - 1] in alnum and s not in jset:
-                continue
-            if right[pid] and e < size and buf[e] in alnum and e not in jset:
-                continue
-            if allowed and any(a <= s and e <= b for a, b in allowed):
-                continue
-            j = bisect_right(st, s) - 1
-            os_, oe = om[s], om[e - 1] + 1
+        append = hits.append
+        for j, os_, oe, pid in nat.resolve_hits(views, buf, flat, self._lens, self._flags, len(self.canons)):
             for t in groups[pid]:
-                hits.append((j, os_, oe, t))
+                append((j, os_, oe, t))
         if extra:
             seen = {(j, s, e, t.category, t.term) for j, s, e, t in hits}
             hits += [h for h in extra if (h[0], h[1], h[2], h[3].category, h[3].term) not in seen]
@@ -537,12 +541,12 @@ def hs_typo_patterns(term: str) -> list[str]:
 
 
 def hs_split_patterns(term: str) -> list[str]:
-    """Literal patterns (matched caseless) that a single Latin word split by a separator (``mur-der``, ``beh.ead``)
+    """Literal patterns (matched caseless) that a single Latin word (letters and digits: ``ak47``) split by a separator (``mur-der``, ``beh.ead``, ``ak-47``)
     cannot avoid: for each split point, the longer side with the separator next to it (``mur-``/``-der``...), so
     every such spelling is a candidate for ``KeywordSet._joined`` without a spelled pattern per split. A word split
     twice (``mu-r-der``) is found only on a line that is a candidate anyway (or when the prefilter stands aside)."""
     w = term.strip().lower()
-    if " " in w or not w.isascii() or len(w) < 4 or not w.isalpha():
+    if " " in w or not w.isascii() or len(w) < 4 or not w.isalnum() or w.isdigit():
         return []
     w = w.translate(_TERM_VIEW_STR)
     out: list[str] = []
@@ -802,8 +806,8 @@ class Prefilter:
         self.tags = list(tags) + rule_tags
         self._buffer_dbs: list[_DB] = []  # raw buffers: main + rules + loose spaced
         self._text_dbs: list[_DB] = []  # candidate texts: main + rules + strict leet/spaced + fold literals
-        for db in ([_DB(exprs, flags, tags, view=True)] if exprs else []) + (
-                [_DB(rule_exprs, [_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8] * len(rule_exprs), rule_tags)] if rule_exprs else []):
+        self._rule_db = _DB(rule_exprs, [_hs.HS_FLAG_PREFILTER | _hs.HS_FLAG_UTF8] * len(rule_exprs), rule_tags) if rule_exprs else None
+        for db in ([_DB(exprs, flags, tags, view=True)] if exprs else []) + ([self._rule_db] if self._rule_db is not None else []):
             self._buffer_dbs.append(db)  # the rules see the raw bytes (e-mail addresses keep their dots)
             self._text_dbs.append(db)
         # a Chinese term written with spaces or hyphens between its characters ("自 杀", "自-杀"): with the compiled
@@ -851,11 +855,30 @@ class Prefilter:
     def scan(self, texts: list[str]) -> dict[int, set[str]]:
         if not texts:
             return {}
+        buf = self._joined(texts)
+        return self._by_text(buf, self._raw(buf, texts=True))
+
+    def scan_rules(self, texts: list[str]) -> dict[int, set[str]]:
+        """``scan`` for the rule patterns alone (their tags per text): what a batch needs when the compiled keyword
+        path looks at every text anyway (``ContentFilter.scan_many``)."""
+        if not texts or self._rule_db is None:
+            return {}
+        buf = self._joined(texts)
+        ends: list[tuple[int, str]] = []
+        with self._lock:
+            self._rule_db.scan(buf, ends.append)
+        return self._by_text(buf, ends)
+
+    @staticmethod
+    def _joined(texts: list[str]) -> bytes:
+        """The texts as one UTF-8 buffer, a NUL between two (a NUL inside a text reads as a space)."""
         joined = RECORD_SEP.join(texts)
         if joined.count(RECORD_SEP) != len(texts) - 1:  # a text carries a NUL: neutralize it
             joined = RECORD_SEP.join(t.replace(RECORD_SEP, " ") for t in texts)
-        buf = joined.encode("utf-8", "surrogatepass")
-        ends = self._raw(buf, texts=True)
+        return joined.encode("utf-8", "surrogatepass")
+
+    def _by_text(self, buf: bytes, ends: list[tuple[int, str]]) -> dict[int, set[str]]:
+        """The tags of the matches ending in ``buf`` (``_joined``) per text index."""
         out: dict[int, set[str]] = {}
         if not ends:
             return out

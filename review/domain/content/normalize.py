@@ -22,7 +22,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"}
 LEET_TABLE = str.maketrans(LEET)
@@ -349,9 +349,17 @@ class Native(Protocol):
     def set_tables(self, table: dict[int, str], /) -> None: ...
     def fold(self, text: str, /) -> NativeFold: ...
     def fold_batch(self, texts: Sequence[str], /) -> tuple[bytes, bytes, bytes, list[int]]: ...
+    def fold_views(self, texts: Sequence[str], /) -> tuple[bytes, object]: ...
+    def fold_scan(self, texts: list[str], model: object | None, max_chars: int, kb: object | None, k: int, t: float, /
+                  ) -> tuple[bytes, object, list[tuple[tuple[int, ...], int, float]] | None, list[bool] | None]: ...
+    def plain_fields(self, objs: list[Any], product: str | None, modalities: tuple[str, ...], max_id: int,
+                     cand: list[int] | None, /) -> tuple[list[str], list[tuple[str, Any]], list[str], int] | None: ...
+    def resolve_hits(self, views: object, buf: bytes, flat: list[int], lens: bytes, flags: bytes, n_terms: int, /
+                     ) -> list[tuple[int, int, int, int]]: ...
     def feature_hash(self, feature: str, /) -> int: ...
     def model_new(self, weights: dict[str, list[float]], n_classes: int, /) -> object: ...
     def model_sums(self, model: object, text: str, max_chars: int, /) -> tuple[tuple[int, ...], int, float]: ...
+    def model_sums_many(self, model: object, texts: list[str], max_chars: int, /) -> list[tuple[tuple[int, ...], int, float]]: ...
     def kb_new(self, exemplars: Sequence[set[str]], /) -> object: ...
     def kb_could_match(self, kb: object, text: str, k: int, threshold: float, /) -> bool: ...
     def spaced_hits(self, buf: bytes, /) -> list[int]: ...
@@ -390,18 +398,21 @@ def native() -> Native | None:
     return _NATIVE[0]
 
 
-SPLIT_WORD_RE = re.compile(r"[A-Za-z]+(?:[-._]+[A-Za-z]+)+")
-_ONE_SPLIT_RE = re.compile(r"[A-Za-z][-._][A-Za-z]")
+SPLIT_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[-._]+[A-Za-z0-9]+)+")
+_ONE_SPLIT_RE = re.compile(r"[A-Za-z0-9][-._][A-Za-z0-9]")
+_LETTER_RE = re.compile(r"[A-Za-z]")
 
 
 def split_words(texts: Sequence[str]) -> list[tuple[int, int, int]]:
-    """(text index, start, end) of every word a separator splits (``mur-der``, ``www.example.com``): a maximal run
-    of ASCII letters and ``-._`` from a letter to a letter with one separator between two letters somewhere; the
-    view reads it as several words (compiled when available)."""
+    """(text index, start, end) of every word a separator splits (``mur-der``, ``ak-47``, ``www.example.com``): a
+    maximal run of ASCII letters, digits and ``-._`` from a letter or digit to a letter or digit, with one separator
+    between two of them somewhere and a letter in it (a number such as 3.14 is no word); the view reads it as several
+    words (compiled when available)."""
     nat = native()
     if nat is not None:
         return nat.split_words(texts)
-    return [(k, m.start(), m.end()) for k, t in enumerate(texts) for m in SPLIT_WORD_RE.finditer(t) if _ONE_SPLIT_RE.search(m.group())]
+    return [(k, m.start(), m.end()) for k, t in enumerate(texts) for m in SPLIT_WORD_RE.finditer(t)
+            if _ONE_SPLIT_RE.search(m.group()) and _LETTER_RE.search(m.group())]
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, cast
 
 from review.domain.content import sources
+from review.domain.content.normalize import native
 from review.domain.content.taxonomy import FieldName, Finding, Record, add_fields
 
 if TYPE_CHECKING:
@@ -94,12 +95,18 @@ def id_key(rid: str) -> int:
 
 
 def pack_keys(lines: dict[str, int]) -> bytes:
+    """``(id_key(rid), line)`` per record as native unsigned 64-bit pairs (``unpack_keys`` reads them back)."""
+    import sys
     from array import array
 
-    a = array("Q")
-    for rid, line in lines.items():
-        a.append(id_key(rid))
-        a.append(line)
+    b2 = _blake2b
+    keys = array("Q")
+    keys.frombytes(b"".join([b2(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest() for rid in lines]))
+    if sys.byteorder != "little":  # the digests are id_key's little-endian integers
+        keys.byteswap()
+    a = array("Q", bytes(16 * len(keys)))
+    a[0::2] = keys
+    a[1::2] = array("Q", lines.values())
     return a.tobytes()
 
 
@@ -262,12 +269,13 @@ def read_chunk(path: str | Path, fmt: str, spec: ChunkSpec, product: str | None 
     if fmt == "csv":
         yield from _read_csv(data, path, spec, product, columns or list(CSV_COLUMNS))
         return
-    for i, raw in enumerate(data.split(b"\n")):
-        if not raw.strip():
-            continue
+    for i, _raw, obj in _decoded(data.split(b"\n"), path, spec.line_start):
         line = spec.line_start + i
-        obj = _decode(raw, path, line)
-        yield line, obj if isinstance(obj, BadRecord) else validate(obj, path, line, product)
+        if isinstance(obj, BadRecord):
+            yield line, obj
+            continue
+        rid = _plain_id(obj, product)  # the common record: no full validation needed (the same Record)
+        yield line, _plain(obj, rid, product) if rid is not None else validate(obj, path, line, product)
 
 
 def _read_csv(data: bytes, path: str | Path, spec: ChunkSpec, product: str | None, columns: list[str]
@@ -408,23 +416,35 @@ def _all_plain(filt: ContentFilter, decoded: list[tuple[int, bytes, Any]], raws:
                everything: bool, line_start: int, seq: int, product: str | None) -> ChunkResult | None:
     """``scan_jsonl`` for the common chunk, in bulk: every line a plain text record with its own id (else None:
     the line-by-line path names what is wrong). Same result, a fraction of the per-line work."""
-    ids = [_plain_id(obj, product) for _, _, obj in decoded]
-    if None in ids or len(set(ids)) != len(ids):
-        return None
-    rids = cast("list[str]", ids)
-    res = ChunkResult(seq)
-    # plain records have no metadata, so a media one has no text of its own: not examined
-    res.not_examined = sum(1 for _, _, obj in decoded if obj.get("modality", "text") != "text")
-    lines = dict(zip(rids, [line_start + i for i, _, _ in decoded], strict=True))
     cand = (range(len(decoded)) if everything
             else [k for k, (i, raw, _) in enumerate(decoded) if i in tags or b"\\" in raw])
     kw = filt.keyword_only
+    owners: list[tuple[str, FieldName]] = []
+    texts: list[str] = []
+    nat = native()
+    if nat is not None:  # compiled: the plain-record check, and the candidates' fields when keyword-only
+        got = nat.plain_fields([obj for _, _, obj in decoded], product, MODALITIES, MAX_ID,
+                               (None if everything else cast("list[int]", cand)) if kw is not None else [])
+        if got is None:
+            return None
+        rids, owners, texts, media = got
+    else:
+        ids = [_plain_id(obj, product) for _, _, obj in decoded]
+        if None in ids:
+            return None
+        rids = cast("list[str]", ids)
+        # plain records have no metadata, so a media one has no text of its own: not examined
+        media = sum(1 for _, _, obj in decoded if obj.get("modality", "text") != "text")
+        if kw is not None:
+            for k in cand:
+                obj = decoded[k][2]
+                add_fields(owners, texts, rids[k], obj.get("prompt", ""), obj.get("output", ""), None)
+    if len(set(rids)) != len(rids):
+        return None
+    res = ChunkResult(seq)
+    res.not_examined = media
+    lines = dict(zip(rids, [line_start + i for i, _, _ in decoded], strict=True))
     if kw is not None:
-        owners: list[tuple[str, FieldName]] = []
-        texts: list[str] = []
-        for k in cand:
-            obj = decoded[k][2]
-            add_fields(owners, texts, rids[k], obj.get("prompt", ""), obj.get("output", ""), None)
         return _finish(res, kw.scan_fields(owners, texts) if texts else [], lines, len(rids))
     none: set[str] = set()
     cands = [_plain(decoded[k][2], rids[k], product) for k in cand]
@@ -438,6 +458,10 @@ def _prefilter(filt: ContentFilter, data: bytes, raws: list[bytes], starts: list
     leave most lines candidates anyway (then every line is looked at in full: the same findings)."""
     probe = min(len(raws), PROBE_LINES)
     if probe < len(raws):
+        # a JSON escape (a line break in a paragraph, a quote) forces a full look at its line anyway: when the
+        # probe's escapes alone pass the share, the prefilter scan is not worth running at all
+        if sum(1 for i in range(probe) if b"\\" in raws[i]) > PREFILTER_MAX_SHARE * probe:
+            return {}, True
         head = filt.prefilter_segments(data[:starts[probe]], starts[:probe])
         looked = sum(1 for i in range(probe) if i in head or b"\\" in raws[i])
         if looked > PREFILTER_MAX_SHARE * probe:

@@ -186,6 +186,26 @@ class _Base:
                        field=field, start=start, end=end, matched=matched, rule_id=rule_id, score=score, scanner_version=self.version)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One compiled fold per non-empty text of a batch, shared by the built-in scanners (``_native.fold_scan``):
+    the keyword views, and from the same fold the classifier's sums and the knowledge base's prefilter answers."""
+
+    idx: list[int]  # positions of the non-empty texts in the batch's texts (record k's fields at 3k, 3k + 1, 3k + 2)
+    texts: list[str]
+    folded: tuple[bytes, object]  # fold_views(texts)
+    classifier: "ClassifierScanner | None" = None
+    sums: list[tuple[tuple[int, ...], int, float]] | None = None
+    knowledge: "KnowledgeBaseScanner | None" = None
+    could: list[bool] | None = None
+
+    def serves(self, scanner: object) -> bool:
+        """Whether ``scanner`` takes its batch from here (``scan_prepared``)."""
+        return ((isinstance(scanner, KeywordScanner) and scanner.keywords.native_ready)
+                or (scanner is self.classifier and self.sums is not None)
+                or (scanner is self.knowledge and self.could is not None))
+
+
 class KeywordScanner(_Base):
     name = "keyword"
     version = "1"
@@ -201,6 +221,9 @@ class KeywordScanner(_Base):
 
     def scan_batch(self, records: Sequence[Record], texts: Sequence[str], hints: Hints | None) -> list[Finding]:
         if hints is None:
+            if self.keywords.native_ready:  # every text, one compiled pass
+                idx = [i for i, text in enumerate(texts) if text]
+                return self.scan_fields([(records[i // 3].id, FIELDS[i % 3]) for i in idx], [texts[i] for i in idx])
             return super().scan_batch(records, texts, None)
         out: list[Finding] = []
         idx = [i for i in sorted(i for i, tags in hints.items() if not KEYWORD_TAGS.isdisjoint(tags)) if texts[i]]
@@ -210,12 +233,17 @@ class KeywordScanner(_Base):
                 out.extend(self._findings(records[i // 3].id, FIELDS[i % 3], texts[i], hits))
         return out
 
-    def scan_fields(self, owners: Sequence[tuple[str, FieldName]], texts: list[str]) -> list[Finding]:
+    def scan_prepared(self, records: Sequence[Record], prep: Prepared) -> list[Finding]:
+        return self.scan_fields([(records[i // 3].id, FIELDS[i % 3]) for i in prep.idx], prep.texts, prep.folded)
+
+    def scan_fields(self, owners: Sequence[tuple[str, FieldName]], texts: list[str],
+                    folded: tuple[bytes, object] | None = None) -> list[Finding]:
         """Findings for ``texts[k]`` (record id, field ``owners[k]``), in input order then
-        span order: one compiled pass over all texts (``keywords.native_ready``)."""
+        span order: one compiled pass over all texts (``keywords.native_ready``); ``folded``: their views, when
+        folded already (``Prepared``)."""
         name, pv, levels, v = self.name, self.pack_version, self._levels, self.version
         out: list[Finding] = []
-        for j, s, e, t in self.keywords.find_flat(texts):
+        for j, s, e, t in self.keywords.find_flat(texts, folded=folded):
             rid, field = owners[j]
             out.append(Finding(rid, t.category, t.subcode, t.severity, levels[t.severity], name, pv, field,
                                s, e, texts[j][s:e], t.term, None, v))
@@ -245,9 +273,12 @@ class RegexScanner(_Base):
             return super().scan_batch(records, texts, None)
         out: list[Finding] = []
         always = [r for r in self.rules if r.id not in self.prefiltered]
-        for i, text in enumerate(texts):
+        tagged = [(f"rule:{r.id}", r) for r in self.rules if r.id in self.prefiltered]
+        # only the texts a rule's tag names, unless a rule has no prefilter pattern (then every text)
+        for i in (range(len(texts)) if always else sorted(hints)):
+            text = texts[i]
             tags = hints.get(i, ())
-            rules = [r for r in self.rules if r.id in self.prefiltered and f"rule:{r.id}" in tags] + always
+            rules = [r for tag, r in tagged if tag in tags] + always
             if text and rules:
                 out.extend(self._scan_rules(records[i // 3].id, FIELDS[i % 3], text, rules))
         return out
@@ -271,9 +302,17 @@ class KnowledgeBaseScanner(_Base):
         super().__init__(pack_version, level)
         self.kb = kb
 
-    def scan_text(self, record_id: str, field: FieldName, text: str) -> list[Finding]:
+    def scan_text(self, record_id: str, field: FieldName, text: str, could: bool | None = None) -> list[Finding]:
         return [self._finding(record_id, field, m.category, None, m.severity, 0, len(text), text,
-                              m.exemplar_id, m.similarity) for m in self.kb.match(text)]
+                              m.exemplar_id, m.similarity) for m in self.kb.match(text, could)]
+
+    def scan_prepared(self, records: Sequence[Record], prep: Prepared) -> list[Finding]:
+        assert prep.could is not None  # served only with the prefilter's answers (Prepared.serves)
+        out: list[Finding] = []
+        for i, text, could in zip(prep.idx, prep.texts, prep.could, strict=True):
+            if could:
+                out.extend(self.scan_text(records[i // 3].id, FIELDS[i % 3], text, True))
+        return out
 
 
 class ClassifierScanner(_Base):
@@ -290,7 +329,27 @@ class ClassifierScanner(_Base):
         self.version = model.version
 
     def scan_text(self, record_id: str, field: FieldName, text: str) -> list[Finding]:
-        label, p = self.model.predict(text)
+        return self._decided(record_id, field, text, self.model.predict(text))
+
+    def scan_batch(self, records: Sequence[Record], texts: Sequence[str], hints: Hints | None) -> list[Finding]:
+        if hints is not None:
+            return super().scan_batch(records, texts, hints)
+        idx = [i for i, text in enumerate(texts) if text]
+        return self._judged(records, idx, [texts[i] for i in idx], None)
+
+    def scan_prepared(self, records: Sequence[Record], prep: Prepared) -> list[Finding]:
+        return self._judged(records, prep.idx, prep.texts, prep.sums)
+
+    def _judged(self, records: Sequence[Record], idx: list[int], texts: list[str],
+                sums: list[tuple[tuple[int, ...], int, float]] | None) -> list[Finding]:
+        out: list[Finding] = []
+        for i, text, decided in zip(idx, texts, self.model.predict_many(texts, sums), strict=True):
+            if decided[0] != SAFE and decided[1] >= self.threshold:
+                out.extend(self._decided(records[i // 3].id, FIELDS[i % 3], text, decided))
+        return out
+
+    def _decided(self, record_id: str, field: FieldName, text: str, decided: tuple[str, float]) -> list[Finding]:
+        label, p = decided
         if label == SAFE or p < self.threshold:
             return []
         return [self._finding(record_id, field, label, None, self.severity(label), 0, len(text), text,

@@ -11,7 +11,7 @@ from review.domain.content.benchmark import keyword_filter
 from review.domain.content.normalize import native, python_reference, split_words
 from review.domain.content.taxonomy import Record
 
-LIB = ["murder", "behead", "pipe bomb", "kill", "*fentanyl*"]
+LIB = ["murder", "behead", "pipe bomb", "kill", "*fentanyl*", "ak47"]
 
 
 def _found(filt, text: str) -> list[tuple[str, int, int]]:
@@ -25,11 +25,13 @@ def test_split_words_compiled_equals_reference():
     rng = random.Random(3)
     alphabet = "ab-._ Z9é-"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
-    texts += ["mur-der", "U.S.A", "-a-", "a-", "a--b", "x.y--z", "www.ex.com/a-b"]
+    # every string kind (Latin-1, two-byte, four-byte) takes its own compiled loop
+    texts += ["".join(rng.choice(alphabet + extra) for _ in range(rng.randint(0, 30))) for extra in ("中", "😀") for _ in range(1000)]
+    texts += ["mur-der", "U.S.A", "-a-", "a-", "a--b", "x.y--z", "www.ex.com/a-b", "3.14 2024-05-06", "ak-47 v1.2.3"]
     got = nat.split_words(texts)
     with python_reference():
         assert got == split_words(texts)
-    assert [texts[j][s:e] for j, s, e in got[-5:]] == ["mur-der", "U.S.A", "x.y--z", "www.ex.com", "a-b"]
+    assert [texts[j][s:e] for j, s, e in got[-7:]] == ["mur-der", "U.S.A", "x.y--z", "www.ex.com", "a-b", "ak-47", "v1.2.3"]
 
 
 @pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
@@ -41,6 +43,8 @@ def test_split_words_are_found_with_their_original_span(engine):
     assert _found(filt, "a pipe-bomb") == [("pipe-bomb", 2, 11)]  # found once
     assert _found(filt, "see www.killers.com or the skill-set") == []  # still whole words only
     assert _found(filt, "kill-switch") == [("kill", 0, 4)]  # the view's own reading stands
+    # letters and digits make one word too (issue 11: ak-47 was missed); a number alone is no word
+    assert _found(filt, "an ak-47 and an ak.47, not 2024-05-06 or 3.14") == [("ak-47", 3, 8), ("ak.47", 16, 21)]
 
 
 def test_same_findings_compiled_prefiltered_and_reference():

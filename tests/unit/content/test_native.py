@@ -3,6 +3,7 @@ views (text, offsets, joints), the batch form's byte map, the SIMD spaced-run sc
 a plain Python statement of its rule, and whole filters giving the same findings."""
 
 import os
+import random
 from bisect import bisect_left
 import subprocess
 import sys
@@ -219,3 +220,39 @@ def test_full_pack_filter_gives_the_reference_findings(policy, library):
         want = _dump(ContentFilter.from_policy(policy, library, "test", "native-full").scan_many(recs))
     scanners = {f["scanner"] for f in want}
     assert got == want and {"keyword", "regex", "knowledge_base", "classifier"} <= scanners
+
+
+def test_classifier_predict_many_equals_predict(library):
+    """The batch the scanner uses gives exactly what predict gives text by text (compiled and reference)."""
+    from review.domain.content.classifier import SoftmaxRegression
+
+    model = SoftmaxRegression(library.classifier_weights)
+    rng = random.Random(11)
+    words = ["kill", "bomb", "buy", "cheap", "pills", "hello", "the", "你好", "炸弹", "🙂", "!", "1", "you", "hate"]
+    texts = ["", "a", *(" ".join(rng.choice(words) for _ in range(rng.randint(1, 40))) for _ in range(400))]
+    got = model.predict_many(texts)
+    assert got == [model.predict(t) for t in texts]
+    assert sum(label != "safe" for label, _ in got) > 0  # some texts are judged harmful: the comparison covers both branches
+    with python_reference():
+        assert SoftmaxRegression(library.classifier_weights).predict_many(texts) == got
+
+
+def test_fold_scan_is_one_fold_for_every_scanner(policy, library):
+    """fold_scan's views, classifier sums and knowledge-base answers are fold_views', model_sums' and
+    kb_could_match's, text by text (a text longer than the classifier's max_chars included)."""
+    from review.domain.content.classifier import SoftmaxRegression
+    from review.domain.content.knowledge import KnowledgeBase
+
+    model = SoftmaxRegression(library.classifier_weights)
+    spec = policy.knowledge_base
+    kb = KnowledgeBase(library.exemplars, spec.shingle, spec.num_perm, spec.bands, spec.threshold)
+    base, k, bound = kb.native_check
+    rng = random.Random(5)
+    texts = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 60))) for _ in range(300)]
+    texts += [ex.text for ex in library.exemplars[:20]] + ["kill " * 600, "自杀" * 1500]
+    buf, views, sums, could = nat.fold_scan(texts, model.native_model, model.max_chars, base, k, bound)
+    assert buf == nat.fold_views(texts)[0]
+    assert sums == [nat.model_sums(model.native_model, t, model.max_chars) for t in texts]
+    assert could == [nat.kb_could_match(base, t, k, bound) for t in texts]
+    assert any(could) and not all(could)
+    assert nat.fold_scan(texts, None, 0, None, 1, 1.0)[2:] == (None, None)

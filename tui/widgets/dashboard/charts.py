@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tui.format import GATE_ORDER, GRADE_ORDER, GRADE_STYLE, STATUS_STYLE, bar, stacked_bar
+from tui.format import GATE_ORDER, GRADE_ORDER, GRADE_STYLE, STATUS_STYLE, bar, plain, stacked_bar
 
 STATUS_ORDER = ("DRAFT", "SUBMITTED", "IN_REVIEW", "CHANGES_REQUESTED", "APPROVED", "REJECTED")
 
@@ -25,15 +25,25 @@ def _grid() -> Table:
     return t
 
 
-def grade_distribution(counts: dict[str, int], width: int) -> Any:
-    keys = [g for g in GRADE_ORDER if g in counts] + [k for k in counts if k not in GRADE_ORDER]
-    top = max(counts.values(), default=0)
-    total = sum(counts.values()) or 1
+def _level_name(row: dict[str, Any]) -> Text:
+    """A grade as its pack names it: the default names in lower case as before, a pack's own label as written."""
+    label = row.get("label") or row["grade"]
+    return plain(label.lower() if label == row["grade"] else label)
+
+
+def grade_distribution(levels: list[dict[str, Any]], width: int) -> Any:
+    """Reviews per grade as each pack names it (``level_distribution``: a canada-aia Level IV is its own row,
+    coloured as UNACCEPTABLE)."""
+    rank = {g: i for i, g in enumerate(GRADE_ORDER)}
+    rows = sorted(levels, key=lambda r: (rank.get(r["grade"], len(rank)), r["grade"], r.get("label") or ""))
+    top = max((r["count"] for r in rows), default=0)
+    total = sum(r["count"] for r in rows) or 1
     t = _grid()
-    for g in keys:
-        n = counts[g]
-        t.add_row(g.lower(), f"{n:,}", bar(n, top, width, _colour(GRADE_STYLE.get(g, "dim"))) + Text(f" {n / total:.0%}", style="dim"))
-    return t if keys else Text("No reviews yet.", style="dim")
+    for r in rows:
+        n = r["count"]
+        t.add_row(_level_name(r), f"{n:,}",
+                  bar(n, top, width, _colour(GRADE_STYLE.get(r["grade"], "dim"))) + Text(f" {n / total:.0%}", style="dim"))
+    return t if rows else Text("No reviews yet.", style="dim")
 
 
 def gate_funnel(funnel: dict[str, dict[str, int]], width: int) -> Any:
@@ -56,9 +66,12 @@ def overdue(data: dict[str, Any], width: int) -> Any:
     head = Text()
     head.append(f"{data['total']:,}", style="bold red" if data["total"] else "bold green")
     head.append(f" of {data['open']:,} open reviews are past their committee SLA\n")
-    by_grade = data["by_grade"]
-    top = max(by_grade.values(), default=0)
+    rank = {g: i for i, g in enumerate(GRADE_ORDER)}
+    # per grade as each pack names it; a server without ``by_level`` gives the grades alone
+    levels = data.get("by_level") or [{"grade": g, "label": g, "count": n} for g, n in data["by_grade"].items()]
+    rows = sorted(levels, key=lambda r: (rank.get(r["grade"], len(rank)), r["grade"], r.get("label") or ""))
+    top = max((r["count"] for r in rows), default=0)
     t = _grid()
-    for g in [g for g in GRADE_ORDER if g in by_grade] + [g for g in by_grade if g not in GRADE_ORDER]:
-        t.add_row(g.lower(), f"{by_grade[g]:,}", bar(by_grade[g], top, width, "red"))
+    for r in rows:
+        t.add_row(_level_name(r), f"{r['count']:,}", bar(r["count"], top, width, "red"))
     return Group(head, t)

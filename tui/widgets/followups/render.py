@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from review.client.types import question_parts
-from tui.format import sanitized
+from tui.format import plain, sanitized
 
 CHECK_STYLE = {"SCHEDULED": "dim", "OPEN": "bold cyan", "COMPLETED": "green", "TRIGGERED": "bold red", "CANCELLED": "dim strike"}
 FINDING_TEXT = {"none": ("no finding", "green"), "new_risk": ("new risk (reopens at INITIATION)", "bold red"),
@@ -93,7 +93,9 @@ def check_detail(d: dict[str, Any], now: datetime) -> Text:
     t = Text()
     t.append(f" Check {d['id']} ", style="bold reverse")
     t.append(f" {d['product']} ", style="bold")
-    t.append(f" review {d['review_id']} · #{d['sequence']} {d['kind']} · grade {d['grade']}\n")
+    t.append(f" review {d['review_id']} · #{d['sequence']} {d['kind']} · grade ")
+    t.append_text(plain(_grade_name(d)))
+    t.append("\n")
     t.append("Status ")
     t.append_text(status_text(d["status"]))
     t.append(f" · due {parse_time(d['due_at']):%Y-%m-%d}")
@@ -143,3 +145,9 @@ def check_detail(d: dict[str, Any], now: datetime) -> Text:
             t.append(f"{v['notes']}\n")
     t.rstrip()
     return sanitized(t)
+
+
+def _grade_name(d: dict[str, Any]) -> str:
+    """The check's grade as the review's pack names it ("Level IV (very high impact)"), the grade itself by default."""
+    label = d.get("grade_label")
+    return f"{d['grade']} ({label})" if label and label != d["grade"] else str(d["grade"])

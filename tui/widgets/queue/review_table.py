@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from tui.format import due_text, grade_badge, plain, status_text
+from tui.format import due_text, grade_badge, label_cell, plain, short_label, status_text
 
 # (column key == services.queries.SORTABLE key, header, width)
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -30,7 +30,7 @@ COMPACT: tuple[tuple[str, str, int], ...] = (
     ("product", "Product", 0),
     ("gate", "Gate", 4),
     ("status", "Status", 12),
-    ("grade", "Grade", 8),
+    ("grade", "Grade", 10),
     ("due", "Due", 9),
 )
 _GATE_SHORT = {"INITIATION": "init", "DEVELOPMENT": "dev", "RELEASE": "rel", "MONITORING": "mon", "SUSPENDED": "susp", "WITHDRAWN": "wdrn"}
@@ -105,7 +105,7 @@ class ReviewTable(DataTable):
                 plain(r.product, overflow="ellipsis", no_wrap=True),
                 _GATE_SHORT.get(r.gate, r.gate.lower()[:4]),
                 Text(status.plain[:12], style=status.style),
-                Text(f" {_GRADE_SHORT.get(r.grade, r.grade)} " if r.grade else " - ", style=grade_badge(r.grade).style),
+                _compact_grade(r),
                 Text(_short_due(due.plain), style=due.style),
             ]
         return [
@@ -113,7 +113,7 @@ class ReviewTable(DataTable):
             plain(r.product, overflow="ellipsis", no_wrap=True),
             r.gate.lower(),
             status_text(r.status),
-            grade_badge(r.grade),
+            grade_badge(r.grade, short_label(_label(r))),
             due_text(r.due_at, r.status, now),
             plain(r.assignee) if r.assignee else Text("-", style="dim"),
         ]
@@ -135,3 +135,18 @@ def _short_due(text: str) -> str:
     if rest.startswith("overdue"):
         return f"{rest.split(' ')[1]} late" if " " in rest else "late"
     return rest
+
+
+def _label(r: Any) -> str | None:
+    """The row's grade as its pack names it (rows from an older server carry no label: the grade)."""
+    return getattr(r, "grade_label", None) or r.grade
+
+
+def _compact_grade(r: Any) -> Text:
+    """The grade in the compact column: the default names abbreviated, a pack's label without its gloss."""
+    if not r.grade:
+        return Text(" - ", style=grade_badge(None).style)
+    label = _label(r)
+    if label != r.grade:
+        return label_cell(r.grade, label, 10)
+    return Text(f" {_GRADE_SHORT.get(r.grade, r.grade)} ", style=grade_badge(r.grade).style)

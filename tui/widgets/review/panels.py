@@ -108,6 +108,30 @@ def by_risk(scores: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(scores.items(), key=lambda kv: (-float(kv[1]), kv[0]))
 
 
+def frameworks(detail: Any) -> Any:
+    """Per framework the organisation tracks, how many of its obligations the review's verified evidence meets, and
+    which (the same data ``show`` and the dossier list: ``ReviewDetail.frameworks``)."""
+    tracked = getattr(detail, "frameworks", None) or []
+    if not tracked:
+        return Text("No other framework is tracked for this review's pack.", style="dim")
+    t = Table(box=None, padding=(0, 1), header_style="bold", expand=True)
+    t.add_column("framework", no_wrap=True)
+    t.add_column("met", justify="right", no_wrap=True)
+    t.add_column("obligations met by verified evidence", ratio=3)
+    for f in tracked:
+        met = f.get("met") or []
+        name = plain(f"{f['framework']} {f.get('version', '')}".strip(), style="bold")
+        count = Text(f"{len(met)}/{f['obligations']}", style="green" if met else "dim")
+        if not met:
+            t.add_row(name, count, Text("none yet: no verified control maps to it", style="dim"))
+            continue
+        for i, m in enumerate(met):
+            line = plain(f"{m['obligation']} {m['title']}")
+            line.append_text(plain(f"  by {', '.join(m['controls'])}", style="dim"))
+            t.add_row(name if i == 0 else Text(""), count if i == 0 else Text(""), line)
+    return t
+
+
 def decisions(detail: Any) -> Any:
     if not detail.decisions:
         return Text("No decisions yet.", style="dim")
