@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from review.errors import InvalidInput
 
@@ -53,10 +52,13 @@ def _http_url(value: str | None, *, example: str, allow_plain_local: bool = True
     return text
 
 
-class Settings(BaseSettings):
-    """The effective settings of this process (see the module docstring for sources)."""
+class Settings(BaseModel):
+    """The effective settings of this process (see the module docstring for sources; ``load_settings`` reads them).
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", case_sensitive=False, populate_by_name=True)
+    A plain pydantic model fed by ``_sources``, not pydantic-settings' ``BaseSettings``: that package
+    imports asyncio, ssl, dotenv and its cloud providers, a quarter of the start-up of every command."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     home: Path = Field(default_factory=_home_default, description="data directory: default database, evidence store, keys")
     database_url: SecretStr | None = Field(default=None, description="SQLAlchemy URL (default: a SQLite file under home)")
@@ -109,29 +111,22 @@ class Settings(BaseSettings):
     checkpoint_dir: Path | None = Field(default=None, description="where the checkpoint flow keeps a copy of each checkpoint")
     signing_key: Path | None = Field(default=None, description="the audit signing key file (default: home/audit-signing.key)")
 
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
-
     # ---- validation: each message says what is wrong and how to fix it ------------------------
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, v: SecretStr | None) -> SecretStr | None:
         if v is None or not v.get_secret_value().strip():
             return None
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         text = v.get_secret_value().strip()
-        try:
-            url = make_url(text)
-        except ArgumentError:
+        # SQLAlchemy's own URL syntax, ``backend[+driver]://...``, checked without importing it (every command
+        # reads the settings; most never open the database)
+        m = re.match(r"([\w+]+)://", text)
+        if m is None:
             raise ValueError("is not a database URL; use e.g. sqlite:////var/lib/ethics/review.db or "
-                             "postgresql+psycopg://user@host/ethics") from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"backend {url.get_backend_name()!r} is not supported; use sqlite:/// or postgresql+psycopg://")
+                             "postgresql+psycopg://user@host/ethics")
+        backend = m.group(1).split("+", 1)[0]
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"backend {backend!r} is not supported; use sqlite:/// or postgresql+psycopg://")
         return SecretStr(text)
 
     @field_validator("frameworks")
@@ -243,29 +238,38 @@ def _config_path() -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-class _TomlSource(PydanticBaseSettingsSource):
+def _toml_values() -> dict[str, Any]:
     """The optional config file (TOML): keys are the setting names (``database_url``, ``url``, ...)."""
+    path = _config_path()
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise InvalidInput(f"{CONFIG_ENV}={path}: no such file; create it or unset {CONFIG_ENV}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: malformed TOML: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields) - {"prefect_api_url"})
+    if unknown:
+        raise InvalidInput(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(Settings.model_fields)}")
+    return {k: v for k, v in data.items() if k in Settings.model_fields}
 
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
-        self.path = _config_path()
-        self.data: dict[str, Any] = {}
-        if self.path is not None:
-            if not self.path.is_file():
-                raise InvalidInput(f"{CONFIG_ENV}={self.path}: no such file; create it or unset {CONFIG_ENV}")
-            try:
-                self.data = tomllib.loads(self.path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"{self.path}: malformed TOML: {exc}") from None
-            unknown = sorted(set(self.data) - set(settings_cls.model_fields) - {"prefect_api_url"})
-            if unknown:
-                raise InvalidInput(f"{self.path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(settings_cls.model_fields)}")
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self.data.get(field_name), field_name, False
+def _env_values() -> dict[str, str]:
+    """The settings given as environment variables: ``ETHICS_REVIEW_<NAME>`` in any case (``PREFECT_API_URL``
+    under Prefect's own name), as text for the model to validate."""
+    env = {k.upper(): v for k, v in os.environ.items()}
+    out: dict[str, str] = {}
+    for name in Settings.model_fields:
+        key = env_name(name)
+        if key in env:
+            out[name] = env[key]
+    return out
 
-    def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.data.items() if k in self.settings_cls.model_fields}
+
+def _sources(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Every setting's raw value by precedence: ``load_settings`` arguments, then the environment, then the config file."""
+    return {**_toml_values(), **_env_values(), **overrides}
 
 
 def env_name(field: str) -> str:
@@ -275,7 +279,7 @@ def env_name(field: str) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings; a bad value raises ``InvalidInput`` naming the variable and the fix."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings.model_validate(_sources({k: v for k, v in overrides.items() if v is not None}))
     except ValidationError as exc:
         e = exc.errors(include_url=False)[0]
         field = str(e["loc"][0]) if e["loc"] else ""

@@ -39,3 +39,9 @@ def visible(text: Any) -> str:
     """``text`` with each control or bidi character replaced by one visible character (same length)."""
     s = "" if text is None else str(text)
     return UNSAFE.sub(lambda m: _picture(m.group()), s)
+
+
+def unicode_lower(text: str | None) -> str | None:
+    """SQLite's ``unicode_lower()``, for name searches the trigram index cannot answer (SQLite's own ``lower()``
+    and ``LIKE`` fold ASCII only); registered on every connection that lists reviews."""
+    return None if text is None else text.lower()

@@ -359,12 +359,12 @@ def cmd_submit(ctx: Any) -> int:
 
 
 def cmd_list(ctx: Any) -> int:
-    from review.services.queries import ReviewFilter
+    from review.services.listing import ReviewFilter
 
     a = ctx.args
     assignee = ctx.actor if a.mine else a.assignee
     f = ReviewFilter(gate=a.gate, status=a.status, grade=a.grade, assignee=assignee, overdue=a.overdue, search=a.search, team=a.team)
-    page = ctx.client.list_reviews(f, sort=a.sort, descending=not a.asc, limit=a.limit, offset=a.offset)
+    page = _cached_page(ctx, f) or ctx.client.list_reviews(f, sort=a.sort, descending=not a.asc, limit=a.limit, offset=a.offset)
     if ctx.json:
         output.emit_json({"total": page.total, "offset": page.offset, "limit": page.limit, "reviews": [r.to_json() for r in page.rows]})
         return 0
@@ -381,6 +381,18 @@ def cmd_list(ctx: Any) -> int:
     shown = f"{page.offset + 1}-{page.offset + len(page.rows)}" if page.rows else "0"
     output.table(None, ["id", "product", "team", "gate", "status", "grade", "assignee", "due"], rows, caption=f"{shown} of {page.total} reviews")
     return 0
+
+
+def _cached_page(ctx: Any, f: Any) -> Any:
+    """The page through the compiled-SQL cache (``review.services.listing.cached_page``): a SQLite file in direct
+    mode, its statements already compiled by an earlier listing of the same shape; else None."""
+    if ctx.remote:
+        return None
+    from review.services.listing import cached_page
+
+    a = ctx.args
+    return cached_page(a.database or ctx.settings.database, ctx.settings.home, f, sort=a.sort, descending=not a.asc, limit=a.limit,
+                       offset=a.offset)
 
 
 def cmd_show(ctx: Any) -> int:

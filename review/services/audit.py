@@ -181,12 +181,50 @@ def _text_select(table: sa.Table) -> tuple[tuple[str, ...], frozenset[str], list
     return names, json_cols, [sa.cast(table.c[n], sa.Text).label(n) if n in json_cols else table.c[n] for n in names]
 
 
+def _datetime_text(v: datetime) -> str:
+    """``_value_text`` of a time: ``at_text`` quoted (its text needs no escaping); a UTC time, as the store returns
+    them, skips the conversion."""
+    if v.tzinfo is timezone.utc:
+        return '"' + v.replace(tzinfo=None).isoformat(timespec="microseconds") + 'Z"'
+    return '"' + at_text(v if v.tzinfo else v.replace(tzinfo=timezone.utc)) + '"'
+
+
+#: ``_value_text`` by the value's exact type: one dict look-up per column on the scan's hot path
+_TEXT_OF: dict[type, Any] = {str: encode_basestring, int: int.__repr__, type(None): lambda _v: "null",
+                             bool: lambda v: "true" if v else "false", datetime: _datetime_text}
+
+
+def _stored_json(v: str | None) -> str:
+    return v or "null"
+
+
+@lru_cache(maxsize=None)
+def _image_spec(table: sa.Table) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """Per column of ``_text_select`` (in its order): the ``"name":`` prefix, and for a JSON column its stored-text
+    writer (None: convert by the value's type)."""
+    names, json_cols, _ = _text_select(table)
+    return tuple(f'"{n}":' for n in names), tuple(_stored_json if n in json_cols else None for n in names)
+
+
+@lru_cache(maxsize=None)
+def _pk_positions(table: sa.Table) -> tuple[int, ...]:
+    """Where the primary key's columns are in a row of ``_text_select``."""
+    names = _text_select(table)[0]
+    return tuple(names.index(c.name) for c in table.primary_key.columns)
+
+
 def image_text(table: sa.Table, row: Any) -> str:
     """``canonical(image_row(table, row))`` for a row selected with ``_text_select``: its JSON columns go in as
-    stored (the engine writes them canonically), not parsed and encoded again (``verify`` still parses them)."""
-    names, json_cols, _ = _text_select(table)
-    m = row._mapping
-    return "{" + ",".join(f'"{n}":' + ((m[n] or "null") if n in json_cols else _value_text(m[n])) for n in names) + "}"
+    stored (the engine writes them canonically), not parsed and encoded again (``verify`` still parses them).
+    The row's values are read by position (the select's column order is the sorted names)."""
+    prefixes, writers = _image_spec(table)
+    text_of = _TEXT_OF
+    parts = []
+    for prefix, write, v in zip(prefixes, writers, row, strict=True):
+        if write is None:
+            write = text_of.get(type(v)) or _value_text
+        parts.append(prefix + write(v))
+    return "{" + ",".join(parts) + "}"
 
 
 def key_of(table: str, pk: tuple) -> str:
@@ -230,8 +268,9 @@ def _images(s: Session, p: _Pending) -> dict[str, str]:
     tables = _tables()
     wanted: dict[str, list[tuple]] = {}
     out: dict[str, str] = {}
+    held = len(s.identity_map) > 0  # set-based use cases (the nightly scan) hold no ORM objects: nothing to look up
     for table, pk in p.keys:
-        image = _from_memory(s, table, pk, tables[table])
+        image = _from_memory(s, table, pk, tables[table]) if held else None
         if image is not None:
             out[key_of(table, pk)] = canonical(image)
         else:
@@ -239,19 +278,19 @@ def _images(s: Session, p: _Pending) -> dict[str, str]:
     for table, pks in wanted.items():
         t = tables[table]
         cols = list(t.primary_key.columns)
-        names = [c.name for c in cols]
+        at = _pk_positions(t)
         for k in range(0, len(pks), 500):
             batch = pks[k:k + 500]
             where = cols[0].in_([b[0] for b in batch]) if len(cols) == 1 else sa.tuple_(*cols).in_(batch)
-            found = {tuple(r._mapping[n] for n in names): r for r in s.execute(sa.select(*_text_select(t)[2]).where(where))}
+            found = {tuple(r[i] for i in at): r for r in s.execute(sa.select(*_text_select(t)[2]).where(where))}
             for pk in batch:
                 r = found.get(pk)
                 out[key_of(table, pk)] = image_text(t, r) if r is not None else "null"
     for model, clause in p.selectors:
         t = table_of(model)
-        names = [c.name for c in t.primary_key.columns]
+        at = _pk_positions(t)
         for r in s.execute(sa.select(*_text_select(t)[2]).where(clause)):
-            out[key_of(t.name, tuple(r._mapping[n] for n in names))] = image_text(t, r)
+            out[key_of(t.name, tuple(r[i] for i in at))] = image_text(t, r)
     return out
 
 
@@ -299,7 +338,7 @@ def record(
 
 def state_text(texts: dict[str, str]) -> str | None:
     """``canonical(images)`` from the images' canonical texts (in key order), without encoding them again."""
-    return "{" + ",".join(f"{canonical(k)}:{t}" for k, t in texts.items()) + "}" if texts else None
+    return "{" + ",".join(f"{encode_basestring(k)}:{t}" for k, t in texts.items()) + "}" if texts else None  # == canonical(k): a str
 
 
 # Built once: statements run on every append skip construction and cache-key generation.

@@ -34,13 +34,22 @@ from review.services import audit
 from review.services.common import load_actor, locked, parse_id, product_context
 from review.services.notifications import notify, notify_many
 from review.services.tables import table_of
-from review.store.db import Database, utcnow
+from review.store.db import Database, canonical_json, utcnow
 from review.store.models import ControlRequirement, Product, Review
 from review.store.models_followup import FollowupCheck, FollowupVisit, ReauditRequest
 
 FINDINGS = {"none": None, "new_risk": Gate.INITIATION, "failed_control": Gate.DEVELOPMENT}
 SYSTEM = "system:followups"
 _BATCH = 900  # ids per IN (...) list: under every backend's bound-parameter limit
+
+
+def _visit_insert(dialect: str) -> sa.Insert:
+    """The scan's insert of planned visits, whose JSON columns come as canonical text (encoded once per plan, not once
+    per visit): stored as given, which is what the engine's own encoder would have written (PostgreSQL's ``json`` keeps
+    the text; a text cast to it is the same text)."""
+    t = table_of(FollowupVisit)
+    text = {c: sa.bindparam(c, type_=sa.Text) for c in ("questionnaire", "answers")}
+    return sa.insert(t).values(text if dialect == "sqlite" else {c: sa.cast(b, t.c[c].type) for c, b in text.items()})
 
 
 def cadence_for(policy_id: str, grade: str | None) -> tuple[int, int, int, list[dict[str, str]]]:
@@ -149,6 +158,7 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
         reaudits: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         plans: dict[tuple[str, str], tuple[int, int, int, list[dict[str, str]]]] = {}
+        encoded: dict[tuple[str, str], str] = {}  # each plan's questionnaire as stored JSON text, encoded once
         modes: dict[str, str] = {}
         for r in rows:
             if r.gate == Gate.SUSPENDED.value:
@@ -159,13 +169,15 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
             plan = plans.get((r.policy_id, r.grade))
             if plan is None:
                 plan = plans[(r.policy_id, r.grade)] = cadence_for(r.policy_id, r.grade)
-            _every, k, _days, questions = plan
+                encoded[(r.policy_id, r.grade)] = canonical_json(plan[3])
+            _every, k, _days, _questions = plan
             profile = r.profile or {}
             if r.policy_id not in modes:
                 modes[r.policy_id] = visit_mode(r.policy_id)
             chosen = parties_to_visit(r.id, profile, k, modes[r.policy_id])
             whom = "the supplier" if modes[r.policy_id] == "supplier" else f"{len(chosen)} customer(s)"
-            visits.extend({"check_id": r.id, "customer": c[:200], "questionnaire": questions, "status": "PENDING", "answers": None,
+            questionnaire = encoded[(r.policy_id, r.grade)]
+            visits.extend({"check_id": r.id, "customer": c[:200], "questionnaire": questionnaire, "status": "PENDING", "answers": "null",
                            "finding": None, "notes": None, "recorded_by": None, "recorded_at": None} for c in chosen)
             if "generative_content" in (profile.get("capabilities") or []):
                 reaudits.append({"review_id": r.review_id, "product_id": r.product_id, "check_id": r.id, "status": "PENDING",
@@ -182,7 +194,7 @@ def open_due(db: Database, lo: int, hi: int, *, now: datetime | None = None) -> 
             s.execute(sa.update(FollowupCheck).where(col(FollowupCheck.id).in_(batch)).values(status="CANCELLED", closed_at=now))
             audit.touch(s, "followup_check", batch)
         if visits:  # Core inserts: the ORM's bulk path costs more than the rows (``touch_where`` above images them)
-            s.execute(sa.insert(table_of(FollowupVisit)), visits)
+            s.execute(_visit_insert(s.get_bind().dialect.name), visits)
         if reaudits:
             s.execute(sa.insert(table_of(ReauditRequest)), reaudits)
         notify_many(s, notes, now=now)

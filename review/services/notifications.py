@@ -34,6 +34,7 @@ log = logging.getLogger("ethics_review.notify")
 
 
 _INSERT = sa.insert(table_of(Notification)).returning(table_of(Notification).c.id)
+_INSERT_MANY = sa.insert(table_of(Notification))
 
 
 def notify(s: Session, *, kind: str, recipient: str, subject: str, body: str = "", review_id: int | None = None,
@@ -82,7 +83,7 @@ def notify_many(s: Session, rows: Iterable[dict[str, Any]], *, now: datetime | N
               "body": r.get("body", ""), "dedupe_key": r.get("dedupe_key"), "delivery": "PENDING", "error": None,
               "created_at": at, "delivered_at": None} for r in rows]
     if batch:
-        s.execute(sa.insert(Notification), batch)
+        s.execute(_INSERT_MANY, batch)  # Core: the ORM's bulk path costs more than the rows (nothing here is a state table)
         log.info("notify: %d notifications queued (%s)", len(batch), ", ".join(sorted({b["kind"] for b in batch})))
     return len(batch)
 

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
 from review.domain.grades import Grade
-from review.domain.lifecycle import AWAITING_COMMITTEE, Gate, Status
-from review.errors import InvalidInput
-from review.services import audit
+from review.domain.lifecycle import AWAITING_COMMITTEE
+from review.services import audit, listing
 from review.services.common import get_review
-from review.store.db import Database, utcnow
+from review.services.listing import (SORT_KEYS, TRIGRAM, Page, ReviewFilter, ReviewRow, check_page_args, list_params, search_kind,
+                                     shape)
+from review.store.db import Database
 from review.store.models import PRODUCT_NAME_FTS, Assessment, ControlRequirement, Decision, Evidence, Product, Review
 
 SORTABLE: dict[str, Mapped[Any]] = {
@@ -33,74 +34,10 @@ SORTABLE: dict[str, Mapped[Any]] = {
     "updated": col(Review.updated_at),
     "created": col(Review.created_at),
 }
-
-
-@dataclass(frozen=True)
-class ReviewRow:
-    id: int
-    product: str
-    owner_team: str
-    gate: str
-    status: str
-    grade: str | None
-    assignee: str | None
-    due_at: datetime | None
-    updated_at: datetime
-    version: int
-    #: what the grade is called under the review's pack (the grade itself under the default pack); colours stay keyed on ``grade``
-    grade_label: str | None = None
-
-    @property
-    def overdue(self) -> bool:
-        return self.due_at is not None and self.due_at < utcnow() and self.status in AWAITING_COMMITTEE
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["due_at"] = self.due_at.isoformat() if self.due_at else None
-        d["updated_at"] = self.updated_at.isoformat()
-        d["overdue"] = self.overdue
-        return d
-
+assert tuple(SORTABLE) == SORT_KEYS
 
 #: the review's grade as its pack names it; rows written without a label (bulk SQL) show the grade itself
 _LABEL = sa.func.coalesce(col(Review.grade_label), col(Review.grade))
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[ReviewRow]
-    total: int
-    offset: int
-    limit: int
-    #: the count stopped at ``count_cap``: at least ``total`` reviews match (the TUI shows "10,000+")
-    total_capped: bool = False
-
-
-@dataclass(frozen=True)
-class ReviewFilter:
-    gate: str | None = None
-    status: str | None = None
-    grade: str | None = None
-    assignee: str | None = None
-    overdue: bool = False
-    search: str | None = None
-    team: str | None = None
-
-    def validated(self) -> "ReviewFilter":
-        def check(value: str | None, enum: Any, name: str) -> str | None:
-            if value is None:
-                return None
-            v = value.upper().replace("-", "_")
-            if v not in {e.value for e in enum}:
-                raise InvalidInput(f"--{name} {value!r} is not one of: {', '.join(e.value for e in enum)}")
-            return v
-
-        return ReviewFilter(check(self.gate, Gate, "gate"), check(self.status, Status, "status"), check(self.grade, Grade, "grade"),
-                            self.assignee, self.overdue, self.search, self.team)
-
-
-#: The trigram index answers queries of at least this many characters; shorter ones are a scan on either backend.
-TRIGRAM = 3
 
 
 def name_contains(q: str) -> sa.ColumnElement[bool]:
@@ -109,47 +46,47 @@ def name_contains(q: str) -> sa.ColumnElement[bool]:
     return sa.func.instr(sa.func.unicode_lower(col(Product.name)), q.lower()) > 0
 
 
-def _fts_ids(q: str) -> sa.Select[Any]:
-    """The rowids (product ids) whose name holds ``q`` (3+ characters) as a quoted FTS5 trigram phrase."""
-    return sa.select(PRODUCT_NAME_FTS.c.rowid).where(PRODUCT_NAME_FTS.c.name.op("MATCH")('"' + q.replace('"', '""') + '"'))
+def _param(name: str, like: Any) -> sa.BindParameter[Any]:
+    """A named parameter of the list statements (its value comes from ``listing.list_params``), typed like ``like``."""
+    return sa.bindparam(name, type_=like.type)
 
 
-def _search(q: str, *, sqlite: bool) -> tuple[sa.ColumnElement[bool] | None, sa.ColumnElement[bool] | None]:
-    """(condition on product, condition on review) for names containing ``q`` as a substring, case-insensitively
-    (Unicode), every character literal (``%``, ``_``, quotes, backslashes).
+def _search(kind: str) -> tuple[sa.ColumnElement[bool] | None, sa.ColumnElement[bool] | None]:
+    """(condition on product, condition on review) for names containing the search text as a substring,
+    case-insensitively (Unicode), every character literal (``%``, ``_``, quotes, backslashes).
 
-    PostgreSQL: ILIKE with the wildcards escaped, answered by the trigram index (0005). SQLite: for 3
-    characters and more the FTS5 trigram index (0010) collects the matching products (a quoted trigram
-    phrase is an exact substring match, folded by FTS5's Unicode case folding). Shorter queries have no
-    terms in the index: each review's name is checked by ``name_contains`` in page order instead, which
-    meets a page of matches early (one or two characters match many names) and scans when they match few.
-    The cost of an indexed search grows with the number of matching names, not with the table."""
-    if not sqlite:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return col(Product.name).ilike(f"%{escaped}%", escape="\\"), None
-    if len(q) >= TRIGRAM:
-        return col(Product.id).in_(_fts_ids(q)), None
-    return None, sa.exists().where(col(Product.id) == col(Review.product_id), name_contains(q))
+    ``ilike`` (PostgreSQL): ILIKE with the wildcards escaped, answered by the trigram index (0005). ``fts``
+    (SQLite, 3 characters and more): the FTS5 trigram index (0010) collects the matching products (a quoted
+    trigram phrase is an exact substring match, folded by FTS5's Unicode case folding). ``scan`` (SQLite,
+    shorter queries have no terms in the index): each review's name is checked with ``unicode_lower`` in page
+    order instead, which meets a page of matches early (one or two characters match many names) and scans
+    when they match few. The cost of an indexed search grows with the number of matching names, not with
+    the table. The parameter ``f_search`` is the text as each kind needs it (``listing.list_params``)."""
+    text = sa.bindparam("f_search", type_=sa.String())
+    if kind == "ilike":
+        return col(Product.name).ilike(text, escape="\\"), None
+    if kind == "fts":
+        return col(Product.id).in_(sa.select(PRODUCT_NAME_FTS.c.rowid).where(PRODUCT_NAME_FTS.c.name.op("MATCH")(text))), None
+    # correlated with the review only: a page sorted by product joins product outside too (auto-correlation
+    # would take it out of the subquery, leaving it no FROM)
+    return None, sa.exists().where(col(Product.id) == col(Review.product_id),
+                                   sa.func.instr(sa.func.unicode_lower(col(Product.name)), text) > 0).correlate(Review)
 
 
 def _where(f: ReviewFilter, *, sqlite: bool) -> list[Any]:
     conds: list[Any] = []
-    if f.gate:
-        conds.append(Review.gate == f.gate)
-    if f.status:
-        conds.append(Review.status == f.status)
-    if f.grade:
-        conds.append(Review.grade == f.grade)
-    if f.assignee:
-        conds.append(Review.assignee == f.assignee)
+    for key, column in (("gate", Review.gate), ("status", Review.status), ("grade", Review.grade), ("assignee", Review.assignee)):
+        if getattr(f, key):
+            conds.append(col(column) == _param(f"f_{key}", col(column)))
     product_conds: list[sa.ColumnElement[bool]] = []
     if f.team:
-        product_conds.append(col(Product.owner_team) == f.team)
+        product_conds.append(col(Product.owner_team) == _param("f_team", col(Product.owner_team)))
     if f.overdue:
-        conds.append(col(Review.due_at) < utcnow())
+        conds.append(col(Review.due_at) < _param("f_now", col(Review.due_at)))
         conds.append(col(Review.status).in_([s.value for s in AWAITING_COMMITTEE]))
-    if f.search:
-        on_product, on_review = _search(f.search, sqlite=sqlite)
+    kind = search_kind(f.search, sqlite=sqlite)
+    if kind is not None:
+        on_product, on_review = _search(kind)
         product_conds += [on_product] if on_product is not None else []
         conds += [on_review] if on_review is not None else []
     if product_conds:
@@ -158,6 +95,38 @@ def _where(f: ReviewFilter, *, sqlite: bool) -> list[Any]:
         matched = sa.select(col(Product.id)).where(*product_conds).cte("matched").prefix_with("MATERIALIZED", dialect="postgresql")
         conds.append(col(Review.product_id).in_(sa.select(matched.c.id)))
     return conds
+
+
+def list_statements(f: ReviewFilter, *, sort: str, descending: bool, with_total: bool, count_cap: int | None,
+                    sqlite: bool) -> tuple[sa.Select[Any], sa.Select[Any] | None]:
+    """(the page, the count or None) of one query shape (``listing.shape``), with named parameters
+    (``listing.list_params``): the one source of the list's SQL, run here and compiled for ``listing.cached_page``."""
+    column = SORTABLE[sort]
+    order = [column.desc() if descending else column.asc()]
+    if sort != "id":
+        order.append(col(Review.id).desc() if descending else col(Review.id).asc())
+    conds = _where(f, sqlite=sqlite)
+    # The page's review ids first (on the review table alone when no product column is involved,
+    # so a deep page walks an index, not a join of the whole table), then their rows.
+    ids = sa.select(col(Review.id))
+    if sort == "product":
+        ids = ids.join(Product, col(Product.id) == col(Review.product_id))
+    page_ids = ids.where(*conds).order_by(*order).limit(sa.bindparam("page_limit")).offset(sa.bindparam("page_offset")).subquery()
+    page = (
+        sa.select(col(Review.id), col(Product.name), col(Product.owner_team), col(Review.gate), col(Review.status), col(Review.grade),
+                  col(Review.assignee), col(Review.due_at), col(Review.updated_at), col(Review.version), _LABEL)
+        .join(Product, col(Product.id) == col(Review.product_id))
+        .where(col(Review.id).in_(sa.select(page_ids.c.id)))
+        .order_by(*order)
+    )
+    count: sa.Select[Any] | None = None
+    if with_total:
+        if count_cap is None:
+            count = sa.select(sa.func.count()).select_from(Review).where(*conds)
+        else:
+            some = sa.select(col(Review.id)).where(*conds).limit(sa.bindparam("count_limit")).subquery()
+            count = sa.select(sa.func.count()).select_from(some)
+    return page, count
 
 
 def list_reviews(
@@ -172,48 +141,50 @@ def list_reviews(
     count_cap: int | None = None,
 ) -> Page:
     """One page of reviews, newest first by default; with ``count_cap`` the total counts no further than
-    that (a broad filter over a million reviews otherwise reads them all to count them)."""
+    that (a broad filter over a million reviews otherwise reads them all to count them). On SQLite the
+    statements of the shape are also kept compiled (``listing.remember``) for ``listing.cached_page``."""
     f = (f or ReviewFilter()).validated()
-    if sort not in SORTABLE:
-        raise InvalidInput(f"--sort {sort!r} is not one of: {', '.join(SORTABLE)}")
-    if not 1 <= limit <= 10_000:
-        raise InvalidInput(f"--limit {limit} must be between 1 and 10000")
-    if count_cap is not None and count_cap < 1:
-        raise InvalidInput(f"count_cap {count_cap} must be at least 1 (or left out for an exact count)")
-    column = SORTABLE[sort]
-    order = [column.desc() if descending else column.asc()]
-    if sort != "id":
-        order.append(col(Review.id).desc() if descending else col(Review.id).asc())
-    conds = _where(f, sqlite=db.is_sqlite)
-    needs_product = sort == "product"
-    # The page's review ids first (on the review table alone when no product column is involved,
-    # so a deep page walks an index, not a join of the whole table), then their rows.
-    ids = sa.select(col(Review.id))
-    if needs_product:
-        ids = ids.join(Product, col(Product.id) == col(Review.product_id))
-    page_ids = ids.where(*conds).order_by(*order).limit(limit).offset(offset).subquery()
-    stmt = (
-        sa.select(col(Review.id), col(Product.name), col(Product.owner_team), col(Review.gate), col(Review.status), col(Review.grade),
-                  col(Review.assignee), col(Review.due_at), col(Review.updated_at), col(Review.version), _LABEL)
-        .join(Product, col(Product.id) == col(Review.product_id))
-        .where(col(Review.id).in_(sa.select(page_ids.c.id)))
-        .order_by(*order)
-    )
+    check_page_args(sort, limit, count_cap)
+    sqlite = db.is_sqlite
+    page_stmt, count_stmt = list_statements(f, sort=sort, descending=descending, with_total=with_total, count_cap=count_cap, sqlite=sqlite)
+    params = list_params(f, limit=limit, offset=offset, count_cap=count_cap, sqlite=sqlite)
+    if sqlite:
+        key = shape(f, sort=sort, descending=descending, with_total=with_total, count_cap=count_cap, sqlite=True)
+        if not listing.known(db.data_dir, key):
+            listing.remember(db.data_dir, key, _compiled(db, page_stmt, params),
+                             _compiled(db, count_stmt, params) if count_stmt is not None else None)
     with db.reading() as s:
-        if not db.is_sqlite and f.search and len(f.search) >= TRIGRAM:
+        if not sqlite and f.search and len(f.search) >= TRIGRAM:
             # PostgreSQL prices its trigram index above a scan of the names when the trigrams are common,
             # but ILIKE on every name costs 10-20x the index in fact (measured: 71 ms vs 4 ms at 100,000)
             s.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        rows = [ReviewRow(*r) for r in s.execute(stmt).all()]
+        rows = [ReviewRow(*r) for r in s.execute(page_stmt, params).all()]
         total, capped = -1, False
-        if with_total:
-            if count_cap is None:
-                total = s.execute(sa.select(sa.func.count()).select_from(Review).where(*conds)).one()[0]
-            else:
-                some = sa.select(col(Review.id)).where(*conds).limit(count_cap + 1).subquery()
-                total = s.execute(sa.select(sa.func.count()).select_from(some)).one()[0]
+        if count_stmt is not None:
+            total = s.execute(count_stmt, params).one()[0]
+            if count_cap is not None:
                 total, capped = min(total, count_cap), total > count_cap
     return Page(rows, total, offset, limit, capped)
+
+
+def _is_datetime(t: Any) -> bool:
+    return isinstance(t, sa.DateTime) or (isinstance(t, sa.types.TypeDecorator) and isinstance(t.impl, sa.DateTime))
+
+
+def _compiled(db: Database, stmt: sa.Select[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """``stmt`` compiled for SQLite as ``listing.cached_page`` runs it: the SQL text, each ``?`` parameter in order
+    (its name, ``datetime`` where the value needs SQLite's text form, and the value of a constant such as the
+    statuses of ``overdue``), and which result columns hold times."""
+    # with this call's values bound (expanding an IN list when it compiles needs every value), then told apart by name
+    c = stmt.params(params).compile(dialect=db.read_engine.dialect, compile_kwargs={"render_postcompile": True})
+    assert c.positiontup is not None  # SQLite's paramstyle is positional (qmark)
+    values = c.params
+    binds = []
+    for name in c.positiontup:
+        bind = c.binds.get(name)
+        kind = "datetime" if bind is not None and _is_datetime(bind.type) else ""
+        binds.append([name, kind, None if name in params else values.get(name)])  # a constant's value; else the call's
+    return {"sql": c.string, "binds": binds, "datetimes": [i for i, c_ in enumerate(stmt.selected_columns) if _is_datetime(c_.type)]}
 
 
 @dataclass

@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
 
+from review.text import unicode_lower
+
 log = logging.getLogger(__name__)
 
 
@@ -68,10 +70,6 @@ def create_private_file(path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
-
-
-def _unicode_lower(text: str | None) -> str | None:
-    return None if text is None else text.lower()
 
 
 #: SQLite virtual-machine steps between two checks of an ``interrupt_when`` condition: some milliseconds of
@@ -170,7 +168,7 @@ class Database:
             cur.close()
             # Unicode lower case for the name searches the trigram index cannot answer (under 3 characters):
             # SQLite's own lower() and LIKE fold ASCII only.
-            dbapi_conn.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
+            dbapi_conn.create_function("unicode_lower", 1, unicode_lower, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):

@@ -39,6 +39,24 @@ def test_tui_bench_removes_its_database(private_tmp: Path) -> None:
     out = tui.run(reviews=300, query="0042", echo=None)
     assert out["rows_after_search"] == 1 and out["total_after_search"] == 1 and out["filter_ms"] > 0
     assert list(private_tmp.iterdir()) == []
+    assert len(out["filter_each_ms"]) == 4 and max(out["filter_each_ms"]) == out["filter_max_ms"]
+
+
+def test_tui_bench_keeps_and_reuses_its_database_when_asked(private_tmp: Path, tmp_path: Path) -> None:
+    from review.bench import tui
+
+    kept = tmp_path / "kept"
+    said: list[str] = []
+    first = tui.run(reviews=300, query="0042", keep=str(kept), echo=said.append)
+    assert (kept / "bench.db").is_file() and "seeded 300" in said[0]
+    stamp = (kept / "bench.db").stat().st_mtime_ns
+    said.clear()
+    again = tui.run(reviews=300, query="0042", keep=str(kept), echo=said.append)
+    assert "reusing" in said[0] and again["total_after_search"] == first["total_after_search"] == 1
+    said.clear()
+    tui.run(reviews=200, query="0042", keep=str(kept), echo=said.append)  # another size: seeded afresh, not reused
+    assert "seeded 200" in said[0] and (kept / "bench.db").stat().st_mtime_ns != stamp
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_scratch_schema_removes_its_schema_and_directory(private_tmp: Path) -> None:

@@ -2,7 +2,8 @@
 
 A guard on start-up cost that times nothing: ``--help`` and a parse error must not pay for the
 store, the use cases, Rich, YAML or Prefect; reading reviews (``list``, ``show``) must not pay for
-Prefect, Textual or the audit engine, and a listing loads no policy pack.
+Prefect, Textual or the audit engine, and a listing loads no policy pack. On SQLite a listing whose
+query shape was listed before runs its compiled SQL without SQLAlchemy, the store or the models.
 """
 
 from __future__ import annotations
@@ -76,6 +77,15 @@ def test_list_and_show_import_no_prefect_textual_or_audit_engine(env: dict[str, 
     assert code == 0 and "Remote-sensing platform" in text, text
     assert loaded(modules, READ_FORBIDS + ("policies", "yaml")) == []  # a listing needs no pack
     assert "review.services.queries" in modules
+
+    # The listing compiled its SQL into the cache (SQLite): the next one of the same shape needs no SQLAlchemy at all.
+    code2, modules2, text2 = run(env, "list")
+    if db.is_sqlite:
+        assert code2 == 0 and text2 == text
+        assert loaded(modules2, READ_FORBIDS + ("policies", "yaml", "sqlalchemy", "sqlmodel", "review.store", "review.services.queries",
+                                                "review.client.local", "pydantic_settings", "asyncio")) == []
+        code3, modules3, text3 = run(env, "list", "--search", "remote", "--json")  # another shape: compiled by the usual path
+        assert code3 == 0 and "Remote-sensing platform" in text3 and "sqlalchemy" in modules3
 
     code, modules, text = run(env, "show", str(rid))
     assert code == 0 and "Questionnaire answers" in text, text

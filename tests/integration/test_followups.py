@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from review.demo.seed import CHAIR
 from review.errors import Conflict, Forbidden, GateBlocked, InvalidInput, NotFound
 from review.services import feedback, followups, gates, reviews
 from review.services.notifications import deliver_pending
-from review.store.db import Database, utcnow
+from review.store.db import Database, canonical_json, utcnow
 from review.store.models import ControlRequirement, Review
 from review.store.models_followup import Feedback, FollowupCheck, FollowupVisit, GateReport, Notification, ReauditRequest
 from tests.integration.followup_helpers import approve, evidence, released, submit, to_release_gate, verify
@@ -346,3 +347,21 @@ def test_feedback_finds_the_product_in_any_case_and_suggests_only_products_on_th
     with pytest.raises(NotFound) as exc:
         feedback.submit_feedback(db, "Code asistant", "It suggested code that leaks secrets")
     assert "Code assistant" not in str(exc.value) and "did you mean" not in str(exc.value)
+
+
+def test_scan_stores_visit_json_as_the_orm_does(monitored) -> None:
+    """The scan writes the visits' JSON columns as text encoded once per plan: the stored text must be what the engine's
+    encoder writes for a visit added through the ORM (an ad-hoc check from credible feedback), so the audit images agree."""
+    db, _rid, t0 = monitored
+    assert followups.scan(db, now=t0 + timedelta(days=365)).visits == 3
+    fb = feedback.submit_feedback(db, "Remote-sensing platform", "Field boundaries reveal where individual smallholders live")
+    feedback.triage(db, fb.id, "credible", actor="priya.nair", rationale="Plausible re-identification risk")
+    t = FollowupVisit.__table__  # type: ignore[attr-defined]
+    with db.engine.connect() as conn:
+        stored = conn.execute(sa.select(t.c.check_id, sa.cast(t.c.questionnaire, sa.Text), sa.cast(t.c.answers, sa.Text),
+                                        t.c.answers.is_(None)).order_by(t.c.id)).all()
+    assert len({r[0] for r in stored}) == 2 and len(stored) == 6  # 3 visits by the scan, 3 by the ORM
+    assert len({(q, a, null) for _c, q, a, null in stored}) == 1, stored
+    _c, q, a, null = stored[0]
+    assert q == canonical_json(json.loads(q)) and len(json.loads(q)) == 3
+    assert a == "null" and null is False  # JSON null, as the engine writes None into a JSON column

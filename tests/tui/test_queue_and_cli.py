@@ -16,7 +16,7 @@ from tests.tui.conftest import settle, wait_for_queue
 from tui.app import EthicsReviewApp
 from tui.format import due_text
 from tui.widgets.dashboard import charts, process_panel
-from tui.screens.queue import PAGE
+from tui.screens.queue import FIRST_PAGE, PAGE
 
 
 async def test_queue_pages_lazily_filters_and_sorts(sqlite_db):
@@ -26,7 +26,7 @@ async def test_queue_pages_lazily_filters_and_sorts(sqlite_db):
     async with app.run_test(size=(150, 40)) as pilot:
         await wait_for_queue(pilot)
         queue = app.screen
-        assert queue.table.row_count == PAGE  # one page, not the whole table
+        assert queue.table.row_count == FIRST_PAGE  # a screenful, not the whole table
         for _ in range(500):  # the total is counted once the screen has been quiet for a moment (COUNT_DELAY)
             if queue.total is not None:
                 break
@@ -36,7 +36,10 @@ async def test_queue_pages_lazily_filters_and_sorts(sqlite_db):
         assert queue.table.current_review_id == 1000  # newest first
         await pilot.press("G")  # cursor to the last loaded row: the next page is fetched
         await settle(pilot)
-        assert queue.table.row_count == 2 * PAGE
+        assert queue.table.row_count == FIRST_PAGE + PAGE
+        await pilot.press("G")  # and the next
+        await settle(pilot)
+        assert queue.table.row_count == FIRST_PAGE + 2 * PAGE
         await pilot.press("r")  # reverse the sort: ascending ids
         await settle(pilot)
         assert queue.table.current_review_id == 1

@@ -4,7 +4,8 @@ Every database read runs in a thread worker; a newer filter cancels the workers 
 older one (exclusive groups), which stops their queries mid-way where the client can (a local
 SQLite file: ``Client.interrupt_when``),
 and a generation number drops any result that still comes back stale. Pages of ``PAGE`` rows
-are fetched as the cursor nears the end. The total is counted once typing pauses
+are fetched as the cursor nears the end (the first one only a screenful, ``FIRST_PAGE``, so a keystroke paints
+no more rows than it shows). The total is counted once typing pauses
 (``COUNT_DELAY``) and no further than ``COUNT_CAP`` rows: the status then says "10,000+".
 """
 
@@ -28,6 +29,9 @@ from tui.widgets.nav import NavBar
 from tui.widgets.queue import SORT_KEYS, FilterBar, Filters, ReviewTable
 
 PAGE = 200
+#: rows fetched and painted when the query changes (a keystroke): a screenful, not a page, since every row painted
+#: costs the keystroke time; the rest come in pages of ``PAGE`` as the cursor moves down
+FIRST_PAGE = 60
 PREFETCH = 40  # fetch the next page when the cursor is this close to the last loaded row
 COUNT_CAP = 10_000  # a count past this shows as "10,000+" (counting a million matches takes a second)
 COUNT_DELAY = 0.3  # seconds of no typing before the total is counted
@@ -62,6 +66,7 @@ class QueueScreen(CommitteeScreen):
         generation: int
         offset: int
         rows: list[ReviewRow]
+        limit: int = PAGE  # how many were asked for: fewer means the end
 
     @dataclass
     class TotalCounted(Message):
@@ -106,7 +111,7 @@ class QueueScreen(CommitteeScreen):
         self.generation += 1
         self.loading, self.exhausted, self.total = True, False, None
         self._update_status()
-        self._fetch(self.generation, self.query_state, 0)
+        self._fetch(self.generation, self.query_state, 0, self.first_page())
         self.workers.cancel_group(self, "queue-count")
         if self._count_timer is not None:
             self._count_timer.stop()
@@ -126,11 +131,15 @@ class QueueScreen(CommitteeScreen):
             raise
         return None if worker.is_cancelled else page
 
+    def first_page(self) -> int:
+        """Rows fetched when the query changes: ``FIRST_PAGE``, or more on a screen taller than that."""
+        return max(FIRST_PAGE, self.size.height + 10)
+
     @work(thread=True, exclusive=True, group="queue-page", exit_on_error=False)
-    def _fetch(self, generation: int, q: QueueQuery, offset: int) -> None:
-        page = self._list(q, limit=PAGE, offset=offset, with_total=False)
+    def _fetch(self, generation: int, q: QueueQuery, offset: int, limit: int) -> None:
+        page = self._list(q, limit=limit, offset=offset, with_total=False)
         if page is not None:
-            self.post_message(self.PageLoaded(generation, offset, page.rows))
+            self.post_message(self.PageLoaded(generation, offset, page.rows, limit))
 
     @work(thread=True, exclusive=True, group="queue-count", exit_on_error=False)
     def _count(self, generation: int, q: QueueQuery) -> None:
@@ -159,7 +168,7 @@ class QueueScreen(CommitteeScreen):
             except Exception:
                 pass
         self.loading = False
-        self.exhausted = len(event.rows) < PAGE
+        self.exhausted = len(event.rows) < event.limit
         self._update_status()
         self.app.post_message(messages.QueuePainted(table.row_count, "more" if append else "page", event.generation))
 
@@ -174,7 +183,7 @@ class QueueScreen(CommitteeScreen):
         table = self.table
         if not self.loading and not self.exhausted and event.cursor_row >= table.row_count - PREFETCH:
             self.loading = True
-            self._fetch(self.generation, self.query_state, table.row_count)
+            self._fetch(self.generation, self.query_state, table.row_count, PAGE)
 
     def _update_status(self) -> None:
         q = self.query_state
