@@ -65,6 +65,23 @@ class LocalServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
 
+    lock: threading.Lock
+    faults: Any  # the next requests' fates: a queue here (ChatServer: by a piece of the question)
+    good_left: int | None  # after this many good answers, every request gets a 500
+
+    def _fate(self) -> str:
+        """The next request's fate: the next queued fault, else ``"ok"`` (or ``"500"`` once ``good_left`` is spent)."""
+        with self.lock:
+            return self.faults.pop(0) if self.faults else self._spend()
+
+    def _spend(self) -> str:
+        """``"ok"``, counted against ``good_left``, or ``"500"`` when it is spent (the caller holds the lock)."""
+        if self.good_left is not None:
+            if self.good_left <= 0:
+                return "500"
+            self.good_left -= 1
+        return "ok"
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
@@ -89,16 +106,6 @@ class ModerationServer(LocalServer):
         self.latency = latency  # seconds every answer takes (a model's inference time)
         self.retry_after = "1"
         self._listen()
-
-    def _fate(self) -> str:
-        with self.lock:
-            if self.faults:
-                return self.faults.pop(0)
-            if self.good_left is not None:
-                if self.good_left <= 0:
-                    return "500"
-                self.good_left -= 1
-            return "ok"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         srv = self
