@@ -13,7 +13,8 @@ from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import load_actor, locked
 from review.services.audit_verdict import settle
-from review.services.content_audit import VERDICTS, load_run, pack_filter
+from policies.loader import load_pack
+from review.services.content_audit import VERDICTS, load_run
 from review.services.content_report import SECOND
 from review.services.spot_rounds import label_round, read_label_file  # noqa: F401 - read_label_file: the audit's label files
 from review.store.db import Database, utcnow
@@ -44,10 +45,14 @@ def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict]
         assert prod is not None  # the run's product (foreign key)
         who = load_actor(s, reviewer)
         require(who, Duty.LABEL, ProductContext(prod.name, prod.owner_team))
-        lp, _ = pack_filter(run.settings["pack_ref"])
+        # the pack's categories, not its compiled filter: compiling (a second or more in a fresh process) while this
+        # transaction holds the write lock kept every other labeller waiting that long
+        policy = load_pack(run.settings["pack_ref"]).content_policy
+        if policy is None:
+            raise InvalidInput(f"run {run.id}: pack {run.pack_id} has no content_safety section any more; its categories cannot be checked")
         for k, lab in enumerate(labels):
             at = f"{where(k)}: " if where else ""
-            out.append(_label(s, run, lp.content_policy, reviewer, lab, at))
+            out.append(_label(s, run, policy, reviewer, lab, at))
         settle(s, run, reviewer)  # the label that completes the sample brings the verdict in, in this transaction
     return out
 
