@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from tests.tui.conftest import FIXED_NOW, settle, wait_for_queue
 from tui.app import EthicsReviewApp
 from tui.messages import OpenReview
@@ -43,6 +45,10 @@ class TestScreens:
             await settle(pilot)
             await pilot.press("c")
             await settle(pilot)
+            # the focused input's cursor blinks every 0.5 s: whether it shows depended on how fast the machine was
+            for box in pilot.app.screen.query(Input):
+                box.cursor_blink = False  # (steady: shown while focused)
+            await pilot.pause()
 
         assert snap_compare(_app(db, "lucas.martin"), terminal_size=SIZE, run_before=decide)
 
