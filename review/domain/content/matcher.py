@@ -170,7 +170,7 @@ def _store(path: Path, data: bytes) -> None:
 
 
 class _ByteMatcher:
-    """Every (overlapping) occurrence of a set of byte literals as ``(id, start, end)``:
+    """Every (overlapping) occurrence of a set of byte literals (``find_ends``):
     one Hyperscan literal database (the fastest here, cold cache included), or an
     ahocorasick_rs bytes DFA (the ``ahocorasick`` engine, or no Hyperscan)."""
 
@@ -203,20 +203,6 @@ class _ByteMatcher:
             return [x for pid, _s, e in self._ac.find_matches_as_indexes(buf, overlapping=True) for x in (pid, e)]
         return []
 
-    def find(self, buf: bytes) -> list[tuple[int, int, int]]:
-        if self._db is not None:
-            out: list[tuple[int, int, int]] = []
-            append, lens = out.append, self.lens
-
-            def on_match(pid: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-                append((pid, end - lens[pid], end))
-
-            with self._lock:
-                self._db.scan(buf, match_event_handler=on_match)
-            return out
-        if self._ac is not None:
-            return self._ac.find_matches_as_indexes(buf, overlapping=True)
-        return []
 
 
 _INNER_SEPS = frozenset("-._")
