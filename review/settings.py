@@ -22,7 +22,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -50,6 +50,59 @@ def _http_url(value: str | None, *, example: str, allow_plain_local: bool = True
     if require_tls and parts.scheme != "https" and not (allow_plain_local and _is_local_host(parts.hostname)):
         raise ValueError(f"must use https:// (plain http is accepted for localhost only), e.g. {example}")
     return text
+
+
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def _endpoint_key(url: str, *, pattern: bool) -> tuple[str, str, int | None, str]:
+    """(scheme, host, port, path) of an http(s) URL; ``pattern`` allows the port ``*`` (None: any port).
+    ValueError, saying why, for anything else: another scheme, no host, a user name, a query, ``.``/``..`` segments."""
+    text = url.strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORT or not parts.hostname:
+        raise ValueError("is not an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("holds a user name or password")
+    if parts.query or parts.fragment:
+        raise ValueError("holds a query or fragment")
+    if any(seg in (".", "..") for seg in unquote(parts.path).split("/")):
+        raise ValueError("has a . or .. path segment")
+    port: int | None
+    if pattern and parts.netloc.endswith(":*"):
+        port = None
+    else:
+        try:
+            port = parts.port or _DEFAULT_PORT[scheme]
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+    return scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
+
+
+def endpoint_patterns(text: str) -> list[tuple[str, str, int | None, str]]:
+    """The entries of ``eval_endpoints`` (comma-separated URL prefixes), parsed; ValueError naming a bad one."""
+    out = []
+    for entry in (x.strip() for x in text.split(",")):
+        if entry:
+            try:
+                out.append(_endpoint_key(entry, pattern=True))
+            except ValueError as exc:
+                raise ValueError(f"entry {entry!r} {exc}; list URL prefixes such as https://models.internal/v1 or "
+                                 "http://127.0.0.1:* (any port), comma-separated") from None
+    return out
+
+
+def endpoint_allowed(url: str, patterns: list[tuple[str, str, int | None, str]]) -> bool:
+    """Whether ``url`` is under one of ``patterns``: the same scheme, host and port (``*``: any), and a path equal to
+    the entry's or below it (segment by segment: ``/v1`` admits ``/v1/x``, not ``/v10``). A URL that cannot be
+    compared exactly (user name, query, dot segments) is not allowed."""
+    try:
+        scheme, host, port, path = _endpoint_key(url, pattern=False)
+    except ValueError:
+        return False
+    return any(scheme == s and host == h and (p is None or port == p) and (path == pp or path.startswith(pp + "/"))
+               for s, h, p, pp in patterns)
 
 
 class Settings(BaseModel):
@@ -93,6 +146,9 @@ class Settings(BaseModel):
     eval_key_vars: str = Field(default="", description="environment variables of the server that an `eval run` through the API may "
                                "send to the model's endpoint as its API key (comma-separated; none by default: a caller could "
                                "otherwise name any of the server's variables)")
+    eval_endpoints: str = Field(default="", description="model endpoints an `eval run` through the API may send questions to: URL "
+                                "prefixes, comma-separated, e.g. https://models.internal/v1,http://127.0.0.1:* (port * is any "
+                                "port); none by default: the server would otherwise send requests wherever a caller points it")
     max_evidence_mb: int = Field(default=200, ge=1, le=100_000, description="largest evidence file")
     max_product_file_kb: int = Field(default=256, ge=1, le=100_000, description="largest product or answers file")
     max_record_kb: int = Field(default=1024, ge=1, le=1_000_000, description="largest audited record (one JSONL line)")
@@ -152,6 +208,12 @@ class Settings(BaseModel):
     @classmethod
     def _prefect_url(cls, v: str | None) -> str | None:
         return _http_url(v, example="http://127.0.0.1:4200/api")
+
+    @field_validator("eval_endpoints")
+    @classmethod
+    def _eval_endpoints(cls, v: str) -> str:
+        endpoint_patterns(v)
+        return v
 
     @field_validator("oidc_algorithms")
     @classmethod

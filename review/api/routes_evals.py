@@ -5,7 +5,9 @@ the committee draws and labels the sample (``Duty.LABEL``, checked by the use ca
 
 The model's API key never travels: ``api_key_env`` names an environment variable of the server, and only the ones its
 admin lists in ``ETHICS_REVIEW_EVAL_KEY_VARS`` (a caller could otherwise have the server send any of its secrets to an
-endpoint of their choosing)."""
+endpoint of their choosing). Nor does the server send questions wherever a caller points it: the endpoint must be
+under a URL prefix its admin lists in ``ETHICS_REVIEW_EVAL_ENDPOINTS`` (none by default), checked when a run starts and
+again when it resumes."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from review.api.app import ServerState, client, log, ok, page_limit, state
 from review.client.local import LocalClient
 from review.errors import Conflict, Forbidden, InvalidInput, ReviewError, problem_of
 from review.services import eval_runs
+from review.settings import endpoint_allowed, endpoint_patterns
 
 router = APIRouter()
 _STARTING = threading.Lock()  # one check-and-start of a run's thread at a time
@@ -82,11 +85,21 @@ def _key_allowed(st: ServerState, name: str | None) -> None:
                         "its variable there")
 
 
+def _endpoint_allowed(st: ServerState, url: str) -> None:
+    patterns = endpoint_patterns(st.settings.eval_endpoints)
+    if not endpoint_allowed(url, patterns):
+        listed = ", ".join(x.strip() for x in st.settings.eval_endpoints.split(",") if x.strip())
+        raise Forbidden(f"endpoint {url!r}: the server sends questions only to the model endpoints its admin lists in "
+                        f"ETHICS_REVIEW_EVAL_ENDPOINTS ({listed or 'none listed'}); ask the admin to list the endpoint's URL "
+                        "prefix there, or run the evaluation from your own machine in direct mode")
+
+
 @router.post("/evals", tags=["evals"], status_code=202,
              summary="Plan a model evaluation run and ask the model in the background (poll /evals/{run}/progress)")
 async def start(body: EvalIn, request: Request, c: LocalClient = Depends(client)) -> JSONResponse:
     st = state(request)
     _key_allowed(st, body.api_key_env)
+    _endpoint_allowed(st, body.endpoint)
     if body.pack is not None:
         from review.api.routes_reviews import _installed
 
@@ -102,6 +115,7 @@ def resume(run_id: str, request: Request, c: LocalClient = Depends(client)) -> J
     st = state(request)
     v = c.get_eval(run_id)
     _key_allowed(st, v.run.settings.get("api_key_env"))
+    _endpoint_allowed(st, v.run.endpoint)
     assert v.run.id is not None
     if v.run.status != "DONE":
         _ask_in_background(st, v.run.id, c.actor)

@@ -109,7 +109,8 @@ def stop_uvicorn(live: LiveServer) -> None:
 def live_server(world: World) -> Iterator[LiveServer]:
     from review.api.app import create_app
 
-    live = start_uvicorn(create_app(world.db, settings_for(world.db)))
+    # the stand-in model servers listen on 127.0.0.1, on a free port each
+    live = start_uvicorn(create_app(world.db, settings_for(world.db, eval_endpoints="http://127.0.0.1:*")))
     yield live
     stop_uvicorn(live)
 

@@ -96,19 +96,58 @@ def test_the_key_stays_on_the_server_and_only_a_listed_variable_is_sent(world: W
     rid = submit(world.db, GEO)
     monkeypatch.setenv("ACME_KEY", "sk-acme-1")
     monkeypatch.setenv("SERVER_SECRET", "do-not-send")
-    live = start_uvicorn(create_app(world.db, settings_for(world.db, eval_key_vars="ACME_KEY, OTHER_KEY")))
-    c = _client(live.url, world, "amara.okafor")
-    try:
-        with ChatServer() as srv:
+    with ChatServer() as srv:
+        live = start_uvicorn(create_app(world.db, settings_for(world.db, eval_key_vars="ACME_KEY, OTHER_KEY", eval_endpoints=srv.url)))
+        c = _client(live.url, world, "amara.okafor")
+        try:
             with pytest.raises(Forbidden, match="api_key_env 'SERVER_SECRET': the server sends only the API keys its admin lists in "
                                                 "ETHICS_REVIEW_EVAL_KEY_VARS \\(ACME_KEY, OTHER_KEY\\)"):
                 c.run_eval(review=rid, endpoint=srv.url, model="m", bank="should_refuse", sample=3, api_key_env="SERVER_SECRET", **FAST)
             assert c.list_evals() == [] and srv.requests == 0  # refused before anything was planned or asked
             run = c.run_eval(review=rid, endpoint=srv.url, model="m", bank="should_refuse", sample=3, api_key_env="ACME_KEY", **FAST)
             assert run.status == "DONE" and srv.auth == {"Bearer sk-acme-1"}
-    finally:
-        c.close()
-        stop_uvicorn(live)
+        finally:
+            c.close()
+            stop_uvicorn(live)
+
+
+def test_the_server_asks_only_the_endpoints_its_admin_lists(world: World) -> None:
+    """The server would otherwise send requests wherever a caller pointed it (its own network, cloud metadata
+    addresses): an endpoint outside ETHICS_REVIEW_EVAL_ENDPOINTS is refused before anything is planned or sent, and a
+    run whose endpoint was struck from the list since it started does not resume."""
+    rid = submit(world.db, GEO)
+    with ChatServer() as listed, ChatServer() as other:
+        live = start_uvicorn(create_app(world.db, settings_for(world.db, eval_endpoints=f"{listed.url}, https://models.example.org/v1")))
+        c = _client(live.url, world, "geo.lead")
+        try:
+            port = listed.url.split(":")[2].split("/")[0]
+            for url in (other.url,  # same host, another port
+                        listed.url.replace("/v1", "/v10"), listed.url.replace("/v1", ""),  # beside or above the listed path
+                        listed.url.replace("127.0.0.1", "localhost"),  # the same machine by another name is another entry
+                        listed.url + "/../admin", listed.url + "/%2e%2e/admin",
+                        "http://169.254.169.254/latest/meta-data", f"https://127.0.0.1:{port}/v1"):
+                with pytest.raises(Forbidden, match=r"endpoint '.*': the server sends questions only to the model endpoints its "
+                                                    r"admin lists in ETHICS_REVIEW_EVAL_ENDPOINTS \(http://127.0.0.1:\d+/v1, "
+                                                    r"https://models.example.org/v1\)"):
+                    c.run_eval(review=rid, endpoint=url, model="m", bank="should_refuse", sample=3, **FAST)
+            assert c.list_evals() == [] and other.requests == 0 and listed.requests == 0
+            run = c.run_eval(review=rid, endpoint=listed.url + "/", model="m", bank="should_refuse", sample=3, **FAST)
+            assert run.status == "DONE" and listed.requests == 3
+        finally:
+            c.close()
+            stop_uvicorn(live)
+
+        # planned here (direct mode is the person's own machine), resumed through a server that does not list it
+        planned = LocalClient(world.db, "geo.lead").plan_eval(review=rid, endpoint=other.url, model="m", bank="should_refuse", sample=2)
+        live = start_uvicorn(create_app(world.db, settings_for(world.db, eval_endpoints=listed.url)))
+        c = _client(live.url, world, "geo.lead")
+        try:
+            with pytest.raises(Forbidden, match="ETHICS_REVIEW_EVAL_ENDPOINTS"):
+                c.resume_eval(planned.id)
+            assert other.requests == 0
+        finally:
+            c.close()
+            stop_uvicorn(live)
 
 
 def test_read_tokens_read_and_the_cli_goes_through_the_server(world: World, live_server, capsys, monkeypatch) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from review.errors import InvalidInput
-from review.settings import load_settings
+from review.settings import endpoint_allowed, endpoint_patterns, load_settings
 
 
 @pytest.fixture
@@ -47,6 +47,10 @@ def test_precedence_arguments_then_environment_then_file(clean_env: Path, monkey
     ("ETHICS_REVIEW_DATABASE_URL", "mysql://x/y", "ETHICS_REVIEW_DATABASE_URL: backend 'mysql' is not supported"),
     ("ETHICS_REVIEW_DATABASE_URL", "mysql+pymysql://x/y", "ETHICS_REVIEW_DATABASE_URL: backend 'mysql' is not supported"),
     ("ETHICS_REVIEW_DATABASE_URL", "review.db", "ETHICS_REVIEW_DATABASE_URL: is not a database URL; use e.g. sqlite:////"),
+    ("ETHICS_REVIEW_EVAL_ENDPOINTS", "https://ok.example/v1, models.internal",
+     "ETHICS_REVIEW_EVAL_ENDPOINTS='https://ok.example/v1, models.internal': entry 'models.internal' is not an http:// or "
+     "https:// URL with a host; list URL prefixes such as https://models.internal/v1"),
+    ("ETHICS_REVIEW_EVAL_ENDPOINTS", "http://u:p@h/v1", "entry 'http://u:p@h/v1' holds a user name or password"),
 ])
 def test_a_bad_variable_is_named_with_its_value_and_fix(clean_env: Path, monkeypatch: pytest.MonkeyPatch, var: str, value: str,
                                                         needle: str) -> None:
@@ -80,3 +84,18 @@ def test_loading_settings_imports_no_pydantic_settings_asyncio_ssl_or_sqlalchemy
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
     loaded = {m for m in eval(out) if m.split(".")[0] in ("pydantic_settings", "asyncio", "ssl", "dotenv", "sqlalchemy")}
     assert loaded == set()
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("https://models.internal/v1", True), ("https://MODELS.internal:443/v1/", True), ("https://models.internal/v1/chat", True),
+    ("https://models.internal/v10", False), ("https://models.internal/", False), ("http://models.internal/v1", False),
+    ("https://models.internal:8443/v1", False), ("https://models.internal.evil.example/v1", False),
+    ("https://models.internal/v1/../admin", False), ("https://models.internal/v1/%2E%2E/admin", False),
+    ("https://x@models.internal/v1", False), ("https://models.internal/v1?x=1", False), ("file:///etc/passwd", False),
+    ("http://127.0.0.1:8001/v1", True), ("http://127.0.0.1/anything", True), ("http://127.0.0.2:8001/v1", False),
+    ("http://[::1]:8000/v1", False), ("not a url", False),
+])
+def test_eval_endpoint_allow_list(url: str, allowed: bool) -> None:
+    patterns = endpoint_patterns("https://models.internal/v1, http://127.0.0.1:*")
+    assert endpoint_allowed(url, patterns) is allowed
+    assert not endpoint_allowed(url, endpoint_patterns(""))  # nothing is listed by default
