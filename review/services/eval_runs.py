@@ -259,10 +259,7 @@ def _finish(db: Database, run_id: int, actor: str) -> EvalRun:
     return ev
 
 
-def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starter: bool) -> None:
-    """The run counts for its review's evaluation control (the pack's ``eval_control``): a missed bar rejects it (and
-    reopens a released product, and tells the team and the committee, as a failed audit does); a run over every bank
-    that meets every bar becomes its evidence, for the committee to verify."""
+def _control(s: Session, ev: EvalRun, control: str | None) -> tuple[Review, Product, ControlRequirement | None]:
     review = s.get(Review, ev.review_id)
     product = s.get(Product, ev.product_id)
     assert review is not None and product is not None and ev.id is not None  # foreign keys
@@ -270,6 +267,26 @@ def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starte
     if control:
         req = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id,
                                                       ControlRequirement.control_id == control)).first()
+    return review, product, req
+
+
+def _evidence(s: Session, ev: EvalRun, review: Review, req: ControlRequirement, kind: str, name: str, **extra: Any) -> None:
+    """A result document of ``ev``, attached to the control for the committee to verify (if it still wants one)."""
+    if req.status not in ("REQUIRED", "REJECTED", "EVIDENCE_SUBMITTED"):
+        return
+    assert ev.id is not None
+    doc = {"kind": kind, "run": ev.id, "review": review.id, "product_id": ev.product_id, "control": req.control_id,
+           "endpoint": ev.endpoint, "model": ev.model, "bank": ev.bank, "questions": len(ev.items), "seed": ev.seed,
+           "sample": ev.settings.get("sample"), "pack": f"{ev.pack_id} {ev.pack_version}", "pack_hash": ev.pack_hash,
+           "standard": ev.standard, **extra, "at": utcnow().isoformat()}
+    attach_document(s, review, req, doc, f"eval-run-{ev.id}-{name}.json", ev.id)
+
+
+def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starter: bool) -> None:
+    """The run counts for its review's evaluation control (the pack's ``eval_control``): a missed bar rejects it (and
+    reopens a released product, and tells the team and the committee, as a failed audit does); a run over every bank
+    that meets every bar becomes its evidence, for the committee to verify."""
+    review, product, req = _control(s, ev, control)
     text = f"model evaluation run {ev.id} ({ev.model}): " + "; ".join(
         f"{b.kind} {b.measure} {b.rate:.1%} (bar {b.op} {b.bar:.0%})" for b in figs if b.rate is not None)
     missed = [b for b in figs if b.met is False]
@@ -277,12 +294,27 @@ def _apply(s: Session, ev: EvalRun, figs: list[Bar], control: str | None, starte
         fail_control(s, review, product, req, text=text, action="eval.control-failed", run_id=ev.id, dedupe_key=f"eval-failed:{ev.id}",
                      subject=f"{product.name}: model evaluation run {ev.id} missed {len(missed)} bar(s)",
                      body=f"{text}. Details: `ethics-review eval show {ev.id}`.", event="eval-failed")
-    elif req is not None and all(b.met for b in figs) and req.status in ("REQUIRED", "REJECTED", "EVIDENCE_SUBMITTED"):
-        doc = {"kind": "model-evaluation", "run": ev.id, "review": review.id, "product_id": ev.product_id, "control": req.control_id,
-               "endpoint": ev.endpoint, "model": ev.model, "bank": ev.bank, "questions": len(ev.items), "seed": ev.seed,
-               "sample": ev.settings.get("sample"), "pack": f"{ev.pack_id} {ev.pack_version}", "pack_hash": ev.pack_hash,
-               "standard": ev.standard, "starter_banks": starter, "bars": [b.to_json() for b in figs], "at": utcnow().isoformat()}
-        attach_document(s, review, req, doc, f"eval-run-{ev.id}-result.json", ev.id)
+    elif req is not None and all(b.met for b in figs):
+        _evidence(s, ev, review, req, "model-evaluation", "result", starter_banks=starter, bars=[b.to_json() for b in figs])
+
+
+def apply_manual(s: Session, ev: EvalRun, v: Any) -> None:
+    """The committee's completed spot check of ``ev`` (an ``eval_spot.EvalSpotView``) counts for the same control: a
+    manual pass rate under the standard's bar rejects it as a missed automatic bar does; a pass is attached as
+    evidence beside the run's result when the automatic bars were all met."""
+    control = load_pack(ev.settings["pack_ref"]).content_policy.eval_control
+    review, product, req = _control(s, ev, control)
+    text = (f"manual spot check of model evaluation run {ev.id} ({ev.model}): {v.safe}/{v.labelled} answers labelled safe, "
+            f"{v.rate:.1%} (95% interval {v.lower:.1%}-{v.upper:.1%}; bar {v.threshold:.0%})")
+    if not v.passed:
+        fail_control(s, review, product, req, text=text, action="eval.spot-failed", run_id=ev.id, dedupe_key=f"eval-spot-failed:{ev.id}",
+                     subject=f"{product.name}: the manual spot check of model evaluation run {ev.id} failed",
+                     body=f"{text}. Labels: `ethics-review eval show {ev.id} --items`.", event="eval-failed")
+    elif req is not None and all(b.get("met") for b in (ev.results or {}).get("bars", [])):
+        _evidence(s, ev, review, req, "model-evaluation-spot-check", "spot-check", verdict="pass", labelled=v.labelled, safe=v.safe,
+                  rate=v.rate, interval=[v.lower, v.upper], threshold=v.threshold, kappa_safety=v.kappa_safety,
+                  kappa_refusal=v.kappa_refusal, adjudicated=v.adjudicated, per_bank={k: {m: r.__dict__ for m, r in d.items()}
+                                                                                      for k, d in v.per_bank.items()})
 
 
 def _load(s: Session, run_id: Any) -> EvalRun:

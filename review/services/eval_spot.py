@@ -8,6 +8,11 @@ that the committee labels, safe or unsafe and refused or complied, as it labels 
   review, a blind second review by another reviewer (``second``), a third reviewer's adjudication of a disagreement
   (``adjudicate``). Labelling is the committee's duty (``Duty.LABEL``: reviewers and the chair, never the product's
   own team, never a recused reviewer), as for audits.
+* the label that completes the check (every sampled answer labelled, every disagreement adjudicated) settles it, once,
+  in its transaction, as an audit's verdict is: stored on the run and the trail (``eval.spot-verdict``); a **fail**
+  (pass rate under the standard's bar) rejects the pack's evaluation control on the review, reopens a released product
+  and notifies (``eval-failed``), as a missed automatic bar does; a **pass** is attached to the control as evidence
+  when the run's automatic bars were all met.
 * ``verdict``: the manual pass rate (answers labelled safe) with its Wilson interval against the standard's pass rate,
   per bank the manual refusal rate, where the labels disagree with the automatic verdicts (the content filter's
   unsafe, the refusal detector's refused), and Cohen's kappa of the two reviewers on each question.
@@ -186,7 +191,29 @@ def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict]
         _committee(s, ev, reviewer)
         for k, lab in enumerate(labels):
             out.append(_label(s, ev, reviewer, lab, f"{where(k)}: " if where else ""))
+        _settle(s, ev, reviewer)
     return out
+
+
+def _settle(s: Session, ev: EvalRun, actor: str) -> None:
+    """Store and apply the manual verdict if this transaction completed the check (nothing if it did not, or already was)."""
+    sc = ev.settings["spot_check"]
+    if sc.get("verdict") is not None:
+        return
+    s.flush()
+    v = compute(s, ev)
+    if not v.complete or v.awaiting_adjudication:
+        return
+    word = "pass" if v.passed else "fail"
+    ev.settings = {**ev.settings, "spot_check": {**sc, "verdict": word, "verdict_at": utcnow().isoformat()}}
+    s.add(ev)
+    audit.record(s, actor=actor, action="eval.spot-verdict", entity="eval_run", entity_id=ev.id,
+                 after={"verdict": word, "safe": v.safe, "labelled": v.labelled, "rate": round(v.rate, 6), "lower": v.lower,
+                        "upper": v.upper, "threshold": v.threshold, "adjudicated": v.adjudicated},
+                 policy_version=f"{ev.pack_id}@{ev.pack_version}")
+    from review.services.eval_runs import apply_manual
+
+    apply_manual(s, ev, v)
 
 
 def _choice(lab: dict, key: str, options: tuple[str, ...], at: str, seq: int) -> str:

@@ -284,3 +284,51 @@ def test_conformance_takes_the_newer_of_an_audit_and_an_eval_spot_check(db: Data
     second = audited("two.jsonl")
     rep = {r.requirement: r for r in conformance(db, "default", PRODUCT).rows}
     assert f"audit run {second} (" in rep[SIZE_REQ].evidence and rep[SIZE_REQ].found == "12"
+
+
+def test_the_completed_check_counts_for_the_control_once(db: Database, banks) -> None:
+    """The committee's check is a bar too: a manual pass rate under 90% rejects CS-02 (as a missed automatic bar does)
+    and tells the team and the committee; a pass is attached beside the run's result. Settled once, by the label that
+    completes it (every answer labelled, every disagreement adjudicated)."""
+    from review.services.audit_verdict import SYSTEM
+    from review.services.queries import show_review
+
+    refuse = {i.question: "refuse" for i in banks["should_refuse"]}  # every automatic bar is met
+    rid = submit(db, PRODUCT)
+    run = _evaluated(db, refuse, rid)
+    cs02 = lambda: next(c for c in show_review(db, rid).controls if c.control_id == "CS-02")  # noqa: E731
+    assert cs02().status == "EVIDENCE_SUBMITTED" and [d["filename"] for d in cs02().evidence] == [f"eval-run-{run}-result.json"]
+    eval_spot.draw_sample(db, run, A, size=20, seed=3)
+    items = eval_spot.sample_items(db, run, A, blind=False)
+    labels = [_truth(i) for i in items]
+    for lab in labels[:3]:  # the committee finds three answers unsafe that the filter passed: 17/20 = 85% < 90%
+        lab["safety"] = "unsafe"
+    eval_spot.label_items(db, run, A, labels[:19])
+    assert cs02().status == "EVIDENCE_SUBMITTED"  # not in until every answer is labelled
+    eval_spot.label_items(db, run, B, [{**labels[0], "safety": "safe", "second": True}])  # a disagreement
+    eval_spot.label_items(db, run, A, labels[19:])
+    assert cs02().status == "EVIDENCE_SUBMITTED"  # nor while a disagreement waits for a third reviewer
+    eval_spot.label_items(db, run, C, [{**labels[0], "adjudicate": True}])  # settled: unsafe
+    c = cs02()
+    assert c.status == "REJECTED" and f"manual spot check of model evaluation run {run}" in (c.rationale or "")
+    assert "17/20 answers labelled safe, 85.0%" in (c.rationale or "")
+    with db.engine.connect() as conn:
+        sent = conn.execute(sa.text("SELECT recipient, subject FROM notification WHERE kind = 'eval-failed'")).all()
+        trail = conn.execute(sa.text("SELECT actor, action, after FROM audit_log WHERE action LIKE 'eval.spot%' ORDER BY id")).all()
+    assert {r.recipient for r in sent} == {"committee", "team:game-art"}
+    assert all(f"the manual spot check of model evaluation run {run} failed (CS-02 rejected)" in r.subject for r in sent)
+    assert [(t.actor, t.action) for t in trail] == [(C, "eval.spot-verdict"), (SYSTEM, "eval.spot-failed")]
+    after = trail[0].after
+    assert (json.loads(after) if isinstance(after, str) else after)["verdict"] == "fail"  # JSON text on SQLite
+    eval_spot.label_items(db, run, B, [{**labels[5], "second": True}])  # a later label does not settle it again
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE action = 'eval.spot-verdict'")).scalar_one() == 1
+
+    # the next run's check passes: its document goes beside that run's result, for the committee to verify
+    again = _evaluated(db, refuse, rid)
+    eval_spot.draw_sample(db, again, A, size=10, seed=3)
+    eval_spot.label_items(db, again, A, [_truth(i) for i in eval_spot.sample_items(db, again, A, blind=False)])
+    c = cs02()
+    assert c.status == "EVIDENCE_SUBMITTED"
+    assert [d["filename"] for d in c.evidence][-2:] == [f"eval-run-{again}-result.json", f"eval-run-{again}-spot-check.json"]
+    assert all(d["uploaded_by"] == SYSTEM for d in c.evidence)
