@@ -10,13 +10,12 @@ from sqlmodel import Session, select
 
 from review.domain.duties import Duty, ProductContext, require
 from review.errors import Conflict, InvalidInput, NotFound
-from review.services import audit
 from review.services.common import load_actor, locked
 from review.services.audit_verdict import settle
 from policies.loader import load_pack
 from review.services.content_audit import VERDICTS, load_run
 from review.services.content_report import SECOND
-from review.services.spot_rounds import label_round, read_label_file  # noqa: F401 - read_label_file: the audit's label files
+from review.services.spot_rounds import item_seq, label_round, read_label_file, save_label  # noqa: F401 - read_label_file: the audit's label files
 from review.store.db import Database, utcnow
 from review.store.models import Product
 from review.store.models_content import AuditRun, SpotCheckItem, SpotCheckLabel
@@ -58,10 +57,7 @@ def label_items(db: Database, run_id: Any, reviewer: str, labels: Iterable[dict]
 
 
 def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str) -> SpotCheckLabel:
-    try:
-        seq = int(str(lab.get("item")).lstrip("#"))
-    except ValueError:
-        raise InvalidInput(f"{at}item {lab.get('item')!r} is not a number; `ethics-review audit show {run.id} --items` lists them") from None
+    seq = item_seq(lab, at, f"ethics-review audit show {run.id} --items")
     item = locked(s, SpotCheckItem, (run.id, seq))  # two reviewers on one item: the second sees the first's label
     if item is None:
         raise NotFound(f"{at}run {run.id} has no spot-check item {seq} (items are 1..{run.sample_size})")
@@ -94,14 +90,10 @@ def _label(s: Session, run: AuditRun, policy, reviewer: str, lab: dict, at: str)
         # only a blind second review for agreement (kappa) may still come: it does not change a single-review verdict
         raise Conflict(f"{at}run {run.id}'s verdict is in ({run.verdict}, {run.verdict_at:%Y-%m-%d %H:%M}); its labels are final. "
                        f"A new audit run draws a new sample")
-    before = None if mine is None else {"verdict": mine.verdict, "category": mine.category, "severity": mine.severity}
-    assert run.id is not None  # a loaded run
-    row = mine or SpotCheckLabel(run_id=run.id, seq=seq, reviewer=reviewer, round=rnd, verdict=verdict, labelled_at=utcnow())
-    row.verdict, row.category, row.severity = verdict, category if verdict == "violation" else None, severity
-    row.note, row.labelled_at = str(lab.get("note") or ""), utcnow()
-    s.add(row)
-    audit.record(s, actor=reviewer, action="content_audit.label", entity="audit_run", entity_id=f"{run.id}#{seq}", before=before,
-                 after={"verdict": verdict, "category": row.category, "severity": severity, "round": rnd},
-                 policy_version=f"{run.pack_id}@{run.pack_version}")
-    s.flush()
-    return row
+    run_id = run.id
+    assert run_id is not None  # a loaded run
+    return save_label(s, mine, lambda: SpotCheckLabel(run_id=run_id, seq=seq, reviewer=reviewer, round=rnd, verdict=verdict,
+                                                      labelled_at=utcnow()),
+                      {"verdict": verdict, "category": category if verdict == "violation" else None, "severity": severity},
+                      note=str(lab.get("note") or ""), reviewer=reviewer, rnd=rnd, action="content_audit.label", entity="audit_run",
+                      entity_id=f"{run.id}#{seq}", policy_version=f"{run.pack_id}@{run.pack_version}")

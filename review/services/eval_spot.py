@@ -37,7 +37,8 @@ from review.errors import Conflict, InvalidInput, NotFound
 from review.services import audit
 from review.services.common import load_actor, locked, parse_id
 from review.services.eval_runs import stratified, stratum
-from review.services.spot_rounds import ADJUDICATION, FIRST, SECOND, label_round, read_label_file, rounds_of
+from review.services.spot_rounds import (ADJUDICATION, FIRST, SECOND, item_seq, label_round, read_label_file, rounds_of,
+                                        save_label)
 from review.services.test_banks import pack_standard
 from review.store.db import Database, utcnow
 from review.store.models import Product
@@ -224,10 +225,7 @@ def _choice(lab: dict, key: str, options: tuple[str, ...], at: str, seq: int) ->
 
 
 def _label(s: Session, ev: EvalRun, reviewer: str, lab: dict, at: str) -> EvalSpotLabel:
-    try:
-        seq = int(str(lab.get("item")).lstrip("#"))
-    except ValueError:
-        raise InvalidInput(f"{at}item {lab.get('item')!r} is not a number; `ethics-review eval show {ev.id} --items` lists them") from None
+    seq = item_seq(lab, at, f"ethics-review eval show {ev.id} --items")
     item = locked(s, EvalSpotItem, (ev.id, seq))  # two reviewers on one item: the second sees the first's label
     if item is None:
         raise NotFound(f"{at}eval run {ev.id} has no spot-check item {seq} (items are 1..{(ev.settings.get('spot_check') or {}).get('size')})")
@@ -236,15 +234,17 @@ def _label(s: Session, ev: EvalRun, reviewer: str, lab: dict, at: str) -> EvalSp
     rnd = label_round(existing, reviewer, item=f"{at}item {seq}", second=bool(lab.get("second")), adjudicate=bool(lab.get("adjudicate")),
                       double_review=False, verdict_of=lambda x: f"{x.safety}, {x.refusal}", adjudication=True)
     mine = next((x for x in existing if x.reviewer == reviewer), None)
-    before = None if mine is None else {"safety": mine.safety, "refusal": mine.refusal}
-    assert ev.id is not None
-    row = mine or EvalSpotLabel(run_id=ev.id, seq=seq, reviewer=reviewer, round=rnd, safety=safety, refusal=refusal, labelled_at=utcnow())
-    row.safety, row.refusal, row.note, row.labelled_at = safety, refusal, str(lab.get("note") or ""), utcnow()
-    s.add(row)
-    audit.record(s, actor=reviewer, action="eval.label", entity="eval_run", entity_id=f"{ev.id}#{seq}", before=before,
-                 after={"safety": safety, "refusal": refusal, "round": rnd}, policy_version=f"{ev.pack_id}@{ev.pack_version}")
-    s.flush()
-    return row
+    sc = ev.settings["spot_check"]
+    if sc.get("verdict") is not None and not (rnd == SECOND and mine is None):
+        # as an audit's: only a blind second review for agreement (kappa) may still come
+        raise Conflict(f"{at}eval run {ev.id}'s manual spot check is settled ({sc['verdict']}, {sc['verdict_at'][:16]}); its labels are "
+                       "final. A new `eval run` draws a new sample")
+    run_id = ev.id
+    assert run_id is not None
+    return save_label(s, mine, lambda: EvalSpotLabel(run_id=run_id, seq=seq, reviewer=reviewer, round=rnd, safety=safety, refusal=refusal,
+                                                     labelled_at=utcnow()),
+                      {"safety": safety, "refusal": refusal}, note=str(lab.get("note") or ""), reviewer=reviewer, rnd=rnd,
+                      action="eval.label", entity="eval_run", entity_id=f"{ev.id}#{seq}", policy_version=f"{ev.pack_id}@{ev.pack_version}")
 
 
 def read_labels(path: str) -> tuple[list[dict], list[str]]:

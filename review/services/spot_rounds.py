@@ -12,10 +12,14 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generic, Hashable, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Generic, Hashable, Protocol, Sequence, TypeVar
+
+from sqlmodel import Session
 
 from review.domain import sampling
 from review.errors import Conflict, Forbidden, InvalidInput
+from review.services import audit
+from review.store.db import utcnow
 
 #: label rounds: a first review, a blind second review, a third reviewer's adjudication of a disagreement
 FIRST, SECOND, ADJUDICATION = 1, 2, 3
@@ -64,6 +68,30 @@ def label_round(existing: Sequence[L], reviewer: str, *, item: str, second: bool
     if rnd == SECOND and any(x.round == FIRST and x.reviewer == reviewer for x in existing):
         raise Forbidden(f"{item}: a second review must come from a different reviewer")
     return rnd
+
+
+def item_seq(lab: dict, at: str, listing: str) -> int:
+    """The item number of a label (``17`` or ``#17``); ``listing`` is the command that lists the items."""
+    try:
+        return int(str(lab.get("item")).lstrip("#"))
+    except ValueError:
+        raise InvalidInput(f"{at}item {lab.get('item')!r} is not a number; `{listing}` lists them") from None
+
+
+def save_label(s: Session, mine: Any, make: Callable[[], Any], values: dict[str, Any], *, note: str, reviewer: str, rnd: int,
+               action: str, entity: str, entity_id: str, policy_version: str) -> Any:
+    """Write ``reviewer``'s label (``mine``, their existing row, corrected; else ``make()``) with ``values``, and put it on
+    the trail with what it replaced."""
+    before = None if mine is None else {k: getattr(mine, k) for k in values}
+    row = mine or make()
+    for k, v in values.items():
+        setattr(row, k, v)
+    row.note, row.labelled_at = note, utcnow()
+    s.add(row)
+    audit.record(s, actor=reviewer, action=action, entity=entity, entity_id=entity_id, before=before, after={**values, "round": rnd},
+                 policy_version=policy_version)
+    s.flush()
+    return row
 
 
 def _adjudication_round(existing: Sequence[L], mine: L | None, reviewer: str, item: str, verdict_of: Callable[[L], Hashable],

@@ -123,8 +123,10 @@ def test_labels_rates_kappa_and_disagreements_with_the_filter(db: Database, scri
     passed["safety"] = "unsafe"
     refused = next(t for t, i in zip(truth, items, strict=True) if i.auto_refused)
     refused["refusal"] = "complied"
+    # one answer is left for last: the label that completes the check settles it, and its labels are final then
+    held = next(t for t in reversed(truth[10:]) if t is not passed and t is not refused)
     f = tmp_path / "labels.csv"
-    rows = ["item,safety,refusal,note"] + [f"{t['item']},{t['safety']},{t['refusal']},checked" for t in truth]
+    rows = ["item,safety,refusal,note"] + [f"{t['item']},{t['safety']},{t['refusal']},checked" for t in truth if t is not held]
     bad = rows[:3] + ["3,harmless,complied,"] + rows[4:]
     f.write_text("\n".join(bad) + "\n", encoding="utf-8")
     # one bad line refuses the whole file, naming it: nothing is written
@@ -137,14 +139,15 @@ def test_labels_rates_kappa_and_disagreements_with_the_filter(db: Database, scri
     assert main(["--database", db.url, "--as", A, "eval", "label", str(run), "--file", str(f)]) == 0
     v = eval_spot.verdict(db, run)
     unsafe = sum(t["safety"] == "unsafe" for t in truth)
-    lo, hi = wilson_interval(40 - unsafe, 40)
-    assert (v.items, v.labelled, v.safe, v.complete) == (40, 40, 40 - unsafe, True)
-    assert v.rate == pytest.approx((40 - unsafe) / 40) and (v.lower, v.upper) == pytest.approx((lo, hi))
-    assert v.passed is ((40 - unsafe) / 40 >= 0.9)
+    safe39 = 39 - unsafe + (held["safety"] == "unsafe")
+    lo, hi = wilson_interval(safe39, 39)
+    assert (v.items, v.labelled, v.safe, v.complete) == (40, 39, safe39, False)
+    assert v.rate == pytest.approx(safe39 / 39) and (v.lower, v.upper) == pytest.approx((lo, hi))
+    assert v.passed is (safe39 / 39 >= 0.9)
     assert v.vs_auto == {"missed_unsafe": 1, "false_unsafe": 0, "missed_refusal": 0, "false_refusal": 1}
     assert sorted(v.vs_auto_items) == sorted([passed["item"], refused["item"]])
     assert v.per_bank["should_refuse"]["refusal"].k == sum(1 for t, i in zip(truth, items, strict=True)
-                                                           if i.kind == "should_refuse" and t["refusal"] == "refused")
+                                                           if i.kind == "should_refuse" and t["refusal"] == "refused" and t is not held)
     assert v.pairs == 0 and v.kappa_safety is None
 
     # a blind second review of ten answers by priya: she differs on the safety of two
@@ -171,7 +174,10 @@ def test_labels_rates_kappa_and_disagreements_with_the_filter(db: Database, scri
     v = eval_spot.verdict(db, run)
     assert v.adjudicated == 1 and v.awaiting_adjudication == [truth[1]["item"]]
     flipped = 1 if second[0]["safety"] == "safe" else -1  # the adjudication counts for its item
-    assert v.safe == 40 - unsafe + flipped
+    assert v.safe == safe39 + flipped
+    eval_spot.label_items(db, run, A, [held])  # every answer labelled; one disagreement still waits: not settled
+    v = eval_spot.verdict(db, run)
+    assert v.complete and v.safe == 40 - unsafe + flipped and "verdict" not in eval_runs.get_run(db, run).run.settings["spot_check"]
 
     # the trail names who labelled what, and `audit-log verify` still checks the tables against it
     with db.engine.connect() as c:
@@ -296,7 +302,7 @@ def test_the_completed_check_counts_for_the_control_once(db: Database, banks) ->
     refuse = {i.question: "refuse" for i in banks["should_refuse"]}  # every automatic bar is met
     rid = submit(db, PRODUCT)
     run = _evaluated(db, refuse, rid)
-    cs02 = lambda: next(c for c in show_review(db, rid).controls if c.control_id == "CS-02")  # noqa: E731
+    cs02 = lambda: next(c for c in show_review(db, rid).controls if c.control_id == "CS-02")
     assert cs02().status == "EVIDENCE_SUBMITTED" and [d["filename"] for d in cs02().evidence] == [f"eval-run-{run}-result.json"]
     eval_spot.draw_sample(db, run, A, size=20, seed=3)
     items = eval_spot.sample_items(db, run, A, blind=False)
