@@ -46,6 +46,7 @@ def current_revisions(db: "Database") -> set[str]:
 #: Columns a migration added to a state table and filled: the audit log's images of the rows before it lack them,
 #: so ``ethics-review init`` re-images the rows that differ by these alone (``audit.adopt_new_columns``).
 ADDED_STATE_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "0008_audits_count": ("assessment", ("warnings",)),
     "0012_grade_label": ("review", ("grade_label",)),
 }
 

@@ -115,13 +115,23 @@ def test_an_override_keeps_the_label_with_the_grade(db: Database, capsys: pytest
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An empty database at 0011, before reviews kept their grade's label."""
+    yield from _database_at(request.param, tmp_path, "0011_eval")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_at_0007(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database at 0007, before assessments kept their warnings (0008)."""
+    yield from _database_at(request.param, tmp_path, "0007_chunk_keys")
+
+
+def _database_at(kind: str, tmp_path: Path, revision: str) -> Iterator[Database]:
     from alembic import command
 
     from review.store.migrate import alembic_config
     from tests.conftest import PG_URL, _pg_url
 
     schema = None
-    if request.param == "sqlite":
+    if kind == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'old.db'}", data_dir=tmp_path)
     else:
         schema = f"er_mig_{uuid.uuid4().hex[:10]}"
@@ -132,7 +142,7 @@ def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
     cfg = alembic_config(db)
     with db.engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0011_eval")
+        command.upgrade(cfg, revision)
         conn.commit()
     yield db
     db.dispose()
@@ -143,7 +153,7 @@ def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
 
 
 def _as_of_0011(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the audit log image the tables as 0011 code did: the table definitions reflected from the database."""
+    """Make the audit log image the tables as the code of the database's revision did: the table definitions reflected from the database."""
     from review.services import audit
 
     present = set(sa.inspect(db.engine).get_table_names())
@@ -204,3 +214,44 @@ def test_migration_0012_labels_the_reviews_there_and_init_reimages_them(old_db: 
 
     assert main(["--database", db.url, "--json", "init"]) == 0  # a second init adopts nothing
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["state_rows_reimaged"] == 0
+
+
+def test_init_reimages_the_assessments_migration_0008_gave_warnings(db_at_0007: Database, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """0008 added ``assessment.warnings`` (NULL for the rows there): the log's 0007 images lack it, so without a
+    re-image every older assessment read as changed behind the application's back."""
+    from review.services import audit
+    from review.store.db import utcnow
+
+    db = db_at_0007
+    with monkeypatch.context() as m:
+        _as_of_0011(db, m)
+        t = audit._tables()
+        now = utcnow()
+        with db.transaction() as s:
+            pid = s.execute(sa.insert(t["product"]).values(
+                name="Old product", owner_team=TEAM, business_line="b", description="", profile={}, policy_id="default",
+                created_by="admin", created_at=now).returning(t["product"].c.id)).scalar_one()
+            rid = s.execute(sa.insert(t["review"]).values(**{k: v for k, v in dict(
+                product_id=pid, gate="INITIATION", status="SUBMITTED", grade="HIGH", submitted_by="admin", policy_id="default",
+                policy_version="1.0.0", priority=0, round=1, version=1, created_at=now, updated_at=now).items() if k in t["review"].c})
+                .returning(t["review"].c.id)).scalar_one()
+            aids = [s.execute(sa.insert(t["assessment"]).values(
+                review_id=rid, gate="INITIATION", kind="initiation", pack_id="default", pack_version="1.0.0", pack_hash="h" * 64,
+                answers={}, dimension_scores={}, dimension_levels={}, base_grade=g, grade=g, triggers_fired=[], mitigation={},
+                created_by="admin", created_at=now).returning(t["assessment"].c.id)).scalar_one() for g in ("HIGH", "LOW")]
+            audit.touch(s, "product", [pid])
+            audit.touch(s, "review", [rid])
+            audit.touch(s, "assessment", aids)
+            audit.record(s, actor="admin", action="submit", entity="state", entity_id="-")
+        assert verify_chain(db).ok
+        with db.engine.begin() as conn:  # behind the application's back
+            conn.execute(sa.update(t["assessment"]).where(t["assessment"].c.id == aids[1]).values(grade="MEDIUM"))
+    audit._text_select.cache_clear()
+
+    monkeypatch.setenv("ETHICS_REVIEW_HOME", str(db.data_dir))
+    assert main(["--database", db.url, "--json", "init"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["state_rows_reimaged"] == 2  # the untouched assessment and (0012) the review; never the changed one
+    problems = verify_chain(db).problems
+    assert [(p.kind, p.detail.split(":")[0]) for p in problems] == [("state", f"assessment {aids[1]}")], problems
