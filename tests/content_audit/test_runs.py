@@ -72,6 +72,24 @@ def test_resume_after_interruption_equals_clean_run(audit_db, tmp_path):
     assert a == b
 
 
+def test_a_chunk_is_written_once_and_same_key_findings_once(audit_db, tmp_path):
+    """A chunk's result written twice (a retried task, two workers) counts once; two findings with one unique key
+    (one span, one category, two terms) are one row, as ON CONFLICT DO NOTHING kept them before COPY."""
+    path = write_corpus(tmp_path / "in.jsonl", 450)
+    clean = ca.run_inline(audit_db, _run(audit_db, path).id)
+    run = _run(audit_db, path)
+    desc = ca.chunk_descriptors(audit_db, run.id)[0]
+    res = ca.scan_descriptor(desc, ca.run_filter(ca.get_run_row(audit_db, run.id)), PRODUCT, None)
+    line, f = res.findings[0]
+    res.findings.insert(1, (line, f._replace(rule_id=f.rule_id + "-twin", matched=f.matched + "-twin")))
+    first = ca.persist_chunk(audit_db, run.id, res)
+    again = ca.persist_chunk(audit_db, run.id, res)
+    assert not first["skipped"] and first["findings"] == len(res.findings) - 1
+    assert again["skipped"] is (audit_db.engine.dialect.name == "postgresql")  # SQLite: the same rows, ignored
+    done = ca.run_inline(audit_db, run.id)
+    assert finding_rows(audit_db, run.id) == finding_rows(audit_db, clean.id) and done.findings == clean.findings
+
+
 def test_running_twice_writes_the_same_rows(audit_db, tmp_path):
     path = write_corpus(tmp_path / "in.jsonl", 300, bad={3: "[1, 2]"})
     run = _run(audit_db, path)
