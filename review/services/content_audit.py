@@ -353,7 +353,9 @@ def persist_chunk(db: Database, run_id: int, res: rio.ChunkResult) -> dict:
             # unique key: the chunk's result replaces them
             s.execute(sa.delete(ContentFinding).where(col(ContentFinding.run_id) == run_id, col(ContentFinding.line) >= chunk.line_start,
                                                       col(ContentFinding.line) < chunk.line_start + chunk.lines))
-            cur = s.connection().connection.driver_connection.cursor()
+            raw = s.connection().connection.driver_connection
+            assert raw is not None  # a live psycopg connection
+            cur = raw.cursor()
             with cur, cur.copy(f"COPY content_finding ({', '.join(_FINDING_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -1058,7 +1058,8 @@ static PyObject *model_sums_w(Model *m) {
     if (m->ncls > 64) { PyErr_SetString(PyExc_ValueError, "model_sums: at most 64 classes"); return NULL; }
     memset(sums, 0, sizeof(sums));
     Acc a = {m, sums, 0};
-    Py_ssize_t words = 0, cjk = 0, ps = -1, pe = -1;  /* previous word [ps, pe), -1: "^" */
+    Py_ssize_t words = 0, cjk = 0;
+    uint64_t bpre = fnv(fnv(fnv(FNV0, 'b'), '^'), ' ');  /* "b" + previous word + " " ("^" before the first word) */
     Py_ssize_t i = 0;
     while (i < n) {
         Py_UCS4 c = v[i];
@@ -1069,24 +1070,32 @@ static PyObject *model_sums_w(Model *m) {
                 j += 1;
                 while (j < n && is_lower(v[j])) j++;
             }
-            uint64_t h = fnv(FNV0, 'w');
-            for (Py_ssize_t k = i; k < j; k++) h = fnv(h, v[k]);
-            feature(&a, h);
-            h = fnv(FNV0, 'b');
-            if (ps < 0) h = fnv(h, '^');
-            else for (Py_ssize_t k = ps; k < pe; k++) h = fnv(h, v[k]);
-            h = fnv(h, ' ');
-            for (Py_ssize_t k = i; k < j; k++) h = fnv(h, v[k]);
-            feature(&a, h);
+            /* three independent FNV chains in one pass (the CPU overlaps them): the word "w", the bigram "b" with
+             * the previous word (its prefix "b" + previous + " " kept from that word), and the next bigram's prefix */
+            uint64_t hw = fnv(FNV0, 'w'), hb = bpre, hn = fnv(FNV0, 'b');
+            for (Py_ssize_t k = i; k < j; k++) {
+                Py_UCS4 ch = v[k];
+                hw = fnv(hw, ch); hb = fnv(hb, ch); hn = fnv(hn, ch);
+            }
+            feature(&a, hw);
+            feature(&a, hb);
+            bpre = fnv(hn, ' ');
             Py_ssize_t wl = j - i;
-            if (wl > 4) {  /* 4-grams of " " + w + " " */
-                for (Py_ssize_t s0 = -1; s0 + 4 <= wl + 1; s0++) {
-                    h = fnv(FNV0, 'c');
-                    for (Py_ssize_t k = s0; k < s0 + 4; k++) h = fnv(h, (k < 0 || k >= wl) ? ' ' : v[i + k]);
-                    feature(&a, h);
+            if (wl > 4) {  /* 4-grams of " " + w + " ": hashed first (independent chains), then looked up */
+                uint64_t gh[64];
+                Py_ssize_t ng = wl - 1, done = 0;  /* grams start at s0 = -1 .. wl - 3 */
+                while (done < ng) {
+                    Py_ssize_t batch = ng - done < 64 ? ng - done : 64;
+                    for (Py_ssize_t g = 0; g < batch; g++) {
+                        Py_ssize_t s0 = done + g - 1;
+                        uint64_t h = fnv(FNV0, 'c');
+                        for (Py_ssize_t k = s0; k < s0 + 4; k++) h = fnv(h, (k < 0 || k >= wl) ? ' ' : v[i + k]);
+                        gh[g] = h;
+                    }
+                    for (Py_ssize_t g = 0; g < batch; g++) feature(&a, gh[g]);
+                    done += batch;
                 }
             }
-            ps = i; pe = j;
             words++;
             i = j;
         } else if (is_cjk(c)) {
@@ -1153,6 +1162,7 @@ static PyObject *model_sums_many(PyObject *self, PyObject *args) {
 
 typedef struct {
     Py_ssize_t count;
+    Py_ssize_t max_size;   /* the largest exemplar's size */
     Py_ssize_t *size;      /* distinct shingles of each exemplar (from Python: exact) */
     Py_ssize_t *off;       /* count + 1 offsets into hashes */
     uint64_t *hashes;
@@ -1188,6 +1198,7 @@ static PyObject *kb_new(PyObject *self, PyObject *arg) {
     for (Py_ssize_t i = 0; i < n; i++) {
         kb->off[i] = at;
         kb->size[i] = PySet_GET_SIZE(items[i]);
+        if (kb->size[i] > kb->max_size) kb->max_size = kb->size[i];
         PyObject *it = PyObject_GetIter(items[i]), *x;
         if (!it) { Py_DECREF(cap); Py_DECREF(seq); return NULL; }
         while ((x = PyIter_Next(it))) {
@@ -1241,10 +1252,13 @@ static int kb_check_w(KB *kb, Py_ssize_t k, double t) {
         for (Py_ssize_t i = 0; i < m; i++) h = fnv(h, sq[i]);
         n += fs_add(h);
     } else {
+        /* an exemplar qualifies only with size >= t * n: once t * n passes the largest, none can (n only grows) */
+        double biggest = (double)kb->max_size;
         for (Py_ssize_t i = 0; i + k <= m; i++) {
             uint64_t h = FNV0;
             for (Py_ssize_t j = i; j < i + k; j++) h = fnv(h, sq[j]);
             n += fs_add(h);
+            if (t * (double)n > biggest) return 0;  /* the same product as lo below, which only grows */
         }
     }
     double lo = t * (double)n, hi = (double)n / t;

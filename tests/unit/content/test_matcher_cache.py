@@ -56,3 +56,25 @@ def test_cache_off_and_unwritable(tmp_path, monkeypatch):
     blocker.write_text("x")
     monkeypatch.setenv(matcher.ENV_CACHE, str(blocker / "sub"))  # cannot be created: still compiles
     assert _hits(matcher.compile_db([b"bomb"], [0]), b"bomb") == [(0, 4)]
+
+
+def test_the_fold_maps_are_cached_as_data_and_equal_the_computed_ones(tmp_path, monkeypatch):
+    """The per-character fold (65,000 characters, 0.4-0.7 s a process) is stored once as JSON (never pickle: a cache
+    file runs no code) and read back equal; a damaged or foreign file is computed again and replaced."""
+    from review.domain.content import normalize
+
+    monkeypatch.setenv(matcher.ENV_CACHE, "off")
+    want = normalize._fold_maps()
+    monkeypatch.setenv(matcher.ENV_CACHE, str(tmp_path))
+    assert normalize._fold_maps() == want
+    (path,) = tmp_path.glob("fold-*.json")
+    calls = []
+    monkeypatch.setattr(normalize, "_fold_raw", lambda *a: calls.append(a))
+    assert normalize._fold_maps() == want and calls == []  # read, not computed
+    monkeypatch.undo()
+    monkeypatch.setenv(matcher.ENV_CACHE, str(tmp_path))
+    for damage in (b"\x80not json", b'{"one": []}', b"[]"):
+        path.write_bytes(damage)
+        assert normalize._fold_maps() == want
+        assert path.read_bytes() != damage  # stored again
+    assert want[0][ord("A")] == "a" and want[0][ord("Ｋ")] == "k" and want[1][0x200B] == ""  # and the maps are the fold
