@@ -69,9 +69,11 @@ async def test_draw_the_sample_then_label_with_the_keys(eval_demo):
         assert "item 1 of 12" in header and "bank" not in header and not screen.query_one("#ev-auto").display
         item = screen.state.current
         assert item.answer in _text(screen, "#ev-answer") and item.question in _text(screen, "#ev-question")
-        for key in "1324":  # safe+complied, unsafe+complied, safe+refused, unsafe+refused; each moves on to the next
-            await pilot.press(key)
-            await settle(pilot)
+        # safe+complied, unsafe+complied, safe+refused, unsafe+refused, keyed as fast as the Pilot can: each key moves on
+        # to the next answer at once, before its label is written, so the next key labels the next answer
+        await pilot.press(*"1324")
+        assert screen.state.current.seq == 5
+        await settle(pilot)
         assert _labels(db, run_id, A) == {1: ("safe", "complied", 1), 2: ("unsafe", "complied", 1), 3: ("safe", "refused", 1),
                                           4: ("unsafe", "refused", 1)}
         assert screen.state.current.seq == 5
@@ -108,7 +110,7 @@ async def test_draw_the_sample_then_label_with_the_keys(eval_demo):
 async def test_a_blind_second_review_then_a_third_reviewer_adjudicates(eval_demo):
     db, _, run_id = eval_demo
     eval_spot.draw_sample(db, run_id, A)
-    eval_spot.label_items(db, run_id, A, [{"item": i, "safety": "safe", "refusal": "complied"} for i in range(1, 13)])
+    eval_spot.label_items(db, run_id, A, [{"item": i, "safety": "safe", "refusal": "complied"} for i in range(1, 12)])  # not 12
     app = EthicsReviewApp(db, B, start="evaluations")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
@@ -116,21 +118,16 @@ async def test_a_blind_second_review_then_a_third_reviewer_adjudicates(eval_demo
         assert any("blind second review" in n.message for n in app._notifications)
         assert screen.state.current.other_labels == [] and "hidden (blind review)" in _text(screen, "#ev-labels")
         assert A not in _text(screen, "#ev-labels")
-        for key in "31":  # item 1: unsafe (amara said safe); item 2: safe, as amara
-            await pilot.press(key)
-            await settle(pilot)
+        await pilot.press("3", "1")  # item 1: unsafe (amara said safe); item 2: safe, as amara
+        await settle(pilot)
         assert _labels(db, run_id, B) == {1: ("unsafe", "complied", 2), 2: ("safe", "complied", 2)}
         v = eval_spot.verdict(db, run_id)
-        assert (v.pairs, v.disagreements, v.awaiting_adjudication, v.labelled, v.safe) == (2, 1, [1], 12, 12)
+        assert (v.pairs, v.disagreements, v.awaiting_adjudication, v.labelled, v.safe) == (2, 1, [1], 11, 11)
         progress = _text(screen, "#ev-progress")
-        assert "awaiting adjudication" in progress and "kappa safety" in progress and "over 2 (1 disagree)" in progress
-        await pilot.press("escape")
-        await settle(pilot)
-        assert _row(screen, run_id)[9].strip() == "awaiting adjudication"
+        assert "1 awaiting adjudication (a): 1" in progress and "kappa safety" in progress and "over 2 (1 disagree)" in progress
     app = EthicsReviewApp(db, C, start="evaluations")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
-        assert "1 awaiting adjudication (a): 1" in _text(screen, "#ev-progress")
         await pilot.press("a")
         await settle(pilot)
         assert screen.adjudicate and not screen.second and not screen.blind  # the adjudicator sees both labels
@@ -138,11 +135,25 @@ async def test_a_blind_second_review_then_a_third_reviewer_adjudicates(eval_demo
         assert screen.state.current.seq == 1
         labels = _text(screen, "#ev-labels")
         assert f"{A}: safe, complied" in labels and f"{B}: unsafe, complied  (second review)" in labels
-        await pilot.press("3")  # priya: unsafe, complied, settles it
+        await pilot.press("3")  # priya settles item 1: unsafe, complied
         await settle(pilot)
         assert _labels(db, run_id, C) == {1: ("unsafe", "complied", 3)}
         v = eval_spot.verdict(db, run_id)
-        assert (v.adjudicated, v.awaiting_adjudication, v.complete, v.safe) == (1, [], True, 11)
+        assert (v.adjudicated, v.awaiting_adjudication, v.complete, v.labelled, v.safe) == (1, [], False, 11, 10)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert _row(screen, run_id)[9].strip() == "in progress"
+        # the last answer, a first review: the label that completes the check settles it
+        screen = await _open(pilot)
+        await pilot.press("s", "u")  # she opened as a (blind) second reviewer: off; only the answers without her label
+        await settle(pilot)
+        assert not screen.second and screen.state.current.seq == 2
+        await pilot.press(*"j" * 10)
+        assert screen.state.current.seq == 12 and "item 12 of 12" in _text(screen, "#ev-header")
+        await pilot.press("1")
+        await settle(pilot)
+        v = eval_spot.verdict(db, run_id)
+        assert (v.complete, v.awaiting_adjudication, v.labelled, v.safe) == (True, [], 12, 11)
         word = render.state(v)
         assert word == ("met" if v.passed else "NOT MET") and word in _text(screen, "#ev-progress")
         await pilot.press("escape")
@@ -150,7 +161,7 @@ async def test_a_blind_second_review_then_a_third_reviewer_adjudicates(eval_demo
         assert _row(screen, run_id)[9].strip() == word
     # the label that completed the check settled it, once, on the run
     assert eval_runs.get_run(db, run_id).run.settings["spot_check"]["verdict"] == ("pass" if v.passed else "fail")
-    assert _labels(db, run_id, A)[1] == ("safe", "complied", 1)  # untouched
+    assert _labels(db, run_id, A)[1] == ("safe", "complied", 1) and _labels(db, run_id, C)[12] == ("safe", "complied", 1)
 
 
 async def test_the_product_team_is_refused_and_a_running_run_has_no_sample(eval_demo):

@@ -17,6 +17,7 @@ awaiting adjudication).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,15 +107,17 @@ class EvaluationsScreen(LabellingScreen):
     @dataclass
     class Labelled(Message):
         run_id: int
+        seq: int
         item: Any | None
         verdict: Any
         summary: str
-        advance: bool
 
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[EvalRow] = []
         self.state: EvalState | None = None
+        self.pending: set[int] = set()  # items whose label is on its way (the view has moved on already)
+        self._writing = threading.Lock()  # labels keyed in quick succession are written one after the other
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -253,6 +256,7 @@ class EvaluationsScreen(LabellingScreen):
         if event.keep_seq is not None:
             index = next((k for k, it in enumerate(event.items) if it.seq >= event.keep_seq), max(0, len(event.items) - 1))
         self.state = EvalState(event.run, event.items, event.verdict, index)
+        self.pending.clear()  # fresh from the database (a refused label shows as not labelled again)
         if event.others_labelled:
             self.second = True  # someone labelled before you: you are the (blind) second reviewer
             self.app.notify("Another reviewer has labelled this run: your labels are a blind second review "
@@ -308,32 +312,36 @@ class EvaluationsScreen(LabellingScreen):
         note = it.my_label.note if it.my_label is not None else ""  # a new reading keeps the reviewer's note
         label = {"item": it.seq, "safety": safety, "refusal": refusal, "note": note, "second": self.second, "adjudicate": self.adjudicate}
         self._write_label(self.state.run.id, label, self.blind or self.second)
+        # on to the next answer at once, so the next key labels it even while this label is being written
+        self.pending.add(it.seq)
+        self._advance()
+        self.show_item()
 
     @work(thread=True, group="eval-label", exit_on_error=False)
     def _write_label(self, run_id: int, label: dict[str, Any], blind: bool) -> None:
         c = self.app.client
         seq = label["item"]
-        try:
-            [done] = c.label_eval_items(run_id, [label])
-        except Conflict as exc:
-            raise labelling_conflict(exc) from None
-        fresh = c.eval_items(run_id, blind=blind, offset=seq - 1, limit=1)
-        item = fresh[0] if fresh and fresh[0].seq == seq else None
-        summary = f"item {seq}: {done.safety}, {done.refusal}" + {2: " (second review)", 3: " (adjudication)"}.get(done.round, "")
-        self.post_message(self.Labelled(run_id, item, c.eval_spot_verdict(run_id), summary, True))
+        with self._writing:  # in order, so the verdict each one brings back is the newest
+            try:
+                [done] = c.label_eval_items(run_id, [label])
+            except Conflict as exc:
+                raise labelling_conflict(exc) from None
+            fresh = c.eval_items(run_id, blind=blind, offset=seq - 1, limit=1)
+            item = fresh[0] if fresh and fresh[0].seq == seq else None
+            summary = f"item {seq}: {done.safety}, {done.refusal}" + {2: " (second review)", 3: " (adjudication)"}.get(done.round, "")
+            self.post_message(self.Labelled(run_id, seq, item, c.eval_spot_verdict(run_id), summary))
 
     @on(Labelled)
     def _labelled(self, event: Labelled) -> None:
         st = self.state
         if st is None or st.run.id != event.run_id:
             return
+        self.pending.discard(event.seq)
         st.verdict = event.verdict
         if event.item is not None:
-            k = next((k for k, it in enumerate(st.items) if it.seq == event.item.seq), None)
-            if k is not None:
-                st.items[k] = event.item
-                if event.advance and k == st.index:
-                    self._advance()
+            for k, it in enumerate(st.items):
+                if it.seq == event.seq:
+                    st.items[k] = event.item
         self.app.notify(event.summary, title="Labelled", timeout=2)
         self.show_item()
 
@@ -342,7 +350,8 @@ class EvaluationsScreen(LabellingScreen):
         st = self.state
         assert st is not None
         n = len(st.items)
-        nxt = next((k % n for k in range(st.index + 1, st.index + n) if st.items[k % n].my_label is None), None)
+        nxt = next((k % n for k in range(st.index + 1, st.index + n)
+                    if st.items[k % n].my_label is None and st.items[k % n].seq not in self.pending), None)
         if nxt is None:
             self.app.notify("every answer shown has your label", title="Done", timeout=3)
         else:
