@@ -39,8 +39,8 @@ from tui.widgets.nav import NavBar
 register_screen(ScreenEntry("evaluations", "5", "Evaluations", "tui.screens.evals:EvaluationsScreen",
                             "label the sampled answers of model evaluation runs"))
 
-RUN_COLUMNS = (("run", "run", 4), ("product", "product", 24), ("model", "model", 14), ("bank", "bank", 10), ("status", "status", 7),
-               ("answered", "answered", 9), ("sample", "sample", 6), ("labelled", "labelled", 9), ("rate", "pass rate (Wilson)", 30),
+RUN_COLUMNS = (("run", "run", 4), ("product", "product", 16), ("model", "model", 12), ("bank", "bank", 9), ("status", "status", 7),
+               ("answered", "answered", 9), ("sample", "sample", 6), ("labelled", "labelled", 11), ("rate", "pass rate (Wilson)", 32),
                ("state", "verdict", 23))
 
 
