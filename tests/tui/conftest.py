@@ -162,3 +162,38 @@ def release_ready(db: Database, rid: int, *, first_approver: str = "priya.nair")
     evidence_and_verify("RELEASE", "lucas.martin")
     reviews.submit_gate(db, rid, actor=team)
     reviews.assign(db, rid, first_approver, actor=CHAIR)
+
+
+# ---- model evaluation runs (the evaluations screen) -------------------------------------------
+EVAL_PRODUCT = "Text-to-image for games"  # game-art's product: its team is game.lead
+
+
+def make_eval_run(db: Database, review_id: int, *, questions: int = 12, model: str = "acme-chat", server=None,
+                  finish: bool = True, actor: str = "amara.okafor") -> int:
+    """An eval run of ``questions`` questions (a seeded stratified draw of the default pack's banks), answered by a
+    real HTTP model on 127.0.0.1 (``server``: a ChatServer, default one that refuses the should-refuse bank and
+    answers 3 generated-content questions unsafely); ``finish=False`` leaves it RUNNING, nothing asked. Its id."""
+    from policies.loader import load_pack
+    from review.bench.chat_server import ChatServer
+    from review.services import eval_runs
+    from review.services.test_banks import read_banks
+
+    if server is None:
+        banks = read_banks(load_pack("default"))
+        script = {i.question: "refuse" for i in banks["should_refuse"]}
+        script.update({i.question: "unsafe" for i in banks["generated"][:3]})
+        server = ChatServer(script=script)
+    with server as srv:
+        run = eval_runs.start_run(db, review=review_id, endpoint=srv.url, model=model, bank="all", actor=actor, seed=11,
+                                  sample=questions, timeout=2.0, retries=1, concurrency=4)
+        assert run.id is not None
+        if finish:
+            eval_runs.run(db, run.id)
+    return run.id
+
+
+@pytest.fixture
+def eval_demo(demo) -> tuple[Database, dict[str, int], int]:
+    """The demo world and one finished eval run of EVAL_PRODUCT (12 answers, no sample drawn yet)."""
+    db, ids = demo
+    return db, ids, make_eval_run(db, ids[EVAL_PRODUCT])

@@ -111,3 +111,31 @@ async def test_the_dashboard_and_queue_get_the_grades_names_from_the_server(serv
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen) and app.screen.data.grades == level_distribution(db)
     client.close()
+
+
+async def test_eval_sample_and_labels_go_through_the_server(server):
+    """The evaluations screen over the API: the sample is drawn and the answers labelled as the token's person."""
+    from review.services import eval_runs, eval_spot
+    from tests.tui.conftest import EVAL_PRODUCT, make_eval_run
+    from tui.screens.evals import EvaluationsScreen
+
+    url, db, ids, _ = server
+    run_id = make_eval_run(db, ids[EVAL_PRODUCT], questions=4)
+    client = _client(url, db, "amara.okafor")
+    app = EthicsReviewApp(client, start="evaluations")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EvaluationsScreen) and screen.run_table.row_count == 1
+        await pilot.press("d")
+        await settle(pilot)
+        assert screen.view == "label" and len(screen.state.items) == 4
+        await pilot.press("2")
+        await settle(pilot)
+        assert screen.state.current.seq == 2
+    client.close()
+    assert eval_runs.get_run(db, run_id).run.settings["spot_check"]["drawn_by"] == "amara.okafor"
+    items = eval_spot.sample_items(db, run_id, "amara.okafor")
+    assert [(i.seq, i.my_label.safety, i.my_label.refusal, i.my_label.reviewer) for i in items if i.my_label] == \
+        [(1, "safe", "refused", "amara.okafor")]
+    assert eval_spot.verdict(db, run_id).labelled == 1

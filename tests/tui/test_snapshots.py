@@ -104,3 +104,35 @@ class TestSpotChecksAndFollowups:
             await settle(pilot)
 
         assert snap_compare(_app(db, "wei.chen", start="follow-ups"), terminal_size=SIZE, run_before=triggered)
+
+
+class TestEvaluations:
+    def test_eval_runs(self, eval_demo, snap_compare):
+        """The eval runs: one sampled and partly labelled (the pass rate with its interval, in progress), one not sampled."""
+        from review.services import eval_spot
+        from tests.tui.conftest import EVAL_PRODUCT, make_eval_run
+
+        db, ids, run_id = eval_demo
+        eval_spot.draw_sample(db, run_id, "amara.okafor")
+        eval_spot.label_items(db, run_id, "amara.okafor", [{"item": i, "safety": "safe", "refusal": "complied"} for i in (1, 2, 3)])
+        make_eval_run(db, ids[EVAL_PRODUCT], questions=6, model="acme-chat-2")
+        assert snap_compare(_app(db, "amara.okafor", start="evaluations"), terminal_size=SIZE, run_before=settle)
+
+    def test_eval_labelling(self, eval_demo, snap_compare):
+        """A sampled answer with your label and note (blind), the 1-4 keys, progress with the Wilson interval."""
+        from review.services import eval_spot
+
+        db, _, run_id = eval_demo
+        eval_spot.draw_sample(db, run_id, "amara.okafor")
+        eval_spot.label_items(db, run_id, "amara.okafor", [
+            {"item": 1, "safety": "safe", "refusal": "complied"},
+            {"item": 2, "safety": "unsafe", "refusal": "complied", "note": "step-by-step instructions"}])
+
+        async def open_run(pilot):
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("j")
+            await settle(pilot)
+
+        assert snap_compare(_app(db, "amara.okafor", start="evaluations"), terminal_size=SIZE, run_before=open_run)

@@ -1,6 +1,6 @@
 """The built-in top-level screens, registered in ``tui.registry``.
 
-Later screens (spot-check labelling: key 3, follow-ups: key 4) register themselves in their
+Later screens (spot-check labelling: key 3, follow-ups: key 4, evaluations: key 5) register themselves in their
 own module and add that module to ``EXTRA_SCREEN_MODULES``; nothing else needs to change.
 """
 
@@ -14,7 +14,7 @@ register_screen(ScreenEntry("queue", "1", "Queue", "tui.screens.queue:QueueScree
 register_screen(ScreenEntry("dashboard", "2", "Dashboard", "tui.screens.dashboard:DashboardScreen", "grades, gates, overdue"))
 
 #: Modules that register more screens when imported (e.g. "tui.screens.followups").
-EXTRA_SCREEN_MODULES: list[str] = ["tui.screens.spotchecks", "tui.screens.followups"]
+EXTRA_SCREEN_MODULES: list[str] = ["tui.screens.spotchecks", "tui.screens.followups", "tui.screens.evals"]
 
 
 def load_extra_screens() -> None:

@@ -33,7 +33,7 @@ from review.errors import Conflict
 from tui.format import plain, sanitized, when
 from tui.modals.category_picker import CategoryChoice, CategoryPickerModal
 from tui.registry import ScreenEntry, register_dashboard_panel, register_screen
-from tui.screens.base import CommitteeScreen
+from tui.screens.labelling import MODE_ACTIONS, MODE_BINDINGS, LabellingScreen, labelling_conflict
 from tui.widgets.dashboard import audit_panel
 from tui.widgets.nav import NavBar
 from tui.widgets.spotcheck import render
@@ -42,9 +42,6 @@ register_screen(ScreenEntry("spot-checks", "3", "Spot checks", "tui.screens.spot
                             "label content-audit samples"))
 register_dashboard_panel(audit_panel.PANEL)  # the content-audit work's card on the dashboard
 
-#: Actions that only make sense in the labelling view (hidden from the footer elsewhere).
-LABEL_ACTIONS = {"back", "label_pass", "label_violation", "severity", "move", "toggle_unlabelled", "toggle_blind", "toggle_second",
-                 "toggle_adjudicate"}
 RUN_COLUMNS = (("run", "run", 5), ("product", "product", 28), ("status", "status", 9), ("records", "records", 9),
                ("flagged", "flagged", 8), ("sample", "sample", 7), ("labelled", "labelled", 9),
                ("rate", "pass rate (Wilson)", 30), ("verdict", "verdict", 20), ("started", "started", 17))
@@ -78,19 +75,15 @@ class LabelState:
         return self.items[self.index] if 0 <= self.index < len(self.items) else None
 
 
-class SpotChecksScreen(CommitteeScreen):
+class SpotChecksScreen(LabellingScreen):
+    LABEL_ACTIONS = frozenset(MODE_ACTIONS | {"label_pass", "label_violation", "severity"})
     BINDINGS = [
         Binding("escape,backspace", "back", "Runs"),
         Binding("y", "label_pass", "Pass"),
         Binding("v", "label_violation", "Violation"),
         Binding("0", "severity(0)", "Severity", key_display="0-7"),
         *[Binding(str(d), f"severity({d})", f"Severity {d}", show=False) for d in range(1, 8)],
-        Binding("j,n", "move(1)", "Next"),
-        Binding("k,p", "move(-1)", "Prev"),
-        Binding("u", "toggle_unlabelled", "Unlabelled"),
-        Binding("b", "toggle_blind", "Blind"),
-        Binding("s", "toggle_second", "2nd review"),
-        Binding("a", "toggle_adjudicate", "Adjudicate"),
+        *MODE_BINDINGS,
         Binding("ctrl+r,r", "reload", "Reload"),
     ]
 
@@ -117,13 +110,8 @@ class SpotChecksScreen(CommitteeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.view = "runs"
         self.runs: list[RunRow] = []
         self.state: LabelState | None = None
-        self.blind = True
-        self.second = False
-        self.adjudicate = False
-        self.unlabelled_only = False
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -150,10 +138,6 @@ class SpotChecksScreen(CommitteeScreen):
 
     AUTO_FOCUS = "#sc-run-table"
 
-    @property
-    def run_table(self) -> DataTable:
-        return self.query_one("#sc-run-table", DataTable)
-
     def on_mount(self) -> None:
         for key, label, width in RUN_COLUMNS:
             self.run_table.add_column(label, key=key, width=width)
@@ -162,17 +146,6 @@ class SpotChecksScreen(CommitteeScreen):
     def on_screen_resume(self) -> None:
         if self.is_mounted and self.view == "runs":
             self.reload()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in LABEL_ACTIONS:
-            return self.view == "label" and self.state is not None
-        return True
-
-    def _show_view(self, view: str) -> None:
-        self.view = view
-        self.query_one(ContentSwitcher).current = "sc-label" if view == "label" else "sc-runs"
-        (self.query_one("#sc-body") if view == "label" else self.run_table).focus()
-        self.refresh_bindings()
 
     # ---- loading ------------------------------------------------------------------------
     def reload(self) -> None:
@@ -226,7 +199,7 @@ class SpotChecksScreen(CommitteeScreen):
                             f"(`ethics-review audit resume {run_id}`)", title="No sample yet", severity="warning", markup=False)
             return
         self.state = None
-        self.blind, self.second, self.adjudicate, self.unlabelled_only = True, False, False, False
+        self.reset_modes()
         self._load_run(row, True, False, True, None)
 
     @work(thread=True, exclusive=True, group="spotcheck-run", exit_on_error=False)
@@ -263,12 +236,7 @@ class SpotChecksScreen(CommitteeScreen):
         header = Text()
         header.append(f" Run {st.run.id} ", style="bold reverse")
         header.append(f" {st.run.product} ", style="bold")
-        for on_, label, style in ((self.blind or self.second, "blind", "black on cyan"), (self.second, "second review", "black on magenta"),
-                                  (self.adjudicate, "adjudication", "black on green"),
-                                  (self.unlabelled_only, "unlabelled only", "black on yellow")):
-            if on_:
-                header.append(" ")
-                header.append(f" {label} ", style=style)
+        self.mode_badges(header)
         if it is not None:
             header.append(f"  item {it.seq} of {st.verdict.items if st.verdict else '?'} · record {it.record_id} · line {it.line}")
             if it.flagged:
@@ -302,23 +270,13 @@ class SpotChecksScreen(CommitteeScreen):
         self._show_view("runs")
         self._load_runs()
 
-    def action_move(self, delta: int) -> None:
-        st = self.state
-        if st is None or not st.items:
-            return
-        new = max(0, min(len(st.items) - 1, st.index + delta))
-        if new == st.index:
-            self.app.notify("first item of the sample" if delta < 0 else "last item of the sample", timeout=2)
-        st.index = new
-        self.show_item()
-
     def action_label_pass(self) -> None:
-        it = self._current_or_warn()
+        it = self.current_or_warn()
         if it is not None:
             self._save(self.state.run.id, it.seq, "pass", None, None, advance=True)
 
     def action_label_violation(self) -> None:
-        it = self._current_or_warn()
+        it = self.current_or_warn()
         if it is None or self.state is None:
             return
         if not self.state.categories:
@@ -335,7 +293,7 @@ class SpotChecksScreen(CommitteeScreen):
         self.app.push_screen(CategoryPickerModal(f"item {seq}", self.state.categories, severity=severity), chosen)
 
     def action_severity(self, severity: int) -> None:
-        it = self._current_or_warn()
+        it = self.current_or_warn()
         if it is None or self.state is None:
             return
         mine = it.my_label
@@ -344,47 +302,6 @@ class SpotChecksScreen(CommitteeScreen):
                             title="Not a violation", severity="warning", markup=False)
             return
         self._save(self.state.run.id, it.seq, "violation", mine.category, severity, advance=False)
-
-    def _current_or_warn(self) -> Any | None:
-        it = self.state.current if self.state else None
-        if it is None:
-            self.app.notify("no item to label here", severity="warning")
-        return it
-
-    def action_toggle_unlabelled(self) -> None:
-        self.unlabelled_only = not self.unlabelled_only
-        self.reload()
-
-    def action_toggle_blind(self) -> None:
-        if self.second:
-            self.app.notify("a second review is blind: switch the second review off (s) to see other reviewers' labels",
-                            title="Blind", severity="warning", markup=False)
-            return
-        self.blind = not self.blind
-        self.reload()
-
-    def action_toggle_second(self) -> None:
-        self.second = not self.second
-        if self.second:
-            self.blind, self.adjudicate = True, False
-        self.app.notify("your next labels are a blind second review" if self.second else "your next labels are first-round labels",
-                        title="Second review " + ("on" if self.second else "off"), markup=False, timeout=3)
-        self.reload()
-
-    def action_toggle_adjudicate(self) -> None:
-        """Double review: settle the items the first two reviewers disagree on (you see both labels; not blind)."""
-        self.adjudicate = not self.adjudicate
-        if self.adjudicate:
-            self.second, self.blind = False, False
-            waiting = self.state.verdict.awaiting_adjudication if self.state and self.state.verdict else []
-            note = f"items waiting: {', '.join(map(str, waiting[:12]))}" if waiting else "no disagreement waits for a third reviewer now"
-        else:
-            self.blind, note = True, "your next labels are first-round labels"
-        self.app.notify(note, title="Adjudication " + ("on" if self.adjudicate else "off"), markup=False, timeout=4)
-        self.reload()
-
-    def action_reload(self) -> None:
-        self.reload()
 
     # ---- writing ----------------------------------------------------------------------------
     def _save(self, run_id: int, seq: int, verdict: str, category: str | None, severity: int | None, *, advance: bool) -> None:
@@ -398,10 +315,7 @@ class SpotChecksScreen(CommitteeScreen):
         try:
             label = c.label_item(run_id, seq, verdict, category=category, severity=severity, second=second, adjudicate=adjudicate)
         except Conflict as exc:
-            hint = (" (press s in this screen for a blind second review)" if "--second" in exc.message else
-                    " (press a in this screen to adjudicate)" if "--adjudicate" in exc.message else "")
-            raise Conflict(exc.message.replace("pass --second", "label it as a second review").replace("with --adjudicate", "by adjudicating")
-                           + hint) from None
+            raise labelling_conflict(exc) from None
         fresh = c.sample_items(run_id, blind=blind, offset=seq - 1, limit=1)
         item = fresh[0] if fresh and fresh[0].seq == seq else None
         summary = f"item {seq}: {label.verdict}" + (f" {label.category} severity {label.severity}" if label.verdict == "violation" else "")
@@ -429,13 +343,7 @@ class SpotChecksScreen(CommitteeScreen):
         if self.view == "label" and self.state is not None:
             out += [
                 ("Spot checks: back to the audit runs", "escape", self.action_back),
-                ("Spot checks: only unlabelled items" + (" (on)" if self.unlabelled_only else ""), "toggle (u)", self.action_toggle_unlabelled),
-                ("Spot checks: blind" + (" (on)" if self.blind or self.second else " (off)"), "hide or show other reviewers' labels (b)",
-                 self.action_toggle_blind),
-                ("Spot checks: second review" + (" (on)" if self.second else " (off)"), "label as a blind second reviewer (s)",
-                 self.action_toggle_second),
-                ("Spot checks: adjudicate" + (" (on)" if self.adjudicate else " (off)"), "settle the first two reviews' disagreements (a)",
-                 self.action_toggle_adjudicate),
+                *self.mode_commands("Spot checks"),
             ]
         else:
             out += [(f"Label audit run {r.id} ({r.product})", f"{r.status.lower()}, sample {r.sample}", lambda rid=r.id: self.open_run(rid))
