@@ -472,18 +472,31 @@ def require_shared_database(db: Database, what: str) -> None:
 
 
 # ---- sample ----------------------------------------------------------------------------------
-def _primary_categories(s: Session, run_id: int) -> tuple[dict[int, str], dict[int, set[str]]]:
-    """line -> category of the record's most severe finding (ties: alphabetical), and
-    line -> every category found."""
+def _primary_categories(s: Session, run_id: int) -> dict[int, str]:
+    """line -> category of the record's most severe finding (ties: alphabetical). Read through the driver's cursor
+    (a million records' findings: a third of a second, against a second through ORM rows)."""
     best: dict[int, tuple[int, str]] = {}
-    cats: dict[int, set[str]] = {}
-    for line, cat, sev in s.execute(sa.select(col(ContentFinding.line), col(ContentFinding.category), col(ContentFinding.severity))
-                                    .where(col(ContentFinding.run_id) == run_id)):
-        cats.setdefault(line, set()).add(cat)
-        cur = best.get(line)
-        if cur is None or (-sev, cat) < (-cur[0], cur[1]):
+    get = best.get
+    cur = s.connection().exec_driver_sql(
+        "SELECT line, category, severity FROM content_finding WHERE run_id = %d" % int(run_id))
+    for line, cat, sev in cur.cursor:
+        b = get(line)
+        if b is None or sev > b[0] or (sev == b[0] and cat < b[1]):
             best[line] = (sev, cat)
-    return {line: cat for line, (sev, cat) in best.items()}, cats
+    return {line: cat for line, (_sev, cat) in best.items()}
+
+
+def _categories_of(db: Database, run_id: int, lines: Iterable[int]) -> dict[int, set[str]]:
+    """line -> every category found, for ``lines`` (the drawn sample) only."""
+    out: dict[int, set[str]] = {}
+    todo = sorted(lines)
+    with db.reading() as s:
+        for k in range(0, len(todo), 500):
+            part = todo[k:k + 500]
+            for line, cat in s.execute(sa.select(col(ContentFinding.line), col(ContentFinding.category))
+                                       .where(col(ContentFinding.run_id) == run_id, col(ContentFinding.line).in_(part))):
+                out.setdefault(line, set()).add(cat)
+    return out
 
 
 def dedupe_across_chunks(db: Database, run_id: int) -> int:
@@ -492,13 +505,31 @@ def dedupe_across_chunks(db: Database, run_id: int) -> int:
     with db.reading() as s:
         run = load_run(s, run_id)
         chunks = {c.seq: c for c in s.exec(select(AuditChunk).where(AuditChunk.run_id == run.id))}
-    where: dict[int, list[tuple[int, int]]] = {}  # id hash -> [(line, chunk seq)]
-    for c in chunks.values():
-        for key, line in rio.unpack_keys(c.keys):
-            where.setdefault(key, []).append((line, c.seq))
-    suspects = {k: sorted(v) for k, v in where.items() if len({seq for _, seq in v}) > 1}
-    if not suspects:
+    from array import array
+
+    # the id hashes in more than one chunk, by set operations in C (a million records: 0.1 s, not 1.5 s of dict
+    # building); then (line, chunk) of those hashes only, from the chunks that hold one
+    keys_of: dict[int, set[int]] = {}
+    seen: set[int] = set()
+    repeated: set[int] = set()
+    for seq in sorted(chunks):
+        a = array("Q")
+        a.frombytes(chunks[seq].keys or b"")
+        mine = set(a[0::2])
+        repeated |= mine & seen
+        seen |= mine
+        keys_of[seq] = mine
+    del seen
+    if not repeated:
         return 0
+    where: dict[int, list[tuple[int, int]]] = {}  # id hash -> [(line, chunk seq)]
+    for seq, mine in keys_of.items():
+        if mine.isdisjoint(repeated):
+            continue
+        for key, line in rio.unpack_keys(chunks[seq].keys):
+            if key in repeated:
+                where.setdefault(key, []).append((line, seq))
+    suspects = {k: sorted(v) for k, v in where.items()}
     by_seq: dict[int, set[int]] = {}
     for v in suspects.values():
         for line, seq in v:
@@ -561,7 +592,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
         if pending:
             raise Conflict(f"run {run.id} has {len(pending)} chunk(s) not scanned yet; `ethics-review audit resume {run.id}` finishes them")
         assert run.id is not None  # a loaded run
-        primary, cats = _primary_categories(s, run.id)
+        primary = _primary_categories(s, run.id)
         bad_lines = set(s.execute(sa.select(col(BadInputRecord.line)).where(col(BadInputRecord.run_id) == run.id)).scalars())
     plan = sampling_plan(run)
     by = set(plan["stratify_by"])
@@ -588,7 +619,7 @@ def finish_run(db: Database, run_id: int, *, actor: str | None = None) -> AuditR
             wanted.update({explicit[stratum][p]: stratum for p in positions})
     flagged_lines = set(primary) if by else set()
     wanted.update(_implicit_lines(run, chunks, drawn.ids.get(implicit, []), bad_lines, flagged_lines | unexamined, implicit))
-    items = _load_items(run, chunks, wanted, cats)
+    items = _load_items(run, chunks, wanted, _categories_of(db, run_id, (x for x in wanted if x in primary)))
     with db.transaction() as s:
         run = load_run(s, run_id)
         if run.status == "SCANNED":
@@ -650,6 +681,7 @@ def _implicit_lines(run, chunks, positions: list[int], bad: set[int], flagged: s
     nxt = next(pos, None)
     base = 0
     order = sorted(flagged)
+    outside = sorted(bad | flagged)
     for c in chunks:
         if nxt is None:
             break
@@ -658,7 +690,7 @@ def _implicit_lines(run, chunks, positions: list[int], bad: set[int], flagged: s
         if nxt >= base + members:
             base += members
             continue
-        skip = {x for x in bad | flagged if x in span}
+        skip = set(outside[bisect_left(outside, span.start):bisect_left(outside, span.stop)])
         lines = rio.member_lines(run.source, run.fmt, _spec(c), skip, run.settings.get("columns"))
         while nxt is not None and nxt < base + len(lines):
             out[lines[nxt - base]] = stratum
