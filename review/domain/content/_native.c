@@ -19,6 +19,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -1153,6 +1154,78 @@ static PyObject *model_sums_many(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* softmax_many(rows, bias, scale, min_norm, inv_t, min_ev, safe, rank) -> [(class index, probability)]: for each
+ * (sums, n, units) of model_sums, what SoftmaxRegression.predict gives, by the same double operations in the same
+ * order (logits b + (a * scale) * norm with norm = 1 / sqrt(max(n, min_norm)); exp((x - top) * inv_t); z summed
+ * left to right; p = e / z), libm's exp and sqrt as Python's math module. The class: ``safe`` when p[safe] >= 0.5
+ * (probability p[safe]) or when units < min_ev (1.0); else the most probable other class, ties to the higher
+ * ``rank`` (the class names' sorted order), with probability 1 - p[safe]. */
+static PyObject *softmax_many(PyObject *self, PyObject *args) {
+    PyObject *rows, *bias_o, *rank_o;
+    double scale, min_norm, inv_t, min_ev;
+    Py_ssize_t safe;
+    if (!PyArg_ParseTuple(args, "O!O!ddddnO!", &PyList_Type, &rows, &PyTuple_Type, &bias_o, &scale, &min_norm, &inv_t, &min_ev,
+                          &safe, &PyTuple_Type, &rank_o)) return NULL;
+    Py_ssize_t nc = PyTuple_GET_SIZE(bias_o);
+    if (nc < 1 || nc > 64 || PyTuple_GET_SIZE(rank_o) != nc || safe < 0 || safe >= nc) {
+        PyErr_SetString(PyExc_ValueError, "softmax_many: 1-64 classes, one bias and rank each, safe among them");
+        return NULL;
+    }
+    double bias[64], sc[64], ex[64];
+    long rank[64];
+    for (Py_ssize_t c = 0; c < nc; c++) {
+        bias[c] = PyFloat_AsDouble(PyTuple_GET_ITEM(bias_o, c));
+        rank[c] = PyLong_AsLong(PyTuple_GET_ITEM(rank_o, c));
+    }
+    if (PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r), *sums;
+        Py_ssize_t nf;
+        double units;
+        if (!PyTuple_Check(row) || !PyArg_ParseTuple(row, "O!nd", &PyTuple_Type, &sums, &nf, &units) || PyTuple_GET_SIZE(sums) != nc) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "softmax_many: rows of (sums, n, units), one sum per class");
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_ssize_t k;
+        double p;
+        if (units < min_ev) {
+            k = safe; p = 1.0;
+        } else {
+            double nn = (double)nf, norm = 1.0 / sqrt(min_norm > nn ? min_norm : nn);
+            double top = 0.0;
+            for (Py_ssize_t c = 0; c < nc; c++) {
+                double a = PyLong_AsDouble(PyTuple_GET_ITEM(sums, c));
+                if (a == -1.0 && PyErr_Occurred()) { Py_DECREF(out); return NULL; }
+                sc[c] = bias[c] + (a * scale) * norm;
+                if (c == 0 || sc[c] > top) top = sc[c];
+            }
+            double z = 0.0;
+            for (Py_ssize_t c = 0; c < nc; c++) { ex[c] = exp((sc[c] - top) * inv_t); z += ex[c]; }
+            double ps = ex[safe] / z;
+            if (ps >= 0.5) {
+                k = safe; p = ps;
+            } else {
+                k = -1;
+                double best = 0.0;
+                for (Py_ssize_t c = 0; c < nc; c++) {
+                    if (c == safe) continue;
+                    double pc = ex[c] / z;
+                    if (k < 0 || pc > best || (pc == best && rank[c] > rank[k])) { k = c; best = pc; }
+                }
+                p = 1.0 - ps;
+            }
+        }
+        PyObject *t = Py_BuildValue("nd", k, p);
+        if (!t) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, r, t);
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------ knowledge base prefilter */
 
 /* knowledge.KnowledgeBase.could_match without building shingle strings: the k-character
@@ -1556,6 +1629,7 @@ static PyMethodDef methods[] = {
     {"resolve_hits", resolve_hits, METH_VARARGS, "resolve_hits(views, buf, flat, lens, flags, n_terms): [(text, start, end, pattern)] of the matches that count."},
     {"feature_hash", feature_hash, METH_O, "The classifier's 64-bit hash of a feature string."},
     {"model_new", model_new, METH_VARARGS, "A classifier weight table {feature: [int per class]} for model_sums."},
+    {"softmax_many", softmax_many, METH_VARARGS, "SoftmaxRegression.predict's (class index, probability) of model_sums rows."},
     {"model_sums_many", model_sums_many, METH_VARARGS, "[model_sums(model, t, max_chars) for t in texts]."},
     {"model_sums", model_sums, METH_VARARGS, "(per-class weight sums, distinct features, evidence units) of a text."},
     {"kb_new", kb_new, METH_O, "Knowledge-base exemplar shingle sets for kb_could_match."},

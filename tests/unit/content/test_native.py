@@ -256,3 +256,24 @@ def test_fold_scan_is_one_fold_for_every_scanner(policy, library):
     assert could == [nat.kb_could_match(base, t, k, bound) for t in texts]
     assert any(could) and not all(could)
     assert nat.fold_scan(texts, None, 0, None, 1, 1.0)[2:] == (None, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(-10**6, 10**6), min_size=4, max_size=4), st.integers(0, 500),
+                          st.floats(0, 50, allow_nan=False)), min_size=1, max_size=30),
+       st.lists(st.floats(-3, 3, allow_nan=False), min_size=4, max_size=4), st.sampled_from([0.5, 1.0, 1.7]))
+def test_softmax_many_is_predict_on_any_sums(rows, bias, temperature):
+    """The compiled softmax gives predict's class and probability bit for bit, ties between harmful classes included
+    (to the later name, as decide's max over (p, name))."""
+    from review.domain.content.classifier import KIND, SoftmaxRegression, decide
+
+    rows = [(tuple(s), n, u) for s, n, u in rows] + [((10**6, 10**6, 0, 0), 30, 9.0), ((0, 0, 0, 0), 0, 0.0)]  # a tie; no evidence
+    m = SoftmaxRegression({"kind": KIND, "classes": ["b_harm", "a_harm", "safe", "c_harm"], "bias": [bias[0], bias[0], *bias[2:]],
+                           "scale": 0.01, "weights": {}, "temperature": temperature, "min_norm": 24.0, "min_evidence": 3.0})
+    want = []
+    for sums, n, units in rows:
+        p = m._proba(m._logits(sums, n)) if units >= m.min_evidence else [1.0 if k == m.safe_index else 0.0 for k in range(4)]
+        want.append(decide(m.classes, p))
+    assert m.predict_many([""] * len(rows), rows=rows) == want
+    with python_reference():
+        assert m.predict_many([""] * len(rows), rows=rows) == want
