@@ -394,9 +394,18 @@ def run_inline(db: Database, run_id: int, *, progress: Callable[[dict], None] | 
     return finish_run(db, run_id, actor=actor)
 
 
+_FROZEN = False
+
+
 def _pool_scan(desc: dict, product: str, columns: list[str] | None, pack_ref: str, pack_hash: str) -> rio.ChunkResult:
     """One chunk in a worker process; the filter is compiled on the worker's first chunk (cached)."""
+    global _FROZEN
     lp, filt = pack_filter(pack_ref)
+    if not _FROZEN:  # this process lives for the run: the collector need not traverse the compiled filter again
+        import gc
+
+        gc.freeze()
+        _FROZEN = True
     if lp.content_hash != pack_hash:
         raise Conflict(f"pack {lp.id} changed while run was scanning; start a new run")
     return scan_descriptor(desc, filt, product, columns)
@@ -479,7 +488,7 @@ def _primary_categories(s: Session, run_id: int) -> dict[int, str]:
     get = best.get
     cur = s.connection().exec_driver_sql(
         "SELECT line, category, severity FROM content_finding WHERE run_id = %d" % int(run_id))
-    for line, cat, sev in cur.cursor:
+    for line, cat, sev in cur.cursor.fetchall():
         b = get(line)
         if b is None or sev > b[0] or (sev == b[0] and cat < b[1]):
             best[line] = (sev, cat)
