@@ -62,3 +62,4 @@ def test_bench_filter_measures_recall_false_fires_and_speed(tmp_path) -> None:
     assert 0 <= out["recall_min_class"] < 1  # the classes not handled yet show, honestly
     assert out["dictionary_false_fires"] == 1 and out["dictionary_examples"] == ["kill"]
     assert out["filter_mb_s"] > 0 and out["ratio_pyahocorasick"] > 0 and out["compile_s"] > 0
+    assert out["speed_corpus"] == "review.bench.realistic" and out["speed_records"] == 2000 and out["synthetic_ratio_pyahocorasick"] > 0
