@@ -37,6 +37,7 @@ static Py_UCS4 *pool = NULL;
 static int tables_ready = 0;
 static Py_ssize_t max_exp = 1;       /* longest folded string */
 static Py_UCS4 ascii_fold[128];      /* the fold of each ASCII character (all one-to-one) */
+static unsigned char folds_to_letter[128]; /* the ASCII characters that fold to a view letter a-z (view_of's fast path) */
 
 static inline int32_t lookup(Py_UCS4 cp) { return pages[cp >> 8][cp & 0xFF]; }
 
@@ -105,6 +106,7 @@ static PyObject *set_tables(PyObject *self, PyObject *table) {
             return NULL;
         }
         ascii_fold[c] = x < 0 ? (Py_UCS4)c : pool[entry_off[x]];
+        folds_to_letter[c] = ascii_fold[c] >= 'a' && ascii_fold[c] <= 'z';
     }
     tables_ready = 1;
     Py_RETURN_NONE;
@@ -321,7 +323,16 @@ static int view_of(PyObject *text) {
         const T *d = data;                                                                                \
         for (Py_ssize_t i = 0; i < n; i++) {                                                              \
             Py_UCS4 c = d[i];                                                                             \
-            if (c < 0x80) { EMIT(ascii_fold[c], i); continue; }                                           \
+            if (c < 0x80) {                                                                               \
+                /* a letter inside a word (the previous view character a token, no space run open): what  \
+                 * EMIT does then, without its branches (most characters of text are these) */             \
+                if (prev == 1 && !in_run && folds_to_letter[c]) {                                            \
+                    toklen++; singles = 0;                                                                \
+                    a[o] = ascii_fold[c]; st[o] = (int32_t)i; o++;                                        \
+                    continue;                                                                             \
+                }                                                                                         \
+                EMIT(ascii_fold[c], i); continue;                                                         \
+            }                                                                                             \
             int32_t e = lookup(c);                                                                        \
             if (e < 0) { EMIT(c, i); continue; }                                                          \
             if (entry_len[e] != 1) changed = 1;                                                           \
