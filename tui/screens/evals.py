@@ -72,6 +72,7 @@ class EvalState:
 
 
 class EvaluationsScreen(LabellingScreen):
+    RUN_COLUMNS = RUN_COLUMNS
     PANES = ("ev-runs", "ev-label")
     TABLE = "#ev-run-table"
     BODY = "#ev-body"
@@ -141,23 +142,7 @@ class EvaluationsScreen(LabellingScreen):
                     yield Static(render.key_legend(), id="ev-keys")
         yield Footer()
 
-    def on_mount(self) -> None:
-        for key, label, width in RUN_COLUMNS:
-            self.run_table.add_column(label, key=key, width=width)
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self.view == "runs":
-            self.reload()
-
     # ---- loading ------------------------------------------------------------------------
-    def reload(self) -> None:
-        if self.view == "label" and self.state is not None:
-            cur = self.state.current
-            self._load_run(self.state.run, self.blind or self.second, self.unlabelled_only, False, cur.seq if cur else None)
-        else:
-            self._load_runs()
-
     @work(thread=True, exclusive=True, group="eval-runs", exit_on_error=False)
     def _load_runs(self) -> None:
         c = self.app.client

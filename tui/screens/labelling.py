@@ -6,7 +6,8 @@ view of one run's sample, on one screen, with the audit's review modes and movin
   seeing both), unlabelled only. Toggling one re-reads the sample (``reload``) in the subclass's worker.
 * A subclass composes a ``ContentSwitcher`` with the panes ``PANES`` (runs, label), the run table ``TABLE`` and the
   labelling view's scroll body ``BODY``; its ``state`` has ``items``, ``index``, ``current`` and ``verdict``
-  (with ``awaiting_adjudication``); it implements ``reload()`` and ``show_item()``.
+  (with ``awaiting_adjudication``); it implements the workers ``_load_runs()`` and ``_load_run(...)`` and
+  ``show_item()`` (``reload`` and the run table's columns, ``RUN_COLUMNS``, are here).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class LabellingScreen(CommitteeScreen):
     LABEL_ACTIONS: frozenset[str] = frozenset(MODE_ACTIONS)
     #: actions that only make sense in the list of runs
     RUNS_ACTIONS: frozenset[str] = frozenset()
+    #: the run table's columns: (key, label, width)
+    RUN_COLUMNS: tuple[tuple[str, str, int], ...] = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,6 +65,29 @@ class LabellingScreen(CommitteeScreen):
 
     def show_item(self) -> None:  # pragma: no cover - overridden
         """Paint the current item of ``state``."""
+
+    def _load_runs(self) -> None:  # pragma: no cover - overridden (a thread worker)
+        """Read the runs; post them to the screen."""
+
+    def _load_run(self, run: Any, blind: bool, unlabelled_only: bool, first: bool, keep_seq: int | None) -> None:  # pragma: no cover
+        """Read ``run``'s sample in these modes (a thread worker); ``keep_seq``: the item to stay on."""
+
+    def on_mount(self) -> None:
+        for key, label, width in self.RUN_COLUMNS:
+            self.run_table.add_column(label, key=key, width=width)
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.view == "runs":
+            self.reload()
+
+    def reload(self) -> None:
+        """The labelling view's sample again, on the same item (modes changed, a label refused); else the runs."""
+        if self.view == "label" and self.state is not None:
+            cur = self.state.current
+            self._load_run(self.state.run, self.blind or self.second, self.unlabelled_only, False, cur.seq if cur else None)
+        else:
+            self._load_runs()
 
     @property
     def run_table(self) -> DataTable:

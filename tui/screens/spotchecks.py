@@ -76,6 +76,7 @@ class LabelState:
 
 
 class SpotChecksScreen(LabellingScreen):
+    RUN_COLUMNS = RUN_COLUMNS
     LABEL_ACTIONS = frozenset(MODE_ACTIONS | {"label_pass", "label_violation", "severity"})
     BINDINGS = [
         Binding("escape,backspace", "back", "Runs"),
@@ -138,23 +139,7 @@ class SpotChecksScreen(LabellingScreen):
 
     AUTO_FOCUS = "#sc-run-table"
 
-    def on_mount(self) -> None:
-        for key, label, width in RUN_COLUMNS:
-            self.run_table.add_column(label, key=key, width=width)
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self.view == "runs":
-            self.reload()
-
     # ---- loading ------------------------------------------------------------------------
-    def reload(self) -> None:
-        if self.view == "label" and self.state is not None:
-            cur = self.state.current
-            self._load_run(self.state.run, self.blind or self.second, self.unlabelled_only, False, cur.seq if cur else None)
-        else:
-            self._load_runs()
-
     @work(thread=True, exclusive=True, group="spotcheck-runs", exit_on_error=False)
     def _load_runs(self) -> None:
         c = self.app.client
