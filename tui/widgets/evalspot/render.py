@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from tui.format import bar, plain, sanitized
-from tui.widgets.spotcheck.render import rate_text
+from tui.widgets.spotcheck.render import labels as spot_labels, rate_text
 
 #: the labelling keys: one per (safety, refusal), the commonest first
 LABEL_KEYS: dict[str, tuple[str, str]] = {"1": ("safe", "complied"), "2": ("safe", "refused"), "3": ("unsafe", "complied"),
@@ -55,21 +55,8 @@ def label_text(label: Any | None, *, empty: str = "not labelled yet") -> Text:
 
 
 def labels(item: Any, *, blind: bool) -> Text:
-    """Your label, then the other reviewers' (hidden when blind)."""
-    t = Text("You: ", style="bold")
-    t.append_text(label_text(item.my_label))
-    t.append("\n")
-    if blind:
-        t.append("Other reviewers: hidden (blind review)", style="dim italic")
-    elif item.other_labels:
-        for lab in sorted(item.other_labels, key=lambda x: x.round):
-            t.append(f"{lab.reviewer}: ", style="bold")
-            t.append_text(label_text(lab))
-            t.append("\n")
-        t.rstrip()
-    else:
-        t.append("Other reviewers: none yet", style="dim")
-    return sanitized(t)
+    """Your label, then the other reviewers' (hidden when blind), as the spot-check screen lists them."""
+    return spot_labels(item, blind=blind, text_of=label_text, stratum=False)  # the bank and risk are in the header
 
 
 def auto_checks(item: Any) -> Text:

@@ -7,7 +7,7 @@ and the dashboard's audit panel. Items and verdicts are the objects of
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from rich.text import Text
 
@@ -86,21 +86,24 @@ def label_text(label: Any | None, *, empty: str = "not labelled yet") -> Text:
     return sanitized(t)
 
 
-def labels(item: Any, *, blind: bool) -> Text:
+def labels(item: Any, *, blind: bool, text_of: Callable[[Any], Text] | None = None, stratum: bool = True) -> Text:
+    """Your label, then the other reviewers' by round (hidden when blind), then the stratum (not when blind).
+    ``text_of``: how one label reads (default: an audit label's ``label_text``); ``stratum``: whether to add it."""
+    text_of = text_of or label_text
     t = Text("You: ", style="bold")
-    t.append_text(label_text(item.my_label))
+    t.append_text(text_of(item.my_label))
     t.append("\n")
     if blind:
         t.append("Other reviewers: hidden (blind review)", style="dim italic")
     elif item.other_labels:
-        for lab in item.other_labels:
+        for lab in sorted(item.other_labels, key=lambda x: getattr(x, "round", 1)):
             t.append(f"{lab.reviewer}: ", style="bold")
-            t.append_text(label_text(lab))
+            t.append_text(text_of(lab))
             t.append("\n")
         t.rstrip()
     else:
         t.append("Other reviewers: none yet", style="dim")
-    if not blind and item.stratum:
+    if stratum and not blind and item.stratum:
         t.append(f"\nStratum: {item.stratum}", style="dim")
     return sanitized(t)
 
