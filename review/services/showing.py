@@ -183,7 +183,7 @@ def _store(data_dir: Any, name: str, doc: dict[str, Any]) -> None:
 def compiled(data_dir: Any) -> dict[str, Any] | None:
     """The compiled statements of ``show_review`` kept in ``data_dir`` for the sources as they are, else None."""
     doc = _load(data_dir, SQL_CACHE, _sql_fingerprint())
-    return doc if "statements" in doc else None
+    return doc if all(k in doc for k in ("heads", "tables", "statements")) else None
 
 
 def remember(data_dir: Any, entry: dict[str, Any]) -> None:
@@ -251,11 +251,13 @@ def _dump(row: dict[str, Any], fields: Sequence[Sequence[str]], exclude: frozens
     return out
 
 
-def _rows(conn: Any, stmt: dict[str, Any], params: dict[str, Any], tables: dict[str, Any]) -> list[dict[str, dict[str, Any]]]:
-    """The rows of ``stmt``, each as table -> {column: value as the ORM reads it}."""
+def _rows(conn: Any, stmt: dict[str, Any], params: dict[str, Any], tables: dict[str, Any],
+          skip: frozenset[str] = frozenset()) -> list[dict[str, dict[str, Any]]]:
+    """The rows of ``stmt``, each as table -> {column: value as the ORM reads it}; the columns in ``skip`` (left out
+    of the detail) are not parsed."""
     binds = [params[name] if name in params else const for name, const in stmt["binds"]]
     cols = stmt["columns"]
-    kinds = [dict(tables[t])[c] for t, c in cols]
+    kinds = ["" if c in skip else dict(tables[t])[c] for t, c in cols]
     out = []
     for values in conn.execute(stmt["sql"], binds):
         row: dict[str, dict[str, Any]] = {}
@@ -294,13 +296,23 @@ def cached_detail(url: str, data_dir: Any, review_id: Any, *, frameworks: str = 
         found = _rows(conn, st["review"], params, tables)
         if not found:
             raise review_not_found(rid)
-        parts = {name: _rows(conn, st[name], params, tables) for name in STATEMENTS[1:]}
+        parts = {name: _rows(conn, st[name], params, tables, TRAIL_EXCLUDE if name == "trail" else frozenset()) for name in STATEMENTS[1:]}
         conn.execute("ROLLBACK")
     except (sqlite3.Error, ValueError, TypeError, KeyError):
         return None  # e.g. no schema yet, a value SQLAlchemy would not read either: the usual path gives its message
     finally:
         conn.close()
-    review, product = found[0]["review"], found[0]["product"]
+    try:
+        detail = _detail(found[0], parts, tables)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # a cache that does not fit the rows (hand-edited): the usual path
+    detail.frameworks = framework_coverage(detail.review["policy_id"], detail.controls, frameworks, data_dir)
+    return detail
+
+
+def _detail(found: dict[str, dict[str, Any]], parts: dict[str, list[dict[str, dict[str, Any]]]], tables: dict[str, Any]) -> ReviewDetail:
+    """The ``ReviewDetail`` of the rows read (its ``frameworks`` left out), as ``queries.show_review`` builds it."""
+    review, product = found["review"], found["product"]
     by_control: dict[str, list[dict[str, Any]]] = {}
     for r in parts["evidence"]:
         e = r["evidence"]
@@ -320,7 +332,6 @@ def cached_detail(url: str, data_dir: Any, review_id: Any, *, frameworks: str = 
         decisions=[_dump(r["decision"], tables["decision"]) for r in parts["decisions"]],
         trail=[_dump(r["audit_log"], tables["audit_log"], TRAIL_EXCLUDE) for r in parts["trail"]],
         gate_reports=[_dump(r["gate_report"], tables["gate_report"]) for r in parts["gate_reports"]],
-        frameworks=framework_coverage(review["policy_id"], views, frameworks, data_dir),
     )
 
 

@@ -142,6 +142,11 @@ def test_a_database_at_another_revision_or_a_stale_cache_falls_back(demo: Databa
     assert showing.cached_detail(demo.url, demo.data_dir, rid) is None
     monkeypatch.undo()
 
+    edited = {**doc, "tables": {**doc["tables"], "review": doc["tables"]["review"][:3]}}  # hand-edited, fingerprint kept
+    path.write_text(json.dumps(edited))
+    showing._memo.clear()
+    assert showing.cached_detail(demo.url, demo.data_dir, rid) is None
+
     path.write_text("{not json")
     showing._memo.clear()
     assert showing.cached_detail(demo.url, demo.data_dir, rid) is None  # a broken cache is no cache...
