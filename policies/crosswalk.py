@@ -11,7 +11,8 @@ from dataclasses import asdict
 from typing import Any, Mapping, Sequence
 
 from policies.loader import available_packs, load_pack
-from review.domain.crosswalk import crosswalk, obligations_met
+from review.domain.crosswalk import Crosswalk, crosswalk, obligations_met
+from review.domain.crosswalk import verified_evidence as verified_evidence  # re-exported: shared by the dossier and show
 from review.errors import InvalidInput
 
 
@@ -33,18 +34,19 @@ def coverage(own: str, verified: Mapping[str, Sequence[str]], setting: str, fram
     """Per framework (``frameworks``, else ``tracked_frameworks(own, setting)``): its obligations and those the
     ``verified`` controls of pack ``own`` (control id -> its evidence, as shown) meet. A review graded by a pack that is
     no longer installed has no crosswalks to show: []."""
+    return [{**about, "met": [asdict(m) for m in obligations_met(walk, verified)]} for about, walk in walks(own, setting, frameworks)]
+
+
+def walks(own: str, setting: str, frameworks: Sequence[str] | None = None) -> list[tuple[dict[str, Any], Crosswalk]]:
+    """``coverage`` before any evidence: per framework, what it is (``framework``, ``version``, ``title``, how many
+    ``obligations``) and the crosswalk from pack ``own`` to it. ``ethics-review show`` keeps these (they depend on the
+    installed packs alone) and meets them with each review's verified controls (``review.services.showing``)."""
     if own not in available_packs():
         return []
     mine = load_pack(own).pack
     out = []
     for fw in tracked_frameworks(own, setting) if frameworks is None else frameworks:
         target = load_pack(fw).pack
-        met = obligations_met(crosswalk(mine, target), verified)
-        out.append({"framework": target.id, "version": target.version, "title": target.title, "obligations": len(target.controls),
-                    "met": [asdict(m) for m in met]})
+        out.append(({"framework": target.id, "version": target.version, "title": target.title, "obligations": len(target.controls)},
+                    crosswalk(mine, target)))
     return out
-
-
-def verified_evidence(controls: Sequence[Any]) -> dict[str, list[str]]:
-    """Control id -> its evidence as shown (file name and the start of its sha256), for the VERIFIED controls of a review."""
-    return {c.control_id: [f"{e['filename']} {e['sha256'][:16]}" for e in c.evidence] for c in controls if c.status == "VERIFIED"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +18,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from policies.installed import PACKS_DIR as PACKS_DIR  # re-exported: where the shipped packs are
+from policies.installed import available_packs, search_dirs
 from policies.schema import KNOWN_FRAMEWORKS, PolicyPack, cross_check
 from review.domain.grading import grading_problems
 from review.errors import InvalidInput, NotFound
 
-PACKS_DIR = Path(__file__).parent / "packs"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -46,20 +46,6 @@ class LoadedPack:
     @property
     def directory(self) -> Path:
         return self.path.parent
-
-
-def search_dirs() -> list[Path]:
-    """Where packs are looked up by id: ``ETHICS_REVIEW_POLICY_PATH`` (os.pathsep list), then the shipped packs."""
-    extra = [Path(p) for p in os.environ.get("ETHICS_REVIEW_POLICY_PATH", "").split(os.pathsep) if p]
-    return [*extra, PACKS_DIR]
-
-
-def available_packs() -> list[str]:
-    ids: list[str] = []
-    for d in search_dirs():
-        if d.is_dir():
-            ids.extend(sorted(p.parent.name for p in d.glob("*/pack.yaml")))
-    return list(dict.fromkeys(ids))
 
 
 def resolve(ref: str | Path) -> Path:
@@ -331,3 +317,13 @@ def _loc(parts: tuple[Any, ...], prefix: str = "") -> str:
 def pack_snapshot(loaded: LoadedPack) -> dict[str, Any]:
     """The validated pack as plain data, stored with assessments so grades replay exactly."""
     return loaded.pack.model_dump(mode="json", by_alias=True)
+
+
+def question_labels(pack_id: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """Question texts and option labels of a pack, for showing stored answers; empty if the pack is gone (or
+    does not load)."""
+    try:
+        pack = load_pack(pack_id).pack
+    except Exception:
+        return {}, {}
+    return {q.id: q.text for q in pack.questions}, {(q.id, o.id): o.label for q in pack.questions for o in q.options}

@@ -396,7 +396,10 @@ def _cached_page(ctx: Any, f: Any) -> Any:
 
 
 def cmd_show(ctx: Any) -> int:
-    d = ctx.client.show_review(ctx.args.review)
+    d = _cached_detail(ctx)
+    if d is None:
+        d = ctx.client.show_review(ctx.args.review)
+        _keep_crosswalks(ctx, d)
     if ctx.json:
         output.emit_json(d.to_json())
         return 0
@@ -414,7 +417,7 @@ def cmd_show(ctx: Any) -> int:
                      [(k, v, grade_text(a["dimension_levels"][k])) for k, v in sorted(a["dimension_scores"].items(), key=lambda kv: (-kv[1], kv[0]))],
                      caption=f"triggers fired: {', '.join(a['triggers_fired']) or 'none'}; base {a['base_grade']} -> grade {a['grade']}")
     if d.assessments and d.assessments[0]["answers"]:
-        text, labels = ctx.client.questionnaire_labels(d.assessments[0]["pack_id"])
+        text, labels = _question_labels(ctx, d.assessments[0]["pack_id"])
         rank = {q: i for i, q in enumerate(text)}
         answers = sorted(d.assessments[0]["answers"].items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
         output.table("Questionnaire answers", ["question", "answer"],
@@ -434,6 +437,38 @@ def cmd_show(ctx: Any) -> int:
     if d.trail:
         output.table("Audit trail", ["#", "when", "actor", "action"], [(t["id"], when(_dt(t["at"])), t["actor"], t["action"]) for t in d.trail])
     return 0
+
+
+def _cached_detail(ctx: Any) -> Any:
+    """The review through the compiled-SQL cache (``review.services.showing.cached_detail``): a SQLite file in direct
+    mode, the statements compiled by an earlier ``show`` for these sources and this schema revision; else None.
+    A bad review id is refused here as by the usual path."""
+    if ctx.remote:
+        return None
+    from review.services.showing import cached_detail
+
+    s = ctx.settings
+    return cached_detail(ctx.args.database or s.database, s.home, ctx.args.review, frameworks=s.frameworks)
+
+
+def _keep_crosswalks(ctx: Any, d: Any) -> None:
+    """In direct mode, keep the crosswalks of the review's pack (``showing.framework_coverage``, the packs already
+    loaded by this process) so that the next ``show`` loads no pack; the frameworks shown stay ``d``'s."""
+    if ctx.remote:
+        return
+    from review.services.showing import framework_coverage
+
+    framework_coverage(d.review["policy_id"], d.controls, ctx.settings.frameworks, ctx.settings.home)
+
+
+def _question_labels(ctx: Any, pack_id: str) -> Any:
+    """The questions' wording and the options' labels of a pack: in direct mode as kept for the installed packs
+    (``review.services.showing.question_labels``), else from the server."""
+    if ctx.remote:
+        return ctx.client.questionnaire_labels(pack_id)
+    from review.services.showing import question_labels
+
+    return question_labels(pack_id, ctx.settings.home)
 
 
 def _frameworks_met(frameworks: list[dict[str, Any]]) -> None:

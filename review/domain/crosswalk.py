@@ -9,9 +9,10 @@ in every framework.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from policies.schema import Control, PolicyPack
+if TYPE_CHECKING:  # annotations only: ``obligations_met`` runs on kept crosswalks without the pack schema (``show``)
+    from policies.schema import Control, PolicyPack
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,8 @@ def obligations_met(walk: Crosswalk, verified: Mapping[str, Sequence[str]]) -> l
     return [Met(oid, links[0].obligation_title, tuple(x.control for x in links),
                 tuple(dict.fromkeys(e for x in links for e in verified[x.control])))
             for oid, links in by_obligation.items()]
+
+
+def verified_evidence(controls: Sequence[Any]) -> dict[str, list[str]]:
+    """Control id -> its evidence as shown (file name and the start of its sha256), for the VERIFIED controls of a review."""
+    return {c.control_id: [f"{e['filename']} {e['sha256'][:16]}" for e in c.evidence] for c in controls if c.status == "VERIFIED"}

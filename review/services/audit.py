@@ -439,10 +439,18 @@ def personal_read(db: Database, *, actor: str, what: str, entity: str, entity_id
 
 
 # ---- reading -----------------------------------------------------------------------------------
-def trail(session: Session, entity: str, entity_id: Any, limit: int = 200) -> list[AuditLog]:
-    return list(session.exec(
-        select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id)).order_by(col(AuditLog.id)).limit(limit)
-    ).all())
+TRAIL_LIMIT = 200
+
+
+def trail(session: Session, entity: str, entity_id: Any, limit: int = TRAIL_LIMIT) -> list[AuditLog]:
+    return list(session.exec(trail_statement(entity, entity_id, limit)).all())
+
+
+def trail_statement(entity: str, entity_id: Any, limit: int = TRAIL_LIMIT) -> Any:
+    """The rows of one entity's trail, oldest first: ``entity_id`` compared as text, or a bind parameter (``show``
+    compiles the statement once with its review id as ``rid_text``, ``review.services.showing``)."""
+    eid = entity_id if isinstance(entity_id, sa.BindParameter) else str(entity_id)
+    return select(AuditLog).where(AuditLog.entity == entity, AuditLog.entity_id == eid).order_by(col(AuditLog.id)).limit(limit)
 
 
 def recent(db: Database, *, review_id: int | None = None, limit: int = 50) -> list[AuditLog]:

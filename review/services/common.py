@@ -16,6 +16,9 @@ from review.domain.duties import Actor, ProductContext, Role, parse_roles
 from review.domain.grades import Grade
 from review.domain.lifecycle import CaseState, Gate, Status
 from review.errors import Conflict, Forbidden, InvalidInput, NotFound
+from review.services.ids import parse_id as parse_id  # re-exported: the use cases read ids through common
+from review.services.ids import parse_review_id as parse_review_id
+from review.services.ids import review_not_found
 from review.services.tables import table_of
 from review.store.db import utcnow
 from review.store.models import Assessment, ConflictDeclaration, ControlRequirement, Decision, Product, Review, User
@@ -57,24 +60,6 @@ def actor_of(user: User, conflicts: Iterable[str] = ()) -> Actor:
 def active_users(session: Session) -> list[User]:
     """Every active user, by username."""
     return list(session.exec(select(User).where(col(User.active).is_(True)).order_by(col(User.username))).all())
-
-
-def parse_id(value: Any, what: str, *, prefix: str = "", hint: str = "") -> int:
-    """A positive record id from user input ("12", "#12", or ``prefix`` + "12"), or InvalidInput naming ``what``."""
-    text = str(value).strip().lstrip("#")
-    if prefix and text.upper().startswith(prefix):
-        text = text[len(prefix):]
-    try:
-        n = int(text)
-    except ValueError:
-        raise InvalidInput(f"{what} {value!r} is not a number{hint}") from None
-    if n <= 0:
-        raise InvalidInput(f"{what} {value!r} must be positive")
-    return n
-
-
-def parse_review_id(value: Any) -> int:
-    return parse_id(value, "review id", prefix="R-", hint=" (e.g. 12 or R-12)")
 
 
 def initiation_assessment(session: Session, review_id: int) -> Assessment | None:
@@ -126,9 +111,9 @@ def expect_version(review: Review, expected_version: int | None) -> None:
                        f"{review.version}: {review.gate}/{review.status}); reload it and try again")
 
 
-_REVIEW_AND_PRODUCT = (select(Review, Product).join(Product, col(Product.id) == col(Review.product_id))
+REVIEW_AND_PRODUCT = (select(Review, Product).join(Product, col(Product.id) == col(Review.product_id))
                        .where(col(Review.id) == sa.bindparam("rid")))
-_REVIEW_AND_PRODUCT_LOCKED = _REVIEW_AND_PRODUCT.with_for_update(of=Review).execution_options(populate_existing=True)
+REVIEW_AND_PRODUCT_LOCKED = REVIEW_AND_PRODUCT.with_for_update(of=Review).execution_options(populate_existing=True)
 
 
 def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:
@@ -136,9 +121,9 @@ def get_review(session: Session, review_id: Any) -> tuple[Review, Product]:
     rid = parse_review_id(review_id)
     locking = session.info.get("write") and session.get_bind().dialect.name == "postgresql"
     # one query for both, the review locked in a write transaction; built once (it runs in every use case)
-    row = session.execute(_REVIEW_AND_PRODUCT_LOCKED if locking else _REVIEW_AND_PRODUCT, {"rid": rid}).first()
+    row = session.execute(REVIEW_AND_PRODUCT_LOCKED if locking else REVIEW_AND_PRODUCT, {"rid": rid}).first()
     if row is None:
-        raise NotFound(f"review {rid} does not exist; `ethics-review list` shows the reviews")
+        raise review_not_found(rid)
     return row[0], row[1]
 
 

@@ -46,10 +46,6 @@ def overdue_counts(db: Database, *, now: datetime | None = None) -> dict[str, An
 
 def questionnaire_labels(pack_id: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
     """Question texts and option labels of a pack, for showing stored answers; empty if the pack is gone."""
-    from policies.loader import load_pack
+    from policies.loader import question_labels
 
-    try:
-        pack = load_pack(pack_id).pack
-    except Exception:
-        return {}, {}
-    return {q.id: q.text for q in pack.questions}, {(q.id, o.id): o.label for q in pack.questions for o in q.options}
+    return question_labels(pack_id)

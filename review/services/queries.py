@@ -6,8 +6,7 @@ them from any thread.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,10 +15,11 @@ from sqlmodel import col, select
 
 from review.domain.grades import Grade
 from review.domain.lifecycle import AWAITING_COMMITTEE
-from review.services import audit, listing
-from review.services.common import get_review
+from review.services import audit, listing, showing
+from review.services.common import REVIEW_AND_PRODUCT, get_review
 from review.services.listing import (SORT_KEYS, TRIGRAM, Page, ReviewFilter, ReviewRow, check_page_args, list_params, search_kind,
                                      shape)
+from review.services.showing import ControlView, ReviewDetail, _jsonable  # noqa: F401  (re-exported: the detail's types)
 from review.store.db import Database
 from review.store.models import PRODUCT_NAME_FTS, Assessment, ControlRequirement, Decision, Evidence, Product, Review
 
@@ -187,59 +187,46 @@ def _compiled(db: Database, stmt: sa.Select[Any], params: dict[str, Any]) -> dic
     return {"sql": c.string, "binds": binds, "datetimes": [i for i, c_ in enumerate(stmt.selected_columns) if _is_datetime(c_.type)]}
 
 
-@dataclass
-class ControlView:
-    control_id: str
-    title: str
-    dimension: str
-    required_from: str
-    verify_gate: str
-    status: str
-    evidence_expected: str
-    rationale: str | None
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+_show_tried: set[tuple[str, str]] = set()
 
 
-@dataclass
-class ReviewDetail:
-    """One review in full, as JSON-ready dicts (times are ISO 8601 text)."""
+@functools.cache
+def show_statements() -> dict[str, Any]:
+    """The statements of ``show_review`` by name (``showing.STATEMENTS``), with the named parameters ``rid`` (the
+    review's id) and ``rid_text`` (the same as text, as the audit log keeps it): run here, compiled for
+    ``showing.cached_detail``."""
+    from review.store.models_followup import GateReport
 
-    review: dict[str, Any]
-    product: dict[str, Any]
-    assessments: list[dict[str, Any]]
-    controls: list[ControlView]
-    decisions: list[dict[str, Any]]
-    trail: list[dict[str, Any]]
-    #: what the automatic gate steps found (per gate and round)
-    gate_reports: list[dict[str, Any]] = field(default_factory=list)
-    #: per tracked framework, the obligations the verified controls meet (``policies.crosswalk.coverage``)
-    frameworks: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+    rid: sa.BindParameter[int] = sa.bindparam("rid", type_=sa.Integer())
+    return {
+        "review": REVIEW_AND_PRODUCT,
+        "assessments": select(Assessment).where(col(Assessment.review_id) == rid).order_by(col(Assessment.id)),
+        "controls": select(ControlRequirement).where(col(ControlRequirement.review_id) == rid).order_by(col(ControlRequirement.control_id)),
+        "evidence": select(Evidence).where(col(Evidence.review_id) == rid).order_by(col(Evidence.id)),
+        "decisions": select(Decision).where(col(Decision.review_id) == rid).order_by(col(Decision.id)),
+        "trail": audit.trail_statement("review", sa.bindparam("rid_text", type_=sa.String())),
+        "gate_reports": select(GateReport).where(col(GateReport.review_id) == rid).order_by(col(GateReport.id)),
+    }
 
 
 def show_review(db: Database, review_id: Any) -> ReviewDetail:
+    """One review in full. On SQLite its statements are also kept compiled (``showing.remember``) for
+    ``showing.cached_detail``, which must give the same ``ReviewDetail``."""
+    if db.is_sqlite and showing.compiled(db.data_dir) is None and (db.url, str(db.data_dir)) not in _show_tried:
+        _show_tried.add((db.url, str(db.data_dir)))  # once per process: a database not at head is not asked again
+        entry = _show_compiled(db)
+        if entry is not None:
+            showing.remember(db.data_dir, entry)
+    st = show_statements()
     with db.reading() as s:
         review, product = get_review(s, review_id)
-        assessments = s.exec(select(Assessment).where(Assessment.review_id == review.id).order_by(col(Assessment.id))).all()
-        controls = s.exec(select(ControlRequirement).where(ControlRequirement.review_id == review.id).order_by(col(ControlRequirement.control_id))).all()
-        evidence = s.exec(select(Evidence).where(Evidence.review_id == review.id).order_by(col(Evidence.id))).all()
-        decisions = s.exec(select(Decision).where(Decision.review_id == review.id).order_by(col(Decision.id))).all()
-        trail = audit.trail(s, "review", review.id)
-        from review.store.models_followup import GateReport
-
-        reports = s.exec(select(GateReport).where(GateReport.review_id == review.id).order_by(col(GateReport.id))).all()
+        params = {"rid": review.id, "rid_text": str(review.id)}
+        assessments = s.exec(st["assessments"], params=params).all()
+        controls = s.exec(st["controls"], params=params).all()
+        evidence = s.exec(st["evidence"], params=params).all()
+        decisions = s.exec(st["decisions"], params=params).all()
+        trail = s.exec(st["trail"], params=params).all()
+        reports = s.exec(st["gate_reports"], params=params).all()
         by_control: dict[str, list[dict[str, Any]]] = {}
         for e in evidence:
             by_control.setdefault(e.control_id, []).append(
@@ -250,15 +237,23 @@ def show_review(db: Database, review_id: Any) -> ReviewDetail:
                              c.evidence_expected, c.rationale, by_control.get(c.control_id, [])) for c in controls]
         # JSON-ready (times as ISO text): the same data locally and from the review server.
         return ReviewDetail(
-            review={**review.model_dump(mode="json"), "grade_label": review.grade_label or review.grade},
+            review={**_dump(review), "grade_label": review.grade_label or review.grade},
             product={**product.profile, "id": product.id, "created_at": product.created_at.isoformat()},
-            assessments=[a.model_dump(mode="json") for a in assessments],
+            assessments=[_dump(a) for a in assessments],
             controls=views,
-            decisions=[d.model_dump(mode="json") for d in decisions],
-            trail=[t.model_dump(mode="json", exclude={"prev_hash", "state", "state_keys", "mac", "fmt"}) for t in trail],
-            gate_reports=[g.model_dump(mode="json") for g in reports],
+            decisions=[_dump(d) for d in decisions],
+            trail=[_dump(t, showing.TRAIL_EXCLUDE) for t in trail],
+            gate_reports=[_dump(g) for g in reports],
             frameworks=_frameworks(review.policy_id, views),
         )
+
+
+def _dump(row: Any, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``row.model_dump(mode="json")`` with its fields in the model's order: a row the ORM loaded dumps them in the
+    order its attributes were set, which varies from process to process (string hashing), and ``show --json`` should
+    print the same text every time (``showing.cached_detail`` dumps in this order too)."""
+    d = row.model_dump(mode="json", exclude=set(exclude) or None)
+    return {k: d[k] for k in type(row).model_fields if k in d}
 
 
 def _frameworks(policy_id: str, views: list[ControlView]) -> list[dict[str, Any]]:
@@ -267,6 +262,66 @@ def _frameworks(policy_id: str, views: list[ControlView]) -> list[dict[str, Any]
     from review.settings import load_settings
 
     return coverage(policy_id, verified_evidence(views), load_settings().frameworks)
+
+
+def _column_kind(t: Any) -> str | None:
+    """How ``showing`` reads a column of this type back as the ORM does: ``datetime`` (UTCDateTime), ``json``,
+    ``bool``, "" (the value as SQLite gives it: integers and text); None: a type it does not know (no fast path)."""
+    from sqlmodel.sql.sqltypes import UTCDateTime
+
+    if isinstance(t, UTCDateTime):
+        return "datetime"
+    if isinstance(t, sa.types.TypeDecorator):
+        plain = type(t).process_result_value is sa.types.TypeDecorator.process_result_value
+        return "" if plain and isinstance(t.impl, (sa.String, sa.Integer)) else None  # e.g. SQLModel's AutoString
+    if isinstance(t, sa.JSON):
+        return "json"
+    if isinstance(t, sa.Boolean):
+        return "bool"
+    if isinstance(t, (sa.String, sa.Integer)) and not isinstance(t, (sa.Enum, sa.DateTime)):
+        return ""
+    return None
+
+
+def _show_compiled(db: Database) -> dict[str, Any] | None:
+    """``show_statements`` compiled for ``showing.cached_detail``: per statement its SQL, its ``?`` parameters in
+    order ([name, the value of a constant such as the trail's limit]) and its columns ([table, column]); per table
+    its model's fields in order with the kind of each (``_column_kind``); and the schema revision (``heads``). None
+    when the database is not at the head revision or a column has a type the fast path does not read: ``show``
+    then always takes this path."""
+    from review.store.migrate import current_revisions, head_revisions
+    from review.store.models_followup import GateReport
+
+    heads = head_revisions()
+    if current_revisions(db) != set(heads):
+        return None
+    models = {"review": Review, "product": Product, "assessment": Assessment, "control_requirement": ControlRequirement,
+              "evidence": Evidence, "decision": Decision, "audit_log": audit.AuditLog, "gate_report": GateReport}
+    assert tuple(models) == showing.TABLES
+    tables: dict[str, list[list[str]]] = {}
+    for name, model in models.items():
+        fields = []
+        for f in model.model_fields:
+            column = model.__table__.c.get(f)  # type: ignore[attr-defined]
+            kind = _column_kind(column.type) if column is not None else None
+            if kind is None:
+                return None
+            fields.append([f, kind])
+        tables[name] = fields
+    params = {"rid": 1, "rid_text": "1"}
+    statements = {}
+    for name, stmt in show_statements().items():
+        c = stmt.compile(dialect=db.read_engine.dialect)
+        assert c.positiontup is not None  # SQLite's paramstyle is positional (qmark)
+        columns = []
+        for column in stmt.selected_columns:
+            table = getattr(column, "table", None)
+            if table is None or table.name not in tables or column.key not in dict(tables[table.name]):
+                return None
+            columns.append([table.name, column.key])
+        statements[name] = {"sql": c.string, "columns": columns,
+                            "binds": [[n, None if n in params else c.params.get(n)] for n in c.positiontup]}
+    return {"heads": heads, "tables": tables, "statements": statements}
 
 
 def grade_distribution(db: Database) -> dict[str, int]:

@@ -3,7 +3,8 @@
 A guard on start-up cost that times nothing: ``--help`` and a parse error must not pay for the
 store, the use cases, Rich, YAML or Prefect; reading reviews (``list``, ``show``) must not pay for
 Prefect, Textual or the audit engine, and a listing loads no policy pack. On SQLite a listing whose
-query shape was listed before runs its compiled SQL without SQLAlchemy, the store or the models.
+query shape was listed before runs its compiled SQL without SQLAlchemy, the store or the models, and so
+does a ``show`` after the first, which loads no policy pack either.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ PARSER_ONLY_FORBIDS = ("prefect", "sqlalchemy", "sqlmodel", "pydantic", "pydanti
 #: never needed to read reviews
 READ_FORBIDS = ("prefect", "textual", "flows", "tui", "httpx", "review.client.remote", "review.services.content_audit",
                 "review.domain.content")
+#: never needed by a ``show`` whose SQL and packs are kept (SQLite): no ORM, store or pack loading
+SHOW_CACHED_FORBIDS = ("sqlalchemy", "sqlmodel", "alembic", "review.store", "review.services.queries", "review.services.audit",
+                       "review.services.common", "review.client.local", "policies.loader", "policies.schema", "policies.crosswalk",
+                       "yaml", "pydantic_settings", "asyncio")
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, set[str], str]:
@@ -91,6 +96,24 @@ def test_list_and_show_import_no_prefect_textual_or_audit_engine(env: dict[str, 
     assert code == 0 and "Questionnaire answers" in text, text
     assert loaded(modules, READ_FORBIDS) == []
     assert "policies.loader" in modules  # the questions' wording comes from the pack
+
+    # ``show`` compiled its SQL and kept the packs' crosswalks and labels (SQLite): the next one reads the review with
+    # the sqlite3 module alone and loads no pack, printing the same text.
+    code2, modules2, text2 = run(env, "show", str(rid))
+    code_json, _, json_slow = run(env, "show", str(rid), "--json")
+    assert code2 == 0 and text2 == text, text2
+    if db.is_sqlite:
+        assert loaded(modules2, READ_FORBIDS + SHOW_CACHED_FORBIDS) == []
+        for bad, exit_code, message in (("999999", 3, "review 999999 does not exist"), ("abc", 2, "review id 'abc' is not a number")):
+            code3, modules3, text3 = run(env, "show", bad)
+            assert code3 == exit_code and message in text3 and "sqlalchemy" not in modules3, text3
+    else:
+        assert "sqlalchemy" in modules2
+    (tmp := db.data_dir / "cache").mkdir(exist_ok=True)
+    for f in tmp.glob("show-*.json"):
+        f.unlink()  # the usual path again: the same JSON text
+    code4, _, json_usual = run(env, "show", str(rid), "--json")
+    assert code_json == code4 == 0 and json_slow == json_usual
 
 
 def test_bench_cli_figures_and_no_leftovers(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

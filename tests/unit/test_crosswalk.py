@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-import policies.loader as loader
+import policies.installed as installed
 from policies.loader import PACKS_DIR, available_packs, load_pack
 from policies.schema import PolicyPack
 from review.domain import grading
@@ -66,7 +66,7 @@ def test_maps_to_errors_name_the_pack_control_field_and_value(tmp_path: Path, ma
 
 def test_a_known_framework_whose_pack_is_not_installed_is_taken_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     d = _pack(tmp_path, "my-eu", _maps(**{"ART4-LIT": {"nist-ai-rmf": ["GOVERN 1"]}}))
-    monkeypatch.setattr(loader, "PACKS_DIR", tmp_path / "none-installed")
+    monkeypatch.setattr(installed, "PACKS_DIR", tmp_path / "none-installed")
     assert load_pack(d).pack.control("ART4-LIT").maps_to == {"nist-ai-rmf": ["GOVERN 1"]}  # type: ignore[union-attr]
     d2 = _pack(tmp_path, "my-eu-2", _maps(**{"ART4-LIT": {"nist-csf": ["PR.AT"]}}))
     with pytest.raises(InvalidInput, match="unknown framework 'nist-csf'"):
