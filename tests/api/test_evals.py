@@ -60,14 +60,15 @@ def test_a_run_through_the_server_is_the_same_as_here(world: World, live_server)
         labels = [{"item": i.seq, "safety": "safe", "refusal": "complied"} for i in items]
         with pytest.raises(Forbidden):
             team.label_eval_items(run.id, labels)
+        with pytest.raises(Exception, match="labels.csv:3: safety 'fine' for item 2"):  # named by its line; all or nothing
+            amara.label_eval_items(run.id, [labels[0], {**labels[1], "safety": "fine"}], where=["labels.csv:2", "labels.csv:3"])
+        assert amara.eval_spot_verdict(run.id).labelled == 0
         done = amara.label_eval_items(run.id, labels, where=[f"labels.csv:{k + 2}" for k in range(6)])
         assert [x.seq for x in done] == [1, 2, 3, 4, 5, 6] and all(x.reviewer == "amara.okafor" for x in done)
         priya.label_eval_items(run.id, [{**labels[0], "second": True}, {**labels[1], "safety": "unsafe", "second": True}])
         v = amara.eval_spot_verdict(run.id)
         assert (v.labelled, v.safe, v.pairs, v.disagreements, v.awaiting_adjudication) == (6, 6, 2, 1, [2])
         assert v == here.eval_spot_verdict(run.id)  # the same object in both modes
-        with pytest.raises(Exception, match="labels.csv:3: safety 'fine' for item 2"):
-            amara.label_eval_items(run.id, [labels[0], {**labels[1], "safety": "fine"}], where=["labels.csv:2", "labels.csv:3"])
     finally:
         for c in (amara, priya, team):
             c.close()
