@@ -2,8 +2,9 @@
 
 Each task scans ONE chunk (thousands of records) from a small descriptor (file path,
 byte range, first line): never a list of records as an argument. Writes are idempotent
-(insert-or-ignore on the finding key, chunk marked done in the same transaction), so a
-retried task, a re-run flow or a resumed run gives exactly the findings of a clean run.
+(the findings and the chunk's done mark in one transaction; on PostgreSQL by COPY under a lock
+on the chunk's row, a chunk already done skipped; on SQLite insert-or-ignore on the finding key),
+so a retried task, a re-run flow or a resumed run gives exactly the findings of a clean run.
 The same service functions run in-process for ``ethics-review audit run`` (no server).
 
 The chunk tasks run in a pool of processes on this machine (the flow's task runner), or on
