@@ -44,7 +44,9 @@ PROCESSES: TaskRunner[Any] = ProcessPoolTaskRunner()  # the default: the chunk t
 def scan_audit_chunk(descriptor: dict, database_url: str) -> dict:
     """Scan and persist one chunk (a chunk already done is skipped)."""
     quiet_task_runs()
-    return content_audit.process_chunk(database(database_url), descriptor)
+    out = content_audit.process_chunk(database(database_url), descriptor)
+    content_audit.freeze_once()  # the filter is compiled now (the first chunk): later chunks collect less
+    return out
 
 
 def quiet_task_runs() -> None:
