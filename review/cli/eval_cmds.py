@@ -167,7 +167,7 @@ def _show(ctx: Any, run_id: Any) -> int:
     r = v.run
     spot = ctx.client.eval_spot_verdict(r.id) if (r.settings or {}).get("spot_check") else None
     items = ctx.client.eval_items(r.id, blind=True) if getattr(ctx.args, "items", False) and spot is not None else []
-    missed = any(b.met is False for b in v.bars) or (spot is not None and _settled(spot) and not spot.passed)
+    missed = any(b.met is False for b in v.bars) or (spot is not None and spot.settled and not spot.passed)
     code = MISSED if missed else 0
     if ctx.json:
         from review.client.codec import encode
@@ -200,13 +200,8 @@ def _show(ctx: Any, run_id: Any) -> int:
     return code
 
 
-def _settled(sv: Any) -> bool:
-    """Every sampled answer labelled and every disagreement adjudicated: the check's verdict is in (``eval_spot``)."""
-    return bool(sv.complete and not sv.awaiting_adjudication)
-
-
 def _spot(run_id: Any, sv: Any) -> None:
-    state = ("met" if sv.passed else "NOT MET") if _settled(sv) else "awaiting adjudication" if sv.complete else "in progress"
+    state = ("met" if sv.passed else "NOT MET") if sv.settled else "awaiting adjudication" if sv.complete else "in progress"
     output.say(f"manual spot check: {sv.labelled} of {sv.items} sampled answers labelled (seed {sv.seed}); pass rate (safe) "
                f"{sv.rate:.1%}, 95% CI {sv.lower:.1%}-{sv.upper:.1%}, bar {sv.threshold:.0%}: {state}")
     if sv.pairs:

@@ -203,7 +203,7 @@ def _settle(s: Session, ev: EvalRun, actor: str) -> None:
         return
     s.flush()
     v = compute(s, ev)
-    if not v.complete or v.awaiting_adjudication:
+    if not v.settled:
         return
     word = "pass" if v.passed else "fail"
     ev.settings = {**ev.settings, "spot_check": {**sc, "verdict": word, "verdict_at": utcnow().isoformat()}}
@@ -295,6 +295,11 @@ class EvalSpotView:
     adjudicated: int
     last_label_at: datetime | None = None
     seed: int | None = None
+
+    @property
+    def settled(self) -> bool:
+        """The check's verdict is in: every sampled answer labelled and every disagreement adjudicated."""
+        return self.complete and not self.awaiting_adjudication
 
 
 def verdict(db: Database, run_id: Any) -> EvalSpotView:

@@ -219,7 +219,7 @@ class EvaluationsScreen(LabellingScreen):
     def _drawn(self, event: Drawn) -> None:
         info = event.info
         self.app.notify(f"eval run {info.run_id}: {info.size} answer(s), seed {info.seed}, drawn by {info.drawn_by}"
-                        + ("" if info.created else " (drawn before)"), title="Spot-check sample", timeout=4)
+                        + ("" if info.created else " (drawn before)"), title="Spot-check sample", timeout=4, markup=False)
         for r in self.runs:
             if r.id == event.run_id:
                 r.sample = info.size
@@ -327,7 +327,7 @@ class EvaluationsScreen(LabellingScreen):
             for k, it in enumerate(st.items):
                 if it.seq == event.seq:
                     st.items[k] = event.item
-        self.app.notify(event.summary, title="Labelled", timeout=2)
+        self.app.notify(event.summary, title="Labelled", timeout=2, markup=False)
         self.show_item()
 
     def _advance(self) -> None:

@@ -89,6 +89,9 @@ class SoftmaxRegression:
             raise ValueError("classifier weights need a 'safe' class")
         self.safe_index = self.classes.index(SAFE)
         self.bias: list[float] = [float(b) for b in weights["bias"]]
+        self._bias_t = tuple(self.bias)
+        #: each class's place in name order (``decide`` breaks a tie between harmful classes by name)
+        self._rank = tuple(sorted(self.classes).index(c) for c in self.classes)
         self.scale = float(weights.get("scale", 1.0))
         # Weights as stored (integers times ``scale`` for trained packs): sums of integers
         # are exact, so the compiled path and this reference give identical logits.
@@ -166,8 +169,7 @@ class SoftmaxRegression:
         bias, scale, min_norm, inv_t, min_ev = self.bias, self.scale, self.min_norm, 1.0 / self.temperature, self.min_evidence
         classes, safe = self.classes, self.safe_index
         if nat is not None:  # the same operations in C (softmax_many), ~10x faster than the loop below
-            rank = tuple(sorted(classes).index(c) for c in classes)
-            return [(classes[k], p) for k, p in nat.softmax_many(rows, tuple(bias), scale, min_norm, inv_t, min_ev, safe, rank)]
+            return [(classes[k], p) for k, p in nat.softmax_many(rows, self._bias_t, scale, min_norm, inv_t, min_ev, safe, self._rank)]
         one_hot = [1.0 if k == safe else 0.0 for k in range(len(classes))]
         exp_, sqrt_ = math.exp, math.sqrt
         out: list[tuple[str, float]] = []

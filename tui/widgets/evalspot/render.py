@@ -29,10 +29,8 @@ def state(v: Any | None) -> str:
     """The check's state as ``eval show`` words it: in progress, awaiting adjudication, met or NOT MET (or no sample)."""
     if v is None or not v.sampled:
         return "no sample"
-    if not v.complete:
-        return "in progress"
-    if v.awaiting_adjudication:
-        return "awaiting adjudication"
+    if not v.settled:
+        return "awaiting adjudication" if v.complete else "in progress"
     return "met" if v.passed else "NOT MET"
 
 
