@@ -22,7 +22,10 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "i"}
 LEET_TABLE = str.maketrans(LEET)
@@ -133,7 +136,9 @@ def _fold_maps() -> tuple[dict[int, str], dict[int, str]]:
             h.update(f"{unicodedata.unidata_version}|{sys.version_info[:2]}".encode())
             path = folder / f"fold-{h.hexdigest()[:32]}.json"
             data = json.loads(path.read_bytes())  # JSON, not pickle: a cache file never runs code
-            return {int(k): str(v) for k, v in data["one"].items()}, {int(k): str(v) for k, v in data["multi"].items()}
+            maps = {int(k): str(v) for k, v in data["one"].items()}, {int(k): str(v) for k, v in data["multi"].items()}
+            os.utime(path)  # recently used: pruned last
+            return maps
         except (OSError, ValueError, KeyError, TypeError, AttributeError, AssertionError):
             pass
     t2s = _t2s()
@@ -154,10 +159,23 @@ def _fold_maps() -> tuple[dict[int, str], dict[int, str]]:
         (one if len(f) == 1 else multi)[cp] = f
     if path is not None:
         _store(path, json.dumps({"one": one, "multi": multi}, ensure_ascii=False).encode())
-        for old in path.parent.glob("fold-*.json"):  # an earlier version's maps
+        _prune_fold_maps(path)
+    return one, multi
+
+
+FOLD_MAPS_KEPT = 4  # versions of the fold maps kept in the cache directory (about 1 MB each)
+
+
+def _prune_fold_maps(path: Path) -> None:
+    """Keep the ``FOLD_MAPS_KEPT`` most recently used fold-map files beside ``path`` (an earlier version's, or another
+    installed version's sharing the directory: each reads its own, and none is recomputed while it is in use)."""
+    try:
+        files = sorted(path.parent.glob("fold-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[FOLD_MAPS_KEPT:]:
             if old != path:
                 old.unlink(missing_ok=True)
-    return one, multi
+    except OSError:
+        pass
 
 
 @functools.cache

@@ -78,3 +78,26 @@ def test_the_fold_maps_are_cached_as_data_and_equal_the_computed_ones(tmp_path, 
         assert normalize._fold_maps() == want
         assert path.read_bytes() != damage  # stored again
     assert want[0][ord("A")] == "a" and want[0][ord("Ｋ")] == "k" and want[1][0x200B] == ""  # and the maps are the fold
+
+
+def test_fold_maps_of_other_versions_sharing_the_cache_are_kept_up_to_a_few(tmp_path, monkeypatch):
+    """Two installed versions sharing one cache directory each keep their own fold maps (neither recomputes the
+    other's away); only the least recently used beyond ``FOLD_MAPS_KEPT`` go."""
+    import os
+
+    from review.domain.content import normalize
+
+    monkeypatch.setenv(matcher.ENV_CACHE, str(tmp_path))
+    others = []
+    for k in range(normalize.FOLD_MAPS_KEPT + 1):  # other versions' files, oldest first
+        p = tmp_path / f"fold-{k:032d}.json"
+        p.write_text("{}")
+        os.utime(p, (1_000_000 + k, 1_000_000 + k))
+        others.append(p)
+    normalize._fold_maps()  # computes and stores this version's
+    (mine,) = [p for p in tmp_path.glob("fold-*.json") if p not in others]
+    kept = sorted(p.name for p in tmp_path.glob("fold-*.json"))
+    assert kept == sorted([mine.name] + [p.name for p in others[-(normalize.FOLD_MAPS_KEPT - 1):]])
+    os.utime(mine, (1, 1))  # long unused, then read: used again, so not the next to go
+    normalize._fold_maps()
+    assert mine.stat().st_mtime > 1_000_000
