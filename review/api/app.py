@@ -14,7 +14,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -26,7 +26,7 @@ from review.api.auth import Authenticator, RateLimiter, TooManyRequests
 from review.api.oidc import OidcConfig, OidcVerifier
 from review.client.codec import encode
 from review.client.local import LocalClient
-from review.errors import InvalidInput, ReviewError, problem_of
+from review.errors import Conflict, InvalidInput, ReviewError, problem_of
 from review.services.tokens import Principal
 from review.settings import Settings
 from review.store.db import Database
@@ -49,10 +49,46 @@ class ServerState:
     settings: Settings
     auth: Authenticator
     feedback_limiter: RateLimiter
-    audit_errors: dict[int, str] = field(default_factory=dict)
-    audit_threads: dict[int, threading.Thread] = field(default_factory=dict)
-    eval_errors: dict[int, tuple[str, str]] = field(default_factory=dict)  # run -> (problem type, message)
-    eval_threads: dict[int, threading.Thread] = field(default_factory=dict)
+    audits: Background = field(default_factory=lambda: Background("audit run", "being scanned"))
+    evals: Background = field(default_factory=lambda: Background("eval run", "being run"))
+
+
+class Background:
+    """Runs of one kind worked on by server threads, one thread per run at most: ``start`` refuses a second while
+    the first lives (``Conflict``), and what stopped a run is kept for its ``/progress`` (``status``)."""
+
+    def __init__(self, what: str, doing: str):
+        self.what, self.doing = what, doing
+        self._lock = threading.Lock()  # one check-and-start at a time: two requests never both start a run
+        self._threads: dict[int, threading.Thread] = {}
+        self._errors: dict[int, tuple[str, str]] = {}  # run -> (problem type, message)
+
+    def start(self, run_id: int, work: Callable[[], object]) -> None:
+        """``work()`` on a new thread for run ``run_id``; a ``ReviewError`` or any other exception it raises is
+        reported through ``status`` (and logged when unexpected); the command's resume continues where it stopped."""
+        with self._lock:
+            if (t := self._threads.get(run_id)) is not None and t.is_alive():
+                raise Conflict(f"{self.what} {run_id} is already {self.doing} on the server; poll its progress")
+            self._errors.pop(run_id, None)
+
+            def target() -> None:
+                try:
+                    work()
+                except ReviewError as exc:
+                    self._errors[run_id] = (problem_of(exc)[1], exc.message)
+                except Exception as exc:
+                    log.exception("%s %s failed", self.what, run_id)
+                    self._errors[run_id] = ("internal", f"{type(exc).__name__}: {exc}")
+
+            t = threading.Thread(target=target, name=f"{self.what.replace(' ', '-')}-{run_id}", daemon=True)
+            self._threads[run_id] = t
+            t.start()
+
+    def status(self, run_id: int) -> tuple[bool, str | None, str | None]:
+        """(a thread is working on it, what stopped it, that error's problem type)."""
+        t = self._threads.get(run_id)
+        kind, message = self._errors.get(run_id, (None, None))
+        return bool(t and t.is_alive()), message, kind
 
 
 def problem(status: int, kind: str, detail: str, *, exit_code: int, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from review.api.app import ServerState, body_chunks, client, log, ok, page_limit, state
+from review.api.app import ServerState, body_chunks, client, ok, page_limit, state
 from review.client.local import LocalClient
-from review.errors import Conflict, InvalidInput, ReviewError
+from review.errors import InvalidInput
 from review.services import content_audit as ca
 from review.services import followups
 
@@ -36,23 +35,8 @@ def _workers() -> int:
 
 def _scan_in_background(st: ServerState, run_id: int, actor: str) -> None:
     """Scan a run's pending chunks on a server thread (chunks in worker processes); a re-audit request the run
-    serves closes with its verdict, when the spot checks are done."""
-    if (t := st.audit_threads.get(run_id)) is not None and t.is_alive():
-        raise Conflict(f"audit run {run_id} is already being scanned on the server; poll its progress")
-    st.audit_errors.pop(run_id, None)
-
-    def work() -> None:
-        try:
-            ca.run_inline(st.db, run_id, actor=actor, workers=_workers())
-        except ReviewError as exc:
-            st.audit_errors[run_id] = exc.message
-        except Exception as exc:  # reported through /progress; `audit resume` continues where it stopped
-            log.exception("audit run %s failed", run_id)
-            st.audit_errors[run_id] = f"{type(exc).__name__}: {exc}"
-
-    t = threading.Thread(target=work, name=f"audit-run-{run_id}", daemon=True)
-    st.audit_threads[run_id] = t
-    t.start()
+    serves closes with its verdict, when the spot checks are done. What stops it is reported through /progress."""
+    st.audits.start(run_id, lambda: ca.run_inline(st.db, run_id, actor=actor, workers=_workers()))
 
 
 @router.post("/audits", tags=["audits"], status_code=202,
@@ -106,9 +90,7 @@ def resume(run_id: str, request: Request, c: LocalClient = Depends(client)) -> J
 def progress(run_id: str, request: Request, c: LocalClient = Depends(client)) -> JSONResponse:
     st = state(request)
     out = ca.run_progress(st.db, run_id)
-    t = st.audit_threads.get(out["run"])
-    out["scanning"] = bool(t and t.is_alive())
-    out["error"] = st.audit_errors.get(out["run"])
+    out["scanning"], out["error"], out["error_type"] = st.audits.status(out["run"])
     return JSONResponse(out)
 
 

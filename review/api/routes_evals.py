@@ -11,7 +11,6 @@ again when it resumes."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,14 +18,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from review.api.app import ServerState, client, log, ok, page_limit, state
+from review.api.app import ServerState, client, ok, page_limit, state
 from review.client.local import LocalClient
-from review.errors import Conflict, Forbidden, InvalidInput, ReviewError, problem_of
+from review.errors import Forbidden, InvalidInput
 from review.services import eval_runs
 from review.settings import endpoint_allowed, endpoint_patterns
 
 router = APIRouter()
-_STARTING = threading.Lock()  # one check-and-start of a run's thread at a time
 
 
 class EvalIn(BaseModel):
@@ -56,23 +54,7 @@ class EvalLabelsIn(BaseModel):
 
 def _ask_in_background(st: ServerState, run_id: int, actor: str) -> None:
     """Ask a run's unanswered questions on a server thread; what stops it is reported through /progress."""
-    with _STARTING:
-        if (t := st.eval_threads.get(run_id)) is not None and t.is_alive():
-            raise Conflict(f"eval run {run_id} is already being run on the server; poll its progress")
-        st.eval_errors.pop(run_id, None)
-
-        def work() -> None:
-            try:
-                eval_runs.run(st.db, run_id, actor=actor)
-            except ReviewError as exc:
-                st.eval_errors[run_id] = (problem_of(exc)[1], exc.message)
-            except Exception as exc:  # reported through /progress; `eval resume` continues where it stopped
-                log.exception("eval run %s failed", run_id)
-                st.eval_errors[run_id] = ("internal", f"{type(exc).__name__}: {exc}")
-
-        t = threading.Thread(target=work, name=f"eval-run-{run_id}", daemon=True)
-        st.eval_threads[run_id] = t
-        t.start()
+    st.evals.start(run_id, lambda: eval_runs.run(st.db, run_id, actor=actor))
 
 
 def _key_allowed(st: ServerState, name: str | None) -> None:
@@ -127,10 +109,9 @@ def progress(run_id: str, request: Request, c: LocalClient = Depends(client)) ->
     st = state(request)
     r = c.get_eval(run_id).run
     assert r.id is not None
-    t = st.eval_threads.get(r.id)
-    kind, message = st.eval_errors.get(r.id, (None, None))
+    running, message, kind = st.evals.status(r.id)
     return JSONResponse({"run": r.id, "status": r.status, "answered": r.answered, "questions": len(r.items),
-                         "running": bool(t and t.is_alive()), "error": message, "error_type": kind})
+                         "running": running, "error": message, "error_type": kind})
 
 
 @router.get("/evals", tags=["evals"], summary="Evaluation runs, newest first")

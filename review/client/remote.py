@@ -306,7 +306,8 @@ class RemoteClient(Client):
             if progress is not None:
                 progress({k: p[k] for k in ("run", "lines_total", "lines_done", "findings")})
             if p.get("error"):
-                raise ReviewError(f"audit run {run_id} stopped on the server: {p['error']}; `ethics-review audit resume {run_id}` continues it")
+                raise error_for(p.get("error_type") or "internal",
+                                f"audit run {run_id} stopped on the server: {p['error']}; `ethics-review audit resume {run_id}` continues it")
             if p["status"] != "RUNNING" and not p.get("scanning"):
                 return self.get_audit(run_id, bad_limit=1).run
             time.sleep(self.poll_interval)
