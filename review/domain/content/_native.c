@@ -218,6 +218,8 @@ struct View {
     Py_ssize_t nj, cj;
     Py_ssize_t *lp;   /* view indices of the leetspeak characters (the first pass records them) */
     Py_ssize_t clp;
+    Py_ssize_t *cs;   /* original indices of the - . _ between two ASCII letters or digits (split_tokens starts there) */
+    Py_ssize_t ncs, ccs;
 };
 
 /* One workspace, reused by every call (the GIL serializes them): no allocation per text. */
@@ -251,6 +253,19 @@ static int add_joint(View *w, Py_ssize_t at) {
     return 0;
 }
 
+static int add_cand(View *w, Py_ssize_t at) {
+    if (w->ncs == w->ccs) {
+        Py_ssize_t c = w->ccs ? 2 * w->ccs : 16;
+        Py_ssize_t *n = PyMem_Realloc(w->cs, sizeof(Py_ssize_t) * c);
+        if (!n) { PyErr_NoMemory(); return -1; }
+        w->cs = n; w->ccs = c;
+    }
+    w->cs[w->ncs++] = at;
+    return 0;
+}
+
+static inline int split_alnum(Py_UCS4 c) { return c < 128 && (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9')); }
+
 /* The match view of text into W.out[0:W.m] (0) or an exception (-1): per-character fold,
  * spaced-run join, leetspeak fold. W.st is always filled. */
 static int view_of(PyObject *text) {
@@ -272,6 +287,7 @@ static int view_of(PyObject *text) {
     Py_ssize_t o = 0, nl = 0;
     Py_ssize_t *lp = w->lp;
     int changed = 0;
+    w->ncs = 0;
     /* One pass: the per-character fold, one loop per string kind (ASCII straight from ascii_fold, the rest by
      * table), and as each view character is written:
      * - a run of spaces (and of the separators that fold to one: tab, line break, -, _, .) reads as one space, so
@@ -331,6 +347,8 @@ static int view_of(PyObject *text) {
                     a[o] = ascii_fold[c]; st[o] = (int32_t)i; o++;                                        \
                     continue;                                                                             \
                 }                                                                                         \
+                if ((c == '-' || c == '.' || c == '_') && i > 0 && i + 1 < n && split_alnum(d[i - 1])     \
+                    && split_alnum(d[i + 1]) && add_cand(w, i) < 0) return -1;                           \
                 EMIT(ascii_fold[c], i); continue;                                                         \
             }                                                                                             \
             int32_t e = lookup(c);                                                                        \
@@ -450,13 +468,14 @@ typedef struct {
     int32_t *starts; Py_ssize_t cap_t, nt;  /* byte offset of each view in buf, plus its size (nt + 1 entries) */
     int32_t *omap; Py_ssize_t cap_m, size;  /* per byte of buf: the original index of its view character; -1 at NULs */
     Py_ssize_t *joints; Py_ssize_t cap_j, nj; /* ascending byte offsets right after a removed separator */
+    Py_ssize_t *cands; Py_ssize_t cap_c, nc;  /* (text, original index) pairs: View.cs of each text, in order */
 } Views;
 
 #define VIEWS_CAPSULE "ethics_review._native.views"
 static Views *spare_views = NULL;
 
 static void views_free(Views *v) {
-    PyMem_Free(v->starts); PyMem_Free(v->omap); PyMem_Free(v->joints); PyMem_Free(v);
+    PyMem_Free(v->starts); PyMem_Free(v->omap); PyMem_Free(v->joints); PyMem_Free(v->cands); PyMem_Free(v);
 }
 
 static void views_capsule_free(PyObject *cap) {
@@ -496,6 +515,7 @@ static PyObject *fold_into(PyObject *arg, Views *v, ViewHook hook, void *ctx) {
     if (!out) goto fail;
     Py_ssize_t cap = est, pos = 0;
     v->nj = 0;
+    v->nc = 0;
     if (arr_reserve((void **)&v->starts, &v->cap_t, nt + 1, sizeof(int32_t)) < 0) goto fail;
     for (Py_ssize_t t = 0; t < nt; t++) {
         if (view_of(items[t]) < 0) goto fail;
@@ -542,6 +562,10 @@ static PyObject *fold_into(PyObject *arg, Views *v, ViewHook hook, void *ctx) {
         }
         *o++ = 0; *om++ = -1;
         pos = (Py_ssize_t)(o - o0);
+        if (w->ncs) {
+            if (arr_reserve((void **)&v->cands, &v->cap_c, 2 * (v->nc + w->ncs), sizeof(Py_ssize_t)) < 0) goto fail;
+            for (Py_ssize_t k = 0; k < w->ncs; k++) { v->cands[2 * v->nc] = t; v->cands[2 * v->nc + 1] = w->cs[k]; v->nc++; }
+        }
         if (hook && hook(ctx, t, items[t]) < 0) goto fail;
     }
     v->starts[nt] = (int32_t)pos;
@@ -1535,6 +1559,89 @@ fail:
     return NULL;
 }
 
+/* split_tokens(texts, views) -> (tokens, spans): split_words(texts), found from the candidates fold_views(texts) noted
+ * (views: its handle; a - . or _ between two ASCII letters or digits), not by reading every text again, and each
+ * word with its - . _ taken out (tokens, a list of str); spans: int32 (text index, start, end) per token. A word is
+ * the run of ASCII letters, digits and - . _ around a candidate, from a letter or digit to a letter or digit (the
+ * maximal one: split_words' left-to-right reading gives one word per such run), with a letter in it. */
+static PyObject *split_tokens(PyObject *self, PyObject *args) {
+    PyObject *arg, *cap;
+    if (!PyArg_ParseTuple(args, "OO", &arg, &cap)) return NULL;
+    Views *v = PyCapsule_GetPointer(cap, VIEWS_CAPSULE);
+    if (!v) return NULL;
+    PyObject *seq = PySequence_Fast(arg, "split_tokens expects a sequence of str");
+    if (!seq) return NULL;
+    Py_ssize_t nt = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *toks = NULL, *spans = NULL, *r = NULL;
+    int32_t *sp = NULL;
+    Py_ssize_t nsp = 0, csp = 0;
+    if (nt != v->nt) { PyErr_SetString(PyExc_ValueError, "split_tokens: texts and views differ"); goto done; }
+    toks = PyList_New(0);
+    if (!toks) goto done;
+    Py_ssize_t last_t = -1, last_e = 0;
+    for (Py_ssize_t k = 0; k < v->nc; k++) {
+        Py_ssize_t t = v->cands[2 * k], p = v->cands[2 * k + 1];
+        if (t == last_t && p < last_e) continue;  /* in the word just taken */
+        PyObject *text = items[t];
+        if (!PyUnicode_Check(text)) { PyErr_SetString(PyExc_TypeError, "split_tokens expects str"); goto done; }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        if (p < 1 || p + 1 >= n) { PyErr_SetString(PyExc_ValueError, "split_tokens: texts and views differ"); goto done; }
+        Py_ssize_t s0 = p, e = p + 1, kept = 0;
+        int letter = 0;
+        char small[256], *tmp = small;
+#define TOK_LOOP(T)                                                                                       \
+        do {                                                                                              \
+            const T *d = data;                                                                            \
+            if (!word_sep(d[p]) || !ascii_alnum(d[p - 1]) || !ascii_alnum(d[p + 1])) {                    \
+                PyErr_SetString(PyExc_ValueError, "split_tokens: texts and views differ"); goto done;     \
+            }                                                                                             \
+            while (s0 > 0 && (ascii_alnum(d[s0 - 1]) || word_sep(d[s0 - 1]))) s0--;                       \
+            while (word_sep(d[s0])) s0++;                                                                 \
+            Py_ssize_t q = p + 1;                                                                         \
+            while (q < n) {                                                                               \
+                if (ascii_alnum(d[q])) { e = ++q; continue; }                                             \
+                if (!word_sep(d[q])) break;                                                               \
+                Py_ssize_t z = q;                                                                         \
+                while (z < n && word_sep(d[z])) z++;                                                      \
+                if (z >= n || !ascii_alnum(d[z])) break;                                                  \
+                q = z;                                                                                    \
+            }                                                                                             \
+            if (e - s0 > (Py_ssize_t)sizeof(small) && !(tmp = PyMem_Malloc(e - s0))) { PyErr_NoMemory(); goto done; } \
+            for (Py_ssize_t x = s0; x < e; x++) {                                                         \
+                Py_UCS4 c = d[x];                                                                         \
+                if (word_sep(c)) continue;                                                                \
+                letter |= ascii_letter(c);                                                                \
+                tmp[kept++] = (char)c;                                                                    \
+            }                                                                                             \
+        } while (0)
+        if (kind == PyUnicode_1BYTE_KIND) TOK_LOOP(Py_UCS1);
+        else if (kind == PyUnicode_2BYTE_KIND) TOK_LOOP(Py_UCS2);
+        else TOK_LOOP(Py_UCS4);
+#undef TOK_LOOP
+        last_t = t; last_e = e;
+        if (letter) {  /* a number (3.14, 2024-05-06) is no word */
+            PyObject *tok = PyUnicode_FromStringAndSize(tmp, kept);
+            if (tmp != small) PyMem_Free(tmp);
+            if (!tok || PyList_Append(toks, tok) < 0) { Py_XDECREF(tok); goto done; }
+            Py_DECREF(tok);
+            if (nsp + 3 > csp && arr_reserve((void **)&sp, &csp, nsp + 3, sizeof(int32_t)) < 0) goto done;
+            sp[nsp++] = (int32_t)t; sp[nsp++] = (int32_t)s0; sp[nsp++] = (int32_t)e;
+        } else if (tmp != small) {
+            PyMem_Free(tmp);
+        }
+    }
+    spans = PyBytes_FromStringAndSize((const char *)sp, (Py_ssize_t)sizeof(int32_t) * nsp);
+    if (spans) r = PyTuple_Pack(2, toks, spans);
+done:
+    PyMem_Free(sp);
+    Py_XDECREF(toks); Py_XDECREF(spans);
+    Py_DECREF(seq);
+    return r;
+}
+
 /* ------------------------------------------------------------------ plain_fields() */
 
 static PyObject *s_id, *s_prompt, *s_output, *s_product, *s_metadata, *s_modality, *s_text;
@@ -1648,6 +1755,7 @@ static PyMethodDef methods[] = {
     {"spaced_hits", spaced_hits, METH_O, "Offsets in a UTF-8 buffer ending a run of three single-character tokens."},
     {"term_view", term_view, METH_O, "The prefilter's term view of a UTF-8 buffer (same length): l/L as i, separators as space, CJK variants folded."},
     {"split_words", split_words, METH_O, "[(text index, start, end)] of the words (letters and digits, a letter among them) a - . or _ splits."},
+    {"split_tokens", split_tokens, METH_VARARGS, "split_words(texts) from fold_views(texts)'s candidates: (tokens without - . _, int32 (text, start, end) per token)."},
     {"han_gaps", han_gaps, METH_VARARGS, "han_gaps(buf, bits): offsets in a UTF-8 buffer where separators between two CJK characters of a term end."},
     {NULL, NULL, 0, NULL},
 };

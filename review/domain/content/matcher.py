@@ -323,22 +323,34 @@ class KeywordSet:
             out[k] = merged
         return out
 
-    def _joined(self, texts: Sequence[str]) -> list[tuple[int, int, int, Term]]:
+    def _joined(self, texts: Sequence[str], views: object | None = None) -> list[tuple[int, int, int, Term]]:
         """Terms in the words a separator splits (``mur-der``, ``be.head``, ``kill_er``): the view reads such a
         word as two, so each token of letters and ``-._`` around a split is matched again with its separators
         taken out, and a hit counts when it spans a removed separator (the rest the view has found). Only texts
-        with such a split are looked at again (``split_words``, compiled), and only those words."""
-        spans = split_words(texts)
-        if not spans:
+        with such a split are looked at again (``split_words``, compiled), and only those words; with ``views``
+        (``fold_views(texts)``'s handle) only around the splits the fold noted (``split_tokens``), no text read again."""
+        nat = native() if views is not None else None
+        if nat is not None:
+            toks, spans = nat.split_tokens(texts, views)
+            ints = memoryview(spans).cast("i")  # (text, start, end) of each token, flat: read for the few hits
+
+            def span(i: int) -> tuple[int, int, int]:
+                return ints[3 * i], ints[3 * i + 1], ints[3 * i + 2]
+        else:
+            listed = split_words(texts)
+            toks = [texts[j][s:e].replace("-", "").replace(".", "").replace("_", "") for j, s, e in listed]
+
+            def span(i: int) -> tuple[int, int, int]:
+                return listed[i]
+        if not toks:
             return []
-        toks = [texts[j][s:e].replace("-", "").replace(".", "").replace("_", "") for j, s, e in spans]
         if self._bytes is not None:
             flat = self.find_flat(toks, joined=False)
         else:
             flat = [(i, h.start, h.end, h.term) for i, tok in enumerate(toks) for h in self.find(tok, joined=False)]
         out: list[tuple[int, int, int, Term]] = []
         for i, s2, e2, t in flat:
-            j, s, e = spans[i]
+            j, s, e = span(i)
             keep = [k for k in range(s, e) if texts[j][k] not in _INNER_SEPS]
             os_, oe = keep[s2], keep[e2 - 1] + 1
             if oe - os_ != e2 - s2:  # spans a removed separator
@@ -365,7 +377,7 @@ class KeywordSet:
         assert nat is not None and self._bytes is not None  # built with the native fold
         buf, views = folded if folded is not None else nat.fold_views(texts)  # folded: fold_views(texts) already done
         flat = self._bytes.find_ends(buf)
-        extra = self._joined(texts) if joined else []
+        extra = self._joined(texts, views) if joined else []
         if not flat and not extra:
             return []
         groups = self.groups

@@ -34,6 +34,28 @@ def test_split_words_compiled_equals_reference():
     assert [texts[j][s:e] for j, s, e in got[-7:]] == ["mur-der", "U.S.A", "x.y--z", "www.ex.com", "a-b", "ak-47", "v1.2.3"]
 
 
+def test_split_tokens_from_the_folds_candidates_equal_split_words():
+    """``split_tokens`` finds the split words from the places the fold noted (no second pass over every text): the
+    same words as ``split_words``, each with its separators taken out, on every string kind and in long texts."""
+    nat = native()
+    if nat is None:
+        pytest.skip("compiled fold not built")
+    rng = random.Random(5)
+    alphabet = "ab-._ Z9é-1K"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    texts += ["".join(rng.choice(alphabet + extra) for _ in range(rng.randint(0, 40))) for extra in ("中", "😀", "\u200b", "Ａ") for _ in range(800)]
+    texts += ["see mur-der and www.ex.com/a-b, U.S.A. " * 40, "-a-", "a.-b", "3.14 2024-05-06", "x" * 300 + "-" + "y" * 300]
+    buf, views = nat.fold_views(texts)
+    toks, spans = nat.split_tokens(texts, views)
+    ints = list(memoryview(spans).cast("i"))
+    got = [tuple(ints[k:k + 3]) for k in range(0, len(ints), 3)]
+    want = nat.split_words(texts)
+    assert got == want and len(want) > 3000
+    assert toks == [texts[j][s:e].replace("-", "").replace(".", "").replace("_", "") for j, s, e in want]
+    with pytest.raises(ValueError, match="texts and views differ"):
+        nat.split_tokens(texts[:-1], views)
+
+
 @pytest.mark.parametrize("engine", ["hyperscan", "ahocorasick"])
 def test_split_words_are_found_with_their_original_span(engine):
     lib = [t.strip("*") for t in LIB]
