@@ -1,21 +1,22 @@
 """``aigc_content_audit``: the content-safety audit of one planned run, as a Prefect flow.
 
-Each task scans ONE chunk (thousands of records) from a small descriptor (file path,
-byte range, first line): never a list of records as an argument. Writes are idempotent
+A task scans chunks (thousands of records each) from small descriptors (file path, byte range,
+first line): never a list of records as an argument. Each chunk is written on its own, idempotently
 (the findings and the chunk's done mark in one transaction; on PostgreSQL by COPY under a lock
 on the chunk's row, a chunk already done skipped; on SQLite insert-or-ignore on the finding key),
 so a retried task, a re-run flow or a resumed run gives exactly the findings of a clean run.
 The same service functions run in-process for ``ethics-review audit run`` (no server).
 
-On this machine the chunk tasks are Prefect task runs on the flow's threads, each handing its chunk
-to a pool of processes (``--workers``; the one ``audit run --workers`` uses, see ``ChunkPool``): the
-orchestration of one task overlaps the scans of the others, and the processes import no Prefect. Or they run on
-a Dask cluster (parameter ``cluster``, ``--cluster tcp://HOST:8786``) or a local one
-(``dask_workers``, ``--dask-workers N``) through prefect-dask. A task reads its byte range
-itself and writes its chunk to the database itself, so a cluster run needs a database every
-worker reaches (PostgreSQL), and every worker reports to the Prefect API of this flow run
-(``api_for_workers``: never a temporary server of its own). ``ethics-review serve`` deploys
-this flow (``aigc-content-audit/on-demand``).
+On this machine there is one task per chunk: a Prefect task run on the flow's threads, handing its
+chunk to a pool of processes (``--workers``; the pool ``audit run --workers`` uses, see ``ChunkPool``):
+the orchestration of one task overlaps the scans of the others, and the processes import no Prefect.
+On a Dask cluster (parameter ``cluster``, ``--cluster tcp://HOST:8786``) or a local one
+(``dask_workers``, ``--dask-workers N``), through prefect-dask, a task scans a few consecutive chunks
+(``content_audit.chunk_groups``: a task run there costs about 0.2 s of CPU however small, two tasks a
+worker thread at least). A task reads its byte ranges itself and writes its chunks to the database
+itself, so a cluster run needs a database every worker reaches (PostgreSQL), and every worker reports
+to the Prefect API of this flow run (``api_for_workers``: never a temporary server of its own).
+``ethics-review serve`` deploys this flow (``aigc-content-audit/on-demand``).
 """
 
 from __future__ import annotations
@@ -86,16 +87,26 @@ class ChunkPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-@task(name="scan-audit-chunk", task_run_name="scan chunk {descriptor[seq]} of run {descriptor[run_id]}", retries=1,
-      retry_delay_seconds=2, cache_policy=NO_CACHE)
-def scan_audit_chunk(descriptor: dict, database_url: str, pool: ChunkPool | None = None) -> dict:
-    """Scan and persist one chunk (a chunk already done is skipped): in a process of ``pool`` (a run on this machine),
-    else in this process (a Dask worker)."""
+def _scan_name(parameters: dict[str, Any]) -> str:
+    descs = parameters["descriptors"]
+    seqs = f"chunk {descs[0]['seq']}" if len(descs) == 1 else f"{len(descs)} chunks ({descs[0]['seq']}-{descs[-1]['seq']})"
+    return f"scan {seqs} of run {descs[0]['run_id']}"
+
+
+@task(name="scan-audit-chunks", task_run_name=_scan_name,  # type: ignore[arg-type]  # a function of the parameters (its Protocol has a classmethod)
+      retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def scan_audit_chunks(descriptors: list[dict], database_url: str, pool: ChunkPool | None = None) -> list[dict]:
+    """Scan and persist chunks one after the other, each in its own transaction (a chunk already done, by an earlier
+    try of this task or anyone else, is skipped): in a process of ``pool`` (a run on this machine: one chunk a task),
+    else in this process (a Dask worker: consecutive chunks, ``content_audit.chunk_groups``)."""
     if pool is not None:
-        return pool.process_chunk(database_url, descriptor)
+        return [pool.process_chunk(database_url, d) for d in descriptors]
     quiet_task_runs()
-    out = content_audit.process_chunk(database(database_url), descriptor)
-    content_audit.freeze_once()  # the filter is compiled now (the first chunk): later chunks collect less
+    db = database(database_url)
+    out = []
+    for d in descriptors:
+        out.append(content_audit.process_chunk(db, d))
+        content_audit.freeze_once()  # the filter is compiled now (the first chunk): later chunks collect less
     return out
 
 
@@ -156,10 +167,11 @@ def aigc_content_audit(run_id: int, database_url: str | None = None, actor: str 
                 pool = ChunkPool(slots, content_audit.get_run_row(db, run_id).settings["pack_ref"])
                 stack.callback(pool.close)
                 stack.enter_context(quiet_task_runs_here())
+        groups = content_audit.chunk_groups(pending, slots) if on_cluster else [[d] for d in pending]
         limit = in_flight or 2 * slots
-        log.info("run %s: %d chunk(s) to scan, up to %d at once", run_id, len(pending), limit)
+        log.info("run %s: %d chunk(s) to scan in %d task(s), up to %d at once", run_id, len(pending), len(groups), limit)
         submit = partial(_submit, runner, db.url, pool)
-        for done in content_audit.in_flight(pending, submit, limit, as_completed):
+        for done in content_audit.in_flight(groups, submit, limit, as_completed):
             done.result()
     summary = draw_spot_check(run_id, db.url, actor)
     log.info("run %s: %s records, %s findings, %s bad, sample %s", run_id, summary["records"], summary["findings"],
@@ -167,11 +179,11 @@ def aigc_content_audit(run_id: int, database_url: str | None = None, actor: str 
     return summary
 
 
-def _submit(runner: TaskRunner[Any], database_url: str, pool: ChunkPool | None, descriptor: dict) -> Any:
-    params: dict[str, Any] = {"descriptor": descriptor, "database_url": database_url}
+def _submit(runner: TaskRunner[Any], database_url: str, pool: ChunkPool | None, descriptors: list[dict]) -> Any:
+    params: dict[str, Any] = {"descriptors": descriptors, "database_url": database_url}
     if pool is not None:
         params["pool"] = pool
-    return runner.submit(scan_audit_chunk, params)
+    return runner.submit(scan_audit_chunks, params)
 
 
 def _slots(runner: TaskRunner[Any]) -> int:

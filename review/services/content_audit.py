@@ -508,6 +508,27 @@ def in_flight(items: Iterable[Any], submit: Callable[[Any], F], limit: int,
             pending.append(submit(nxt))
 
 
+def chunk_groups(descs: list[dict], slots: int, *, most: int = 4) -> list[list[dict]]:
+    """The pending chunks in consecutive groups, one task each on a cluster, where a task run costs about 0.2 s of CPU
+    beside its chunks (the flow's context and Prefect settings serialized for it, rebuilt on the worker): at least two
+    groups a slot where there are chunks enough (every slot gets work; a slow slot holds back one group, not a share
+    of the run), at most ``most`` chunks a group, the number of groups a multiple of ``slots`` where the chunks allow,
+    the sizes differing by at most one, larger first."""
+    n = len(descs)
+    if not n:
+        return []
+    k = max(min(n, 2 * slots), -(-n // max(1, most)))
+    if k % slots:
+        k = min(n, k + slots - k % slots)
+    base, extra = divmod(n, k)
+    groups, at = [], 0
+    for g in range(k):
+        size = base + (g < extra)
+        groups.append(descs[at:at + size])
+        at += size
+    return groups
+
+
 def require_shared_database(db: Database, what: str) -> None:
     """A run spread over other processes or machines writes from each of them: refuse a SQLite file."""
     if db.is_sqlite:
