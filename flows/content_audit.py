@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from functools import partial
@@ -58,9 +59,10 @@ class ChunkPool:
         self.workers = workers
         self._pack_ref = pack_ref
         self._lock = threading.Lock()
+        self._closed = False
         self._pool = self._start()
 
-    def _start(self) -> Any:
+    def _start(self) -> ProcessPoolExecutor:
         pool = content_audit.scan_pool(self.workers)
         for _ in range(self.workers):  # each submission while none is idle spawns a process
             pool.submit(content_audit.warm_worker, self._pack_ref)  # a failure here shows again in the chunk, with its context
@@ -77,13 +79,14 @@ class ChunkPool:
             return pool.submit(fn, *args).result()
         except BrokenProcessPool:
             with self._lock:
-                if self._pool is pool:
+                if self._pool is pool and not self._closed:
                     self._pool = self._start()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
