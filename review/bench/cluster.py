@@ -1,12 +1,18 @@
 """``ethics-review bench cluster``: one audit (the shipped default pack, realistic records, PostgreSQL) scanned
-five ways, each a new audit run over the same file:
+five ways, each a new audit run over the same file, in the same chunks (byte ranges), each chunk written on its own:
 
-- ``inline``: ``audit run --workers W`` (W processes, no Prefect);
-- ``prefect``: the ``aigc-content-audit`` flow, its chunk tasks in W processes (``--engine prefect``);
+- ``inline``: ``audit run --workers W`` (W processes, no Prefect): the main process hands each chunk to a process;
+- ``prefect``: the ``aigc-content-audit`` flow (``--engine prefect``): one Prefect task run per chunk, on the flow's
+  threads, each handing its chunk to one of W processes (the pool ``inline`` uses, started when the flow starts);
 - ``prefect_dask_local``: the same flow on a local Dask cluster of W processes it starts (``--dask-workers W``);
 - ``dask_1w`` / ``dask_2w``: the flow on a Dask ``LocalCluster`` of one, then two worker processes
   (``--cluster``): long-lived clusters, started and warmed (modules imported, the pack's filter loaded)
   before any clock (``dask_Nw_cluster_start_s``).
+
+On a Dask cluster a task run scans a few consecutive chunks (``content_audit.chunk_groups``: two tasks a worker
+thread at least, four chunks a task at most; 10 chunks are 3 tasks on one worker, 4 on two, ``dask_tasks``), because
+a task run there costs about 0.2 s of CPU however small (the flow's context and Prefect settings serialized, then
+rebuilt on the worker).
 
 ``dask_speedup_2w`` = dask_1w / dask_2w; ``prefect_over_inline`` = prefect / inline (both start their W processes
 cold); ``first_chunk_s``: from the flow's start to the first chunk written, on the warm two-worker cluster with a
@@ -31,10 +37,11 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def register(bench: Any) -> None:
-    p = bench.add_parser("cluster", help="one audit inline, through Prefect, and on a Dask cluster of 1 and 2 workers (PostgreSQL)")
+    p = bench.add_parser("cluster", help="one audit inline, through Prefect (a task run per chunk, scanned in W processes), and on a Dask "
+                       "cluster of 1 and 2 workers (a task run per few chunks) (PostgreSQL)")
     p.add_argument("--items", type=int, default=100_000, help="realistic records in the corpus (default 100,000)")
-    p.add_argument("--chunk", type=int, default=10_000, help="records per chunk (default 10,000, `audit run`'s: each chunk is a "
-                   "Prefect task, and a task costs about 0.13 s of orchestration however small it is)")
+    p.add_argument("--chunk", type=int, default=10_000, help="records per chunk (default 10,000, `audit run`'s; on this machine "
+                   "each chunk is a Prefect task run, on a Dask cluster a task run scans up to four consecutive chunks)")
     p.add_argument("--workers", type=int, default=2, help="processes for the inline and Prefect runs (default 2)")
     p.add_argument("--repeat", type=int, default=2, help="rounds of the five runs, interleaved; each figure is its best (default 2)")
     p.add_argument("--pg", default=os.environ.get("ETHICS_REVIEW_TEST_PG_URL", DEFAULT_PG), help="PostgreSQL URL (a schema is created and dropped)")
@@ -118,6 +125,7 @@ def run(*, items: int, chunk: int, workers: int, pg: str, repeat: int = 2, echo:
                 scan(run_id)
                 took = time.perf_counter() - t0
                 outcomes[f"{name}#{run_id}"], first = _outcome(db, run_id, started)
+                result["chunks"] = ca.get_run_row(db, run_id).chunks_total
                 best[name] = min(best.get(name, (took, first)), (took, first), key=lambda b: b[0])
                 say(f"{name}: {took:.2f} s" + (f", first chunk after {first:.2f} s" if first is not None else ""))
 
@@ -141,6 +149,7 @@ def run(*, items: int, chunk: int, workers: int, pg: str, repeat: int = 2, echo:
             result[f"{name}_s"] = round(took, 2)
             if first is not None and name != "inline":
                 result[f"first_chunk_{name}_s"] = round(first, 2)
+        result["dask_tasks"] = {f"{n}w": len(ca.chunk_groups(list(range(result["chunks"])), n)) for n in (1, 2)}
         result["identical"] = len(set(outcomes.values())) == 1
         result["findings"] = next(iter(outcomes.values()))[0][0]
         result["dask_speedup_2w"] = round(result["dask_1w_s"] / result["dask_2w_s"], 2)

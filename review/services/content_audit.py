@@ -20,7 +20,9 @@ import hashlib
 import os
 import secrets
 from bisect import bisect_left
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
@@ -443,9 +445,36 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
+def scan_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` processes that scan chunks: spawned (no inherited engines, locks or threads), so each imports only
+    this module and what a scan needs (not Prefect), and each exits when this process dies. Processes start on the
+    first submissions, not here."""
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+
+
+def warm_worker(pack_ref: str) -> None:
+    """In a pool process, before its first chunk: the pack's filter loaded (compiled, or from the compiled cache)."""
+    pack_filter(pack_ref)
+    freeze_once()
+
+
+@lru_cache(maxsize=4)
+def _worker_database(url: str) -> Database:
+    return Database(url)
+
+
+def pool_process_chunk(database_url: str, desc: dict) -> dict:
+    """:func:`process_chunk` in a pool process (one database handle per URL per process)."""
+    out = process_chunk(_worker_database(database_url), desc)
+    freeze_once()
+    return out
+
+
+def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, progress: Callable[[dict], None] | None) -> None:
+    from concurrent.futures import Future, as_completed
 
     run = get_run_row(db, run_id)
     # Fail fast without compiling the filter here (each worker compiles its own).
@@ -453,9 +482,8 @@ def _scan_in_pool(db: Database, run_id: int, descs: list[dict], workers: int, pr
     if lp.content_hash != run.pack_hash:
         raise Conflict(f"pack {lp.id} changed since run {run.id} started (#{run.pack_hash[:12]} -> #{lp.content_hash[:12]}); "
                        "start a new run to audit with the new pack")
-    ctx = multiprocessing.get_context("spawn")  # no inherited engines, locks or threads
     n = min(workers, len(descs))
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with scan_pool(n) as pool:
         def submit(d: dict) -> Future:
             return pool.submit(_pool_scan, d, run.settings["product"], run.settings.get("columns"), run.settings["pack_ref"], run.pack_hash)
 
@@ -478,6 +506,27 @@ def in_flight(items: Iterable[Any], submit: Callable[[Any], F], limit: int,
         nxt = next(items, _END)
         if nxt is not _END:
             pending.append(submit(nxt))
+
+
+def chunk_groups(descs: list[dict], slots: int, *, most: int = 4) -> list[list[dict]]:
+    """The pending chunks in consecutive groups, one task each on a cluster, where a task run costs about 0.2 s of CPU
+    beside its chunks (the flow's context and Prefect settings serialized for it, rebuilt on the worker): at least two
+    groups a slot where there are chunks enough (every slot gets work; a slow slot holds back one group, not a share
+    of the run), at most ``most`` chunks a group, the number of groups a multiple of ``slots`` where the chunks allow,
+    the sizes differing by at most one, larger first."""
+    n = len(descs)
+    if not n:
+        return []
+    k = max(min(n, 2 * slots), -(-n // max(1, most)))
+    if k % slots:
+        k = min(n, k + slots - k % slots)
+    base, extra = divmod(n, k)
+    groups, at = [], 0
+    for g in range(k):
+        size = base + (g < extra)
+        groups.append(descs[at:at + size])
+        at += size
+    return groups
 
 
 def require_shared_database(db: Database, what: str) -> None:

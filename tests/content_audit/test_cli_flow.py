@@ -4,7 +4,13 @@ and the Prefect flow under the session harness."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
 
+import pytest
 import sqlalchemy as sa
 
 from review.cli.main import main
@@ -91,3 +97,75 @@ def test_flow_under_prefect_harness(prefect_harness, sqlite_audit_db, tmp_path):
     assert finding_rows(db, run.id) == finding_rows(db, inline.id)
     again = aigc_content_audit(run_id=run.id, database_url=db.url)  # idempotent re-run
     assert again == summary and finding_rows(db, run.id) == finding_rows(db, inline.id)
+
+
+def _sample(db, run_id: int) -> list[tuple]:
+    from review.store.models_content import SpotCheckItem as S
+
+    with db.reading() as s:
+        return list(s.execute(sa.select(S.record_id, S.stratum, S.line).where(S.run_id == run_id).order_by(S.seq)).all())
+
+
+def _chunk_task_runs(run_id: int) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"aigc-content-audit run {run_id}"])),
+                                         sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        return [r for r in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
+                if r.name.startswith("scan chunk")]
+
+
+def test_flow_scans_in_processes_that_import_no_prefect(sqlite_audit_db, tmp_path):
+    """The flow's processes on this machine (``ChunkPool``) scan and write a chunk importing the services, never Prefect."""
+    from flows.content_audit import ChunkPool
+    from tests.content_audit import pool_probe
+
+    db = sqlite_audit_db
+    path = write_corpus(tmp_path / "in.jsonl", 300)
+    run = ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", chunk_lines=100, seed=5, engine="prefect")
+    pool = ChunkPool(1, run.settings["pack_ref"])
+    try:
+        out = pool.process_chunk(db.url, ca.chunk_descriptors(db, run.id)[0])
+        loaded = pool.run(pool_probe.imported, "prefect", "flows", "review")
+    finally:
+        pool.close()
+    assert out["records"] == 100 and not out["skipped"] and ca.run_progress(db, run.id)["chunks_done"] == 1
+    assert "review.services.content_audit" in loaded and [m for m in loaded if not m.startswith("review")] == []
+
+
+def test_flow_survives_a_killed_scanning_process(prefect_harness, sqlite_audit_db, tmp_path):
+    """A scanning process killed (SIGKILL) during the run breaks the flow's process pool: the pool is replaced, Prefect
+    retries the chunk tasks that failed, and the run has exactly the findings and sample of a clean inline run."""
+    from flows.content_audit import run_audit
+
+    db = sqlite_audit_db
+    path = write_corpus(tmp_path / "in.jsonl", 1200, bad={3: "{broken"})
+    inline = ca.run_inline(db, ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", chunk_lines=150, seed=11).id)
+    run = ca.start_run(db, path, product=PRODUCT, actor="amara.okafor", chunk_lines=150, seed=11, engine="prefect")
+    killed: list[int] = []
+
+    def kill_a_scanning_process() -> None:  # as soon as the pool's first process is up: before any chunk can be done
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            procs = [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess") and p.pid]
+            if procs:
+                os.kill(procs[0].pid, signal.SIGKILL)
+                killed.append(procs[0].pid)
+                return
+            time.sleep(0.002)
+
+    killer = threading.Thread(target=kill_a_scanning_process, daemon=True)
+    killer.start()
+    summary = run_audit(run.id, db.url, "amara.okafor", workers=2)
+    killer.join(timeout=5)
+    assert killed, "no scanning process was started"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    assert summary["status"] == "SCANNED" and summary["records"] == inline.records == 1200 and summary["bad_records"] == 1
+    assert finding_rows(db, run.id) == finding_rows(db, inline.id) != [] and _sample(db, run.id) == _sample(db, inline.id) != []
+    runs = _chunk_task_runs(run.id)
+    assert len(runs) == ca.get_run_row(db, run.id).chunks_total == 9 and {r.state_type.value for r in runs} == {"COMPLETED"}
+    assert max(r.run_count for r in runs) == 2  # retried once, on the new pool

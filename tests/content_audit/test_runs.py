@@ -181,6 +181,22 @@ def test_chunks_in_flight_are_bounded_and_taken_as_they_complete():
     assert peak[0] == 3
 
 
+def test_chunk_groups_for_a_cluster():
+    """Consecutive chunks, each once, in order; two groups a slot at least, at most four chunks a group, a multiple of
+    the slots where the chunks allow, sizes differing by at most one, larger first."""
+    def sizes(n: int, slots: int) -> list[int]:
+        groups = ca.chunk_groups(list(range(n)), slots)
+        assert [c for g in groups for c in g] == list(range(n))
+        return [len(g) for g in groups]
+
+    assert sizes(10, 2) == [3, 3, 2, 2]  # bench cluster's 100,000 records in 10 chunks, on two workers
+    assert sizes(10, 1) == [4, 3, 3]
+    assert sizes(9, 2) == [3, 2, 2, 2]
+    assert sizes(100, 2) == [4] * 22 + [3] * 4
+    assert sizes(3, 2) == [1, 1, 1] and sizes(1, 4) == [1] and sizes(0, 2) == []
+    assert sizes(7, 8) == [1] * 7
+
+
 def test_input_by_url_equals_the_local_file(sqlite_audit_db, tmp_path, http_files):
     """``http(s)://`` (range requests to a real server on 127.0.0.1) and ``file://`` read the same records as the path."""
     from review.errors import InvalidInput
