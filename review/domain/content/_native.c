@@ -242,29 +242,25 @@ static int reserve(View *w, Py_ssize_t need) {
     return 0;
 }
 
-static int add_joint(View *w, Py_ssize_t at) {
-    if (w->nj == w->cj) {
-        Py_ssize_t c = w->cj ? 2 * w->cj : 16;
-        Py_ssize_t *n = PyMem_Realloc(w->jt, sizeof(Py_ssize_t) * c);
-        if (!n) { PyErr_NoMemory(); return -1; }
-        w->jt = n; w->cj = c;
+/* Append x to a growable array of Py_ssize_t (*a, *n items, room for *cap): 0, or -1 with MemoryError. */
+static int push_index(Py_ssize_t **a, Py_ssize_t *n, Py_ssize_t *cap, Py_ssize_t x) {
+    if (*n == *cap) {
+        Py_ssize_t c = *cap ? 2 * *cap : 16;
+        Py_ssize_t *g = PyMem_Realloc(*a, sizeof(Py_ssize_t) * c);
+        if (!g) { PyErr_NoMemory(); return -1; }
+        *a = g; *cap = c;
     }
-    w->jt[w->nj++] = at;
+    (*a)[(*n)++] = x;
     return 0;
 }
 
-static int add_cand(View *w, Py_ssize_t at) {
-    if (w->ncs == w->ccs) {
-        Py_ssize_t c = w->ccs ? 2 * w->ccs : 16;
-        Py_ssize_t *n = PyMem_Realloc(w->cs, sizeof(Py_ssize_t) * c);
-        if (!n) { PyErr_NoMemory(); return -1; }
-        w->cs = n; w->ccs = c;
-    }
-    w->cs[w->ncs++] = at;
-    return 0;
-}
+static int add_joint(View *w, Py_ssize_t at) { return push_index(&w->jt, &w->nj, &w->cj, at); }
+static int add_cand(View *w, Py_ssize_t at) { return push_index(&w->cs, &w->ncs, &w->ccs, at); }
 
-static inline int split_alnum(Py_UCS4 c) { return c < 128 && (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9')); }
+/* The words split_words and split_tokens look at: ASCII letters and digits, split by - . or _ */
+static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
+static inline int ascii_alnum(Py_UCS4 c) { return ascii_letter(c) || (c >= '0' && c <= '9'); }
 
 /* The match view of text into W.out[0:W.m] (0) or an exception (-1): per-character fold,
  * spaced-run join, leetspeak fold. W.st is always filled. */
@@ -347,8 +343,8 @@ static int view_of(PyObject *text) {
                     a[o] = ascii_fold[c]; st[o] = (int32_t)i; o++;                                        \
                     continue;                                                                             \
                 }                                                                                         \
-                if ((c == '-' || c == '.' || c == '_') && i > 0 && i + 1 < n && split_alnum(d[i - 1])     \
-                    && split_alnum(d[i + 1]) && add_cand(w, i) < 0) return -1;                           \
+                if ((c == '-' || c == '.' || c == '_') && i > 0 && i + 1 < n && ascii_alnum(d[i - 1])     \
+                    && ascii_alnum(d[i + 1]) && add_cand(w, i) < 0) return -1;                           \
                 EMIT(ascii_fold[c], i); continue;                                                         \
             }                                                                                             \
             int32_t e = lookup(c);                                                                        \
@@ -1484,9 +1480,6 @@ static PyObject *term_view(PyObject *self, PyObject *arg) {
 /* split_words(texts) -> [(text index, start, end)]: every maximal run of ASCII letters and - . _ that starts and
  * ends with a letter and holds a separator with a letter on both sides (a word a separator splits: "mur-der",
  * "www.example.com"), in text then position order (normalize.SPLIT_WORD_RE is the reference). */
-static inline int ascii_letter(Py_UCS4 c) { return c < 128 && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
-static inline int word_sep(Py_UCS4 c) { return c == '-' || c == '.' || c == '_'; }
-static inline int ascii_alnum(Py_UCS4 c) { return ascii_letter(c) || (c >= '0' && c <= '9'); }
 
 /* Whether text holds one separator between two ASCII letters or digits (no word of it is split otherwise). */
 static int may_split(int kind, const void *data, Py_ssize_t n) {
