@@ -93,6 +93,18 @@ COMBINING_MARKS = ((0x300, 0x370), (0x1AB0, 0x1B00), (0x1DC0, 0x1E00), (0x20D0, 
 def _fold_raw(c: str, t2s: dict[str, str]) -> str:
     if c in INVISIBLE or unicodedata.category(c) == "Cf" or any(lo <= ord(c) < hi for lo, hi in COMBINING_MARKS):
         return ""
+    if (unicodedata.is_normalized("NFKC", c) and not unicodedata.decomposition(c) and c.casefold() == c and c != "l"
+            and c not in HOMOGLYPHS and c not in t2s and c not in SEP_FOLD):
+        # most characters (ideographs, syllables, symbols): every step below would leave them as they are (with no
+        # decomposition NFKD changes none but Hangul, which _strip_marks keeps composed); _fold_full is the proof
+        return c
+    return _fold_full(c, t2s)
+
+
+def _fold_full(c: str, t2s: dict[str, str]) -> str:
+    """``_fold_raw`` without its shortcut (the tests hold the two equal on every character of ``_RANGES``)."""
+    if c in INVISIBLE or unicodedata.category(c) == "Cf" or any(lo <= ord(c) < hi for lo, hi in COMBINING_MARKS):
+        return ""
     n = unicodedata.normalize("NFKC", c).casefold()
     n = _strip_marks(n)
     n = "".join(HOMOGLYPHS.get(x, x) for x in n)

@@ -101,3 +101,16 @@ def test_fold_maps_of_other_versions_sharing_the_cache_are_kept_up_to_a_few(tmp_
     os.utime(mine, (1, 1))  # long unused, then read: used again, so not the next to go
     normalize._fold_maps()
     assert mine.stat().st_mtime > 1_000_000
+
+
+def test_the_fold_of_each_character_takes_its_shortcut_only_where_the_full_fold_is_the_identity():
+    """``_fold_raw`` returns most characters as they are without folding them (cold compiles 0.4 s faster): on every
+    character the fold maps cover it equals the full fold."""
+    from review.domain.content import normalize
+
+    t2s = normalize._t2s()
+    cps = [cp for lo, hi in normalize._RANGES for cp in range(lo, hi)] + [ord(k) for k in t2s if ord(k) >= 0x10000]
+    cps += list(range(0x80))
+    differ = [hex(cp) for cp in cps if normalize._fold_raw(chr(cp), t2s) != normalize._fold_full(chr(cp), t2s)]
+    assert differ == []
+    assert normalize._fold_raw("가", t2s) == "가" and normalize._fold_raw("ḁ", t2s) == "a" and normalize._fold_raw("Ａ", t2s) == "a"
