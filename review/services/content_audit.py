@@ -445,14 +445,35 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+class ScanPool(ProcessPoolExecutor):
+    """A process pool whose shutdown, once a process died (the pool is broken), kills the processes still alive.
+
+    CPython 3.11 races there: a submission in progress while the pool breaks may spawn a process after the pool's
+    manager thread has terminated the others; that process waits for work forever, the manager thread waits for it, and
+    so does this interpreter's exit (a process killed by the kernel's OOM killer would hang ``audit run``). Shutdown
+    takes the pool's lock, so no submission is in progress once it returns: every process there will be is listed."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        # the executor's own state (CPython 3.11-3.13): shutdown() clears these attributes, not the dict or the thread
+        broken, procs = getattr(self, "_broken", False), getattr(self, "_processes", None)
+        manager = getattr(self, "_executor_manager_thread", None)
+        super().shutdown(wait=wait and not broken, cancel_futures=cancel_futures)
+        if broken and procs:
+            for p in list(procs.values()):
+                if p.is_alive():
+                    p.kill()
+            if wait and manager is not None:
+                manager.join()
+
+
 def scan_pool(workers: int) -> ProcessPoolExecutor:
     """``workers`` processes that scan chunks: spawned (no inherited engines, locks or threads), so each imports only
     this module and what a scan needs (not Prefect), and each exits when this process dies. Processes start on the
     first submissions, not here."""
     import multiprocessing
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    return ScanPool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent,
+                    initargs=(os.getpid(),))
 
 
 def warm_worker(pack_ref: str) -> None:

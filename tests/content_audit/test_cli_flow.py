@@ -169,3 +169,5 @@ def test_flow_survives_a_killed_scanning_process(prefect_harness, sqlite_audit_d
     runs = _chunk_task_runs(run.id)
     assert len(runs) == ca.get_run_row(db, run.id).chunks_total == 9 and {r.state_type.value for r in runs} == {"COMPLETED"}
     assert max(r.run_count for r in runs) == 2  # retried once, on the new pool
+    # no scanning process is left behind (a process spawned while the pool broke would hang this interpreter's exit)
+    assert [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")] == []

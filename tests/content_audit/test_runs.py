@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import sqlalchemy as sa
 
@@ -215,3 +217,37 @@ def test_input_by_url_equals_the_local_file(sqlite_audit_db, tmp_path, http_file
         assert a == b
     with pytest.raises(InvalidInput, match="no such file"):
         _run(db, f"{base}/missing.jsonl")
+
+
+def test_a_broken_scan_pool_shuts_down_with_no_process_left():
+    """A pool whose process died, holding a process its manager thread cannot end (spawned after the manager terminated
+    the others: a race in CPython's executor): shutting it down kills that process and returns, instead of hanging the
+    interpreter's exit on it."""
+    import multiprocessing
+    import signal
+    import threading
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tests.content_audit import pool_probe
+
+    pool = ca.scan_pool(1)
+    assert pool.submit(pool_probe.nap, 0).result(timeout=60) == 0  # its one process is up
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Event()
+    leftover = spawn.Process(target=pool_probe.deaf_forever, args=(ready,), daemon=True)
+    leftover.start()
+    try:
+        assert ready.wait(60)
+        pool._processes[leftover.pid] = leftover  # as the race leaves it: in the pool, after the terminate loop
+        (worker,) = [p for pid, p in pool._processes.items() if pid != leftover.pid]
+        fut = pool.submit(pool_probe.nap, 30)
+        os.kill(worker.pid, signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):
+            fut.result(timeout=60)
+        done = threading.Event()
+        threading.Thread(target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True).start()
+        assert done.wait(30), "shutdown hung on the process the broken pool could not end"
+        assert not leftover.is_alive()
+    finally:
+        if leftover.is_alive():
+            leftover.kill()
