@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Iterator
 
-from review.store.db import Database
+from review.store.db import Database, shared
 
 FOLLOWUP_CRON_ENV = "ETHICS_REVIEW_FOLLOWUP_CRON"
 ESCALATION_CRON_ENV = "ETHICS_REVIEW_ESCALATION_CRON"
@@ -39,16 +38,11 @@ def schedule_timezone() -> str:
     return os.environ.get(TIMEZONE_ENV) or "UTC"
 
 
-@lru_cache(maxsize=8)
-def _database(url: str) -> Database:
-    return Database(url)
-
-
 def database(url: str | None = None) -> Database:
     """The app database for a flow run: ``url`` if given, else ``ETHICS_REVIEW_DATABASE_URL`` (one handle per URL per process)."""
     from review.store.db import default_url
 
-    return _database(url or default_url())
+    return shared(url or default_url())
 
 
 @contextmanager

@@ -201,7 +201,7 @@ def _show(ctx: Any, run_id: Any) -> int:
 
 
 def _spot(run_id: Any, sv: Any) -> None:
-    state = ("met" if sv.passed else "NOT MET") if sv.settled else "awaiting adjudication" if sv.complete else "in progress"
+    state = sv.state
     output.say(f"manual spot check: {sv.labelled} of {sv.items} sampled answers labelled (seed {sv.seed}); pass rate (safe) "
                f"{sv.rate:.1%}, 95% CI {sv.lower:.1%}-{sv.upper:.1%}, bar {sv.threshold:.0%}: {state}")
     if sv.pairs:

@@ -22,7 +22,6 @@ import secrets
 from bisect import bisect_left
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
@@ -42,6 +41,7 @@ from review.services import audit
 from review.services.common import load_actor, parse_id
 from review.services.tables import table_of
 from review.store.db import Database, utcnow
+from review.store.db import shared as shared_database
 from review.store.models import Product
 from review.store.models_content import (AuditChunk, AuditRun, BadInputRecord, ContentFinding, ScannerAnswer, SpotCheckItem,
                                          SpotCheckLabel)
@@ -482,14 +482,9 @@ def warm_worker(pack_ref: str) -> None:
     freeze_once()
 
 
-@lru_cache(maxsize=4)
-def _worker_database(url: str) -> Database:
-    return Database(url)
-
-
 def pool_process_chunk(database_url: str, desc: dict) -> dict:
     """:func:`process_chunk` in a pool process (one database handle per URL per process)."""
-    out = process_chunk(_worker_database(database_url), desc)
+    out = process_chunk(shared_database(database_url), desc)
     freeze_once()
     return out
 

@@ -301,6 +301,14 @@ class EvalSpotView:
         """The check's verdict is in: every sampled answer labelled and every disagreement adjudicated."""
         return self.complete and not self.awaiting_adjudication
 
+    @property
+    def state(self) -> str:
+        """The check's state in the words ``eval show`` and the TUI use: in progress, awaiting adjudication, met or
+        NOT MET."""
+        if not self.settled:
+            return "awaiting adjudication" if self.complete else "in progress"
+        return "met" if self.passed else "NOT MET"
+
 
 def verdict(db: Database, run_id: Any) -> EvalSpotView:
     with db.reading() as s:

@@ -12,7 +12,7 @@ import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -233,6 +233,13 @@ class Database:
         for name in ("engine", "read_engine"):
             if name in self.__dict__:
                 self.__dict__.pop(name).dispose()
+
+
+@lru_cache(maxsize=8)
+def shared(url: str) -> Database:
+    """This process's handle on the database at ``url`` (one engine and pool per URL per process): for code handed only
+    a URL, a flow run or a scanning process."""
+    return Database(url)
 
 
 def _race_message(exc: Exception) -> str | None:

@@ -27,11 +27,7 @@ __all__ = ["LABEL_KEYS", "answer_text", "auto_checks", "key_legend", "label_text
 
 def state(v: Any | None) -> str:
     """The check's state as ``eval show`` words it: in progress, awaiting adjudication, met or NOT MET (or no sample)."""
-    if v is None or not v.sampled:
-        return "no sample"
-    if not v.settled:
-        return "awaiting adjudication" if v.complete else "in progress"
-    return "met" if v.passed else "NOT MET"
+    return "no sample" if v is None or not v.sampled else str(v.state)
 
 
 def state_badge(v: Any | None) -> Text:
