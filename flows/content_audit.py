@@ -64,8 +64,13 @@ class ChunkPool:
 
     def _start(self) -> ProcessPoolExecutor:
         pool = content_audit.scan_pool(self.workers)
-        for _ in range(self.workers):  # each submission while none is idle spawns a process
-            pool.submit(content_audit.warm_worker, self._pack_ref)  # a failure here shows again in the chunk, with its context
+        try:
+            for _ in range(self.workers):  # each submission while none is idle spawns a process
+                pool.submit(content_audit.warm_worker, self._pack_ref)  # a failure here shows again in the chunk, with its context
+        except (BrokenProcessPool, OSError):
+            # a process died while the next one was spawned (the pool's queue closed under the spawn): the pool is
+            # broken, so the first chunk handed to it fails, ``run`` replaces it and Prefect retries that chunk
+            pass
         return pool
 
     def process_chunk(self, database_url: str, descriptor: dict) -> dict:
